@@ -1,0 +1,164 @@
+package format
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+)
+
+func obj(kv ...any) *Object {
+	o := &Object{}
+	for i := 0; i < len(kv); i += 2 {
+		o.Fields = append(o.Fields, Field{kv[i].(string), kv[i+1]})
+	}
+	return o
+}
+
+func TestEncode(t *testing.T) {
+	recs := []any{
+		obj("id", Number("1"), "name", "Ada", "tags", []any{"x"}, "big", Number("12345678901234567890")),
+		obj("id", Number("2"), "name", "Alan \"A\"", "tags", []any{}, "big", Number("0.10")),
+	}
+	tests := []struct {
+		f    Format
+		opts EncodeOptions
+		want string
+	}{
+		{JSON, EncodeOptions{}, `[
+  {
+    "id": 1,
+    "name": "Ada",
+    "tags": [
+      "x"
+    ],
+    "big": 12345678901234567890
+  },
+  {
+    "id": 2,
+    "name": "Alan \"A\"",
+    "tags": [],
+    "big": 0.10
+  }
+]
+`},
+		{NDJSON, EncodeOptions{}, `{"id":1,"name":"Ada","tags":["x"],"big":12345678901234567890}
+{"id":2,"name":"Alan \"A\"","tags":[],"big":0.10}
+`},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.f), func(t *testing.T) {
+			var b bytes.Buffer
+			e, err := NewEncoder(tt.f, &b, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs {
+				if err := e.Encode(r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.Close()
+			if b.String() != tt.want {
+				t.Errorf("got:\n%s\nwant:\n%s", b.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestCSVEncode(t *testing.T) {
+	t.Run("columns come from the options and missing fields are empty", func(t *testing.T) {
+		var b bytes.Buffer
+		e, _ := NewEncoder(CSV, &b, EncodeOptions{Columns: []string{"id", "name", "note"}})
+		e.Encode(obj("name", "Ada, L", "id", Number("1")))
+		e.Close()
+		if want := "id,name,note\n1,\"Ada, L\",\n"; b.String() != want {
+			t.Errorf("got %q, want %q", b.String(), want)
+		}
+	})
+	t.Run("a nested value is an error that names the field and writes nothing", func(t *testing.T) {
+		var b bytes.Buffer
+		e, _ := NewEncoder(CSV, &b, EncodeOptions{})
+		err := e.Encode(obj("id", Number("1"), "address", obj("city", "x")))
+		if err == nil || err.Error() != `field "address": csv cannot hold a nested object` {
+			t.Fatalf("err = %v", err)
+		}
+		e.Encode(obj("id", Number("2"), "address", "here"))
+		e.Close()
+		if want := "id,address\n2,here\n"; b.String() != want {
+			t.Errorf("got %q, want %q", b.String(), want)
+		}
+	})
+}
+
+func TestJoin(t *testing.T) {
+	part := func(f Format, recs ...any) io.Reader {
+		var b bytes.Buffer
+		e, _ := NewEncoder(f, &b, EncodeOptions{Part: true})
+		for _, r := range recs {
+			e.Encode(r)
+		}
+		e.Close()
+		return &b
+	}
+	a, b2 := obj("a", Number("1")), obj("a", Number("2"))
+	tests := []struct {
+		f     Format
+		parts []io.Reader
+		want  string
+	}{
+		{JSON, []io.Reader{part(JSON, a), part(JSON), part(JSON, b2)}, "[\n  {\n    \"a\": 1\n  },\n  {\n    \"a\": 2\n  }\n]\n"},
+		{JSON, nil, "[]\n"},
+		{CSV, []io.Reader{part(CSV, a), part(CSV), part(CSV, b2)}, "a\n1\n2\n"},
+		{NDJSON, []io.Reader{part(NDJSON, a, b2), part(NDJSON, a)}, "{\"a\":1}\n{\"a\":2}\n{\"a\":1}\n"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.f), func(t *testing.T) {
+			var out bytes.Buffer
+			if err := Join(tt.f, &out, tt.parts...); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tt.want {
+				t.Errorf("got %q, want %q", out.String(), tt.want)
+			}
+		})
+	}
+	t.Run("csv parts with other columns are an error", func(t *testing.T) {
+		err := Join(CSV, io.Discard, part(CSV, a), part(CSV, obj("b", Number("1"))))
+		if err == nil || !strings.Contains(err.Error(), `part 2 has the columns "b"`) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func TestDetect(t *testing.T) {
+	tests := []struct {
+		name, content string
+		want          Format
+	}{
+		{"x.json", "", JSON},
+		{"x.JSONL", "", NDJSON},
+		{"x.yml", "", YAML},
+		{"x.tab", "", TSV},
+		{"x", "{\"a\":1}\n{\"a\":2}\n", NDJSON},
+		{"x", "{\n \"a\": 1\n}\n", JSON},
+		{"x", "[1, 2]", JSON},
+		{"x", "# comment\n[server]\nport = 80\n", TOML},
+		{"x", "title = \"x\"\n", TOML},
+		{"x", "[[records]]\nid = 1\n", TOML},
+		{"x", "---\na: 1\n", YAML},
+		{"x", "name: Ada\nage: 3\n", YAML},
+		{"x", "- a\n- b\n", YAML},
+		{"x", "id,name\n1,Ada\n", CSV},
+		{"x", "id\tname\n1\tAda\n", TSV},
+	}
+	for _, tt := range tests {
+		got, ok := Detect(tt.name, []byte(tt.content))
+		if !ok || got != tt.want {
+			t.Errorf("Detect(%q, %q) = %s, %v; want %s", tt.name, tt.content, got, ok, tt.want)
+		}
+	}
+	if _, ok := Detect("x", []byte("just some words")); ok {
+		t.Errorf("plain text was given a format")
+	}
+}

@@ -1,0 +1,172 @@
+package format
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Format names an encoding of records.
+type Format string
+
+// The formats zpipe reads and writes.
+const (
+	JSON   Format = "json"
+	NDJSON Format = "ndjson"
+	YAML   Format = "yaml"
+	TOML   Format = "toml"
+	CSV    Format = "csv"
+	TSV    Format = "tsv"
+)
+
+// All lists every format in the order the docs and errors name them.
+var All = []Format{JSON, NDJSON, YAML, TOML, CSV, TSV}
+
+// Parse turns a format name into a Format.
+func Parse(name string) (Format, error) {
+	for _, f := range All {
+		if string(f) == name {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("unknown format %q: must be one of %s", name, Names())
+}
+
+// Names returns the format names joined for messages: "json, ndjson, ...".
+func Names() string {
+	s := make([]string, len(All))
+	for i, f := range All {
+		s[i] = string(f)
+	}
+	return strings.Join(s, ", ")
+}
+
+// LineOriented reports whether f puts one record per line, so that a
+// large file can be read in chunks at line boundaries.
+func (f Format) LineOriented() bool { return f == NDJSON }
+
+// Record is one decoded record with where it came from.
+type Record struct {
+	// Value is the record: nil, bool, string, Number, []any or *Object.
+	Value any
+	// Index counts records from 1 within the source.
+	Index int
+	// Line and Col locate the start of the record, from 1.
+	Line, Col int
+	// Untyped is set when every scalar is a string waiting to be typed by a
+	// schema, as csv and tsv cells are.
+	Untyped bool
+
+	locate func(path []string) (line, col int, ok bool)
+}
+
+// Locate returns the line and column of the value at path inside the
+// record, where path holds object keys and list indexes as decimal strings.
+// A path that is absent, such as a missing field, locates its nearest
+// present parent; the record itself is the last resort.
+func (r Record) Locate(path []string) (line, col int) {
+	for n := len(path); r.locate != nil && n > 0; n-- {
+		if l, c, ok := r.locate(path[:n]); ok {
+			return l, c
+		}
+	}
+	return r.Line, r.Col
+}
+
+// Error is a decoding error at a position in the input.
+type Error struct {
+	Line, Col int
+	// Record is the index of the record being read, from 1, or 0 when the
+	// error is not inside a record.
+	Record int
+	Msg    string
+	// Recoverable is set when the decoder skipped the bad record and more
+	// records may follow.
+	Recoverable bool
+	// Raw is the text of the bad record, when the format can tell where
+	// it ends, so that a rejects file can keep it.
+	Raw string
+}
+
+func (e *Error) Error() string {
+	if e.Line == 0 {
+		return e.Msg
+	}
+	if e.Col == 0 {
+		return fmt.Sprintf("%d: %s", e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%d:%d: %s", e.Line, e.Col, e.Msg)
+}
+
+// Decoder yields the records of one input, in order.
+type Decoder interface {
+	// Next returns the next record, or io.EOF after the last one. After a
+	// *Error that is Recoverable, Next may be called again.
+	Next() (Record, error)
+}
+
+// Limits bound what a decoder accepts, so hostile input fails fast.
+type Limits struct {
+	// MaxDepth is the deepest nesting of lists and objects.
+	MaxDepth int
+	// MaxLine is the longest line, in bytes, of a line-oriented format.
+	MaxLine int
+	// MaxNodes bounds the values a YAML document may expand to through aliases.
+	MaxNodes int
+}
+
+// DefaultLimits are generous for real data and small enough to stop an
+// alias bomb or a runaway line before memory does.
+var DefaultLimits = Limits{MaxDepth: 1000, MaxLine: 64 << 20, MaxNodes: 1_000_000}
+
+// NewDecoder returns a decoder of f reading r.
+func NewDecoder(f Format, r io.Reader, lim Limits) (Decoder, error) {
+	if lim == (Limits{}) {
+		lim = DefaultLimits
+	}
+	switch f {
+	case JSON:
+		return newJSONDecoder(r, lim)
+	case NDJSON:
+		return newNDJSONDecoder(r, lim), nil
+	case YAML:
+		return newYAMLDecoder(r, lim)
+	case TOML:
+		return newTOMLDecoder(r, lim)
+	case CSV:
+		return newCSVDecoder(r, ',', lim), nil
+	case TSV:
+		return newCSVDecoder(r, '\t', lim), nil
+	}
+	return nil, fmt.Errorf("unknown format %q", f)
+}
+
+// ReadAll decodes every record of r. It stops at the first error.
+func ReadAll(f Format, r io.Reader) ([]Record, error) {
+	d, err := NewDecoder(f, r, DefaultLimits)
+	if err != nil {
+		return nil, err
+	}
+	var recs []Record
+	for {
+		rec, err := d.Next()
+		if err == io.EOF {
+			return recs, nil
+		}
+		if err != nil {
+			return recs, err
+		}
+		recs = append(recs, rec)
+	}
+}
+
+// sortedKeys is used where a Go map must be walked deterministically.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,533 @@
+package format
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+var bom = []byte{0xEF, 0xBB, 0xBF}
+
+// checkEncoding strips a UTF-8 byte order mark and names the UTF-16 and
+// UTF-32 ones, which zpipe does not read.
+func checkEncoding(data []byte) ([]byte, error) {
+	if bytes.HasPrefix(data, bom) {
+		return data[len(bom):], nil
+	}
+	if bytes.HasPrefix(data, []byte{0xFE, 0xFF}) || bytes.HasPrefix(data, []byte{0xFF, 0xFE}) {
+		return nil, &Error{Line: 1, Col: 1, Msg: "the input is UTF-16 or UTF-32 (it starts with a byte order mark); convert it to UTF-8"}
+	}
+	return data, nil
+}
+
+// jsonParser is a strict RFC 8259 parser that keeps key order and number
+// literals, rejects duplicate keys and invalid UTF-8, and bounds nesting.
+type jsonParser struct {
+	data  []byte
+	pos   int
+	depth int
+	lim   Limits
+}
+
+// syntaxError is a parse failure at a byte offset; callers turn the offset
+// into a line and column.
+type syntaxError struct {
+	off int
+	msg string
+}
+
+func (e *syntaxError) Error() string { return e.msg }
+
+func (p *jsonParser) fail(off int, format string, args ...any) error {
+	return &syntaxError{off, fmt.Sprintf(format, args...)}
+}
+
+func (p *jsonParser) skipSpace() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+// unexpected describes the byte at the cursor for an error message.
+func (p *jsonParser) unexpected(want string) error {
+	if p.pos >= len(p.data) {
+		return p.fail(p.pos, "unexpected end of input, expected %s", want)
+	}
+	r, _ := utf8.DecodeRune(p.data[p.pos:])
+	if r == utf8.RuneError {
+		return p.fail(p.pos, "invalid UTF-8, expected %s", want)
+	}
+	return p.fail(p.pos, "unexpected %q, expected %s", r, want)
+}
+
+func (p *jsonParser) value() (any, error) {
+	p.skipSpace()
+	if p.pos >= len(p.data) {
+		return nil, p.unexpected("a value")
+	}
+	switch c := p.data[p.pos]; {
+	case c == '{':
+		return p.object()
+	case c == '[':
+		return p.array()
+	case c == '"':
+		return p.string()
+	case c == '-' || isDigit(c):
+		return p.number()
+	case c == 't':
+		return true, p.literal("true")
+	case c == 'f':
+		return false, p.literal("false")
+	case c == 'n':
+		return nil, p.literal("null")
+	}
+	return nil, p.unexpected("a value")
+}
+
+func (p *jsonParser) literal(word string) error {
+	if !bytes.HasPrefix(p.data[p.pos:], []byte(word)) {
+		return p.unexpected("a value")
+	}
+	p.pos += len(word)
+	return nil
+}
+
+func (p *jsonParser) enter() error {
+	p.depth++
+	if p.depth > p.lim.MaxDepth {
+		return p.fail(p.pos, "nesting deeper than %d levels", p.lim.MaxDepth)
+	}
+	return nil
+}
+
+func (p *jsonParser) object() (any, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	p.pos++ // {
+	obj := &Object{}
+	p.skipSpace()
+	if p.pos < len(p.data) && p.data[p.pos] == '}' {
+		p.pos++
+		p.depth--
+		return obj, nil
+	}
+	var seen map[string]struct{}
+	for {
+		p.skipSpace()
+		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
+			return nil, p.unexpected("a string key")
+		}
+		keyOff := p.pos
+		key, err := p.string()
+		if err != nil {
+			return nil, err
+		}
+		p.skipSpace()
+		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
+			return nil, p.unexpected("':' after the key")
+		}
+		p.pos++
+		v, err := p.value()
+		if err != nil {
+			return nil, err
+		}
+		// A linear scan beats a map for the small objects most records are.
+		if len(obj.Fields) > 16 && seen == nil {
+			seen = make(map[string]struct{}, 32)
+			for _, f := range obj.Fields {
+				seen[f.Key] = struct{}{}
+			}
+		}
+		dup := false
+		if seen != nil {
+			_, dup = seen[key]
+			seen[key] = struct{}{}
+		} else {
+			_, dup = obj.Get(key)
+		}
+		if dup {
+			// As in CUE, a repeated key with the same value is harmless;
+			// with another value one of them would be lost.
+			old, _ := obj.Get(key)
+			if !Equal(old, v) {
+				return nil, p.fail(keyOff, "duplicate key %q with a different value", key)
+			}
+			p.skipSpace()
+			if p.pos < len(p.data) && p.data[p.pos] == ',' {
+				p.pos++
+				continue
+			}
+			if p.pos < len(p.data) && p.data[p.pos] == '}' {
+				p.pos++
+				p.depth--
+				return obj, nil
+			}
+			return nil, p.unexpected("',' or '}'")
+		}
+		obj.Fields = append(obj.Fields, Field{key, v})
+		p.skipSpace()
+		if p.pos < len(p.data) && p.data[p.pos] == ',' {
+			p.pos++
+			continue
+		}
+		if p.pos < len(p.data) && p.data[p.pos] == '}' {
+			p.pos++
+			p.depth--
+			return obj, nil
+		}
+		return nil, p.unexpected("',' or '}'")
+	}
+}
+
+func (p *jsonParser) array() (any, error) {
+	if err := p.enter(); err != nil {
+		return nil, err
+	}
+	p.pos++ // [
+	list := []any{}
+	p.skipSpace()
+	if p.pos < len(p.data) && p.data[p.pos] == ']' {
+		p.pos++
+		p.depth--
+		return list, nil
+	}
+	for {
+		v, err := p.value()
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, v)
+		p.skipSpace()
+		if p.pos < len(p.data) && p.data[p.pos] == ',' {
+			p.pos++
+			continue
+		}
+		if p.pos < len(p.data) && p.data[p.pos] == ']' {
+			p.pos++
+			p.depth--
+			return list, nil
+		}
+		return nil, p.unexpected("',' or ']'")
+	}
+}
+
+func (p *jsonParser) number() (any, error) {
+	start := p.pos
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		if !isDigit(c) && c != '-' && c != '+' && c != '.' && c != 'e' && c != 'E' {
+			break
+		}
+		p.pos++
+	}
+	s := string(p.data[start:p.pos])
+	if !ValidNumber(s) {
+		return nil, p.fail(start, "invalid number %q", s)
+	}
+	return Number(s), nil
+}
+
+func (p *jsonParser) string() (string, error) {
+	start := p.pos
+	p.pos++ // "
+	// Fast path: no escapes, so the string is a plain copy of the bytes.
+	i := p.pos
+	for i < len(p.data) {
+		c := p.data[i]
+		if c == '"' {
+			s := string(p.data[p.pos:i])
+			p.pos = i + 1
+			return s, nil
+		}
+		if c == '\\' || c < 0x20 {
+			break
+		}
+		if c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(p.data[i:])
+		if r == utf8.RuneError && n == 1 {
+			return "", p.fail(i, "invalid UTF-8 in a string")
+		}
+		i += n
+	}
+	var b []byte
+	b = append(b, p.data[p.pos:i]...)
+	p.pos = i
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		switch {
+		case c == '"':
+			p.pos++
+			return string(b), nil
+		case c < 0x20:
+			return "", p.fail(p.pos, "control character %q in a string must be escaped", rune(c))
+		case c == '\\':
+			r, err := p.escape()
+			if err != nil {
+				return "", err
+			}
+			b = utf8.AppendRune(b, r)
+		case c < utf8.RuneSelf:
+			b = append(b, c)
+			p.pos++
+		default:
+			r, n := utf8.DecodeRune(p.data[p.pos:])
+			if r == utf8.RuneError && n == 1 {
+				return "", p.fail(p.pos, "invalid UTF-8 in a string")
+			}
+			b = append(b, p.data[p.pos:p.pos+n]...)
+			p.pos += n
+		}
+	}
+	return "", p.fail(start, "string is not terminated")
+}
+
+func (p *jsonParser) escape() (rune, error) {
+	start := p.pos
+	p.pos++ // backslash
+	if p.pos >= len(p.data) {
+		return 0, p.fail(start, "string is not terminated")
+	}
+	c := p.data[p.pos]
+	p.pos++
+	switch c {
+	case '"', '\\', '/':
+		return rune(c), nil
+	case 'b':
+		return '\b', nil
+	case 'f':
+		return '\f', nil
+	case 'n':
+		return '\n', nil
+	case 'r':
+		return '\r', nil
+	case 't':
+		return '\t', nil
+	case 'u':
+		r, err := p.hex4(start)
+		if err != nil {
+			return 0, err
+		}
+		if utf16.IsSurrogate(r) {
+			// A surrogate is only valid as the first half of a pair.
+			if r < 0xDC00 && bytes.HasPrefix(p.data[p.pos:], []byte(`\u`)) {
+				p.pos += 2
+				r2, err := p.hex4(start)
+				if err != nil {
+					return 0, err
+				}
+				if pair := utf16.DecodeRune(r, r2); pair != utf8.RuneError {
+					return pair, nil
+				}
+			}
+			return 0, p.fail(start, "invalid UTF-16 surrogate in \\u escape")
+		}
+		return r, nil
+	}
+	return 0, p.fail(start, "invalid escape %q in a string", "\\"+string(rune(c)))
+}
+
+func (p *jsonParser) hex4(start int) (rune, error) {
+	if p.pos+4 > len(p.data) {
+		return 0, p.fail(start, "invalid \\u escape")
+	}
+	n, err := strconv.ParseUint(string(p.data[p.pos:p.pos+4]), 16, 32)
+	if err != nil {
+		return 0, p.fail(start, "invalid \\u escape")
+	}
+	p.pos += 4
+	return rune(n), nil
+}
+
+// jsonLocate returns the offset of the value at path inside the JSON value
+// that starts at start, by walking past the siblings on the way.
+func jsonLocate(data []byte, start int, path []string, lim Limits) (int, bool) {
+	p := &jsonParser{data: data, pos: start, lim: lim}
+	for _, want := range path {
+		p.skipSpace()
+		if p.pos >= len(data) {
+			return 0, false
+		}
+		switch data[p.pos] {
+		case '{':
+			p.pos++
+			for {
+				p.skipSpace()
+				if p.pos >= len(data) || data[p.pos] != '"' {
+					return 0, false
+				}
+				key, err := p.string()
+				if err != nil {
+					return 0, false
+				}
+				p.skipSpace()
+				if p.pos >= len(data) || data[p.pos] != ':' {
+					return 0, false
+				}
+				p.pos++
+				if key == want {
+					break
+				}
+				if _, err := p.value(); err != nil {
+					return 0, false
+				}
+				p.skipSpace()
+				if p.pos >= len(data) || data[p.pos] != ',' {
+					return 0, false
+				}
+				p.pos++
+			}
+		case '[':
+			n, err := strconv.Atoi(want)
+			if err != nil {
+				return 0, false
+			}
+			p.pos++
+			for i := 0; i < n; i++ {
+				if _, err := p.value(); err != nil {
+					return 0, false
+				}
+				p.skipSpace()
+				if p.pos >= len(data) || data[p.pos] != ',' {
+					return 0, false
+				}
+				p.pos++
+			}
+		default:
+			return 0, false
+		}
+	}
+	p.skipSpace()
+	return p.pos, true
+}
+
+// lineCol turns a byte offset into a 1-based line and byte column.
+func lineCol(data []byte, off int) (int, int) {
+	if off > len(data) {
+		off = len(data)
+	}
+	line := 1 + bytes.Count(data[:off], []byte{'\n'})
+	col := off + 1
+	if i := bytes.LastIndexByte(data[:off], '\n'); i >= 0 {
+		col = off - i
+	}
+	return line, col
+}
+
+// jsonDecoder reads one JSON document: an array yields its elements as
+// records, anything else is a single record.
+type jsonDecoder struct {
+	p      jsonParser
+	inList bool
+	done   bool
+	n      int
+	err    error
+}
+
+func newJSONDecoder(r io.Reader, lim Limits) (Decoder, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	data, err = checkEncoding(data)
+	if err != nil {
+		return nil, err
+	}
+	d := &jsonDecoder{p: jsonParser{data: data, lim: lim}}
+	d.p.skipSpace()
+	if d.p.pos >= len(data) {
+		// Unlike an ndjson or yaml stream, a json document must hold a value.
+		line, col := lineCol(data, d.p.pos)
+		d.err = &Error{Line: line, Col: col, Msg: "the file holds no JSON value"}
+		return d, nil
+	}
+	if data[d.p.pos] == '[' {
+		d.inList = true
+		d.p.pos++
+		d.p.depth = 1
+		d.p.skipSpace()
+		if d.p.pos < len(data) && data[d.p.pos] == ']' {
+			d.p.pos++
+			d.done = true
+			if err := d.end(); err != nil {
+				return nil, d.wrap(err)
+			}
+		}
+	}
+	return d, nil
+}
+
+func (d *jsonDecoder) wrap(err error) error {
+	if se, ok := err.(*syntaxError); ok {
+		line, col := lineCol(d.p.data, se.off)
+		return &Error{Line: line, Col: col, Record: d.n, Msg: se.msg}
+	}
+	return err
+}
+
+// end checks that nothing but white space follows the document.
+func (d *jsonDecoder) end() error {
+	d.p.skipSpace()
+	if d.p.pos < len(d.p.data) {
+		return d.p.fail(d.p.pos, "unexpected data after the end of the document")
+	}
+	return nil
+}
+
+func (d *jsonDecoder) Next() (Record, error) {
+	if d.err != nil {
+		return Record{}, d.err
+	}
+	if d.done {
+		return Record{}, io.EOF
+	}
+	d.p.skipSpace()
+	start := d.p.pos
+	d.n++
+	v, err := d.p.value()
+	if err == nil {
+		err = d.after()
+	}
+	if err != nil {
+		d.err = d.wrap(err)
+		return Record{}, d.err
+	}
+	line, col := lineCol(d.p.data, start)
+	data, lim := d.p.data, d.p.lim
+	return Record{Value: v, Index: d.n, Line: line, Col: col, locate: func(path []string) (int, int, bool) {
+		off, ok := jsonLocate(data, start, path, lim)
+		l, c := lineCol(data, off)
+		return l, c, ok
+	}}, nil
+}
+
+// after consumes what follows a record: a separator or the end of the list
+// or document.
+func (d *jsonDecoder) after() error {
+	if !d.inList {
+		d.done = true
+		return d.end()
+	}
+	d.p.skipSpace()
+	if d.p.pos < len(d.p.data) && d.p.data[d.p.pos] == ',' {
+		d.p.pos++
+		return nil
+	}
+	if d.p.pos < len(d.p.data) && d.p.data[d.p.pos] == ']' {
+		d.p.pos++
+		d.done = true
+		return d.end()
+	}
+	return d.p.unexpected("',' or ']'")
+}
