@@ -1,0 +1,211 @@
+package schema
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"cuelang.org/go/cue"
+	cueerrors "cuelang.org/go/cue/errors"
+)
+
+// Spec names a CUE file and, optionally, a definition in it:
+// "schemas/user.cue#User". Without a definition the whole file is the schema.
+type Spec struct {
+	File string
+	Def  string // without the leading '#'; empty for the whole file
+}
+
+// ParseSpec splits "file.cue#Def" into its parts.
+func ParseSpec(s string) (Spec, error) {
+	file, def, _ := strings.Cut(s, "#")
+	if file == "" {
+		return Spec{}, fmt.Errorf("schema %q names no file; write it as file.cue or file.cue#Definition", s)
+	}
+	return Spec{File: file, Def: def}, nil
+}
+
+func (s Spec) String() string {
+	if s.Def == "" {
+		return s.File
+	}
+	return s.File + "#" + s.Def
+}
+
+// Schema is a compiled CUE schema, with an optional transform that maps the
+// checked record, as the field `in`, to the record to write.
+type Schema struct {
+	spec      Spec
+	transform *Spec
+	sources   map[string][]byte // file → source, for fingerprints
+	display   func(string) string
+	pool      sync.Pool
+}
+
+// Option configures Load.
+type Option func(*Schema)
+
+// WithTransform adds a transform: a CUE definition that declares a field
+// `in`; the checked record is filled into `in` and every other field of
+// the result is the record written.
+func WithTransform(t Spec) Option { return func(s *Schema) { s.transform = &t } }
+
+// WithDisplayPath sets how file names appear in messages, such as relative
+// to the manifest.
+func WithDisplayPath(f func(string) string) Option { return func(s *Schema) { s.display = f } }
+
+// Load reads and compiles the schema, reporting syntax errors, missing
+// files and missing definitions with their positions.
+func Load(spec Spec, opts ...Option) (*Schema, error) {
+	s := &Schema{spec: spec, sources: map[string][]byte{}, display: func(p string) string { return p }}
+	for _, o := range opts {
+		o(s)
+	}
+	files := []string{spec.File}
+	if s.transform != nil && s.transform.File != spec.File {
+		files = append(files, s.transform.File)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("schema file %s does not exist", s.display(f))
+			}
+			return nil, fmt.Errorf("schema file %s: %w", s.display(f), err)
+		}
+		s.sources[f] = b
+	}
+	return s.init()
+}
+
+// Compile builds a schema from CUE source held in memory; name is the file
+// name that positions in messages use.
+func Compile(name string, src []byte, def string, opts ...Option) (*Schema, error) {
+	s := &Schema{spec: Spec{File: name, Def: def}, sources: map[string][]byte{name: src}, display: func(p string) string { return p }}
+	for _, o := range opts {
+		o(s)
+	}
+	return s.init()
+}
+
+func (s *Schema) init() (*Schema, error) {
+	v, err := s.newValidator()
+	if err != nil {
+		return nil, err
+	}
+	s.pool.Put(v)
+	return s, nil
+}
+
+// Spec returns what the schema was loaded from.
+func (s *Schema) Spec() Spec { return s.spec }
+
+// Sum returns the sha256 of the schema source, and of the transform's
+// source when it lives in another file, as hex.
+func (s *Schema) Sum() string {
+	h := sha256.New()
+	for _, f := range sortedKeys(s.sources) {
+		h.Write(s.sources[f])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Validator returns a validator for one goroutine. Give it back with Put.
+func (s *Schema) Validator() *Validator {
+	if v, ok := s.pool.Get().(*Validator); ok {
+		return v
+	}
+	v, err := s.newValidator()
+	if err != nil {
+		// Load compiled the same sources once already.
+		panic(fmt.Sprintf("schema: recompiling %s failed: %v", s.spec, err))
+	}
+	return v
+}
+
+// Put returns a validator to the schema's pool.
+func (s *Schema) Put(v *Validator) { s.pool.Put(v) }
+
+func (s *Schema) compile(ctx *cue.Context, spec Spec) (cue.Value, error) {
+	file := ctx.CompileBytes(s.sources[spec.File], cue.Filename(spec.File))
+	if err := file.Err(); err != nil {
+		return cue.Value{}, s.cueError(err)
+	}
+	if spec.Def == "" {
+		return file, nil
+	}
+	def := file.LookupPath(cue.MakePath(cue.Def(spec.Def)))
+	if !def.Exists() {
+		return cue.Value{}, fmt.Errorf("%s: definition #%s does not exist%s", s.display(spec.File), spec.Def, definedList(file))
+	}
+	if err := def.Err(); err != nil {
+		return cue.Value{}, s.cueError(err)
+	}
+	return def, nil
+}
+
+func definedList(file cue.Value) string {
+	var defs []string
+	it, err := file.Fields(cue.Definitions(true))
+	if err != nil {
+		return ""
+	}
+	for it.Next() {
+		if it.Selector().IsDefinition() {
+			defs = append(defs, it.Selector().String())
+		}
+	}
+	if len(defs) == 0 {
+		return " (the file defines none)"
+	}
+	return " (defined: " + strings.Join(defs, ", ") + ")"
+}
+
+// cueError turns a CUE compile error into one line per error, each with
+// its position.
+func (s *Schema) cueError(err error) error {
+	var lines []string
+	for _, e := range cueerrors.Errors(err) {
+		msg := oneLine(e)
+		if p := e.Position(); p.IsValid() {
+			msg = fmt.Sprintf("%s:%d:%d: %s", s.display(p.Filename()), p.Line(), p.Column(), msg)
+		}
+		lines = append(lines, msg)
+	}
+	if len(lines) == 0 {
+		return err
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+func oneLine(e cueerrors.Error) string {
+	format, args := e.Msg()
+	return strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", " ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// DisplayRel returns a display function that shows paths relative to dir
+// when they lie inside it.
+func DisplayRel(dir string) func(string) string {
+	return func(p string) string {
+		if rel, err := filepath.Rel(dir, p); err == nil && !strings.HasPrefix(rel, "..") {
+			return rel
+		}
+		return p
+	}
+}

@@ -1,0 +1,179 @@
+package schema
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/zpipe/zpipe/format"
+)
+
+const userCUE = `package users
+
+import "strings"
+
+#User: {
+	id:    int & >=1
+	name:  string & !=""
+	email: string & =~"^[^@ ]+@[^@ ]+$"
+	age?:  int & >=0 & <=150
+	role:  *"member" | "admin"
+	score?: number
+	address?: {
+		city: string
+		country: *"NL" | string
+	}
+}
+
+#Public: {
+	in: #User
+	id: in.id
+	name: strings.ToUpper(in.name)
+}
+`
+
+func writeSchema(t *testing.T, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	p := filepath.Join(dir, "user.cue")
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func load(t *testing.T, opts ...Option) *Schema {
+	t.Helper()
+	p := writeSchema(t, userCUE)
+	s, err := Load(Spec{File: p, Def: "User"}, append(opts, WithDisplayPath(DisplayRel(filepath.Dir(p))))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func check(t *testing.T, s *Schema, f format.Format, in string) (string, []string) {
+	t.Helper()
+	recs, err := format.ReadAll(f, strings.NewReader(in))
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("decoding %q: %v", in, err)
+	}
+	v := s.Validator()
+	defer s.Put(v)
+	out, vs := v.Check(recs[0].Value, recs[0].Untyped)
+	var msgs []string
+	for _, vi := range vs {
+		line, col := recs[0].Locate(vi.Elems)
+		msgs = append(msgs, strings.Join([]string{itoa(line), itoa(col), vi.String()}, ":"))
+	}
+	if out == nil {
+		return "", msgs
+	}
+	b, err := format.AppendJSON(nil, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b), msgs
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestCheck(t *testing.T) {
+	s := load(t)
+	tests := []struct {
+		name string
+		f    format.Format
+		in   string
+		out  string
+		errs []string
+	}{
+		{"defaults are filled in after the input's own fields", format.JSON,
+			`{"name":"Ada","id":1,"email":"a@b","address":{"city":"Delft"}}`,
+			`{"name":"Ada","id":1,"email":"a@b","address":{"city":"Delft","country":"NL"},"role":"member"}`, nil},
+		{"numbers keep their exact text", format.JSON,
+			`{"id":123456789012345678901234567890,"name":"A","email":"a@b","score":0.1000000000000000055511151231257827}`,
+			`{"id":123456789012345678901234567890,"name":"A","email":"a@b","score":0.1000000000000000055511151231257827,"role":"member"}`, nil},
+		{"each violation has its path, position and constraint", format.JSON,
+			`{"id":0,"name":"Ada","email":"nope","age":151}`, "", []string{
+				`1:7:id: invalid value 0 (out of bound >=1) (user.cue:6:15)`,
+				`1:30:email: invalid value "nope" (out of bound =~"^[^@ ]+@[^@ ]+$") (user.cue:8:18)`,
+				`1:43:age: invalid value 151 (out of bound <=150) (user.cue:9:21)`,
+			}},
+		{"a missing field is named", format.JSON, `{"id":1,"email":"a@b"}`, "",
+			[]string{`1:1:name: field is required but not present (user.cue:7:18)`}},
+		{"an unknown field suggests the one meant", format.JSON, `{"id":1,"name":"A","email":"a@b","rolee":"admin"}`, "",
+			[]string{`1:42:rolee: field not allowed (did you mean "role"?)`}},
+		{"a value outside an enumeration lists the allowed ones", format.JSON, `{"id":1,"name":"A","email":"a@b","role":"root"}`, "",
+			[]string{`1:41:role: "root" is not one of member, admin (user.cue:10:2)`}},
+		{"a float is not an int, as in CUE", format.JSON, `{"id":1.0,"name":"A","email":"a@b"}`, "",
+			[]string{`1:7:id: conflicting values int and 1.0 (mismatched types int and float) (user.cue:6:9)`}},
+		{"csv cells are typed by the schema, and empty cells are absent", format.CSV,
+			"id,name,email,age,role,score\n7,007,b@c,,admin,2.5\n",
+			`{"id":7,"name":"007","email":"b@c","role":"admin","score":2.5}`, nil},
+		{"a csv cell that is not a number is reported as CUE sees it", format.CSV,
+			"id,name,email\nseven,A,b@c\n", "",
+			[]string{`2:1:id: conflicting values int and "seven" (mismatched types int and string) (user.cue:6:9)`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errs := check(t, s, tt.f, tt.in)
+			if out != tt.out {
+				t.Errorf("out:\n%s\nwant:\n%s", out, tt.out)
+			}
+			if strings.Join(errs, "\n") != strings.Join(tt.errs, "\n") {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(errs, "\n"), strings.Join(tt.errs, "\n"))
+			}
+		})
+	}
+}
+
+func TestTransform(t *testing.T) {
+	p := writeSchema(t, userCUE)
+	s, err := Load(Spec{File: p, Def: "User"}, WithTransform(Spec{File: p, Def: "Public"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errs := check(t, s, format.JSON, `{"id":1,"name":"Ada","email":"a@b"}`)
+	if want := `{"id":1,"name":"ADA"}`; out != want || errs != nil {
+		t.Errorf("got %s %v, want %s", out, errs, want)
+	}
+	if got := strings.Join(s.Columns(), ","); got != "id,name" {
+		t.Errorf("columns = %s", got)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	p := writeSchema(t, userCUE)
+	dir := filepath.Dir(p)
+	bad := filepath.Join(dir, "bad.cue")
+	os.WriteFile(bad, []byte("#A: {\n\tx: int &\n}\n"), 0o644)
+	tests := []struct {
+		name string
+		spec Spec
+		want string
+	}{
+		{"a missing file", Spec{File: filepath.Join(dir, "nope.cue")}, "schema file nope.cue does not exist"},
+		{"a missing definition lists the ones there are", Spec{File: p, Def: "Usr"}, "user.cue: definition #Usr does not exist (defined: #User, #Public)"},
+		{"a syntax error has its position", Spec{File: bad, Def: "A"}, "bad.cue:3:1: expected operand, found '}'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(tt.spec, WithDisplayPath(DisplayRel(dir)))
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("err = %v\nwant %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseSpec(t *testing.T) {
+	s, err := ParseSpec("a/b.cue#User")
+	if err != nil || s.File != "a/b.cue" || s.Def != "User" || s.String() != "a/b.cue#User" {
+		t.Errorf("got %+v %v", s, err)
+	}
+	if _, err := ParseSpec("#User"); err == nil {
+		t.Errorf("a spec without a file was accepted")
+	}
+}

@@ -1,0 +1,88 @@
+package schema
+
+import (
+	"cuelang.org/go/cue"
+
+	"github.com/zpipe/zpipe/format"
+)
+
+// shape is what a schema can add to a record: its regular fields, which
+// unification fills from defaults or fixed values when the input lacks
+// them, and the shapes of nested structs and list elements. Knowing it lets
+// Check skip walking the unified value, which costs as much as a fifth of a
+// check, for the common record that already has every field.
+type shape struct {
+	regular []string
+	fields  map[string]*shape
+	elem    *shape
+}
+
+// shapeOf returns nil when the value is something shape cannot describe,
+// such as a disjunction of structs; merge then walks the unified value.
+func shapeOf(v cue.Value, depth int) *shape {
+	if depth > 32 {
+		return nil
+	}
+	if op, _ := v.Expr(); op == cue.OrOp {
+		return nil
+	}
+	sh := &shape{fields: map[string]*shape{}}
+	switch v.IncompleteKind() {
+	case cue.StructKind:
+		it, err := v.Fields(cue.Optional(true))
+		if err != nil {
+			return nil
+		}
+		for it.Next() {
+			name := it.Selector().Unquoted()
+			if !it.IsOptional() {
+				sh.regular = append(sh.regular, name)
+			}
+			switch it.Value().IncompleteKind() {
+			case cue.StructKind, cue.ListKind:
+				sub := shapeOf(it.Value(), depth+1)
+				if sub == nil {
+					return nil
+				}
+				sh.fields[name] = sub
+			}
+		}
+	case cue.ListKind:
+		if e := v.LookupPath(cue.MakePath(cue.AnyIndex)); e.Exists() {
+			switch e.IncompleteKind() {
+			case cue.StructKind, cue.ListKind:
+				if sh.elem = shapeOf(e, depth+1); sh.elem == nil {
+					return nil
+				}
+			}
+		}
+	}
+	return sh
+}
+
+// adds reports whether unifying the record with the schema can add a field
+// anywhere in it.
+func (sh *shape) adds(in any) bool {
+	switch in := in.(type) {
+	case *format.Object:
+		for _, name := range sh.regular {
+			if _, ok := in.Get(name); !ok {
+				return true
+			}
+		}
+		for _, f := range in.Fields {
+			if sub := sh.fields[f.Key]; sub != nil && sub.adds(f.Value) {
+				return true
+			}
+		}
+	case []any:
+		if sh.elem != nil {
+			for _, e := range in {
+				if sh.elem.adds(e) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,453 @@
+package schema
+
+import (
+	"fmt"
+	"math/big"
+	"strconv"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/token"
+
+	"github.com/zpipe/zpipe/format"
+)
+
+// Validator checks records for one goroutine at a time.
+type Validator struct {
+	s         *Schema
+	ctx       *cue.Context
+	schema    cue.Value
+	transform cue.Value
+	hasXform  bool
+	kinds     map[string]cue.Kind // column → kind, for typing csv cells
+	shape     *shape              // nil when unknown: merge always walks
+}
+
+func (s *Schema) newValidator() (*Validator, error) {
+	ctx := cuecontext.New()
+	v := &Validator{s: s, ctx: ctx, kinds: map[string]cue.Kind{}}
+	var err error
+	if v.schema, err = s.compile(ctx, s.spec); err != nil {
+		return nil, err
+	}
+	if s.transform != nil {
+		if v.transform, err = s.compile(ctx, *s.transform); err != nil {
+			return nil, err
+		}
+		if !v.transform.LookupPath(cue.MakePath(cue.Str("in"))).Exists() {
+			return nil, fmt.Errorf("%s: transform %s declares no field \"in\" to take the record", s.display(s.transform.File), s.transform)
+		}
+		v.hasXform = true
+	}
+	v.shape = shapeOf(v.schema, 0)
+	return v, nil
+}
+
+// Violation is one way a record breaks the schema.
+type Violation struct {
+	// Path is the CUE path of the offending value, such as address.zip or
+	// tags[2]; empty for the record as a whole.
+	Path string
+	// Elems is Path split into object keys and list indexes, for locating
+	// the value in the input.
+	Elems []string
+	// Msg is CUE's description of the violated constraint.
+	Msg string
+	// Schema is the position of the constraint in the schema, file:line:col.
+	Schema string
+}
+
+func (v Violation) String() string {
+	s := v.Msg
+	if v.Path != "" {
+		s = v.Path + ": " + s
+	}
+	if v.Schema != "" {
+		s += " (" + v.Schema + ")"
+	}
+	return s
+}
+
+// Check validates one record. It returns the record to write (the input
+// with the schema's defaults filled in, or the transform's result), or
+// every violation. Untyped input, as from csv, is first typed by the schema.
+func (v *Validator) Check(rec any, untyped bool) (any, []Violation) {
+	if untyped {
+		rec = v.typeCells(rec)
+	}
+	data := v.ctx.Encode(toCUE(rec))
+	u := v.schema.Unify(data)
+	if err := u.Validate(cue.Concrete(true)); err != nil {
+		return nil, v.violations(err, rec, "")
+	}
+	if v.hasXform {
+		t := v.transform.FillPath(cue.MakePath(cue.Str("in")), u)
+		if err := t.Validate(cue.Concrete(true)); err != nil {
+			return nil, v.violations(err, rec, "transform: ")
+		}
+		out, err := export(t)
+		if err != nil {
+			return nil, []Violation{{Msg: "transform: " + err.Error()}}
+		}
+		if obj, ok := out.(*format.Object); ok {
+			fields := obj.Fields[:0]
+			for _, f := range obj.Fields {
+				if f.Key != "in" {
+					fields = append(fields, f)
+				}
+			}
+			obj.Fields = fields
+		}
+		return out, nil
+	}
+	if v.shape != nil && !v.shape.adds(rec) {
+		return rec, nil
+	}
+	out, err := merge(rec, u)
+	if err != nil {
+		return nil, []Violation{{Msg: err.Error()}}
+	}
+	return out, nil
+}
+
+// toCUE converts a record to Go values that cue.Context.Encode turns into
+// the same CUE values the JSON would give: integers stay int, numbers with
+// a fraction or exponent stay float, and nothing passes through float64.
+func toCUE(v any) any {
+	switch v := v.(type) {
+	case *format.Object:
+		m := make(map[string]any, len(v.Fields))
+		for _, f := range v.Fields {
+			m[f.Key] = toCUE(f.Value)
+		}
+		return m
+	case []any:
+		l := make([]any, len(v))
+		for i, e := range v {
+			l[i] = toCUE(e)
+		}
+		return l
+	case format.Number:
+		if i, ok := v.Int64(); ok {
+			return i
+		}
+		if b, ok := v.BigInt(); ok {
+			return b
+		}
+		return &ast.BasicLit{Kind: token.FLOAT, Value: string(v)}
+	}
+	return v
+}
+
+// merge returns in with what unification added (defaults and fields the
+// schema fixes) appended after the input's own fields, which keep their
+// order and exact values.
+func merge(in any, u cue.Value) (any, error) {
+	switch in := in.(type) {
+	case *format.Object:
+		it, err := u.Fields()
+		if err != nil {
+			return nil, err
+		}
+		out := &format.Object{Fields: make([]format.Field, len(in.Fields), len(in.Fields)+2)}
+		copy(out.Fields, in.Fields)
+		for it.Next() {
+			key := it.Selector().Unquoted()
+			i := fieldIndex(in, key)
+			if i < 0 {
+				x, err := export(it.Value())
+				if err != nil {
+					return nil, err
+				}
+				out.Fields = append(out.Fields, format.Field{Key: key, Value: x})
+				continue
+			}
+			switch in.Fields[i].Value.(type) {
+			case *format.Object, []any:
+				x, err := merge(in.Fields[i].Value, it.Value())
+				if err != nil {
+					return nil, err
+				}
+				out.Fields[i].Value = x
+			}
+		}
+		return out, nil
+	case []any:
+		it, err := u.List()
+		if err != nil {
+			return nil, err
+		}
+		out := make([]any, len(in))
+		copy(out, in)
+		for i := 0; it.Next() && i < len(in); i++ {
+			switch in[i].(type) {
+			case *format.Object, []any:
+				x, err := merge(in[i], it.Value())
+				if err != nil {
+					return nil, err
+				}
+				out[i] = x
+			}
+		}
+		return out, nil
+	}
+	return in, nil
+}
+
+func fieldIndex(o *format.Object, key string) int {
+	for i := range o.Fields {
+		if o.Fields[i].Key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// export converts a concrete CUE value to the record model, in CUE's field
+// order.
+func export(v cue.Value) (any, error) {
+	v, _ = v.Default()
+	switch v.Kind() {
+	case cue.StructKind:
+		it, err := v.Fields()
+		if err != nil {
+			return nil, err
+		}
+		obj := &format.Object{}
+		for it.Next() {
+			x, err := export(it.Value())
+			if err != nil {
+				return nil, err
+			}
+			obj.Fields = append(obj.Fields, format.Field{Key: it.Selector().Unquoted(), Value: x})
+		}
+		return obj, nil
+	case cue.ListKind:
+		it, err := v.List()
+		if err != nil {
+			return nil, err
+		}
+		list := []any{}
+		for it.Next() {
+			x, err := export(it.Value())
+			if err != nil {
+				return nil, err
+			}
+			list = append(list, x)
+		}
+		return list, nil
+	case cue.NullKind:
+		return nil, nil
+	case cue.BoolKind:
+		return v.Bool()
+	case cue.StringKind:
+		return v.String()
+	case cue.IntKind:
+		i, err := v.Int(new(big.Int))
+		if err != nil {
+			return nil, err
+		}
+		return format.Number(i.String()), nil
+	case cue.FloatKind:
+		b, err := v.MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		return format.Number(b), nil
+	}
+	return nil, fmt.Errorf("%s: cannot write a %s value", v.Path(), v.Kind())
+}
+
+// typeCells gives csv cells the type the schema expects at their column.
+// An empty cell is an absent field, so that defaults apply and required
+// fields are reported missing (csv cannot tell "" from nothing; a schema
+// that wants "" says so with a default). A cell stays a string where the
+// schema allows one; otherwise its text is read as a number, bool or null.
+// Text that fits none stays a string, for CUE to reject with its own
+// message.
+func (v *Validator) typeCells(rec any) any {
+	obj, ok := rec.(*format.Object)
+	if !ok {
+		return rec
+	}
+	out := &format.Object{Fields: make([]format.Field, 0, len(obj.Fields))}
+	for _, f := range obj.Fields {
+		cell, ok := f.Value.(string)
+		if !ok {
+			out.Fields = append(out.Fields, f)
+			continue
+		}
+		kind, ok := v.kinds[f.Key]
+		if !ok {
+			kind = cue.StringKind
+			if fv, ok := v.field(v.schema, f.Key); ok {
+				kind = fv.IncompleteKind()
+			}
+			v.kinds[f.Key] = kind
+		}
+		var val any = cell
+		switch {
+		case cell == "":
+			continue
+		case kind&cue.StringKind != 0:
+		case kind&cue.NumberKind != 0 && format.ValidNumber(cell):
+			val = format.Number(cell)
+		case kind&cue.BoolKind != 0 && (cell == "true" || cell == "false"):
+			val = cell == "true"
+		case kind&cue.NullKind != 0 && cell == "null":
+			val = nil
+		}
+		out.Fields = append(out.Fields, format.Field{Key: f.Key, Value: val})
+	}
+	return out
+}
+
+// violations turns a CUE validation error into one Violation per problem,
+// each with the schema position of the constraint.
+func (v *Validator) violations(err error, rec any, prefix string) []Violation {
+	var out []Violation
+	seen := map[string]bool{}
+	for _, e := range cueerrors.Errors(err) {
+		elems := e.Path()
+		// Errors on a definition carry its name first; the record has none.
+		if len(elems) > 0 && strings.HasPrefix(elems[0], "#") {
+			elems = elems[1:]
+		}
+		msg := oneLine(e)
+		if strings.HasPrefix(msg, "incomplete value ") && prefix == "" && !has(rec, elems) {
+			msg = "field is required but not present"
+		}
+		pos := v.schemaPos(e)
+		if prefix == "" {
+			var moved string
+			if msg, moved = v.explain(elems, msg, rec); moved != "" {
+				pos = moved
+			}
+		}
+		vi := Violation{Path: pathString(elems), Elems: elems, Msg: prefix + msg, Schema: pos}
+		// A disjunction fails once per alternative; say it once.
+		if key := vi.Path + "\x00" + vi.Msg; !seen[key] {
+			seen[key] = true
+			out = append(out, vi)
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, Violation{Msg: prefix + err.Error()})
+	}
+	return out
+}
+
+func (v *Validator) schemaPos(e cueerrors.Error) string {
+	for _, p := range append([]token.Pos{e.Position()}, e.InputPositions()...) {
+		if s := v.position(p); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// position shows a position in one of the schema's files as file:line:col.
+func (v *Validator) position(p token.Pos) string {
+	if !p.IsValid() {
+		return ""
+	}
+	if _, ok := v.s.sources[p.Filename()]; !ok {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d:%d", v.s.display(p.Filename()), p.Line(), p.Column())
+}
+
+func has(rec any, path []string) bool {
+	_, ok := lookup(rec, path)
+	return ok
+}
+
+// lookup returns the record's value at path.
+func lookup(rec any, path []string) (any, bool) {
+	cur := rec
+	for _, p := range path {
+		switch c := cur.(type) {
+		case *format.Object:
+			x, ok := c.Get(p)
+			if !ok {
+				return nil, false
+			}
+			cur = x
+		case []any:
+			i, err := strconv.Atoi(p)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, false
+			}
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// show writes a record value for a message, as JSON.
+func show(v any) string {
+	b, err := format.AppendJSON(nil, v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// pathString writes a path the way CUE does: a.b, list indexes in
+// brackets, labels that are not identifiers quoted.
+func pathString(elems []string) string {
+	var b strings.Builder
+	for _, e := range elems {
+		if _, err := strconv.Atoi(e); err == nil {
+			b.WriteString("[" + e + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		if ast.IsValidIdent(e) && !strings.HasPrefix(e, "#") && !strings.HasPrefix(e, "_") {
+			b.WriteString(e)
+		} else {
+			b.WriteString(strconv.Quote(e))
+		}
+	}
+	return b.String()
+}
+
+// Columns lists the top-level fields of the records this schema writes, in
+// schema order, optional ones included: the header of a csv output. It is
+// nil when the schema does not fix the record's fields.
+func (s *Schema) Columns() []string {
+	v := s.Validator()
+	defer s.Put(v)
+	out := v.schema
+	if v.hasXform {
+		out = v.transform
+	}
+	if out.IncompleteKind() != cue.StructKind {
+		return nil
+	}
+	var cols []string
+	for _, name := range fieldNames(out) {
+		if v.hasXform && name == "in" {
+			continue
+		}
+		cols = append(cols, name)
+	}
+	return cols
+}
+
+// field looks up a regular, required or optional field of a struct.
+func (v *Validator) field(st cue.Value, name string) (cue.Value, bool) {
+	for _, sel := range []cue.Selector{cue.Str(name), cue.Str(name).Optional(), cue.Str(name).Required()} {
+		if fv := st.LookupPath(cue.MakePath(sel)); fv.Exists() {
+			return fv, true
+		}
+	}
+	return cue.Value{}, false
+}
