@@ -1,0 +1,96 @@
+package pipeline
+
+import (
+	"time"
+
+	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/schema"
+)
+
+// Manifest is a loaded, checked manifest with every default applied and
+// every path made absolute.
+type Manifest struct {
+	// File is the manifest's absolute path; Dir is its folder, which
+	// relative paths resolve against.
+	File, Dir string
+	// Sum is the sha256 of the manifest bytes, as hex.
+	Sum     string
+	Version int
+	Name    string
+	Limits  Limits
+	// Stages in the order the manifest lists them.
+	Stages []*Stage
+}
+
+// Limits bound a whole run.
+type Limits struct {
+	MaxConcurrentStages int
+	MaxMemory           int64         // bytes; 0 means no limit
+	Throttle            time.Duration // minimum gap between item starts
+	Rate                float64       // item starts per second; 0 means no limit
+}
+
+// Settings are the per-stage knobs that defaults may set for every stage.
+type Settings struct {
+	Parallel int
+	OnError  OnError
+	Retry    Retry
+	Timeout  time.Duration // per item; 0 means none
+}
+
+// OnError says what a stage does after a failed item.
+type OnError string
+
+// The on_error values.
+const (
+	Continue OnError = "continue"
+	Stop     OnError = "stop"
+)
+
+// Retry configures retries of items that failed for a transient reason.
+type Retry struct {
+	Max      int
+	Delay    time.Duration
+	Backoff  float64
+	MaxDelay time.Duration
+}
+
+// Stage is one stage of a manifest.
+type Stage struct {
+	Name string
+	Settings
+	Priority int
+	Needs    []string
+	Source   Source
+	Schema   schema.Spec
+	// Transform is nil when the stage writes the checked records as they are.
+	Transform *schema.Spec
+	Outputs   []Output
+	// Rejects is the absolute path of the rejects file, or empty.
+	Rejects string
+
+	pos string // file:line:col of the stage, for messages
+}
+
+// Source says where a stage's records come from.
+type Source struct {
+	// Paths and Exclude are globs relative to the manifest's folder; ** matches
+	// any number of folders.
+	Paths, Exclude []string
+	// Format is empty for auto: by extension, then by content.
+	Format format.Format
+}
+
+// Output is one file, or one file per source, that a stage writes.
+type Output struct {
+	Format format.Format
+	// Path is the path template relative to the manifest's folder, as written.
+	Path string
+}
+
+// PerSource reports whether the output's path has a placeholder, so that
+// each source gets a file of its own.
+func (o Output) PerSource() bool { return hasPlaceholder(o.Path) }
+
+// Priorities maps the priority names to numbers.
+var Priorities = map[string]int{"critical": 20, "high": 10, "normal": 5, "low": 1}

@@ -1,0 +1,174 @@
+package pipeline
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Plan is a manifest compiled to a DAG: the stages in the order they run,
+// each with the stages it waits for and why.
+type Plan struct {
+	Manifest *Manifest
+	// Stages in run order: dependencies first, then by priority, then as
+	// the manifest lists them.
+	Stages []*Stage
+	// Deps maps a stage name to the stages it depends on.
+	Deps map[string][]Dep
+}
+
+// Dep is one edge of the DAG.
+type Dep struct {
+	Stage string
+	// Why is "needs", or the output path the stage reads.
+	Why string
+}
+
+// Compile builds the DAG from needs and from implied edges, where a stage's
+// source glob matches another stage's output, and orders it. A cycle is an
+// *Error that names it.
+func Compile(m *Manifest) (*Plan, error) {
+	p := &Plan{Manifest: m, Deps: map[string][]Dep{}}
+	byName := map[string]*Stage{}
+	for _, s := range m.Stages {
+		byName[s.Name] = s
+	}
+	for _, s := range m.Stages {
+		for _, n := range s.Needs {
+			p.Deps[s.Name] = append(p.Deps[s.Name], Dep{n, "needs"})
+		}
+		for _, w := range m.Stages {
+			if w == s || contains(s.Needs, w.Name) {
+				continue
+			}
+			for _, out := range w.writes() {
+				if s.reads(m.Dir, out) {
+					p.Deps[s.Name] = append(p.Deps[s.Name], Dep{w.Name, out})
+					break
+				}
+			}
+		}
+	}
+	for _, s := range m.Stages {
+		for _, out := range s.writes() {
+			if s.reads(m.Dir, out) {
+				return nil, &Error{Diags: []Diagnostic{{File: s.pos, Path: "stages." + s.Name + ".source.paths",
+					Msg: fmt.Sprintf("the stage reads its own output %s; exclude it or write elsewhere", out)}}}
+			}
+		}
+	}
+	if cycle := p.cycle(); cycle != nil {
+		first := byName[cycle[0]]
+		return nil, &Error{Diags: []Diagnostic{{File: first.pos, Msg: "stages depend on each other in a cycle: " + strings.Join(cycle, " -> ")}}}
+	}
+	p.order(byName)
+	return p, nil
+}
+
+// writes lists the stage's outputs relative to the manifest, in slash form.
+func (s *Stage) writes() []string {
+	var out []string
+	for _, o := range s.Outputs {
+		out = append(out, filepath.ToSlash(filepath.Clean(o.Path)))
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// cycle returns the first cycle found, as stage names with the first one
+// repeated at the end, or nil.
+func (p *Plan) cycle() []string {
+	const (
+		unseen = iota
+		open
+		done
+	)
+	state := map[string]int{}
+	var stack []string
+	var visit func(n string) []string
+	visit = func(n string) []string {
+		state[n] = open
+		stack = append(stack, n)
+		for _, d := range p.Deps[n] {
+			switch state[d.Stage] {
+			case open:
+				for i, s := range stack {
+					if s == d.Stage {
+						return append(append([]string(nil), stack[i:]...), d.Stage)
+					}
+				}
+			case unseen:
+				if c := visit(d.Stage); c != nil {
+					return c
+				}
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[n] = done
+		return nil
+	}
+	for _, s := range p.Manifest.Stages {
+		if state[s.Name] == unseen {
+			if c := visit(s.Name); c != nil {
+				// Read the cycle in the direction data flows.
+				for i, j := 0, len(c)-1; i < j; i, j = i+1, j-1 {
+					c[i], c[j] = c[j], c[i]
+				}
+				return c
+			}
+		}
+	}
+	return nil
+}
+
+// order sorts the stages topologically, taking the ready stage with the
+// highest priority first and the manifest's order among equals.
+func (p *Plan) order(byName map[string]*Stage) {
+	index := map[string]int{}
+	for i, s := range p.Manifest.Stages {
+		index[s.Name] = i
+	}
+	waiting := map[string]int{}
+	dependants := map[string][]string{}
+	for _, s := range p.Manifest.Stages {
+		seen := map[string]bool{}
+		for _, d := range p.Deps[s.Name] {
+			if !seen[d.Stage] {
+				seen[d.Stage] = true
+				waiting[s.Name]++
+				dependants[d.Stage] = append(dependants[d.Stage], s.Name)
+			}
+		}
+	}
+	var ready []*Stage
+	for _, s := range p.Manifest.Stages {
+		if waiting[s.Name] == 0 {
+			ready = append(ready, s)
+		}
+	}
+	for len(ready) > 0 {
+		sort.SliceStable(ready, func(i, j int) bool {
+			if ready[i].Priority != ready[j].Priority {
+				return ready[i].Priority > ready[j].Priority
+			}
+			return index[ready[i].Name] < index[ready[j].Name]
+		})
+		s := ready[0]
+		ready = ready[1:]
+		p.Stages = append(p.Stages, s)
+		for _, d := range dependants[s.Name] {
+			if waiting[d]--; waiting[d] == 0 {
+				ready = append(ready, byName[d])
+			}
+		}
+	}
+}
