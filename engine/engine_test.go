@@ -1,0 +1,274 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/pipeline"
+	"github.com/zpipe/zpipe/schema"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// project writes files into a temp folder; "pipeline.yaml" is the manifest.
+func project(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func run(t *testing.T, dir string, opts Options) *Summary {
+	t.Helper()
+	return runCtx(context.Background(), t, dir, opts)
+}
+
+func runCtx(ctx context.Context, t *testing.T, dir string, opts Options) *Summary {
+	t.Helper()
+	m, err := pipeline.Load(filepath.Join(dir, "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pipeline.Compile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(ctx, plan, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+func read(t *testing.T, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+const userSchema = `#User: {
+	id:   int & >=1
+	name: string & !=""
+	tier: *"free" | "pro"
+}
+`
+
+func manyUsers(n, badEvery int) string {
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		name := fmt.Sprintf("u%d", i)
+		if badEvery > 0 && i%badEvery == 0 {
+			name = ""
+		}
+		fmt.Fprintf(&b, "{\"id\":%d,\"name\":%q}\n", i, name)
+	}
+	return b.String()
+}
+
+func TestMergedOutputKeepsInputOrder(t *testing.T) {
+	files := map[string]string{
+		"user.cue": userSchema,
+		"pipeline.yaml": `version: 1
+stages:
+  users:
+    parallel: PAR
+    source: {paths: ["data/*.ndjson"]}
+    schema: user.cue#User
+    outputs:
+      - {format: ndjson, path: out/all.ndjson}
+      - {format: csv, path: out/all.csv}
+      - {format: json, path: "out/{stem}.json"}
+    rejects: out/rejects.ndjson
+`,
+	}
+	for i := 0; i < 6; i++ {
+		files[fmt.Sprintf("data/part%d.ndjson", i)] = manyUsers(50, 7)
+	}
+	var want map[string]string
+	for _, tc := range []struct {
+		par   string
+		chunk int64
+	}{{"1", 0}, {"8", 0}, {"3", 256}} {
+		t.Run("parallel "+tc.par+fmt.Sprintf(" chunk %d", tc.chunk), func(t *testing.T) {
+			f := map[string]string{}
+			for k, v := range files {
+				f[k] = strings.Replace(v, "PAR", tc.par, 1)
+			}
+			dir := project(t, f)
+			sum := run(t, dir, Options{ChunkSize: tc.chunk})
+			if sum.Records != 300 || sum.Failed != 42 || sum.OK != 258 || sum.ExitCode() != 1 {
+				t.Fatalf("summary = %+v", sum)
+			}
+			got := map[string]string{}
+			for _, name := range []string{"out/all.ndjson", "out/all.csv", "out/part3.json", "out/rejects.ndjson"} {
+				got[name] = read(t, dir, name)
+			}
+			if want == nil {
+				want = got
+				if !strings.HasPrefix(got["out/all.csv"], "id,name,tier\n1,u1,free\n") {
+					t.Errorf("csv starts %q", got["out/all.csv"][:40])
+				}
+				return
+			}
+			for name := range want {
+				if got[name] != want[name] {
+					t.Errorf("%s differs from the parallel 1 run", name)
+				}
+			}
+		})
+	}
+}
+
+func TestBadLinesGoToRejectsWithTheirText(t *testing.T) {
+	dir := project(t, map[string]string{
+		"user.cue":       userSchema,
+		"data/a.ndjson":  "{\"id\":1,\"name\":\"a\"}\n{\"id\":2,\"name\":}\n{\"id\":3,\"name\":\"c\"}\n",
+		"data/b.json":    "[{\"id\":4,\"name\":\"d\"}, {\"id\":5,",
+		"pipeline.yaml":  "version: 1\nstages:\n  users:\n    source: {paths: [\"data/*\"]}\n    schema: user.cue#User\n    outputs: [{format: ndjson, path: out/all.ndjson}]\n    rejects: out/rejects.ndjson\n",
+		"data/empty.csv": "",
+	})
+	sum := run(t, dir, Options{})
+	if sum.Records != 4 || sum.OK != 2 || sum.Failed != 2 || sum.FailedItems != 1 {
+		t.Errorf("summary = %+v", sum)
+	}
+	if got, want := read(t, dir, "out/all.ndjson"), "{\"id\":1,\"name\":\"a\",\"tier\":\"free\"}\n{\"id\":3,\"name\":\"c\",\"tier\":\"free\"}\n"; got != want {
+		t.Errorf("all.ndjson = %q, want %q", got, want)
+	}
+	want := `{"source":"data/a.ndjson","record":2,"line":2,"errors":[{"line":2,"column":16,"message":"unexpected '}', expected a value","error":"data/a.ndjson:2:16: record 2: unexpected '}', expected a value"}],"input":"{\"id\":2,\"name\":}"}
+{"source":"data/b.json","record":2,"line":1,"errors":[{"line":1,"column":31,"message":"unexpected end of input, expected a string key","error":"data/b.json:1:31: record 2: unexpected end of input, expected a string key"}],"input":null}
+`
+	if got := read(t, dir, "out/rejects.ndjson"); got != want {
+		t.Errorf("rejects:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestStopSkipsDependants(t *testing.T) {
+	dir := project(t, map[string]string{
+		"user.cue":     userSchema,
+		"data/a.json":  `[{"id":1,"name":"a"},{"id":0,"name":"b"}]`,
+		"out/all.json": "old\n",
+		"pipeline.yaml": `version: 1
+stages:
+  users:
+    on_error: stop
+    source: {paths: [data/a.json]}
+    schema: user.cue#User
+    outputs: [{format: json, path: out/all.json}]
+  report:
+    source: {paths: [out/all.json]}
+    schema: user.cue#User
+    outputs: [{format: csv, path: out/all.csv}]
+`,
+	})
+	sum := run(t, dir, Options{})
+	if s := sum.Stages[0]; s.Status != StatusStopped {
+		t.Errorf("users = %+v", s)
+	}
+	if s := sum.Stages[1]; s.Status != StatusSkipped || s.Error != "skipped: stage users did not finish" {
+		t.Errorf("report = %+v", s)
+	}
+	if got := read(t, dir, "out/all.json"); got != "old\n" {
+		t.Errorf("a stopped stage replaced its output: %q", got)
+	}
+}
+
+func TestOutputNamesMayNotEscape(t *testing.T) {
+	dir := project(t, map[string]string{
+		"proj/user.cue":      userSchema,
+		"in/a.json":          `{"id":1,"name":"a"}`,
+		"proj/pipeline.yaml": "version: 1\nstages:\n  users:\n    source: {paths: [\"../in/a.json\"]}\n    schema: user.cue#User\n    outputs: [{format: json, path: \"{dir}/{stem}.json\"}]\n",
+	})
+	sum := run(t, filepath.Join(dir, "proj"), Options{})
+	st := sum.Stages[0]
+	want := `output "{dir}/{stem}.json" for source ` + filepath.Join(dir, "in/a.json") + ` is ` + filepath.Join(dir, "in/a.json") + `, which escapes ` + filepath.Join(dir, "proj")
+	if st.Status != StatusFailed || st.Error != want {
+		t.Errorf("stage = %+v", st)
+	}
+}
+
+func TestInterruptedRunWritesNothing(t *testing.T) {
+	dir := project(t, map[string]string{
+		"user.cue":      userSchema,
+		"data/a.ndjson": manyUsers(1000, 0),
+		"pipeline.yaml": "version: 1\nstages:\n  users:\n    source: {paths: [data/a.ndjson]}\n    schema: user.cue#User\n    outputs: [{format: ndjson, path: out/all.ndjson}]\n",
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	sum := runCtx(ctx, t, dir, Options{})
+	if !sum.Interrupted || sum.ExitCode() != 130 {
+		t.Errorf("summary = %+v", sum)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out")); !os.IsNotExist(err) {
+		t.Errorf("an interrupted run wrote out/: %v", err)
+	}
+	leftovers(t, dir)
+}
+
+// leftovers fails the test when a temp or part file is left in dir.
+func leftovers(t *testing.T, dir string) {
+	t.Helper()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasPrefix(d.Name(), ".zpipe-tmp-") || strings.HasSuffix(d.Name(), ".part")) {
+			t.Errorf("left behind: %s", p)
+		}
+		return nil
+	})
+}
+
+func TestRetriesOnlyTransientFailures(t *testing.T) {
+	dir := project(t, map[string]string{
+		"user.cue":      userSchema,
+		"data/a.json":   `{"id":0,"name":"a"}`,
+		"pipeline.yaml": "version: 1\nstages:\n  users:\n    retry: {max: 3, delay: 1ms}\n    source: {paths: [data/a.json]}\n    schema: user.cue#User\n",
+	})
+	m, err := pipeline.Load(filepath.Join(dir, "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, _ := pipeline.Compile(m)
+	sch, err := schema.Load(plan.Stages[0].Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &runner{plan: plan, opts: Options{Limits: format.DefaultLimits}, tmp: t.TempDir()}
+	sr := &stageRun{r: r, s: plan.Stages[0], schema: sch}
+	tests := []struct {
+		name     string
+		source   string
+		attempts int
+		failed   int
+		itemErr  bool
+	}{
+		{"a file that cannot be read is retried up to retry.max times", "gone.json", 4, 0, true},
+		{"a schema violation is never retried", "data/a.json", 1, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := sr.runItem(context.Background(), &item{source: filepath.Join(dir, tt.source), rel: tt.source, format: format.JSON})
+			if res.attempts != tt.attempts || res.failed != tt.failed || (res.err != nil) != tt.itemErr {
+				t.Errorf("attempts %d, failed %d, err %v", res.attempts, res.failed, res.err)
+			}
+		})
+	}
+}

@@ -1,0 +1,29 @@
+package engine
+
+// EventKind names what an Event reports.
+type EventKind string
+
+// The events a run reports through Options.OnEvent.
+const (
+	StageStarted  EventKind = "stage_started"
+	StageFinished EventKind = "stage_finished"
+	// Warning: something the user should know that did not fail the run,
+	// such as a glob that matched nothing.
+	Warning EventKind = "warning"
+	// RecordFailed: a record was rejected, or an item could not be read.
+	RecordFailed EventKind = "record_failed"
+	// ErrorsElided: more records failed than Options.MaxShownErrors.
+	ErrorsElided EventKind = "errors_elided"
+)
+
+// Event is one thing that happened during a run.
+type Event struct {
+	Kind  EventKind
+	Stage string
+	// Msg is a sentence for a person to read.
+	Msg string
+	// Err is set for RecordFailed.
+	Err *RecordError
+	// Summary is set for StageFinished.
+	Summary *StageSummary
+}

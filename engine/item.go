@@ -1,0 +1,349 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/schema"
+)
+
+// itemResult is what one item produced: counts, part files per output and
+// for rejects, and the first errors to show.
+type itemResult struct {
+	records, ok, failed int
+	// err is set when the item failed as a whole; its parts are not used.
+	err       error
+	transient bool
+	notRun    bool
+	attempts  int
+	duration  time.Duration
+	parts     []string // per output; "" when the item wrote no record there
+	rejects   string
+	errs      []RecordError
+}
+
+func (r *itemResult) failedAny() bool { return r.err != nil || r.failed > 0 }
+
+// runItem processes an item, retrying it after transient failures (I/O
+// errors and timeouts) as the stage's retry settings allow. A schema
+// violation is never retried: it would fail the same way again.
+func (sr *stageRun) runItem(ctx context.Context, it *item) itemResult {
+	start := time.Now()
+	retry := sr.s.Retry
+	var res itemResult
+	for attempt := 1; ; attempt++ {
+		if sr.r.limiter != nil {
+			if err := sr.r.limiter.Wait(ctx); err != nil {
+				return itemResult{err: ctx.Err(), notRun: true}
+			}
+		}
+		res = sr.attempt(ctx, it, attempt)
+		res.attempts = attempt
+		if !res.transient || attempt > retry.Max || ctx.Err() != nil {
+			break
+		}
+		sr.discard(&res)
+		if res.rejects != "" {
+			os.Remove(res.rejects)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff(retry.Delay, retry.Backoff, retry.MaxDelay, attempt)):
+		}
+	}
+	res.duration = time.Since(start)
+	if res.err != nil {
+		// None of a failed item's records is written, so none counts as ok.
+		res.failed, res.ok = res.records, 0
+		sr.discard(&res)
+		res.parts = nil
+		if !res.notRun && ctx.Err() == nil {
+			re := sr.itemError(it, res.err)
+			res.errs = append(res.errs, re)
+			if err := sr.appendReject(it, &res, re); err != nil {
+				res.errs = append(res.errs, RecordError{Source: it.rel, Message: "cannot write the rejects part: " + err.Error()})
+			}
+		}
+	}
+	return res
+}
+
+// backoff returns the wait before attempt n+1: delay·factor^(n-1), capped,
+// with ±20% jitter so that retries of many items do not arrive together.
+func backoff(delay time.Duration, factor float64, max time.Duration, n int) time.Duration {
+	d := float64(delay)
+	for i := 1; i < n; i++ {
+		d *= factor
+	}
+	if max > 0 && d > float64(max) {
+		d = float64(max)
+	}
+	return time.Duration(d * (0.8 + 0.4*rand.Float64()))
+}
+
+func (sr *stageRun) discard(res *itemResult) {
+	for i, p := range res.parts {
+		if p != "" {
+			os.Remove(p)
+			res.parts[i] = ""
+		}
+	}
+}
+
+// itemError turns an item failure into a positioned RecordError.
+func (sr *stageRun) itemError(it *item, err error) RecordError {
+	re := RecordError{Source: it.rel, Message: err.Error()}
+	var fe *format.Error
+	if errors.As(err, &fe) {
+		re.Record, re.Line, re.Column, re.Message = fe.Record, fe.Line, fe.Col, fe.Msg
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		re.Message = pe.Op + ": " + pe.Err.Error()
+	}
+	return re
+}
+
+// attempt is the stage logic for one item: read, decode, check and
+// transform each record, and encode it into a part per output.
+func (sr *stageRun) attempt(ctx context.Context, it *item, n int) (res itemResult) {
+	res.parts = make([]string, len(sr.s.Outputs))
+	if it.err != nil {
+		res.err = it.err
+		return res
+	}
+	if t := sr.s.Timeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	f, err := os.Open(it.source)
+	if err != nil {
+		res.err, res.transient = err, true
+		return res
+	}
+	defer f.Close()
+	var dec format.Decoder
+	if it.chunk != nil {
+		r := io.NewSectionReader(f, it.chunk.Offset, it.chunk.Size)
+		dec = format.NewNDJSONChunkDecoder(r, it.chunk.Line, it.chunk.Record, sr.r.opts.Limits)
+	} else if dec, err = format.NewDecoder(it.format, f, sr.r.opts.Limits); err != nil {
+		res.err = err
+		return res
+	}
+
+	w := &partWriter{sr: sr, it: it, attempt: n, res: &res}
+	defer func() {
+		if err := w.close(); err != nil && res.err == nil {
+			res.err, res.transient = err, true
+		}
+	}()
+	v := sr.schema.Validator()
+	defer sr.schema.Put(v)
+	for {
+		if err := ctx.Err(); err != nil {
+			res.err = err
+			if errors.Is(err, context.DeadlineExceeded) {
+				res.err, res.transient = fmt.Errorf("timed out after %s", sr.s.Timeout), true
+			}
+			return res
+		}
+		rec, err := dec.Next()
+		if err == io.EOF {
+			break
+		}
+		var fe *format.Error
+		switch {
+		case errors.As(err, &fe) && fe.Recoverable:
+			res.records++
+			res.failed++
+			re := RecordError{Source: it.rel, Record: fe.Record, Line: fe.Line, Column: fe.Col, Message: fe.Msg}
+			var raw any
+			if fe.Raw != "" {
+				raw = fe.Raw
+			}
+			if err := w.reject([]RecordError{re}, fe.Record, fe.Line, raw); err != nil {
+				res.err, res.transient = err, true
+				return res
+			}
+			continue
+		case fe != nil:
+			res.err = fe
+			return res
+		case err != nil:
+			res.err, res.transient = err, true
+			return res
+		}
+		res.records++
+		out, violations := v.Check(rec.Value, rec.Untyped)
+		if violations == nil {
+			var bad error
+			if out, bad = w.write(out); bad == nil {
+				res.ok++
+				continue
+			}
+			violations = []schema.Violation{{Msg: bad.Error()}}
+		}
+		res.failed++
+		if err := w.reject(recordErrors(it.rel, rec, violations), rec.Index, rec.Line, rec.Value); err != nil {
+			res.err, res.transient = err, true
+			return res
+		}
+	}
+	return res
+}
+
+// partWriter holds an item's part files, created on the first record that
+// goes into each.
+type partWriter struct {
+	sr      *stageRun
+	it      *item
+	attempt int
+	res     *itemResult
+	files   []*os.File
+	encs    []*format.Encoder
+	rejF    *os.File
+	rejEnc  *format.Encoder
+}
+
+func (w *partWriter) partPath(name string) string {
+	return filepath.Join(w.sr.r.tmp, w.sr.s.Name+"-"+strconv.Itoa(w.it.index)+"-"+strconv.Itoa(w.attempt)+"-"+name+".part")
+}
+
+func (w *partWriter) open(name string, f format.Format) (*os.File, *format.Encoder, error) {
+	file, err := os.Create(w.partPath(name))
+	if err != nil {
+		return nil, nil, err
+	}
+	enc, err := format.NewEncoder(f, file, format.EncodeOptions{Part: true, Columns: w.sr.columns})
+	if err != nil {
+		file.Close()
+		return nil, nil, err
+	}
+	return file, enc, nil
+}
+
+// write encodes a record for every output and writes it to all or none, so
+// that a record one format cannot hold is rejected rather than half written.
+func (w *partWriter) write(rec any) (any, error) {
+	outs := w.sr.s.Outputs
+	if w.encs == nil {
+		w.encs = make([]*format.Encoder, len(outs))
+		w.files = make([]*os.File, len(outs))
+	}
+	for k, o := range outs {
+		if w.encs[k] == nil {
+			f, enc, err := w.open(strconv.Itoa(k), o.Format)
+			if err != nil {
+				return nil, err
+			}
+			w.files[k], w.encs[k] = f, enc
+			w.res.parts[k] = f.Name()
+		}
+		if err := w.encs[k].Prepare(rec); err != nil {
+			return nil, fmt.Errorf("cannot be written as %s to %s: %v", o.Format, o.Path, err)
+		}
+	}
+	for _, enc := range w.encs {
+		if err := enc.Commit(); err != nil {
+			return nil, err
+		}
+	}
+	return rec, nil
+}
+
+// reject writes a rejects line: {source, record, line, errors, input}.
+func (w *partWriter) reject(errs []RecordError, record, line int, input any) error {
+	w.res.errs = append(w.res.errs, errs...)
+	if w.sr.s.Rejects == "" {
+		return nil
+	}
+	if w.rejEnc == nil {
+		f, enc, err := w.open("rejects", format.NDJSON)
+		if err != nil {
+			return err
+		}
+		w.rejF, w.rejEnc = f, enc
+		w.res.rejects = f.Name()
+	}
+	return w.rejEnc.Encode(rejectEntry(w.it.rel, errs, record, line, input))
+}
+
+// appendReject adds the entry for a failed item to its rejects part, after
+// the part's writer is closed.
+func (sr *stageRun) appendReject(it *item, res *itemResult, re RecordError) error {
+	if sr.s.Rejects == "" {
+		return nil
+	}
+	if res.rejects == "" {
+		res.rejects = filepath.Join(sr.r.tmp, sr.s.Name+"-"+strconv.Itoa(it.index)+"-failed.part")
+	}
+	f, err := os.OpenFile(res.rejects, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	enc, err := format.NewEncoder(format.NDJSON, f, format.EncodeOptions{Part: true})
+	if err == nil {
+		err = enc.Encode(rejectEntry(it.rel, []RecordError{re}, re.Record, re.Line, nil))
+	}
+	if err == nil {
+		err = enc.Close()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func rejectEntry(source string, errs []RecordError, record, line int, input any) *format.Object {
+	list := make([]any, len(errs))
+	for i, e := range errs {
+		o := &format.Object{}
+		if e.Path != "" {
+			o.Set("path", e.Path)
+		}
+		o.Set("line", format.Number(strconv.Itoa(e.Line)))
+		o.Set("column", format.Number(strconv.Itoa(e.Column)))
+		o.Set("message", e.Message)
+		if e.Schema != "" {
+			o.Set("schema", e.Schema)
+		}
+		o.Set("error", e.Error())
+		list[i] = o
+	}
+	return &format.Object{Fields: []format.Field{
+		{Key: "source", Value: source},
+		{Key: "record", Value: format.Number(strconv.Itoa(record))},
+		{Key: "line", Value: format.Number(strconv.Itoa(line))},
+		{Key: "errors", Value: list},
+		{Key: "input", Value: input},
+	}}
+}
+
+func (w *partWriter) close() error {
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	for k, enc := range w.encs {
+		if enc != nil {
+			keep(enc.Close())
+			keep(w.files[k].Close())
+		}
+	}
+	if w.rejEnc != nil {
+		keep(w.rejEnc.Close())
+		keep(w.rejF.Close())
+	}
+	return first
+}

@@ -1,0 +1,358 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/sourcegraph/conc/pool"
+
+	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/internal/atomicfile"
+	"github.com/zpipe/zpipe/pipeline"
+	"github.com/zpipe/zpipe/schema"
+)
+
+// item is one unit of work: a source file, or a chunk of a large ndjson one.
+type item struct {
+	index  int
+	source string // absolute path
+	rel    string // as shown to the user
+	format format.Format
+	chunk  *format.Chunk
+	// err is set when the item cannot even start, such as an unknown format.
+	err error
+}
+
+// target is one file a stage writes, with the items that feed it in order.
+type target struct {
+	path   string
+	format format.Format
+	output int // index into the stage's outputs
+	items  []int
+	// perSource targets exist only for sources that gave a valid record.
+	perSource bool
+}
+
+type stageRun struct {
+	r       *runner
+	s       *pipeline.Stage
+	schema  *schema.Schema
+	columns []string
+	items   []item
+	results []itemResult
+
+	// Errors are shown in input order, as items finish: an item's errors
+	// wait until every item before it has been shown.
+	mu       sync.Mutex
+	finished []bool
+	next     int
+	shown    int
+}
+
+func (r *runner) runStage(ctx context.Context, s *pipeline.Stage, st *StageSummary) {
+	start := time.Now()
+	defer func() { st.Duration = time.Since(start) }()
+	m := r.plan.Manifest
+	sr := &stageRun{r: r, s: s, schema: r.schemas[s.Name]}
+	sr.columns = sr.schema.Columns()
+
+	items, err := sr.resolve()
+	if err != nil {
+		st.Status, st.Error = StatusFailed, err.Error()
+		return
+	}
+	sr.items = items
+	st.Items = len(items)
+	targets, err := sr.targets()
+	if err != nil {
+		st.Status, st.Error = StatusFailed, err.Error()
+		return
+	}
+
+	stageCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sr.results = make([]itemResult, len(items))
+	sr.finished = make([]bool, len(items))
+	p := pool.New().WithMaxGoroutines(s.Parallel)
+	for i := range items {
+		p.Go(func() {
+			if stageCtx.Err() != nil {
+				sr.results[i] = itemResult{err: stageCtx.Err(), notRun: true}
+				sr.report(i)
+				return
+			}
+			res := sr.runItem(stageCtx, &items[i])
+			sr.results[i] = res
+			sr.report(i)
+			if s.OnError == pipeline.Stop && res.failedAny() {
+				cancel()
+			}
+		})
+	}
+	p.Wait()
+	defer sr.cleanup()
+
+	for i := range sr.results {
+		res := &sr.results[i]
+		if res.notRun {
+			continue
+		}
+		st.Records += res.records
+		st.OK += res.ok
+		st.Failed += res.failed
+		if res.err != nil {
+			st.FailedItems++
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		st.Status = StatusInterrupted
+		st.Error = "interrupted; no output of this stage was replaced"
+		return
+	case s.OnError == pipeline.Stop && (st.Failed > 0 || st.FailedItems > 0):
+		st.Status = StatusStopped
+		st.Error = "stopped at the first failure (on_error: stop); no output of this stage was replaced"
+	case st.Failed > 0 || st.FailedItems > 0:
+		st.Status = StatusFailed
+	default:
+		st.Status = StatusOK
+	}
+	if st.Status != StatusStopped {
+		for _, t := range targets {
+			wrote, err := sr.assemble(t)
+			if err != nil {
+				st.Status, st.Error = StatusFailed, fmt.Sprintf("writing %s: %v", m.Rel(t.path), err)
+				return
+			}
+			if wrote {
+				st.Outputs = append(st.Outputs, m.Rel(t.path))
+			}
+		}
+	}
+	if s.Rejects != "" {
+		t := target{path: s.Rejects, format: format.NDJSON, output: -1}
+		for i := range items {
+			t.items = append(t.items, i)
+		}
+		if _, err := sr.assemble(t); err != nil {
+			st.Status, st.Error = StatusFailed, fmt.Sprintf("writing %s: %v", m.Rel(s.Rejects), err)
+			return
+		}
+		st.Rejects = m.Rel(s.Rejects)
+	}
+}
+
+// resolve expands the source globs into items, in input order.
+func (sr *stageRun) resolve() ([]item, error) {
+	m := sr.r.plan.Manifest
+	files, empty, err := sr.s.Files(m.Dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range empty {
+		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: source %q matches no file", sr.s.Name, g)})
+	}
+	var items []item
+	for _, f := range files {
+		it := item{source: f, rel: m.Rel(f), format: sr.s.Source.Format}
+		if it.format == "" {
+			it.format, it.err = detect(f)
+		}
+		if it.err == nil && it.format.LineOriented() {
+			chunks, err := splitFile(f, sr.r.opts.ChunkSize)
+			if err != nil {
+				it.err = err
+			} else if len(chunks) > 1 {
+				for i := range chunks {
+					c := it
+					c.chunk = &chunks[i]
+					c.index = len(items)
+					items = append(items, c)
+				}
+				continue
+			}
+		}
+		it.index = len(items)
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+func detect(path string) (format.Format, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	if ft, ok := format.Detect(path, head[:n]); ok {
+		return ft, nil
+	}
+	return "", fmt.Errorf("cannot tell the format of the file from its name or content; set source.format to one of %s", format.Names())
+}
+
+func splitFile(path string, size int64) ([]format.Chunk, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() <= size {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return format.SplitLines(f, size)
+}
+
+// targets lists the files the stage writes. A per-source output gets one
+// target per source file; two sources that would write the same file are an
+// error, as is a name that would leave the output root.
+func (sr *stageRun) targets() ([]target, error) {
+	m := sr.r.plan.Manifest
+	var out []target
+	for k, o := range sr.s.Outputs {
+		if !o.PerSource() {
+			t := target{path: filepath.Join(m.Dir, o.Path), format: o.Format, output: k}
+			for i := range sr.items {
+				t.items = append(t.items, i)
+			}
+			out = append(out, t)
+			continue
+		}
+		byPath := map[string]*target{}
+		var order []string
+		for i, it := range sr.items {
+			p, err := m.OutputPath(o.Path, it.source, sr.r.opts.OutRoot)
+			if err != nil {
+				return nil, err
+			}
+			t, ok := byPath[p]
+			if !ok {
+				t = &target{path: p, format: o.Format, output: k, perSource: true}
+				byPath[p] = t
+				order = append(order, p)
+			} else if prev := sr.items[t.items[len(t.items)-1]]; prev.source != it.source {
+				return nil, fmt.Errorf("output %q gives %s for both %s and %s", o.Path, m.Rel(p), prev.rel, it.rel)
+			}
+			t.items = append(t.items, i)
+		}
+		for _, p := range order {
+			out = append(out, *byPath[p])
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].output < out[j].output })
+	return out, nil
+}
+
+// assemble writes a target from its items' parts, in input order. It
+// reports whether it wrote the file.
+func (sr *stageRun) assemble(t target) (bool, error) {
+	var parts []io.Reader
+	for _, i := range t.items {
+		res := &sr.results[i]
+		p := res.rejects
+		if t.output >= 0 {
+			if res.err != nil || res.notRun {
+				continue
+			}
+			p = res.parts[t.output]
+		}
+		if p != "" {
+			parts = append(parts, &lazyFile{path: p})
+		}
+	}
+	if t.perSource && len(parts) == 0 {
+		return false, nil
+	}
+	return true, atomicfile.Write(t.path, func(w io.Writer) error {
+		defer func() {
+			for _, p := range parts {
+				p.(*lazyFile).Close()
+			}
+		}()
+		return format.Join(t.format, w, parts...)
+	})
+}
+
+func (sr *stageRun) cleanup() {
+	for _, res := range sr.results {
+		for _, p := range res.parts {
+			if p != "" {
+				os.Remove(p)
+			}
+		}
+		if res.rejects != "" {
+			os.Remove(res.rejects)
+		}
+	}
+}
+
+// report marks item i finished and shows the errors of every finished item
+// not yet shown, in input order, up to the stage's budget.
+func (sr *stageRun) report(i int) {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	sr.finished[i] = true
+	for ; sr.next < len(sr.items) && sr.finished[sr.next]; sr.next++ {
+		res := &sr.results[sr.next]
+		for k := range res.errs {
+			sr.shown++
+			switch {
+			case sr.shown <= sr.r.opts.MaxShownErrors:
+				sr.r.emit(Event{Kind: RecordFailed, Stage: sr.s.Name, Msg: res.errs[k].Error(), Err: &res.errs[k]})
+			case sr.shown == sr.r.opts.MaxShownErrors+1:
+				msg := "more errors are not shown"
+				if sr.s.Rejects != "" {
+					msg += "; every one is in " + sr.r.plan.Manifest.Rel(sr.s.Rejects)
+				}
+				sr.r.emit(Event{Kind: ErrorsElided, Stage: sr.s.Name, Msg: msg})
+			}
+		}
+	}
+}
+
+// lazyFile opens its file on the first read and closes it at the end, so
+// that joining thousands of parts holds one descriptor at a time.
+type lazyFile struct {
+	path string
+	f    *os.File
+	done bool
+}
+
+func (l *lazyFile) Read(p []byte) (int, error) {
+	if l.done {
+		return 0, io.EOF
+	}
+	if l.f == nil {
+		f, err := os.Open(l.path)
+		if err != nil {
+			return 0, err
+		}
+		l.f = f
+	}
+	n, err := l.f.Read(p)
+	if err == io.EOF {
+		l.Close()
+	}
+	return n, err
+}
+
+func (l *lazyFile) Close() error {
+	l.done = true
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}

@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Status says how a stage ended.
+type Status string
+
+// The stage statuses.
+const (
+	// StatusOK: every record was valid and written.
+	StatusOK Status = "ok"
+	// StatusFailed: some items or records failed; the rest were written.
+	StatusFailed Status = "failed"
+	// StatusStopped: a failure under on_error: stop; no output was replaced.
+	StatusStopped Status = "stopped"
+	// StatusSkipped: a stage it depends on stopped, so it did not run.
+	StatusSkipped Status = "skipped"
+	// StatusInterrupted: the run was cancelled before the stage finished.
+	StatusInterrupted Status = "interrupted"
+)
+
+// Summary is the outcome of a run.
+type Summary struct {
+	Stages []*StageSummary `json:"stages"`
+	// Records counts records read; OK those written; Failed those rejected.
+	Records     int           `json:"records"`
+	OK          int           `json:"ok"`
+	Failed      int           `json:"failed"`
+	FailedItems int           `json:"failed_items"`
+	Duration    time.Duration `json:"duration_ns"`
+	Interrupted bool          `json:"interrupted"`
+}
+
+// StageSummary is the outcome of one stage.
+type StageSummary struct {
+	Name        string        `json:"name"`
+	Status      Status        `json:"status"`
+	Items       int           `json:"items"`
+	FailedItems int           `json:"failed_items"`
+	Records     int           `json:"records"`
+	OK          int           `json:"ok"`
+	Failed      int           `json:"failed"`
+	Duration    time.Duration `json:"duration_ns"`
+	// Outputs lists the files written, relative to the manifest.
+	Outputs []string `json:"outputs"`
+	Rejects string   `json:"rejects,omitempty"`
+	// Error says why the stage could not run or finish, when it could not.
+	Error string `json:"error,omitempty"`
+}
+
+// ExitCode maps the summary to zpipe's exit codes: 0 when every record was
+// valid and written, 1 when some failed, 130 when the run was interrupted.
+func (s *Summary) ExitCode() int {
+	switch {
+	case s.Interrupted:
+		return 130
+	case s.Failed > 0 || s.FailedItems > 0:
+		return 1
+	}
+	for _, st := range s.Stages {
+		if st.Status != StatusOK {
+			return 1
+		}
+	}
+	return 0
+}
+
+// RecordError is one failed record, or one unreadable item, with its
+// position.
+type RecordError struct {
+	// Source is the input file, relative to the manifest when inside it.
+	Source string `json:"source"`
+	// Record is the index of the record in the source, from 1; 0 when the
+	// error is about the file as a whole.
+	Record int `json:"record"`
+	Line   int `json:"line"`
+	Column int `json:"column"`
+	// Path is the CUE path of the offending value.
+	Path string `json:"path,omitempty"`
+	// Message is the violated constraint or the syntax error.
+	Message string `json:"message"`
+	// Schema is the position of the constraint in the schema file.
+	Schema string `json:"schema,omitempty"`
+}
+
+func (e RecordError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Source)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Column)
+	}
+	b.WriteString(": ")
+	if e.Record > 0 {
+		fmt.Fprintf(&b, "record %d: ", e.Record)
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(e.Message)
+	if e.Schema != "" {
+		b.WriteString(" (" + e.Schema + ")")
+	}
+	return b.String()
+}

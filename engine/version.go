@@ -1,0 +1,18 @@
+package engine
+
+import "runtime/debug"
+
+// version is set at build time with -ldflags "-X github.com/zpipe/zpipe/engine.version=v1.2.3".
+var version = ""
+
+// Version returns zpipe's version: the one set at build time, else the
+// module version go install recorded, else "devel".
+func Version() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
