@@ -1,0 +1,90 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zpipe/zpipe/engine"
+	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/schema"
+)
+
+func (a *app) checkCmd() *cobra.Command {
+	var (
+		schemaRef string
+		formatArg string
+	)
+	cmd := &cobra.Command{
+		Use:   "check -s SCHEMA.cue#Def FILE...",
+		Short: "Check files against a CUE schema, record by record",
+		Long: `Check validates every record of each file against a CUE definition, like
+cue vet, but record by record: each invalid record is reported on its own
+line with its file, line and column, the CUE path, the violated constraint
+and the constraint's position in the schema. Nothing is written.
+
+Exit status: 0 when every record is valid, 1 when any is not, 2 for a usage
+or schema error.`,
+		Example: `  zpipe check -s schemas/user.cue#User data/users/*.json
+  zpipe check -s schemas/user.cue#User --format ndjson events.log`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if schemaRef == "" {
+				return usageError{errors.New("check needs a schema: -s file.cue#Definition")}
+			}
+			if len(args) == 0 {
+				return usageError{errors.New("check needs at least one file to check")}
+			}
+			var forced format.Format
+			if formatArg != "" && formatArg != "auto" {
+				f, err := format.Parse(formatArg)
+				if err != nil {
+					return usageError{err}
+				}
+				forced = f
+			}
+			spec, err := schema.ParseSpec(schemaRef)
+			if err != nil {
+				return usageError{err}
+			}
+			sch, err := schema.Load(spec)
+			if err != nil {
+				return usageError{err}
+			}
+			var records, failed, files int
+			for _, file := range args {
+				f := forced
+				if f == "" {
+					if f, err = engine.DetectFile(file); err != nil {
+						a.log.Error(fmt.Sprintf("%s: %v", file, err))
+						failed++
+						continue
+					}
+				}
+				files++
+				n, bad, err := engine.CheckFile(cmd.Context(), sch, file, filepath.Clean(file), f, format.DefaultLimits, func(e engine.RecordError) {
+					fmt.Fprintln(a.stdout, e.Error())
+				})
+				records += n
+				failed += bad
+				if err != nil && cmd.Context().Err() != nil {
+					return exitError{130}
+				}
+				var fe *format.Error
+				if err != nil && !errors.As(err, &fe) {
+					a.log.Error(fmt.Sprintf("%s: %v", file, err))
+					failed++
+				}
+			}
+			a.log.Info(fmt.Sprintf("checked %d records in %d files: %d invalid", records, files, failed))
+			if failed > 0 {
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&schemaRef, "schema", "s", "", "the schema: file.cue#Definition, or file.cue for the whole file")
+	cmd.Flags().StringVar(&formatArg, "format", "auto", "the files' format: auto, "+format.Names())
+	return cmd
+}
