@@ -1,0 +1,39 @@
+# make test is what CI runs: vet, a gofmt check and the race-enabled tests.
+GO       ?= go
+FUZZTIME ?= 30s
+GOFILES   = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*')
+
+.PHONY: test vet fmtcheck build quickstart fuzz bench
+
+test: vet fmtcheck
+	$(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+fmtcheck:
+	@out="$$(gofmt -l $(GOFILES))"; \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+build:
+	$(GO) build -o bin/zpipe ./cmd/zpipe
+
+# Runs the quickstart example; exit status 1 is expected: its data holds
+# invalid records on purpose, and they land in out/rejects.ndjson.
+quickstart:
+	$(GO) run ./cmd/zpipe run examples/pipelines/quickstart/pipeline.yaml || test $$? -eq 1
+
+# Fuzz each decoder and the manifest loader for FUZZTIME each.
+fuzz:
+	$(GO) test ./format -run '^$$' -fuzz '^FuzzJSONDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./format -run '^$$' -fuzz '^FuzzNDJSONDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./format -run '^$$' -fuzz '^FuzzCSVDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./format -run '^$$' -fuzz '^FuzzYAMLDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./format -run '^$$' -fuzz '^FuzzTOMLDecode$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./pipeline -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
+
+# Long measurements, kept out of make test: benchmarks, and the 200,000
+# record whole-process run.
+bench:
+	$(GO) test ./... -run '^$$' -bench . -benchmem -count 5
+	bash scripts/bench-run.sh
