@@ -25,12 +25,12 @@ quickstart:
 
 # Fuzz each decoder and the manifest loader for FUZZTIME each.
 fuzz:
-	$(GO) test ./format -run '^$$' -fuzz '^FuzzJSONDecode$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./format -run '^$$' -fuzz '^FuzzNDJSONDecode$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./format -run '^$$' -fuzz '^FuzzCSVDecode$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./format -run '^$$' -fuzz '^FuzzYAMLDecode$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./format -run '^$$' -fuzz '^FuzzTOMLDecode$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./pipeline -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./format -run '^$$' -fuzz '^FuzzJSONDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./format -run '^$$' -fuzz '^FuzzNDJSONDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./format -run '^$$' -fuzz '^FuzzCSVDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./format -run '^$$' -fuzz '^FuzzYAMLDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./format -run '^$$' -fuzz '^FuzzTOMLDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./pipeline -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 # Long measurements, kept out of make test: benchmarks, and the 200,000
 # record whole-process run.

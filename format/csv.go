@@ -189,6 +189,11 @@ func (e *csvEncoder) unit(dst []byte, v any) ([]byte, error) {
 		}
 		e.row[i] = cell
 	}
+	if len(e.row) == 1 && e.row[0] == "" {
+		// encoding/csv writes a lone empty cell as an empty line, which
+		// readers skip; quoting keeps the record.
+		return append(dst, "\"\"\n"...), nil
+	}
 	e.w.Write(e.row)
 	e.w.Flush()
 	if err := e.w.Error(); err != nil {

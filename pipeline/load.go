@@ -148,8 +148,8 @@ func (l *loader) build(doc *format.Object) {
 		}
 	}
 	outputs := map[string]string{} // absolute output path → who writes it
-	stages := get(doc, "stages").(*format.Object)
-	if len(stages.Fields) == 0 {
+	stages, _ := get(doc, "stages").(*format.Object)
+	if stages == nil || len(stages.Fields) == 0 {
 		l.errorf([]string{"stages"}, "manifest declares no stages")
 	}
 	for _, f := range stages.Fields {
