@@ -251,8 +251,9 @@ func TestRetriesOnlyTransientFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &runner{plan: plan, opts: Options{Limits: format.DefaultLimits}, tmp: t.TempDir()}
-	sr := &stageRun{r: r, s: plan.Stages[0], schema: sch}
+	r := &runner{opts: Options{Limits: format.DefaultLimits}, tmp: t.TempDir()}
+	n := &node{plan: plan, stage: plan.Stages[0], schema: sch, key: "0-users"}
+	sr := &stageRun{r: r, n: n, m: m, s: n.stage, schema: sch}
 	tests := []struct {
 		name     string
 		source   string
@@ -265,7 +266,7 @@ func TestRetriesOnlyTransientFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := sr.runItem(context.Background(), &item{source: filepath.Join(dir, tt.source), rel: tt.source, format: format.JSON})
+			res := sr.runItem(context.Background(), nil, &item{source: filepath.Join(dir, tt.source), rel: tt.source, format: format.JSON})
 			if res.attempts != tt.attempts || res.failed != tt.failed || (res.err != nil) != tt.itemErr {
 				t.Errorf("attempts %d, failed %d, err %v", res.attempts, res.failed, res.err)
 			}

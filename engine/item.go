@@ -35,14 +35,30 @@ func (r *itemResult) failedAny() bool { return r.err != nil || r.failed > 0 }
 // runItem processes an item, retrying it after transient failures (I/O
 // errors and timeouts) as the stage's retry settings allow. A schema
 // violation is never retried: it would fail the same way again.
-func (sr *stageRun) runItem(ctx context.Context, it *item) itemResult {
+func (sr *stageRun) runItem(ctx context.Context, stopped <-chan struct{}, it *item) itemResult {
+	notRun := itemResult{notRun: true}
+	if isClosed(stopped) || ctx.Err() != nil {
+		return notRun
+	}
+	// Bytes in flight are bounded, so that past max_memory items wait
+	// rather than buffer.
+	if mem := sr.r.memory; mem != nil {
+		w := min(it.weight(), sr.r.budget)
+		if err := mem.Acquire(ctx, w); err != nil {
+			return notRun
+		}
+		defer mem.Release(w)
+		if isClosed(stopped) {
+			return notRun
+		}
+	}
 	start := time.Now()
 	retry := sr.s.Retry
 	var res itemResult
 	for attempt := 1; ; attempt++ {
-		if sr.r.limiter != nil {
-			if err := sr.r.limiter.Wait(ctx); err != nil {
-				return itemResult{err: ctx.Err(), notRun: true}
+		if l := sr.n.limiter; l != nil {
+			if err := l.Wait(ctx); err != nil || (attempt == 1 && isClosed(stopped)) {
+				return notRun
 			}
 		}
 		res = sr.attempt(ctx, it, attempt)
@@ -56,6 +72,7 @@ func (sr *stageRun) runItem(ctx context.Context, it *item) itemResult {
 		}
 		select {
 		case <-ctx.Done():
+		case <-stopped:
 		case <-time.After(backoff(retry.Delay, retry.Backoff, retry.MaxDelay, attempt)):
 		}
 	}
@@ -215,7 +232,7 @@ type partWriter struct {
 }
 
 func (w *partWriter) partPath(name string) string {
-	return filepath.Join(w.sr.r.tmp, w.sr.s.Name+"-"+strconv.Itoa(w.it.index)+"-"+strconv.Itoa(w.attempt)+"-"+name+".part")
+	return filepath.Join(w.sr.r.tmp, w.sr.n.key+"-"+strconv.Itoa(w.it.index)+"-"+strconv.Itoa(w.attempt)+"-"+name+".part")
 }
 
 func (w *partWriter) open(name string, f format.Format) (*os.File, *format.Encoder, error) {
@@ -284,7 +301,7 @@ func (sr *stageRun) appendReject(it *item, res *itemResult, re RecordError) erro
 		return nil
 	}
 	if res.rejects == "" {
-		res.rejects = filepath.Join(sr.r.tmp, sr.s.Name+"-"+strconv.Itoa(it.index)+"-failed.part")
+		res.rejects = filepath.Join(sr.r.tmp, sr.n.key+"-"+strconv.Itoa(it.index)+"-failed.part")
 	}
 	f, err := os.OpenFile(res.rejects, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -346,4 +363,13 @@ func (w *partWriter) close() error {
 		keep(w.rejF.Close())
 	}
 	return first
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }

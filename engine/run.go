@@ -6,9 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sort"
+	"strconv"
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
 	"github.com/zpipe/zpipe/format"
@@ -19,14 +22,20 @@ import (
 // Options tune a run. The zero value is ready to use.
 type Options struct {
 	// StateDir holds zpipe's working files; the default is .zpipe beside
-	// the manifest.
+	// the (first) manifest.
 	StateDir string
-	// OutRoot is the folder outputs must stay inside; the default is the
+	// OutRoot is the folder outputs must stay inside; the default is each
 	// manifest's folder.
 	OutRoot string
-	// OnEvent receives progress and problems as they happen. It is called
-	// from one goroutine at a time.
+	// Stop, when closed, asks for a graceful stop: no new item or stage
+	// starts, items in flight finish. Cancelling Run's context instead
+	// stops items in flight too.
+	Stop <-chan struct{}
+	// OnEvent receives problems and stage boundaries as they happen.
 	OnEvent func(Event)
+	// OnProgress receives the progress stream: start, progress,
+	// itemComplete and complete, per stage.
+	OnProgress func(Progress)
 	// MaxShownErrors bounds the RecordFailed events per stage; the rejects
 	// file has them all. The default is 20.
 	MaxShownErrors int
@@ -47,27 +56,48 @@ func (e *SetupError) Unwrap() error { return e.Err }
 // ExitCode is 2: nothing ran.
 func (e *SetupError) ExitCode() int { return 2 }
 
+// runner holds what the stages of one run share.
 type runner struct {
-	plan    *pipeline.Plan
-	opts    Options
-	tmp     string
-	limiter *rate.Limiter
-	schemas map[string]*schema.Schema // by stage name
-	mu      sync.Mutex                // serialises OnEvent
+	opts   Options
+	tmp    string
+	memory *semaphore.Weighted // bytes in flight, when max_memory is set
+	budget int64
+	mu     sync.Mutex // serialises OnEvent and OnProgress
 }
 
-// Run runs the plan's stages in order and returns what happened. The error
-// is for problems that stop the run before it starts (a *SetupError);
-// failed records and items are in the Summary. Cancelling ctx stops the run
-// between records; no output is then half written.
+// node is one stage of one plan in the run's schedule.
+type node struct {
+	plan     *pipeline.Plan
+	stage    *pipeline.Stage
+	key      string // unique across plans, for working files
+	schema   *schema.Schema
+	limiter  *rate.Limiter
+	priority int // the pipeline's priority, then the stage's
+	order    int
+	sum      *StageSummary
+	deps     []*node
+	waiting  int
+	users    []*node
+}
+
+// Run runs one plan. See RunAll.
 func Run(ctx context.Context, plan *pipeline.Plan, opts Options) (*Summary, error) {
+	return RunAll(ctx, []*pipeline.Plan{plan}, opts)
+}
+
+// RunAll runs the stages of several plans as one schedule: a stage starts
+// once the stages it depends on have finished; among the stages ready
+// together the higher pipeline priority, then stage priority, goes first;
+// at most max_concurrent_stages run at once (the largest any manifest sets;
+// by default one). The error is for problems found before anything runs (a
+// *SetupError); failed records and items are in the Summary.
+func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary, error) {
 	start := time.Now()
-	m := plan.Manifest
-	if opts.StateDir == "" {
-		opts.StateDir = filepath.Join(m.Dir, ".zpipe")
+	if len(plans) == 0 {
+		return &Summary{}, nil
 	}
-	if opts.OutRoot == "" {
-		opts.OutRoot = m.Dir
+	if opts.StateDir == "" {
+		opts.StateDir = filepath.Join(plans[0].Manifest.Dir, ".zpipe")
 	}
 	if opts.MaxShownErrors == 0 {
 		opts.MaxShownErrors = 20
@@ -78,29 +108,22 @@ func Run(ctx context.Context, plan *pipeline.Plan, opts Options) (*Summary, erro
 	if opts.Limits == (format.Limits{}) {
 		opts.Limits = format.DefaultLimits
 	}
-	r := &runner{plan: plan, opts: opts, schemas: map[string]*schema.Schema{}}
-	// Every schema compiles before any stage runs, so a typo in the last
-	// stage's schema does not surface after an hour of work.
-	for _, s := range plan.Stages {
-		sopts := []schema.Option{schema.WithDisplayPath(m.Rel)}
-		if s.Transform != nil {
-			sopts = append(sopts, schema.WithTransform(*s.Transform))
-		}
-		sch, err := schema.Load(s.Schema, sopts...)
-		if err != nil {
-			return nil, &SetupError{fmt.Errorf("stage %s: %w", s.Name, err)}
-		}
-		r.schemas[s.Name] = sch
+	r := &runner{opts: opts}
+	nodes, err := r.schedule(plans)
+	if err != nil {
+		return nil, err
 	}
-	if lim := m.Limits; lim.Throttle > 0 || lim.Rate > 0 {
-		every := rate.Every(lim.Throttle)
-		if lim.Rate > 0 && (lim.Throttle == 0 || rate.Limit(lim.Rate) < every) {
-			every = rate.Limit(lim.Rate)
+	maxStages := 1
+	for _, p := range plans {
+		lim := p.Manifest.Limits
+		maxStages = max(maxStages, lim.MaxConcurrentStages)
+		if lim.MaxMemory > 0 && (r.budget == 0 || lim.MaxMemory < r.budget) {
+			r.budget = lim.MaxMemory
 		}
-		r.limiter = rate.NewLimiter(every, 1)
 	}
-	if m.Limits.MaxMemory > 0 {
-		old := debug.SetMemoryLimit(m.Limits.MaxMemory)
+	if r.budget > 0 {
+		r.memory = semaphore.NewWeighted(r.budget)
+		old := debug.SetMemoryLimit(r.budget)
 		defer debug.SetMemoryLimit(old)
 	}
 	if err := os.MkdirAll(opts.StateDir, 0o755); err != nil {
@@ -113,21 +136,11 @@ func Run(ctx context.Context, plan *pipeline.Plan, opts Options) (*Summary, erro
 	r.tmp = tmp
 	defer os.RemoveAll(tmp)
 
+	r.dispatch(ctx, nodes, maxStages)
+
 	sum := &Summary{}
-	status := map[string]Status{}
-	for _, s := range plan.Stages {
-		st := &StageSummary{Name: s.Name, Outputs: []string{}}
-		switch blocked := r.blockedBy(s, status); {
-		case ctx.Err() != nil:
-			st.Status = StatusInterrupted
-		case blocked != "":
-			st.Status = StatusSkipped
-			st.Error = fmt.Sprintf("skipped: stage %s did not finish", blocked)
-		default:
-			r.emit(Event{Kind: StageStarted, Stage: s.Name, Msg: "stage " + s.Name + " started"})
-			r.runStage(ctx, s, st)
-		}
-		status[s.Name] = st.Status
+	for _, n := range nodes {
+		st := n.sum
 		sum.Stages = append(sum.Stages, st)
 		sum.Records += st.Records
 		sum.OK += st.OK
@@ -136,19 +149,142 @@ func Run(ctx context.Context, plan *pipeline.Plan, opts Options) (*Summary, erro
 		if st.Status == StatusInterrupted {
 			sum.Interrupted = true
 		}
-		r.emit(Event{Kind: StageFinished, Stage: s.Name, Summary: st})
 	}
 	sum.Duration = time.Since(start)
 	return sum, nil
 }
 
+// schedule compiles every stage's schema, so that a typo in the last
+// stage's schema does not surface after an hour of work, and links the
+// stages of all plans into one graph.
+func (r *runner) schedule(plans []*pipeline.Plan) ([]*node, error) {
+	var nodes []*node
+	for pi, p := range plans {
+		m := p.Manifest
+		var limiter *rate.Limiter
+		if lim := m.Limits; lim.Throttle > 0 || lim.Rate > 0 {
+			every := rate.Every(lim.Throttle)
+			if lim.Rate > 0 && (lim.Throttle == 0 || rate.Limit(lim.Rate) < every) {
+				every = rate.Limit(lim.Rate)
+			}
+			limiter = rate.NewLimiter(every, 1)
+		}
+		byName := map[string]*node{}
+		for _, s := range p.Stages {
+			sopts := []schema.Option{schema.WithDisplayPath(m.Rel)}
+			if s.Transform != nil {
+				sopts = append(sopts, schema.WithTransform(*s.Transform))
+			}
+			sch, err := schema.Load(s.Schema, sopts...)
+			if err != nil {
+				prefix := "stage " + s.Name
+				if len(plans) > 1 {
+					prefix = m.Rel(m.File) + ": " + prefix
+				}
+				return nil, &SetupError{fmt.Errorf("%s: %w", prefix, err)}
+			}
+			n := &node{plan: p, stage: s, schema: sch, limiter: limiter, key: strconv.Itoa(pi) + "-" + s.Name,
+				priority: m.Priority*1000 + s.Priority, order: len(nodes),
+				sum: &StageSummary{Name: s.Name, Outputs: []string{}}}
+			if len(plans) > 1 {
+				n.sum.Pipeline = m.Name
+			}
+			byName[s.Name] = n
+			nodes = append(nodes, n)
+		}
+		for _, s := range p.Stages {
+			n := byName[s.Name]
+			seen := map[*node]bool{}
+			for _, d := range p.Deps[s.Name] {
+				if dn := byName[d.Stage]; !seen[dn] {
+					seen[dn] = true
+					n.deps = append(n.deps, dn)
+					dn.users = append(dn.users, n)
+				}
+			}
+			n.waiting = len(n.deps)
+		}
+	}
+	return nodes, nil
+}
+
+// dispatch runs the stages, starting each as soon as its dependencies have
+// finished and a slot is free, and marks what could not run.
+func (r *runner) dispatch(ctx context.Context, nodes []*node, slots int) {
+	var ready []*node
+	for _, n := range nodes {
+		if n.waiting == 0 {
+			ready = append(ready, n)
+		}
+	}
+	done := make(chan *node)
+	running := 0
+	finish := func(n *node) {
+		r.emit(Event{Kind: StageFinished, Stage: n.stage.Name, Summary: n.sum})
+		for _, u := range n.users {
+			if u.waiting--; u.waiting == 0 {
+				ready = append(ready, u)
+			}
+		}
+	}
+	for {
+		sort.SliceStable(ready, func(i, j int) bool {
+			if ready[i].priority != ready[j].priority {
+				return ready[i].priority > ready[j].priority
+			}
+			return ready[i].order < ready[j].order
+		})
+		for running < slots && len(ready) > 0 && !r.stopping(ctx) {
+			n := ready[0]
+			ready = ready[1:]
+			if dep := blockedBy(n); dep != "" {
+				n.sum.Status = StatusSkipped
+				n.sum.Error = fmt.Sprintf("skipped: stage %s did not finish", dep)
+				finish(n)
+				continue
+			}
+			running++
+			r.emit(Event{Kind: StageStarted, Stage: n.stage.Name, Msg: "stage " + n.stage.Name + " started"})
+			go func() {
+				r.runStage(ctx, n)
+				done <- n
+			}()
+		}
+		if running == 0 {
+			break
+		}
+		n := <-done
+		running--
+		finish(n)
+	}
+	for _, n := range nodes {
+		if n.sum.Status == "" {
+			n.sum.Status = StatusInterrupted
+			n.sum.Error = "not started: the run was stopped"
+		}
+	}
+}
+
+// stopping reports whether the run was asked to stop, gracefully or not.
+func (r *runner) stopping(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	select {
+	case <-r.opts.Stop:
+		return true
+	default:
+		return false
+	}
+}
+
 // blockedBy names a dependency that stopped, was skipped or was
-// interrupted, so that s must not run on its missing outputs.
-func (r *runner) blockedBy(s *pipeline.Stage, status map[string]Status) string {
-	for _, d := range r.plan.Deps[s.Name] {
-		switch status[d.Stage] {
+// interrupted, so that n must not run on its missing outputs.
+func blockedBy(n *node) string {
+	for _, d := range n.deps {
+		switch d.sum.Status {
 		case StatusStopped, StatusSkipped, StatusInterrupted:
-			return d.Stage
+			return d.stage.Name
 		}
 	}
 	return ""
@@ -161,4 +297,15 @@ func (r *runner) emit(e Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.opts.OnEvent(e)
+}
+
+func (r *runner) progress(p Progress) {
+	if r.opts.OnProgress == nil {
+		return
+	}
+	p.Time = time.Now()
+	p.Percentage = percent(p.Completed, p.Total)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.opts.OnProgress(p)
 }

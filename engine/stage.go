@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -25,8 +26,20 @@ type item struct {
 	rel    string // as shown to the user
 	format format.Format
 	chunk  *format.Chunk
+	size   int64 // bytes to read
 	// err is set when the item cannot even start, such as an unknown format.
 	err error
+}
+
+// weight is what an item is thought to hold in memory while it runs: a
+// whole-file format holds the file and its decoded values; a streamed one
+// holds a buffer.
+func (it *item) weight() int64 {
+	switch it.format {
+	case format.NDJSON, format.CSV, format.TSV:
+		return min(it.size, 1<<20) + 1
+	}
+	return 3*it.size + 1
 }
 
 // target is one file a stage writes, with the items that feed it in order.
@@ -41,6 +54,8 @@ type target struct {
 
 type stageRun struct {
 	r       *runner
+	n       *node
+	m       *pipeline.Manifest
 	s       *pipeline.Stage
 	schema  *schema.Schema
 	columns []string
@@ -53,13 +68,24 @@ type stageRun struct {
 	finished []bool
 	next     int
 	shown    int
+	// Running totals for progress events.
+	completed, records, failed int
 }
 
-func (r *runner) runStage(ctx context.Context, s *pipeline.Stage, st *StageSummary) {
+// itemID names an item in progress events: its file, and for a chunk the
+// line it starts at.
+func itemID(it *item) string {
+	if it.chunk == nil {
+		return it.rel
+	}
+	return it.rel + ":" + strconv.Itoa(it.chunk.Line)
+}
+
+func (r *runner) runStage(ctx context.Context, n *node) {
 	start := time.Now()
+	st, s, m := n.sum, n.stage, n.plan.Manifest
 	defer func() { st.Duration = time.Since(start) }()
-	m := r.plan.Manifest
-	sr := &stageRun{r: r, s: s, schema: r.schemas[s.Name]}
+	sr := &stageRun{r: r, n: n, m: m, s: s, schema: n.schema}
 	sr.columns = sr.schema.Columns()
 
 	items, err := sr.resolve()
@@ -77,47 +103,60 @@ func (r *runner) runStage(ctx context.Context, s *pipeline.Stage, st *StageSumma
 
 	stageCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// stopped is closed by on_error: stop, or by a graceful stop of the
+	// run: no new item starts, items in flight finish.
+	stopped := make(chan struct{})
+	var stopOnce sync.Once
+	stop := func() { stopOnce.Do(func() { close(stopped) }) }
+	go func() {
+		select {
+		case <-r.opts.Stop:
+			stop()
+		case <-stopped:
+		}
+	}()
+	defer stop()
 	sr.results = make([]itemResult, len(items))
 	sr.finished = make([]bool, len(items))
+	r.progress(Progress{Type: ProgressStart, Name: s.Name, Total: len(items)})
 	p := pool.New().WithMaxGoroutines(s.Parallel)
 	for i := range items {
 		p.Go(func() {
-			if stageCtx.Err() != nil {
-				sr.results[i] = itemResult{err: stageCtx.Err(), notRun: true}
-				sr.report(i)
-				return
-			}
-			res := sr.runItem(stageCtx, &items[i])
+			res := sr.runItem(stageCtx, stopped, &items[i])
 			sr.results[i] = res
 			sr.report(i)
 			if s.OnError == pipeline.Stop && res.failedAny() {
-				cancel()
+				stop()
 			}
 		})
 	}
 	p.Wait()
 	defer sr.cleanup()
 
+	notRun := 0
 	for i := range sr.results {
 		res := &sr.results[i]
 		if res.notRun {
+			notRun++
 			continue
 		}
 		st.Records += res.records
 		st.OK += res.ok
 		st.Failed += res.failed
+		st.Retries += max(res.attempts-1, 0)
 		if res.err != nil {
 			st.FailedItems++
 		}
 	}
+	r.progress(Progress{Type: ProgressComplete, Name: s.Name, Completed: len(items) - notRun, Total: len(items), Records: st.Records, Failed: st.Failed})
 	switch {
-	case ctx.Err() != nil:
-		st.Status = StatusInterrupted
-		st.Error = "interrupted; no output of this stage was replaced"
-		return
 	case s.OnError == pipeline.Stop && (st.Failed > 0 || st.FailedItems > 0):
 		st.Status = StatusStopped
 		st.Error = "stopped at the first failure (on_error: stop); no output of this stage was replaced"
+	case ctx.Err() != nil || notRun > 0:
+		st.Status = StatusInterrupted
+		st.Error = "interrupted; no output of this stage was replaced"
+		return
 	case st.Failed > 0 || st.FailedItems > 0:
 		st.Status = StatusFailed
 	default:
@@ -150,7 +189,7 @@ func (r *runner) runStage(ctx context.Context, s *pipeline.Stage, st *StageSumma
 
 // resolve expands the source globs into items, in input order.
 func (sr *stageRun) resolve() ([]item, error) {
-	m := sr.r.plan.Manifest
+	m := sr.m
 	files, empty, err := sr.s.Files(m.Dir)
 	if err != nil {
 		return nil, err
@@ -161,6 +200,9 @@ func (sr *stageRun) resolve() ([]item, error) {
 	var items []item
 	for _, f := range files {
 		it := item{source: f, rel: m.Rel(f), format: sr.s.Source.Format}
+		if fi, err := os.Stat(f); err == nil {
+			it.size = fi.Size()
+		}
 		if it.format == "" {
 			it.format, it.err = detect(f)
 		}
@@ -172,6 +214,7 @@ func (sr *stageRun) resolve() ([]item, error) {
 				for i := range chunks {
 					c := it
 					c.chunk = &chunks[i]
+					c.size = chunks[i].Size
 					c.index = len(items)
 					items = append(items, c)
 				}
@@ -218,7 +261,7 @@ func splitFile(path string, size int64) ([]format.Chunk, error) {
 // target per source file; two sources that would write the same file are an
 // error, as is a name that would leave the output root.
 func (sr *stageRun) targets() ([]target, error) {
-	m := sr.r.plan.Manifest
+	m := sr.m
 	var out []target
 	for k, o := range sr.s.Outputs {
 		if !o.PerSource() {
@@ -303,6 +346,18 @@ func (sr *stageRun) report(i int) {
 	sr.mu.Lock()
 	defer sr.mu.Unlock()
 	sr.finished[i] = true
+	sr.completed++
+	if res := &sr.results[i]; !res.notRun {
+		sr.records += res.records
+		sr.failed += res.failed
+		ic := Progress{Type: ProgressItemComplete, Name: sr.s.Name, Item: itemID(&sr.items[i]), Completed: sr.completed, Total: len(sr.items), Records: sr.records, Failed: sr.failed}
+		if res.err != nil {
+			ic.Error = res.err.Error()
+		}
+		sr.r.progress(ic)
+		ic.Type, ic.Item, ic.Error = ProgressUpdate, "", ""
+		sr.r.progress(ic)
+	}
 	for ; sr.next < len(sr.items) && sr.finished[sr.next]; sr.next++ {
 		res := &sr.results[sr.next]
 		for k := range res.errs {
@@ -313,7 +368,7 @@ func (sr *stageRun) report(i int) {
 			case sr.shown == sr.r.opts.MaxShownErrors+1:
 				msg := "more errors are not shown"
 				if sr.s.Rejects != "" {
-					msg += "; every one is in " + sr.r.plan.Manifest.Rel(sr.s.Rejects)
+					msg += "; every one is in " + sr.m.Rel(sr.s.Rejects)
 				}
 				sr.r.emit(Event{Kind: ErrorsElided, Stage: sr.s.Name, Msg: msg})
 			}

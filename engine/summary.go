@@ -37,14 +37,18 @@ type Summary struct {
 
 // StageSummary is the outcome of one stage.
 type StageSummary struct {
-	Name        string        `json:"name"`
-	Status      Status        `json:"status"`
-	Items       int           `json:"items"`
-	FailedItems int           `json:"failed_items"`
-	Records     int           `json:"records"`
-	OK          int           `json:"ok"`
-	Failed      int           `json:"failed"`
-	Duration    time.Duration `json:"duration_ns"`
+	// Pipeline is the manifest's name when a run has several.
+	Pipeline    string `json:"pipeline,omitempty"`
+	Name        string `json:"name"`
+	Status      Status `json:"status"`
+	Items       int    `json:"items"`
+	FailedItems int    `json:"failed_items"`
+	Records     int    `json:"records"`
+	OK          int    `json:"ok"`
+	Failed      int    `json:"failed"`
+	// Retries counts the extra attempts of items that failed transiently.
+	Retries  int           `json:"retries"`
+	Duration time.Duration `json:"duration_ns"`
 	// Outputs lists the files written, relative to the manifest.
 	Outputs []string `json:"outputs"`
 	Rejects string   `json:"rejects,omitempty"`

@@ -134,6 +134,13 @@ func (l *loader) build(doc *format.Object) {
 	if m.Name == "" {
 		m.Name = strings.TrimSuffix(filepath.Base(m.File), filepath.Ext(m.File))
 	}
+	m.Priority = Priorities["normal"]
+	switch p := get(doc, "priority").(type) {
+	case string:
+		m.Priority = Priorities[p]
+	case format.Number:
+		m.Priority = l.int(p, nil, "priority")
+	}
 	defaults := Settings{Parallel: runtime.NumCPU(), OnError: Continue, Retry: Retry{Delay: 200 * time.Millisecond, Backoff: 2, MaxDelay: 5 * time.Second}}
 	if d, ok := get(doc, "defaults").(*format.Object); ok {
 		defaults = l.settings(d, defaults, []string{"defaults"})

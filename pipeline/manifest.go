@@ -17,7 +17,10 @@ type Manifest struct {
 	Sum     string
 	Version int
 	Name    string
-	Limits  Limits
+	// Priority orders this pipeline's stages against another's when
+	// several manifests run together.
+	Priority int
+	Limits   Limits
 	// Stages in the order the manifest lists them.
 	Stages []*Stage
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -52,6 +53,16 @@ or schema error.`,
 			if err != nil {
 				return usageError{err}
 			}
+			// check has nothing to save: the first Ctrl-C stops it.
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
+			go func() {
+				select {
+				case <-a.stop:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
 			var records, failed, files int
 			for _, file := range args {
 				f := forced
@@ -63,12 +74,12 @@ or schema error.`,
 					}
 				}
 				files++
-				n, bad, err := engine.CheckFile(cmd.Context(), sch, file, filepath.Clean(file), f, format.DefaultLimits, func(e engine.RecordError) {
+				n, bad, err := engine.CheckFile(ctx, sch, file, filepath.Clean(file), f, format.DefaultLimits, func(e engine.RecordError) {
 					fmt.Fprintln(a.stdout, e.Error())
 				})
 				records += n
 				failed += bad
-				if err != nil && cmd.Context().Err() != nil {
+				if err != nil && ctx.Err() != nil {
 					return exitError{130}
 				}
 				var fe *format.Error

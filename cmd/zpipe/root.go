@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/charmbracelet/log"
 	"github.com/spf13/cobra"
@@ -36,15 +37,24 @@ type app struct {
 	stdout, stderr io.Writer
 	log            *log.Logger
 	logLevel       string
+	// stop is closed at the first SIGINT or SIGTERM: finish what is in
+	// flight, start nothing new. The command's context is cancelled at the
+	// second signal, or when the grace period runs out.
+	stop  chan struct{}
+	grace time.Duration
 }
 
 // Main runs zpipe with os.Args and returns its exit code: 0 all good, 1 some
 // records or items failed, 2 a usage or manifest error, 130 interrupted.
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	a := &app{stdout: os.Stdout, stderr: os.Stderr}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a := &app{stdout: os.Stdout, stderr: os.Stderr, stop: make(chan struct{})}
 	a.log = log.NewWithOptions(os.Stderr, log.Options{})
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
+	go a.handleSignals(signals, cancel)
 	root := a.rootCmd()
 	root.SetArgs(os.Args[1:])
 	err := root.ExecuteContext(ctx)
@@ -58,12 +68,26 @@ func Main() int {
 		}
 		return ec.ExitCode()
 	}
-	if strings.HasPrefix(err.Error(), "unknown command") || strings.Contains(err.Error(), "flag") || strings.Contains(err.Error(), "arg(s)") {
-		a.printError(err)
+	a.printError(err)
+	if strings.HasPrefix(err.Error(), "unknown command") {
 		return 2
 	}
-	a.printError(err)
 	return 1
+}
+
+// handleSignals turns the first signal into a graceful stop and the second,
+// or the end of the grace period, into cancellation.
+func (a *app) handleSignals(signals <-chan os.Signal, cancel context.CancelFunc) {
+	if _, ok := <-signals; !ok {
+		return
+	}
+	close(a.stop)
+	a.log.Warn(fmt.Sprintf("stopping: letting work in flight finish for up to %s; press Ctrl-C again to stop now", a.grace))
+	select {
+	case <-signals:
+	case <-time.After(a.grace):
+	}
+	cancel()
 }
 
 // printError writes each line of an error as an error log line.
@@ -95,6 +119,7 @@ records go to a rejects file with the reason.`,
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "how much to log on stderr: debug, info, warn or error")
+	root.PersistentFlags().DurationVar(&a.grace, "grace", 10*time.Second, "after Ctrl-C, how long work in flight may take to finish")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.runCmd(), a.checkCmd(), a.versionCmd())
 	return root
