@@ -1,0 +1,67 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/zpipe/zpipe/engine"
+)
+
+// With one slot, the most urgent waiting task runs first.
+func ExampleScheduler() {
+	s, err := engine.NewScheduler(engine.Slots(1))
+	if err != nil {
+		panic(err)
+	}
+	s.Pause() // queue everything before anything starts
+	for _, p := range []engine.Priority{engine.Low, engine.High, engine.Critical} {
+		name := map[engine.Priority]string{engine.Low: "low", engine.High: "high", engine.Critical: "critical"}[p]
+		s.Schedule(name, p, func(ctx context.Context) error {
+			fmt.Println("ran", name)
+			return nil
+		})
+	}
+	s.Resume()
+	if err := s.Shutdown(context.Background()); err != nil { // waits for all
+		panic(err)
+	}
+	st := s.Stats()
+	fmt.Println(st.Completed, "completed")
+	// Output:
+	// ran critical
+	// ran high
+	// ran low
+	// 3 completed
+}
+
+// A pool makes resources only when needed and hands released ones out
+// again.
+func ExamplePool() {
+	made := 0
+	p, err := engine.NewPool(2, engine.Resource[string]{
+		Create: func(ctx context.Context) (string, error) {
+			made++
+			return fmt.Sprintf("conn%d", made), nil
+		},
+		Destroy: func(c string) error {
+			fmt.Println("closed", c)
+			return nil
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+	a, _ := p.Acquire(ctx)
+	p.Release(a)
+	b, _ := p.Acquire(ctx) // the same one again
+	c, _ := p.Acquire(ctx) // a second one
+	fmt.Println(a, b, c)
+	p.Release(b)
+	p.Release(c)
+	p.Close()
+	// Output:
+	// conn1 conn1 conn2
+	// closed conn1
+	// closed conn2
+}
