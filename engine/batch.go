@@ -1,0 +1,868 @@
+package engine
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sourcegraph/conc/pool"
+	"golang.org/x/time/rate"
+
+	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/schema"
+)
+
+// Operation is what a Batch does to each of its items.
+type Operation int
+
+// The batch operations.
+const (
+	// Parse decodes input bytes into records, checking them against the
+	// schema when there is one.
+	Parse Operation = iota + 1
+	// Format encodes Go values into a format.
+	Format
+	// Convert decodes input bytes, checks the records against the schema
+	// when there is one, and encodes them into another format.
+	Convert
+)
+
+// String returns the operation's name: parse, format or convert.
+func (o Operation) String() string {
+	switch o {
+	case Parse:
+		return "parse"
+	case Format:
+		return "format"
+	case Convert:
+		return "convert"
+	}
+	return fmt.Sprintf("Operation(%d)", int(o))
+}
+
+// Batch runs one operation over many in-memory items on a bounded pool of
+// goroutines. Items are added with Add (Parse), AddValues (Format) or
+// AddConversion (Convert), then run with Execute. A Batch may be used from
+// several goroutines; distinct batches share nothing.
+type Batch struct {
+	op              Operation
+	parallel        int
+	onProgress      func(Progress)
+	onItemComplete  func(ItemResult)
+	continueOnError bool
+	provenance      bool
+	maxMemory       int64
+	throttle        time.Duration
+	detailed        bool
+	schema          *schema.Schema
+
+	// trace, for tests, sees an item wait for memory or the throttle and
+	// start, with the input bytes in flight.
+	trace func(event, id string, inFlight int64)
+
+	mu      sync.Mutex
+	items   []*batchItem
+	ids     map[string]bool
+	running bool
+}
+
+type batchItem struct {
+	pos      int // index in the batch, the order of results
+	id       string
+	from, to format.Format
+	input    []byte
+	values   []any // Format items
+	source   func(context.Context) ([]byte, error)
+	schema   *schema.Schema
+	priority int
+}
+
+// BatchOption configures NewBatch.
+type BatchOption interface{ applyBatch(*Batch) error }
+
+// ItemOption configures one item of a batch.
+type ItemOption interface{ applyItem(*batchItem) }
+
+type batchOption func(*Batch) error
+
+func (o batchOption) applyBatch(b *Batch) error { return o(b) }
+
+type itemOption func(*batchItem)
+
+func (o itemOption) applyItem(it *batchItem) { o(it) }
+
+// Parallel sets how many items run at once; the default is GOMAXPROCS.
+func Parallel(n int) BatchOption {
+	return batchOption(func(b *Batch) error {
+		if n < 1 {
+			return errors.New("parallel must be at least 1")
+		}
+		b.parallel = n
+		return nil
+	})
+}
+
+// OnProgress receives the start, progress, itemComplete and complete
+// events of every Execute and Retry round, from one goroutine at a time.
+// Their Name is the operation, such as "convert".
+func OnProgress(f func(Progress)) BatchOption {
+	return batchOption(func(b *Batch) error { b.onProgress = f; return nil })
+}
+
+// OnItemComplete receives each item's result as it finishes, from one
+// goroutine at a time.
+func OnItemComplete(f func(ItemResult)) BatchOption {
+	return batchOption(func(b *Batch) error { b.onItemComplete = f; return nil })
+}
+
+// ContinueOnError, when false, stops starting items after the first
+// failure; the items not started are reported as skipped. The default is true.
+func ContinueOnError(on bool) BatchOption {
+	return batchOption(func(b *Batch) error { b.continueOnError = on; return nil })
+}
+
+// IncludeProvenance adds a BatchProvenance to the summary.
+func IncludeProvenance(on bool) BatchOption {
+	return batchOption(func(b *Batch) error { b.provenance = on; return nil })
+}
+
+// MaxMemory bounds the input bytes of the items running at once: an item
+// waits until its bytes fit. An item bigger than the limit runs alone.
+// Format items, which start from values, weigh nothing.
+func MaxMemory(bytes int64) BatchOption {
+	return batchOption(func(b *Batch) error {
+		if bytes < 1 {
+			return errors.New("max memory must be at least 1 byte")
+		}
+		b.maxMemory = bytes
+		return nil
+	})
+}
+
+// Throttle sets the least time between two item starts.
+func Throttle(d time.Duration) BatchOption {
+	return batchOption(func(b *Batch) error {
+		if d < 0 {
+			return errors.New("throttle must not be negative")
+		}
+		b.throttle = d
+		return nil
+	})
+}
+
+// DetailedErrors, when true, puts every error of a failed item in
+// ItemResult.Errors. Otherwise an item stops at its first error, which is
+// ItemResult.Error.
+func DetailedErrors(on bool) BatchOption {
+	return batchOption(func(b *Batch) error { b.detailed = on; return nil })
+}
+
+// SchemaOption is what WithSchema returns: both a BatchOption and an
+// ItemOption.
+type SchemaOption struct{ s *schema.Schema }
+
+func (o SchemaOption) applyBatch(b *Batch) error { b.schema = o.s; return nil }
+func (o SchemaOption) applyItem(it *batchItem)   { it.schema = o.s }
+
+// WithSchema checks records against s: for every item when given to
+// NewBatch, for one item, overriding the batch's, when given to Add.
+func WithSchema(s *schema.Schema) SchemaOption { return SchemaOption{s} }
+
+// WithPriority starts the item before items of lower priority; the
+// default is 0. Results stay in the order items were added.
+func WithPriority(p int) ItemOption {
+	return itemOption(func(it *batchItem) { it.priority = p })
+}
+
+// WithSource makes the item read its input by calling read at each
+// attempt, instead of taking bytes from Add, whose input must then be nil.
+// A read error fails the attempt; Retry calls read again. The item is
+// weighed for MaxMemory after it is read.
+func WithSource(read func(context.Context) ([]byte, error)) ItemOption {
+	return itemOption(func(it *batchItem) { it.source = read })
+}
+
+// NewBatch returns an empty batch for op.
+func NewBatch(op Operation, opts ...BatchOption) (*Batch, error) {
+	if op < Parse || op > Convert {
+		return nil, fmt.Errorf("unknown operation %d", int(op))
+	}
+	b := &Batch{op: op, parallel: runtime.GOMAXPROCS(0), continueOnError: true, ids: map[string]bool{}}
+	for _, o := range opts {
+		if err := o.applyBatch(b); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// NewParser returns a Parse batch.
+func NewParser(opts ...BatchOption) (*Batch, error) { return NewBatch(Parse, opts...) }
+
+// NewFormatter returns a Format batch.
+func NewFormatter(opts ...BatchOption) (*Batch, error) { return NewBatch(Format, opts...) }
+
+// NewConverter returns a Convert batch.
+func NewConverter(opts ...BatchOption) (*Batch, error) { return NewBatch(Convert, opts...) }
+
+// Add adds an item to a Parse batch: input holds records in format f.
+// Inputs are bytes rather than readers so that an item can be weighed,
+// hashed and run again by Retry.
+func (b *Batch) Add(id string, input []byte, f format.Format, opts ...ItemOption) error {
+	return b.add(Parse, &batchItem{id: id, from: f, input: input}, opts)
+}
+
+// AddConversion adds an item to a Convert batch: input holds records in
+// format from, to be written in format to.
+func (b *Batch) AddConversion(id string, input []byte, from, to format.Format, opts ...ItemOption) error {
+	return b.add(Convert, &batchItem{id: id, from: from, to: to, input: input}, opts)
+}
+
+// AddValues adds an item to a Format batch: each value is one record,
+// written as format to. Values may be record values (*format.Object,
+// format.Number, ...) or ordinary Go values, as format.Normalize takes.
+func (b *Batch) AddValues(id string, values []any, to format.Format, opts ...ItemOption) error {
+	it := &batchItem{id: id, to: to, values: make([]any, len(values))}
+	for i, v := range values {
+		n, err := format.Normalize(v)
+		if err != nil {
+			return fmt.Errorf("item %q: value %d: %w", id, i+1, err)
+		}
+		it.values[i] = n
+	}
+	return b.add(Format, it, opts)
+}
+
+func (b *Batch) add(op Operation, it *batchItem, opts []ItemOption) error {
+	if op != b.op {
+		return fmt.Errorf("cannot add a %s item to a %s batch", op, b.op)
+	}
+	for _, o := range opts {
+		o.applyItem(it)
+	}
+	if it.id == "" {
+		return errors.New("item id is empty")
+	}
+	formats := []format.Format{it.from, it.to}
+	switch op {
+	case Parse:
+		formats = formats[:1]
+	case Format:
+		formats = formats[1:]
+	}
+	for _, f := range formats {
+		if _, err := format.Parse(string(f)); err != nil {
+			return fmt.Errorf("item %q: %w", it.id, err)
+		}
+	}
+	if it.source != nil && (it.input != nil || op == Format) {
+		return fmt.Errorf("item %q: WithSource replaces the input bytes; pass nil input", it.id)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.running:
+		return fmt.Errorf("cannot add item %q while the batch runs", it.id)
+	case b.ids[it.id]:
+		return fmt.Errorf("duplicate item id %q", it.id)
+	}
+	b.ids[it.id] = true
+	it.pos = len(b.items)
+	b.items = append(b.items, it)
+	return nil
+}
+
+// Reset forgets the items so that the batch can be used again. A run in
+// progress keeps the items it started with.
+func (b *Batch) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.items, b.ids = nil, map[string]bool{}
+}
+
+// ItemResult is the outcome of one item.
+type ItemResult struct {
+	ID        string
+	Operation Operation
+	// From is the input format (Parse, Convert); To the output format
+	// (Format, Convert).
+	From, To format.Format
+	// Records are the checked records of a Parse item, with the schema's
+	// defaults filled in, as record values (*format.Object, ...).
+	Records []any
+	// Output is the whole file written by a Format or Convert item.
+	Output []byte
+	// Error is the first error, positioned as in RecordError.Error, or why
+	// the item was skipped; empty when the item succeeded.
+	Error string
+	// Errors lists every error, with DetailedErrors.
+	Errors []RecordError
+	// Skipped is set when the item did not run, or did not finish, because
+	// the batch was cancelled or stopped at an earlier failure.
+	Skipped  bool
+	Duration time.Duration
+	// Attempts counts the times the item ran, over Execute and Retry.
+	Attempts int
+}
+
+// OK reports whether the item ran and succeeded.
+func (r ItemResult) OK() bool { return r.Error == "" }
+
+// BatchSummary is the outcome of Execute or Retry.
+type BatchSummary struct {
+	Total, Successful, Failed, Skipped int
+	// TotalDuration is the wall time; AverageDuration the mean over the
+	// items that ran.
+	TotalDuration, AverageDuration time.Duration
+	// Items are in the order they were added.
+	Items []ItemResult
+	// Provenance is set with IncludeProvenance.
+	Provenance *BatchProvenance
+}
+
+// BatchProvenance records what a batch read and wrote, for audit.
+type BatchProvenance struct {
+	ID         string    `json:"id"`
+	Version    string    `json:"zpipe_version"`
+	Operation  string    `json:"operation"`
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end"`
+	Total      int       `json:"total"`
+	Successful int       `json:"successful"`
+	Failed     int       `json:"failed"`
+	Skipped    int       `json:"skipped"`
+	// Items are in the order of BatchSummary.Items. A Format item's input
+	// hash is that of its values written as ndjson.
+	Items []ItemProvenance `json:"items"`
+}
+
+// batchOutcome is an item's result with what the summary counts.
+type batchOutcome struct {
+	res     ItemResult
+	prov    ItemProvenance
+	records int
+	failed  int
+}
+
+// Execute runs every item and returns their results in the order they were
+// added. Items start as goroutines free up, so a slow item holds up no
+// other. Failed items are in the summary, not the error; cancelling ctx
+// stops starting items and returns ctx.Err() with the partial summary.
+func (b *Batch) Execute(ctx context.Context) (BatchSummary, error) {
+	items, err := b.begin()
+	if err != nil {
+		return BatchSummary{}, err
+	}
+	defer b.end()
+	start := time.Now()
+	outs := b.run(ctx, items)
+	sum := BatchSummary{Items: make([]ItemResult, len(outs))}
+	var provs []ItemProvenance
+	for i, o := range outs {
+		sum.Items[i] = o.res
+		provs = append(provs, o.prov)
+	}
+	sum.finish(b, start, time.Since(start), provs)
+	return sum, ctx.Err()
+}
+
+func (b *Batch) begin() ([]*batchItem, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.running {
+		return nil, errors.New("the batch is already running")
+	}
+	b.running = true
+	return slices.Clone(b.items), nil
+}
+
+func (b *Batch) end() {
+	b.mu.Lock()
+	b.running = false
+	b.mu.Unlock()
+}
+
+// finish counts the items and, with IncludeProvenance, records provs.
+func (s *BatchSummary) finish(b *Batch, start time.Time, took time.Duration, provs []ItemProvenance) {
+	s.Total, s.Successful, s.Failed, s.Skipped = len(s.Items), 0, 0, 0
+	var ran time.Duration
+	for _, r := range s.Items {
+		switch {
+		case r.Skipped:
+			s.Skipped++
+		case r.Error != "":
+			s.Failed++
+		default:
+			s.Successful++
+		}
+		if !r.Skipped {
+			ran += r.Duration
+		}
+	}
+	if n := s.Total - s.Skipped; n > 0 {
+		s.AverageDuration = ran / time.Duration(n)
+	}
+	s.TotalDuration = took
+	if !b.provenance {
+		return
+	}
+	if provs == nil {
+		provs = []ItemProvenance{}
+	}
+	s.Provenance = &BatchProvenance{
+		ID: newBatchID(), Version: Version(), Operation: b.op.String(), Start: start, End: time.Now(),
+		Total: s.Total, Successful: s.Successful, Failed: s.Failed, Skipped: s.Skipped, Items: provs,
+	}
+}
+
+func newBatchID() string {
+	var id [8]byte
+	rand.Read(id[:])
+	return hex.EncodeToString(id[:])
+}
+
+// run runs items and returns their outcomes in the same order.
+func (b *Batch) run(ctx context.Context, items []*batchItem) []batchOutcome {
+	outs := make([]batchOutcome, len(items))
+	var (
+		mu                 sync.Mutex // serialises the callbacks
+		completed, records int
+		failed             int
+		stop               atomic.Bool
+	)
+	emit := func(p Progress) {
+		if b.onProgress != nil {
+			p.Name, p.Total, p.Records, p.Failed, p.Time = b.op.String(), len(items), records, failed, time.Now()
+			b.onProgress(p)
+		}
+	}
+	emit(Progress{Type: ProgressStart})
+
+	var gate *batchGate
+	if b.maxMemory > 0 {
+		gate = newBatchGate(b.maxMemory)
+	}
+	var lim *rate.Limiter
+	if b.throttle > 0 {
+		lim = rate.NewLimiter(rate.Every(b.throttle), 1)
+	}
+	order := make([]int, len(items))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(items[j].priority, items[i].priority) })
+
+	p := pool.New().WithMaxGoroutines(b.parallel)
+	for _, i := range order {
+		p.Go(func() {
+			o := b.runItem(ctx, items[i], &stop, gate, lim)
+			o.prov.Attempts = o.res.Attempts
+			if o.res.Error != "" && !o.res.Skipped && !b.continueOnError {
+				stop.Store(true)
+			}
+			outs[i] = o
+			mu.Lock()
+			defer mu.Unlock()
+			completed++
+			records += o.records
+			failed += o.failed
+			pct := percent(completed, len(items))
+			emit(Progress{Type: ProgressUpdate, Completed: completed, Percentage: pct})
+			emit(Progress{Type: ProgressItemComplete, Item: o.res.ID, Error: o.res.Error, Completed: completed, Percentage: pct})
+			if b.onItemComplete != nil {
+				b.onItemComplete(o.res)
+			}
+		})
+	}
+	p.Wait()
+	emit(Progress{Type: ProgressComplete, Completed: completed, Percentage: percent(completed, len(items))})
+	return outs
+}
+
+// runItem waits its turn (memory, then throttle, so that the throttle
+// spaces real starts) and runs one attempt of the item.
+func (b *Batch) runItem(ctx context.Context, it *batchItem, stop *atomic.Bool, gate *batchGate, lim *rate.Limiter) (o batchOutcome) {
+	o.res = ItemResult{ID: it.id, Operation: b.op, From: it.from, To: it.to}
+	sch := it.schema
+	if sch == nil {
+		sch = b.schema
+	}
+	o.prov = ItemProvenance{ID: it.id, SourceFormat: string(it.from), Time: time.Now()}
+	if b.op == Format {
+		o.prov.SourceFormat = "values"
+	}
+	if sch != nil && b.provenance {
+		spec := sch.Spec()
+		o.prov.Schema = &SchemaProvenance{Path: spec.File, Definition: spec.Def, SHA256: sch.Sum()}
+	}
+	skip := func(why string) batchOutcome {
+		o.res.Skipped, o.res.Error, o.prov.Error = true, "skipped: "+why, "skipped: "+why
+		o.res.Records, o.res.Output, o.res.Errors = nil, nil, nil
+		return o
+	}
+	stopped := func() string {
+		if err := ctx.Err(); err != nil {
+			return err.Error()
+		}
+		if stop.Load() {
+			return "an earlier item failed"
+		}
+		return ""
+	}
+	if why := stopped(); why != "" {
+		return skip(why)
+	}
+	trace := func(event string) {
+		if b.trace != nil {
+			b.trace(event, it.id, gate.held())
+		}
+	}
+	data := it.input
+	if it.source != nil {
+		var err error
+		if data, err = it.source(ctx); err != nil {
+			if ctx.Err() != nil {
+				return skip(ctx.Err().Error())
+			}
+			o.res.Attempts = 1
+			return b.fail(o, []RecordError{{Source: it.id, Message: err.Error()}})
+		}
+	}
+	if gate != nil {
+		n, err := gate.acquire(ctx, int64(len(data)), func() { trace("wait") })
+		if err != nil {
+			return skip(err.Error())
+		}
+		defer gate.release(n)
+	}
+	if lim != nil {
+		if err := batchThrottle(ctx, lim, func() { trace("throttle") }); err != nil {
+			return skip(err.Error())
+		}
+	}
+	if why := stopped(); why != "" {
+		return skip(why)
+	}
+	trace("start")
+	start := time.Now()
+	o.prov.Time = start
+	o.res.Attempts = 1
+	o, err := b.process(ctx, it, sch, data, o)
+	if err != nil {
+		// Cut short by the cancel, not failed: Retry runs it again.
+		return skip(err.Error())
+	}
+	o.res.Duration = time.Since(start)
+	o.prov.DurationNS = int64(o.res.Duration)
+	if b.provenance {
+		if b.op == Format {
+			data = batchNDJSON(it.values)
+		}
+		o.prov.InputSHA256 = batchSHA256(data)
+		if o.res.Output != nil {
+			o.prov.Outputs = []OutputProvenance{{Format: string(it.to), SHA256: batchSHA256(o.res.Output)}}
+		}
+	}
+	return o
+}
+
+// process reads the item's records, checks them and writes them out. The
+// error is ctx's, when it cut the item short.
+func (b *Batch) process(ctx context.Context, it *batchItem, sch *schema.Schema, data []byte, o batchOutcome) (batchOutcome, error) {
+	var next func() (format.Record, error)
+	if b.op == Format {
+		i := 0
+		next = func() (format.Record, error) {
+			if i == len(it.values) {
+				return format.Record{}, io.EOF
+			}
+			i++
+			return format.Record{Value: it.values[i-1], Index: i}, nil
+		}
+	} else {
+		dec, err := format.NewDecoder(it.from, bytes.NewReader(data), format.DefaultLimits)
+		if err != nil {
+			return b.fail(o, []RecordError{batchDecodeError(it.id, err)}), nil
+		}
+		next = dec.Next
+	}
+	var v *schema.Validator
+	if sch != nil {
+		v = sch.Validator()
+		defer sch.Put(v)
+	}
+	var out bytes.Buffer
+	var enc *format.Encoder
+	if b.op != Parse {
+		var cols []string
+		if sch != nil {
+			cols = sch.Columns()
+		}
+		var err error
+		if enc, err = format.NewEncoder(it.to, &out, format.EncodeOptions{Columns: cols}); err != nil {
+			return b.fail(o, []RecordError{{Source: it.id, Message: err.Error()}}), nil
+		}
+	}
+	var errs []RecordError
+	for len(errs) == 0 || b.detailed {
+		if err := ctx.Err(); err != nil {
+			return o, err
+		}
+		rec, err := next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			o.records++
+			o.failed++
+			errs = append(errs, batchDecodeError(it.id, err))
+			var fe *format.Error
+			if errors.As(err, &fe) && fe.Recoverable {
+				continue
+			}
+			break
+		}
+		o.records++
+		val := rec.Value
+		if v != nil {
+			var violations []schema.Violation
+			if val, violations = v.Check(rec.Value, rec.Untyped); violations != nil {
+				o.failed++
+				errs = append(errs, recordErrors(it.id, rec, violations)...)
+				continue
+			}
+		}
+		if enc == nil {
+			o.res.Records = append(o.res.Records, val)
+		} else if err := enc.Encode(val); err != nil {
+			o.failed++
+			errs = append(errs, RecordError{Source: it.id, Record: rec.Index, Line: rec.Line, Column: rec.Col,
+				Message: fmt.Sprintf("cannot be written as %s: %v", it.to, err)})
+		}
+	}
+	if len(errs) > 0 {
+		return b.fail(o, errs), nil
+	}
+	if enc != nil {
+		if err := enc.Close(); err != nil {
+			return b.fail(o, []RecordError{{Source: it.id, Message: err.Error()}}), nil
+		}
+		o.res.Output = out.Bytes()
+	}
+	return o, nil
+}
+
+// fail marks the item failed with errs; it keeps none of its records or
+// output, as a failed stage item writes none.
+func (b *Batch) fail(o batchOutcome, errs []RecordError) batchOutcome {
+	o.res.Records, o.res.Output = nil, nil
+	o.res.Error = errs[0].Error()
+	o.prov.Error = o.res.Error
+	if b.detailed {
+		o.res.Errors = errs
+	}
+	return o
+}
+
+// batchDecodeError positions a decoding error, as CheckFile does.
+func batchDecodeError(id string, err error) RecordError {
+	var fe *format.Error
+	if errors.As(err, &fe) {
+		return RecordError{Source: id, Record: fe.Record, Line: fe.Line, Column: fe.Col, Message: fe.Msg}
+	}
+	return RecordError{Source: id, Message: err.Error()}
+}
+
+func batchNDJSON(values []any) []byte {
+	var b []byte
+	for _, v := range values {
+		b, _ = format.AppendJSON(b, v) // Normalize made every value encodable
+		b = append(b, '\n')
+	}
+	return b
+}
+
+func batchSHA256(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// batchThrottle waits for the limiter's next start, calling waiting when it has
+// to wait.
+func batchThrottle(ctx context.Context, lim *rate.Limiter, waiting func()) error {
+	r := lim.Reserve()
+	d := r.Delay()
+	if d == 0 {
+		return nil
+	}
+	waiting()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		r.Cancel()
+		return ctx.Err()
+	}
+}
+
+// batchGate is a weighted semaphore on input bytes. Waiters are served in
+// turn, so that a big item is not starved by a stream of small ones.
+type batchGate struct {
+	limit int64
+	turn  chan struct{} // held by the waiter at the head of the line
+	mu    sync.Mutex
+	used  int64
+	freed chan struct{} // closed and replaced on every release
+}
+
+func newBatchGate(limit int64) *batchGate {
+	return &batchGate{limit: limit, turn: make(chan struct{}, 1), freed: make(chan struct{})}
+}
+
+// acquire takes n bytes, capped at the limit so that an item bigger than
+// the limit runs alone, and returns what to release. It calls waiting once
+// if it has to wait.
+func (g *batchGate) acquire(ctx context.Context, n int64, waiting func()) (int64, error) {
+	n = min(n, g.limit)
+	wait := func() {
+		if waiting != nil {
+			waiting()
+			waiting = nil
+		}
+	}
+	select {
+	case g.turn <- struct{}{}:
+	default:
+		wait()
+		select {
+		case g.turn <- struct{}{}:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	defer func() { <-g.turn }()
+	for {
+		g.mu.Lock()
+		if g.used+n <= g.limit {
+			g.used += n
+			g.mu.Unlock()
+			return n, nil
+		}
+		freed := g.freed
+		g.mu.Unlock()
+		wait()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+func (g *batchGate) release(n int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.used -= n
+	close(g.freed)
+	g.freed = make(chan struct{})
+}
+
+// held returns the bytes in flight; 0 without a gate.
+func (g *batchGate) held() int64 {
+	if g == nil {
+		return 0
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.used
+}
+
+// RetryOptions bound Retry.
+type RetryOptions struct {
+	// MaxRetries is the most rounds to run; 0 means 1.
+	MaxRetries int
+	// Delay is the wait before each round.
+	Delay time.Duration
+}
+
+// Retry runs again the items of prev, a summary of b, that failed or were
+// skipped, round after round while some still fail, and returns prev with
+// their new results: items in the same order, Attempts counted over every
+// run. An item is run again as it was added, so Retry helps items whose
+// input comes from WithSource, and items a cancel or a stop skipped.
+func Retry(ctx context.Context, b *Batch, prev BatchSummary, opts RetryOptions) (BatchSummary, error) {
+	items, err := b.begin()
+	if err != nil {
+		return prev, err
+	}
+	defer b.end()
+	if len(prev.Items) != len(items) {
+		return prev, fmt.Errorf("the summary has %d items but the batch %d", len(prev.Items), len(items))
+	}
+	for i, r := range prev.Items {
+		if r.ID != items[i].id {
+			return prev, fmt.Errorf("item %d of the summary is %q but of the batch %q", i+1, r.ID, items[i].id)
+		}
+	}
+	began := time.Now()
+	start := began
+	sum := prev
+	sum.Items = slices.Clone(prev.Items)
+	var provs []ItemProvenance
+	if prev.Provenance != nil {
+		provs = slices.Clone(prev.Provenance.Items)
+		start = prev.Provenance.Start
+	}
+	for round := 0; round < max(opts.MaxRetries, 1); round++ {
+		var todo []*batchItem
+		for i, r := range sum.Items {
+			if r.Error != "" {
+				todo = append(todo, items[i])
+			}
+		}
+		if len(todo) == 0 || batchSleep(ctx, opts.Delay) != nil {
+			break
+		}
+		for k, o := range b.run(ctx, todo) {
+			i := todo[k].pos
+			o.res.Attempts += sum.Items[i].Attempts
+			o.prov.Attempts = o.res.Attempts
+			sum.Items[i] = o.res
+			if provs != nil {
+				provs[i] = o.prov
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	sum.finish(b, start, prev.TotalDuration+time.Since(began), provs)
+	if prev.Provenance != nil {
+		sum.Provenance.ID = prev.Provenance.ID
+	}
+	return sum, ctx.Err()
+}
+
+func batchSleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
