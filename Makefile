@@ -37,3 +37,4 @@ fuzz:
 bench:
 	$(GO) test ./... -run '^$$' -bench . -benchmem -count 5
 	bash scripts/bench-run.sh
+	bash scripts/bench-memory.sh

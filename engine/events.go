@@ -7,6 +7,10 @@ type EventKind string
 const (
 	StageStarted  EventKind = "stage_started"
 	StageFinished EventKind = "stage_finished"
+	// StagePlanned: how many items are up to date and why the others run.
+	StagePlanned EventKind = "stage_planned"
+	// Resuming: the previous run did not finish, and this one takes over.
+	Resuming EventKind = "resuming"
 	// Warning: something the user should know that did not fail the run,
 	// such as a glob that matched nothing.
 	Warning EventKind = "warning"

@@ -2,8 +2,11 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -28,6 +31,13 @@ type itemResult struct {
 	parts     []string // per output; "" when the item wrote no record there
 	rejects   string
 	errs      []RecordError
+	// sums and counts hold each part's sha256 and records, by path.
+	sums   map[string]string
+	counts map[string]int
+	// upToDate items were not run: the journal has their parts. committed
+	// items have moved their parts into the state folder.
+	upToDate, committed bool
+	entry               *entry
 }
 
 func (r *itemResult) failedAny() bool { return r.err != nil || r.failed > 0 }
@@ -229,6 +239,14 @@ type partWriter struct {
 	encs    []*format.Encoder
 	rejF    *os.File
 	rejEnc  *format.Encoder
+	hashes  []partHash
+}
+
+// partHash follows a part as it is written, for its journal entry.
+type partHash struct {
+	path string
+	h    hash.Hash
+	enc  *format.Encoder
 }
 
 func (w *partWriter) partPath(name string) string {
@@ -240,11 +258,13 @@ func (w *partWriter) open(name string, f format.Format) (*os.File, *format.Encod
 	if err != nil {
 		return nil, nil, err
 	}
-	enc, err := format.NewEncoder(f, file, format.EncodeOptions{Part: true, Columns: w.sr.columns})
+	h := sha256.New()
+	enc, err := format.NewEncoder(f, io.MultiWriter(file, h), format.EncodeOptions{Part: true, Columns: w.sr.columns})
 	if err != nil {
 		file.Close()
 		return nil, nil, err
 	}
+	w.hashes = append(w.hashes, partHash{file.Name(), h, enc})
 	return file, enc, nil
 }
 
@@ -361,6 +381,11 @@ func (w *partWriter) close() error {
 	if w.rejEnc != nil {
 		keep(w.rejEnc.Close())
 		keep(w.rejF.Close())
+	}
+	w.res.sums, w.res.counts = map[string]string{}, map[string]int{}
+	for _, p := range w.hashes {
+		w.res.sums[p.path] = hex.EncodeToString(p.h.Sum(nil))
+		w.res.counts[p.path] = p.enc.Count()
 	}
 	return first
 }

@@ -44,6 +44,8 @@ type Options struct {
 	ChunkSize int64
 	// Limits bound what decoders accept.
 	Limits format.Limits
+	// Force redoes every item, ignoring what the journal says is done.
+	Force bool
 }
 
 // SetupError is a problem found before anything ran, such as a schema that
@@ -59,6 +61,7 @@ func (e *SetupError) ExitCode() int { return 2 }
 // runner holds what the stages of one run share.
 type runner struct {
 	opts   Options
+	state  *state
 	tmp    string
 	memory *semaphore.Weighted // bytes in flight, when max_memory is set
 	budget int64
@@ -75,6 +78,7 @@ type node struct {
 	priority int // the pipeline's priority, then the stage's
 	order    int
 	sum      *StageSummary
+	items    []ItemProvenance
 	deps     []*node
 	waiting  int
 	users    []*node
@@ -126,19 +130,39 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		old := debug.SetMemoryLimit(r.budget)
 		defer debug.SetMemoryLimit(old)
 	}
-	if err := os.MkdirAll(opts.StateDir, 0o755); err != nil {
+	if r.state, err = openState(opts.StateDir, opts.Force); err != nil {
 		return nil, &SetupError{err}
+	}
+	// Temp parts of a run that was killed are of no use to anyone.
+	if old, _ := filepath.Glob(filepath.Join(opts.StateDir, "run-*")); len(old) > 0 {
+		for _, d := range old {
+			os.RemoveAll(d)
+		}
 	}
 	tmp, err := os.MkdirTemp(opts.StateDir, "run-")
 	if err != nil {
+		r.state.close("failed")
 		return nil, &SetupError{err}
 	}
 	r.tmp = tmp
 	defer os.RemoveAll(tmp)
+	if last := r.state.lastRun; last != nil && last.Status == "started" && !opts.Force {
+		done := 0
+		for _, e := range r.state.items {
+			if e.Run == last.Run && e.Status == "done" {
+				done++
+			}
+		}
+		r.emit(Event{Kind: Resuming, Msg: fmt.Sprintf("resuming run %s: %d items were done before it stopped", last.Run, done)})
+	}
+	if err := r.state.append(&entry{Type: "run", Status: "started"}); err != nil {
+		r.state.close("failed")
+		return nil, &SetupError{err}
+	}
 
 	r.dispatch(ctx, nodes, maxStages)
 
-	sum := &Summary{}
+	sum := &Summary{RunID: r.state.runID}
 	for _, n := range nodes {
 		st := n.sum
 		sum.Stages = append(sum.Stages, st)
@@ -151,6 +175,17 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		}
 	}
 	sum.Duration = time.Since(start)
+	sum.Provenance = r.provenance(nodes, start, sum)
+	if err := r.writeProvenance(sum.Provenance); err != nil {
+		r.emit(Event{Kind: Warning, Msg: "cannot write the provenance: " + err.Error()})
+	}
+	status := "finished"
+	if sum.Interrupted {
+		status = "started" // what the next run resumes
+	}
+	if err := r.state.close(status); err != nil {
+		return sum, fmt.Errorf("closing the journal: %w", err)
+	}
 	return sum, nil
 }
 
@@ -309,3 +344,5 @@ func (r *runner) progress(p Progress) {
 	defer r.mu.Unlock()
 	r.opts.OnProgress(p)
 }
+
+func (n *node) stageID() string { return n.plan.Manifest.File + "#" + n.stage.Name }

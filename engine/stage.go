@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -27,6 +29,9 @@ type item struct {
 	format format.Format
 	chunk  *format.Chunk
 	size   int64 // bytes to read
+	// fp and stat are what the journal records the item by.
+	fp   *fingerprint
+	stat *fileStat
 	// err is set when the item cannot even start, such as an unknown format.
 	err error
 }
@@ -59,8 +64,10 @@ type stageRun struct {
 	s       *pipeline.Stage
 	schema  *schema.Schema
 	columns []string
-	items   []item
-	results []itemResult
+	// outputsReason says why the stage's outputs must be rewritten.
+	outputsReason string
+	items         []item
+	results       []itemResult
 
 	// Errors are shown in input order, as items finish: an item's errors
 	// wait until every item before it has been shown.
@@ -100,6 +107,23 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 		st.Status, st.Error = StatusFailed, err.Error()
 		return
 	}
+	sr.results = make([]itemResult, len(items))
+	sr.finished = make([]bool, len(items))
+	toRun, intact := sr.decide(targets)
+	defer sr.cleanup()
+	if toRun == 0 && intact {
+		// Nothing changed: the outputs on disk are what a run would write.
+		sr.tally(st)
+		st.Outputs = append(st.Outputs, sr.prevOutputs()...)
+		st.Status = StatusOK
+		if st.Failed > 0 || st.FailedItems > 0 {
+			st.Status = StatusFailed
+		}
+		if s.Rejects != "" {
+			st.Rejects = m.Rel(s.Rejects)
+		}
+		return
+	}
 
 	stageCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -116,13 +140,17 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 		}
 	}()
 	defer stop()
-	sr.results = make([]itemResult, len(items))
-	sr.finished = make([]bool, len(items))
-	r.progress(Progress{Type: ProgressStart, Name: s.Name, Total: len(items)})
+	r.progress(Progress{Type: ProgressStart, Name: s.Name, Total: toRun})
 	p := pool.New().WithMaxGoroutines(s.Parallel)
 	for i := range items {
+		if sr.results[i].upToDate {
+			continue
+		}
 		p.Go(func() {
 			res := sr.runItem(stageCtx, stopped, &items[i])
+			if !res.notRun {
+				sr.record(&items[i], &res)
+			}
 			sr.results[i] = res
 			sr.report(i)
 			if s.OnError == pipeline.Stop && res.failedAny() {
@@ -131,46 +159,37 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 		})
 	}
 	p.Wait()
-	defer sr.cleanup()
-
-	notRun := 0
-	for i := range sr.results {
-		res := &sr.results[i]
-		if res.notRun {
-			notRun++
-			continue
-		}
-		st.Records += res.records
-		st.OK += res.ok
-		st.Failed += res.failed
-		st.Retries += max(res.attempts-1, 0)
-		if res.err != nil {
-			st.FailedItems++
-		}
+	if err := r.state.syncParts(); err != nil {
+		st.Status, st.Error = StatusFailed, err.Error()
+		return
 	}
-	r.progress(Progress{Type: ProgressComplete, Name: s.Name, Completed: len(items) - notRun, Total: len(items), Records: st.Records, Failed: st.Failed})
+
+	notRun := sr.tally(st)
+	r.progress(Progress{Type: ProgressComplete, Name: s.Name, Completed: toRun - notRun, Total: toRun, Records: st.Records, Failed: st.Failed})
 	switch {
 	case s.OnError == pipeline.Stop && (st.Failed > 0 || st.FailedItems > 0):
 		st.Status = StatusStopped
 		st.Error = "stopped at the first failure (on_error: stop); no output of this stage was replaced"
 	case ctx.Err() != nil || notRun > 0:
 		st.Status = StatusInterrupted
-		st.Error = "interrupted; no output of this stage was replaced"
+		st.Error = "interrupted; no output of this stage was replaced; finished items are saved for the next run"
 		return
 	case st.Failed > 0 || st.FailedItems > 0:
 		st.Status = StatusFailed
 	default:
 		st.Status = StatusOK
 	}
+	written := map[string]string{}
 	if st.Status != StatusStopped {
 		for _, t := range targets {
-			wrote, err := sr.assemble(t)
+			sum, err := sr.assemble(t)
 			if err != nil {
 				st.Status, st.Error = StatusFailed, fmt.Sprintf("writing %s: %v", m.Rel(t.path), err)
 				return
 			}
-			if wrote {
+			if sum != "" {
 				st.Outputs = append(st.Outputs, m.Rel(t.path))
+				written[m.Rel(t.path)] = sum
 			}
 		}
 	}
@@ -179,12 +198,43 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 		for i := range items {
 			t.items = append(t.items, i)
 		}
-		if _, err := sr.assemble(t); err != nil {
+		sum, err := sr.assemble(t)
+		if err != nil {
 			st.Status, st.Error = StatusFailed, fmt.Sprintf("writing %s: %v", m.Rel(s.Rejects), err)
 			return
 		}
 		st.Rejects = m.Rel(s.Rejects)
+		written[st.Rejects] = sum
 	}
+	if st.Status != StatusStopped {
+		if err := r.state.append(&entry{Type: "stage", Stage: sr.id(), Outputs: written}); err != nil {
+			st.Status, st.Error = StatusFailed, "writing the journal: "+err.Error()
+		}
+	}
+}
+
+// tally adds the items' counts to the stage summary and returns how many
+// did not run.
+func (sr *stageRun) tally(st *StageSummary) (notRun int) {
+	for i := range sr.results {
+		res := &sr.results[i]
+		if res.notRun {
+			notRun++
+			continue
+		}
+		if res.upToDate {
+			st.UpToDate++
+		}
+		sr.n.items = append(sr.n.items, sr.itemProvenance(&sr.items[i], res))
+		st.Records += res.records
+		st.OK += res.ok
+		st.Failed += res.failed
+		st.Retries += max(res.attempts-1, 0)
+		if res.err != nil {
+			st.FailedItems++
+		}
+	}
+	return notRun
 }
 
 // resolve expands the source globs into items, in input order.
@@ -297,9 +347,9 @@ func (sr *stageRun) targets() ([]target, error) {
 	return out, nil
 }
 
-// assemble writes a target from its items' parts, in input order. It
-// reports whether it wrote the file.
-func (sr *stageRun) assemble(t target) (bool, error) {
+// assemble writes a target from its items' parts, in input order, and
+// returns the sha256 of what it wrote; "" when it wrote nothing.
+func (sr *stageRun) assemble(t target) (string, error) {
 	var parts []io.Reader
 	for _, i := range t.items {
 		res := &sr.results[i]
@@ -315,20 +365,29 @@ func (sr *stageRun) assemble(t target) (bool, error) {
 		}
 	}
 	if t.perSource && len(parts) == 0 {
-		return false, nil
+		return "", nil
 	}
-	return true, atomicfile.Write(t.path, func(w io.Writer) error {
+	h := sha256.New()
+	err := atomicfile.Write(t.path, func(w io.Writer) error {
 		defer func() {
 			for _, p := range parts {
 				p.(*lazyFile).Close()
 			}
 		}()
-		return format.Join(t.format, w, parts...)
+		return format.Join(t.format, io.MultiWriter(w, h), parts...)
 	})
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// cleanup removes the temp parts of items that did not commit theirs.
 func (sr *stageRun) cleanup() {
 	for _, res := range sr.results {
+		if res.committed || res.upToDate {
+			continue
+		}
 		for _, p := range res.parts {
 			if p != "" {
 				os.Remove(p)

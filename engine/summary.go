@@ -25,14 +25,19 @@ const (
 
 // Summary is the outcome of a run.
 type Summary struct {
+	RunID  string          `json:"run_id"`
 	Stages []*StageSummary `json:"stages"`
 	// Records counts records read; OK those written; Failed those rejected.
-	Records     int           `json:"records"`
-	OK          int           `json:"ok"`
-	Failed      int           `json:"failed"`
-	FailedItems int           `json:"failed_items"`
+	Records     int `json:"records"`
+	OK          int `json:"ok"`
+	Failed      int `json:"failed"`
+	FailedItems int `json:"failed_items"`
+	// UpToDate counts items not run because nothing they depend on changed.
+	UpToDate    int           `json:"up_to_date"`
 	Duration    time.Duration `json:"duration_ns"`
 	Interrupted bool          `json:"interrupted"`
+	// Provenance is the run's audit trail, also saved in the state folder.
+	Provenance *RunProvenance `json:"-"`
 }
 
 // StageSummary is the outcome of one stage.
@@ -43,9 +48,11 @@ type StageSummary struct {
 	Status      Status `json:"status"`
 	Items       int    `json:"items"`
 	FailedItems int    `json:"failed_items"`
-	Records     int    `json:"records"`
-	OK          int    `json:"ok"`
-	Failed      int    `json:"failed"`
+	// UpToDate counts items not run because nothing they depend on changed.
+	UpToDate int `json:"up_to_date"`
+	Records  int `json:"records"`
+	OK       int `json:"ok"`
+	Failed   int `json:"failed"`
 	// Retries counts the extra attempts of items that failed transiently.
 	Retries  int           `json:"retries"`
 	Duration time.Duration `json:"duration_ns"`

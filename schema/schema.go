@@ -117,6 +117,28 @@ func (s *Schema) Sum() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// SchemaSum returns the sha256 of the schema's file and definition, as hex.
+func (s *Schema) SchemaSum() string {
+	return specSum(s.spec, s.sources[s.spec.File])
+}
+
+// TransformSum returns the sha256 of the transform's file and definition,
+// or "" without a transform.
+func (s *Schema) TransformSum() string {
+	if s.transform == nil {
+		return ""
+	}
+	return specSum(*s.transform, s.sources[s.transform.File])
+}
+
+func specSum(spec Spec, src []byte) string {
+	h := sha256.New()
+	h.Write([]byte(spec.Def))
+	h.Write([]byte{0})
+	h.Write(src)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // Validator returns a validator for one goroutine. Give it back with Put.
 func (s *Schema) Validator() *Validator {
 	if v, ok := s.pool.Get().(*Validator); ok {

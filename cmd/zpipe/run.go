@@ -13,14 +13,29 @@ import (
 	"github.com/zpipe/zpipe/pipeline"
 )
 
+// runFlags are the flags run and resume share.
+type runFlags struct {
+	jsonOut    bool
+	force      bool
+	outRoot    string
+	stateDir   string
+	progress   string
+	interval   time.Duration
+	provenance string
+}
+
+func (f *runFlags) register(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.jsonOut, "json", false, "print the summary as JSON")
+	cmd.Flags().BoolVar(&f.force, "force", false, "redo every item, ignoring what earlier runs finished")
+	cmd.Flags().StringVar(&f.outRoot, "out-root", "", "let outputs go anywhere under this folder (default: the manifest's folder)")
+	cmd.Flags().StringVar(&f.stateDir, "state-dir", "", "folder for the journal, saved parts and run records (default: .zpipe beside the manifest)")
+	cmd.Flags().StringVar(&f.progress, "progress", "auto", "how to show progress: "+progressModes+" (auto: a bar on a terminal, else a line every --progress-interval)")
+	cmd.Flags().DurationVar(&f.interval, "progress-interval", 5*time.Second, "how often --progress=lines prints")
+	cmd.Flags().StringVar(&f.provenance, "provenance", "", "also write the run's provenance to this file, or to stdout with -")
+}
+
 func (a *app) runCmd() *cobra.Command {
-	var (
-		jsonOut  bool
-		outRoot  string
-		stateDir string
-		progress string
-		interval time.Duration
-	)
+	f := &runFlags{}
 	cmd := &cobra.Command{
 		Use:   "run MANIFEST...",
 		Short: "Run a pipeline: check every record and write the outputs",
@@ -46,72 +61,79 @@ when interrupted.`,
   zpipe run --progress=json pipeline.yaml > events.ndjson
   zpipe run nightly.yaml adhoc.yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 {
-				return usageError{fmt.Errorf("run takes one or more manifests; see zpipe run --help")}
-			}
-			var opts []pipeline.LoadOption
-			if outRoot != "" {
-				opts = append(opts, pipeline.OutRoot(outRoot))
-			}
-			var plans []*pipeline.Plan
-			for _, file := range args {
-				m, err := pipeline.Load(file, opts...)
-				if err != nil {
-					return err
-				}
-				plan, err := pipeline.Compile(m)
-				if err != nil {
-					return err
-				}
-				plans = append(plans, plan)
-			}
-			prog, err := newProgress(progress, a.stdout, a.stderr, interval)
-			if err != nil {
-				return err
-			}
-			sum, err := engine.RunAll(cmd.Context(), plans, engine.Options{
-				StateDir:   stateDir,
-				OutRoot:    outRoot,
-				Stop:       a.stop,
-				OnEvent:    a.logEvent,
-				OnProgress: prog.handle,
-			})
-			prog.close()
-			if err != nil {
-				return err
-			}
-			switch {
-			case prog.mode == "json" && jsonOut:
-				line, _ := json.Marshal(struct {
-					Type string `json:"type"`
-					*engine.Summary
-				}{"summary", sum})
-				fmt.Fprintf(a.stdout, "%s\n", line)
-			case prog.mode == "json":
-			case jsonOut:
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(sum); err != nil {
-					return err
-				}
-			default:
-				printSummary(a.stdout, sum)
-			}
-			if code := sum.ExitCode(); code != 0 {
-				if sum.Interrupted {
-					a.log.Warn("interrupted: outputs of unfinished stages were left as they were")
-				}
-				return exitError{code}
-			}
-			return nil
+			return a.run(cmd, args, f)
 		},
 	}
-	cmd.Flags().BoolVar(&jsonOut, "json", false, "print the summary as JSON")
-	cmd.Flags().StringVar(&outRoot, "out-root", "", "let outputs go anywhere under this folder (default: the manifest's folder)")
-	cmd.Flags().StringVar(&stateDir, "state-dir", "", "folder for zpipe's working files (default: .zpipe beside the manifest)")
-	cmd.Flags().StringVar(&progress, "progress", "auto", "how to show progress: "+progressModes+" (auto: a bar on a terminal, else a line every --progress-interval)")
-	cmd.Flags().DurationVar(&interval, "progress-interval", 5*time.Second, "how often --progress=lines prints")
+	f.register(cmd)
 	return cmd
+}
+
+// run loads, compiles and runs the manifests, then reports.
+func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
+	if len(args) == 0 {
+		return usageError{fmt.Errorf("%s takes one or more manifests; see zpipe %s --help", cmd.Name(), cmd.Name())}
+	}
+	var opts []pipeline.LoadOption
+	if f.outRoot != "" {
+		opts = append(opts, pipeline.OutRoot(f.outRoot))
+	}
+	var plans []*pipeline.Plan
+	for _, file := range args {
+		m, err := pipeline.Load(file, opts...)
+		if err != nil {
+			return err
+		}
+		plan, err := pipeline.Compile(m)
+		if err != nil {
+			return err
+		}
+		plans = append(plans, plan)
+	}
+	prog, err := newProgress(f.progress, a.stdout, a.stderr, f.interval)
+	if err != nil {
+		return err
+	}
+	sum, err := engine.RunAll(cmd.Context(), plans, engine.Options{
+		StateDir:   f.stateDir,
+		OutRoot:    f.outRoot,
+		Force:      f.force,
+		Stop:       a.stop,
+		OnEvent:    a.logEvent,
+		OnProgress: prog.handle,
+	})
+	prog.close()
+	if err != nil {
+		return err
+	}
+	if f.provenance != "" {
+		if err := a.writeProvenance(f.provenance, sum); err != nil {
+			return err
+		}
+	}
+	switch {
+	case prog.mode == "json" && f.jsonOut:
+		line, _ := json.Marshal(struct {
+			Type string `json:"type"`
+			*engine.Summary
+		}{"summary", sum})
+		fmt.Fprintf(a.stdout, "%s\n", line)
+	case prog.mode == "json" || f.provenance == "-":
+	case f.jsonOut:
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(sum); err != nil {
+			return err
+		}
+	default:
+		printSummary(a.stdout, sum)
+	}
+	if code := sum.ExitCode(); code != 0 {
+		if sum.Interrupted {
+			a.log.Warn("interrupted: finished items are saved; zpipe resume (or run) picks up where this run stopped")
+		}
+		return exitError{code}
+	}
+	return nil
 }
 
 func (a *app) logEvent(e engine.Event) {
@@ -120,6 +142,8 @@ func (a *app) logEvent(e engine.Event) {
 		a.log.Debug(e.Msg)
 	case engine.Warning, engine.ErrorsElided:
 		a.log.Warn(e.Msg)
+	case engine.StagePlanned, engine.Resuming:
+		a.log.Info(e.Msg)
 	case engine.RecordFailed:
 		a.log.Error(e.Msg)
 	case engine.StageFinished:

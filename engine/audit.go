@@ -1,0 +1,90 @@
+package engine
+
+import (
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/zpipe/zpipe/internal/atomicfile"
+)
+
+// itemProvenance describes what an item read and wrote, from its result.
+func (sr *stageRun) itemProvenance(it *item, res *itemResult) ItemProvenance {
+	p := ItemProvenance{ID: sr.s.Name + ":" + it.key(), Source: it.rel, SourceFormat: string(it.format),
+		Attempts: res.attempts, DurationNS: int64(res.duration), Time: time.Now().UTC(), UpToDate: res.upToDate}
+	if it.fp != nil {
+		p.InputSHA256 = it.fp.Input
+	}
+	spec := sr.schema.Spec()
+	p.Schema = &SchemaProvenance{Path: sr.m.Rel(spec.File), Definition: spec.Def, SHA256: sr.schema.SchemaSum()}
+	if e := res.entry; e != nil {
+		p.Time = e.Time
+		for _, part := range e.Parts {
+			o := sr.s.Outputs[part.Output]
+			p.Outputs = append(p.Outputs, OutputProvenance{Path: o.Path, Format: string(o.Format), SHA256: part.SHA256})
+		}
+		if e.Rejects != nil {
+			p.Outputs = append(p.Outputs, OutputProvenance{Path: sr.m.Rel(sr.s.Rejects), Format: "ndjson", SHA256: e.Rejects.SHA256})
+		}
+	}
+	if res.err != nil {
+		p.Error = res.err.Error()
+	}
+	return p
+}
+
+// provenance gathers the run's audit trail from its stages.
+func (r *runner) provenance(nodes []*node, start time.Time, sum *Summary) *RunProvenance {
+	host, _ := os.Hostname()
+	p := &RunProvenance{RunID: r.state.runID, Version: Version(), Host: host, Start: start.UTC(), End: time.Now().UTC(),
+		Totals: map[string]int{}, Outputs: map[string]string{}, Items: []ItemProvenance{}}
+	formats := map[string]bool{}
+	seen := map[string]bool{}
+	for _, n := range nodes {
+		m := n.plan.Manifest
+		if !seen[m.File] {
+			seen[m.File] = true
+			p.Manifests = append(p.Manifests, ManifestProvenance{Path: m.File, SHA256: m.Sum})
+		}
+		st := n.sum
+		p.Stages = append(p.Stages, StageProvenance{Pipeline: st.Pipeline, Name: st.Name, Status: st.Status, Items: st.Items,
+			Successful: st.Items - st.FailedItems, Failed: st.FailedItems, UpToDate: st.UpToDate, Records: st.Records,
+			Parallel: n.stage.Parallel, ProcessingNS: int64(st.Duration)})
+		for _, o := range n.stage.Outputs {
+			formats[string(o.Format)] = true
+		}
+		for _, ip := range n.items {
+			formats[ip.SourceFormat] = true
+		}
+		p.Items = append(p.Items, n.items...)
+		if e := r.state.stage(n.stageID()); e != nil {
+			for k, v := range e.Outputs {
+				p.Outputs[k] = v
+			}
+		}
+	}
+	delete(formats, "")
+	for f := range formats {
+		p.Formats = append(p.Formats, f)
+	}
+	sort.Strings(p.Formats)
+	p.Totals["records"], p.Totals["ok"], p.Totals["failed"] = sum.Records, sum.OK, sum.Failed
+	p.Totals["failed_items"] = sum.FailedItems
+	for _, st := range sum.Stages {
+		p.Totals["items"] += st.Items
+		p.Totals["up_to_date"] += st.UpToDate
+	}
+	return p
+}
+
+// writeProvenance saves the audit trail as runs/<id>/provenance.json.
+func (r *runner) writeProvenance(p *RunProvenance) error {
+	return atomicfile.Write(filepath.Join(r.opts.StateDir, "runs", p.RunID, "provenance.json"), func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(p)
+	})
+}

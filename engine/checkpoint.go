@@ -1,0 +1,233 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// id names the stage in the journal: its manifest and its name.
+func (sr *stageRun) id() string { return sr.n.stageID() }
+
+// key names an item in the journal: its source, and for a chunk its offset.
+func (it *item) key() string {
+	if it.chunk == nil {
+		return it.rel
+	}
+	return it.rel + "@" + strconv.FormatInt(it.chunk.Offset, 10)
+}
+
+// settingsSum hashes what, besides the input and the schema, decides the
+// bytes an item writes. Parallelism, retries and timeouts do not.
+func (sr *stageRun) settingsSum() string {
+	b, _ := json.Marshal(struct {
+		Format  string
+		Outputs any
+		Rejects bool
+		Columns []string
+		Limits  any
+	}{string(sr.s.Source.Format), sr.s.Outputs, sr.s.Rejects != "", sr.columns, sr.r.opts.Limits})
+	return hashString(string(b))
+}
+
+// fingerprintOf works out what an item depends on now. The input is hashed
+// unless the file's size, mtime and inode match the journal's, as git's
+// index does.
+func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (*fingerprint, *fileStat, error) {
+	stat, err := statOf(it.source)
+	if err != nil {
+		return nil, nil, err
+	}
+	fp := &fingerprint{Schema: sr.schema.SchemaSum(), Transform: sr.schema.TransformSum(), Settings: settings, Version: Version()}
+	if prev != nil && prev.FP != nil && prev.Stat != nil && *prev.Stat == *stat {
+		fp.Input = prev.FP.Input
+		return fp, stat, nil
+	}
+	if it.chunk != nil {
+		fp.Input, err = hashRange(it.source, it.chunk.Offset, it.chunk.Size)
+	} else {
+		fp.Input, err = hashFile(it.source)
+	}
+	return fp, stat, err
+}
+
+// decide marks each item up to date or to run, with the reason, and tells
+// whether the stage's outputs are as it last wrote them. It reports the
+// outcome as an event: "users: 2 up to date, 1 to run: input changed
+// (data/a.json)".
+func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
+	settings := sr.settingsSum()
+	force := sr.r.opts.Force
+	why := map[string][]string{}
+	for i := range sr.items {
+		it := &sr.items[i]
+		res := &sr.results[i]
+		prev := sr.r.state.item(sr.id(), it.key())
+		if it.err != nil {
+			why["unreadable"] = append(why["unreadable"], it.rel)
+			toRun++
+			continue
+		}
+		fp, stat, err := sr.fingerprintOf(it, prev, settings)
+		if err != nil {
+			it.err = err
+			why["unreadable"] = append(why["unreadable"], it.rel)
+			toRun++
+			continue
+		}
+		it.fp, it.stat = fp, stat
+		reason := sr.r.state.reason(prev, fp)
+		if force {
+			reason = "--force"
+		}
+		if reason != "" {
+			why[reason] = append(why[reason], itemID(it))
+			toRun++
+			continue
+		}
+		*res = resultOf(prev, sr.r.state.parts, len(sr.s.Outputs))
+		sr.finished[i] = true
+	}
+	intact = sr.outputsIntact()
+	outputs := ""
+	if !intact && toRun == 0 {
+		// Only worth saying when it is why the stage does anything.
+		outputs = sr.outputsReason + ", so the outputs are rebuilt"
+	}
+	sr.r.emit(Event{Kind: StagePlanned, Stage: sr.s.Name, Msg: planLine(sr.s.Name, len(sr.items)-toRun, toRun, why, outputs)})
+	return toRun, intact
+}
+
+func planLine(stage string, upToDate, toRun int, why map[string][]string, outputs string) string {
+	msg := fmt.Sprintf("stage %s: %d up to date, %d to run", stage, upToDate, toRun)
+	reasons := make([]string, 0, len(why))
+	for r := range why {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	var parts []string
+	for _, r := range reasons {
+		parts = append(parts, r+" ("+shortList(why[r])+")")
+	}
+	if outputs != "" {
+		parts = append(parts, outputs)
+	}
+	if len(parts) > 0 {
+		msg += ": " + strings.Join(parts, "; ")
+	}
+	return msg
+}
+
+// resultOf rebuilds an up-to-date item's result from its journal entry.
+func resultOf(e *entry, dir string, outputs int) itemResult {
+	res := itemResult{upToDate: true, records: e.Records, ok: e.OK, failed: e.Failed, attempts: e.Attempts, parts: make([]string, outputs), entry: e}
+	for _, p := range e.Parts {
+		if p.Output < outputs {
+			res.parts[p.Output] = filepath.Join(dir, p.File)
+		}
+	}
+	if e.Rejects != nil {
+		res.rejects = filepath.Join(dir, e.Rejects.File)
+	}
+	return res
+}
+
+// outputsIntact reports whether every file the stage last wrote is still
+// there with the bytes it wrote. It sets outputsReason when not.
+func (sr *stageRun) outputsIntact() bool {
+	prev := sr.r.state.stage(sr.id())
+	if prev == nil {
+		sr.outputsReason = "no outputs written yet"
+		return false
+	}
+	for _, rel := range sortedKeys(prev.Outputs) {
+		sum, err := hashFile(filepath.Join(sr.m.Dir, rel))
+		switch {
+		case os.IsNotExist(err):
+			sr.outputsReason = "output " + rel + " was deleted"
+			return false
+		case err != nil || sum != prev.Outputs[rel]:
+			sr.outputsReason = "output " + rel + " was changed"
+			return false
+		}
+	}
+	return true
+}
+
+func (sr *stageRun) prevOutputs() []string {
+	prev := sr.r.state.stage(sr.id())
+	var out []string
+	for _, rel := range sortedKeys(prev.Outputs) {
+		if filepath.Join(sr.m.Dir, rel) != sr.s.Rejects {
+			out = append(out, rel)
+		}
+	}
+	return out
+}
+
+// record saves a finished item: its parts go into the parts folder, synced,
+// and only then does its journal entry say it is done. A failed item is
+// recorded as failed, so that the next run retries it.
+func (sr *stageRun) record(it *item, res *itemResult) {
+	e := &entry{Type: "item", Stage: sr.id(), Key: it.key(), FP: it.fp, Stat: it.stat,
+		Records: res.records, OK: res.ok, Failed: res.failed, Attempts: res.attempts, Duration: int64(res.duration)}
+	if res.err != nil || it.fp == nil {
+		e.Status = "failed"
+		if res.err != nil {
+			e.Error = res.err.Error()
+		}
+		res.entry = e
+		if err := sr.r.state.append(e); err != nil {
+			res.err = err
+		}
+		return
+	}
+	e.Status = "done"
+	base := hashString(e.Stage, e.Key, e.FP.Input, e.FP.Schema, e.FP.Transform, e.FP.Settings, e.FP.Version)[:32]
+	commit := func(tmp, suffix string, output int) (*partRef, error) {
+		name := base + "-" + suffix + ".part"
+		if err := sr.r.state.commitPart(tmp, name); err != nil {
+			return nil, err
+		}
+		return &partRef{Output: output, File: name, SHA256: res.sums[tmp], Records: res.counts[tmp]}, nil
+	}
+	for k, tmp := range res.parts {
+		if tmp == "" {
+			continue
+		}
+		ref, err := commit(tmp, strconv.Itoa(k), k)
+		if err != nil {
+			res.err = err
+			return
+		}
+		e.Parts = append(e.Parts, *ref)
+		res.parts[k] = filepath.Join(sr.r.state.parts, ref.File)
+	}
+	if res.rejects != "" {
+		ref, err := commit(res.rejects, "rejects", -1)
+		if err != nil {
+			res.err = err
+			return
+		}
+		e.Rejects = ref
+		res.rejects = filepath.Join(sr.r.state.parts, ref.File)
+	}
+	res.committed = true
+	res.entry = e
+	if err := sr.r.state.append(e); err != nil {
+		res.err = err
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

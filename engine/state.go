@@ -1,0 +1,306 @@
+package engine
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/zpipe/zpipe/internal/atomicfile"
+	"github.com/zpipe/zpipe/internal/journal"
+)
+
+// entry is one line of the journal: a finished item, an assembled stage,
+// or the start or end of a run.
+type entry struct {
+	Type   string `json:"type"` // item, stage, run
+	Run    string `json:"run"`
+	Stage  string `json:"stage,omitempty"`
+	Key    string `json:"key,omitempty"`
+	Status string `json:"status,omitempty"` // item: done, failed; run: started, finished, interrupted
+
+	FP      *fingerprint      `json:"fp,omitempty"`
+	Stat    *fileStat         `json:"stat,omitempty"`
+	Parts   []partRef         `json:"parts,omitempty"`
+	Rejects *partRef          `json:"rejects,omitempty"`
+	Outputs map[string]string `json:"outputs,omitempty"` // stage: output path → sha256
+
+	Records  int       `json:"records,omitempty"`
+	OK       int       `json:"ok,omitempty"`
+	Failed   int       `json:"failed,omitempty"`
+	Attempts int       `json:"attempts,omitempty"`
+	Error    string    `json:"error,omitempty"`
+	Duration int64     `json:"duration_ns,omitempty"`
+	Time     time.Time `json:"time"`
+}
+
+// fingerprint says what an item's output depends on. Its parts are kept
+// apart so that a rerun can say which one changed.
+type fingerprint struct {
+	Input     string `json:"input"`
+	Schema    string `json:"schema"`
+	Transform string `json:"transform,omitempty"`
+	Settings  string `json:"settings"`
+	Version   string `json:"version"`
+}
+
+// fileStat lets an unchanged file skip rehashing, as git's index does.
+type fileStat struct {
+	Size  int64  `json:"size"`
+	Mtime int64  `json:"mtime_ns"`
+	Ino   uint64 `json:"ino"`
+}
+
+// partRef is a saved part of an output: the file in the parts folder and
+// the sha256 of its bytes.
+type partRef struct {
+	Output  int    `json:"output"`
+	File    string `json:"file"`
+	SHA256  string `json:"sha256"`
+	Records int    `json:"records"`
+}
+
+// state is a run's hold on its state folder: the lock, the journal, and
+// the latest entry of every item and stage.
+type state struct {
+	dir   string
+	parts string
+	runID string
+	lock  *journal.Lock
+	j     *journal.Journal
+
+	mu      sync.Mutex
+	items   map[string]*entry // stage + "\x00" + key → latest item entry
+	stages  map[string]*entry // stage → latest stage entry
+	lastRun *entry            // the previous run's last run entry
+	appends int
+}
+
+// openState locks the state folder and reads its journal. force starts
+// the journal afresh.
+func openState(dir string, force bool) (*state, error) {
+	if err := os.MkdirAll(filepath.Join(dir, "parts"), 0o755); err != nil {
+		return nil, err
+	}
+	lock, err := journal.Acquire(dir)
+	if err != nil {
+		return nil, err
+	}
+	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), lock: lock, runID: newRunID(),
+		items: map[string]*entry{}, stages: map[string]*entry{}}
+	path := filepath.Join(dir, "journal.ndjson")
+	if force {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			lock.Release()
+			return nil, err
+		}
+	}
+	st.j, err = journal.Open(path, func(line []byte) error {
+		var e entry
+		if err := json.Unmarshal(line, &e); err != nil {
+			return err
+		}
+		switch e.Type {
+		case "item":
+			st.items[e.Stage+"\x00"+e.Key] = &e
+		case "stage":
+			st.stages[e.Stage] = &e
+		case "run":
+			st.lastRun = &e
+		default:
+			return fmt.Errorf("unknown entry type %q", e.Type)
+		}
+		return nil
+	})
+	if err != nil {
+		lock.Release()
+		return nil, err
+	}
+	return st, nil
+}
+
+func newRunID() string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}
+
+func (st *state) append(e *entry) error {
+	e.Run = st.runID
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	st.mu.Lock()
+	switch e.Type {
+	case "item":
+		st.items[e.Stage+"\x00"+e.Key] = e
+	case "stage":
+		st.stages[e.Stage] = e
+	}
+	st.appends++
+	st.mu.Unlock()
+	return st.j.Append(e)
+}
+
+func (st *state) item(stage, key string) *entry {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.items[stage+"\x00"+key]
+}
+
+func (st *state) stage(stage string) *entry {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.stages[stage]
+}
+
+// close ends the run in the journal, drops parts no entry refers to, and
+// releases the folder.
+func (st *state) close(status string) error {
+	err := st.j.Append(&entry{Type: "run", Run: st.runID, Status: status, Time: time.Now().UTC()})
+	if cerr := st.j.Close(); err == nil {
+		err = cerr
+	}
+	if status == "finished" {
+		st.collect()
+	}
+	if rerr := st.lock.Release(); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// collect removes parts that no latest entry refers to: those of inputs
+// that changed or went away.
+func (st *state) collect() {
+	live := map[string]bool{}
+	for _, e := range st.items {
+		for _, p := range e.Parts {
+			live[p.File] = true
+		}
+		if e.Rejects != nil {
+			live[e.Rejects.File] = true
+		}
+	}
+	names, _ := os.ReadDir(st.parts)
+	for _, n := range names {
+		if !live[n.Name()] {
+			os.Remove(filepath.Join(st.parts, n.Name()))
+		}
+	}
+}
+
+// statOf reads what fileStat compares.
+func statOf(path string) (*fileStat, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &fileStat{Size: fi.Size(), Mtime: fi.ModTime().UnixNano()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		s.Ino = sys.Ino
+	}
+	return s, nil
+}
+
+// hashRange returns the sha256 of size bytes of path from offset, or of
+// the whole file when size is negative.
+func hashRange(path string, offset, size int64) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if size >= 0 {
+		r = io.NewSectionReader(f, offset, size)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, r); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func hashFile(path string) (string, error) { return hashRange(path, 0, -1) }
+
+func hashString(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// commitPart moves a finished part into the parts folder under its final
+// name: the temp file is synced first, so that the journal entry written
+// after it never points at bytes that a power loss could take away.
+func (st *state) commitPart(tmp, name string) error {
+	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	f.Close()
+	return os.Rename(tmp, filepath.Join(st.parts, name))
+}
+
+// syncParts makes the renames of committed parts durable.
+func (st *state) syncParts() error { return atomicfile.SyncDir(st.parts) }
+
+// reason explains why an item must run, comparing what it depends on now
+// with what the journal recorded; "" means it is up to date.
+func (st *state) reason(prev *entry, fp *fingerprint) string {
+	switch {
+	case prev == nil:
+		return "new"
+	case prev.Status != "done":
+		return "failed last time"
+	case prev.FP == nil:
+		return "no fingerprint recorded"
+	case prev.FP.Input != fp.Input:
+		return "input changed"
+	case prev.FP.Schema != fp.Schema:
+		return "schema changed"
+	case prev.FP.Transform != fp.Transform:
+		return "transform changed"
+	case prev.FP.Settings != fp.Settings:
+		return "stage settings changed"
+	case prev.FP.Version != fp.Version:
+		return "zpipe version changed (was " + prev.FP.Version + ")"
+	}
+	for _, p := range append(append([]partRef(nil), prev.Parts...), derefPart(prev.Rejects)...) {
+		if _, err := os.Stat(filepath.Join(st.parts, p.File)); err != nil {
+			return "its saved part is missing"
+		}
+	}
+	return ""
+}
+
+func derefPart(p *partRef) []partRef {
+	if p == nil {
+		return nil
+	}
+	return []partRef{*p}
+}
+
+// shortList names up to three items, then how many more.
+func shortList(names []string) string {
+	if len(names) <= 3 {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:3], ", "), len(names)-3)
+}

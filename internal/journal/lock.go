@@ -1,0 +1,44 @@
+package journal
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Lock is an exclusive hold on a state folder. The kernel releases it when
+// the process dies, so a lock left by a crashed run is simply taken over.
+type Lock struct {
+	f *os.File
+}
+
+// Acquire takes the lock file in dir, or fails at once naming the process
+// that holds it.
+func Acquire(dir string) (*Lock, error) {
+	path := filepath.Join(dir, "lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b, _ := os.ReadFile(path)
+		f.Close()
+		owner := strings.TrimSpace(string(b))
+		if owner == "" {
+			owner = "unknown"
+		}
+		return nil, fmt.Errorf("state folder %s is in use by another zpipe (pid %s); wait for it to finish, or use another --state-dir", dir, owner)
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return &Lock{f: f}, nil
+}
+
+// Release gives the lock up.
+func (l *Lock) Release() error {
+	l.f.Truncate(0)
+	return l.f.Close()
+}
