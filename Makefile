@@ -3,7 +3,7 @@ GO       ?= go
 FUZZTIME ?= 30s
 GOFILES   = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*')
 
-.PHONY: test vet fmtcheck build quickstart fuzz bench
+.PHONY: test vet fmtcheck build quickstart fuzz bench crash
 
 test: vet fmtcheck
 	$(GO) test -race -count=1 ./...
@@ -38,3 +38,8 @@ bench:
 	$(GO) test ./... -run '^$$' -bench . -benchmem -count 5
 	bash scripts/bench-run.sh
 	bash scripts/bench-memory.sh
+
+# SIGKILLs zpipe run 20 times at random moments and checks that resuming
+# loses nothing, redoes nothing finished and leaves no half-written file.
+crash:
+	$(GO) test -tags crash -run '^TestCrash$$' -count=1 -v -timeout 30m ./cmd/zpipe

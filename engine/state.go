@@ -91,7 +91,7 @@ func openState(dir string, force bool) (*state, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "parts"), 0o755); err != nil {
 		return nil, err
 	}
-	lock, err := journal.Acquire(dir)
+	lock, err := journal.Acquire(dir, display(dir))
 	if err != nil {
 		return nil, err
 	}
@@ -122,10 +122,26 @@ func openState(dir string, force bool) (*state, error) {
 		return nil
 	})
 	if err != nil {
+		var ce *journal.CorruptError
+		if errors.As(err, &ce) {
+			ce.Path = display(ce.Path)
+		}
 		lock.Release()
 		return nil, err
 	}
 	return st, nil
+}
+
+// display shows a path relative to the working folder when it is inside it.
+func display(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return p
 }
 
 func newRunID() string {

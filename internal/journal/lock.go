@@ -16,8 +16,8 @@ type Lock struct {
 }
 
 // Acquire takes the lock file in dir, or fails at once naming the process
-// that holds it.
-func Acquire(dir string) (*Lock, error) {
+// that holds it; show is dir as messages should name it.
+func Acquire(dir, show string) (*Lock, error) {
 	path := filepath.Join(dir, "lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -30,7 +30,7 @@ func Acquire(dir string) (*Lock, error) {
 		if owner == "" {
 			owner = "unknown"
 		}
-		return nil, fmt.Errorf("state folder %s is in use by another zpipe (pid %s); wait for it to finish, or use another --state-dir", dir, owner)
+		return nil, fmt.Errorf("state folder %s is in use by another zpipe (pid %s); wait for it to finish, or use another --state-dir", show, owner)
 	}
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)

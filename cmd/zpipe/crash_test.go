@@ -1,0 +1,164 @@
+//go:build crash
+
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestCrash kills zpipe run with SIGKILL at random moments, resumes each
+// time, and checks that nothing is lost, nothing is half written, and no
+// finished item is redone. Run it with make crash.
+func TestCrash(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "zpipe")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	const files = 3000
+	setup := func(dir string) {
+		os.MkdirAll(filepath.Join(dir, "data"), 0o755)
+		os.WriteFile(filepath.Join(dir, "user.cue"), []byte("#User: {id: int & >=1, name: string, tier: *\"free\" | \"pro\"}\n"), 0o644)
+		os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(`version: 1
+stages:
+  users:
+    parallel: 2
+    source: {paths: ["data/*.json"]}
+    schema: user.cue#User
+    outputs:
+      - {format: ndjson, path: out/users.ndjson}
+      - {format: yaml, path: "out/each/{stem}.yaml"}
+    rejects: out/rejects.ndjson
+  report:
+    source: {paths: [out/users.ndjson]}
+    schema: user.cue#User
+    outputs: [{format: csv, path: out/users.csv}]
+`), 0o644)
+		for i := 0; i < files; i++ {
+			id := i + 1
+			if i%97 == 0 {
+				id = 0 // invalid: goes to rejects
+			}
+			os.WriteFile(filepath.Join(dir, "data", fmt.Sprintf("u%05d.json", i)), []byte(fmt.Sprintf(`{"id": %d, "name": "user %d"}`, id, i)), 0o644)
+		}
+	}
+	zpipe := func(dir string, args ...string) *exec.Cmd {
+		c := exec.Command(bin, append([]string{"run", "--progress=none", "--log-level=error"}, args...)...)
+		c.Dir = dir
+		return c
+	}
+
+	clean := t.TempDir()
+	setup(clean)
+	start := time.Now()
+	if out, err := zpipe(clean, "p.yaml").CombinedOutput(); err != nil && !isExit(err, 1) {
+		t.Fatalf("clean run: %v\n%s", err, out)
+	}
+	took := time.Since(start)
+	want := tree(t, filepath.Join(clean, "out"))
+	t.Logf("clean run: %s, %d output files", took, len(want))
+
+	dir := t.TempDir()
+	setup(dir)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	kills := 0
+	for kills < 20 {
+		c := zpipe(dir, "p.yaml")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rng.Int64N(int64(took))))
+		c.Process.Signal(syscall.SIGKILL)
+		err := c.Wait()
+		if !strings.Contains(fmt.Sprint(err), "killed") {
+			// The run finished before the kill: start over from nothing.
+			os.RemoveAll(filepath.Join(dir, "out"))
+			os.RemoveAll(filepath.Join(dir, ".zpipe"))
+			continue
+		}
+		kills++
+		// Whatever exists must be whole: an output is either absent or
+		// exactly what a clean run writes.
+		for name, b := range tree(t, filepath.Join(dir, "out")) {
+			if strings.Contains(name, ".zpipe-tmp-") {
+				continue // the temp file of an output being written
+			}
+			if w, ok := want[name]; !ok || !bytes.Equal(w, b) {
+				t.Fatalf("kill %d: %s is half written or wrong", kills, name)
+			}
+		}
+	}
+	if out, err := zpipe(dir, "p.yaml").CombinedOutput(); err != nil && !isExit(err, 1) {
+		t.Fatalf("final run: %v\n%s", err, out)
+	}
+	got := tree(t, filepath.Join(dir, "out"))
+	for name, w := range want {
+		if !bytes.Equal(got[name], w) {
+			t.Errorf("%s differs from the clean run's", name)
+		}
+	}
+	for name := range got {
+		if _, ok := want[name]; !ok {
+			t.Errorf("%s is left behind", name)
+		}
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && (strings.HasPrefix(d.Name(), ".zpipe-tmp-") || (d.IsDir() && strings.HasPrefix(d.Name(), "run-"))) {
+			t.Errorf("temp file left behind: %s", p)
+		}
+		return nil
+	})
+	// No item is recorded done twice with the same fingerprint: once done,
+	// an item's parts were never written again.
+	f, err := os.Open(filepath.Join(dir, ".zpipe", "journal.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	done := map[string]int{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var e struct {
+			Type, Stage, Key, Status string
+			FP                       map[string]string
+		}
+		json.Unmarshal(sc.Bytes(), &e)
+		if e.Type == "item" && e.Status == "done" {
+			k := e.Stage + " " + e.Key + " " + e.FP["input"] + e.FP["schema"] + e.FP["settings"]
+			if done[k]++; done[k] > 1 {
+				t.Errorf("item %s was redone after it was recorded done", e.Key)
+			}
+		}
+	}
+	t.Logf("%d kills, %d items recorded done once each", kills, len(done))
+}
+
+func isExit(err error, code int) bool {
+	ee, ok := err.(*exec.ExitError)
+	return ok && ee.ExitCode() == code
+}
+
+func tree(t *testing.T, root string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, p)
+		files[rel], _ = os.ReadFile(p)
+		return nil
+	})
+	return files
+}
