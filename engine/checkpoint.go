@@ -169,57 +169,77 @@ func (sr *stageRun) prevOutputs() []string {
 	return out
 }
 
-// record saves a finished item: its parts go into the parts folder, synced,
-// and only then does its journal entry say it is done. A failed item is
-// recorded as failed, so that the next run retries it.
-func (sr *stageRun) record(it *item, res *itemResult) {
+// commitResult is what the committer did with an item.
+type commitResult struct {
+	set     bool
+	parts   []string // final paths, per output
+	rejects string
+	entry   *entry
+	err     error
+}
+
+// record hands a finished item to the committer: its parts go into the
+// parts folder, synced, and only then does its journal entry say it is
+// done. A failed item is recorded as failed, so that the next run retries
+// it. The item's result is updated by applyCommits, after the committer's
+// flush.
+func (sr *stageRun) record(i int, it *item, res *itemResult) {
 	e := &entry{Type: "item", Stage: sr.id(), Key: it.key(), FP: it.fp, Stat: it.stat,
 		Records: res.records, OK: res.ok, Failed: res.failed, Attempts: res.attempts, Duration: int64(res.duration)}
+	cr := &commitResult{set: true, entry: e}
+	job := &commitJob{entry: e, apply: func(err error) {
+		cr.err = err
+		sr.mu.Lock()
+		sr.commits[i] = cr
+		sr.mu.Unlock()
+	}}
 	if res.err != nil || it.fp == nil {
 		e.Status = "failed"
 		if res.err != nil {
 			e.Error = res.err.Error()
 		}
-		res.entry = e
-		if err := sr.r.state.append(e); err != nil {
-			res.err = err
-		}
+		sr.r.commits.add(job)
 		return
 	}
 	e.Status = "done"
 	base := hashString(e.Stage, e.Key, e.FP.Input, e.FP.Schema, e.FP.Transform, e.FP.Settings, e.FP.Version)[:32]
-	commit := func(tmp, suffix string, output int) (*partRef, error) {
-		name := base + "-" + suffix + ".part"
-		if err := sr.r.state.commitPart(tmp, name); err != nil {
-			return nil, err
-		}
-		return &partRef{Output: output, File: name, SHA256: res.sums[tmp], Records: res.counts[tmp]}, nil
-	}
+	cr.parts = make([]string, len(res.parts))
 	for k, tmp := range res.parts {
 		if tmp == "" {
 			continue
 		}
-		ref, err := commit(tmp, strconv.Itoa(k), k)
-		if err != nil {
-			res.err = err
-			return
-		}
-		e.Parts = append(e.Parts, *ref)
-		res.parts[k] = filepath.Join(sr.r.state.parts, ref.File)
+		name := base + "-" + strconv.Itoa(k) + ".part"
+		job.moves = append(job.moves, [2]string{tmp, name})
+		e.Parts = append(e.Parts, partRef{Output: k, File: name, SHA256: res.sums[tmp], Records: res.counts[tmp]})
+		cr.parts[k] = filepath.Join(sr.r.state.parts, name)
 	}
 	if res.rejects != "" {
-		ref, err := commit(res.rejects, "rejects", -1)
-		if err != nil {
-			res.err = err
-			return
-		}
-		e.Rejects = ref
-		res.rejects = filepath.Join(sr.r.state.parts, ref.File)
+		name := base + "-rejects.part"
+		job.moves = append(job.moves, [2]string{res.rejects, name})
+		e.Rejects = &partRef{Output: -1, File: name, SHA256: res.sums[res.rejects], Records: res.counts[res.rejects]}
+		cr.rejects = filepath.Join(sr.r.state.parts, name)
 	}
-	res.committed = true
-	res.entry = e
-	if err := sr.r.state.append(e); err != nil {
-		res.err = err
+	sr.r.commits.add(job)
+}
+
+// applyCommits moves what the committer did into the items' results. It
+// runs after a flush, when no worker touches the results.
+func (sr *stageRun) applyCommits() {
+	for i, cr := range sr.commits {
+		if cr == nil {
+			continue
+		}
+		res := &sr.results[i]
+		res.entry = cr.entry
+		switch {
+		case cr.err != nil:
+			if res.err == nil {
+				res.err = fmt.Errorf("saving the item: %w", cr.err)
+				res.failed, res.ok = res.records, 0
+			}
+		case cr.entry.Status == "done":
+			res.parts, res.rejects, res.committed = cr.parts, cr.rejects, true
+		}
 	}
 }
 

@@ -60,12 +60,13 @@ func (e *SetupError) ExitCode() int { return 2 }
 
 // runner holds what the stages of one run share.
 type runner struct {
-	opts   Options
-	state  *state
-	tmp    string
-	memory *semaphore.Weighted // bytes in flight, when max_memory is set
-	budget int64
-	mu     sync.Mutex // serialises OnEvent and OnProgress
+	opts    Options
+	state   *state
+	commits *committer
+	tmp     string
+	memory  *semaphore.Weighted // bytes in flight, when max_memory is set
+	budget  int64
+	mu      sync.Mutex // serialises OnEvent and OnProgress
 }
 
 // node is one stage of one plan in the run's schedule.
@@ -160,7 +161,9 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		return nil, &SetupError{err}
 	}
 
+	r.commits = newCommitter(r.state)
 	r.dispatch(ctx, nodes, maxStages)
+	r.commits.close()
 
 	sum := &Summary{RunID: r.state.runID}
 	for _, n := range nodes {

@@ -77,6 +77,8 @@ type stageRun struct {
 	shown    int
 	// Running totals for progress events.
 	completed, records, failed int
+	// commits is filled in by the committer, under mu.
+	commits []*commitResult
 }
 
 // itemID names an item in progress events: its file, and for a chunk the
@@ -109,6 +111,7 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	}
 	sr.results = make([]itemResult, len(items))
 	sr.finished = make([]bool, len(items))
+	sr.commits = make([]*commitResult, len(items))
 	toRun, intact := sr.decide(targets)
 	defer sr.cleanup()
 	if toRun == 0 && intact {
@@ -149,7 +152,7 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 		p.Go(func() {
 			res := sr.runItem(stageCtx, stopped, &items[i])
 			if !res.notRun {
-				sr.record(&items[i], &res)
+				sr.record(i, &items[i], &res)
 			}
 			sr.results[i] = res
 			sr.report(i)
@@ -159,10 +162,8 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 		})
 	}
 	p.Wait()
-	if err := r.state.syncParts(); err != nil {
-		st.Status, st.Error = StatusFailed, err.Error()
-		return
-	}
+	r.commits.flush()
+	sr.applyCommits()
 
 	notRun := sr.tally(st)
 	r.progress(Progress{Type: ProgressComplete, Name: s.Name, Completed: toRun - notRun, Total: toRun, Records: st.Records, Failed: st.Failed})
@@ -179,17 +180,28 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	default:
 		st.Status = StatusOK
 	}
+	// Every output is written, then all are synced and renamed together.
+	var g atomicfile.Group
+	defer g.Abort()
 	written := map[string]string{}
+	add := func(t target) bool {
+		sum, err := sr.assemble(&g, t)
+		if err != nil {
+			st.Status, st.Error = StatusFailed, fmt.Sprintf("writing %s: %v", m.Rel(t.path), err)
+			return false
+		}
+		if sum != "" {
+			written[m.Rel(t.path)] = sum
+		}
+		return true
+	}
 	if st.Status != StatusStopped {
 		for _, t := range targets {
-			sum, err := sr.assemble(t)
-			if err != nil {
-				st.Status, st.Error = StatusFailed, fmt.Sprintf("writing %s: %v", m.Rel(t.path), err)
+			if !add(t) {
 				return
 			}
-			if sum != "" {
+			if _, ok := written[m.Rel(t.path)]; ok {
 				st.Outputs = append(st.Outputs, m.Rel(t.path))
-				written[m.Rel(t.path)] = sum
 			}
 		}
 	}
@@ -198,13 +210,14 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 		for i := range items {
 			t.items = append(t.items, i)
 		}
-		sum, err := sr.assemble(t)
-		if err != nil {
-			st.Status, st.Error = StatusFailed, fmt.Sprintf("writing %s: %v", m.Rel(s.Rejects), err)
+		if !add(t) {
 			return
 		}
 		st.Rejects = m.Rel(s.Rejects)
-		written[st.Rejects] = sum
+	}
+	if err := g.Commit(); err != nil {
+		st.Status, st.Error = StatusFailed, "writing the outputs: "+err.Error()
+		return
 	}
 	if st.Status != StatusStopped {
 		if err := r.state.append(&entry{Type: "stage", Stage: sr.id(), Outputs: written}); err != nil {
@@ -347,9 +360,10 @@ func (sr *stageRun) targets() ([]target, error) {
 	return out, nil
 }
 
-// assemble writes a target from its items' parts, in input order, and
-// returns the sha256 of what it wrote; "" when it wrote nothing.
-func (sr *stageRun) assemble(t target) (string, error) {
+// assemble writes a target from its items' parts, in input order, into
+// the group, and returns the sha256 of what it wrote; "" when it wrote
+// nothing.
+func (sr *stageRun) assemble(g *atomicfile.Group, t target) (string, error) {
 	var parts []io.Reader
 	for _, i := range t.items {
 		res := &sr.results[i]
@@ -368,7 +382,7 @@ func (sr *stageRun) assemble(t target) (string, error) {
 		return "", nil
 	}
 	h := sha256.New()
-	err := atomicfile.Write(t.path, func(w io.Writer) error {
+	err := g.Write(t.path, func(w io.Writer) error {
 		defer func() {
 			for _, p := range parts {
 				p.(*lazyFile).Close()

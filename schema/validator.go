@@ -38,7 +38,7 @@ func (s *Schema) newValidator() (*Validator, error) {
 			return nil, err
 		}
 		if !v.transform.LookupPath(cue.MakePath(cue.Str("in"))).Exists() {
-			return nil, fmt.Errorf("%s: transform %s declares no field \"in\" to take the record", s.display(s.transform.File), s.transform)
+			return nil, fmt.Errorf("%s: transform #%s declares no field \"in\" to take the record", s.display(s.transform.File), s.transform.Def)
 		}
 		v.hasXform = true
 	}
