@@ -10,8 +10,28 @@ type Diagnostic struct {
 	File      string // as the user named it
 	Line, Col int
 	// Path is the manifest path of the value, such as stages.users.schema.
-	Path string
-	Msg  string
+	Path     string
+	Msg      string
+	Severity Severity
+}
+
+// Severity says whether a Diagnostic fails a manifest. The zero value is
+// SeverityError, so every diagnostic Load and Compile report is an error.
+type Severity int
+
+// The severities, worst first.
+const (
+	SeverityError Severity = iota
+	// SeverityWarning is for what may be intended, such as a glob that
+	// matches nothing yet.
+	SeverityWarning
+)
+
+func (s Severity) String() string {
+	if s == SeverityWarning {
+		return "warning"
+	}
+	return "error"
 }
 
 func (d Diagnostic) String() string {

@@ -114,6 +114,7 @@ func (l *loader) load(data []byte) (*Manifest, error) {
 	if len(l.diags) > 0 {
 		return nil, &Error{Diags: l.diags}
 	}
+	keepSource(l.m, l.name, l.rec)
 	return l.m, nil
 }
 

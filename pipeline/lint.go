@@ -1,0 +1,180 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"cuelang.org/go/cue"
+
+	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/schema"
+)
+
+// Lint checks a loaded manifest for what Load does not: that the stages
+// form no cycle, that schemas and transforms compile and their definitions
+// exist, that each source glob matches a file or a stage's output (a
+// warning), and that each output's format can hold every field the schema
+// allows. It reads schema files and lists folders, and writes nothing. The
+// diagnostics come in manifest order, each at the node it is about.
+func Lint(m *Manifest) []Diagnostic {
+	l := &linter{m: m, name: m.DisplayName(), schemas: map[string]schemaResult{}}
+	l.compile()
+	for _, s := range m.Stages {
+		l.globs(s)
+		if sch := l.schema(s); sch != nil {
+			l.formats(s, sch)
+		}
+	}
+	sort.SliceStable(l.diags, func(i, j int) bool {
+		a, b := l.diags[i], l.diags[j]
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	return l.diags
+}
+
+type linter struct {
+	m     *Manifest
+	name  string
+	diags []Diagnostic
+	// schemas caches compiled schemas by spec, since stages often share one.
+	schemas map[string]schemaResult
+}
+
+type schemaResult struct {
+	s   *schema.Schema
+	err error
+}
+
+func (l *linter) add(sev Severity, at []string, msg string, args ...any) {
+	line, col := l.m.Pos(at...)
+	l.diags = append(l.diags, Diagnostic{File: l.name, Line: line, Col: col, Path: dotted(at), Msg: fmt.Sprintf(msg, args...), Severity: sev})
+}
+
+// compile reports what Compile finds: a cycle, or a stage that reads its
+// own output.
+func (l *linter) compile() {
+	_, err := Compile(l.m)
+	var e *Error
+	if err == nil || !errors.As(err, &e) {
+		if err != nil {
+			l.diags = append(l.diags, Diagnostic{File: l.name, Msg: err.Error()})
+		}
+		return
+	}
+	for _, d := range e.Diags {
+		// Compile names the stage by its position in File; locate the
+		// stage's node instead, or its source.paths when Compile names it.
+		for _, s := range l.m.Stages {
+			if d.File != s.pos {
+				continue
+			}
+			at := []string{"stages", s.Name}
+			if d.Path != "" {
+				at = append(at, "source", "paths")
+			}
+			l.add(SeverityError, at, "%s", d.Msg)
+		}
+	}
+}
+
+// globs warns about a source glob that matches no file, unless a stage
+// writes a file it would match: that file appears during the run.
+func (l *linter) globs(s *Stage) {
+	for i, p := range s.Source.Paths {
+		one := *s
+		one.Source.Paths = []string{p}
+		at := []string{"stages", s.Name, "source", "paths", strconv.Itoa(i)}
+		files, _, err := one.Files(l.m.Dir)
+		if err != nil {
+			l.add(SeverityError, at, "%v", err)
+			continue
+		}
+		if len(files) == 0 && !l.written(&one) {
+			l.add(SeverityWarning, at, "source %q matches no file", p)
+		}
+	}
+}
+
+// written reports whether a stage writes a file the reader's globs match.
+// The reader's own outputs count too: Compile reports that as an error, so
+// a warning would only repeat it.
+func (l *linter) written(reader *Stage) bool {
+	for _, w := range l.m.Stages {
+		for _, out := range w.writes() {
+			if reader.reads(l.m.Dir, out) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// schema compiles the stage's schema, then with its transform, so that an
+// error points at the value that names the broken file. It returns nil
+// after reporting an error.
+func (l *linter) schema(s *Stage) *schema.Schema {
+	at := []string{"stages", s.Name, "schema"}
+	sch, err := l.load(s.Schema, nil)
+	if err == nil && s.Transform != nil {
+		at[2] = "transform"
+		sch, err = l.load(s.Schema, s.Transform)
+	}
+	if err != nil {
+		// A CUE error may hold several lines, each with its position.
+		for _, line := range strings.Split(err.Error(), "\n") {
+			l.add(SeverityError, at, "%s", line)
+		}
+		return nil
+	}
+	return sch
+}
+
+func (l *linter) load(spec schema.Spec, transform *schema.Spec) (*schema.Schema, error) {
+	key := spec.String()
+	opts := []schema.Option{schema.WithDisplayPath(l.m.Rel)}
+	if transform != nil {
+		key += "\x00" + transform.String()
+		opts = append(opts, schema.WithTransform(*transform))
+	}
+	r, ok := l.schemas[key]
+	if !ok {
+		r.s, r.err = schema.Load(spec, opts...)
+		l.schemas[key] = r
+	}
+	return r.s, r.err
+}
+
+// formats reports fields the schema allows that an output's format cannot
+// hold. A csv or tsv column for objects or lists is a design mistake, so an
+// error; a field that allows null may never be null in practice, so toml
+// gets a warning.
+func (l *linter) formats(s *Stage, sch *schema.Schema) {
+	spec := s.Schema
+	if s.Transform != nil {
+		spec = *s.Transform
+	}
+	spec.File = l.m.Rel(spec.File)
+	fields := sch.Fields()
+	for i, o := range s.Outputs {
+		at := []string{"stages", s.Name, "outputs", strconv.Itoa(i)}
+		for _, f := range fields {
+			if f.Kind == cue.TopKind {
+				continue // _ allows anything; only the records can tell
+			}
+			switch {
+			case (o.Format == format.CSV || o.Format == format.TSV) && f.Kind&cue.StructKind != 0:
+				l.add(SeverityError, at, "%s cannot hold the nested object field %q (%s)", o.Format, f.Name, spec)
+			case (o.Format == format.CSV || o.Format == format.TSV) && f.Kind&cue.ListKind != 0:
+				l.add(SeverityError, at, "%s cannot hold the list field %q (%s)", o.Format, f.Name, spec)
+			case o.Format == format.TOML && f.Kind&cue.NullKind != 0:
+				l.add(SeverityWarning, at, "toml cannot hold null, which the field %q allows (%s)", f.Name, spec)
+			}
+		}
+	}
+}
