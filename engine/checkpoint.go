@@ -68,6 +68,7 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 		res := &sr.results[i]
 		prev := sr.r.state.item(sr.id(), it.key())
 		if it.err != nil {
+			it.reason = "unreadable: " + it.err.Error()
 			why["unreadable"] = append(why["unreadable"], it.rel)
 			toRun++
 			continue
@@ -75,6 +76,7 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 		fp, stat, err := sr.fingerprintOf(it, prev, settings)
 		if err != nil {
 			it.err = err
+			it.reason = "unreadable: " + err.Error()
 			why["unreadable"] = append(why["unreadable"], it.rel)
 			toRun++
 			continue
@@ -84,6 +86,7 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 		if force {
 			reason = "--force"
 		}
+		it.reason = reason
 		if reason != "" {
 			why[reason] = append(why[reason], itemID(it))
 			toRun++

@@ -32,6 +32,8 @@ type item struct {
 	// fp and stat are what the journal records the item by.
 	fp   *fingerprint
 	stat *fileStat
+	// reason says why the item must run; "" when it is up to date.
+	reason string
 	// err is set when the item cannot even start, such as an unknown format.
 	err error
 }
@@ -112,6 +114,7 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	sr.results = make([]itemResult, len(items))
 	sr.finished = make([]bool, len(items))
 	sr.commits = make([]*commitResult, len(items))
+	sr.removeStaleTemps(targets)
 	toRun, intact := sr.decide(targets)
 	defer sr.cleanup()
 	if toRun == 0 && intact {
@@ -394,6 +397,25 @@ func (sr *stageRun) assemble(g *atomicfile.Group, t target) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// removeStaleTemps deletes the temp files a killed run left beside the
+// stage's outputs. Holding the state folder's lock, no other run of ours
+// can be writing them.
+func (sr *stageRun) removeStaleTemps(targets []target) {
+	dirs := map[string]bool{}
+	for _, t := range targets {
+		dirs[filepath.Dir(t.path)] = true
+	}
+	if sr.s.Rejects != "" {
+		dirs[filepath.Dir(sr.s.Rejects)] = true
+	}
+	for dir := range dirs {
+		stale, _ := filepath.Glob(filepath.Join(dir, atomicfile.TempPrefix+"*"))
+		for _, p := range stale {
+			os.Remove(p)
+		}
+	}
 }
 
 // cleanup removes the temp parts of items that did not commit theirs.

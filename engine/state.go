@@ -104,23 +104,7 @@ func openState(dir string, force bool) (*state, error) {
 			return nil, err
 		}
 	}
-	st.j, err = journal.Open(path, func(line []byte) error {
-		var e entry
-		if err := json.Unmarshal(line, &e); err != nil {
-			return err
-		}
-		switch e.Type {
-		case "item":
-			st.items[e.Stage+"\x00"+e.Key] = &e
-		case "stage":
-			st.stages[e.Stage] = &e
-		case "run":
-			st.lastRun = &e
-		default:
-			return fmt.Errorf("unknown entry type %q", e.Type)
-		}
-		return nil
-	})
+	st.j, err = journal.Open(path, st.load)
 	if err != nil {
 		var ce *journal.CorruptError
 		if errors.As(err, &ce) {
@@ -142,6 +126,39 @@ func display(p string) string {
 		return rel
 	}
 	return p
+}
+
+// load takes one journal line in.
+func (st *state) load(line []byte) error {
+	var e entry
+	if err := json.Unmarshal(line, &e); err != nil {
+		return err
+	}
+	switch e.Type {
+	case "item":
+		st.items[e.Stage+"\x00"+e.Key] = &e
+	case "stage":
+		st.stages[e.Stage] = &e
+	case "run":
+		st.lastRun = &e
+	default:
+		return fmt.Errorf("unknown entry type %q", e.Type)
+	}
+	return nil
+}
+
+// readState reads a state folder without changing anything in it, for a
+// dry run: no lock, no journal writes, no folders made.
+func readState(dir string) (*state, error) {
+	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), items: map[string]*entry{}, stages: map[string]*entry{}}
+	if err := journal.Read(filepath.Join(dir, "journal.ndjson"), st.load); err != nil {
+		var ce *journal.CorruptError
+		if errors.As(err, &ce) {
+			ce.Path = display(ce.Path)
+		}
+		return nil, err
+	}
+	return st, nil
 }
 
 func newRunID() string {

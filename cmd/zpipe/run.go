@@ -22,6 +22,11 @@ type runFlags struct {
 	progress   string
 	interval   time.Duration
 	provenance string
+	// watch and debounce are for zpipe watch and run --watch.
+	watch    bool
+	debounce time.Duration
+	// dryRun makes run print the plan instead, as zpipe plan does.
+	dryRun bool
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
@@ -32,6 +37,7 @@ func (f *runFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.progress, "progress", "auto", "how to show progress: "+progressModes+" (auto: a bar on a terminal, else a line every --progress-interval)")
 	cmd.Flags().DurationVar(&f.interval, "progress-interval", 5*time.Second, "how often --progress=lines prints")
 	cmd.Flags().StringVar(&f.provenance, "provenance", "", "also write the run's provenance to this file, or to stdout with -")
+	cmd.Flags().DurationVar(&f.debounce, "debounce", 200*time.Millisecond, "with --watch: how long a changed file must be quiet before a rerun")
 }
 
 func (a *app) runCmd() *cobra.Command {
@@ -61,10 +67,18 @@ when interrupted.`,
   zpipe run --progress=json pipeline.yaml > events.ndjson
   zpipe run nightly.yaml adhoc.yaml`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case f.watch:
+				return a.watch(cmd, args, f)
+			case f.dryRun:
+				return a.plan(cmd, args, &planFlags{})
+			}
 			return a.run(cmd, args, f)
 		},
 	}
 	f.register(cmd)
+	cmd.Flags().BoolVar(&f.watch, "watch", false, "after the run, watch the manifest, schemas and sources and rerun what a change affects (as zpipe watch)")
+	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print what would run and why, and write nothing (as zpipe plan)")
 	return cmd
 }
 

@@ -183,3 +183,18 @@ func (j *Journal) Close() error {
 	}
 	return err
 }
+
+// Read replays the journal at path without changing it: no lock, no
+// truncation of a torn line. A missing file is an empty journal.
+func Read(path string, decode func(line []byte) error) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = replay(path, f, decode)
+	return err
+}

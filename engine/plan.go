@@ -1,0 +1,275 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+
+	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/pipeline"
+	"github.com/zpipe/zpipe/schema"
+)
+
+// The states a stage can be in before a run.
+const (
+	PlanUpToDate = "up to date"
+	PlanWouldRun = "would run"
+	PlanBlocked  = "blocked"
+)
+
+// PlanReport is what a run would do, worked out without writing anything.
+type PlanReport struct {
+	Manifests []ManifestPlan `json:"manifests"`
+	// Stages in the order a run with one stage at a time would run them.
+	Stages []*StagePlan `json:"stages"`
+}
+
+// ManifestPlan is a manifest's run-wide settings.
+type ManifestPlan struct {
+	File     string          `json:"file"`
+	Name     string          `json:"name"`
+	Priority int             `json:"priority"`
+	Limits   pipeline.Limits `json:"limits"`
+}
+
+// StagePlan is one stage: its settings, its sources and what would happen.
+type StagePlan struct {
+	Pipeline  string            `json:"pipeline"`
+	Name      string            `json:"name"`
+	Priority  int               `json:"priority"`
+	Settings  pipeline.Settings `json:"settings"`
+	Deps      []pipeline.Dep    `json:"deps,omitempty"`
+	Sources   SourcePlan        `json:"sources"`
+	Schema    string            `json:"schema"`
+	Transform string            `json:"transform,omitempty"`
+	Outputs   []pipeline.Output `json:"outputs"`
+	Rejects   string            `json:"rejects,omitempty"`
+	// State is up to date, would run or blocked; Reason says why when the
+	// stage as a whole would run or is blocked.
+	State    string     `json:"state"`
+	Reason   string     `json:"reason,omitempty"`
+	UpToDate int        `json:"up_to_date"`
+	ToRun    int        `json:"to_run"`
+	Items    []ItemPlan `json:"items"`
+}
+
+// SourcePlan is what a stage's globs resolve to now.
+type SourcePlan struct {
+	Paths   []string `json:"paths"`
+	Exclude []string `json:"exclude,omitempty"`
+	Format  string   `json:"format"`
+	Files   int      `json:"files"`
+	Bytes   int64    `json:"bytes"`
+}
+
+// ItemPlan is one item and why it would run; Reason is empty when it is
+// up to date.
+type ItemPlan struct {
+	Item   string `json:"item"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Plan works out what RunAll would do with the same plans and options: the
+// stages in run order, which items are up to date and why the others would
+// run, including stages that would run only because a stage before them
+// will rewrite their inputs. It writes nothing: no state folder, no lock,
+// no journal.
+func Plan(plans []*pipeline.Plan, opts Options) (*PlanReport, error) {
+	if len(plans) == 0 {
+		return &PlanReport{}, nil
+	}
+	if opts.StateDir == "" {
+		opts.StateDir = filepath.Join(plans[0].Manifest.Dir, ".zpipe")
+	}
+	if opts.ChunkSize == 0 {
+		opts.ChunkSize = 8 << 20
+	}
+	if opts.Limits == (format.Limits{}) {
+		opts.Limits = format.DefaultLimits
+	}
+	opts.OnEvent, opts.OnProgress = nil, nil
+	st, err := readState(opts.StateDir)
+	if err != nil {
+		return nil, &SetupError{err}
+	}
+	r := &runner{opts: opts, state: st}
+	nodes, errs := planNodes(plans)
+	rep := &PlanReport{}
+	for _, p := range plans {
+		m := p.Manifest
+		rep.Manifests = append(rep.Manifests, ManifestPlan{File: m.File, Name: m.Name, Priority: m.Priority, Limits: m.Limits})
+	}
+	byNode := map[*node]*StagePlan{}
+	for _, n := range runOrder(nodes) {
+		sp := r.planStage(n, errs[n])
+		for _, d := range n.deps {
+			up := byNode[d]
+			switch {
+			case sp.State == PlanBlocked:
+			case up.State == PlanBlocked:
+				sp.State, sp.Reason = PlanBlocked, "stage "+up.Name+" before it is blocked"
+			case up.State == PlanWouldRun:
+				// Its inputs will be rewritten, so every item reruns.
+				sp.State, sp.Reason = PlanWouldRun, "stage "+up.Name+" will rewrite its inputs"
+				sp.ToRun, sp.UpToDate = len(sp.Items), 0
+				for i := range sp.Items {
+					if sp.Items[i].Reason == "" {
+						sp.Items[i].Reason = "stage " + up.Name + " will rewrite it"
+					}
+				}
+			}
+		}
+		byNode[n] = sp
+		rep.Stages = append(rep.Stages, sp)
+	}
+	return rep, nil
+}
+
+// planNodes is schedule for a dry run: a schema that does not compile
+// blocks its stage instead of stopping everything.
+func planNodes(plans []*pipeline.Plan) ([]*node, map[*node]error) {
+	errs := map[*node]error{}
+	var nodes []*node
+	for pi, p := range plans {
+		m := p.Manifest
+		byName := map[string]*node{}
+		for _, s := range p.Stages {
+			n := &node{plan: p, stage: s, key: strconv.Itoa(pi) + "-" + s.Name, priority: m.Priority*1000 + s.Priority, order: len(nodes),
+				sum: &StageSummary{Name: s.Name}}
+			sopts := []schema.Option{schema.WithDisplayPath(m.Rel)}
+			if s.Transform != nil {
+				sopts = append(sopts, schema.WithTransform(*s.Transform))
+			}
+			sch, err := schema.Load(s.Schema, sopts...)
+			n.schema = sch
+			if err != nil {
+				errs[n] = err
+			}
+			byName[s.Name] = n
+			nodes = append(nodes, n)
+		}
+		for _, s := range p.Stages {
+			n := byName[s.Name]
+			seen := map[*node]bool{}
+			for _, d := range p.Deps[s.Name] {
+				if dn := byName[d.Stage]; !seen[dn] {
+					seen[dn] = true
+					n.deps = append(n.deps, dn)
+					dn.users = append(dn.users, n)
+				}
+			}
+			n.waiting = len(n.deps)
+		}
+	}
+	return nodes, errs
+}
+
+// runOrder is the order dispatch starts stages in with one slot.
+func runOrder(nodes []*node) []*node {
+	waiting := map[*node]int{}
+	var ready, out []*node
+	for _, n := range nodes {
+		waiting[n] = len(n.deps)
+		if len(n.deps) == 0 {
+			ready = append(ready, n)
+		}
+	}
+	for len(ready) > 0 {
+		sort.SliceStable(ready, func(i, j int) bool {
+			if ready[i].priority != ready[j].priority {
+				return ready[i].priority > ready[j].priority
+			}
+			return ready[i].order < ready[j].order
+		})
+		n := ready[0]
+		ready = ready[1:]
+		out = append(out, n)
+		for _, u := range n.users {
+			if waiting[u]--; waiting[u] == 0 {
+				ready = append(ready, u)
+			}
+		}
+	}
+	return out
+}
+
+// planStage describes one stage and decides its items as a run would.
+func (r *runner) planStage(n *node, schemaErr error) *StagePlan {
+	s, m := n.stage, n.plan.Manifest
+	sp := &StagePlan{Pipeline: m.Name, Name: s.Name, Priority: s.Priority, Settings: s.Settings, Deps: n.plan.Deps[s.Name],
+		Sources: SourcePlan{Paths: s.Source.Paths, Exclude: s.Source.Exclude, Format: string(s.Source.Format)},
+		Schema: m.Rel(s.Schema.File) + defSuffix(s.Schema.Def), Outputs: s.Outputs, Items: []ItemPlan{}}
+	if sp.Sources.Format == "" {
+		sp.Sources.Format = "auto"
+	}
+	if s.Transform != nil {
+		sp.Transform = m.Rel(s.Transform.File) + defSuffix(s.Transform.Def)
+	}
+	if s.Rejects != "" {
+		sp.Rejects = m.Rel(s.Rejects)
+	}
+	if schemaErr != nil {
+		sp.State, sp.Reason = PlanBlocked, schemaErr.Error()
+		return sp
+	}
+	sr := &stageRun{r: r, n: n, m: m, s: s, schema: n.schema}
+	sr.columns = sr.schema.Columns()
+	items, err := sr.resolve()
+	if err != nil {
+		sp.State, sp.Reason = PlanBlocked, err.Error()
+		return sp
+	}
+	sr.items = items
+	files := map[string]bool{}
+	for _, it := range items {
+		if !files[it.source] {
+			files[it.source] = true
+			if fi, err := os.Stat(it.source); err == nil {
+				sp.Sources.Bytes += fi.Size()
+			}
+		}
+	}
+	sp.Sources.Files = len(files)
+	targets, err := sr.targets()
+	if err != nil {
+		sp.State, sp.Reason = PlanBlocked, err.Error()
+		return sp
+	}
+	sr.results = make([]itemResult, len(items))
+	sr.finished = make([]bool, len(items))
+	toRun, intact := sr.decide(targets)
+	for i := range items {
+		sp.Items = append(sp.Items, ItemPlan{Item: itemID(&items[i]), Reason: items[i].reason})
+	}
+	sp.ToRun, sp.UpToDate = toRun, len(items)-toRun
+	sp.State = PlanUpToDate
+	switch {
+	case toRun > 0:
+		sp.State = PlanWouldRun
+	case !intact:
+		sp.State, sp.Reason = PlanWouldRun, sr.outputsReason+", so the outputs would be rebuilt"
+	}
+	return sp
+}
+
+func defSuffix(def string) string {
+	if def == "" {
+		return ""
+	}
+	return "#" + def
+}
+
+// String names the state with its counts, for a DAG drawing.
+func (sp *StagePlan) String() string {
+	switch {
+	case sp.State == PlanWouldRun && len(sp.Items) == 0:
+		return sp.Name + ": would run"
+	case sp.State == PlanWouldRun:
+		return fmt.Sprintf("%s: would run %d of %d", sp.Name, sp.ToRun, len(sp.Items))
+	case sp.State == PlanBlocked:
+		return sp.Name + ": blocked"
+	}
+	return fmt.Sprintf("%s: up to date (%d)", sp.Name, sp.UpToDate)
+}
