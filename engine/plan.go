@@ -200,7 +200,7 @@ func (r *runner) planStage(n *node, schemaErr error) *StagePlan {
 	s, m := n.stage, n.plan.Manifest
 	sp := &StagePlan{Pipeline: m.Name, Name: s.Name, Priority: s.Priority, Settings: s.Settings, Deps: n.plan.Deps[s.Name],
 		Sources: SourcePlan{Paths: s.Source.Paths, Exclude: s.Source.Exclude, Format: string(s.Source.Format)},
-		Schema: m.Rel(s.Schema.File) + defSuffix(s.Schema.Def), Outputs: s.Outputs, Items: []ItemPlan{}}
+		Schema:  m.Rel(s.Schema.File) + defSuffix(s.Schema.Def), Outputs: s.Outputs, Items: []ItemPlan{}}
 	if sp.Sources.Format == "" {
 		sp.Sources.Format = "auto"
 	}
