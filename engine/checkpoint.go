@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -96,6 +97,12 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 		sr.finished[i] = true
 	}
 	intact = sr.outputsIntact()
+	if gone := sr.removedItems(); len(gone) > 0 {
+		// Outputs made from a source that is gone must go too.
+		sr.removed = gone
+		intact = false
+		sr.outputsReason = "removed: " + shortList(gone)
+	}
 	outputs := ""
 	if !intact && toRun == 0 {
 		// Only worth saying when it is why the stage does anything.
@@ -138,6 +145,60 @@ func resultOf(e *entry, dir string, outputs int) itemResult {
 	}
 	return res
 }
+
+// removedItems lists the items the journal has done for this stage whose
+// source no longer exists or no longer matches.
+func (sr *stageRun) removedItems() []string {
+	now := map[string]bool{}
+	for i := range sr.items {
+		now[sr.items[i].key()] = true
+	}
+	var gone []string
+	prefix := sr.id() + "\x00"
+	sr.r.state.mu.Lock()
+	for k, e := range sr.r.state.items {
+		if strings.HasPrefix(k, prefix) && e.Status != "removed" && !now[e.Key] {
+			gone = append(gone, e.Key)
+		}
+	}
+	sr.r.state.mu.Unlock()
+	sort.Strings(gone)
+	return gone
+}
+
+// forget records that removed items are gone, so that their parts are
+// collected, and deletes the per-source outputs that they alone made.
+func (sr *stageRun) forget(written map[string]string) {
+	for _, key := range sr.removed {
+		sr.r.state.append(&entry{Type: "item", Stage: sr.id(), Key: key, Status: "removed"})
+	}
+	prev := sr.r.state.stage(sr.id())
+	if prev == nil {
+		return
+	}
+	for rel := range prev.Outputs {
+		if _, ok := written[rel]; ok {
+			continue
+		}
+		for _, o := range sr.s.Outputs {
+			if o.PerSource() && matchesTemplate(o.Path, rel) {
+				os.Remove(filepath.Join(sr.m.Dir, rel))
+				sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: removed %s, whose source is gone", sr.s.Name, rel)})
+			}
+		}
+	}
+}
+
+// matchesTemplate reports whether path could have come from an output
+// template, each placeholder standing for any name.
+func matchesTemplate(template, path string) bool {
+	pat := "^" + regexp.QuoteMeta(filepath.ToSlash(filepath.Clean(template))) + "$"
+	pat = placeholderPattern.ReplaceAllString(pat, ".+")
+	ok, _ := regexp.MatchString(pat, filepath.ToSlash(path))
+	return ok
+}
+
+var placeholderPattern = regexp.MustCompile(`\\\{[a-z]+\\\}`)
 
 // outputsIntact reports whether every file the stage last wrote is still
 // there with the bytes it wrote. It sets outputsReason when not.

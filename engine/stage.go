@@ -68,6 +68,8 @@ type stageRun struct {
 	columns []string
 	// outputsReason says why the stage's outputs must be rewritten.
 	outputsReason string
+	// removed lists journal items whose source is gone.
+	removed []string
 	items         []item
 	results       []itemResult
 
@@ -223,6 +225,7 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 		return
 	}
 	if st.Status != StatusStopped {
+		sr.forget(written)
 		if err := r.state.append(&entry{Type: "stage", Stage: sr.id(), Outputs: written}); err != nil {
 			st.Status, st.Error = StatusFailed, "writing the journal: "+err.Error()
 		}
