@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
+
+	"github.com/zpipe/zpipe/pipeline"
 )
 
 // BenchmarkCheckpointItem measures what saving one finished item costs: its
@@ -39,4 +42,39 @@ func BenchmarkCheckpointItem(b *testing.B) {
 	b.StopTimer()
 	fi, _ := os.Stat(filepath.Join(dir, "journal.ndjson"))
 	b.ReportMetric(float64(fi.Size())/float64(b.N), "journal-bytes/item")
+}
+
+// BenchmarkProvenance measures the audit trail's cost per item: gathering
+// each item's record and writing runs/<id>/provenance.json.
+func BenchmarkProvenance(b *testing.B) {
+	const items = 2000
+	dir := b.TempDir()
+	st, err := openState(dir, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.close("finished")
+	r := &runner{opts: Options{StateDir: dir}, state: st}
+	n := &node{plan: &pipeline.Plan{Manifest: &pipeline.Manifest{File: "/p/pipeline.yaml", Dir: "/p", Name: "p"}},
+		stage: &pipeline.Stage{Name: "users"}, sum: &StageSummary{Name: "users", Items: items}}
+	ip := ItemProvenance{ID: "users:data/u00001.json", Source: "data/u00001.json", InputSHA256: hashString("in"), SourceFormat: "json",
+		Outputs:  []OutputProvenance{{Path: "out/users.ndjson", Format: "ndjson", SHA256: hashString("out")}},
+		Schema:   &SchemaProvenance{Path: "user.cue", Definition: "User", SHA256: hashString("s")},
+		Attempts: 1, DurationNS: 180000}
+	sum := &Summary{Stages: []*StageSummary{n.sum}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		n.items = n.items[:0]
+		for k := 0; k < items; k++ {
+			n.items = append(n.items, ip)
+		}
+		p := r.provenance([]*node{n}, time.Now(), sum)
+		if err := r.writeProvenance(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	fi, _ := os.Stat(filepath.Join(dir, "runs", st.runID, "provenance.json"))
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*items), "ns/item")
+	b.ReportMetric(float64(fi.Size())/items, "bytes/item")
 }
