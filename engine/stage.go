@@ -70,8 +70,8 @@ type stageRun struct {
 	outputsReason string
 	// removed lists journal items whose source is gone.
 	removed []string
-	items         []item
-	results       []itemResult
+	items   []item
+	results []itemResult
 
 	// Errors are shown in input order, as items finish: an item's errors
 	// wait until every item before it has been shown.
