@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/zpipe/zpipe/internal/atomicfile"
 )
 
 // committer saves finished items in groups: it syncs the file system once
@@ -98,7 +98,7 @@ func (c *committer) loop() {
 }
 
 func (c *committer) commit(group []*commitJob) {
-	err := syncAll(c.st.dir, group)
+	err := syncAll(group)
 	var renamed []*commitJob
 	for _, j := range group {
 		jerr := err
@@ -123,29 +123,13 @@ func (c *committer) commit(group []*commitJob) {
 	}
 }
 
-// syncAll makes the bytes of every part in the group durable: one syncfs
-// for the file system that holds the state folder, or, where that fails,
-// one fsync per file.
-func syncAll(dir string, group []*commitJob) error {
-	if d, err := os.Open(dir); err == nil {
-		serr := unix.Syncfs(int(d.Fd()))
-		d.Close()
-		if serr == nil {
-			return nil
-		}
-	}
+// syncAll makes the bytes of every part in the group durable.
+func syncAll(group []*commitJob) error {
+	var paths []string
 	for _, j := range group {
 		for _, m := range j.moves {
-			f, err := os.OpenFile(m[0], os.O_RDWR, 0)
-			if err != nil {
-				return err
-			}
-			err = f.Sync()
-			f.Close()
-			if err != nil {
-				return err
-			}
+			paths = append(paths, m[0])
 		}
 	}
-	return nil
+	return atomicfile.SyncFiles(paths)
 }

@@ -150,18 +150,7 @@ func planNodes(plans []*pipeline.Plan) ([]*node, map[*node]error) {
 			byName[s.Name] = n
 			nodes = append(nodes, n)
 		}
-		for _, s := range p.Stages {
-			n := byName[s.Name]
-			seen := map[*node]bool{}
-			for _, d := range p.Deps[s.Name] {
-				if dn := byName[d.Stage]; !seen[dn] {
-					seen[dn] = true
-					n.deps = append(n.deps, dn)
-					dn.users = append(dn.users, n)
-				}
-			}
-			n.waiting = len(n.deps)
-		}
+		link(p, byName)
 	}
 	return nodes, errs
 }

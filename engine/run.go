@@ -230,18 +230,7 @@ func (r *runner) schedule(plans []*pipeline.Plan) ([]*node, error) {
 			byName[s.Name] = n
 			nodes = append(nodes, n)
 		}
-		for _, s := range p.Stages {
-			n := byName[s.Name]
-			seen := map[*node]bool{}
-			for _, d := range p.Deps[s.Name] {
-				if dn := byName[d.Stage]; !seen[dn] {
-					seen[dn] = true
-					n.deps = append(n.deps, dn)
-					dn.users = append(dn.users, n)
-				}
-			}
-			n.waiting = len(n.deps)
-		}
+		link(p, byName)
 	}
 	return nodes, nil
 }
@@ -349,3 +338,19 @@ func (r *runner) progress(p Progress) {
 }
 
 func (n *node) stageID() string { return n.plan.Manifest.File + "#" + n.stage.Name }
+
+// link connects a plan's nodes along its DAG's edges.
+func link(p *pipeline.Plan, byName map[string]*node) {
+	for _, s := range p.Stages {
+		n := byName[s.Name]
+		seen := map[*node]bool{}
+		for _, d := range p.Deps[s.Name] {
+			if dn := byName[d.Stage]; !seen[dn] {
+				seen[dn] = true
+				n.deps = append(n.deps, dn)
+				dn.users = append(dn.users, n)
+			}
+		}
+		n.waiting = len(n.deps)
+	}
+}

@@ -64,21 +64,9 @@ func (a *app) plan(cmd *cobra.Command, args []string, f *planFlags) error {
 	default:
 		return usageError{fmt.Errorf("--format %q: use text, json, dot or mermaid", f.format)}
 	}
-	var opts []pipeline.LoadOption
-	if f.outRoot != "" {
-		opts = append(opts, pipeline.OutRoot(f.outRoot))
-	}
-	var plans []*pipeline.Plan
-	for _, file := range args {
-		m, err := pipeline.Load(file, opts...)
-		if err != nil {
-			return err
-		}
-		p, err := pipeline.Compile(m)
-		if err != nil {
-			return err
-		}
-		plans = append(plans, p)
+	plans, err := loadPlans(args, f.outRoot)
+	if err != nil {
+		return err
 	}
 	rep, err := engine.Plan(plans, engine.Options{StateDir: f.stateDir, OutRoot: f.outRoot})
 	if err != nil {

@@ -82,26 +82,35 @@ when interrupted.`,
 	return cmd
 }
 
+// loadPlans loads and compiles each manifest; the first that fails stops.
+func loadPlans(files []string, outRoot string) ([]*pipeline.Plan, error) {
+	var opts []pipeline.LoadOption
+	if outRoot != "" {
+		opts = append(opts, pipeline.OutRoot(outRoot))
+	}
+	var plans []*pipeline.Plan
+	for _, file := range files {
+		m, err := pipeline.Load(file, opts...)
+		if err != nil {
+			return nil, err
+		}
+		plan, err := pipeline.Compile(m)
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, plan)
+	}
+	return plans, nil
+}
+
 // run loads, compiles and runs the manifests, then reports.
 func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
 	if len(args) == 0 {
 		return usageError{fmt.Errorf("%s takes one or more manifests; see zpipe %s --help", cmd.Name(), cmd.Name())}
 	}
-	var opts []pipeline.LoadOption
-	if f.outRoot != "" {
-		opts = append(opts, pipeline.OutRoot(f.outRoot))
-	}
-	var plans []*pipeline.Plan
-	for _, file := range args {
-		m, err := pipeline.Load(file, opts...)
-		if err != nil {
-			return err
-		}
-		plan, err := pipeline.Compile(m)
-		if err != nil {
-			return err
-		}
-		plans = append(plans, plan)
+	plans, err := loadPlans(args, f.outRoot)
+	if err != nil {
+		return err
 	}
 	prog, err := newProgress(f.progress, a.stdout, a.stderr, f.interval)
 	if err != nil {

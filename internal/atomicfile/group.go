@@ -53,7 +53,11 @@ func (g *Group) Commit() error {
 	if len(g.temps) == 0 {
 		return nil
 	}
-	if err := syncFiles(g.temps); err != nil {
+	paths := make([]string, len(g.temps))
+	for i, t := range g.temps {
+		paths[i] = t[0]
+	}
+	if err := SyncFiles(paths); err != nil {
 		g.Abort()
 		return err
 	}
@@ -81,20 +85,20 @@ func (g *Group) Abort() {
 	g.temps = nil
 }
 
-// syncFiles makes the temp files durable: one syncfs for their file system
-// when there are many, else an fsync each.
-func syncFiles(temps [][2]string) error {
-	if len(temps) > 4 {
-		if d, err := os.Open(filepath.Dir(temps[0][0])); err == nil {
+// SyncFiles makes files durable: one syncfs for their file system when
+// there are many on one, else an fsync each.
+func SyncFiles(paths []string) error {
+	if len(paths) > 4 && sameFS(paths) {
+		if d, err := os.Open(filepath.Dir(paths[0])); err == nil {
 			err = unix.Syncfs(int(d.Fd()))
 			d.Close()
-			if err == nil && sameFS(temps) {
+			if err == nil {
 				return nil
 			}
 		}
 	}
-	for _, t := range temps {
-		f, err := os.OpenFile(t[0], os.O_RDWR, 0)
+	for _, p := range paths {
+		f, err := os.OpenFile(p, os.O_RDWR, 0)
 		if err != nil {
 			return err
 		}
@@ -107,16 +111,16 @@ func syncFiles(temps [][2]string) error {
 	return nil
 }
 
-// sameFS reports whether every temp file is on the file system of the
-// first, which one syncfs covers.
-func sameFS(temps [][2]string) bool {
+// sameFS reports whether every file is on the file system of the first,
+// which one syncfs covers.
+func sameFS(paths []string) bool {
 	var first unix.Stat_t
-	if unix.Stat(temps[0][0], &first) != nil {
+	if unix.Stat(paths[0], &first) != nil {
 		return false
 	}
-	for _, t := range temps[1:] {
+	for _, p := range paths[1:] {
 		var st unix.Stat_t
-		if unix.Stat(t[0], &st) != nil || st.Dev != first.Dev {
+		if unix.Stat(p, &st) != nil || st.Dev != first.Dev {
 			return false
 		}
 	}
