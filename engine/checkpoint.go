@@ -108,7 +108,8 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 		// Only worth saying when it is why the stage does anything.
 		outputs = sr.outputsReason + ", so the outputs are rebuilt"
 	}
-	sr.r.emit(Event{Kind: StagePlanned, Stage: sr.s.Name, Msg: planLine(sr.s.Name, len(sr.items)-toRun, toRun, why, outputs)})
+	sr.r.emit(Event{Kind: StagePlanned, Stage: sr.s.Name, Msg: planLine(sr.s.Name, len(sr.items)-toRun, toRun, why, outputs),
+		UpToDate: len(sr.items) - toRun, ToRun: toRun, Rebuild: !intact})
 	return toRun, intact
 }
 
@@ -183,7 +184,7 @@ func (sr *stageRun) forget(written map[string]string) {
 		for _, o := range sr.s.Outputs {
 			if o.PerSource() && matchesTemplate(o.Path, rel) {
 				os.Remove(filepath.Join(sr.m.Dir, rel))
-				sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: removed %s, whose source is gone", sr.s.Name, rel)})
+				sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: removed %s: its source is gone or gave no valid record", sr.s.Name, rel)})
 			}
 		}
 	}

@@ -30,4 +30,12 @@ type Event struct {
 	Err *RecordError
 	// Summary is set for StageFinished.
 	Summary *StageSummary
+	// UpToDate, ToRun and Rebuild are set for StagePlanned: items skipped,
+	// items to run, and whether the outputs are rewritten even so.
+	UpToDate, ToRun int
+	Rebuild         bool
 }
+
+// Idle reports whether a StagePlanned event says the stage has nothing to
+// do at all.
+func (e Event) Idle() bool { return e.Kind == StagePlanned && e.ToRun == 0 && !e.Rebuild }

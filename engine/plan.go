@@ -83,6 +83,9 @@ func Plan(plans []*pipeline.Plan, opts Options) (*PlanReport, error) {
 	if opts.StateDir == "" {
 		opts.StateDir = filepath.Join(plans[0].Manifest.Dir, ".zpipe")
 	}
+	if abs, err := filepath.Abs(opts.StateDir); err == nil {
+		opts.StateDir = abs
+	}
 	if opts.ChunkSize == 0 {
 		opts.ChunkSize = 8 << 20
 	}

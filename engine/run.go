@@ -104,6 +104,9 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	if opts.StateDir == "" {
 		opts.StateDir = filepath.Join(plans[0].Manifest.Dir, ".zpipe")
 	}
+	if abs, err := filepath.Abs(opts.StateDir); err == nil {
+		opts.StateDir = abs
+	}
 	if opts.MaxShownErrors == 0 {
 		opts.MaxShownErrors = 20
 	}

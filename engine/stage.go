@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +37,11 @@ type item struct {
 	reason string
 	// err is set when the item cannot even start, such as an unknown format.
 	err error
+}
+
+func inside(dir, p string) bool {
+	rel, err := filepath.Rel(dir, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // weight is what an item is thought to hold in memory while it runs: a
@@ -268,6 +274,11 @@ func (sr *stageRun) resolve() ([]item, error) {
 	}
 	var items []item
 	for _, f := range files {
+		// A glob such as **/*.json must not read zpipe's own files: the
+		// state folder's provenance, or an output's temp file.
+		if inside(sr.r.opts.StateDir, f) || strings.HasPrefix(filepath.Base(f), atomicfile.TempPrefix) {
+			continue
+		}
 		it := item{source: f, rel: m.Rel(f), format: sr.s.Source.Format}
 		if fi, err := os.Stat(f); err == nil {
 			it.size = fi.Size()

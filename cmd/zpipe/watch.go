@@ -263,7 +263,7 @@ func (s *session) cycle(ctx context.Context, plans []*pipeline.Plan, force bool,
 		Stop:     stop,
 		OnEvent: func(e engine.Event) {
 			// The engine serialises events, so the map needs no lock.
-			if e.Kind == engine.StagePlanned && !idle(e) {
+			if e.Kind == engine.StagePlanned && !e.Idle() {
 				active[e.Stage] = true
 			}
 			s.event(e)
@@ -277,15 +277,13 @@ func (s *session) cycle(ctx context.Context, plans []*pipeline.Plan, force bool,
 // event logs what a run reports, minus what every rerun would repeat.
 func (s *session) event(e engine.Event) {
 	switch {
-	case e.Kind == engine.Resuming, e.Kind == engine.StagePlanned && idle(e):
+	case e.Kind == engine.Resuming, e.Idle():
 		s.a.log.Debug(e.Msg)
 	default:
 		s.a.logEvent(e)
 	}
 }
 
-// idle reports a StagePlanned event that says the stage has nothing to do.
-func idle(e engine.Event) bool { return strings.HasSuffix(e.Msg, ", 0 to run") }
 
 // report prints one run's outcome: a line per stage that ran anything, and
 // a total.
