@@ -284,7 +284,6 @@ func (s *session) event(e engine.Event) {
 	}
 }
 
-
 // report prints one run's outcome: a line per stage that ran anything, and
 // a total.
 func (s *session) report(res cycleResult, forChange bool) {
