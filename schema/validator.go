@@ -24,6 +24,8 @@ type Validator struct {
 	hasXform  bool
 	kinds     map[string]cue.Kind // column → kind, for typing csv cells
 	shape     *shape              // nil when unknown: merge always walks
+	fast      *fastChecker        // native checks; nil when CUE must decide
+	fastWhy   string              // why fast is nil
 }
 
 func (s *Schema) newValidator() (*Validator, error) {
@@ -43,6 +45,7 @@ func (s *Schema) newValidator() (*Validator, error) {
 		v.hasXform = true
 	}
 	v.shape = shapeOf(v.schema, 0)
+	v.fast, v.fastWhy = v.buildFast()
 	return v, nil
 }
 
@@ -77,6 +80,12 @@ func (v Violation) String() string {
 func (v *Validator) Check(rec any, untyped bool) (any, []Violation) {
 	if untyped {
 		rec = v.typeCells(rec)
+	}
+	// What the fast path accepts CUE accepts; the rest CUE decides.
+	if v.fast != nil {
+		if out, ok := v.fast.run(rec); ok {
+			return out, nil
+		}
 	}
 	data := v.ctx.Encode(toCUE(rec))
 	u := v.schema.Unify(data)

@@ -1,0 +1,400 @@
+package schema
+
+import (
+	"unicode/utf8"
+
+	"cuelang.org/go/cue/literal"
+	"github.com/cockroachdb/apd/v3"
+
+	"github.com/zpipe/zpipe/format"
+)
+
+// The fast path checks records with native Go code built once from the
+// schema (see fast_analyse.go), so that a valid record never meets CUE's
+// evaluator, which costs 35–50 µs a record. It only accepts what CUE
+// accepts; whatever it rejects goes through CUE, so messages never depend
+// on the path taken.
+
+// FastPath reports whether records are checked natively instead of by
+// CUE's evaluator and, when they are not, why: the first schema construct
+// the native checker does not handle, with its position.
+func (s *Schema) FastPath() (bool, string) {
+	v := s.Validator()
+	defer s.Put(v)
+	return v.fast != nil, v.fastWhy
+}
+
+// valueKinds is a set of the value kinds of the record model, as CUE sees them.
+type valueKinds uint8
+
+const (
+	kNull valueKinds = 1 << iota
+	kBool
+	kInt   // a number without fraction or exponent
+	kFloat // a number with a fraction or exponent: 1.0 is not an int
+	kString
+	kList
+	kObject
+
+	kNumber = kInt | kFloat
+	kAll    = kNull | kBool | kNumber | kString | kList | kObject
+)
+
+// fastNode is the conjunction of everything a schema says about one value.
+type fastNode struct {
+	kinds valueKinds
+	atoms []fastAtom  // scalar and length constraints, all of which must hold
+	obj   *fastObject // nil: any object of an allowed kind passes, as under _
+	list  *fastList
+}
+
+// fastAtom is one constraint; holds is only called on a value of an
+// allowed kind, k.
+type fastAtom interface {
+	holds(c *fastChecker, v any, k valueKinds) bool
+}
+
+// fieldKind is how a field is declared: a: (regular), a?: or a!:.
+type fieldKind uint8
+
+const (
+	fieldRegular fieldKind = iota
+	fieldOptional
+	fieldRequired
+)
+
+type fastField struct {
+	name string
+	typ  fieldKind
+	n    *fastNode
+	fill any  // the value CUE gives a missing regular field
+	has  bool // whether fill is set; a missing field without one is an error
+}
+
+type fastObject struct {
+	fields []fastField
+	index  map[string]int   // name → field; lookup uses it for large structs
+	open   bool             // extra fields allowed (...)
+	decls  []string         // labels in source order, definitions too, for fillOrder
+	orders map[uint64][]int // fillOrder by the fields present; the tree is per Validator
+}
+
+type fastList struct {
+	prefix []*fastNode
+	rest   *fastNode // element type after the prefix; nil for a closed list
+}
+
+// fastChecker holds a validator's tree and scratch space; like the Validator
+// it is used by one goroutine at a time.
+type fastChecker struct {
+	root *fastNode
+	ni   literal.NumInfo
+	d    apd.Decimal
+}
+
+// run checks a record. It returns the record with its defaults, and
+// whether CUE would accept it; false means "ask CUE", not "invalid".
+func (c *fastChecker) run(rec any) (any, bool) {
+	ok, adds := c.check(c.root, rec)
+	if !ok {
+		return nil, false
+	}
+	if adds {
+		rec, _ = c.fill(c.root, rec)
+	}
+	return rec, true
+}
+
+func valueKindOf(v any) valueKinds {
+	switch x := v.(type) {
+	case nil:
+		return kNull
+	case bool:
+		return kBool
+	case string:
+		return kString
+	case format.Number:
+		return numberKind(string(x))
+	case []any:
+		return kList
+	case *format.Object:
+		return kObject
+	}
+	return 0
+}
+
+// numberKind tells an int from a float in one pass over JSON number text,
+// as toCUE does; 0 for text that is not JSON, which CUE must judge.
+func numberKind(s string) valueKinds {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(s) && s[i] == '0':
+		i++
+	case i < len(s) && s[i] >= '1' && s[i] <= '9':
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+	default:
+		return 0
+	}
+	if i == len(s) {
+		return kInt
+	}
+	if format.ValidNumber(s) {
+		return kFloat
+	}
+	return 0
+}
+
+// check reports whether v satisfies n, and whether filling in defaults
+// would change it.
+func (c *fastChecker) check(n *fastNode, v any) (ok, adds bool) {
+	k := valueKindOf(v)
+	if k&n.kinds == 0 {
+		return false, false
+	}
+	if len(n.atoms) > 0 {
+		// CUE replaces invalid UTF-8, which could change what a
+		// constraint sees; such strings are left to it.
+		if s, ok := v.(string); ok && !utf8.ValidString(s) {
+			return false, false
+		}
+		for _, a := range n.atoms {
+			if !a.holds(c, v, k) {
+				return false, false
+			}
+		}
+	}
+	switch x := v.(type) {
+	case []any:
+		if n.list != nil {
+			return c.checkList(n.list, x)
+		}
+		return c.anyOK(x), false
+	case *format.Object:
+		if n.obj != nil {
+			return c.checkObj(n.obj, x)
+		}
+		return c.anyOK(x), false
+	}
+	return true, false
+}
+
+// lookup finds a declared field; hint is where records usually have it.
+func (o *fastObject) lookup(key string, hint int) int {
+	if hint < len(o.fields) && o.fields[hint].name == key {
+		return hint
+	}
+	if len(o.fields) > 16 {
+		if j, ok := o.index[key]; ok {
+			return j
+		}
+		return -1
+	}
+	for j := range o.fields {
+		if o.fields[j].name == key {
+			return j
+		}
+	}
+	return -1
+}
+
+// fieldSet is a set of field indexes that needs no allocation up to 64 fields.
+type fieldSet struct {
+	small uint64
+	big   []bool
+}
+
+func newFieldSet(n int) fieldSet {
+	if n > 64 {
+		return fieldSet{big: make([]bool, n)}
+	}
+	return fieldSet{}
+}
+
+func (s *fieldSet) has(i int) bool {
+	if s.big != nil {
+		return s.big[i]
+	}
+	return s.small&(1<<uint(i)) != 0
+}
+
+func (s *fieldSet) add(i int) {
+	if s.big != nil {
+		s.big[i] = true
+	} else {
+		s.small |= 1 << uint(i)
+	}
+}
+
+func (c *fastChecker) checkObj(o *fastObject, x *format.Object) (ok, adds bool) {
+	s := newFieldSet(len(o.fields))
+	for i := range x.Fields {
+		f := &x.Fields[i]
+		j := o.lookup(f.Key, i)
+		if j < 0 {
+			if !o.open || !utf8.ValidString(f.Key) || !c.anyOK(f.Value) {
+				return false, false
+			}
+			continue
+		}
+		if s.has(j) {
+			return false, false // a repeated key: CUE would keep the last
+		}
+		s.add(j)
+		ok, a := c.check(o.fields[j].n, f.Value)
+		if !ok {
+			return false, false
+		}
+		adds = adds || a
+	}
+	for j := range o.fields {
+		if s.has(j) {
+			continue
+		}
+		switch fd := &o.fields[j]; {
+		case fd.typ == fieldOptional:
+		case fd.typ == fieldRequired || !fd.has:
+			return false, false
+		default:
+			adds = true
+		}
+	}
+	return true, adds
+}
+
+func (c *fastChecker) checkList(l *fastList, x []any) (ok, adds bool) {
+	if len(x) < len(l.prefix) || l.rest == nil && len(x) > len(l.prefix) {
+		return false, false
+	}
+	for i, e := range x {
+		n := l.rest
+		if i < len(l.prefix) {
+			n = l.prefix[i]
+		}
+		ok, a := c.check(n, e)
+		if !ok {
+			return false, false
+		}
+		adds = adds || a
+	}
+	return true, adds
+}
+
+// anyOK reports whether CUE takes v as it is, where the schema says
+// nothing about it (under _ or an open struct's extra fields).
+func (c *fastChecker) anyOK(v any) bool {
+	switch x := v.(type) {
+	case []any:
+		for _, e := range x {
+			if !c.anyOK(e) {
+				return false
+			}
+		}
+		return true
+	case *format.Object:
+		for _, f := range x.Fields {
+			if !utf8.ValidString(f.Key) || !c.anyOK(f.Value) {
+				return false
+			}
+		}
+		return true
+	}
+	return valueKindOf(v) != 0
+}
+
+// fill returns v with the missing regular fields appended, in CUE's order,
+// after the input's own fields, as merge does. It copies only what changes.
+func (c *fastChecker) fill(n *fastNode, v any) (any, bool) {
+	switch x := v.(type) {
+	case *format.Object:
+		o := n.obj
+		if o == nil {
+			return v, false
+		}
+		var out *format.Object
+		s := newFieldSet(len(o.fields))
+		extras := false
+		for i, f := range x.Fields {
+			j := o.lookup(f.Key, i)
+			if j < 0 {
+				extras = true
+				continue
+			}
+			s.add(j)
+			if nv, changed := c.fill(o.fields[j].n, f.Value); changed {
+				if out == nil {
+					out = copyObjectFields(x, len(o.fields))
+				}
+				out.Fields[i].Value = nv
+			}
+		}
+		missing := false
+		for j := range o.fields {
+			missing = missing || !s.has(j) && o.fields[j].typ == fieldRegular
+		}
+		if missing {
+			if out == nil {
+				out = copyObjectFields(x, len(o.fields))
+			}
+			for _, j := range o.cachedFillOrder(x, &s, extras) {
+				out.Fields = append(out.Fields, format.Field{Key: o.fields[j].name, Value: cloneValue(o.fields[j].fill)})
+			}
+		}
+		if out == nil {
+			return v, false
+		}
+		return out, true
+	case []any:
+		l := n.list
+		if l == nil {
+			return v, false
+		}
+		var out []any
+		for i, e := range x {
+			en := l.rest
+			if i < len(l.prefix) {
+				en = l.prefix[i]
+			}
+			if nv, changed := c.fill(en, e); changed {
+				if out == nil {
+					out = append([]any(nil), x...)
+				}
+				out[i] = nv
+			}
+		}
+		if out == nil {
+			return v, false
+		}
+		return out, true
+	}
+	return v, false
+}
+
+func copyObjectFields(x *format.Object, extra int) *format.Object {
+	out := &format.Object{Fields: make([]format.Field, len(x.Fields), len(x.Fields)+extra)}
+	copy(out.Fields, x.Fields)
+	return out
+}
+
+// cloneValue copies a default, so that no two records share one.
+func cloneValue(v any) any {
+	switch x := v.(type) {
+	case *format.Object:
+		out := &format.Object{Fields: make([]format.Field, len(x.Fields))}
+		for i, f := range x.Fields {
+			out.Fields[i] = format.Field{Key: f.Key, Value: cloneValue(f.Value)}
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = cloneValue(e)
+		}
+		return out
+	}
+	return v
+}

@@ -1,0 +1,579 @@
+package schema
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/parser"
+	"cuelang.org/go/cue/token"
+)
+
+// The analysis reads the schema's syntax, which says exactly which
+// constructs are used and where, and takes from the evaluated schema only
+// what CUE computes once for every record: the values of missing fields
+// and the field order. Anything outside the supported subset makes the
+// whole schema fall back to CUE; a wrong guess would accept a bad record.
+
+// The analysis gives up on schemas nested deeper than fastMaxDepth or
+// whose references expand to more than fastMaxNodes expressions.
+const (
+	fastMaxDepth = 64
+	fastMaxNodes = 20000
+)
+
+// unsupported is why a schema falls back to CUE.
+type unsupportedError struct {
+	pos  token.Pos
+	what string
+}
+
+func (u *unsupportedError) Error() string { return u.what }
+
+func unsupportedAt(n ast.Node, format string, args ...any) error {
+	var pos token.Pos
+	if n != nil {
+		pos = n.Pos()
+	}
+	return &unsupportedError{pos: pos, what: fmt.Sprintf(format, args...)}
+}
+
+type fastAnalyser struct {
+	s     *Schema
+	stack []ast.Expr // definitions being expanded, to stop at cycles
+	depth int
+	nodes int
+}
+
+// buildFast returns the native checker for a validator's schema, or nil
+// and a one-line reason naming the construct that prevents it.
+func (v *Validator) buildFast() (*fastChecker, string) {
+	if v.hasXform {
+		return nil, "a transform is evaluated by CUE"
+	}
+	a := &fastAnalyser{s: v.s}
+	root, err := a.root(v.schema)
+	if err != nil {
+		var u *unsupportedError
+		if errors.As(err, &u) && u.pos.IsValid() {
+			return nil, fmt.Sprintf("%s:%d:%d: %s", v.s.display(u.pos.Filename()), u.pos.Line(), u.pos.Column(), u.what)
+		}
+		return nil, err.Error()
+	}
+	return &fastChecker{root: root}, ""
+}
+
+func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
+	spec := a.s.spec
+	f, err := parser.ParseFile(spec.File, a.s.sources[spec.File])
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.EmbedDecl, *ast.Comprehension:
+			// Either could add to any definition of the file.
+			return nil, unsupportedAt(d, "%s at the top of the file", constructName(d))
+		case *ast.Attribute:
+			return nil, unsupportedAt(d, "file attribute %s", d.Text)
+		}
+	}
+	if spec.Def == "" {
+		return a.structLit(f.Decls, f, ev, false)
+	}
+	vals, err := a.declsIn(f, "#"+spec.Def, f)
+	if err != nil {
+		return nil, err
+	}
+	return a.expand(vals[0], vals, ev)
+}
+
+func constructName(d ast.Node) string {
+	switch d := d.(type) {
+	case *ast.EmbedDecl:
+		return "embedding"
+	case *ast.Comprehension:
+		for _, c := range d.Clauses {
+			if _, ok := c.(*ast.IfClause); !ok {
+				return "comprehension"
+			}
+		}
+		return "if field"
+	case *ast.LetClause:
+		return "let"
+	case *ast.Ident:
+		return "reference to " + d.Name
+	case *ast.SelectorExpr:
+		return "selector " + refString(d)
+	case *ast.BinaryExpr:
+		return "operator " + d.Op.String()
+	case *ast.UnaryExpr:
+		return "operator " + d.Op.String()
+	case *ast.CallExpr:
+		return "call of " + refString(d.Fun)
+	case *ast.Interpolation:
+		return "string interpolation"
+	case *ast.BottomLit:
+		return "_|_"
+	case *ast.StructLit:
+		return "struct"
+	case *ast.ListLit:
+		return "list"
+	case *ast.IndexExpr:
+		return "index expression"
+	case *ast.SliceExpr:
+		return "slice expression"
+	case *ast.BasicLit:
+		return "literal " + d.Value
+	}
+	return strings.ToLower(strings.TrimPrefix(fmt.Sprintf("%T", d), "*ast."))
+}
+
+// declsIn returns the values of every declaration of the definition name
+// in a struct or file, which CUE unifies.
+func (a *fastAnalyser) declsIn(scope ast.Node, name string, at ast.Node) ([]ast.Expr, error) {
+	vals, err := findDefDecls(scope, name, at)
+	if err == nil && len(vals) == 0 {
+		err = unsupportedAt(at, "reference to %s", name)
+	}
+	return vals, err
+}
+
+func findDefDecls(scope ast.Node, name string, at ast.Node) ([]ast.Expr, error) {
+	var decls []ast.Decl
+	switch s := scope.(type) {
+	case *ast.File:
+		decls = s.Decls
+	case *ast.StructLit:
+		decls = s.Elts
+	default:
+		return nil, unsupportedAt(at, "reference to %s", name)
+	}
+	var vals []ast.Expr
+	for _, d := range decls {
+		switch d := d.(type) {
+		case *ast.EmbedDecl, *ast.Comprehension:
+			return nil, unsupportedAt(d, "%s next to definition %s", constructName(d), name)
+		case *ast.Field:
+			if l, isIdent, err := ast.LabelName(d.Label); err != nil || !isIdent || l != name {
+				continue
+			}
+			if _, ok := d.Label.(*ast.Alias); ok || d.Alias != nil {
+				return nil, unsupportedAt(d, "alias")
+			}
+			if d.Constraint != token.ILLEGAL {
+				return nil, unsupportedAt(d, "optional or required definition %s", name)
+			}
+			vals = append(vals, d.Value)
+		}
+	}
+	return vals, nil
+}
+
+// conj compiles the unification of several expressions.
+func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (*fastNode, error) {
+	if err := a.oneStruct(vals); err != nil {
+		return nil, err
+	}
+	n := &fastNode{kinds: kAll}
+	for _, x := range vals {
+		m, err := a.expr(x, ev, inDef)
+		if err != nil {
+			return nil, err
+		}
+		if err := mergeNode(n, m, x); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// oneStruct rejects the unification of several structs, checked before
+// they are compiled so that the reason names it: CUE's closedness rules for
+// such unifications are more than the fast path models.
+func (a *fastAnalyser) oneStruct(vals []ast.Expr) error {
+	n := 0
+	for _, x := range vals {
+		if a.structish(x, 0) {
+			n++
+		}
+		if n > 1 {
+			return unsupportedAt(x, "unification of two structs")
+		}
+	}
+	return nil
+}
+
+// structish reports whether x is, or refers to, a struct literal.
+func (a *fastAnalyser) structish(x ast.Expr, depth int) bool {
+	if depth > fastMaxDepth {
+		return false
+	}
+	switch x := stripParens(x).(type) {
+	case *ast.StructLit:
+		return true
+	case *ast.BinaryExpr:
+		return x.Op == token.AND && (a.structish(x.X, depth+1) || a.structish(x.Y, depth+1))
+	case *ast.Ident, *ast.SelectorExpr:
+		vals, err := a.resolve(x)
+		if err != nil {
+			return false
+		}
+		for _, v := range vals {
+			if a.structish(v, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mergeNode adds m's constraints to n.
+func mergeNode(n, m *fastNode, at ast.Node) error {
+	n.kinds &= m.kinds
+	n.atoms = append(n.atoms, m.atoms...)
+	if m.obj != nil {
+		if n.obj != nil {
+			return unsupportedAt(at, "unification of two structs")
+		}
+		n.obj = m.obj
+	}
+	if m.list != nil {
+		if n.list != nil {
+			return unsupportedAt(at, "unification of two lists")
+		}
+		n.list = m.list
+	}
+	return nil
+}
+
+func (a *fastAnalyser) expr(x ast.Expr, ev cue.Value, inDef bool) (*fastNode, error) {
+	a.depth++
+	a.nodes++
+	defer func() { a.depth-- }()
+	if a.depth > fastMaxDepth {
+		return nil, unsupportedAt(x, "nesting deeper than %d", fastMaxDepth)
+	}
+	if a.nodes > fastMaxNodes {
+		return nil, unsupportedAt(x, "schema that expands to more than %d expressions", fastMaxNodes)
+	}
+	switch x := x.(type) {
+	case *ast.ParenExpr:
+		return a.expr(x.X, ev, inDef)
+	case *ast.BasicLit, *ast.UnaryExpr:
+		return a.scalar(x)
+	case *ast.Ident:
+		return a.ident(x, ev)
+	case *ast.SelectorExpr:
+		vals, err := a.resolve(x)
+		if err != nil {
+			return nil, err
+		}
+		return a.expand(x, vals, ev)
+	case *ast.BinaryExpr:
+		switch x.Op {
+		case token.AND:
+			if err := a.oneStruct([]ast.Expr{x.X, x.Y}); err != nil {
+				return nil, err
+			}
+			n := &fastNode{kinds: kAll}
+			for _, y := range []ast.Expr{x.X, x.Y} {
+				m, err := a.expr(y, ev, inDef)
+				if err != nil {
+					return nil, err
+				}
+				if err := mergeNode(n, m, y); err != nil {
+					return nil, err
+				}
+			}
+			return n, nil
+		case token.OR:
+			return a.disjunction(x, ev, inDef)
+		}
+		return nil, unsupportedAt(x, "operator %s", x.Op)
+	case *ast.StructLit:
+		return a.structLit(x.Elts, x, ev, inDef)
+	case *ast.ListLit:
+		return a.listLit(x, ev, inDef)
+	case *ast.CallExpr:
+		return a.call(x)
+	case *ast.BottomLit:
+		return nil, unsupportedAt(x, "_|_")
+	case *ast.Interpolation:
+		return nil, unsupportedAt(x, "string interpolation")
+	}
+	return nil, unsupportedAt(x, "%s", constructName(x))
+}
+
+// ident compiles a predeclared type or a reference to a definition.
+func (a *fastAnalyser) ident(x *ast.Ident, ev cue.Value) (*fastNode, error) {
+	if x.Node == nil && x.Scope == nil {
+		switch x.Name {
+		case "_":
+			return &fastNode{kinds: kAll}, nil
+		case "int":
+			return &fastNode{kinds: kInt}, nil
+		case "float":
+			return &fastNode{kinds: kFloat}, nil
+		case "number":
+			return &fastNode{kinds: kNumber}, nil
+		case "string":
+			return &fastNode{kinds: kString}, nil
+		case "bool":
+			return &fastNode{kinds: kBool}, nil
+		case "bytes":
+			return nil, unsupportedAt(x, "bytes")
+		}
+		return nil, unsupportedAt(x, "predeclared identifier %s", x.Name)
+	}
+	vals, err := a.resolve(x)
+	if err != nil {
+		return nil, err
+	}
+	return a.expand(x, vals, ev)
+}
+
+// resolve returns the declarations a reference to a definition stands for.
+func (a *fastAnalyser) resolve(x ast.Expr) ([]ast.Expr, error) {
+	switch x := x.(type) {
+	case *ast.Ident:
+		if !strings.HasPrefix(x.Name, "#") {
+			return nil, unsupportedAt(x, "reference to %s", x.Name)
+		}
+		vals, err := a.declsIn(x.Scope, x.Name, x)
+		if err != nil {
+			return nil, err
+		}
+		for _, v := range vals {
+			if v == x.Node {
+				return vals, nil
+			}
+		}
+		return nil, unsupportedAt(x, "reference to %s", x.Name)
+	case *ast.SelectorExpr:
+		name, isIdent, err := ast.LabelName(x.Sel)
+		if err != nil || !isIdent || !strings.HasPrefix(name, "#") {
+			return nil, unsupportedAt(x, "selector %s", refString(x))
+		}
+		outer, err := a.resolve(x.X)
+		if err != nil {
+			return nil, err
+		}
+		var vals []ast.Expr
+		for _, o := range outer {
+			st, ok := stripParens(o).(*ast.StructLit)
+			if !ok {
+				return nil, unsupportedAt(x, "selector %s", refString(x))
+			}
+			vs, err := findDefDecls(st, name, x)
+			if err != nil {
+				return nil, err
+			}
+			vals = append(vals, vs...)
+		}
+		if len(vals) == 0 {
+			return nil, unsupportedAt(x, "selector %s", refString(x))
+		}
+		return vals, nil
+	}
+	return nil, unsupportedAt(x, "reference %s", refString(x))
+}
+
+func selLabel(l ast.Label) string {
+	name, _, _ := ast.LabelName(l)
+	return name
+}
+
+func stripParens(x ast.Expr) ast.Expr {
+	for {
+		p, ok := x.(*ast.ParenExpr)
+		if !ok {
+			return x
+		}
+		x = p.X
+	}
+}
+
+func refString(x ast.Expr) string {
+	switch x := x.(type) {
+	case *ast.Ident:
+		return x.Name
+	case *ast.SelectorExpr:
+		return refString(x.X) + "." + selLabel(x.Sel)
+	}
+	return constructName(x)
+}
+
+// expand compiles a definition's declarations, which are closed.
+func (a *fastAnalyser) expand(at ast.Expr, vals []ast.Expr, ev cue.Value) (*fastNode, error) {
+	for _, s := range a.stack {
+		if s == vals[0] {
+			return nil, unsupportedAt(at, "reference cycle through %s", refString(at))
+		}
+	}
+	a.stack = append(a.stack, vals[0])
+	defer func() { a.stack = a.stack[:len(a.stack)-1] }()
+	return a.conj(vals, ev, true)
+}
+
+// listLit compiles [a, b, ...c].
+func (a *fastAnalyser) listLit(x *ast.ListLit, ev cue.Value, inDef bool) (*fastNode, error) {
+	l := &fastList{}
+	for i, e := range x.Elts {
+		if el, ok := e.(*ast.Ellipsis); ok {
+			if i != len(x.Elts)-1 {
+				return nil, unsupportedAt(el, "ellipsis before the end of a list")
+			}
+			l.rest = &fastNode{kinds: kAll}
+			if el.Type != nil {
+				n, err := a.expr(el.Type, ev.LookupPath(cue.MakePath(cue.AnyIndex)), inDef)
+				if err != nil {
+					return nil, err
+				}
+				l.rest = n
+			}
+			break
+		}
+		n, err := a.expr(e, ev.LookupPath(cue.MakePath(cue.Index(i))), inDef)
+		if err != nil {
+			return nil, err
+		}
+		l.prefix = append(l.prefix, n)
+	}
+	return &fastNode{kinds: kList, list: l}, nil
+}
+
+// structLit compiles a struct's fields. ev is the evaluated struct, which
+// gives the values of missing fields and CUE's field order.
+func (a *fastAnalyser) structLit(decls []ast.Decl, at ast.Node, ev cue.Value, inDef bool) (*fastNode, error) {
+	o := &fastObject{open: !inDef}
+	vals := map[string][]ast.Expr{}
+	for _, d := range decls {
+		switch d := d.(type) {
+		case *ast.Field:
+			name, isDef, err := a.label(d)
+			if err != nil {
+				return nil, err
+			}
+			if !slices.Contains(o.decls, name) {
+				o.decls = append(o.decls, name)
+			}
+			if isDef {
+				continue // a definition, not a field; compiled where used
+			}
+			typ := map[token.Token]fieldKind{token.ILLEGAL: fieldRegular, token.OPTION: fieldOptional, token.NOT: fieldRequired}[d.Constraint]
+			if _, ok := vals[name]; !ok {
+				o.fields = append(o.fields, fastField{name: name, typ: typ})
+			} else if o.fields[fastFieldIndex(o, name)].typ != typ {
+				return nil, unsupportedAt(d, "field %s declared both with and without ? or !", name)
+			}
+			vals[name] = append(vals[name], d.Value)
+		case *ast.Ellipsis:
+			if d.Type != nil {
+				return nil, unsupportedAt(d, "typed ellipsis in a struct")
+			}
+			o.open = true
+		case *ast.Attribute, *ast.CommentGroup, *ast.Package, *ast.ImportDecl:
+		default:
+			return nil, unsupportedAt(d, "%s", constructName(d))
+		}
+	}
+	for j := range o.fields {
+		fd := &o.fields[j]
+		sel := cue.Str(fd.name)
+		switch fd.typ {
+		case fieldOptional:
+			sel = sel.Optional()
+		case fieldRequired:
+			sel = sel.Required()
+		}
+		fev := ev.LookupPath(cue.MakePath(sel))
+		if !fev.Exists() {
+			return nil, unsupportedAt(vals[fd.name][0], "field %s that CUE does not show", fd.name)
+		}
+		n, err := a.conj(vals[fd.name], fev, inDef)
+		if err != nil {
+			return nil, err
+		}
+		fd.n = n
+		if fd.typ == fieldRegular && fev.Validate(cue.Concrete(true)) == nil {
+			x, err := export(fev)
+			if err != nil {
+				return nil, unsupportedAt(vals[fd.name][0], "default of %s: %v", fd.name, err)
+			}
+			fd.fill, fd.has = x, true
+		}
+	}
+	if err := crossCheckFields(o, ev, at); err != nil {
+		return nil, err
+	}
+	o.index = make(map[string]int, len(o.fields))
+	for j, f := range o.fields {
+		o.index[f.name] = j
+	}
+	return &fastNode{kinds: kObject, obj: o}, nil
+}
+
+func fastFieldIndex(o *fastObject, name string) int {
+	for j := range o.fields {
+		if o.fields[j].name == name {
+			return j
+		}
+	}
+	return -1
+}
+
+// label returns a field's name, rejecting labels that are expressions.
+func (a *fastAnalyser) label(d *ast.Field) (name string, isDef bool, err error) {
+	if d.Alias != nil {
+		return "", false, unsupportedAt(d, "alias")
+	}
+	switch l := d.Label.(type) {
+	case *ast.Alias:
+		return "", false, unsupportedAt(d, "alias")
+	case *ast.ListLit:
+		return "", false, unsupportedAt(d, "pattern constraint")
+	case *ast.ParenExpr, *ast.Interpolation:
+		return "", false, unsupportedAt(d, "dynamic field")
+	case *ast.Ident:
+		if strings.HasPrefix(l.Name, "_") {
+			return "", false, unsupportedAt(d, "hidden field %s", l.Name)
+		}
+	}
+	name, isIdent, err := ast.LabelName(d.Label)
+	if err != nil {
+		return "", false, unsupportedAt(d, "label")
+	}
+	return name, isIdent && strings.HasPrefix(name, "#"), nil
+}
+
+// crossCheckFields compares the fields found in the syntax with those of
+// the evaluated struct. Any difference means the analysis missed
+// something: fall back.
+func crossCheckFields(o *fastObject, ev cue.Value, at ast.Node) error {
+	it, err := ev.Fields(cue.Optional(true))
+	if err != nil {
+		return unsupportedAt(at, "struct that CUE cannot list: %v", err)
+	}
+	n := 0
+	for it.Next() {
+		sel := it.Selector()
+		j := fastFieldIndex(o, sel.Unquoted())
+		typ := map[cue.SelectorType]fieldKind{0: fieldRegular, cue.OptionalConstraint: fieldOptional, cue.RequiredConstraint: fieldRequired}[sel.ConstraintType()]
+		if j < 0 || o.fields[j].typ != typ || !sel.IsString() {
+			return unsupportedAt(at, "struct whose field %s differs in CUE", strconv.Quote(sel.Unquoted()))
+		}
+		n++
+	}
+	if n != len(o.fields) {
+		return unsupportedAt(at, "struct whose fields differ in CUE")
+	}
+	if ev.Allows(cue.Str("\x00zpipe: a field no schema declares")) != o.open {
+		return unsupportedAt(at, "struct whose closedness differs in CUE")
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package schema
+
+import (
+	"regexp"
+	"strconv"
+	"unicode/utf8"
+
+	"cuelang.org/go/cue/literal"
+	"github.com/cockroachdb/apd/v3"
+
+	"github.com/zpipe/zpipe/format"
+)
+
+// fastCmp is a comparison a number or string must pass.
+type fastCmp uint8
+
+const (
+	opEq fastCmp = iota // a literal: unification with it
+	opNe
+	opLt
+	opLe
+	opGt
+	opGe
+)
+
+func (op fastCmp) test(cmp int) bool {
+	switch op {
+	case opEq:
+		return cmp == 0
+	case opNe:
+		return cmp != 0
+	case opLt:
+		return cmp < 0
+	case opLe:
+		return cmp <= 0
+	case opGt:
+		return cmp > 0
+	}
+	return cmp >= 0
+}
+
+// numAtom compares a number with a literal, exactly, as CUE does with
+// apd decimals; an int64 shortcut serves the common integer case.
+type numAtom struct {
+	op  fastCmp
+	d   apd.Decimal
+	i   int64
+	isI bool // d is an integer that fits in an int64
+}
+
+func (a *numAtom) holds(c *fastChecker, v any, k valueKinds) bool {
+	s := string(v.(format.Number))
+	if a.isI && k == kInt {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return a.op.test(cmpInt64(i, a.i))
+		}
+	}
+	// The record's text is read and compared with the very code CUE uses
+	// (literal.ParseNum, apd's Cmp), so that even exponents beyond apd's
+	// range, which it reads as 1 or NaN, come out the same.
+	if literal.ParseNum(s, &c.ni) != nil || c.ni.Decimal(&c.d) != nil {
+		return false
+	}
+	return a.op.test(c.d.Cmp(&a.d))
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+type strAtom struct {
+	op fastCmp // opEq or opNe
+	s  string
+}
+
+func (a *strAtom) holds(_ *fastChecker, v any, _ valueKinds) bool {
+	return (v.(string) == a.s) == (a.op == opEq)
+}
+
+type boolAtom struct{ b bool }
+
+func (a *boolAtom) holds(_ *fastChecker, v any, _ valueKinds) bool { return v.(bool) == a.b }
+
+// reAtom is =~ or !~, with Go's RE2 semantics as in CUE.
+type reAtom struct {
+	re  *regexp.Regexp
+	dfa *reDFA // the same test, faster; nil when the pattern is not simple
+	neg bool
+}
+
+func (a *reAtom) holds(_ *fastChecker, v any, _ valueKinds) bool {
+	if a.dfa != nil {
+		return a.dfa.match(v.(string)) != a.neg
+	}
+	return a.re.MatchString(v.(string)) != a.neg
+}
+
+// lenAtom bounds the runes of a string or the items of a list;
+// max < 0 means no upper bound.
+type lenAtom struct{ min, max int }
+
+func (a *lenAtom) holds(_ *fastChecker, v any, _ valueKinds) bool {
+	var n int
+	switch x := v.(type) {
+	case string:
+		n = utf8.RuneCountInString(x)
+	case []any:
+		n = len(x)
+	default:
+		return false
+	}
+	return n >= a.min && (a.max < 0 || n <= a.max)
+}
+
+// disjAtom is a disjunction of scalar alternatives; defaults do not matter
+// for a concrete value.
+type disjAtom struct{ alts []*fastNode }
+
+func (a *disjAtom) holds(c *fastChecker, v any, k valueKinds) bool {
+	for _, n := range a.alts {
+		if ok, _ := c.check(n, v); ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,265 @@
+package schema
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/zpipe/zpipe/format"
+)
+
+// The differential test holds the fast path to CUE: for every record both
+// must agree on valid or not and, when valid, on the exact record written.
+// The corpus is testdata/diff/*.cue, each with a definition #T and a first
+// line "// want: fast" or "// want: fallback <reason>".
+
+type diffSchema struct {
+	name string
+	want string // "fast" or "fallback <part of the reason>"
+	sch  *Schema
+}
+
+var (
+	corpusOnce sync.Once
+	corpus     []diffSchema
+	corpusErr  error
+)
+
+func loadCorpus(tb testing.TB) []diffSchema {
+	tb.Helper()
+	corpusOnce.Do(func() {
+		files, _ := filepath.Glob("testdata/diff/*.cue")
+		for _, p := range files {
+			src, err := os.ReadFile(p)
+			if err != nil {
+				corpusErr = err
+				return
+			}
+			first, _, _ := strings.Cut(string(src), "\n")
+			want, ok := strings.CutPrefix(first, "// want: ")
+			if !ok {
+				corpusErr = errors.New(p + ": the first line must say // want: fast or // want: fallback <reason>")
+				return
+			}
+			sch, err := Compile(filepath.Base(p), src, "T")
+			if err != nil {
+				corpusErr = err
+				return
+			}
+			corpus = append(corpus, diffSchema{name: strings.TrimSuffix(filepath.Base(p), ".cue"), want: want, sch: sch})
+		}
+	})
+	if corpusErr != nil {
+		tb.Fatal(corpusErr)
+	}
+	if len(corpus) < 30 {
+		tb.Fatalf("the corpus has %d schemas, want at least 30", len(corpus))
+	}
+	return corpus
+}
+
+// fastCorpus is the part of the corpus the fast path takes.
+func fastCorpus(tb testing.TB) []diffSchema {
+	var out []diffSchema
+	for _, d := range loadCorpus(tb) {
+		if d.want == "fast" {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func TestFastPathCoverage(t *testing.T) {
+	for _, d := range loadCorpus(t) {
+		ok, why := d.sch.FastPath()
+		switch {
+		case d.want == "fast" && !ok:
+			t.Errorf("%s: falls back: %s", d.name, why)
+		case d.want != "fast" && ok:
+			t.Errorf("%s: takes the fast path, want %s", d.name, d.want)
+		case d.want != "fast" && !strings.Contains(why, strings.TrimPrefix(d.want, "fallback ")):
+			t.Errorf("%s: falls back because %q, want %q", d.name, why, d.want)
+		case !ok && !strings.HasPrefix(why, d.name+".cue:"):
+			t.Errorf("%s: the reason %q has no position", d.name, why)
+		}
+	}
+}
+
+// cueOnly checks a record with the fast path switched off.
+func cueOnly(v *Validator, rec any, untyped bool) (any, []Violation) {
+	fast := v.fast
+	v.fast = nil
+	defer func() { v.fast = fast }()
+	return v.Check(rec, untyped)
+}
+
+// agree fails the test when the fast path and CUE differ on rec; it
+// reports whether CUE found the record valid.
+func agree(t *testing.T, d diffSchema, v *Validator, rec any, untyped bool) bool {
+	t.Helper()
+	in := rec
+	if untyped {
+		in = v.typeCells(rec)
+	}
+	fastOut, fastOK := v.fast.run(in)
+	cueOut, vs := cueOnly(v, rec, untyped)
+	if fastOK != (vs == nil) {
+		t.Errorf("%s: on %s (untyped %v) the fast path says valid=%v, CUE says %v", d.name, show(rec), untyped, fastOK, vs)
+		return vs == nil
+	}
+	if fastOK {
+		got, err1 := format.AppendJSON(nil, fastOut)
+		want, err2 := format.AppendJSON(nil, cueOut)
+		if err1 != nil || err2 != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: on %s the fast path writes\n%s\nCUE writes\n%s", d.name, show(rec), got, want)
+		}
+	}
+	return vs == nil
+}
+
+// decodeAll reads ndjson records, skipping lines that are not JSON.
+func decodeAll(data []byte) []any {
+	dec, _ := format.NewDecoder(format.NDJSON, bytes.NewReader(data), format.Limits{MaxDepth: 200, MaxLine: 1 << 20, MaxNodes: 1 << 16})
+	var out []any
+	for {
+		r, err := dec.Next()
+		if err == io.EOF {
+			return out
+		}
+		var fe *format.Error
+		if errors.As(err, &fe) && fe.Recoverable {
+			continue
+		}
+		if err != nil {
+			return out
+		}
+		out = append(out, r.Value)
+	}
+}
+
+// records generates n records for a schema: valid ones and mutants, as
+// ndjson, deterministically.
+func records(d diffSchema, seed uint64, n int) []byte {
+	v := d.sch.Validator()
+	defer d.sch.Put(v)
+	if v.fast == nil {
+		return nil
+	}
+	g := &recordGen{r: newRand(seed)}
+	var b []byte
+	for i := 0; i < n; i++ {
+		rec := g.value(v.fast.root, 0)
+		for m := 0; g.chance(0.6) && m < 3; m++ {
+			rec = g.mutate(rec)
+		}
+		line, err := format.AppendJSON(nil, rec)
+		if err != nil {
+			panic(err)
+		}
+		b = append(append(b, line...), '\n')
+	}
+	return b
+}
+
+// A longer run: go test -run FastPathAgrees -diff.records 5000 -diff.seed 7
+var (
+	diffRecords = flag.Int("diff.records", 100, "records per schema in the differential test")
+	diffSeed    = flag.Uint64("diff.seed", 0, "seed of the differential test")
+)
+
+func TestFastPathAgreesWithCUE(t *testing.T) {
+	total, valid := 0, 0
+	for i, d := range fastCorpus(t) {
+		t.Run(d.name, func(t *testing.T) {
+			v := d.sch.Validator()
+			defer d.sch.Put(v)
+			if v.fast == nil {
+				t.Skip("no fast path")
+			}
+			for _, rec := range decodeAll(records(d, *diffSeed*1000+uint64(i+1), *diffRecords)) {
+				total++
+				if agree(t, d, v, rec, false) {
+					valid++
+				}
+				if cells, ok := asCells(rec); ok {
+					agree(t, d, v, cells, true)
+				}
+			}
+		})
+	}
+	t.Logf("%d records, %d of them valid", total, valid)
+	if valid < total/5 || valid > total*9/10 {
+		t.Errorf("%d of %d records are valid: the generator has lost its balance", valid, total)
+	}
+}
+
+// asCells turns a record into what a csv decoder gives: every top-level
+// value a string cell.
+func asCells(rec any) (any, bool) {
+	obj, ok := rec.(*format.Object)
+	if !ok {
+		return nil, false
+	}
+	out := &format.Object{}
+	for _, f := range obj.Fields {
+		var cell string
+		switch x := f.Value.(type) {
+		case nil:
+			cell = "null"
+		case bool:
+			cell = strconv.FormatBool(x)
+		case string:
+			cell = x
+		case format.Number:
+			cell = string(x)
+		default:
+			return nil, false
+		}
+		out.Fields = append(out.Fields, format.Field{Key: f.Key, Value: cell})
+	}
+	return out, true
+}
+
+// FuzzFastPathAgreesWithCUE checks arbitrary ndjson records against a
+// schema of the corpus chosen by index.
+func FuzzFastPathAgreesWithCUE(f *testing.F) {
+	ds := fastCorpus(f)
+	for i, d := range ds {
+		for _, line := range bytes.Split(records(d, uint64(1000+i), 8), []byte("\n")) {
+			f.Add(uint(i), line)
+		}
+	}
+	// Raw seeds at the project root: NAME--what.ndjson is for schema NAME,
+	// any other file for every schema.
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "fuzz", "FuzzFastPathAgreesWithCUE", "*"))
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		name, _, scoped := strings.Cut(filepath.Base(p), "--")
+		for i, d := range ds {
+			if !scoped || d.name == name {
+				f.Add(uint(i), b)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, idx uint, data []byte) {
+		d := ds[idx%uint(len(ds))]
+		v := d.sch.Validator()
+		defer d.sch.Put(v)
+		for _, rec := range decodeAll(data) {
+			agree(t, d, v, rec, false)
+			if cells, ok := asCells(rec); ok {
+				agree(t, d, v, cells, true)
+			}
+		}
+	})
+}

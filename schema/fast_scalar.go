@@ -1,0 +1,247 @@
+package schema
+
+import (
+	"regexp"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/literal"
+	"cuelang.org/go/cue/token"
+	"github.com/cockroachdb/apd/v3"
+)
+
+// scalar compiles a literal, a bound, != or a regular expression.
+func (a *fastAnalyser) scalar(x ast.Expr) (*fastNode, error) {
+	if u, ok := x.(*ast.UnaryExpr); ok {
+		switch u.Op {
+		case token.GEQ, token.GTR, token.LEQ, token.LSS:
+			l, err := schemaLiteral(u.X)
+			if err != nil {
+				return nil, err
+			}
+			if l.k&kNumber == 0 {
+				return nil, unsupportedAt(u, "bound on a %s", literalKindName(l.k))
+			}
+			op := map[token.Token]fastCmp{token.GEQ: opGe, token.GTR: opGt, token.LEQ: opLe, token.LSS: opLt}[u.Op]
+			return &fastNode{kinds: kNumber, atoms: []fastAtom{numAtomOf(op, l.d)}}, nil
+		case token.NEQ:
+			l, err := schemaLiteral(u.X)
+			if err != nil {
+				return nil, err
+			}
+			switch l.k {
+			case kNull:
+				return &fastNode{kinds: kAll &^ kNull}, nil
+			case kString:
+				return &fastNode{kinds: kString, atoms: []fastAtom{&strAtom{op: opNe, s: l.s}}}, nil
+			case kInt, kFloat:
+				return &fastNode{kinds: kNumber, atoms: []fastAtom{numAtomOf(opNe, l.d)}}, nil
+			}
+			return nil, unsupportedAt(u, "!= on a %s", literalKindName(l.k))
+		case token.MAT, token.NMAT:
+			l, err := schemaLiteral(u.X)
+			if err != nil {
+				return nil, err
+			}
+			if l.k != kString {
+				return nil, unsupportedAt(u, "regular expression that is not a string")
+			}
+			re, err := regexp.Compile(l.s)
+			if err != nil {
+				return nil, unsupportedAt(u, "invalid regular expression")
+			}
+			return &fastNode{kinds: kString, atoms: []fastAtom{&reAtom{re: re, dfa: compileDFA(l.s), neg: u.Op == token.NMAT}}}, nil
+		case token.MUL:
+			return nil, unsupportedAt(u, "default marker outside a disjunction")
+		}
+	}
+	l, err := schemaLiteral(x)
+	if err != nil {
+		return nil, err
+	}
+	n := &fastNode{kinds: l.k}
+	switch l.k {
+	case kString:
+		n.atoms = []fastAtom{&strAtom{op: opEq, s: l.s}}
+	case kInt, kFloat:
+		n.atoms = []fastAtom{numAtomOf(opEq, l.d)}
+	case kBool:
+		n.atoms = []fastAtom{&boolAtom{b: l.b}}
+	}
+	return n, nil
+}
+
+func literalKindName(k valueKinds) string {
+	switch k {
+	case kNull:
+		return "null"
+	case kBool:
+		return "bool"
+	case kString:
+		return "string"
+	}
+	return "number"
+}
+
+func numAtomOf(op fastCmp, d apd.Decimal) *numAtom {
+	a := &numAtom{op: op}
+	a.d.Set(&d)
+	var i apd.Decimal
+	if _, err := apd.BaseContext.RoundToIntegralExact(&i, &d); err == nil && i.Cmp(&d) == 0 {
+		if n, err := i.Int64(); err == nil {
+			a.i, a.isI = n, true
+		}
+	}
+	return a
+}
+
+// schemaLit is a concrete scalar from the schema.
+type schemaLit struct {
+	k valueKinds
+	s string
+	b bool
+	d apd.Decimal
+}
+
+// schemaLiteral reads a literal as CUE's compiler does.
+func schemaLiteral(x ast.Expr) (*schemaLit, error) {
+	x = stripParens(x)
+	neg := false
+	if u, ok := x.(*ast.UnaryExpr); ok && (u.Op == token.SUB || u.Op == token.ADD) {
+		neg = u.Op == token.SUB
+		x = stripParens(u.X)
+		if b, ok := x.(*ast.BasicLit); !ok || b.Kind != token.INT && b.Kind != token.FLOAT {
+			return nil, unsupportedAt(u, "operator %s", u.Op)
+		}
+	}
+	b, ok := x.(*ast.BasicLit)
+	if !ok {
+		if id, ok := x.(*ast.Ident); ok && id.Name == "null" && id.Node == nil {
+			return &schemaLit{k: kNull}, nil
+		}
+		return nil, unsupportedAt(x, "%s", constructName(x))
+	}
+	switch b.Kind {
+	case token.NULL:
+		return &schemaLit{k: kNull}, nil
+	case token.TRUE, token.FALSE:
+		return &schemaLit{k: kBool, b: b.Kind == token.TRUE}, nil
+	case token.STRING:
+		q, start, _, err := literal.ParseQuotes(b.Value, b.Value)
+		if err != nil {
+			return nil, unsupportedAt(b, "string literal")
+		}
+		if !q.IsDouble() {
+			return nil, unsupportedAt(b, "bytes literal")
+		}
+		s, err := q.Unquote(b.Value[start:])
+		if err != nil {
+			return nil, unsupportedAt(b, "string literal")
+		}
+		return &schemaLit{k: kString, s: s}, nil
+	case token.INT, token.FLOAT:
+		var ni literal.NumInfo
+		l := &schemaLit{k: kFloat}
+		if literal.ParseNum(b.Value, &ni) != nil || ni.Decimal(&l.d) != nil || l.d.Form != apd.Finite {
+			return nil, unsupportedAt(b, "number literal %s", b.Value)
+		}
+		if ni.IsInt() {
+			l.k = kInt
+		}
+		if neg {
+			l.d.Neg(&l.d)
+		}
+		return l, nil
+	}
+	return nil, unsupportedAt(b, "literal %s", b.Value)
+}
+
+// disjunction compiles a | b | ..., whose alternatives must be scalars.
+func (a *fastAnalyser) disjunction(x *ast.BinaryExpr, ev cue.Value, inDef bool) (*fastNode, error) {
+	var alts []ast.Expr
+	var flatten func(e ast.Expr)
+	flatten = func(e ast.Expr) {
+		if b, ok := stripParens(e).(*ast.BinaryExpr); ok && b.Op == token.OR {
+			flatten(b.X)
+			flatten(b.Y)
+			return
+		}
+		alts = append(alts, e)
+	}
+	flatten(x)
+	d := &disjAtom{}
+	var k valueKinds
+	for _, e := range alts {
+		// A default marks which alternative a missing field takes; CUE
+		// computes that value once, so here only the alternative counts.
+		if u, ok := stripParens(e).(*ast.UnaryExpr); ok && u.Op == token.MUL {
+			e = u.X
+		}
+		switch stripParens(e).(type) {
+		case *ast.StructLit, *ast.ListLit:
+			return nil, unsupportedAt(e, "disjunction with a struct or list")
+		}
+		if a.structish(e, 0) {
+			return nil, unsupportedAt(e, "disjunction with a struct or list")
+		}
+		n, err := a.expr(e, ev, inDef)
+		if err != nil {
+			return nil, err
+		}
+		if n.kinds&(kList|kObject) != 0 {
+			return nil, unsupportedAt(e, "disjunction with a struct or list")
+		}
+		d.alts = append(d.alts, n)
+		k |= n.kinds
+	}
+	return &fastNode{kinds: k, atoms: []fastAtom{d}}, nil
+}
+
+// call compiles the few builtins the fast path knows.
+func (a *fastAnalyser) call(x *ast.CallExpr) (*fastNode, error) {
+	sel, ok := x.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return nil, unsupportedAt(x, "call of %s", refString(x.Fun))
+	}
+	pkg, ok := sel.X.(*ast.Ident)
+	if !ok {
+		return nil, unsupportedAt(x, "call of %s", refString(x.Fun))
+	}
+	imp, ok := pkg.Node.(*ast.ImportSpec)
+	if !ok {
+		return nil, unsupportedAt(x, "call of %s", refString(x.Fun))
+	}
+	path, err := literal.Unquote(imp.Path.Value)
+	if err != nil {
+		return nil, unsupportedAt(x, "call of %s", refString(x.Fun))
+	}
+	fn := path + "." + selLabel(sel.Sel)
+	var k valueKinds
+	switch fn {
+	case "list.MinItems", "list.MaxItems":
+		k = kList
+	case "strings.MinRunes", "strings.MaxRunes":
+		k = kString
+	default:
+		return nil, unsupportedAt(x, "call of %s", fn)
+	}
+	if len(x.Args) != 1 {
+		return nil, unsupportedAt(x, "call of %s with %d arguments", fn, len(x.Args))
+	}
+	l, err := schemaLiteral(x.Args[0])
+	if err != nil || l.k != kInt {
+		return nil, unsupportedAt(x, "call of %s without an integer literal", fn)
+	}
+	i, err := l.d.Int64()
+	if err != nil || i < 0 || i > 1<<31 {
+		return nil, unsupportedAt(x, "call of %s with %s", fn, l.d.String())
+	}
+	at := &lenAtom{min: 0, max: -1}
+	if strings.HasPrefix(fn[strings.IndexByte(fn, '.')+1:], "Min") {
+		at.min = int(i)
+	} else {
+		at.max = int(i)
+	}
+	return &fastNode{kinds: k, atoms: []fastAtom{at}}, nil
+}
