@@ -17,6 +17,7 @@ func (a *app) checkCmd() *cobra.Command {
 	var (
 		schemaRef string
 		formatArg string
+		verbose   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "check -s SCHEMA.cue#Def FILE...",
@@ -52,6 +53,13 @@ or schema error.`,
 			sch, err := schema.Load(spec)
 			if err != nil {
 				return usageError{err}
+			}
+			if verbose {
+				if on, why := sch.FastPath(); on {
+					a.log.Info("checking with the compiled fast path; invalid records are checked again by CUE for its message")
+				} else {
+					a.log.Info("checking with CUE's evaluator: the fast path does not cover " + why)
+				}
 			}
 			// check has nothing to save: the first Ctrl-C stops it.
 			ctx, cancel := context.WithCancel(cmd.Context())
@@ -97,5 +105,6 @@ or schema error.`,
 	}
 	cmd.Flags().StringVarP(&schemaRef, "schema", "s", "", "the schema: file.cue#Definition, or file.cue for the whole file")
 	cmd.Flags().StringVar(&formatArg, "format", "auto", "the files' format: auto, "+format.Names())
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "say whether the compiled fast path checks the records, or which construct keeps it off")
 	return cmd
 }
