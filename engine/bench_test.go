@@ -43,7 +43,7 @@ func BenchmarkStageParallel(b *testing.B) {
 			plan, _ := pipeline.Compile(m)
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				sum, err := Run(context.Background(), plan, Options{ChunkSize: 256 << 10})
+				sum, err := Run(context.Background(), plan, Options{ChunkSize: 256 << 10, Force: true})
 				if err != nil || sum.OK != 20000 {
 					b.Fatal(err, sum)
 				}

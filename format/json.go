@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 var bom = []byte{0xEF, 0xBB, 0xBF}
@@ -30,6 +31,18 @@ type jsonParser struct {
 	pos   int
 	depth int
 	lim   Limits
+	// src, when set, holds the same bytes as data: strings and numbers
+	// are cut from it without a copy each, one allocation per record
+	// instead of one per value.
+	src string
+}
+
+// cut returns data[a:b] as a string, from src when there is one.
+func (p *jsonParser) cut(a, b int) string {
+	if p.src != "" {
+		return p.src[a:b]
+	}
+	return string(p.data[a:b])
 }
 
 // syntaxError is a parse failure at a byte offset; callers turn the offset
@@ -113,7 +126,7 @@ func (p *jsonParser) object() (any, error) {
 		return nil, err
 	}
 	p.pos++ // {
-	obj := &Object{}
+	obj := &Object{Fields: make([]Field, 0, 8)}
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
@@ -229,7 +242,7 @@ func (p *jsonParser) number() (any, error) {
 		}
 		p.pos++
 	}
-	s := string(p.data[start:p.pos])
+	s := p.cut(start, p.pos)
 	if !ValidNumber(s) {
 		return nil, p.fail(start, "invalid number %q", s)
 	}
@@ -244,7 +257,7 @@ func (p *jsonParser) string() (string, error) {
 	for i < len(p.data) {
 		c := p.data[i]
 		if c == '"' {
-			s := string(p.data[p.pos:i])
+			s := p.cut(p.pos, i)
 			p.pos = i + 1
 			return s, nil
 		}
@@ -444,7 +457,13 @@ func newJSONDecoder(r io.Reader, lim Limits) (Decoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &jsonDecoder{p: jsonParser{data: data, lim: lim}}
+	// data is never changed after this, so src can share its bytes rather
+	// than double a large document's memory.
+	var src string
+	if len(data) > 0 {
+		src = unsafe.String(&data[0], len(data))
+	}
+	d := &jsonDecoder{p: jsonParser{data: data, lim: lim, src: src}}
 	d.p.skipSpace()
 	if d.p.pos >= len(data) {
 		// Unlike an ndjson or yaml stream, a json document must hold a value.

@@ -106,7 +106,8 @@ func (d *ndjsonDecoder) Next() (Record, error) {
 			continue
 		}
 		d.n++
-		p := jsonParser{data: b, lim: d.lim}
+		src := string(b)
+		p := jsonParser{data: b, lim: d.lim, src: src}
 		v, err := p.value()
 		if err == nil {
 			p.skipSpace()
@@ -116,12 +117,11 @@ func (d *ndjsonDecoder) Next() (Record, error) {
 		}
 		if err != nil {
 			se := err.(*syntaxError)
-			return Record{}, &Error{Line: d.lr.line, Col: se.off + 1, Record: d.n, Recoverable: true, Msg: se.msg, Raw: string(b)}
+			return Record{}, &Error{Line: d.lr.line, Col: se.off + 1, Record: d.n, Recoverable: true, Msg: se.msg, Raw: src}
 		}
 		line, lim := d.lr.line, d.lim
-		raw := bytes.Clone(b)
 		return Record{Value: v, Index: d.n, Line: line, Col: 1, locate: func(path []string) (int, int, bool) {
-			off, ok := jsonLocate(raw, 0, path, lim)
+			off, ok := jsonLocate([]byte(src), 0, path, lim)
 			return line, off + 1, ok
 		}}, nil
 	}
