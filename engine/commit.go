@@ -20,9 +20,11 @@ type committer struct {
 	queue   []*commitJob
 	wake    chan struct{}
 	flushed *sync.Cond
-	busy    bool
-	closed  bool
-	done    chan struct{}
+	// added and committed count jobs, so that a flush waits for the jobs
+	// added before it and not for a busy neighbour's later ones.
+	added, committed int
+	closed           bool
+	done             chan struct{}
 }
 
 // commitJob moves an item's temp parts to their final names, then appends
@@ -47,6 +49,7 @@ func newCommitter(st *state) *committer {
 func (c *committer) add(j *commitJob) {
 	c.mu.Lock()
 	c.queue = append(c.queue, j)
+	c.added++
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -58,7 +61,8 @@ func (c *committer) add(j *commitJob) {
 func (c *committer) flush() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for len(c.queue) > 0 || c.busy {
+	target := c.added
+	for c.committed < target {
 		select {
 		case c.wake <- struct{}{}:
 		default:
@@ -85,13 +89,12 @@ func (c *committer) loop() {
 		c.mu.Lock()
 		group := c.queue
 		c.queue = nil
-		c.busy = len(group) > 0
 		c.mu.Unlock()
 		if len(group) > 0 {
 			c.commit(group)
 		}
 		c.mu.Lock()
-		c.busy = false
+		c.committed += len(group)
 		c.flushed.Broadcast()
 		c.mu.Unlock()
 	}

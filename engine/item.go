@@ -73,6 +73,14 @@ func (sr *stageRun) runItem(ctx context.Context, stopped <-chan struct{}, it *it
 		}
 		res = sr.attempt(ctx, it, attempt)
 		res.attempts = attempt
+		if ctx.Err() != nil {
+			// Cut off by a stop, not failed: the next run does it.
+			sr.discard(&res)
+			if res.rejects != "" {
+				os.Remove(res.rejects)
+			}
+			return notRun
+		}
 		if !res.transient || attempt > retry.Max || ctx.Err() != nil {
 			break
 		}
@@ -217,6 +225,12 @@ func (sr *stageRun) attempt(ctx context.Context, it *item, n int) (res itemResul
 				res.ok++
 				continue
 			}
+			var ioErr *partError
+			if errors.As(bad, &ioErr) {
+				// The disk, not the record, failed: retry the item.
+				res.err, res.transient = ioErr.err, true
+				return res
+			}
 			violations = []schema.Violation{{Msg: bad.Error()}}
 		}
 		res.failed++
@@ -280,7 +294,7 @@ func (w *partWriter) write(rec any) (any, error) {
 		if w.encs[k] == nil {
 			f, enc, err := w.open(strconv.Itoa(k), o.Format)
 			if err != nil {
-				return nil, err
+				return nil, &partError{err}
 			}
 			w.files[k], w.encs[k] = f, enc
 			w.res.parts[k] = f.Name()
@@ -291,11 +305,17 @@ func (w *partWriter) write(rec any) (any, error) {
 	}
 	for _, enc := range w.encs {
 		if err := enc.Commit(); err != nil {
-			return nil, err
+			return nil, &partError{err}
 		}
 	}
 	return rec, nil
 }
+
+// partError is a failure to write a part, as opposed to a record that a
+// format cannot hold.
+type partError struct{ err error }
+
+func (e *partError) Error() string { return e.err.Error() }
 
 // reject writes a rejects line: {source, record, line, errors, input}.
 func (w *partWriter) reject(errs []RecordError, record, line int, input any) error {

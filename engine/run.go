@@ -176,6 +176,7 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		sum.OK += st.OK
 		sum.Failed += st.Failed
 		sum.FailedItems += st.FailedItems
+		sum.UpToDate += st.UpToDate
 		if st.Status == StatusInterrupted {
 			sum.Interrupted = true
 		}

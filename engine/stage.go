@@ -39,6 +39,24 @@ type item struct {
 	err error
 }
 
+// writes reports whether the stage itself writes path, so that it never
+// reads its own outputs or rejects back as sources.
+func (sr *stageRun) writes(path string) bool {
+	if path == sr.s.Rejects {
+		return true
+	}
+	rel, err := filepath.Rel(sr.m.Dir, path)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return false
+	}
+	for _, o := range sr.s.Outputs {
+		if matchesTemplate(o.Path, rel) {
+			return true
+		}
+	}
+	return false
+}
+
 func inside(dir, p string) bool {
 	rel, err := filepath.Rel(dir, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
@@ -89,6 +107,7 @@ type stageRun struct {
 	completed, records, failed int
 	// commits is filled in by the committer, under mu.
 	commits []*commitResult
+	toRun   int
 }
 
 // itemID names an item in progress events: its file, and for a chunk the
@@ -124,6 +143,7 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	sr.commits = make([]*commitResult, len(items))
 	sr.removeStaleTemps(targets)
 	toRun, intact := sr.decide(targets)
+	sr.toRun = toRun
 	defer sr.cleanup()
 	if toRun == 0 && intact {
 		// Nothing changed: the outputs on disk are what a run would write.
@@ -232,7 +252,7 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	}
 	if st.Status != StatusStopped {
 		sr.forget(written)
-		if err := r.state.append(&entry{Type: "stage", Stage: sr.id(), Outputs: written}); err != nil {
+		if err := r.state.append(&entry{Type: "stage", Stage: sr.id(), Outputs: written, Inputs: sr.inputsDigest()}); err != nil {
 			st.Status, st.Error = StatusFailed, "writing the journal: "+err.Error()
 		}
 	}
@@ -276,7 +296,7 @@ func (sr *stageRun) resolve() ([]item, error) {
 	for _, f := range files {
 		// A glob such as **/*.json must not read zpipe's own files: the
 		// state folder's provenance, or an output's temp file.
-		if inside(sr.r.opts.StateDir, f) || strings.HasPrefix(filepath.Base(f), atomicfile.TempPrefix) {
+		if inside(sr.r.opts.StateDir, f) || strings.HasPrefix(filepath.Base(f), atomicfile.TempPrefix) || sr.writes(f) {
 			continue
 		}
 		it := item{source: f, rel: m.Rel(f), format: sr.s.Source.Format}
@@ -414,8 +434,7 @@ func (sr *stageRun) assemble(g *atomicfile.Group, t target) (string, error) {
 }
 
 // removeStaleTemps deletes the temp files a killed run left beside the
-// stage's outputs. Holding the state folder's lock, no other run of ours
-// can be writing them.
+// stage's outputs: those whose writer is no longer alive.
 func (sr *stageRun) removeStaleTemps(targets []target) {
 	dirs := map[string]bool{}
 	for _, t := range targets {
@@ -427,7 +446,9 @@ func (sr *stageRun) removeStaleTemps(targets []target) {
 	for dir := range dirs {
 		stale, _ := filepath.Glob(filepath.Join(dir, atomicfile.TempPrefix+"*"))
 		for _, p := range stale {
-			os.Remove(p)
+			if atomicfile.Orphan(p) {
+				os.Remove(p)
+			}
 		}
 	}
 }
@@ -459,7 +480,7 @@ func (sr *stageRun) report(i int) {
 	if res := &sr.results[i]; !res.notRun {
 		sr.records += res.records
 		sr.failed += res.failed
-		ic := Progress{Type: ProgressItemComplete, Name: sr.s.Name, Item: itemID(&sr.items[i]), Completed: sr.completed, Total: len(sr.items), Records: sr.records, Failed: sr.failed}
+		ic := Progress{Type: ProgressItemComplete, Name: sr.s.Name, Item: itemID(&sr.items[i]), Completed: sr.completed, Total: sr.toRun, Records: sr.records, Failed: sr.failed}
 		if res.err != nil {
 			ic.Error = res.err.Error()
 		}

@@ -33,6 +33,9 @@ type entry struct {
 	Parts   []partRef         `json:"parts,omitempty"`
 	Rejects *partRef          `json:"rejects,omitempty"`
 	Outputs map[string]string `json:"outputs,omitempty"` // stage: output path → sha256
+	// Inputs, for a stage, hashes the item entries its outputs were built
+	// from, so that outputs a crash left older than the items are rebuilt.
+	Inputs string `json:"inputs,omitempty"`
 
 	Records  int       `json:"records,omitempty"`
 	OK       int       `json:"ok,omitempty"`
@@ -57,7 +60,9 @@ type fingerprint struct {
 type fileStat struct {
 	Size  int64  `json:"size"`
 	Mtime int64  `json:"mtime_ns"`
+	Ctime int64  `json:"ctime_ns"`
 	Ino   uint64 `json:"ino"`
+	Dev   uint64 `json:"dev"`
 }
 
 // partRef is a saved part of an output: the file in the parts folder and
@@ -240,7 +245,8 @@ func statOf(path string) (*fileStat, error) {
 	}
 	s := &fileStat{Size: fi.Size(), Mtime: fi.ModTime().UnixNano()}
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		s.Ino = sys.Ino
+		s.Ino, s.Dev = sys.Ino, uint64(sys.Dev)
+		s.Ctime = sys.Ctim.Sec*1e9 + sys.Ctim.Nsec
 	}
 	return s, nil
 }

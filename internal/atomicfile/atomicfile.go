@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 )
 
 // TempPrefix starts the name of every temp file, so that they can be found
@@ -23,7 +25,7 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, TempPrefix+filepath.Base(path)+"-*")
+	f, err := os.CreateTemp(dir, tempPattern(path))
 	if err != nil {
 		return err
 	}
@@ -62,4 +64,25 @@ func SyncDir(dir string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// tempPattern names a temp file after its target and its writer's pid, so
+// that a later run can tell an orphan from another process's work.
+func tempPattern(path string) string {
+	return TempPrefix + strconv.Itoa(os.Getpid()) + "-" + filepath.Base(path) + "-*"
+}
+
+// Orphan reports whether a temp file's writer is gone: its pid is not a
+// live process. A name without a pid is an orphan.
+func Orphan(path string) bool {
+	rest := strings.TrimPrefix(filepath.Base(path), TempPrefix)
+	pidText, _, _ := strings.Cut(rest, "-")
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid <= 0 {
+		return true
+	}
+	if pid == os.Getpid() {
+		return false
+	}
+	return syscall.Kill(pid, 0) == syscall.ESRCH
 }
