@@ -38,6 +38,7 @@ bench:
 	$(GO) test ./... -run '^$$' -bench . -benchmem -count 5
 	bash scripts/bench-run.sh
 	bash scripts/bench-memory.sh
+	$(GO) run ./cmd/zpipe-bench
 
 # SIGKILLs zpipe run 20 times at random moments and checks that resuming
 # loses nothing, redoes nothing finished and leaves no half-written file.

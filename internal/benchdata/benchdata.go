@@ -1,0 +1,178 @@
+// Package benchdata generates the deterministic user records that zpipe's
+// benchmarks run on: the same records, from the same seed, as ndjson, csv, a
+// yaml multi-document stream and many small json files. Every hundredth
+// record is invalid against Schema (its zip code has four digits).
+package benchdata
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Schema holds #User, the schema of the benchmarks, and #UserFlat, the same
+// without tags and address (city and zip are top-level), for csv, which
+// cannot hold lists or nested objects.
+const Schema = `#User: {
+	id:    int & >=1
+	name:  string & !=""
+	email: string & =~#"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$"#
+	age:   int & >=0 & <=150
+	tags: [...string]
+	address: {
+		city: string & !=""
+		zip:  string & =~"^[0-9]{5}$"
+	}
+}
+
+#UserFlat: {
+	id:    int & >=1
+	name:  string & !=""
+	email: string & =~#"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$"#
+	age:   int & >=0 & <=150
+	city:  string & !=""
+	zip:   string & =~"^[0-9]{5}$"
+}
+`
+
+// User is one generated record.
+type User struct {
+	ID          int
+	Name, Email string
+	Age         int
+	Tags        []string
+	City, Zip   string
+}
+
+// Valid reports whether u satisfies Schema; only the zip code is ever wrong.
+func (u User) Valid() bool { return len(u.Zip) == 5 }
+
+var (
+	cities = []string{"Amsterdam", "Berlin", "Lisbon", "Oslo", "Turin"}
+	tags   = []string{"admin", "beta", "ops", "dev", "qa"}
+)
+
+// Gen yields the records of one seed in order. The draws are in the order
+// the original gendata made them, so its output has not changed.
+type Gen struct {
+	r *rand.Rand
+	i int
+}
+
+// New returns a generator for seed.
+func New(seed uint64) *Gen { return &Gen{r: rand.New(rand.NewPCG(seed, 0))} }
+
+// Next returns the next record; ids start at 1.
+func (g *Gen) Next() User {
+	g.i++
+	u := User{ID: g.i, Name: fmt.Sprintf("user %d", g.i), Email: fmt.Sprintf("user%d@example.com", g.i)}
+	u.Zip = fmt.Sprintf("%05d", g.r.IntN(100000))
+	u.Age = g.r.IntN(90) + 10
+	if g.i%100 == 0 { // 1% invalid: a zip code of four digits
+		u.Zip = u.Zip[:4]
+	}
+	u.Tags = []string{tags[g.r.IntN(len(tags))], tags[g.r.IntN(len(tags))]}
+	u.City = cities[g.r.IntN(len(cities))]
+	return u
+}
+
+// Invalid is how many of the first n records are invalid.
+func Invalid(n int) int { return n / 100 }
+
+// AppendJSON appends u as one line of JSON without the newline; pad > 0 adds
+// a "note" field of that many bytes (not in Schema: for size, not checks).
+func AppendJSON(b []byte, u User, pad int) []byte {
+	b = fmt.Appendf(b, `{"id":%d,"name":%q,"email":%q,"age":%d,"tags":[`, u.ID, u.Name, u.Email, u.Age)
+	for i, t := range u.Tags {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, t)
+	}
+	b = fmt.Appendf(b, `],"address":{"city":%q,"zip":%q}`, u.City, u.Zip)
+	if pad > 0 {
+		b = append(b, `,"note":"`+strings.Repeat("x", pad)+`"`...)
+	}
+	return append(b, '}')
+}
+
+// WriteNDJSON writes the first n records of seed, one per line.
+func WriteNDJSON(w io.Writer, n int, seed uint64, pad int) error {
+	bw := bufio.NewWriter(w)
+	g := New(seed)
+	var b []byte
+	for range n {
+		b = append(AppendJSON(b[:0], g.Next(), pad), '\n')
+		if _, err := bw.Write(b); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// WriteCSV writes the first n records of seed as csv with the columns of
+// #UserFlat. No generated value needs quoting.
+func WriteCSV(w io.Writer, n int, seed uint64) error {
+	bw := bufio.NewWriter(w)
+	bw.WriteString("id,name,email,age,city,zip\n")
+	g := New(seed)
+	for range n {
+		u := g.Next()
+		fmt.Fprintf(bw, "%d,%s,%s,%d,%s,%s\n", u.ID, u.Name, u.Email, u.Age, u.City, u.Zip)
+	}
+	return bw.Flush()
+}
+
+// WriteYAML writes the first n records of seed as a yaml multi-document
+// stream in block style. Strings are double-quoted so that a zip code stays
+// a string.
+func WriteYAML(w io.Writer, n int, seed uint64) error {
+	bw := bufio.NewWriter(w)
+	g := New(seed)
+	for i := range n {
+		u := g.Next()
+		if i > 0 {
+			bw.WriteString("---\n")
+		}
+		fmt.Fprintf(bw, "id: %d\nname: %q\nemail: %q\nage: %d\ntags:\n", u.ID, u.Name, u.Email, u.Age)
+		for _, t := range u.Tags {
+			fmt.Fprintf(bw, "  - %q\n", t)
+		}
+		fmt.Fprintf(bw, "address:\n  city: %q\n  zip: %q\n", u.City, u.Zip)
+	}
+	return bw.Flush()
+}
+
+// WriteJSONFiles spreads the first n records of seed over files json files
+// in dir (users-0001.json, ...), each an array of records, in order. It
+// returns the paths.
+func WriteJSONFiles(dir string, n int, seed uint64, files int) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	g := New(seed)
+	var paths []string
+	for f := range files {
+		// Spread evenly: file f holds records [n*f/files, n*(f+1)/files).
+		count := n*(f+1)/files - n*f/files
+		b := []byte("[\n")
+		for i := range count {
+			if i > 0 {
+				b = append(b, ",\n"...)
+			}
+			b = AppendJSON(b, g.Next(), 0)
+		}
+		b = append(b, "\n]\n"...)
+		p := filepath.Join(dir, fmt.Sprintf("users-%04d.json", f+1))
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return nil, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
