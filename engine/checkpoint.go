@@ -55,9 +55,9 @@ func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (*fing
 		return fp, stat, nil
 	}
 	if it.chunk != nil {
-		fp.Input, err = hashRange(it.source, it.chunk.Offset, it.chunk.Size)
+		fp.Input, err = hashRange(sr.ctx, it.source, it.chunk.Offset, it.chunk.Size)
 	} else {
-		fp.Input, err = hashFile(it.source)
+		fp.Input, err = hashFile(sr.ctx, it.source)
 	}
 	return fp, stat, err
 }
@@ -71,6 +71,9 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 	force := sr.r.opts.Force
 	why := map[string][]string{}
 	for i := range sr.items {
+		if sr.ctx.Err() != nil {
+			return toRun, false
+		}
 		it := &sr.items[i]
 		res := &sr.results[i]
 		prev := sr.r.state.item(sr.id(), it.key())
@@ -226,7 +229,7 @@ func (sr *stageRun) outputsIntact() bool {
 		return false
 	}
 	for _, rel := range sortedKeys(prev.Outputs) {
-		sum, err := hashFile(filepath.Join(sr.m.Dir, rel))
+		sum, err := hashFile(sr.ctx, filepath.Join(sr.m.Dir, rel))
 		switch {
 		case os.IsNotExist(err):
 			sr.outputsReason = "output " + rel + " was deleted"

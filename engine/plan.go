@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -206,7 +207,7 @@ func (r *runner) planStage(n *node, schemaErr error) *StagePlan {
 		sp.State, sp.Reason = PlanBlocked, schemaErr.Error()
 		return sp
 	}
-	sr := &stageRun{r: r, n: n, m: m, s: s, schema: n.schema}
+	sr := &stageRun{ctx: context.Background(), r: r, n: n, m: m, s: s, schema: n.schema}
 	sr.columns = sr.schema.Columns()
 	items, err := sr.resolve()
 	if err != nil {

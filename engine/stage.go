@@ -84,6 +84,8 @@ type target struct {
 }
 
 type stageRun struct {
+	// ctx ends at a hard stop; the long reads of a stage watch it.
+	ctx     context.Context
 	r       *runner
 	n       *node
 	m       *pipeline.Manifest
@@ -123,7 +125,7 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	start := time.Now()
 	st, s, m := n.sum, n.stage, n.plan.Manifest
 	defer func() { st.Duration = time.Since(start) }()
-	sr := &stageRun{r: r, n: n, m: m, s: s, schema: n.schema}
+	sr := &stageRun{ctx: ctx, r: r, n: n, m: m, s: s, schema: n.schema}
 	sr.columns = sr.schema.Columns()
 
 	items, err := sr.resolve()
@@ -145,6 +147,10 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	toRun, intact := sr.decide(targets)
 	sr.toRun = toRun
 	defer sr.cleanup()
+	if ctx.Err() != nil {
+		st.Status, st.Error = StatusInterrupted, "interrupted before it started"
+		return
+	}
 	if toRun == 0 && intact {
 		// Nothing changed: the outputs on disk are what a run would write.
 		sr.tally(st)
@@ -217,6 +223,10 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	written := map[string]string{}
 	add := func(t target) bool {
 		sum, err := sr.assemble(&g, t)
+		if err != nil && ctx.Err() != nil {
+			st.Status, st.Error = StatusInterrupted, "interrupted while writing the outputs; none was replaced"
+			return false
+		}
 		if err != nil {
 			st.Status, st.Error = StatusFailed, fmt.Sprintf("writing %s: %v", m.Rel(t.path), err)
 			return false
@@ -307,7 +317,7 @@ func (sr *stageRun) resolve() ([]item, error) {
 			it.format, it.err = detect(f)
 		}
 		if it.err == nil && it.format.LineOriented() {
-			chunks, err := splitFile(f, sr.r.opts.ChunkSize)
+			chunks, err := splitFile(sr.ctx, f, sr.r.opts.ChunkSize)
 			if err != nil {
 				it.err = err
 			} else if len(chunks) > 1 {
@@ -341,7 +351,7 @@ func detect(path string) (format.Format, error) {
 	return "", fmt.Errorf("cannot tell the format of the file from its name or content; set source.format to one of %s", format.Names())
 }
 
-func splitFile(path string, size int64) ([]format.Chunk, error) {
+func splitFile(ctx context.Context, path string, size int64) ([]format.Chunk, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -354,7 +364,7 @@ func splitFile(path string, size int64) ([]format.Chunk, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return format.SplitLines(f, size)
+	return format.SplitLines(ctxReader{ctx, f}, size)
 }
 
 // targets lists the files the stage writes. A per-source output gets one
@@ -412,7 +422,7 @@ func (sr *stageRun) assemble(g *atomicfile.Group, t target) (string, error) {
 			p = res.parts[t.output]
 		}
 		if p != "" {
-			parts = append(parts, &lazyFile{path: p})
+			parts = append(parts, &lazyFile{ctx: sr.ctx, path: p})
 		}
 	}
 	if t.perSource && len(parts) == 0 {
@@ -509,6 +519,7 @@ func (sr *stageRun) report(i int) {
 // lazyFile opens its file on the first read and closes it at the end, so
 // that joining thousands of parts holds one descriptor at a time.
 type lazyFile struct {
+	ctx  context.Context
 	path string
 	f    *os.File
 	done bool
@@ -517,6 +528,9 @@ type lazyFile struct {
 func (l *lazyFile) Read(p []byte) (int, error) {
 	if l.done {
 		return 0, io.EOF
+	}
+	if err := l.ctx.Err(); err != nil {
+		return 0, err
 	}
 	if l.f == nil {
 		f, err := os.Open(l.path)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -253,7 +254,7 @@ func statOf(path string) (*fileStat, error) {
 
 // hashRange returns the sha256 of size bytes of path from offset, or of
 // the whole file when size is negative.
-func hashRange(path string, offset, size int64) (string, error) {
+func hashRange(ctx context.Context, path string, offset, size int64) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -263,6 +264,7 @@ func hashRange(path string, offset, size int64) (string, error) {
 	if size >= 0 {
 		r = io.NewSectionReader(f, offset, size)
 	}
+	r = ctxReader{ctx, r}
 	h := sha256.New()
 	if _, err := io.Copy(h, r); err != nil {
 		return "", err
@@ -270,7 +272,21 @@ func hashRange(path string, offset, size int64) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-func hashFile(path string) (string, error) { return hashRange(path, 0, -1) }
+func hashFile(ctx context.Context, path string) (string, error) { return hashRange(ctx, path, 0, -1) }
+
+// ctxReader stops a long read (hashing or joining gigabytes) when its
+// context ends, so that a second Ctrl-C is not kept waiting.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
 
 func hashString(parts ...string) string {
 	h := sha256.New()
