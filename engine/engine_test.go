@@ -273,3 +273,48 @@ func TestRetriesOnlyTransientFailures(t *testing.T) {
 		})
 	}
 }
+
+func TestJournalIsCompacted(t *testing.T) {
+	files := map[string]string{
+		"user.cue":      userSchema,
+		"pipeline.yaml": "version: 1\nstages:\n  users:\n    source: {paths: [\"data/*.json\"]}\n    schema: user.cue#User\n    outputs: [{format: ndjson, path: out/all.ndjson}]\n",
+	}
+	for i := 0; i < 300; i++ {
+		files[fmt.Sprintf("data/%03d.json", i)] = fmt.Sprintf(`{"id":%d,"name":"u"}`, i+1)
+	}
+	dir := project(t, files)
+	lines := func() int {
+		b, _ := os.ReadFile(filepath.Join(dir, ".zpipe", "journal.ndjson"))
+		return strings.Count(string(b), "\n")
+	}
+	max := 0
+	for i := 0; i < 8; i++ {
+		// Every input changes, so every run appends an entry per item.
+		for k := 0; k < 300; k++ {
+			os.WriteFile(filepath.Join(dir, fmt.Sprintf("data/%03d.json", k)), []byte(fmt.Sprintf(`{"id":%d,"name":"u%d"}`, k+1, i)), 0o644)
+		}
+		if sum := run(t, dir, Options{}); sum.OK != 300 || sum.UpToDate != 0 {
+			t.Fatalf("run %d: %+v", i, sum)
+		}
+		max = maxInt(max, lines())
+	}
+	want := read(t, dir, "out/all.ndjson")
+	// Eight runs append 8 × 300 item entries; compaction keeps the
+	// journal near one run's worth plus the slack it allows.
+	if max > 2*302+1000+305 {
+		t.Errorf("journal grew to %d lines", max)
+	}
+	if sum := run(t, dir, Options{}); sum.UpToDate != 300 {
+		t.Errorf("after compaction: %d up to date, want 300", sum.UpToDate)
+	}
+	if got := read(t, dir, "out/all.ndjson"); got != want {
+		t.Errorf("output changed after compaction")
+	}
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}

@@ -88,7 +88,7 @@ type state struct {
 	items   map[string]*entry // stage + "\x00" + key → latest item entry
 	stages  map[string]*entry // stage → latest stage entry
 	lastRun *entry            // the previous run's last run entry
-	appends int
+	lines   int               // entries in the journal, read and appended
 }
 
 // openState locks the state folder and reads its journal. force starts
@@ -136,6 +136,7 @@ func display(p string) string {
 
 // load takes one journal line in.
 func (st *state) load(line []byte) error {
+	st.lines++
 	var e entry
 	if err := json.Unmarshal(line, &e); err != nil {
 		return err
@@ -185,7 +186,7 @@ func (st *state) append(e *entry) error {
 	case "stage":
 		st.stages[e.Stage] = e
 	}
-	st.appends++
+	st.lines++
 	st.mu.Unlock()
 	return st.j.Append(e)
 }
@@ -210,12 +211,42 @@ func (st *state) close(status string) error {
 		err = cerr
 	}
 	if status == "finished" {
+		if err == nil {
+			err = st.compact()
+		}
 		st.collect()
 	}
 	if rerr := st.lock.Release(); err == nil {
 		err = rerr
 	}
 	return err
+}
+
+// compact rewrites the journal with only the latest entries once most of
+// its lines are history, so that it does not grow with every run. The new
+// journal replaces the old by rename: a crash leaves one or the other.
+func (st *state) compact() error {
+	live := len(st.items) + len(st.stages) + 1
+	if st.lines < 2*live+1000 {
+		return nil
+	}
+	path := filepath.Join(st.dir, "journal.ndjson")
+	return atomicfile.Write(path, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		for _, k := range sortedKeys(st.items) {
+			if e := st.items[k]; e.Status != "removed" {
+				if err := enc.Encode(e); err != nil {
+					return err
+				}
+			}
+		}
+		for _, k := range sortedKeys(st.stages) {
+			if err := enc.Encode(st.stages[k]); err != nil {
+				return err
+			}
+		}
+		return enc.Encode(&entry{Type: "run", Run: st.runID, Status: "finished", Time: time.Now().UTC()})
+	})
 }
 
 // collect removes parts that no latest entry refers to: those of inputs
