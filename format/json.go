@@ -35,6 +35,10 @@ type jsonParser struct {
 	// are cut from it without a copy each, one allocation per record
 	// instead of one per value.
 	src string
+	// fields and values are scratch stacks for the objects and lists
+	// being parsed, reused from record to record.
+	fields []Field
+	values []any
 }
 
 // cut returns data[a:b] as a string, from src when there is one.
@@ -121,19 +125,23 @@ func (p *jsonParser) enter() error {
 	return nil
 }
 
+// object parses an object. Its fields gather on the parser's shared stack
+// and are copied out once, at their final size, so that a record costs
+// one slice per object rather than a slice that grows.
 func (p *jsonParser) object() (any, error) {
 	if err := p.enter(); err != nil {
 		return nil, err
 	}
 	p.pos++ // {
-	obj := &Object{Fields: make([]Field, 0, 8)}
+	mark := len(p.fields)
+	defer func() { p.fields = p.fields[:mark] }()
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
 		p.depth--
-		return obj, nil
+		return &Object{Fields: []Field{}}, nil
 	}
-	var seen map[string]struct{}
+	var seen map[string]int
 	for {
 		p.skipSpace()
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
@@ -153,40 +161,38 @@ func (p *jsonParser) object() (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		own := p.fields[mark:]
 		// A linear scan beats a map for the small objects most records are.
-		if len(obj.Fields) > 16 && seen == nil {
-			seen = make(map[string]struct{}, 32)
-			for _, f := range obj.Fields {
-				seen[f.Key] = struct{}{}
+		if len(own) > 16 && seen == nil {
+			seen = make(map[string]int, 32)
+			for i, f := range own {
+				seen[f.Key] = i
 			}
 		}
-		dup := false
+		at := -1
 		if seen != nil {
-			_, dup = seen[key]
-			seen[key] = struct{}{}
+			if i, ok := seen[key]; ok {
+				at = i
+			}
 		} else {
-			_, dup = obj.Get(key)
+			for i := range own {
+				if own[i].Key == key {
+					at = i
+					break
+				}
+			}
 		}
-		if dup {
+		switch {
+		case at < 0:
+			if seen != nil {
+				seen[key] = len(own)
+			}
+			p.fields = append(p.fields, Field{key, v})
+		case !Equal(own[at].Value, v):
 			// As in CUE, a repeated key with the same value is harmless;
 			// with another value one of them would be lost.
-			old, _ := obj.Get(key)
-			if !Equal(old, v) {
-				return nil, p.fail(keyOff, "duplicate key %q with a different value", key)
-			}
-			p.skipSpace()
-			if p.pos < len(p.data) && p.data[p.pos] == ',' {
-				p.pos++
-				continue
-			}
-			if p.pos < len(p.data) && p.data[p.pos] == '}' {
-				p.pos++
-				p.depth--
-				return obj, nil
-			}
-			return nil, p.unexpected("',' or '}'")
+			return nil, p.fail(keyOff, "duplicate key %q with a different value", key)
 		}
-		obj.Fields = append(obj.Fields, Field{key, v})
 		p.skipSpace()
 		if p.pos < len(p.data) && p.data[p.pos] == ',' {
 			p.pos++
@@ -195,30 +201,33 @@ func (p *jsonParser) object() (any, error) {
 		if p.pos < len(p.data) && p.data[p.pos] == '}' {
 			p.pos++
 			p.depth--
-			return obj, nil
+			return &Object{Fields: append([]Field(nil), p.fields[mark:]...)}, nil
 		}
 		return nil, p.unexpected("',' or '}'")
 	}
 }
 
+// array parses a list, its elements gathered on the parser's shared stack
+// as object fields are.
 func (p *jsonParser) array() (any, error) {
 	if err := p.enter(); err != nil {
 		return nil, err
 	}
 	p.pos++ // [
-	list := []any{}
+	mark := len(p.values)
+	defer func() { p.values = p.values[:mark] }()
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {
 		p.pos++
 		p.depth--
-		return list, nil
+		return []any{}, nil
 	}
 	for {
 		v, err := p.value()
 		if err != nil {
 			return nil, err
 		}
-		list = append(list, v)
+		p.values = append(p.values, v)
 		p.skipSpace()
 		if p.pos < len(p.data) && p.data[p.pos] == ',' {
 			p.pos++
@@ -227,7 +236,7 @@ func (p *jsonParser) array() (any, error) {
 		if p.pos < len(p.data) && p.data[p.pos] == ']' {
 			p.pos++
 			p.depth--
-			return list, nil
+			return append([]any(nil), p.values[mark:]...), nil
 		}
 		return nil, p.unexpected("',' or ']'")
 	}

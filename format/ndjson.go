@@ -73,6 +73,7 @@ type ndjsonDecoder struct {
 	lr  *lineReader
 	lim Limits
 	n   int
+	p   jsonParser // reused, so its scratch stacks are too
 }
 
 func newNDJSONDecoder(r io.Reader, lim Limits) Decoder {
@@ -107,7 +108,8 @@ func (d *ndjsonDecoder) Next() (Record, error) {
 		}
 		d.n++
 		src := string(b)
-		p := jsonParser{data: b, lim: d.lim, src: src}
+		p := &d.p
+		p.data, p.src, p.pos, p.depth, p.lim = b, src, 0, 0, d.lim
 		v, err := p.value()
 		if err == nil {
 			p.skipSpace()
