@@ -71,7 +71,7 @@ when interrupted.`,
 			case f.watch:
 				return a.watch(cmd, args, f)
 			case f.dryRun:
-				return a.plan(cmd, args, &planFlags{})
+				return a.plan(cmd, args, &planFlags{outRoot: f.outRoot, stateDir: f.stateDir})
 			}
 			return a.run(cmd, args, f)
 		},
