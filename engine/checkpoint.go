@@ -41,6 +41,9 @@ func (sr *stageRun) settingsSum() string {
 // fingerprintOf works out what an item depends on now. The input is hashed
 // unless the file's size, mtime and inode match the journal's, as git's
 // index does.
+// Without a previous entry to compare with (or with --force) the hash is
+// not needed to decide, so it is taken while the item is read instead of
+// in a pass of its own.
 func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (*fingerprint, *fileStat, error) {
 	stat, err := statOf(it.source)
 	if err != nil {
@@ -52,6 +55,10 @@ func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (*fing
 	// such entries racily clean).
 	if prev != nil && prev.FP != nil && prev.Stat != nil && *prev.Stat == *stat && stat.Mtime < prev.Time.UnixNano()-2e9 {
 		fp.Input = prev.FP.Input
+		return fp, stat, nil
+	}
+	if prev == nil || prev.Status != "done" || sr.r.opts.Force {
+		it.hashLater = true
 		return fp, stat, nil
 	}
 	if it.chunk != nil {

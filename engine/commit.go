@@ -23,8 +23,10 @@ type committer struct {
 	// added and committed count jobs, so that a flush waits for the jobs
 	// added before it and not for a busy neighbour's later ones.
 	added, committed int
-	closed           bool
-	done             chan struct{}
+	// urgent is set by a flush, so that the group goes without waiting.
+	urgent bool
+	closed bool
+	done   chan struct{}
 }
 
 // commitJob moves an item's temp parts to their final names, then appends
@@ -63,6 +65,7 @@ func (c *committer) flush() {
 	defer c.mu.Unlock()
 	target := c.added
 	for c.committed < target {
+		c.urgent = true
 		select {
 		case c.wake <- struct{}{}:
 		default:
@@ -85,10 +88,16 @@ func (c *committer) loop() {
 	defer close(c.done)
 	for range c.wake {
 		// Let a group gather, unless someone is waiting on a flush.
-		time.Sleep(maxGroupWait)
+		c.mu.Lock()
+		urgent := c.urgent
+		c.mu.Unlock()
+		if !urgent {
+			time.Sleep(maxGroupWait)
+		}
 		c.mu.Lock()
 		group := c.queue
 		c.queue = nil
+		c.urgent = false
 		c.mu.Unlock()
 		if len(group) > 0 {
 			c.commit(group)

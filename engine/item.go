@@ -166,13 +166,34 @@ func (sr *stageRun) attempt(ctx context.Context, it *item, n int) (res itemResul
 		return res
 	}
 	defer f.Close()
+	var in io.Reader = f
+	if it.chunk != nil {
+		in = io.NewSectionReader(f, it.chunk.Offset, it.chunk.Size)
+	}
+	var h hash.Hash
+	if it.hashLater {
+		h = sha256.New()
+		in = io.TeeReader(in, h)
+	}
 	var dec format.Decoder
 	if it.chunk != nil {
-		r := io.NewSectionReader(f, it.chunk.Offset, it.chunk.Size)
-		dec = format.NewNDJSONChunkDecoder(r, it.chunk.Line, it.chunk.Record, sr.r.opts.Limits)
-	} else if dec, err = format.NewDecoder(it.format, f, sr.r.opts.Limits); err != nil {
+		dec = format.NewNDJSONChunkDecoder(in, it.chunk.Line, it.chunk.Record, sr.r.opts.Limits)
+	} else if dec, err = format.NewDecoder(it.format, in, sr.r.opts.Limits); err != nil {
 		res.err = err
 		return res
+	}
+	if h != nil {
+		defer func() {
+			// The decoder may stop short of the end; what it left still
+			// belongs to the input's hash.
+			if res.err == nil {
+				if _, err := io.Copy(io.Discard, in); err != nil {
+					res.err, res.transient = err, true
+					return
+				}
+				it.fp.Input = hex.EncodeToString(h.Sum(nil))
+			}
+		}()
 	}
 
 	w := &partWriter{sr: sr, it: it, attempt: n, res: &res}

@@ -35,6 +35,8 @@ type item struct {
 	stat *fileStat
 	// reason says why the item must run; "" when it is up to date.
 	reason string
+	// hashLater: fp.Input is taken while the item is read.
+	hashLater bool
 	// err is set when the item cannot even start, such as an unknown format.
 	err error
 }
