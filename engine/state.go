@@ -91,8 +91,10 @@ type state struct {
 	lines   int               // entries in the journal, read and appended
 }
 
-// openState locks the state folder and reads its journal. force starts
-// the journal afresh.
+// openState locks the state folder and reads its journal. force is the
+// way out of a corrupt journal: it then starts afresh. A sound journal is
+// kept, since it may hold other manifests' stages; force only makes every
+// item of this run redo its work.
 func openState(dir string, force bool) (*state, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "parts"), 0o755); err != nil {
 		return nil, err
@@ -104,15 +106,15 @@ func openState(dir string, force bool) (*state, error) {
 	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), lock: lock, runID: newRunID(),
 		items: map[string]*entry{}, stages: map[string]*entry{}}
 	path := filepath.Join(dir, "journal.ndjson")
-	if force {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			lock.Release()
-			return nil, err
+	st.j, err = journal.Open(path, st.load)
+	var ce *journal.CorruptError
+	if errors.As(err, &ce) && force {
+		st.items, st.stages, st.lastRun, st.lines = map[string]*entry{}, map[string]*entry{}, nil, 0
+		if err = os.Remove(path); err == nil {
+			st.j, err = journal.Open(path, st.load)
 		}
 	}
-	st.j, err = journal.Open(path, st.load)
 	if err != nil {
-		var ce *journal.CorruptError
 		if errors.As(err, &ce) {
 			ce.Path = display(ce.Path)
 		}
