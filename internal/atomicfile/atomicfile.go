@@ -44,7 +44,7 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 	if err = f.Close(); err != nil {
 		return err
 	}
-	if err = os.Chmod(f.Name(), 0o644); err != nil {
+	if err = os.Chmod(f.Name(), modeFor(path)); err != nil {
 		return err
 	}
 	if err = os.Rename(f.Name(), path); err != nil {
@@ -85,4 +85,13 @@ func Orphan(path string) bool {
 		return false
 	}
 	return syscall.Kill(pid, 0) == syscall.ESRCH
+}
+
+// modeFor keeps the mode of the file being replaced, so that a private
+// output stays private; a new file is 0644.
+func modeFor(path string) os.FileMode {
+	if fi, err := os.Stat(path); err == nil {
+		return fi.Mode().Perm()
+	}
+	return 0o644
 }

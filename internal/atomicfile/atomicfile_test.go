@@ -29,6 +29,15 @@ func TestWrite(t *testing.T) {
 	if err := Write(p, func(w io.Writer) error { _, err := io.WriteString(w, "new"); return err }); err != nil {
 		t.Fatal(err)
 	}
+	t.Run("a replaced file keeps its mode", func(t *testing.T) {
+		os.Chmod(p, 0o600)
+		if err := Write(p, func(w io.Writer) error { _, err := io.WriteString(w, "new"); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+			t.Errorf("mode is %v, want 0600", fi.Mode().Perm())
+		}
+	})
 	t.Run("a failed fill leaves the old file and no temp file", func(t *testing.T) {
 		err := Write(p, func(w io.Writer) error {
 			io.WriteString(w, "half")

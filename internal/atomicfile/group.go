@@ -33,7 +33,7 @@ func (g *Group) Write(path string, fill func(w io.Writer) error) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
+		err = os.Chmod(f.Name(), modeFor(path))
 	}
 	if err != nil {
 		os.Remove(f.Name())
