@@ -106,7 +106,7 @@ func (l *linter) globs(s *Stage) {
 // a warning would only repeat it.
 func (l *linter) written(reader *Stage) bool {
 	for _, w := range l.m.Stages {
-		for _, out := range w.writes() {
+		for _, out := range w.produces(l.m.Dir) {
 			if reader.reads(l.m.Dir, out) {
 				return true
 			}

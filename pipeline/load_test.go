@@ -232,3 +232,30 @@ func FuzzLoad(f *testing.F) {
 		Compile(m)
 	})
 }
+
+func TestCompileImpliesEdgeFromRejects(t *testing.T) {
+	src := `version: 1
+stages:
+  triage:
+    source: {paths: [out/users.rejects.ndjson]}
+    schema: s.cue
+  users:
+    source: {paths: [a.json]}
+    schema: s.cue
+    rejects: out/users.rejects.ndjson
+`
+	m, err := Load(writeManifest(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.Deps["triage"]; len(d) != 1 || d[0] != (Dep{"users", "out/users.rejects.ndjson"}) {
+		t.Errorf("deps = %+v, want triage after users", d)
+	}
+	if p.Stages[0].Name != "users" {
+		t.Errorf("users does not run first")
+	}
+}

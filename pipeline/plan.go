@@ -42,7 +42,7 @@ func Compile(m *Manifest) (*Plan, error) {
 			if w == s || contains(s.Needs, w.Name) {
 				continue
 			}
-			for _, out := range w.writes() {
+			for _, out := range w.produces(m.Dir) {
 				if s.reads(m.Dir, out) {
 					p.Deps[s.Name] = append(p.Deps[s.Name], Dep{w.Name, out})
 					break
@@ -71,6 +71,18 @@ func (s *Stage) writes() []string {
 	var out []string
 	for _, o := range s.Outputs {
 		out = append(out, filepath.ToSlash(filepath.Clean(o.Path)))
+	}
+	return out
+}
+
+// produces is writes plus the rejects file: everything another stage could
+// read from this one.
+func (s *Stage) produces(dir string) []string {
+	out := s.writes()
+	if s.Rejects != "" {
+		if rel, err := filepath.Rel(dir, s.Rejects); err == nil {
+			out = append(out, filepath.ToSlash(rel))
+		}
 	}
 	return out
 }
