@@ -16,7 +16,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // timeout bounds every wait; a batch normally comes within Quiet.
-const timeout = 5 * time.Second
+const timeout = 20 * time.Second
 
 func start(t *testing.T, opts Options, paths ...string) *Watcher {
 	t.Helper()
