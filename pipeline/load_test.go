@@ -259,3 +259,27 @@ stages:
 		t.Errorf("users does not run first")
 	}
 }
+
+func TestCompileImpliesEdgeThroughDir(t *testing.T) {
+	src := `version: 1
+stages:
+  report:
+    source: {paths: ["data/*.out.json"]}
+    schema: s.cue
+  users:
+    source: {paths: ["data/*.in.json"]}
+    schema: s.cue
+    outputs: [{format: json, path: "{dir}/{stem}.out.json"}]
+`
+	m, err := Load(writeManifest(t, src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.Deps["report"]; len(d) != 1 || d[0].Stage != "users" {
+		t.Errorf("deps = %+v, want report after users", d)
+	}
+}

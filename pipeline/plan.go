@@ -76,9 +76,19 @@ func (s *Stage) writes() []string {
 }
 
 // produces is writes plus the rejects file: everything another stage could
-// read from this one.
+// read from this one. {dir} stands for the folders of the stage's own
+// sources, where it puts per-source outputs.
 func (s *Stage) produces(dir string) []string {
-	out := s.writes()
+	var out []string
+	for _, w := range s.writes() {
+		if !strings.Contains(w, "{dir}") {
+			out = append(out, w)
+			continue
+		}
+		for _, src := range s.Source.Paths {
+			out = append(out, filepath.ToSlash(filepath.Clean(strings.ReplaceAll(w, "{dir}", staticDir(src)))))
+		}
+	}
 	if s.Rejects != "" {
 		if rel, err := filepath.Rel(dir, s.Rejects); err == nil {
 			out = append(out, filepath.ToSlash(rel))
@@ -183,4 +193,17 @@ func (p *Plan) order(byName map[string]*Stage) {
 			}
 		}
 	}
+}
+
+// staticDir is the folder part of a glob before its first wildcard:
+// "data/users" for "data/users/*.json", "." for "*.json".
+func staticDir(glob string) string {
+	if i := strings.IndexAny(glob, "*?[{"); i >= 0 {
+		glob = glob[:i]
+		if j := strings.LastIndex(glob, "/"); j >= 0 {
+			return glob[:j]
+		}
+		return "."
+	}
+	return filepath.Dir(glob)
 }
