@@ -432,21 +432,9 @@ func pathString(elems []string) string {
 // schema order, optional ones included: the header of a csv output. It is
 // nil when the schema does not fix the record's fields.
 func (s *Schema) Columns() []string {
-	v := s.Validator()
-	defer s.Put(v)
-	out := v.schema
-	if v.hasXform {
-		out = v.transform
-	}
-	if out.IncompleteKind() != cue.StructKind {
-		return nil
-	}
 	var cols []string
-	for _, name := range fieldNames(out) {
-		if v.hasXform && name == "in" {
-			continue
-		}
-		cols = append(cols, name)
+	for _, f := range s.Fields() {
+		cols = append(cols, f.Name)
 	}
 	return cols
 }
