@@ -60,7 +60,7 @@ func (r *runner) provenance(nodes []*node, start time.Time, sum *Summary) *RunPr
 			formats[ip.SourceFormat] = true
 		}
 		p.Items = append(p.Items, n.items...)
-		if e := r.state.stage(n.stageID()); e != nil {
+		if e := r.state.stage(n.id); e != nil {
 			for k, v := range e.Outputs {
 				p.Outputs[k] = v
 			}

@@ -12,7 +12,7 @@ import (
 )
 
 // id names the stage in the journal: its manifest and its name.
-func (sr *stageRun) id() string { return sr.n.stageID() }
+func (sr *stageRun) id() string { return sr.n.id }
 
 // key names an item in the journal: its source, and for a chunk its offset.
 func (it *item) key() string {

@@ -99,7 +99,7 @@ func Plan(plans []*pipeline.Plan, opts Options) (*PlanReport, error) {
 		return nil, &SetupError{err}
 	}
 	r := &runner{opts: opts, state: st}
-	nodes, errs := planNodes(plans)
+	nodes, errs := planNodes(plans, opts.StateDir)
 	rep := &PlanReport{}
 	for _, p := range plans {
 		m := p.Manifest
@@ -133,14 +133,14 @@ func Plan(plans []*pipeline.Plan, opts Options) (*PlanReport, error) {
 
 // planNodes is schedule for a dry run: a schema that does not compile
 // blocks its stage instead of stopping everything.
-func planNodes(plans []*pipeline.Plan) ([]*node, map[*node]error) {
+func planNodes(plans []*pipeline.Plan, stateDir string) ([]*node, map[*node]error) {
 	errs := map[*node]error{}
 	var nodes []*node
 	for pi, p := range plans {
 		m := p.Manifest
 		byName := map[string]*node{}
 		for _, s := range p.Stages {
-			n := &node{plan: p, stage: s, key: strconv.Itoa(pi) + "-" + s.Name, priority: m.Priority*1000 + s.Priority, order: len(nodes),
+			n := &node{plan: p, stage: s, key: strconv.Itoa(pi) + "-" + s.Name, id: stageKey(stateDir, m, s.Name), priority: m.Priority*1000 + s.Priority, order: len(nodes),
 				sum: &StageSummary{Name: s.Name}}
 			sopts := []schema.Option{schema.WithDisplayPath(m.Rel)}
 			if s.Transform != nil {

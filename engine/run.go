@@ -74,6 +74,7 @@ type node struct {
 	plan     *pipeline.Plan
 	stage    *pipeline.Stage
 	key      string // unique across plans, for working files
+	id       string // the stage's name in the journal
 	schema   *schema.Schema
 	limiter  *rate.Limiter
 	priority int // the pipeline's priority, then the stage's
@@ -225,7 +226,7 @@ func (r *runner) schedule(plans []*pipeline.Plan) ([]*node, error) {
 				}
 				return nil, &SetupError{fmt.Errorf("%s: %w", prefix, err)}
 			}
-			n := &node{plan: p, stage: s, schema: sch, limiter: limiter, key: strconv.Itoa(pi) + "-" + s.Name,
+			n := &node{plan: p, stage: s, schema: sch, limiter: limiter, key: strconv.Itoa(pi) + "-" + s.Name, id: stageKey(r.opts.StateDir, m, s.Name),
 				priority: m.Priority*1000 + s.Priority, order: len(nodes),
 				sum: &StageSummary{Name: s.Name, Outputs: []string{}}}
 			if len(plans) > 1 {
@@ -341,7 +342,15 @@ func (r *runner) progress(p Progress) {
 	r.opts.OnProgress(p)
 }
 
-func (n *node) stageID() string { return n.plan.Manifest.File + "#" + n.stage.Name }
+// stageKey names a stage in the journal by its manifest's path relative to
+// the state folder, so that a moved or cloned project keeps its state.
+func stageKey(stateDir string, m *pipeline.Manifest, stage string) string {
+	file := m.File
+	if rel, err := filepath.Rel(stateDir, m.File); err == nil {
+		file = filepath.ToSlash(rel)
+	}
+	return file + "#" + stage
+}
 
 // link connects a plan's nodes along its DAG's edges.
 func link(p *pipeline.Plan, byName map[string]*node) {
