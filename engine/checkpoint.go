@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -198,30 +197,13 @@ func (sr *stageRun) forget(written map[string]string) {
 			continue
 		}
 		for _, o := range sr.s.Outputs {
-			if o.PerSource() && matchesTemplate(o.Path, rel) {
+			if o.PerSource() && o.Matches(rel) {
 				os.Remove(filepath.Join(sr.m.Dir, rel))
 				sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: removed %s: its source is gone or gave no valid record", sr.s.Name, rel)})
 			}
 		}
 	}
 }
-
-// matchesTemplate reports whether path could have come from an output
-// template: {dir} stands for any folders, the other placeholders for one
-// name.
-func matchesTemplate(template, path string) bool {
-	pat := "^" + regexp.QuoteMeta(filepath.ToSlash(filepath.Clean(template))) + "$"
-	pat = placeholderPattern.ReplaceAllStringFunc(pat, func(ph string) string {
-		if strings.Contains(ph, "dir") {
-			return ".+"
-		}
-		return "[^/]+"
-	})
-	ok, _ := regexp.MatchString(pat, filepath.ToSlash(path))
-	return ok
-}
-
-var placeholderPattern = regexp.MustCompile(`\\\{[a-z]+\\\}`)
 
 // outputsIntact reports whether every file the stage last wrote is still
 // there with the bytes it wrote. It sets outputsReason when not.

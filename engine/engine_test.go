@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -199,11 +200,22 @@ func TestOutputNamesMayNotEscape(t *testing.T) {
 		"in/a.json":          `{"id":1,"name":"a"}`,
 		"proj/pipeline.yaml": "version: 1\nstages:\n  users:\n    source: {paths: [\"../in/a.json\"]}\n    schema: user.cue#User\n    outputs: [{format: json, path: \"{dir}/{stem}.json\"}]\n",
 	})
-	sum := run(t, filepath.Join(dir, "proj"), Options{})
-	st := sum.Stages[0]
-	want := `output "{dir}/{stem}.json" for source ` + filepath.Join(dir, "in/a.json") + ` is ` + filepath.Join(dir, "in/a.json") + `, which escapes ` + filepath.Join(dir, "proj")
-	if st.Status != StatusFailed || st.Error != want {
-		t.Errorf("stage = %+v", st)
+	m, err := pipeline.Load(filepath.Join(dir, "proj", "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pipeline.Compile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), plan, Options{})
+	want := filepath.Join(dir, "proj", "pipeline.yaml") + `:6:36: stages.users.outputs[0].path: output "{dir}/{stem}.json" for the source ../in/a.json is ../in/a.json, which escapes the manifest's folder`
+	var se *SetupError
+	if !errors.As(err, &se) || err.Error() != want {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "proj", ".zpipe")); err == nil {
+		t.Error("a refused run made its state folder")
 	}
 }
 

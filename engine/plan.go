@@ -98,7 +98,10 @@ func Plan(plans []*pipeline.Plan, opts Options) (*PlanReport, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
-	r := &runner{opts: opts, state: st}
+	r := &runner{opts: opts, state: st, guard: newGuard(plans, opts.StateDir)}
+	if err := r.guard.Check(); err != nil {
+		return nil, &SetupError{err}
+	}
 	nodes, errs := planNodes(plans, opts.StateDir)
 	rep := &PlanReport{}
 	for _, p := range plans {

@@ -24,9 +24,6 @@ type Options struct {
 	// StateDir holds zpipe's working files; the default is .zpipe beside
 	// the (first) manifest.
 	StateDir string
-	// OutRoot is the folder outputs must stay inside; the default is each
-	// manifest's folder.
-	OutRoot string
 	// Stop, when closed, asks for a graceful stop: no new item or stage
 	// starts, items in flight finish. Cancelling Run's context instead
 	// stops items in flight too.
@@ -61,6 +58,7 @@ func (e *SetupError) ExitCode() int { return 2 }
 // runner holds what the stages of one run share.
 type runner struct {
 	opts    Options
+	guard   *pipeline.Guard
 	state   *state
 	commits *committer
 	tmp     string
@@ -117,7 +115,10 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	if opts.Limits == (format.Limits{}) {
 		opts.Limits = format.DefaultLimits
 	}
-	r := &runner{opts: opts}
+	r := &runner{opts: opts, guard: newGuard(plans, opts.StateDir)}
+	if err := r.guard.Check(); err != nil {
+		return nil, &SetupError{err}
+	}
 	nodes, err := r.schedule(plans)
 	if err != nil {
 		return nil, err
@@ -340,6 +341,15 @@ func (r *runner) progress(p Progress) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.opts.OnProgress(p)
+}
+
+// newGuard makes the run's output checks.
+func newGuard(plans []*pipeline.Plan, stateDir string) *pipeline.Guard {
+	ms := make([]*pipeline.Manifest, len(plans))
+	for i, p := range plans {
+		ms[i] = p.Manifest
+	}
+	return pipeline.NewGuard(ms, stateDir)
 }
 
 // stageKey names a stage in the journal by its manifest's path relative to

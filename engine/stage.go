@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -39,24 +38,6 @@ type item struct {
 	hashLater bool
 	// err is set when the item cannot even start, such as an unknown format.
 	err error
-}
-
-// writes reports whether the stage itself writes path, so that it never
-// reads its own outputs or rejects back as sources.
-func (sr *stageRun) writes(path string) bool {
-	if path == sr.s.Rejects {
-		return true
-	}
-	rel, err := filepath.Rel(sr.m.Dir, path)
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return false
-	}
-	for _, o := range sr.s.Outputs {
-		if matchesTemplate(o.Path, rel) {
-			return true
-		}
-	}
-	return false
 }
 
 func inside(dir, p string) bool {
@@ -98,6 +79,8 @@ type stageRun struct {
 	outputsReason string
 	// removed lists journal items whose source is gone.
 	removed []string
+	// sources holds the real paths of the stage's sources.
+	sources map[string]bool
 	items   []item
 	results []itemResult
 
@@ -297,29 +280,28 @@ func (sr *stageRun) tally(st *StageSummary) (notRun int) {
 // resolve expands the source globs into items, in input order.
 func (sr *stageRun) resolve() ([]item, error) {
 	m := sr.m
-	files, empty, err := sr.s.Files(m.Dir)
+	src, err := sr.s.Resolve(m, sr.r.opts.StateDir)
 	if err != nil {
 		return nil, err
 	}
-	for _, g := range empty {
+	for _, g := range src.Empty {
 		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: source %q matches no file", sr.s.Name, g)})
 	}
+	for _, why := range src.Skipped {
+		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: "stage " + sr.s.Name + ": " + why})
+	}
+	sr.sources = src.Reals()
 	var items []item
-	for _, f := range files {
-		// A glob such as **/*.json must not read zpipe's own files: the
-		// state folder's provenance, or an output's temp file.
-		if inside(sr.r.opts.StateDir, f) || strings.HasPrefix(filepath.Base(f), atomicfile.TempPrefix) || sr.writes(f) {
-			continue
-		}
-		it := item{source: f, rel: m.Rel(f), format: sr.s.Source.Format}
-		if fi, err := os.Stat(f); err == nil {
+	for _, f := range src.Files {
+		it := item{source: f.Path, rel: m.Rel(f.Path), format: sr.s.Source.Format}
+		if fi, err := os.Stat(f.Path); err == nil {
 			it.size = fi.Size()
 		}
 		if it.format == "" {
-			it.format, it.err = detect(f)
+			it.format, it.err = detect(f.Path)
 		}
 		if it.err == nil && it.format.LineOriented() {
-			chunks, err := splitFile(sr.ctx, f, sr.r.opts.ChunkSize)
+			chunks, err := splitFile(sr.ctx, f.Path, sr.r.opts.ChunkSize)
 			if err != nil {
 				it.err = err
 			} else if len(chunks) > 1 {
@@ -369,15 +351,17 @@ func splitFile(ctx context.Context, path string, size int64) ([]format.Chunk, er
 	return format.SplitLines(ctxReader{ctx, f}, size)
 }
 
-// targets lists the files the stage writes. A per-source output gets one
-// target per source file; two sources that would write the same file are an
-// error, as is a name that would leave the output root.
+// targets lists the files the stage writes, each checked and claimed by
+// the run's guard: a per-source output gets one target per source file.
 func (sr *stageRun) targets() ([]target, error) {
-	m := sr.m
 	var out []target
 	for k, o := range sr.s.Outputs {
 		if !o.PerSource() {
-			t := target{path: filepath.Join(m.Dir, o.Path), format: o.Format, output: k}
+			p, err := sr.r.guard.Target(sr.m, sr.s, k, "", sr.sources)
+			if err != nil {
+				return nil, err
+			}
+			t := target{path: p, format: o.Format, output: k}
 			for i := range sr.items {
 				t.items = append(t.items, i)
 			}
@@ -387,7 +371,7 @@ func (sr *stageRun) targets() ([]target, error) {
 		byPath := map[string]*target{}
 		var order []string
 		for i, it := range sr.items {
-			p, err := m.OutputPath(o.Path, it.source, sr.r.opts.OutRoot)
+			p, err := sr.r.guard.Target(sr.m, sr.s, k, it.source, sr.sources)
 			if err != nil {
 				return nil, err
 			}
@@ -396,8 +380,6 @@ func (sr *stageRun) targets() ([]target, error) {
 				t = &target{path: p, format: o.Format, output: k, perSource: true}
 				byPath[p] = t
 				order = append(order, p)
-			} else if prev := sr.items[t.items[len(t.items)-1]]; prev.source != it.source {
-				return nil, fmt.Errorf("output %q gives %s for both %s and %s", o.Path, m.Rel(p), prev.rel, it.rel)
 			}
 			t.items = append(t.items, i)
 		}
@@ -405,7 +387,11 @@ func (sr *stageRun) targets() ([]target, error) {
 			out = append(out, *byPath[p])
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].output < out[j].output })
+	if sr.s.Rejects != "" {
+		if _, err := sr.r.guard.Target(sr.m, sr.s, -1, "", sr.sources); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,8 +21,9 @@ import (
 // allows. It reads schema files and lists folders, and writes nothing. The
 // diagnostics come in manifest order, each at the node it is about.
 func Lint(m *Manifest) []Diagnostic {
-	l := &linter{m: m, name: m.DisplayName(), schemas: map[string]schemaResult{}}
+	l := &linter{m: m, name: m.DisplayName(), schemas: map[string]schemaResult{}, stateDir: filepath.Join(m.Dir, ".zpipe")}
 	l.compile()
+	l.outputs()
 	for _, s := range m.Stages {
 		l.globs(s)
 		if sch := l.schema(s); sch != nil {
@@ -39,9 +41,10 @@ func Lint(m *Manifest) []Diagnostic {
 }
 
 type linter struct {
-	m     *Manifest
-	name  string
-	diags []Diagnostic
+	m        *Manifest
+	stateDir string
+	name     string
+	diags    []Diagnostic
 	// schemas caches compiled schemas by spec, since stages often share one.
 	schemas map[string]schemaResult
 }
@@ -83,6 +86,16 @@ func (l *linter) compile() {
 	}
 }
 
+// outputs reports the outputs that a run would refuse to write: see Guard.
+func (l *linter) outputs() {
+	var e *Error
+	if err := NewGuard([]*Manifest{l.m}, l.stateDir).Check(); errors.As(err, &e) {
+		l.diags = append(l.diags, e.Diags...)
+	} else if err != nil {
+		l.diags = append(l.diags, Diagnostic{File: l.name, Msg: err.Error()})
+	}
+}
+
 // globs warns about a source glob that matches no file, unless a stage
 // writes a file it would match: that file appears during the run.
 func (l *linter) globs(s *Stage) {
@@ -90,12 +103,15 @@ func (l *linter) globs(s *Stage) {
 		one := *s
 		one.Source.Paths = []string{p}
 		at := []string{"stages", s.Name, "source", "paths", strconv.Itoa(i)}
-		files, _, err := one.Files(l.m.Dir)
+		src, err := one.Resolve(l.m, l.stateDir)
 		if err != nil {
 			l.add(SeverityError, at, "%v", err)
 			continue
 		}
-		if len(files) == 0 && !l.written(&one) {
+		for _, why := range src.Skipped {
+			l.add(SeverityWarning, at, "%s", why)
+		}
+		if len(src.Files) == 0 && !l.written(&one) {
 			l.add(SeverityWarning, at, "source %q matches no file", p)
 		}
 	}

@@ -60,6 +60,7 @@ func Load(file string, opts ...LoadOption) (*Manifest, error) {
 	if l.root, err = filepath.Abs(l.root); err != nil {
 		return nil, err
 	}
+	l.m.Root = l.root
 	sum := sha256.Sum256(data)
 	l.m.Sum = hex.EncodeToString(sum[:])
 	return l.load(data)
@@ -155,13 +156,12 @@ func (l *loader) build(doc *format.Object) {
 			named[f.Key] = f.Value.(string)
 		}
 	}
-	outputs := map[string]string{} // absolute output path → who writes it
 	stages, _ := get(doc, "stages").(*format.Object)
 	if stages == nil || len(stages.Fields) == 0 {
 		l.errorf([]string{"stages"}, "manifest declares no stages")
 	}
 	for _, f := range stages.Fields {
-		l.stage(f.Key, f.Value.(*format.Object), defaults, named, outputs)
+		l.stage(f.Key, f.Value.(*format.Object), defaults, named)
 	}
 	names := map[string]bool{}
 	for _, s := range m.Stages {
@@ -270,7 +270,7 @@ func ParseSize(s string) (int64, error) {
 	return int64(n * unit), nil
 }
 
-func (l *loader) stage(name string, o *format.Object, defaults Settings, named, outputs map[string]string) {
+func (l *loader) stage(name string, o *format.Object, defaults Settings, named map[string]string) {
 	at := []string{"stages", name}
 	s := &Stage{Name: name, Settings: l.settings(o, defaults, at), Priority: Priorities["normal"]}
 	line, col := l.rec.Locate(at)
@@ -295,6 +295,7 @@ func (l *loader) stage(name string, o *format.Object, defaults Settings, named, 
 			s.Source.Exclude = append(s.Source.Exclude, p.(string))
 		}
 	}
+	s.Source.FollowSymlinks, _ = get(src, "follow_symlinks").(bool)
 	if f, ok := get(src, "format").(string); ok && f != "auto" {
 		s.Source.Format = format.Format(f)
 	}
@@ -319,13 +320,13 @@ func (l *loader) stage(name string, o *format.Object, defaults Settings, named, 
 			out := x.(*format.Object)
 			o := Output{Format: format.Format(get(out, "format").(string)), Path: get(out, "path").(string)}
 			opath := append(at, "outputs", strconv.Itoa(i), "path")
-			if l.outputPath(o.Path, opath, fmt.Sprintf("stage %s (outputs[%d])", name, i), outputs) {
+			if l.outputPath(o.Path, opath) {
 				s.Outputs = append(s.Outputs, o)
 			}
 		}
 	}
 	if r, ok := get(o, "rejects").(string); ok {
-		if l.outputPath(r, append(at, "rejects"), fmt.Sprintf("stage %s (rejects)", name), outputs) {
+		if l.outputPath(r, append(at, "rejects")) {
 			s.Rejects = filepath.Join(l.m.Dir, r)
 		}
 	}
@@ -356,9 +357,9 @@ func (l *loader) schemaRef(ref string, named map[string]string, at []string) (sc
 	return spec, true
 }
 
-// outputPath checks a written path: it must stay inside the root whatever
-// its placeholders hold, and no two outputs may share it.
-func (l *loader) outputPath(p string, at []string, who string, seen map[string]string) bool {
+// outputPath checks a written path as written: it must stay inside the
+// root whatever its placeholders hold. Guard checks where it really leads.
+func (l *loader) outputPath(p string, at []string) bool {
 	if bad := unknownPlaceholder(p); bad != "" {
 		l.errorf(at, "unknown placeholder %s; use {stem}, {name}, {ext} or {dir}", bad)
 		return false
@@ -369,22 +370,10 @@ func (l *loader) outputPath(p string, at []string, who string, seen map[string]s
 	}
 	abs := filepath.Join(l.m.Dir, placeholderRE.ReplaceAllString(p, "x"))
 	if !inside(l.root, abs) {
-		l.errorf(at, "output path %q escapes %s", p, l.rootName())
+		l.errorf(at, "output path %q escapes %s", p, l.m.rootName())
 		return false
 	}
-	if other, ok := seen[abs]; ok {
-		l.errorf(at, "output path %q is also written by %s", p, other)
-		return false
-	}
-	seen[abs] = who
 	return true
-}
-
-func (l *loader) rootName() string {
-	if l.root == l.m.Dir {
-		return "the manifest's folder"
-	}
-	return "the output root " + l.root
 }
 
 func inside(root, p string) bool {

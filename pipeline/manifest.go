@@ -13,6 +13,8 @@ type Manifest struct {
 	// File is the manifest's absolute path; Dir is its folder, which
 	// relative paths resolve against.
 	File, Dir string
+	// Root is the folder outputs must stay inside: Dir, or OutRoot's.
+	Root string
 	// Sum is the sha256 of the manifest bytes, as hex.
 	Sum     string
 	Version int
@@ -82,6 +84,9 @@ type Source struct {
 	Paths, Exclude []string
 	// Format is empty for auto: by extension, then by content.
 	Format format.Format
+	// FollowSymlinks lets a glob follow symlinked folders that lead out of
+	// the manifest's folder.
+	FollowSymlinks bool
 }
 
 // Output is one file, or one file per source, that a stage writes.

@@ -1,11 +1,8 @@
 package pipeline
 
 import (
-	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -26,10 +23,9 @@ func unknownPlaceholder(p string) string {
 	return ""
 }
 
-// OutputPath returns the absolute path an output template gives for a
-// source file. It fails when the result, with the file's name filled in,
-// would leave root.
-func (m *Manifest) OutputPath(template, source, root string) (string, error) {
+// expand fills an output template's placeholders from a source file and
+// returns the absolute path it names.
+func (m *Manifest) expand(template, source string) string {
 	base := filepath.Base(source)
 	ext := filepath.Ext(base)
 	dir, err := filepath.Rel(m.Dir, filepath.Dir(source))
@@ -49,14 +45,22 @@ func (m *Manifest) OutputPath(template, source, root string) (string, error) {
 		}
 		return ph
 	})
-	abs := filepath.Join(m.Dir, p)
-	if root == "" {
-		root = m.Dir
+	return filepath.Join(m.Dir, p)
+}
+
+// root is the folder outputs must stay inside.
+func (m *Manifest) root() string {
+	if m.Root == "" {
+		return m.Dir
 	}
-	if !inside(root, abs) {
-		return "", fmt.Errorf("output %q for source %s is %s, which escapes %s", template, m.Rel(source), m.Rel(abs), root)
+	return m.Root
+}
+
+func (m *Manifest) rootName() string {
+	if m.root() == m.Dir {
+		return "the manifest's folder"
 	}
-	return abs, nil
+	return "the output root " + m.root()
 }
 
 // Rel shows a path relative to the manifest's folder when it lies inside.
@@ -65,40 +69,6 @@ func (m *Manifest) Rel(p string) string {
 		return filepath.ToSlash(rel)
 	}
 	return p
-}
-
-// Files resolves the stage's source globs to files, in a stable order: the
-// globs in the order written, the matches of each sorted, each file once.
-// A glob that matches nothing is reported in empty, not as an error.
-func (s *Stage) Files(dir string) (files, empty []string, err error) {
-	seen := map[string]bool{}
-	for _, pat := range s.Source.Paths {
-		if !filepath.IsAbs(pat) {
-			pat = filepath.Join(dir, pat)
-		}
-		matches, err := doublestar.FilepathGlob(pat, doublestar.WithFilesOnly())
-		if err != nil {
-			return nil, nil, fmt.Errorf("stage %s: glob %q: %w", s.Name, pat, err)
-		}
-		sort.Strings(matches)
-		n := 0
-		for _, f := range matches {
-			if seen[f] || s.excluded(dir, f) {
-				continue
-			}
-			if st, err := os.Stat(f); err != nil || !st.Mode().IsRegular() {
-				continue
-			}
-			seen[f] = true
-			files = append(files, f)
-			n++
-		}
-		if n == 0 {
-			rel, _ := filepath.Rel(dir, pat)
-			empty = append(empty, filepath.ToSlash(rel))
-		}
-	}
-	return files, empty, nil
 }
 
 func (s *Stage) excluded(dir, file string) bool {
@@ -130,6 +100,44 @@ func (s *Stage) reads(dir, path string) bool {
 		}
 		pat = filepath.ToSlash(filepath.Clean(pat))
 		if ok, _ := doublestar.Match(pat, filepath.ToSlash(filepath.Clean(sample))); ok && !s.excluded(dir, filepath.Join(dir, sample)) {
+			return true
+		}
+	}
+	return false
+}
+
+// Matches reports whether rel, a slash path relative to the manifest, could
+// be a file of this output: {dir} stands for any folders, the other
+// placeholders for one name.
+func (o Output) Matches(rel string) bool { return matchesTemplate(o.Path, rel) }
+
+func matchesTemplate(template, path string) bool {
+	pat := "^" + regexp.QuoteMeta(filepath.ToSlash(filepath.Clean(template))) + "$"
+	pat = quotedPlaceholder.ReplaceAllStringFunc(pat, func(ph string) string {
+		if strings.Contains(ph, "dir") {
+			return ".+"
+		}
+		return "[^/]+"
+	})
+	ok, _ := regexp.MatchString(pat, filepath.ToSlash(path))
+	return ok
+}
+
+var quotedPlaceholder = regexp.MustCompile(`\\\{[a-z]+\\\}`)
+
+// writesFile reports whether the stage writes the file at real, a path with
+// every symlink resolved, so that it never reads its own outputs or
+// rejects back as sources, even through a link.
+func (s *Stage) writesFile(m *Manifest, real string) bool {
+	rel, err := filepath.Rel(realPath(m.Dir), real)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return false
+	}
+	if s.Rejects != "" && matchesTemplate(m.Rel(s.Rejects), rel) {
+		return true
+	}
+	for _, o := range s.Outputs {
+		if o.Matches(rel) {
 			return true
 		}
 	}

@@ -52,7 +52,7 @@ func Compile(m *Manifest) (*Plan, error) {
 	}
 	for _, s := range m.Stages {
 		for _, out := range s.writes() {
-			if s.reads(m.Dir, out) {
+			if s.readsOwn(m.Dir, out) {
 				return nil, &Error{Diags: []Diagnostic{{File: s.pos, Path: "stages." + s.Name + ".source.paths",
 					Msg: fmt.Sprintf("the stage reads its own output %s; exclude it or write elsewhere", out)}}}
 			}
@@ -73,6 +73,21 @@ func (s *Stage) writes() []string {
 		out = append(out, filepath.ToSlash(filepath.Clean(o.Path)))
 	}
 	return out
+}
+
+// readsOwn reports whether the stage's globs would match its own output
+// out; {dir} stands for the folder of each of its source globs, where a
+// per-source output lands.
+func (s *Stage) readsOwn(dir, out string) bool {
+	if !strings.Contains(out, "{dir}") {
+		return s.reads(dir, out)
+	}
+	for _, src := range s.Source.Paths {
+		if s.reads(dir, filepath.ToSlash(filepath.Clean(strings.ReplaceAll(out, "{dir}", staticDir(src))))) {
+			return true
+		}
+	}
+	return false
 }
 
 // produces is writes plus the rejects file: everything another stage could

@@ -68,7 +68,7 @@ func (a *app) plan(cmd *cobra.Command, args []string, f *planFlags) error {
 	if err != nil {
 		return err
 	}
-	rep, err := engine.Plan(plans, engine.Options{StateDir: f.stateDir, OutRoot: f.outRoot})
+	rep, err := engine.Plan(plans, engine.Options{StateDir: f.stateDir})
 	if err != nil {
 		return err
 	}

@@ -118,7 +118,6 @@ func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
 	}
 	sum, err := engine.RunAll(cmd.Context(), plans, engine.Options{
 		StateDir:   f.stateDir,
-		OutRoot:    f.outRoot,
 		Force:      f.force,
 		Stop:       a.stop,
 		OnEvent:    a.logEvent,

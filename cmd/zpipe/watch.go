@@ -258,7 +258,6 @@ func (s *session) cycle(ctx context.Context, plans []*pipeline.Plan, force bool,
 	active := map[string]bool{}
 	sum, err := engine.RunAll(ctx, plans, engine.Options{
 		StateDir: s.f.stateDir,
-		OutRoot:  s.f.outRoot,
 		Force:    force,
 		Stop:     stop,
 		OnEvent: func(e engine.Event) {

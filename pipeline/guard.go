@@ -1,0 +1,205 @@
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+)
+
+// Guard keeps the outputs of a run off what they must never overwrite: a
+// manifest, a schema or transform, a source of the same stage, the state
+// folder, a folder, anything outside the output root, and each other. It
+// compares real paths, so a symlink cannot lead an output around a rule.
+// One Guard serves a whole run, so that no two outputs of any stage of any
+// manifest in it can claim one file.
+type Guard struct {
+	manifests []*Manifest
+	stateDir  string
+	stateReal string
+	protected map[string]string // real path → what it is, for messages
+
+	mu     sync.Mutex
+	claims map[string]claim // real path of a target → the output that writes it
+}
+
+// claim is one output's hold on a file.
+type claim struct {
+	m      *Manifest
+	stage  string
+	out    int    // index into the stage's outputs; -1 for its rejects
+	source string // for a per-source output, the source the file is for
+}
+
+// NewGuard prepares the checks for a run of these manifests with its state
+// in stateDir.
+func NewGuard(manifests []*Manifest, stateDir string) *Guard {
+	g := &Guard{manifests: manifests, stateDir: stateDir, stateReal: realPath(stateDir),
+		protected: map[string]string{}, claims: map[string]claim{}}
+	for _, m := range manifests {
+		g.protect(m.File, "the manifest "+m.Rel(m.File))
+	}
+	for _, m := range manifests {
+		for _, s := range m.Stages {
+			g.protect(s.Schema.File, "the schema of stage "+s.Name)
+			if s.Transform != nil {
+				g.protect(s.Transform.File, "the transform of stage "+s.Name)
+			}
+		}
+	}
+	return g
+}
+
+func (g *Guard) protect(path, what string) {
+	if r := realPath(path); g.protected[r] == "" {
+		g.protected[r] = what
+	}
+}
+
+// Check expands every output of every stage against the sources its globs
+// match now, and reports each declaration that breaks a rule, at its
+// position in the manifest, as an *Error. Stages that read what earlier
+// stages write are checked again by Target when they run.
+func (g *Guard) Check() error {
+	var diags []Diagnostic
+	keep := func(err error) bool {
+		var e *Error
+		if errors.As(err, &e) {
+			diags = append(diags, e.Diags...)
+		}
+		return err == nil
+	}
+	for _, m := range g.manifests {
+		for _, s := range m.Stages {
+			src, err := s.Resolve(m, g.stateDir)
+			if err != nil {
+				return err
+			}
+			reals := src.Reals()
+			for k, o := range s.Outputs {
+				if !o.PerSource() {
+					_, err := g.Target(m, s, k, "", reals)
+					keep(err)
+					continue
+				}
+				for _, f := range src.Files {
+					if _, err := g.Target(m, s, k, f.Path, reals); !keep(err) {
+						break // one finding a declaration is enough
+					}
+				}
+			}
+			if s.Rejects != "" {
+				_, err := g.Target(m, s, -1, "", reals)
+				keep(err)
+			}
+		}
+	}
+	if len(diags) > 0 {
+		return &Error{Diags: diags}
+	}
+	return nil
+}
+
+// Reals is the set of the real paths of the files.
+func (s *Sources) Reals() map[string]bool {
+	reals := make(map[string]bool, len(s.Files))
+	for _, f := range s.Files {
+		reals[f.Real] = true
+	}
+	return reals
+}
+
+// Target returns the file that output out of stage s writes (out -1 is the
+// stage's rejects file); for a per-source output, the file for source.
+// sources holds the real paths of the stage's sources. It claims the file
+// for the output, and fails with a positioned *Error when the file is not
+// the output's to write.
+func (g *Guard) Target(m *Manifest, s *Stage, out int, source string, sources map[string]bool) (string, error) {
+	at := []string{"stages", s.Name, "rejects"}
+	what, template := "rejects file", m.Rel(s.Rejects)
+	if out >= 0 {
+		at = []string{"stages", s.Name, "outputs", strconv.Itoa(out), "path"}
+		what, template = "output", s.Outputs[out].Path
+	}
+	fail := func(format string, args ...any) (string, error) {
+		line, col := m.Pos(at...)
+		msg := fmt.Sprintf("%s %q", what, template)
+		if source != "" {
+			msg += " for the source " + relTo(m.Dir, source)
+		}
+		return "", &Error{Diags: []Diagnostic{{File: m.DisplayName(), Line: line, Col: col, Path: dotted(at), Msg: msg + fmt.Sprintf(format, args...)}}}
+	}
+	path := filepath.Join(m.Dir, template)
+	if source != "" {
+		path = m.expand(template, source)
+	} else if out < 0 {
+		path = s.Rejects
+	}
+	root := m.root()
+	if !inside(root, path) {
+		return fail(" is %s, which escapes %s", relTo(m.Dir, path), m.rootName())
+	}
+	// The file itself may be a symlink: a rename replaces the link, not
+	// what it points to, so only its folder is resolved.
+	real := filepath.Join(realPath(filepath.Dir(path)), filepath.Base(path))
+	if !inside(realPath(root), real) {
+		return fail(" is %s through a symlink, which escapes %s", relTo(realPath(m.Dir), real), m.rootName())
+	}
+	if inside(g.stateReal, real) {
+		return fail(" is inside the state folder %s", m.Rel(g.stateDir))
+	}
+	if p := g.protected[real]; p != "" {
+		if p == "the manifest "+m.Rel(m.File) {
+			p = "the manifest itself"
+		}
+		return fail(" is %s, %s", m.Rel(path), p)
+	}
+	if sources[real] {
+		return fail(" is %s, a source of this stage", m.Rel(path))
+	}
+	if fi, err := os.Lstat(real); err == nil && fi.IsDir() {
+		return fail(" is an existing directory")
+	}
+	c := claim{m: m, stage: s.Name, out: out}
+	if out >= 0 && s.Outputs[out].PerSource() {
+		c.source = source
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	prev, taken := g.claims[real]
+	switch {
+	case !taken:
+		g.claims[real] = c
+	case prev == c:
+	case prev.m == m && prev.stage == s.Name && prev.out == out:
+		return fail(" is %s, which it also gives for the source %s", m.Rel(path), m.Rel(prev.source))
+	default:
+		line, col := prev.m.Pos(prev.at()...)
+		return fail(" is %s, which %s (%s:%d:%d) also writes", m.Rel(path), dotted(prev.at()[:len(prev.at())-boolInt(prev.out >= 0)]), prev.m.DisplayName(), line, col)
+	}
+	return path, nil
+}
+
+// at is the manifest path of the claim's declaration.
+func (c claim) at() []string {
+	if c.out < 0 {
+		return []string{"stages", c.stage, "rejects"}
+	}
+	return []string{"stages", c.stage, "outputs", strconv.Itoa(c.out), "path"}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func relTo(dir, p string) string {
+	if rel, err := filepath.Rel(dir, p); err == nil {
+		return filepath.ToSlash(rel)
+	}
+	return p
+}

@@ -1,0 +1,137 @@
+package pipeline
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// files writes a tree under a temp folder; a value "-> target" makes a
+// symlink instead.
+func files(t *testing.T, tree map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range tree {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if target, ok := strings.CutPrefix(body, "-> "); ok {
+			err = os.Symlink(target, p)
+		} else {
+			err = os.WriteFile(p, []byte(body), 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestGuard(t *testing.T) {
+	const head = "version: 1\nstages:\n  a:\n    source: {paths: [\"data/**/*.json\"]}\n    schema: s.cue#S\n"
+	tests := []struct {
+		name string
+		tree map[string]string
+		tail string
+		want string // "" for no finding
+	}{
+		{"a plain output is fine", nil,
+			"    outputs: [{format: ndjson, path: out/a.ndjson}]\n", ""},
+		{"the manifest itself", map[string]string{"data/pipeline.json": "{}"},
+			"    outputs: [{format: yaml, path: \"{stem}.yaml\"}]\n",
+			`6:36: stages.a.outputs[0].path: output "{stem}.yaml" for the source data/pipeline.json is pipeline.yaml, the manifest itself`},
+		{"the schema", nil,
+			"    outputs: [{format: ndjson, path: s.cue}]\n",
+			`6:38: stages.a.outputs[0].path: output "s.cue" is s.cue, the schema of stage a`},
+		{"the state folder", nil,
+			"    rejects: .zpipe/journal.ndjson\n",
+			`6:14: stages.a.rejects: rejects file ".zpipe/journal.ndjson" is inside the state folder .zpipe`},
+		{"a folder", map[string]string{"out/x/keep": ""},
+			"    outputs: [{format: ndjson, path: out/x}]\n",
+			`6:38: stages.a.outputs[0].path: output "out/x" is an existing directory`},
+		{"a symlinked output folder that leaves", map[string]string{"out": "-> " + os.TempDir()},
+			"    outputs: [{format: ndjson, path: out/a.ndjson}]\n",
+			`6:38: stages.a.outputs[0].path: output "out/a.ndjson" is `},
+		{"two sources, one file", map[string]string{"data/x/a.json": "{}", "data/y/a.json": "{}"},
+			"    outputs: [{format: ndjson, path: \"out/{stem}.ndjson\"}]\n",
+			`6:38: stages.a.outputs[0].path: output "out/{stem}.ndjson" for the source data/x/a.json is out/a.ndjson, which it also gives for the source data/a.json`},
+		{"an output and the rejects on one file", nil,
+			"    outputs: [{format: ndjson, path: out/a.ndjson}]\n    rejects: out/a.ndjson\n",
+			`7:14: stages.a.rejects: rejects file "out/a.ndjson" is out/a.ndjson, which stages.a.outputs[0] (pipeline.yaml:6:38) also writes`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tree := map[string]string{"s.cue": "#S: {...}", "data/a.json": "{}", "pipeline.yaml": head + tt.tail}
+			for k, v := range tt.tree {
+				tree[k] = v
+			}
+			dir := files(t, tree)
+			wd, _ := os.Getwd()
+			os.Chdir(dir)
+			defer os.Chdir(wd)
+			m, err := Load("pipeline.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = NewGuard([]*Manifest{m}, filepath.Join(dir, ".zpipe")).Check()
+			got := ""
+			if err != nil {
+				got = strings.TrimPrefix(err.Error(), "pipeline.yaml:")
+			}
+			if tt.want == "" && got != "" || !strings.HasPrefix(got, tt.want) || tt.want != "" && got == "" {
+				t.Errorf("got  %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestResolve(t *testing.T) {
+	dir := files(t, map[string]string{
+		"proj/data/b.json":       "{}",
+		"proj/data/a.json":       "{}",
+		"proj/data/sub/c.json":   "{}",
+		"proj/data/same":         "-> sub", // a second way to c.json
+		"proj/data/loop":         "-> ..",  // back to proj
+		"proj/data/ext":          "-> ../../ext",
+		"proj/out/all.json":      "{}",
+		"proj/data/prev":         "-> ../out", // the stage's own output
+		"proj/.zpipe/x.json":     "{}",
+		"ext/e.json":             "{}",
+		"proj/pipeline.yaml":     "version: 1\nstages:\n  a:\n    source: {paths: [\"data/**/*.json\"]}\n    schema: s.cue#S\n    outputs: [{format: json, path: out/all.json}]\n",
+		"proj/s.cue":             "#S: {...}",
+		"proj/data/.zpipe-tmp-1": "{}",
+	})
+	m, err := Load(filepath.Join(dir, "proj", "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(follow bool, want []string, skipped []string) {
+		t.Helper()
+		s := *m.Stages[0]
+		s.Source.FollowSymlinks = follow
+		src, err := s.Resolve(m, filepath.Join(m.Dir, ".zpipe"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range src.Files {
+			got = append(got, m.Rel(f.Path))
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("follow=%v: files %v, want %v", follow, got, want)
+		}
+		if strings.Join(src.Skipped, "\n") != strings.Join(skipped, "\n") {
+			t.Errorf("follow=%v: skipped\n%s\nwant\n%s", follow, strings.Join(src.Skipped, "\n"), strings.Join(skipped, "\n"))
+		}
+	}
+	check(false, []string{"data/a.json", "data/b.json", "data/same/c.json"}, []string{
+		"not following data/ext: the symlink leads out of the manifest's folder to ../ext; set source.follow_symlinks: true to read it",
+		"not following data/loop: the symlink loops back to .",
+	})
+	check(true, []string{"data/a.json", "data/b.json", "data/ext/e.json", "data/same/c.json"}, []string{
+		"not following data/loop: the symlink loops back to .",
+	})
+}

@@ -1,0 +1,216 @@
+package pipeline
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/bmatcuk/doublestar/v4"
+
+	"github.com/zpipe/zpipe/internal/atomicfile"
+)
+
+// SourceFile is one file a stage reads: the path its glob matched, which
+// names and placeholders use, and the file it really is once symlinks are
+// resolved, which every safety check uses.
+type SourceFile struct {
+	Path, Real string
+}
+
+// Sources is what a stage's globs match now.
+type Sources struct {
+	Files []SourceFile
+	// Empty lists the globs, relative to the manifest, that match no file.
+	Empty []string
+	// Skipped says which symlinked folders were not followed, and why.
+	Skipped []string
+}
+
+// Resolve expands the stage's source globs, in a stable order: the globs
+// in the order written, the matches of each sorted, each file once even
+// when two links lead to it. The stage's own outputs and zpipe's temp files
+// are never among them. The walk never enters stateDir, does not
+// follow a symlinked folder out of the manifest's folder (or out of the
+// folder a glob starts in, when that lies outside) unless the source sets
+// follow_symlinks, and never follows a link back into a folder it is
+// already in.
+func (s *Stage) Resolve(m *Manifest, stateDir string) (*Sources, error) {
+	w := &walker{stage: s, dir: m.Dir, rootReal: realPath(m.Dir), out: &Sources{}, seen: map[string]bool{}, noted: map[string]bool{}}
+	if stateDir != "" {
+		w.state = realPath(stateDir)
+	}
+	for _, pat := range s.Source.Paths {
+		if !filepath.IsAbs(pat) {
+			pat = filepath.Join(m.Dir, pat)
+		}
+		pat = filepath.Clean(pat)
+		if !doublestar.ValidatePattern(filepath.ToSlash(pat)) {
+			return nil, fmt.Errorf("stage %s: glob %q is not valid", s.Name, pat)
+		}
+		matches := w.glob(pat)
+		sort.Slice(matches, func(i, j int) bool { return matches[i].Path < matches[j].Path })
+		n := 0
+		for _, f := range matches {
+			// An output's temp file, or the stage's own output reached
+			// through a link, is never a source.
+			if w.seen[f.Real] || s.excluded(m.Dir, f.Path) || strings.HasPrefix(filepath.Base(f.Real), atomicfile.TempPrefix) || s.writesFile(m, f.Real) {
+				continue
+			}
+			w.seen[f.Real] = true
+			w.out.Files = append(w.out.Files, f)
+			n++
+		}
+		if n == 0 {
+			rel, _ := filepath.Rel(m.Dir, pat)
+			w.out.Empty = append(w.out.Empty, filepath.ToSlash(rel))
+		}
+	}
+	return w.out, nil
+}
+
+type walker struct {
+	stage    *Stage
+	dir      string // the manifest's folder
+	rootReal string
+	state    string // the state folder, real; "" for none
+	out      *Sources
+	seen     map[string]bool // real paths of the files listed
+	noted    map[string]bool // links already reported as skipped
+	visited  map[string]bool // real folders walked by an unbounded glob
+}
+
+// glob lists the files one absolute, clean pattern matches.
+func (w *walker) glob(pat string) []SourceFile {
+	slash := filepath.ToSlash(pat)
+	i := strings.IndexAny(slash, "*?[{")
+	if i < 0 {
+		// No wildcard: the file the user named, wherever it is.
+		fi, err := os.Stat(pat)
+		if err != nil || !fi.Mode().IsRegular() {
+			return nil
+		}
+		real := realPath(pat)
+		if w.state != "" && inside(w.state, real) {
+			return nil
+		}
+		return []SourceFile{{pat, real}}
+	}
+	base := filepath.FromSlash(slash[:strings.LastIndex(slash[:i], "/")+1])
+	rest := slash[len(filepath.ToSlash(base)):]
+	depth := strings.Count(rest, "/") + 1
+	if strings.Contains(rest, "**") || strings.Contains(rest, "{") {
+		depth = -1 // any depth; {a,b/c} may hold slashes
+	}
+	baseReal, err := filepath.EvalSymlinks(base)
+	if err != nil {
+		return nil
+	}
+	boundary := w.rootReal
+	if !inside(boundary, baseReal) {
+		boundary = baseReal
+	}
+	w.visited = map[string]bool{baseReal: true}
+	var out []SourceFile
+	w.walk(filepath.Clean(base), baseReal, slash, depth, boundary, &out)
+	return out
+}
+
+// walk lists what pat matches under dir, whose real path is real, going
+// at most depth folders down (-1: no limit).
+func (w *walker) walk(dir, real, pat string, depth int, boundary string, out *[]SourceFile) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		r := filepath.Join(real, e.Name())
+		typ := e.Type()
+		link := typ&fs.ModeSymlink != 0
+		if link {
+			target, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				continue // dangling
+			}
+			fi, err := os.Stat(target)
+			if err != nil {
+				continue
+			}
+			r, typ = target, fi.Mode().Type()
+		}
+		if w.state != "" && inside(w.state, r) {
+			continue // zpipe's own files are never a source
+		}
+		if typ.IsDir() {
+			if depth == 1 {
+				continue
+			}
+			if link {
+				switch {
+				case inside(r, real):
+					w.skip(p, "the symlink loops back to "+w.show(r))
+					continue
+				case !w.stage.Source.FollowSymlinks && !inside(boundary, r):
+					w.skip(p, fmt.Sprintf("the symlink leads out of the manifest's folder to %s; set source.follow_symlinks: true to read it", w.show(r)))
+					continue
+				}
+			}
+			if depth < 0 {
+				if w.visited[r] {
+					continue
+				}
+				w.visited[r] = true
+			}
+			w.walk(p, r, pat, max(depth-1, -1), boundary, out)
+			continue
+		}
+		if !typ.IsRegular() {
+			continue
+		}
+		if ok, _ := doublestar.Match(pat, filepath.ToSlash(p)); ok {
+			*out = append(*out, SourceFile{p, r})
+		}
+	}
+}
+
+func (w *walker) skip(link, why string) {
+	if w.noted[link] {
+		return
+	}
+	w.noted[link] = true
+	rel, err := filepath.Rel(w.dir, link)
+	if err != nil {
+		rel = link
+	}
+	w.out.Skipped = append(w.out.Skipped, fmt.Sprintf("not following %s: %s", filepath.ToSlash(rel), why))
+}
+
+// show names a real path relative to the manifest's real folder.
+func (w *walker) show(real string) string {
+	if rel, err := filepath.Rel(w.rootReal, real); err == nil {
+		return filepath.ToSlash(rel)
+	}
+	return real
+}
+
+// realPath resolves every symlink in p. The part of p that does not exist
+// yet is kept as written under its deepest existing folder, so that the
+// real place of a file about to be created is known.
+func realPath(p string) string {
+	p = filepath.Clean(p)
+	var rest []string
+	for {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(append([]string{r}, rest...)...)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return filepath.Join(append([]string{p}, rest...)...)
+		}
+		rest = append([]string{filepath.Base(p)}, rest...)
+		p = parent
+	}
+}
