@@ -118,6 +118,30 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 		intact = false
 		sr.outputsReason = "removed: " + shortList(gone)
 	}
+	if toRun > 0 || !intact {
+		// The outputs will be joined from the saved parts: each must
+		// still hold the bytes the journal recorded.
+		for i := range sr.items {
+			res := &sr.results[i]
+			if !res.upToDate {
+				continue
+			}
+			bad, err := sr.changedPart(res.entry)
+			if err != nil && sr.ctx.Err() != nil {
+				return toRun, false
+			}
+			if bad == "" {
+				continue
+			}
+			it := &sr.items[i]
+			sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: the saved part %s of %s does not hold what the journal recorded; the item runs again", sr.s.Name, bad, itemID(it))})
+			*res = itemResult{}
+			sr.finished[i] = false
+			it.reason = "its saved part was changed"
+			why[it.reason] = append(why[it.reason], itemID(it))
+			toRun++
+		}
+	}
 	outputs := ""
 	if !intact && toRun == 0 {
 		// Only worth saying when it is why the stage does anything.
@@ -160,6 +184,18 @@ func resultOf(e *entry, dir string, outputs int) itemResult {
 		res.rejects = filepath.Join(dir, e.Rejects.File)
 	}
 	return res
+}
+
+// changedPart returns the name of the first part of an item entry whose
+// bytes no longer hash to what the journal recorded, or "".
+func (sr *stageRun) changedPart(e *entry) (string, error) {
+	for _, p := range e.allParts() {
+		sum, err := hashFile(sr.ctx, filepath.Join(sr.r.state.parts, p.File))
+		if err != nil || sum != p.SHA256 {
+			return p.File, err
+		}
+	}
+	return "", nil
 }
 
 // removedItems lists the items the journal has done for this stage whose
@@ -283,13 +319,13 @@ func (sr *stageRun) record(i int, it *item, res *itemResult) {
 		}
 		name := base + "-" + strconv.Itoa(k) + ".part"
 		job.moves = append(job.moves, [2]string{tmp, name})
-		e.Parts = append(e.Parts, partRef{Output: k, File: name, SHA256: res.sums[tmp], Records: res.counts[tmp]})
+		e.Parts = append(e.Parts, partRef{Output: k, File: name, SHA256: res.sums[tmp], Size: res.sizes[tmp], Records: res.counts[tmp]})
 		cr.parts[k] = filepath.Join(sr.r.state.parts, name)
 	}
 	if res.rejects != "" {
 		name := base + "-rejects.part"
 		job.moves = append(job.moves, [2]string{res.rejects, name})
-		e.Rejects = &partRef{Output: -1, File: name, SHA256: res.sums[res.rejects], Records: res.counts[res.rejects]}
+		e.Rejects = &partRef{Output: -1, File: name, SHA256: res.sums[res.rejects], Size: res.sizes[res.rejects], Records: res.counts[res.rejects]}
 		cr.rejects = filepath.Join(sr.r.state.parts, name)
 	}
 	sr.r.commits.add(job)
@@ -335,7 +371,7 @@ func (sr *stageRun) inputsDigest() string {
 			continue
 		}
 		parts = append(parts, e.Key, e.Status)
-		for _, p := range append(append([]partRef(nil), e.Parts...), derefPart(e.Rejects)...) {
+		for _, p := range e.allParts() {
 			parts = append(parts, p.File, p.SHA256)
 		}
 	}

@@ -330,3 +330,63 @@ func maxInt(a, b int) int {
 	}
 	return b
 }
+
+// TestHalfDoneCommitIsRolledForward stops a commit of several outputs after
+// its first rename, as a kill would, and checks that the next run completes
+// it: every output then holds the new records, and none is redone.
+func TestHalfDoneCommitIsRolledForward(t *testing.T) {
+	dir := project(t, map[string]string{
+		"user.cue":    userSchema,
+		"data/a.json": `{"id":1,"name":"a"}`,
+		"pipeline.yaml": "version: 1\nstages:\n  users:\n    source: {paths: [\"data/*.json\"]}\n    schema: user.cue#User\n" +
+			"    outputs: [{format: ndjson, path: out/a.ndjson}, {format: json, path: out/b.json}]\n",
+	})
+	run(t, dir, Options{})
+	os.WriteFile(filepath.Join(dir, "data/a.json"), []byte(`{"id":2,"name":"b"}`), 0o644)
+	// Run again, and stand in for a kill once the commit's intent is in
+	// the journal: do the first rename, and keep the other temp files as a
+	// killed process would leave them (the failed commit removes its own).
+	var events []string
+	var left [][2]string
+	commitHook = func(renames [][2]string) error {
+		if err := os.Rename(renames[0][0], renames[0][1]); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range renames[1:] {
+			b, _ := os.ReadFile(r[0])
+			left = append(left, [2]string{r[0], string(b)})
+		}
+		return errKilled
+	}
+	sum := run(t, dir, Options{})
+	commitHook = nil
+	for _, l := range left {
+		os.WriteFile(l[0], []byte(l[1]), 0o644)
+	}
+	if got := read(t, dir, "out/a.ndjson") + read(t, dir, "out/b.json"); got != "{\"id\":2,\"name\":\"b\",\"tier\":\"free\"}\n[\n  {\n    \"id\": 1,\n    \"name\": \"a\",\n    \"tier\": \"free\"\n  }\n]\n" {
+		t.Fatalf("after the kill the outputs hold %q", got)
+	}
+	if st := sum.Stages[0]; st.Status != StatusFailed || st.Error != "replacing the outputs: killed" {
+		t.Fatalf("stage = %+v", st)
+	}
+	sum = run(t, dir, Options{OnEvent: func(e Event) {
+		if e.Msg != "" {
+			events = append(events, e.Msg)
+		}
+	}})
+	if got := read(t, dir, "out/a.ndjson") + read(t, dir, "out/b.json"); got != "{\"id\":2,\"name\":\"b\",\"tier\":\"free\"}\n[\n  {\n    \"id\": 2,\n    \"name\": \"b\",\n    \"tier\": \"free\"\n  }\n]\n" {
+		t.Errorf("after the next run the outputs hold %q", got)
+	}
+	if got := strings.Join(events, "\n"); !strings.HasPrefix(got, "completed the commit of stage users that an earlier run left half done\n") || !strings.HasSuffix(got, "\nstage users: 1 up to date, 0 to run") {
+		t.Errorf("events:\n%s", strings.Join(events, "\n"))
+	}
+	if st := sum.Stages[0]; st.Status != StatusOK || st.UpToDate != 1 {
+		t.Errorf("stage = %+v", st)
+	}
+	temps, _ := filepath.Glob(filepath.Join(dir, "out", ".zpipe-tmp-*"))
+	if len(temps) > 0 {
+		t.Errorf("temp files left: %v", temps)
+	}
+}
+
+var errKilled = errors.New("killed")

@@ -31,8 +31,10 @@ type itemResult struct {
 	parts     []string // per output; "" when the item wrote no record there
 	rejects   string
 	errs      []RecordError
-	// sums and counts hold each part's sha256 and records, by path.
+	// sums, sizes and counts hold each part's sha256, bytes and records,
+	// by path.
 	sums   map[string]string
+	sizes  map[string]int64
 	counts map[string]int
 	// upToDate items were not run: the journal has their parts. committed
 	// items have moved their parts into the state folder.
@@ -281,7 +283,16 @@ type partWriter struct {
 type partHash struct {
 	path string
 	h    hash.Hash
+	size *byteCount
 	enc  *format.Encoder
+}
+
+// byteCount counts what is written through it.
+type byteCount int64
+
+func (c *byteCount) Write(p []byte) (int, error) {
+	*c += byteCount(len(p))
+	return len(p), nil
 }
 
 func (w *partWriter) partPath(name string) string {
@@ -293,13 +304,13 @@ func (w *partWriter) open(name string, f format.Format) (*os.File, *format.Encod
 	if err != nil {
 		return nil, nil, err
 	}
-	h := sha256.New()
-	enc, err := format.NewEncoder(f, io.MultiWriter(file, h), format.EncodeOptions{Part: true, Columns: w.sr.columns})
+	h, size := sha256.New(), new(byteCount)
+	enc, err := format.NewEncoder(f, io.MultiWriter(file, h, size), format.EncodeOptions{Part: true, Columns: w.sr.columns})
 	if err != nil {
 		file.Close()
 		return nil, nil, err
 	}
-	w.hashes = append(w.hashes, partHash{file.Name(), h, enc})
+	w.hashes = append(w.hashes, partHash{file.Name(), h, size, enc})
 	return file, enc, nil
 }
 
@@ -423,9 +434,10 @@ func (w *partWriter) close() error {
 		keep(w.rejEnc.Close())
 		keep(w.rejF.Close())
 	}
-	w.res.sums, w.res.counts = map[string]string{}, map[string]int{}
+	w.res.sums, w.res.sizes, w.res.counts = map[string]string{}, map[string]int64{}, map[string]int{}
 	for _, p := range w.hashes {
 		w.res.sums[p.path] = hex.EncodeToString(p.h.Sum(nil))
+		w.res.sizes[p.path] = int64(*p.size)
 		w.res.counts[p.path] = p.enc.Count()
 	}
 	return first

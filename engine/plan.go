@@ -98,6 +98,13 @@ func Plan(plans []*pipeline.Plan, opts Options) (*PlanReport, error) {
 	if err != nil {
 		return nil, &SetupError{err}
 	}
+	// A run completes a commit that a killed run left half done before
+	// anything else; plan as if it had.
+	for stage, e := range st.pending {
+		if e.Then != nil {
+			st.stages[stage] = e.Then
+		}
+	}
 	r := &runner{opts: opts, state: st, guard: newGuard(plans, opts.StateDir)}
 	if err := r.guard.Check(); err != nil {
 		return nil, &SetupError{err}

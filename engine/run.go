@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/internal/atomicfile"
 	"github.com/zpipe/zpipe/pipeline"
 	"github.com/zpipe/zpipe/schema"
 )
@@ -139,10 +140,18 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	if r.state, err = openState(opts.StateDir, opts.Force); err != nil {
 		return nil, &SetupError{err}
 	}
-	// Temp parts of a run that was killed are of no use to anyone.
+	r.state.rollForward(func(msg string) { r.emit(Event{Kind: Warning, Msg: msg}) })
+	// Temp parts of a run that was killed are of no use to anyone, nor are
+	// the temp files of its journal compaction and provenance.
 	if old, _ := filepath.Glob(filepath.Join(opts.StateDir, "run-*")); len(old) > 0 {
 		for _, d := range old {
 			os.RemoveAll(d)
+		}
+	}
+	atomicfile.RemoveOrphans(opts.StateDir)
+	if runs, _ := filepath.Glob(filepath.Join(opts.StateDir, "runs", "*")); len(runs) > 0 {
+		for _, d := range runs {
+			atomicfile.RemoveOrphans(d)
 		}
 	}
 	tmp, err := os.MkdirTemp(opts.StateDir, "run-")

@@ -192,7 +192,7 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	switch {
 	case s.OnError == pipeline.Stop && (st.Failed > 0 || st.FailedItems > 0):
 		st.Status = StatusStopped
-		st.Error = "stopped at the first failure (on_error: stop); no output of this stage was replaced"
+		st.Error = "stopped at the first failure (on_error: stop); its outputs were not replaced"
 	case ctx.Err() != nil || notRun > 0:
 		st.Status = StatusInterrupted
 		st.Error = "interrupted; no output of this stage was replaced; finished items are saved for the next run"
@@ -206,6 +206,7 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	var g atomicfile.Group
 	defer g.Abort()
 	written := map[string]string{}
+	var outputs []string
 	add := func(t target) bool {
 		sum, err := sr.assemble(&g, t)
 		if err != nil && ctx.Err() != nil {
@@ -213,11 +214,14 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 			return false
 		}
 		if err != nil {
-			st.Status, st.Error = StatusFailed, fmt.Sprintf("writing %s: %v", m.Rel(t.path), err)
+			st.Status, st.Error = StatusFailed, fmt.Sprintf("writing %s: %v; no output of this stage was replaced", m.Rel(t.path), err)
 			return false
 		}
 		if sum != "" {
 			written[m.Rel(t.path)] = sum
+			if t.output >= 0 {
+				outputs = append(outputs, m.Rel(t.path))
+			}
 		}
 		return true
 	}
@@ -225,9 +229,6 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 		for _, t := range targets {
 			if !add(t) {
 				return
-			}
-			if _, ok := written[m.Rel(t.path)]; ok {
-				st.Outputs = append(st.Outputs, m.Rel(t.path))
 			}
 		}
 	}
@@ -239,17 +240,24 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 		if !add(t) {
 			return
 		}
-		st.Rejects = m.Rel(s.Rejects)
 	}
-	if err := g.Commit(); err != nil {
-		st.Status, st.Error = StatusFailed, "writing the outputs: "+err.Error()
+	var done *entry
+	if st.Status != StatusStopped {
+		done = &entry{Type: "stage", Stage: sr.id(), Outputs: written, Inputs: sr.inputsDigest()}
+	}
+	if err := r.state.commit(&g, sr.id(), done); err != nil {
+		st.Status, st.Error = StatusFailed, "replacing the outputs: "+err.Error()
 		return
 	}
-	if st.Status != StatusStopped {
-		sr.forget(written)
-		if err := r.state.append(&entry{Type: "stage", Stage: sr.id(), Outputs: written, Inputs: sr.inputsDigest()}); err != nil {
-			st.Status, st.Error = StatusFailed, "writing the journal: "+err.Error()
+	st.Outputs = append(st.Outputs, outputs...)
+	if s.Rejects != "" {
+		st.Rejects = m.Rel(s.Rejects)
+		if st.Status == StatusStopped {
+			st.Error += "; " + st.Rejects + " holds the failed records"
 		}
+	}
+	if done != nil {
+		sr.forget(written)
 	}
 }
 
@@ -442,12 +450,7 @@ func (sr *stageRun) removeStaleTemps(targets []target) {
 		dirs[filepath.Dir(sr.s.Rejects)] = true
 	}
 	for dir := range dirs {
-		stale, _ := filepath.Glob(filepath.Join(dir, atomicfile.TempPrefix+"*"))
-		for _, p := range stale {
-			if atomicfile.Orphan(p) {
-				os.Remove(p)
-			}
-		}
+		atomicfile.RemoveOrphans(dir)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,11 +24,11 @@ import (
 // entry is one line of the journal: a finished item, an assembled stage,
 // or the start or end of a run.
 type entry struct {
-	Type   string `json:"type"` // item, stage, run
+	Type   string `json:"type"` // item, stage, commit, run
 	Run    string `json:"run"`
 	Stage  string `json:"stage,omitempty"`
 	Key    string `json:"key,omitempty"`
-	Status string `json:"status,omitempty"` // item: done, failed; run: started, finished, interrupted
+	Status string `json:"status,omitempty"` // item: done, failed, removed; commit: begin, done; run: started, finished
 
 	FP      *fingerprint      `json:"fp,omitempty"`
 	Stat    *fileStat         `json:"stat,omitempty"`
@@ -37,6 +38,11 @@ type entry struct {
 	// Inputs, for a stage, hashes the item entries its outputs were built
 	// from, so that outputs a crash left older than the items are rebuilt.
 	Inputs string `json:"inputs,omitempty"`
+	// Renames, for a commit, are the temp files and the outputs they
+	// replace, relative to the state folder; Then is the stage entry that
+	// the commit records once every rename is done.
+	Renames [][2]string `json:"renames,omitempty"`
+	Then    *entry      `json:"then,omitempty"`
 
 	Records  int       `json:"records,omitempty"`
 	OK       int       `json:"ok,omitempty"`
@@ -72,8 +78,13 @@ type partRef struct {
 	Output  int    `json:"output"`
 	File    string `json:"file"`
 	SHA256  string `json:"sha256"`
+	Size    int64  `json:"size,omitempty"`
 	Records int    `json:"records"`
 }
+
+// partName is the form of every name record gives a part, so that a
+// journal edited to name ../../secret can never make zpipe read it.
+var partName = regexp.MustCompile(`^[0-9a-f]{32}-([0-9]+|rejects)\.part$`)
 
 // state is a run's hold on its state folder: the lock, the journal, and
 // the latest entry of every item and stage.
@@ -87,6 +98,7 @@ type state struct {
 	mu      sync.Mutex
 	items   map[string]*entry // stage + "\x00" + key → latest item entry
 	stages  map[string]*entry // stage → latest stage entry
+	pending map[string]*entry // stage → a commit begun and not done
 	lastRun *entry            // the previous run's last run entry
 	lines   int               // entries in the journal, read and appended
 }
@@ -104,12 +116,12 @@ func openState(dir string, force bool) (*state, error) {
 		return nil, err
 	}
 	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), lock: lock, runID: newRunID(),
-		items: map[string]*entry{}, stages: map[string]*entry{}}
+		items: map[string]*entry{}, stages: map[string]*entry{}, pending: map[string]*entry{}}
 	path := filepath.Join(dir, "journal.ndjson")
 	st.j, err = journal.Open(path, st.load)
 	var ce *journal.CorruptError
 	if errors.As(err, &ce) && force {
-		st.items, st.stages, st.lastRun, st.lines = map[string]*entry{}, map[string]*entry{}, nil, 0
+		st.items, st.stages, st.pending, st.lastRun, st.lines = map[string]*entry{}, map[string]*entry{}, map[string]*entry{}, nil, 0
 		if err = os.Remove(path); err == nil {
 			st.j, err = journal.Open(path, st.load)
 		}
@@ -143,13 +155,27 @@ func (st *state) load(line []byte) error {
 	if err := json.Unmarshal(line, &e); err != nil {
 		return err
 	}
+	if e.Type == "run" {
+		st.lastRun = &e
+		return nil
+	}
+	return st.index(&e)
+}
+
+// index keeps an entry as the latest of its item or stage.
+func (st *state) index(e *entry) error {
 	switch e.Type {
 	case "item":
-		st.items[e.Stage+"\x00"+e.Key] = &e
+		st.items[e.Stage+"\x00"+e.Key] = e
 	case "stage":
-		st.stages[e.Stage] = &e
+		st.stages[e.Stage] = e
+	case "commit":
+		if e.Status == "begin" {
+			st.pending[e.Stage] = e
+		} else {
+			delete(st.pending, e.Stage)
+		}
 	case "run":
-		st.lastRun = &e
 	default:
 		return fmt.Errorf("unknown entry type %q", e.Type)
 	}
@@ -159,7 +185,7 @@ func (st *state) load(line []byte) error {
 // readState reads a state folder without changing anything in it, for a
 // dry run: no lock, no journal writes, no folders made.
 func readState(dir string) (*state, error) {
-	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), items: map[string]*entry{}, stages: map[string]*entry{}}
+	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), items: map[string]*entry{}, stages: map[string]*entry{}, pending: map[string]*entry{}}
 	if err := journal.Read(filepath.Join(dir, "journal.ndjson"), st.load); err != nil {
 		var ce *journal.CorruptError
 		if errors.As(err, &ce) {
@@ -182,12 +208,7 @@ func (st *state) append(e *entry) error {
 		e.Time = time.Now().UTC()
 	}
 	st.mu.Lock()
-	switch e.Type {
-	case "item":
-		st.items[e.Stage+"\x00"+e.Key] = e
-	case "stage":
-		st.stages[e.Stage] = e
-	}
+	st.index(e)
 	st.lines++
 	st.mu.Unlock()
 	return st.j.Append(e)
@@ -203,6 +224,91 @@ func (st *state) stage(stage string) *entry {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.stages[stage]
+}
+
+// commit replaces a stage's outputs with the files written in g, all or
+// none: the journal records the renames before the first one and syncs, so
+// that a crash between two renames is rolled forward by the next run; then
+// it records done, the stage entry first when there is one.
+func (st *state) commit(g *atomicfile.Group, stage string, done *entry) error {
+	intent := func(renames [][2]string) error {
+		e := &entry{Type: "commit", Stage: stage, Status: "begin", Then: done}
+		for _, r := range renames {
+			e.Renames = append(e.Renames, [2]string{st.rel(r[0]), st.rel(r[1])})
+		}
+		if err := st.append(e); err != nil {
+			return err
+		}
+		if err := st.j.Sync(); err != nil {
+			return err
+		}
+		if commitHook != nil {
+			return commitHook(renames)
+		}
+		return nil
+	}
+	if err := g.Commit(intent); err != nil {
+		return err
+	}
+	return st.finish(stage, done)
+}
+
+// commitHook, when set by a test, runs after a commit's intent is durable
+// and before its renames, to stand in for a crash there.
+var commitHook func(renames [][2]string) error
+
+// finish records that a stage's commit is done.
+func (st *state) finish(stage string, done *entry) error {
+	if done != nil {
+		if err := st.append(done); err != nil {
+			return err
+		}
+	}
+	return st.append(&entry{Type: "commit", Stage: stage, Status: "done"})
+}
+
+// rollForward completes the commits a killed run left half done, and
+// says which; a commit it cannot complete stays pending, and the stage's
+// outputs are rebuilt because they no longer match its entry.
+func (st *state) rollForward(say func(msg string)) {
+	for _, stage := range sortedKeys(st.pending) {
+		e := st.pending[stage]
+		renames := make([][2]string, len(e.Renames))
+		for i, r := range e.Renames {
+			renames[i] = [2]string{filepath.Join(st.dir, r[0]), filepath.Join(st.dir, r[1])}
+		}
+		err := atomicfile.RollForward(renames)
+		if err == nil {
+			var then *entry
+			if e.Then != nil {
+				t := *e.Then
+				t.Time = time.Time{}
+				then = &t
+			}
+			err = st.finish(stage, then)
+		}
+		if err != nil {
+			say(fmt.Sprintf("cannot complete the commit of stage %s that an earlier run left half done: %v", stageName(stage), err))
+			continue
+		}
+		say(fmt.Sprintf("completed the commit of stage %s that an earlier run left half done", stageName(stage)))
+	}
+}
+
+// rel names a path relative to the state folder.
+func (st *state) rel(p string) string {
+	if r, err := filepath.Rel(st.dir, p); err == nil {
+		return r
+	}
+	return p
+}
+
+// stageName is the stage part of a journal stage key.
+func stageName(key string) string {
+	if i := strings.LastIndex(key, "#"); i >= 0 {
+		return key[i+1:]
+	}
+	return key
 }
 
 // close ends the run in the journal, drops parts no entry refers to, and
@@ -244,6 +350,11 @@ func (st *state) compact() error {
 		}
 		for _, k := range sortedKeys(st.stages) {
 			if err := enc.Encode(st.stages[k]); err != nil {
+				return err
+			}
+		}
+		for _, k := range sortedKeys(st.pending) {
+			if err := enc.Encode(st.pending[k]); err != nil {
 				return err
 			}
 		}
@@ -370,19 +481,28 @@ func (st *state) reason(prev *entry, fp *fingerprint) string {
 	case prev.FP.Version != fp.Version:
 		return "zpipe version changed (was " + prev.FP.Version + ")"
 	}
-	for _, p := range append(append([]partRef(nil), prev.Parts...), derefPart(prev.Rejects)...) {
-		if _, err := os.Stat(filepath.Join(st.parts, p.File)); err != nil {
+	for _, p := range prev.allParts() {
+		if !partName.MatchString(p.File) {
+			return "the journal names a part outside the parts folder"
+		}
+		fi, err := os.Stat(filepath.Join(st.parts, p.File))
+		switch {
+		case err != nil:
 			return "its saved part is missing"
+		case p.Size > 0 && fi.Size() != p.Size:
+			return "its saved part was changed"
 		}
 	}
 	return ""
 }
 
-func derefPart(p *partRef) []partRef {
-	if p == nil {
-		return nil
+// allParts lists an item entry's parts, its rejects part last.
+func (e *entry) allParts() []partRef {
+	parts := append([]partRef(nil), e.Parts...)
+	if e.Rejects != nil {
+		parts = append(parts, *e.Rejects)
 	}
-	return []partRef{*p}
+	return parts
 }
 
 // shortList names up to three items, then how many more.

@@ -99,9 +99,36 @@ stages:
 			}
 		}
 	}
+	// Then kill inside commits: once a commit's intent is in the journal,
+	// after a few of its renames. An input changes before each run, so
+	// that every commit replaces outputs that exist.
+	midCommit := 0
+	for i := 0; midCommit < 10 && i < 200; i++ {
+		p := filepath.Join(dir, "data", fmt.Sprintf("u%05d.json", rng.IntN(files)))
+		b, _ := os.ReadFile(p)
+		os.WriteFile(p, append(b, ' '), 0o644)
+		journal := filepath.Join(dir, ".zpipe", "journal.ndjson")
+		before := commitsBegun(journal)
+		c := zpipe(dir, "p.yaml")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); commitsBegun(journal) == before && time.Now().Before(deadline); {
+			time.Sleep(200 * time.Microsecond)
+		}
+		time.Sleep(time.Duration(rng.Int64N(int64(2 * time.Millisecond))))
+		c.Process.Signal(syscall.SIGKILL)
+		if err := c.Wait(); strings.Contains(fmt.Sprint(err), "killed") && commitsBegun(journal) > commitsDone(journal) {
+			midCommit++
+		}
+	}
+	if midCommit < 10 {
+		t.Errorf("only %d kills landed inside a commit", midCommit)
+	}
 	if out, err := zpipe(dir, "p.yaml").CombinedOutput(); err != nil && !isExit(err, 1) {
 		t.Fatalf("final run: %v\n%s", err, out)
 	}
+	// The edits above only added spaces, so the records are the same.
 	got := tree(t, filepath.Join(dir, "out"))
 	for name, w := range want {
 		if !bytes.Equal(got[name], w) {
@@ -141,7 +168,30 @@ stages:
 			}
 		}
 	}
-	t.Logf("%d kills, %d items recorded done once each", kills, len(done))
+	t.Logf("%d kills at random, %d inside a commit, %d items recorded done once each", kills, midCommit, len(done))
+}
+
+// commitsBegun and commitsDone count the commit records in the journal.
+func commitsBegun(journal string) int {
+	return countLines(journal, `"type":"commit"`, `"status":"begin"`)
+}
+func commitsDone(journal string) int {
+	return countLines(journal, `"type":"commit"`, `"status":"done"`)
+}
+
+func countLines(path string, subs ...string) int {
+	b, _ := os.ReadFile(path)
+	n := 0
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		all := true
+		for _, s := range subs {
+			all = all && bytes.Contains(line, []byte(s))
+		}
+		if all {
+			n++
+		}
+	}
+	return n
 }
 
 func isExit(err error, code int) bool {

@@ -87,6 +87,16 @@ func Orphan(path string) bool {
 	return syscall.Kill(pid, 0) == syscall.ESRCH
 }
 
+// RemoveOrphans deletes the temp files in dir whose writer is gone.
+func RemoveOrphans(dir string) {
+	stale, _ := filepath.Glob(filepath.Join(dir, TempPrefix+"*"))
+	for _, p := range stale {
+		if Orphan(p) {
+			os.Remove(p)
+		}
+	}
+}
+
 // modeFor keeps the mode of the file being replaced, so that a private
 // output stays private; a new file is 0644.
 func modeFor(path string) os.FileMode {

@@ -67,7 +67,7 @@ func TestGroup(t *testing.T) {
 	if got := listDir(t, dir); len(got) != 6 || !strings.HasPrefix(got[0], TempPrefix) {
 		t.Fatalf("before Commit the folder holds %v, want only temp files", got)
 	}
-	if err := g.Commit(); err != nil {
+	if err := g.Commit(nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(listDir(t, dir), ","); got != "a,b,c,d,e,f" {
@@ -79,6 +79,82 @@ func TestGroup(t *testing.T) {
 		g.Abort()
 		if got := strings.Join(listDir(t, dir), ","); got != "a,b,c,d,e,f" {
 			t.Errorf("after Abort: %s", got)
+		}
+	})
+}
+
+func TestGroupCommitsAllOrNothing(t *testing.T) {
+	write := func(g *Group, path, body string) {
+		t.Helper()
+		if err := g.Write(path, func(w io.Writer) error { _, err := io.WriteString(w, body); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setup := func(t *testing.T) (string, *Group) {
+		dir := t.TempDir()
+		for _, n := range []string{"a", "b", "c"} {
+			os.WriteFile(filepath.Join(dir, n), []byte("old"), 0o644)
+		}
+		g := &Group{}
+		for _, n := range []string{"a", "b", "c"} {
+			write(g, filepath.Join(dir, n), "new")
+		}
+		return dir, g
+	}
+	contents := func(dir string) string {
+		var out []string
+		for _, n := range []string{"a", "b", "c"} {
+			b, err := os.ReadFile(filepath.Join(dir, n))
+			if err != nil {
+				b = []byte("?")
+			}
+			out = append(out, string(b))
+		}
+		return strings.Join(out, ",")
+	}
+	t.Run("a target that became a folder fails the commit before any rename", func(t *testing.T) {
+		dir, g := setup(t)
+		os.Remove(filepath.Join(dir, "b"))
+		os.Mkdir(filepath.Join(dir, "b"), 0o755)
+		called := false
+		err := g.Commit(func([][2]string) error { called = true; return nil })
+		if err == nil || !strings.HasSuffix(err.Error(), "b is a directory") {
+			t.Fatalf("err = %v", err)
+		}
+		if called || contents(dir) != "old,?,old" {
+			t.Errorf("intent called %v, files %s", called, contents(dir))
+		}
+		if got := listDir(t, dir); len(got) != 3 {
+			t.Errorf("temp files left: %v", got)
+		}
+	})
+	t.Run("an intent that fails stops the commit", func(t *testing.T) {
+		dir, g := setup(t)
+		if err := g.Commit(func([][2]string) error { return errors.New("disk full") }); err == nil || err.Error() != "disk full" {
+			t.Fatalf("err = %v", err)
+		}
+		if contents(dir) != "old,old,old" {
+			t.Errorf("files %s", contents(dir))
+		}
+	})
+	t.Run("a crash between two renames is rolled forward", func(t *testing.T) {
+		// Stop after the first rename, as a kill would.
+		dir, g := setup(t)
+		renames := g.temps
+		if err := os.Rename(renames[0][0], renames[0][1]); err != nil {
+			t.Fatal(err)
+		}
+		if contents(dir) != "new,old,old" {
+			t.Fatalf("after one rename: %s", contents(dir))
+		}
+		if err := RollForward(renames); err != nil {
+			t.Fatal(err)
+		}
+		if contents(dir) != "new,new,new" {
+			t.Errorf("after rolling forward: %s", contents(dir))
+		}
+		if err := RollForward(renames); err != nil {
+			t.Errorf("a second roll forward: %v", err)
 		}
 	})
 }

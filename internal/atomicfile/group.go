@@ -1,7 +1,10 @@
 package atomicfile
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -13,9 +16,7 @@ import (
 // renames each over its target, then syncs each folder once. An fsync per
 // small file costs far more than writing it.
 type Group struct {
-	temps   [][2]string // temp path, target
-	dirs    map[string]bool
-	created []*os.File
+	temps [][2]string // temp path, target
 }
 
 // Write fills a temp file for path; nothing is visible until Commit.
@@ -40,36 +41,57 @@ func (g *Group) Write(path string, fill func(w io.Writer) error) error {
 		return err
 	}
 	g.temps = append(g.temps, [2]string{f.Name(), path})
-	if g.dirs == nil {
-		g.dirs = map[string]bool{}
-	}
-	g.dirs[dir] = true
 	return nil
 }
 
-// Commit makes the written files durable and puts them in place. On an
-// error before the renames, no target is touched.
-func (g *Group) Commit() error {
+// Commit puts every written file in place, all of them or none: it makes
+// the temp files durable, checks that each target can be replaced (a
+// folder in a target's place fails here, before any rename), hands intent
+// the renames it is about to do, so that the caller can record them where
+// a crash between two renames can be rolled forward (see RollForward),
+// then renames each temp file over its target and syncs each folder once.
+// intent may be nil. On an error before the renames no target is touched.
+func (g *Group) Commit(intent func(renames [][2]string) error) error {
 	if len(g.temps) == 0 {
 		return nil
 	}
 	paths := make([]string, len(g.temps))
 	for i, t := range g.temps {
 		paths[i] = t[0]
+		if fi, err := os.Lstat(t[1]); err == nil && fi.IsDir() {
+			g.Abort()
+			return fmt.Errorf("%s is a directory", t[1])
+		}
 	}
 	if err := SyncFiles(paths); err != nil {
 		g.Abort()
 		return err
 	}
-	for i, t := range g.temps {
-		if err := os.Rename(t[0], t[1]); err != nil {
-			g.temps = g.temps[i:]
+	if intent != nil {
+		if err := intent(g.temps); err != nil {
 			g.Abort()
 			return err
 		}
 	}
+	renames := g.temps
 	g.temps = nil
-	for dir := range g.dirs {
+	return RollForward(renames)
+}
+
+// RollForward does the renames of a commit that were not done yet: each
+// temp file still there is renamed over its target; a temp file already
+// gone was renamed before. Then it syncs each folder once. It stops at the
+// first rename that fails, leaving the rest for another try.
+func RollForward(renames [][2]string) error {
+	dirs := map[string]bool{}
+	for _, r := range renames {
+		err := os.Rename(r[0], r[1])
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		dirs[filepath.Dir(r[1])] = true
+	}
+	for dir := range dirs {
 		if err := SyncDir(dir); err != nil {
 			return err
 		}
