@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/zpipe/zpipe/pipeline"
 )
 
 // id names the stage in the journal: its manifest and its name.
@@ -219,26 +222,79 @@ func (sr *stageRun) removedItems() []string {
 }
 
 // forget records that removed items are gone, so that their parts are
-// collected, and deletes the per-source outputs that they alone made.
-func (sr *stageRun) forget(written map[string]string) {
+// collected, and removes the files the stage wrote last time (prev) and
+// did not write now: those of sources that are gone or gave no valid
+// record, and those of outputs the manifest no longer declares.
+func (sr *stageRun) forget(prev *entry, written map[string]string) {
 	for _, key := range sr.removed {
 		sr.r.state.append(&entry{Type: "item", Stage: sr.id(), Key: key, Status: "removed"})
 	}
-	prev := sr.r.state.stage(sr.id())
 	if prev == nil {
 		return
 	}
-	for rel := range prev.Outputs {
-		if _, ok := written[rel]; ok {
-			continue
-		}
-		for _, o := range sr.s.Outputs {
-			if o.PerSource() && o.Matches(rel) {
-				os.Remove(filepath.Join(sr.m.Dir, rel))
-				sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: removed %s: its source is gone or gave no valid record", sr.s.Name, rel)})
-			}
+	for _, rel := range sortedKeys(prev.Outputs) {
+		if _, ok := written[rel]; !ok {
+			sr.r.removeStale(sr.m, sr.s.Name, rel, prev.Outputs[rel], sr.staleWhy(rel))
 		}
 	}
+}
+
+// staleWhy says why a file the stage wrote before is not written now.
+func (sr *stageRun) staleWhy(rel string) string {
+	for _, o := range sr.s.Outputs {
+		if o.PerSource() && o.Matches(rel) {
+			return "its source is gone or gave no valid record"
+		}
+	}
+	return "no output of stage " + sr.s.Name + " writes it now"
+}
+
+// Removal is a file that zpipe wrote for a stage and will not write again.
+type Removal struct {
+	Path  string `json:"path"` // relative to the manifest
+	Stage string `json:"stage"`
+	Why   string `json:"why"`
+	// Kept is set when the file was changed since zpipe wrote it, so
+	// that zpipe leaves it alone.
+	Kept bool `json:"kept,omitempty"`
+}
+
+// removal decides what becomes of a file that zpipe wrote for a stage and
+// that the stage does not write now: nothing when another stage of the
+// run writes it or it is gone, kept when it was changed since, else
+// removed.
+func (r *runner) removal(m *pipeline.Manifest, stage, rel, sum, why string) *Removal {
+	path := filepath.Join(m.Dir, rel)
+	if om, other, ok := r.guard.Owner(path); ok && (om != m || other != stage) {
+		return nil
+	}
+	got, err := hashFile(context.Background(), path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	return &Removal{Path: rel, Stage: stage, Why: why, Kept: err != nil || got != sum}
+}
+
+// removeStale carries out a removal, and says what it did.
+func (r *runner) removeStale(m *pipeline.Manifest, stage, rel, sum, why string) {
+	rm := r.removal(m, stage, rel, sum, why)
+	switch {
+	case rm == nil:
+		return
+	case rm.Kept:
+		r.emit(Event{Kind: Warning, Stage: stage, Msg: fmt.Sprintf("stage %s: kept %s, although %s: it was changed since zpipe wrote it", stage, rel, why)})
+		return
+	}
+	path := filepath.Join(m.Dir, rel)
+	if err := os.Remove(path); err != nil {
+		r.emit(Event{Kind: Warning, Stage: stage, Msg: fmt.Sprintf("stage %s: cannot remove %s: %v", stage, rel, err)})
+		return
+	}
+	// A folder that only held such files goes too.
+	if dir := filepath.Dir(path); dir != m.Dir && inside(m.Dir, dir) {
+		os.Remove(dir)
+	}
+	r.emit(Event{Kind: Warning, Stage: stage, Msg: fmt.Sprintf("stage %s: removed %s: %s", stage, rel, why)})
 }
 
 // outputsIntact reports whether every file the stage last wrote is still

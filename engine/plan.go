@@ -25,6 +25,8 @@ type PlanReport struct {
 	Manifests []ManifestPlan `json:"manifests"`
 	// Stages in the order a run with one stage at a time would run them.
 	Stages []*StagePlan `json:"stages"`
+	// Removes lists what stages the manifests no longer have wrote.
+	Removes []Removal `json:"removes,omitempty"`
 }
 
 // ManifestPlan is a manifest's run-wide settings.
@@ -54,6 +56,9 @@ type StagePlan struct {
 	UpToDate int        `json:"up_to_date"`
 	ToRun    int        `json:"to_run"`
 	Items    []ItemPlan `json:"items"`
+	// Removes lists the files the stage wrote before and that a run would
+	// remove, or keep because they were changed since.
+	Removes []Removal `json:"removes,omitempty"`
 }
 
 // SourcePlan is what a stage's globs resolve to now.
@@ -137,6 +142,15 @@ func Plan(plans []*pipeline.Plan, opts Options) (*PlanReport, error) {
 		}
 		byNode[n] = sp
 		rep.Stages = append(rep.Stages, sp)
+	}
+	for _, g := range removedStages(st, plans, opts.StateDir) {
+		name := stageName(g.key)
+		e := st.stages[g.key]
+		for _, rel := range sortedKeys(e.Outputs) {
+			if rm := r.removal(g.m, name, rel, e.Outputs[rel], "the manifest no longer has stage "+name); rm != nil {
+				rep.Removes = append(rep.Removes, *rm)
+			}
+		}
 	}
 	return rep, nil
 }
@@ -247,6 +261,22 @@ func (r *runner) planStage(n *node, schemaErr error) *StagePlan {
 		sp.Items = append(sp.Items, ItemPlan{Item: itemID(&items[i]), Reason: items[i].reason})
 	}
 	sp.ToRun, sp.UpToDate = toRun, len(items)-toRun
+	if prev := r.state.stage(n.id); prev != nil {
+		kept := map[string]bool{}
+		for _, t := range targets {
+			kept[m.Rel(t.path)] = true
+		}
+		if s.Rejects != "" {
+			kept[m.Rel(s.Rejects)] = true
+		}
+		for _, rel := range sortedKeys(prev.Outputs) {
+			if !kept[rel] {
+				if rm := r.removal(m, s.Name, rel, prev.Outputs[rel], sr.staleWhy(rel)); rm != nil {
+					sp.Removes = append(sp.Removes, *rm)
+				}
+			}
+		}
+	}
 	sp.State = PlanUpToDate
 	switch {
 	case toRun > 0:

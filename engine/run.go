@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -178,6 +179,9 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	r.commits = newCommitter(r.state)
 	r.dispatch(ctx, nodes, maxStages)
 	r.commits.close()
+	if !r.stopping(ctx) {
+		r.dropRemovedStages(plans)
+	}
 
 	sum := &Summary{RunID: r.state.runID}
 	for _, n := range nodes {
@@ -350,6 +354,57 @@ func (r *runner) progress(p Progress) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.opts.OnProgress(p)
+}
+
+// goneStage is a stage in the journal that its manifest no longer has.
+type goneStage struct {
+	m   *pipeline.Manifest
+	key string
+}
+
+// removedStages lists the journal's stages of these manifests that the
+// manifests no longer have.
+func removedStages(st *state, plans []*pipeline.Plan, stateDir string) []goneStage {
+	var out []goneStage
+	for _, p := range plans {
+		m := p.Manifest
+		prefix := stageKey(stateDir, m, "")
+		has := map[string]bool{}
+		for _, s := range m.Stages {
+			has[s.Name] = true
+		}
+		for _, key := range sortedKeys(st.stages) {
+			if name, ok := strings.CutPrefix(key, prefix); ok && !has[name] {
+				out = append(out, goneStage{m, key})
+			}
+		}
+	}
+	return out
+}
+
+// dropRemovedStages removes what stages the manifests no longer have
+// wrote, as removeStale does, and forgets those stages.
+func (r *runner) dropRemovedStages(plans []*pipeline.Plan) {
+	for _, g := range removedStages(r.state, plans, r.opts.StateDir) {
+		name := stageName(g.key)
+		e := r.state.stage(g.key)
+		for _, rel := range sortedKeys(e.Outputs) {
+			r.removeStale(g.m, name, rel, e.Outputs[rel], "the manifest no longer has stage "+name)
+		}
+		r.state.mu.Lock()
+		var items []string
+		for _, it := range r.state.items {
+			if it.Stage == g.key && it.Status != "removed" {
+				items = append(items, it.Key)
+			}
+		}
+		r.state.mu.Unlock()
+		sort.Strings(items)
+		for _, k := range items {
+			r.state.append(&entry{Type: "item", Stage: g.key, Key: k, Status: "removed"})
+		}
+		r.state.append(&entry{Type: "stage", Stage: g.key, Status: "removed"})
+	}
 }
 
 // newGuard makes the run's output checks.

@@ -242,6 +242,7 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 		}
 	}
 	var done *entry
+	prev := r.state.stage(sr.id())
 	if st.Status != StatusStopped {
 		done = &entry{Type: "stage", Stage: sr.id(), Outputs: written, Inputs: sr.inputsDigest()}
 	}
@@ -257,7 +258,7 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 		}
 	}
 	if done != nil {
-		sr.forget(written)
+		sr.forget(prev, written)
 	}
 }
 

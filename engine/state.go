@@ -168,7 +168,11 @@ func (st *state) index(e *entry) error {
 	case "item":
 		st.items[e.Stage+"\x00"+e.Key] = e
 	case "stage":
-		st.stages[e.Stage] = e
+		if e.Status == "removed" {
+			delete(st.stages, e.Stage)
+		} else {
+			st.stages[e.Stage] = e
+		}
 	case "commit":
 		if e.Status == "begin" {
 			st.pending[e.Stage] = e

@@ -182,6 +182,15 @@ func (g *Guard) Target(m *Manifest, s *Stage, out int, source string, sources ma
 	return path, nil
 }
 
+// Owner says which stage of the run claims the file at path, if any.
+func (g *Guard) Owner(path string) (m *Manifest, stage string, ok bool) {
+	real := filepath.Join(realPath(filepath.Dir(path)), filepath.Base(path))
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c, ok := g.claims[real]
+	return c.m, c.stage, ok
+}
+
 // at is the manifest path of the claim's declaration.
 func (c claim) at() []string {
 	if c.out < 0 {

@@ -148,6 +148,7 @@ func writePlan(w io.Writer, rep *engine.PlanReport, all bool) {
 		if len(outs) > 0 {
 			fmt.Fprintf(w, "   outputs: %s\n", strings.Join(outs, ", "))
 		}
+		writeRemovals(w, s.Removes)
 		if s.State == engine.PlanBlocked {
 			continue
 		}
@@ -163,6 +164,22 @@ func writePlan(w io.Writer, rep *engine.PlanReport, all bool) {
 			}
 			fmt.Fprintf(w, "     %s: %s\n", it.Item, it.Reason)
 			shown++
+		}
+	}
+	if len(rep.Removes) > 0 {
+		fmt.Fprintln(w, "\nstages no manifest has now:")
+		writeRemovals(w, rep.Removes)
+	}
+}
+
+// writeRemovals lists the files a run would remove, or keep although no
+// output writes them, because they were changed since zpipe wrote them.
+func writeRemovals(w io.Writer, rms []engine.Removal) {
+	for _, rm := range rms {
+		if rm.Kept {
+			fmt.Fprintf(w, "   keeps %s, although %s: it was changed since zpipe wrote it\n", rm.Path, rm.Why)
+		} else {
+			fmt.Fprintf(w, "   removes %s: %s\n", rm.Path, rm.Why)
 		}
 	}
 }
