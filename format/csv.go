@@ -1,83 +1,45 @@
 package format
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
 // csvDecoder reads a header row, then one record per row. Cells stay
 // strings: the schema, not a guess, decides what type each column has.
 type csvDecoder struct {
-	r      *csv.Reader
+	r      *csvReader
 	header []string
 	n      int
 	err    error
 }
 
-func newCSVDecoder(r io.Reader, comma rune, lim Limits) Decoder {
-	br := bufio.NewReaderSize(r, 64<<10)
-	if b, _ := br.Peek(3); bytes.Equal(b, bom) {
-		br.Discard(3)
-	}
-	cr := csv.NewReader(br)
-	cr.Comma = comma
-	cr.ReuseRecord = true
-	return &csvDecoder{r: cr}
-}
-
-func (d *csvDecoder) parseError(err error) error {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		msg := pe.Err.Error()
-		if errors.Is(pe.Err, csv.ErrFieldCount) {
-			msg = fmt.Sprintf("row has %d cells, but the header has %d", d.cells(), len(d.header))
-		}
-		return &Error{Line: pe.Line, Col: pe.Column, Record: d.n, Msg: msg, Recoverable: true}
-	}
-	return err
-}
-
-func (d *csvDecoder) cells() int {
-	n := 0
-	for {
-		if _, _, ok := d.fieldPos(n); !ok {
-			return n
-		}
-		n++
-	}
-}
-
-// fieldPos wraps csv.Reader.FieldPos, which panics past the last field.
-func (d *csvDecoder) fieldPos(i int) (line, col int, ok bool) {
-	defer func() {
-		if recover() != nil {
-			ok = false
-		}
-	}()
-	line, col = d.r.FieldPos(i)
-	return line, col, true
+func newCSVDecoder(r io.Reader, comma byte, lim Limits) Decoder {
+	return &csvDecoder{r: newCSVReader(r, comma, lim.MaxLine)}
 }
 
 func (d *csvDecoder) readHeader() error {
-	row, err := d.r.Read()
+	err := d.r.readRow()
 	if err == io.EOF {
 		return io.EOF
 	}
+	var se *csvSyntaxError
+	if errors.As(err, &se) {
+		return &Error{Line: se.line, Col: se.col, Msg: "header row: " + se.msg}
+	}
 	if err != nil {
-		var pe *csv.ParseError
-		if errors.As(err, &pe) {
-			return &Error{Line: pe.Line, Col: pe.Column, Msg: "header row: " + pe.Err.Error()}
-		}
 		return err
 	}
-	seen := map[string]bool{}
+	row := d.r.cellStrings()
+	seen := make(map[string]bool, len(row))
 	for i, name := range row {
-		line, col, _ := d.fieldPos(i)
+		line, col := d.r.pos[2*i], d.r.pos[2*i+1]
 		switch {
 		case !utf8.ValidString(name):
 			return &Error{Line: line, Col: col, Msg: "invalid UTF-8 in the header row"}
@@ -86,9 +48,14 @@ func (d *csvDecoder) readHeader() error {
 		case seen[name]:
 			return &Error{Line: line, Col: col, Msg: fmt.Sprintf("duplicate column %q in the header row", name)}
 		}
+		// Rows that end in a lone CR (old Mac files) would all read as
+		// one header row and give no records, without a word.
+		if cr := strings.IndexByte(name, '\r'); cr >= 0 && !d.r.quoted[i] {
+			return &Error{Line: line, Col: col + cr, Msg: "header row: a line ends in CR alone; csv rows must end in LF or CR LF"}
+		}
 		seen[name] = true
 	}
-	d.header = append([]string(nil), row...)
+	d.header = row
 	return nil
 }
 
@@ -102,24 +69,43 @@ func (d *csvDecoder) Next() (Record, error) {
 			return Record{}, err
 		}
 	}
-	row, err := d.r.Read()
+	err := d.r.readRow()
 	if err == io.EOF {
 		d.err = io.EOF
 		return Record{}, io.EOF
 	}
 	d.n++
 	if err != nil {
-		return Record{}, d.parseError(err)
+		return Record{}, d.rowError(err)
 	}
-	obj := &Object{Fields: make([]Field, len(row))}
-	pos := make([]int, 2*len(row))
-	for i, cell := range row {
-		pos[2*i], pos[2*i+1], _ = d.fieldPos(i)
-		if !utf8.ValidString(cell) {
-			return Record{}, &Error{Line: pos[2*i], Col: pos[2*i+1], Record: d.n, Recoverable: true, Msg: "invalid UTF-8 in a cell"}
+	r := d.r
+	if len(r.ends) != len(d.header) {
+		return Record{}, &Error{Line: r.pos[0], Col: 1, Record: d.n, Recoverable: true,
+			Msg: fmt.Sprintf("row has %d cells, but the header has %d", len(r.ends), len(d.header))}
+	}
+	// One string for the whole row, which the cells share. It is checked
+	// as a whole, so a character may not straddle two cells.
+	s := string(r.cells)
+	valid := utf8.ValidString(s)
+	for _, end := range r.ends {
+		if end < len(s) && !utf8.RuneStart(s[end]) {
+			valid = false
 		}
-		obj.Fields[i] = Field{d.header[i], cell}
 	}
+	if !valid {
+		for i, cell := range r.cellStrings() {
+			if !utf8.ValidString(cell) {
+				return Record{}, &Error{Line: r.pos[2*i], Col: r.pos[2*i+1], Record: d.n, Recoverable: true, Msg: "invalid UTF-8 in a cell"}
+			}
+		}
+	}
+	obj := &Object{Fields: make([]Field, len(r.ends))}
+	start := 0
+	for i, end := range r.ends {
+		obj.Fields[i] = Field{d.header[i], s[start:end]}
+		start = end
+	}
+	pos := slices.Clone(r.pos)
 	header := d.header
 	return Record{Value: obj, Index: d.n, Line: pos[0], Col: 1, Untyped: true, locate: func(path []string) (int, int, bool) {
 		if len(path) == 0 {
@@ -132,6 +118,20 @@ func (d *csvDecoder) Next() (Record, error) {
 		}
 		return 0, 0, false
 	}}, nil
+}
+
+// rowError reports a row the reader could not read. Only a syntax error
+// inside a row lets the decoder go on; any other stops it.
+func (d *csvDecoder) rowError(err error) error {
+	var se *csvSyntaxError
+	if errors.As(err, &se) {
+		err = &Error{Line: se.line, Col: se.col, Record: d.n, Msg: se.msg, Recoverable: !se.fatal}
+		if !se.fatal {
+			return err
+		}
+	}
+	d.err = err
+	return err
 }
 
 // csvEncoder writes a header row, then a row per record. Nested values have
@@ -149,7 +149,15 @@ func (e *csvEncoder) headerLine() []byte {
 	e.buf.Reset()
 	e.w.Write(e.columns)
 	e.w.Flush()
-	return bytes.Clone(e.buf.Bytes())
+	line := bytes.Clone(e.buf.Bytes())
+	if bytes.HasPrefix(line, bom) {
+		// Readers drop a byte order mark at the start of a file, so a
+		// first column whose name starts with one is quoted to keep it.
+		// Unquoted, the name holds no quote, delimiter or line end.
+		end := bytes.IndexAny(line, string(e.w.Comma)+"\r\n")
+		line = slices.Concat([]byte{'"'}, line[:end], []byte{'"'}, line[end:])
+	}
+	return line
 }
 
 func newCSVEncoder(f Format, columns []string) *csvEncoder {

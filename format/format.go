@@ -110,7 +110,8 @@ type Decoder interface {
 type Limits struct {
 	// MaxDepth is the deepest nesting of lists and objects.
 	MaxDepth int
-	// MaxLine is the longest line, in bytes, of a line-oriented format.
+	// MaxLine is the longest line, in bytes, of a line-oriented format,
+	// and the longest csv or tsv row.
 	MaxLine int
 	// MaxNodes bounds the values a YAML document may expand to through aliases.
 	MaxNodes int

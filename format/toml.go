@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -493,11 +494,36 @@ func (b *tomlBuilder) value(n *unstable.Node, start int, path []string) (any, in
 		}
 		return Number(s), end, nil
 	case unstable.DateTime, unstable.LocalDateTime, unstable.LocalDate, unstable.LocalTime:
-		// RFC 3339 separates date and time with a T where TOML also
-		// allows a space.
-		return strings.Replace(raw, " ", "T", 1), end, nil
+		return tomlDateTime(raw), end, nil
 	}
 	return nil, 0, b.fail(start, "unexpected TOML value of kind %s", n.Kind)
+}
+
+// tomlDateTime writes a TOML date or time, which go-toml has checked, as
+// RFC 3339 text that schemas and time.Parse accept. TOML also allows a
+// space or a t between date and time, a lower-case z, and (from 1.1)
+// times without seconds.
+func tomlDateTime(raw string) string {
+	b := []byte(raw)
+	t := 0 // where the time starts
+	if len(b) >= 10 && b[4] == '-' {
+		if len(b) == 10 {
+			return raw // a date alone
+		}
+		b[10] = 'T'
+		t = 11
+	}
+	hm := t + 5 // after HH:MM
+	if len(b) < hm {
+		return raw // not a time go-toml lets through; no index may panic
+	}
+	if len(b) == hm || b[hm] != ':' {
+		b = slices.Insert(b, hm, ':', '0', '0')
+	}
+	if b[len(b)-1] == 'z' {
+		b[len(b)-1] = 'Z'
+	}
+	return string(b)
 }
 
 // tomlInt turns a TOML integer literal into decimal JSON number text.

@@ -112,6 +112,11 @@ func TestTOMLDecode(t *testing.T) {
 			want: `{"odt":"1979-05-27T07:32:00Z","space":"1979-05-27T07:32:00.999999-07:00","ldt":"1979-05-27T07:32:00","ld":"1979-05-27","lt":"07:32:00.5"}`,
 		},
 		{
+			name: "lower-case t and z and times without seconds become RFC 3339 too",
+			doc:  "lower = 1987-07-05t17:45:00.5z\nodt = 1979-05-27 07:32-07:00\nldt = 1979-05-27T07:32\nlt = 13:37\n",
+			want: `{"lower":"1987-07-05T17:45:00.5Z","odt":"1979-05-27T07:32:00-07:00","ldt":"1979-05-27T07:32:00","lt":"13:37:00"}`,
+		},
+		{
 			name: "strings of every kind are unescaped",
 			doc:  "b = \"tab\\there \\u00e9\"\nl = 'C:\\path'\nml = \"\"\"\nline1\nline2\"\"\"\nmll = '''\nraw\\n'''\n",
 			want: `{"b":"tab\there é","l":"C:\\path","ml":"line1\nline2","mll":"raw\\n"}`,
