@@ -54,7 +54,11 @@ func CheckFile(ctx context.Context, sch *schema.Schema, path, display string, f 
 			return records, failed, err
 		}
 		records++
-		if _, violations := v.Check(rec.Value, rec.Untyped); violations != nil {
+		_, violations, err := v.CheckContext(ctx, rec.Value, rec.Untyped)
+		if err != nil {
+			return records, failed, err
+		}
+		if violations != nil {
 			failed++
 			for _, e := range recordErrors(display, rec, violations) {
 				report(e)

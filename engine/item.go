@@ -36,6 +36,9 @@ type itemResult struct {
 	sums   map[string]string
 	sizes  map[string]int64
 	counts map[string]int
+	// cutOff is set when the item's last attempt was stopped before its
+	// end: it ran out of time or memory.
+	cutOff bool
 	// upToDate items were not run: the journal has their parts. committed
 	// items have moved their parts into the state folder.
 	upToDate, committed bool
@@ -104,8 +107,17 @@ func (sr *stageRun) runItem(ctx context.Context, stopped <-chan struct{}, it *it
 		res.parts = nil
 		if !res.notRun && ctx.Err() == nil {
 			re := sr.itemError(it, res.err)
-			res.errs = append(res.errs, re)
-			if err := sr.appendReject(it, &res, re); err != nil {
+			var err error
+			if res.cutOff {
+				// Nothing of the item is written, so every record of it
+				// goes to the rejects, with its input, to be run again.
+				res.errs = []RecordError{re}
+				err = sr.rejectEach(it, &res, re)
+			} else {
+				res.errs = append(res.errs, re)
+				err = sr.appendReject(it, &res, re)
+			}
+			if err != nil {
 				res.errs = append(res.errs, RecordError{Source: it.rel, Message: "cannot write the rejects part: " + err.Error()})
 			}
 		}
@@ -162,25 +174,22 @@ func (sr *stageRun) attempt(ctx context.Context, it *item, n int) (res itemResul
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	f, err := os.Open(it.source)
 	if err != nil {
 		res.err, res.transient = err, true
 		return res
 	}
 	defer f.Close()
-	var in io.Reader = f
-	if it.chunk != nil {
-		in = io.NewSectionReader(f, it.chunk.Offset, it.chunk.Size)
-	}
+	in := it.input(f)
 	var h hash.Hash
 	if it.hashLater {
 		h = sha256.New()
 		in = io.TeeReader(in, h)
 	}
-	var dec format.Decoder
-	if it.chunk != nil {
-		dec = format.NewNDJSONChunkDecoder(in, it.chunk.Line, it.chunk.Record, sr.r.opts.Limits)
-	} else if dec, err = format.NewDecoder(it.format, in, sr.r.opts.Limits); err != nil {
+	dec, err := sr.decoder(it, in)
+	if err != nil {
 		res.err = err
 		return res
 	}
@@ -206,12 +215,89 @@ func (sr *stageRun) attempt(ctx context.Context, it *item, n int) (res itemResul
 	}()
 	v := sr.schema.Validator()
 	defer sr.schema.Put(v)
+	flight := &inflight{sr: sr, it: it, v: v, cancel: cancel}
+	sr.r.flights.add(flight)
+	defer sr.r.flights.remove(flight)
+	// Records are checked in batches, so that an isolated schema's
+	// evaluator costs one round trip a batch; a row the decoder could not
+	// read keeps its place among them.
+	var batch []slot
+	stopped := func(err error) {
+		// The item fails as a whole; the records read so far count.
+		res.records += len(batch)
+		res.err = err
+		if cause := context.Cause(ctx); cause == errOverMemory {
+			res.err, res.cutOff = cause, true
+			return
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			res.err, res.transient, res.cutOff = fmt.Errorf("timed out after %s", sr.s.Timeout), true, true
+		}
+	}
+	flush := func() bool {
+		values := make([]any, 0, len(batch))
+		untyped := false
+		for _, sl := range batch {
+			if sl.bad == nil {
+				values = append(values, sl.rec.Value)
+				untyped = sl.rec.Untyped
+			}
+		}
+		verdicts, err := v.CheckBatch(ctx, values, untyped)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			stopped(ctx.Err())
+			return false
+		case err != nil:
+			// The evaluator, not the record, failed: retry the item.
+			res.err, res.transient = err, true
+			return false
+		}
+		k := 0
+		for _, sl := range batch {
+			res.records++
+			if fe := sl.bad; fe != nil {
+				res.failed++
+				re := RecordError{Source: it.rel, Record: fe.Record, Line: fe.Line, Column: fe.Col, Message: fe.Msg}
+				var raw any
+				if fe.Raw != "" {
+					raw = fe.Raw
+				}
+				if err := w.reject([]RecordError{re}, fe.Record, fe.Line, raw); err != nil {
+					res.err, res.transient = err, true
+					return false
+				}
+				continue
+			}
+			rec, verdict := sl.rec, verdicts[k]
+			k++
+			violations := verdict.Violations
+			if violations == nil {
+				_, bad := w.write(verdict.Out)
+				if bad == nil {
+					res.ok++
+					continue
+				}
+				var ioErr *partError
+				if errors.As(bad, &ioErr) {
+					// The disk, not the record, failed: retry the item.
+					res.err, res.transient = ioErr.err, true
+					return false
+				}
+				violations = []schema.Violation{{Msg: bad.Error()}}
+			}
+			res.failed++
+			if err := w.reject(recordErrors(it.rel, rec, violations), rec.Index, rec.Line, rec.Value); err != nil {
+				res.err, res.transient = err, true
+				return false
+			}
+		}
+		batch = batch[:0]
+		return true
+	}
 	for {
 		if err := ctx.Err(); err != nil {
-			res.err = err
-			if errors.Is(err, context.DeadlineExceeded) {
-				res.err, res.transient = fmt.Errorf("timed out after %s", sr.s.Timeout), true
-			}
+			stopped(err)
 			return res
 		}
 		rec, err := dec.Next()
@@ -221,48 +307,53 @@ func (sr *stageRun) attempt(ctx context.Context, it *item, n int) (res itemResul
 		var fe *format.Error
 		switch {
 		case errors.As(err, &fe) && fe.Recoverable:
-			res.records++
-			res.failed++
-			re := RecordError{Source: it.rel, Record: fe.Record, Line: fe.Line, Column: fe.Col, Message: fe.Msg}
-			var raw any
-			if fe.Raw != "" {
-				raw = fe.Raw
-			}
-			if err := w.reject([]RecordError{re}, fe.Record, fe.Line, raw); err != nil {
-				res.err, res.transient = err, true
-				return res
-			}
-			continue
+			batch = append(batch, slot{bad: fe})
 		case fe != nil:
+			// The item fails as a whole; the records read before count.
+			res.records += len(batch)
 			res.err = fe
 			return res
 		case err != nil:
+			res.records += len(batch)
 			res.err, res.transient = err, true
 			return res
+		default:
+			batch = append(batch, slot{rec: rec})
 		}
-		res.records++
-		out, violations := v.Check(rec.Value, rec.Untyped)
-		if violations == nil {
-			var bad error
-			if out, bad = w.write(out); bad == nil {
-				res.ok++
-				continue
-			}
-			var ioErr *partError
-			if errors.As(bad, &ioErr) {
-				// The disk, not the record, failed: retry the item.
-				res.err, res.transient = ioErr.err, true
-				return res
-			}
-			violations = []schema.Violation{{Msg: bad.Error()}}
-		}
-		res.failed++
-		if err := w.reject(recordErrors(it.rel, rec, violations), rec.Index, rec.Line, rec.Value); err != nil {
-			res.err, res.transient = err, true
+		if len(batch) == checkBatch && !flush() {
 			return res
 		}
 	}
+	if len(batch) > 0 {
+		flush()
+	}
 	return res
+}
+
+// input is the part of the item's file that the item is.
+func (it *item) input(f *os.File) io.Reader {
+	if it.chunk != nil {
+		return io.NewSectionReader(f, it.chunk.Offset, it.chunk.Size)
+	}
+	return f
+}
+
+// decoder reads the item's records from in.
+func (sr *stageRun) decoder(it *item, in io.Reader) (format.Decoder, error) {
+	if it.chunk != nil {
+		return format.NewNDJSONChunkDecoder(in, it.chunk.Line, it.chunk.Record, sr.r.opts.Limits), nil
+	}
+	return format.NewDecoder(it.format, in, sr.r.opts.Limits)
+}
+
+// checkBatch is how many records go to the schema at once.
+const checkBatch = 256
+
+// slot is a record awaiting its verdict, or a row the decoder could not
+// read, in input order.
+type slot struct {
+	rec format.Record
+	bad *format.Error
 }
 
 // partWriter holds an item's part files, created on the first record that
@@ -387,6 +478,73 @@ func (sr *stageRun) appendReject(it *item, res *itemResult, re RecordError) erro
 		err = enc.Close()
 	}
 	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// rejectEach replaces a failed item's rejects part with one entry per
+// record of the item, each with its input and the item's error, and counts
+// the records as failed. A record the decoder cannot read gets its own
+// error, as in a run.
+func (sr *stageRun) rejectEach(it *item, res *itemResult, re RecordError) error {
+	if res.rejects != "" {
+		os.Remove(res.rejects)
+		res.rejects = ""
+	}
+	res.records, res.failed = 0, 0
+	if sr.s.Rejects == "" {
+		return nil
+	}
+	f, err := os.Open(it.source)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dec, err := sr.decoder(it, it.input(f))
+	if err != nil {
+		return err
+	}
+	res.rejects = filepath.Join(sr.r.tmp, sr.n.key+"-"+strconv.Itoa(it.index)+"-failed.part")
+	out, err := os.Create(res.rejects)
+	if err != nil {
+		return err
+	}
+	enc, err := format.NewEncoder(format.NDJSON, out, format.EncodeOptions{Part: true})
+	for err == nil {
+		rec, derr := dec.Next()
+		if derr == io.EOF {
+			break
+		}
+		e := re
+		e.Message = "not written: the item " + re.Message
+		var fe *format.Error
+		switch {
+		case errors.As(derr, &fe):
+			e = RecordError{Source: it.rel, Record: fe.Record, Line: fe.Line, Column: fe.Col, Message: fe.Msg}
+			err = enc.Encode(rejectEntry(it.rel, []RecordError{e}, fe.Record, fe.Line, nil))
+			if !fe.Recoverable {
+				derr = io.EOF
+				break
+			}
+			res.records++
+			res.failed++
+		case derr != nil:
+			err = derr
+		default:
+			res.records++
+			res.failed++
+			e.Record, e.Line, e.Column = rec.Index, rec.Line, rec.Col
+			err = enc.Encode(rejectEntry(it.rel, []RecordError{e}, rec.Index, rec.Line, rec.Value))
+		}
+		if derr == io.EOF {
+			break
+		}
+	}
+	if err == nil {
+		err = enc.Close()
+	}
+	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
 	return err

@@ -66,7 +66,12 @@ type runner struct {
 	tmp     string
 	memory  *semaphore.Weighted // bytes in flight, when max_memory is set
 	budget  int64
-	mu      sync.Mutex // serialises OnEvent and OnProgress
+	flights flights
+	// stop is closed for a graceful stop: by Options.Stop, or by the
+	// memory watchdog.
+	stop     chan struct{}
+	stopOnce sync.Once
+	mu       sync.Mutex // serialises OnEvent and OnProgress
 }
 
 // node is one stage of one plan in the run's schedule.
@@ -117,7 +122,7 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	if opts.Limits == (format.Limits{}) {
 		opts.Limits = format.DefaultLimits
 	}
-	r := &runner{opts: opts, guard: newGuard(plans, opts.StateDir)}
+	r := &runner{opts: opts, guard: newGuard(plans, opts.StateDir), stop: make(chan struct{})}
 	if err := r.guard.Check(); err != nil {
 		return nil, &SetupError{err}
 	}
@@ -125,6 +130,7 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	if err != nil {
 		return nil, err
 	}
+	defer closeSchemas(nodes)
 	maxStages := 1
 	for _, p := range plans {
 		lim := p.Manifest.Limits
@@ -177,7 +183,21 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	}
 
 	r.commits = newCommitter(r.state)
+	running := make(chan struct{})
+	var watchers sync.WaitGroup
+	watchers.Go(func() {
+		select {
+		case <-opts.Stop:
+			r.stopRun()
+		case <-running:
+		}
+	})
+	if r.budget > 0 {
+		watchers.Go(func() { r.watchMemory(running) })
+	}
 	r.dispatch(ctx, nodes, maxStages)
+	close(running)
+	watchers.Wait()
 	r.commits.close()
 	if !r.stopping(ctx) {
 		r.dropRemovedStages(plans)
@@ -228,12 +248,14 @@ func (r *runner) schedule(plans []*pipeline.Plan) ([]*node, error) {
 		}
 		byName := map[string]*node{}
 		for _, s := range p.Stages {
-			sopts := []schema.Option{schema.WithDisplayPath(m.Rel)}
+			// CUE runs in child processes that a timeout or a stop can kill.
+			sopts := []schema.Option{schema.WithDisplayPath(m.Rel), schema.Isolated()}
 			if s.Transform != nil {
 				sopts = append(sopts, schema.WithTransform(*s.Transform))
 			}
 			sch, err := schema.Load(s.Schema, sopts...)
 			if err != nil {
+				closeSchemas(nodes)
 				prefix := "stage " + s.Name
 				if len(plans) > 1 {
 					prefix = m.Rel(m.File) + ": " + prefix
@@ -252,6 +274,15 @@ func (r *runner) schedule(plans []*pipeline.Plan) ([]*node, error) {
 		link(p, byName)
 	}
 	return nodes, nil
+}
+
+// closeSchemas ends the stages' CUE evaluator processes.
+func closeSchemas(nodes []*node) {
+	for _, n := range nodes {
+		if n.schema != nil {
+			n.schema.Close()
+		}
+	}
 }
 
 // dispatch runs the stages, starting each as soon as its dependencies have
@@ -316,13 +347,11 @@ func (r *runner) stopping(ctx context.Context) bool {
 	if ctx.Err() != nil {
 		return true
 	}
-	select {
-	case <-r.opts.Stop:
-		return true
-	default:
-		return false
-	}
+	return isClosed(r.stop)
 }
+
+// stopRun asks for a graceful stop: no new item or stage starts.
+func (r *runner) stopRun() { r.stopOnce.Do(func() { close(r.stop) }) }
 
 // blockedBy names a dependency that stopped, was skipped or was
 // interrupted, so that n must not run on its missing outputs.

@@ -159,7 +159,7 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	stop := func() { stopOnce.Do(func() { close(stopped) }) }
 	go func() {
 		select {
-		case <-r.opts.Stop:
+		case <-r.stop:
 			stop()
 		case <-stopped:
 		}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -47,6 +48,11 @@ type Schema struct {
 	sources   map[string][]byte // file → source, for fingerprints
 	display   func(string) string
 	pool      sync.Pool
+	// isolated schemas check with CUE in child processes; children are
+	// the live ones.
+	isolated bool
+	childMu  sync.Mutex
+	children map[*child]bool
 }
 
 // Option configures Load.
@@ -156,7 +162,14 @@ func (s *Schema) Validator() *Validator {
 func (s *Schema) Put(v *Validator) { s.pool.Put(v) }
 
 func (s *Schema) compile(ctx *cue.Context, spec Spec) (cue.Value, error) {
-	file := ctx.CompileBytes(s.sources[spec.File], cue.Filename(spec.File))
+	f, defs, err := prune(spec.File, s.sources[spec.File], spec.Def)
+	if err != nil {
+		return cue.Value{}, s.cueError(err)
+	}
+	if spec.Def != "" && !slices.Contains(defs, "#"+spec.Def) {
+		return cue.Value{}, fmt.Errorf("%s: definition #%s does not exist%s", s.display(spec.File), spec.Def, definedList(defs))
+	}
+	file := ctx.BuildFile(f)
 	if err := file.Err(); err != nil {
 		return cue.Value{}, s.cueError(err)
 	}
@@ -164,26 +177,13 @@ func (s *Schema) compile(ctx *cue.Context, spec Spec) (cue.Value, error) {
 		return file, nil
 	}
 	def := file.LookupPath(cue.MakePath(cue.Def(spec.Def)))
-	if !def.Exists() {
-		return cue.Value{}, fmt.Errorf("%s: definition #%s does not exist%s", s.display(spec.File), spec.Def, definedList(file))
-	}
 	if err := def.Err(); err != nil {
 		return cue.Value{}, s.cueError(err)
 	}
 	return def, nil
 }
 
-func definedList(file cue.Value) string {
-	var defs []string
-	it, err := file.Fields(cue.Definitions(true))
-	if err != nil {
-		return ""
-	}
-	for it.Next() {
-		if it.Selector().IsDefinition() {
-			defs = append(defs, it.Selector().String())
-		}
-	}
+func definedList(defs []string) string {
 	if len(defs) == 0 {
 		return " (the file defines none)"
 	}

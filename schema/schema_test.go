@@ -81,7 +81,20 @@ func check(t *testing.T, s *Schema, f format.Format, in string) (string, []strin
 func itoa(i int) string { return strconv.Itoa(i) }
 
 func TestCheck(t *testing.T) {
-	s := load(t)
+	for _, isolated := range []bool{false, true} {
+		t.Run(map[bool]string{false: "in process", true: "isolated"}[isolated], func(t *testing.T) {
+			var opts []Option
+			if isolated {
+				opts = append(opts, Isolated())
+			}
+			s := load(t, opts...)
+			defer s.Close()
+			testCheck(t, s)
+		})
+	}
+}
+
+func testCheck(t *testing.T, s *Schema) {
 	tests := []struct {
 		name string
 		f    format.Format

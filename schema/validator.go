@@ -1,10 +1,12 @@
 package schema
 
 import (
+	"context"
 	"fmt"
 	"math/big"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -26,6 +28,9 @@ type Validator struct {
 	shape     *shape              // nil when unknown: merge always walks
 	fast      *fastChecker        // native checks; nil when CUE must decide
 	fastWhy   string              // why fast is nil
+	// child is the evaluator process of an isolated schema; the memory
+	// watchdog reads it from another goroutine.
+	child atomic.Pointer[child]
 }
 
 func (s *Schema) newValidator() (*Validator, error) {
@@ -77,16 +82,95 @@ func (v Violation) String() string {
 // Check validates one record. It returns the record to write (the input
 // with the schema's defaults filled in, or the transform's result), or
 // every violation. Untyped input, as from csv, is first typed by the schema.
+// For an isolated schema, a failure of the evaluator's process comes back
+// as a violation; use CheckContext to tell it apart and to bound the check.
 func (v *Validator) Check(rec any, untyped bool) (any, []Violation) {
+	out, violations, err := v.CheckContext(context.Background(), rec, untyped)
+	if err != nil {
+		return nil, []Violation{{Msg: err.Error()}}
+	}
+	return out, violations
+}
+
+// CheckContext is Check, bounded by ctx: when ctx ends before CUE has
+// decided, an isolated schema's evaluator is killed and the error is
+// ctx's. Without isolation, the evaluation cannot be stopped (CUE takes no
+// context), and ctx is only looked at before it starts.
+func (v *Validator) CheckContext(ctx context.Context, rec any, untyped bool) (any, []Violation, error) {
 	if untyped {
 		rec = v.typeCells(rec)
 	}
-	// What the fast path accepts CUE accepts; the rest CUE decides.
 	if v.fast != nil {
 		if out, ok := v.fast.run(rec); ok {
-			return out, nil
+			return out, nil, nil
 		}
 	}
+	res, err := v.CheckBatch(ctx, []any{rec}, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res[0].Out, res[0].Violations, nil
+}
+
+// Result is the verdict on one record of a batch: the record to write, or
+// its violations.
+type Result struct {
+	Out        any
+	Violations []Violation
+}
+
+// CheckBatch checks records as CheckContext does, with one round trip to an
+// isolated schema's evaluator for all of them that the fast path cannot
+// decide. The error, such as ctx's, is for the batch as a whole.
+func (v *Validator) CheckBatch(ctx context.Context, recs []any, untyped bool) ([]Result, error) {
+	res := make([]Result, len(recs))
+	var slow []int
+	for i, rec := range recs {
+		if untyped {
+			rec = v.typeCells(rec)
+			recs[i] = rec
+		}
+		// What the fast path accepts CUE accepts; the rest CUE decides.
+		if v.fast != nil {
+			if out, ok := v.fast.run(rec); ok {
+				res[i].Out = out
+				continue
+			}
+		}
+		slow = append(slow, i)
+	}
+	if len(slow) == 0 {
+		return res, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// A schema the fast path covers whole is made only of constructs
+	// whose cost the data cannot blow up, so CUE's second look at a
+	// rejected record, for its message, stays in this process: a child's
+	// round trips would cost more than the look.
+	if !v.s.isolated || v.fast != nil {
+		for _, i := range slow {
+			res[i].Out, res[i].Violations = v.cueCheck(recs[i])
+		}
+		return res, nil
+	}
+	batch := make([]any, len(slow))
+	for k, i := range slow {
+		batch[k] = recs[i]
+	}
+	decided, err := v.checkInChild(ctx, batch)
+	if err != nil {
+		return nil, err
+	}
+	for k, i := range slow {
+		res[i] = decided[k]
+	}
+	return res, nil
+}
+
+// cueCheck is the part of Check that CUE's evaluator does.
+func (v *Validator) cueCheck(rec any) (any, []Violation) {
 	data := v.ctx.Encode(toCUE(rec))
 	u := v.schema.Unify(data)
 	if err := u.Validate(cue.Concrete(true)); err != nil {

@@ -50,10 +50,12 @@ or schema error.`,
 			if err != nil {
 				return usageError{err}
 			}
-			sch, err := schema.Load(spec)
+			// CUE runs in a child process, so that Ctrl-C stops it.
+			sch, err := schema.Load(spec, schema.Isolated())
 			if err != nil {
 				return usageError{err}
 			}
+			defer sch.Close()
 			if verbose {
 				if on, why := sch.FastPath(); on {
 					a.log.Info("checking with the compiled fast path; invalid records are checked again by CUE for its message")

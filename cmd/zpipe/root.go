@@ -88,6 +88,16 @@ func (a *app) handleSignals(signals <-chan os.Signal, cancel context.CancelFunc)
 	case <-time.After(a.grace):
 	}
 	cancel()
+	// Cancelling stops the items and kills the CUE evaluators. What cannot
+	// be told to stop, such as CUE compiling a schema in this process, has
+	// the grace period to return; then the process ends as a kill would
+	// end it, which the journal and the atomic outputs are made to survive.
+	select {
+	case <-signals:
+	case <-time.After(a.grace):
+	}
+	a.log.Error("stopped at once: the grace period is over")
+	os.Exit(130)
 }
 
 // printError writes each line of an error as an error log line.

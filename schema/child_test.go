@@ -1,0 +1,98 @@
+package schema
+
+import (
+	"context"
+	"errors"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/zpipe/zpipe/format"
+)
+
+// A transform whose cost the data decides: n elements.
+const rangeCUE = `import "list"
+
+#In: {n: int}
+#Out: {
+	in: #In
+	size: len(list.Range(0, in.n, 1))
+}
+`
+
+func TestIsolatedCheckStopsForReal(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	p := writeSchema(t, rangeCUE)
+	s, err := Load(Spec{File: p, Def: "In"}, WithTransform(Spec{File: p, Def: "Out"}), Isolated())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v := s.Validator()
+	defer s.Put(v)
+	small := &format.Object{Fields: []format.Field{{Key: "n", Value: format.Number("3")}}}
+	out, violations, err := v.CheckContext(context.Background(), small, false)
+	if err != nil || violations != nil {
+		t.Fatalf("small record: %v %v", violations, err)
+	}
+	if b, _ := format.AppendJSON(nil, out); string(b) != `{"size":3}` {
+		t.Fatalf("small record gave %s", b)
+	}
+	pid := v.child.Load().cmd.Process.Pid
+
+	huge := &format.Object{Fields: []format.Field{{Key: "n", Value: format.Number("500000000")}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, _, err = v.CheckContext(ctx, huge, false)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the check took %s to stop", took)
+	}
+	if err := syscall.Kill(pid, 0); err == nil {
+		t.Errorf("the evaluator %d still runs", pid)
+	}
+	// The next check gets a new evaluator.
+	if _, violations, err := v.CheckContext(context.Background(), small, false); err != nil || violations != nil {
+		t.Errorf("after the stop: %v %v", violations, err)
+	}
+}
+
+func TestIsolatedSchemaReplacesADeadEvaluator(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	p := writeSchema(t, rangeCUE)
+	s, err := Load(Spec{File: p, Def: "In"}, WithTransform(Spec{File: p, Def: "Out"}), Isolated())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v := s.Validator()
+	defer s.Put(v)
+	rec := &format.Object{Fields: []format.Field{{Key: "n", Value: format.Number("2")}}}
+	if _, vs, err := v.CheckContext(context.Background(), rec, false); err != nil || vs != nil {
+		t.Fatalf("%v %v", vs, err)
+	}
+	v.child.Load().cmd.Process.Signal(syscall.SIGKILL)
+	<-v.child.Load().exited
+	if _, vs, err := v.CheckContext(context.Background(), rec, false); err != nil || vs != nil {
+		t.Fatalf("a killed evaluator is replaced, but: %v %v", vs, err)
+	}
+}
+
+func TestIsolatedFastPathSchemaNeedsNoEvaluator(t *testing.T) {
+	s := load(t, Isolated())
+	defer s.Close()
+	v := s.Validator()
+	defer s.Put(v)
+	bad := &format.Object{Fields: []format.Field{{Key: "id", Value: format.Number("0")}}}
+	if _, vs, err := v.CheckContext(context.Background(), bad, false); err != nil || len(vs) == 0 {
+		t.Fatalf("%v %v", vs, err)
+	}
+	if v.child.Load() != nil {
+		t.Error("a schema the fast path covers started an evaluator")
+	}
+}
