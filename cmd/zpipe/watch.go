@@ -19,6 +19,7 @@ import (
 
 	"github.com/zpipe/zpipe/engine"
 	"github.com/zpipe/zpipe/internal/atomicfile"
+	"github.com/zpipe/zpipe/internal/journal"
 	"github.com/zpipe/zpipe/internal/watch"
 	"github.com/zpipe/zpipe/pipeline"
 )
@@ -141,6 +142,8 @@ func (s *session) loop(ctx context.Context, w *watch.Watcher) error {
 		due      = true              // a run should start once idle
 		quitting bool
 		forced   bool
+		retry    <-chan time.Time // a run that found the state folder busy
+		wait     time.Duration    // before the next such retry
 		stop     = s.a.stop
 		cancel   = ctx.Done()
 	)
@@ -192,7 +195,19 @@ func (s *session) loop(ctx context.Context, w *watch.Watcher) error {
 		case res := <-done:
 			wasStopped := stopping
 			stopRun, done = nil, nil
+			var busy *journal.BusyError
+			if errors.As(res.err, &busy) && !quitting {
+				// Another zpipe holds the state: the change is not lost,
+				// it waits for the folder to be free.
+				wait = min(max(2*wait, 250*time.Millisecond), 5*time.Second)
+				s.a.log.Warn(fmt.Sprintf("state folder %s is in use by another zpipe (pid %s); trying again in %s", busy.Dir, busy.Owner, wait))
+				s.unfinished, retry = true, time.After(wait)
+				continue
+			}
+			wait = 0
 			s.report(res, wasStopped && !quitting)
+		case <-retry:
+			retry, due = nil, true
 		}
 	}
 }
@@ -339,11 +354,12 @@ func (s *session) report(res cycleResult, forChange bool) {
 		}
 		lines = append(lines, line)
 	}
-	total := fmt.Sprintf("total %s in %s", howMany(ran, "item"), round(sum.Duration))
+	took := round(sum.Duration)
 	if len(lines) == 1 {
-		s.say("%s; %s", lines[0], total)
+		s.say("%s in %s", lines[0], took)
 		return
 	}
+	total := fmt.Sprintf("total %s run, %d up to date in %s", howMany(ran, "item"), sum.UpToDate, took)
 	for _, l := range lines {
 		s.say("%s", l)
 	}

@@ -14,6 +14,8 @@ import (
 
 	"github.com/charmbracelet/log"
 	"go.uber.org/goleak"
+
+	"github.com/zpipe/zpipe/internal/journal"
 )
 
 // The watch tests run the whole loop in-process on a temp project, and
@@ -27,7 +29,7 @@ const (
 )
 
 // cycleRE matches the last line of every finished run.
-var cycleRE = regexp.MustCompile(`(?m)^\[\d\d:\d\d:\d\d\] .*total \d+ items? in .*$`)
+var cycleRE = regexp.MustCompile(`(?m)^\[\d\d:\d\d:\d\d\] .* in [0-9.]+[µmn]?s$`)
 
 type syncBuffer struct {
 	mu sync.Mutex
@@ -205,11 +207,11 @@ func usersProject(t *testing.T, manifest string, n int) string {
 func TestWatchAtomicSave(t *testing.T) {
 	t.Parallel()
 	w := startWatch(t, usersProject(t, usersManifest, 5))
-	if c := w.cycle(1); !strings.Contains(c, "users: 5 ran, 0 up to date, 0 failed; total 5 items in") {
+	if c := w.cycle(1); !strings.Contains(c, "users: 5 ran, 0 up to date, 0 failed in") {
 		t.Fatalf("first run: %q", c)
 	}
 	w.save("data/2.json", `{"id": 22}`)
-	if c := w.cycle(2); !strings.Contains(c, "users: 1 ran, 4 up to date, 0 failed; total 1 item in") {
+	if c := w.cycle(2); !strings.Contains(c, "users: 1 ran, 4 up to date, 0 failed in") {
 		t.Fatalf("after saving one source: %q", c)
 	}
 	w.waitOut(`\] data/2\.json changed\n`)
@@ -224,13 +226,13 @@ func TestWatchNewSubfolder(t *testing.T) {
 	w := startWatch(t, usersProject(t, usersManifest, 3))
 	w.cycle(1)
 	w.write("data/2026/05/new.json", `{"id": 9}`)
-	if c := w.cycle(2); !strings.Contains(c, "users: 1 ran, 3 up to date, 0 failed; total 1 item in") {
+	if c := w.cycle(2); !strings.Contains(c, "users: 1 ran, 3 up to date, 0 failed in") {
 		t.Fatalf("after a file in a new folder: %q", c)
 	}
 	w.waitOut(`data/2026/05/new\.json changed`)
 	// The new folder is watched now.
 	w.write("data/2026/05/newer.json", `{"id": 10}`)
-	if c := w.cycle(3); !strings.Contains(c, "users: 1 ran, 4 up to date, 0 failed; total 1 item in") {
+	if c := w.cycle(3); !strings.Contains(c, "users: 1 ran, 4 up to date, 0 failed in") {
 		t.Fatalf("after a second file in the new folder: %q", c)
 	}
 }
@@ -241,7 +243,7 @@ func TestWatchSourceFolderCreatedLater(t *testing.T) {
 	w := startWatch(t, usersProject(t, manifest, 2))
 	w.cycle(1)
 	w.write("later/a.json", `{"id": 7}`)
-	if c := w.cycle(2); !strings.Contains(c, "users: 1 ran, 2 up to date, 0 failed; total 1 item in") {
+	if c := w.cycle(2); !strings.Contains(c, "users: 1 ran, 2 up to date, 0 failed in") {
 		t.Fatalf("after a file in a folder created after start: %q", c)
 	}
 }
@@ -255,7 +257,7 @@ func TestWatchDeletedSource(t *testing.T) {
 	}
 	w.waitOut(`\] data/2\.json was deleted\n`)
 	c := w.cycle(2)
-	if !strings.Contains(c, "total 0 items in") {
+	if !strings.Contains(c, "users: 0 ran, 2 up to date, 0 failed in") {
 		t.Fatalf("after a deletion: %q", c)
 	}
 	w.waitFor("the output to lose the deleted record", func() bool {
@@ -270,7 +272,7 @@ func TestWatchBurstIsOneRun(t *testing.T) {
 	for i := range 50 {
 		w.write("data/1.json", fmt.Sprintf(`{"id": %d}`, 100+i))
 	}
-	if c := w.cycle(2); !strings.Contains(c, "users: 1 ran, 2 up to date, 0 failed; total 1 item in") {
+	if c := w.cycle(2); !strings.Contains(c, "users: 1 ran, 2 up to date, 0 failed in") {
 		t.Fatalf("after a burst: %q", c)
 	}
 	w.quiet()
@@ -308,7 +310,7 @@ stages:
 	// The downstream stage still reruns, in the same run.
 	w.save("data/1.json", `{"id": 11}`)
 	w.cycle(2)
-	w.waitOut(`users: 1 ran, 3 up to date, 0 failed, 1 record rejected\n.*report: 1 ran, 0 up to date, 0 failed\n.*total 2 items in`)
+	w.waitOut(`users: 1 ran, 3 up to date, 0 failed, 1 record rejected\n.*report: 1 ran, 0 up to date, 0 failed\n.*total 2 items run, 3 up to date in`)
 	w.quiet()
 	if !strings.Contains(w.read("data/report.csv"), "11") {
 		t.Fatalf("report.csv misses the change:\n%s", w.read("data/report.csv"))
@@ -326,12 +328,12 @@ func TestWatchBadManifest(t *testing.T) {
 	w.waitErr(`keeping the last good plan of pipeline\.yaml`)
 	// The last good plan still runs on a data change.
 	w.save("data/1.json", `{"id": 11}`)
-	if c := w.cycle(2); !strings.Contains(c, "users: 1 ran, 2 up to date, 0 failed; total 1 item in") {
+	if c := w.cycle(2); !strings.Contains(c, "users: 1 ran, 2 up to date, 0 failed in") {
 		t.Fatalf("data change under the last good plan: %q", c)
 	}
 	// The fix changes the stage's outputs, so every item reruns.
 	w.save("pipeline.yaml", good+"    rejects: out/rejects.ndjson\n")
-	if c := w.cycle(3); !strings.Contains(c, "users: 3 ran, 0 up to date, 0 failed; total 3 items in") {
+	if c := w.cycle(3); !strings.Contains(c, "users: 3 ran, 0 up to date, 0 failed in") {
 		t.Fatalf("after fixing the manifest: %q", c)
 	}
 }
@@ -404,4 +406,32 @@ func atoi(s string) int {
 	n := 0
 	fmt.Sscan(s, &n)
 	return n
+}
+
+// TestWatchWaitsForABusyStateFolder: while another zpipe holds the state
+// folder, a run cannot start; the change is kept and the run is retried
+// with backoff until the folder is free, with no further change needed.
+func TestWatchWaitsForABusyStateFolder(t *testing.T) {
+	t.Parallel()
+	dir := usersProject(t, usersManifest, 2)
+	if err := os.MkdirAll(filepath.Join(dir, ".zpipe"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := journal.Acquire(filepath.Join(dir, ".zpipe"), ".zpipe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := startWatch(t, dir)
+	w.waitErr(`state folder .*\.zpipe is in use by another zpipe \(pid \d+\); trying again in 250ms`)
+	w.waitErr(`trying again in 500ms`)
+	if n := len(w.cycles()); n != 0 {
+		t.Fatalf("%d runs with the folder busy", n)
+	}
+	lock.Release()
+	if c := w.cycle(1); !strings.Contains(c, "users: 2 ran, 0 up to date, 0 failed in") {
+		t.Fatalf("once the folder is free: %q", c)
+	}
+	if !strings.Contains(w.read("out/users.ndjson"), `{"id":2}`) {
+		t.Errorf("output: %q", w.read("out/users.ndjson"))
+	}
 }

@@ -30,11 +30,21 @@ func Acquire(dir, show string) (*Lock, error) {
 		if owner == "" {
 			owner = "unknown"
 		}
-		return nil, fmt.Errorf("state folder %s is in use by another zpipe (pid %s); wait for it to finish, or use another --state-dir", show, owner)
+		return nil, &BusyError{Dir: show, Owner: owner}
 	}
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	return &Lock{f: f}, nil
+}
+
+// BusyError says that another process holds the lock.
+type BusyError struct {
+	Dir   string // as messages name it
+	Owner string // the holder's pid, or "unknown"
+}
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("state folder %s is in use by another zpipe (pid %s); wait for it to finish, or use another --state-dir", e.Dir, e.Owner)
 }
 
 // Release gives the lock up.
