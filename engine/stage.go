@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -79,6 +80,8 @@ type stageRun struct {
 	outputsReason string
 	// removed lists journal items whose source is gone.
 	removed []string
+	// rejected counts the entries written to the rejects file.
+	rejected int
 	// sources holds the real paths of the stage's sources.
 	sources map[string]bool
 	items   []item
@@ -101,9 +104,9 @@ type stageRun struct {
 // line it starts at.
 func itemID(it *item) string {
 	if it.chunk == nil {
-		return it.rel
+		return showPath(it.rel)
 	}
-	return it.rel + ":" + strconv.Itoa(it.chunk.Line)
+	return showPath(it.rel) + ":" + strconv.Itoa(it.chunk.Line)
 }
 
 func (r *runner) runStage(ctx context.Context, n *node) {
@@ -146,10 +149,12 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 		}
 		if s.Rejects != "" {
 			st.Rejects = m.Rel(s.Rejects)
+			st.Rejected = countLines(s.Rejects)
 		}
 		return
 	}
 
+	defer sr.elided(st)
 	stageCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// stopped is closed by on_error: stop, or by a graceful stop of the
@@ -252,7 +257,7 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	}
 	st.Outputs = append(st.Outputs, outputs...)
 	if s.Rejects != "" {
-		st.Rejects = m.Rel(s.Rejects)
+		st.Rejects, st.Rejected = m.Rel(s.Rejects), sr.rejected
 		if st.Status == StatusStopped {
 			st.Error += "; " + st.Rejects + " holds the failed records"
 		}
@@ -425,15 +430,23 @@ func (sr *stageRun) assemble(g *atomicfile.Group, t target) (string, error) {
 	if t.perSource && len(parts) == 0 {
 		return "", nil
 	}
+	if len(parts) == 0 && (t.format == format.CSV || t.format == format.TSV) && len(sr.columns) > 0 {
+		// Every record was rejected: the file still says its columns.
+		parts = append(parts, &lazyFile{ctx: sr.ctx, r: bytes.NewReader(format.HeaderLine(t.format, sr.columns))})
+	}
 	h := sha256.New()
+	var lines lineCount
 	err := g.Write(t.path, func(w io.Writer) error {
 		defer func() {
 			for _, p := range parts {
 				p.(*lazyFile).Close()
 			}
 		}()
-		return format.Join(t.format, io.MultiWriter(w, h), parts...)
+		return format.Join(t.format, io.MultiWriter(w, h, &lines), parts...)
 	})
+	if t.output < 0 {
+		sr.rejected = int(lines)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -494,18 +507,60 @@ func (sr *stageRun) report(i int) {
 		res := &sr.results[sr.next]
 		for k := range res.errs {
 			sr.shown++
-			switch {
-			case sr.shown <= sr.r.opts.MaxShownErrors:
+			if sr.shown <= sr.r.opts.MaxShownErrors {
 				sr.r.emit(Event{Kind: RecordFailed, Stage: sr.s.Name, Msg: res.errs[k].Error(), Err: &res.errs[k]})
-			case sr.shown == sr.r.opts.MaxShownErrors+1:
-				msg := "more errors are not shown"
-				if sr.s.Rejects != "" {
-					msg += "; every one is in " + sr.m.Rel(sr.s.Rejects)
-				}
-				sr.r.emit(Event{Kind: ErrorsElided, Stage: sr.s.Name, Msg: msg})
 			}
 		}
 	}
+}
+
+// elided says, once the stage is over, how many errors were not shown and
+// where they are, if they are anywhere.
+func (sr *stageRun) elided(st *StageSummary) {
+	n := sr.shown - sr.r.opts.MaxShownErrors
+	if n <= 0 {
+		return
+	}
+	msg := fmt.Sprintf("stage %s: %d more %s not shown", sr.s.Name, n, plural(n, "error was", "errors were"))
+	switch {
+	case st.Rejects != "":
+		msg += "; every one is in " + st.Rejects
+	case sr.s.Rejects != "" && st.Status == StatusInterrupted:
+		msg += "; the stage did not finish, so they were not written to " + sr.m.Rel(sr.s.Rejects)
+	case sr.s.Rejects != "":
+		msg += ", and they could not be written to " + sr.m.Rel(sr.s.Rejects)
+	default:
+		msg += "; set rejects: in the manifest to keep them all"
+	}
+	sr.r.emit(Event{Kind: ErrorsElided, Stage: sr.s.Name, Msg: msg})
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// lineCount counts the lines written through it: a rejects file has one
+// entry a line.
+type lineCount int
+
+func (c *lineCount) Write(p []byte) (int, error) {
+	*c += lineCount(bytes.Count(p, []byte{'\n'}))
+	return len(p), nil
+}
+
+// countLines counts the lines of a file; 0 when it cannot be read.
+func countLines(path string) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	var n lineCount
+	io.Copy(&n, f)
+	return int(n)
 }
 
 // lazyFile opens its file on the first read and closes it at the end, so
@@ -513,6 +568,7 @@ func (sr *stageRun) report(i int) {
 type lazyFile struct {
 	ctx  context.Context
 	path string
+	r    io.Reader // in place of the file at path, when set
 	f    *os.File
 	done bool
 }
@@ -523,6 +579,9 @@ func (l *lazyFile) Read(p []byte) (int, error) {
 	}
 	if err := l.ctx.Err(); err != nil {
 		return 0, err
+	}
+	if l.r != nil {
+		return l.r.Read(p)
 	}
 	if l.f == nil {
 		f, err := os.Open(l.path)

@@ -468,7 +468,7 @@ func (st *state) syncParts() error { return atomicfile.SyncDir(st.parts) }
 // with what the journal recorded; "" means it is up to date.
 func (st *state) reason(prev *entry, fp *fingerprint) string {
 	switch {
-	case prev == nil:
+	case prev == nil, prev.Status == "removed":
 		return "new"
 	case prev.Status != "done":
 		return "failed last time"

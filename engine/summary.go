@@ -2,8 +2,10 @@ package engine
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // Status says how a stage ended.
@@ -58,7 +60,10 @@ type StageSummary struct {
 	Duration time.Duration `json:"duration_ns"`
 	// Outputs lists the files written, relative to the manifest.
 	Outputs []string `json:"outputs"`
-	Rejects string   `json:"rejects,omitempty"`
+	// Rejects is the rejects file, once written, and Rejected the entries
+	// in it: one per rejected record, and one per item that failed whole.
+	Rejects  string `json:"rejects,omitempty"`
+	Rejected int    `json:"rejected,omitempty"`
 	// Error says why the stage could not run or finish, when it could not.
 	Error string `json:"error,omitempty"`
 }
@@ -100,7 +105,7 @@ type RecordError struct {
 
 func (e RecordError) Error() string {
 	var b strings.Builder
-	b.WriteString(e.Source)
+	b.WriteString(showPath(e.Source))
 	if e.Line > 0 {
 		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Column)
 	}
@@ -116,4 +121,13 @@ func (e RecordError) Error() string {
 		b.WriteString(" (" + e.Schema + ")")
 	}
 	return b.String()
+}
+
+// showPath quotes a file name that holds a control character, such as a
+// newline, so that a message about it stays on one line.
+func showPath(p string) string {
+	if strings.IndexFunc(p, unicode.IsControl) >= 0 {
+		return strconv.Quote(p)
+	}
+	return p
 }

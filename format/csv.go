@@ -143,6 +143,12 @@ type csvEncoder struct {
 	row     []string
 }
 
+// HeaderLine is the header row a csv or tsv output with these columns
+// starts with, for an output that has no record to write.
+func HeaderLine(f Format, columns []string) []byte {
+	return newCSVEncoder(f, columns).headerLine()
+}
+
 // headerLine returns the header row; the columns are known once a record
 // has been encoded.
 func (e *csvEncoder) headerLine() []byte {

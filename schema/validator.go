@@ -409,6 +409,13 @@ func (v *Validator) violations(err error, rec any, prefix string) []Violation {
 		if len(elems) > 0 && strings.HasPrefix(elems[0], "#") {
 			elems = elems[1:]
 		}
+		// CUE quotes a label that is not an identifier ("on-error"); the
+		// record's keys are plain.
+		for i, el := range elems {
+			if u, err := strconv.Unquote(el); err == nil && strings.HasPrefix(el, `"`) {
+				elems[i] = u
+			}
+		}
 		msg := oneLine(e)
 		if strings.HasPrefix(msg, "incomplete value ") && prefix == "" && !has(rec, elems) {
 			msg = "field is required but not present"

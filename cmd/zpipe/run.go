@@ -188,8 +188,8 @@ func printSummary(w io.Writer, sum *engine.Summary) {
 	tw.Flush()
 	fmt.Fprintf(w, "total: %d records, %d ok, %d failed in %s\n", sum.Records, sum.OK, sum.Failed, round(sum.Duration))
 	for _, s := range sum.Stages {
-		if s.Rejects != "" && s.Failed > 0 {
-			fmt.Fprintf(w, "rejects: %s (%d)\n", s.Rejects, s.Failed)
+		if s.Rejects != "" && s.Rejected > 0 {
+			fmt.Fprintf(w, "rejects: %s (%d)\n", s.Rejects, s.Rejected)
 		}
 	}
 }
