@@ -169,15 +169,19 @@ func (g *Guard) Target(m *Manifest, s *Stage, out int, source string, sources ma
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	prev, taken := g.claims[real]
+	shown := m.Rel(path)
+	if r := relTo(realPath(m.Dir), real); r != shown {
+		shown += " (" + r + " through a symlink)"
+	}
 	switch {
 	case !taken:
 		g.claims[real] = c
 	case prev == c:
 	case prev.m == m && prev.stage == s.Name && prev.out == out:
-		return fail(" is %s, which it also gives for the source %s", m.Rel(path), m.Rel(prev.source))
+		return fail(" is %s, which it also gives for the source %s", shown, m.Rel(prev.source))
 	default:
 		line, col := prev.m.Pos(prev.at()...)
-		return fail(" is %s, which %s (%s:%d:%d) also writes", m.Rel(path), dotted(prev.at()[:len(prev.at())-boolInt(prev.out >= 0)]), prev.m.DisplayName(), line, col)
+		return fail(" is %s, which %s (%s:%d:%d) also writes", shown, dotted(prev.at()[:len(prev.at())-boolInt(prev.out >= 0)]), prev.m.DisplayName(), line, col)
 	}
 	return path, nil
 }

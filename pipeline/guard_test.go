@@ -135,3 +135,23 @@ func TestResolve(t *testing.T) {
 		"not following data/loop: the symlink loops back to .",
 	})
 }
+
+func TestGuardFollowsDanglingLinks(t *testing.T) {
+	// out/link leads to out/newdir, which only stage a's output creates.
+	dir := files(t, map[string]string{
+		"s.cue":       "#S: {...}",
+		"data/a.json": "{}",
+		"out/link":    "-> newdir",
+		"pipeline.yaml": "version: 1\nstages:\n" +
+			"  a:\n    source: {paths: [\"data/*.json\"]}\n    schema: s.cue#S\n    outputs: [{format: ndjson, path: out/newdir/x.ndjson}]\n" +
+			"  b:\n    source: {paths: [\"data/*.json\"]}\n    schema: s.cue#S\n    outputs: [{format: ndjson, path: out/link/x.ndjson}]\n",
+	})
+	m, err := Load(filepath.Join(dir, "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = NewGuard([]*Manifest{m}, filepath.Join(dir, ".zpipe")).Check()
+	if err == nil || !strings.Contains(err.Error(), `stages.b.outputs[0].path: output "out/link/x.ndjson" is out/link/x.ndjson (out/newdir/x.ndjson through a symlink), which stages.a.outputs[0]`) {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -196,21 +196,46 @@ func (w *walker) show(real string) string {
 	return real
 }
 
-// realPath resolves every symlink in p. The part of p that does not exist
-// yet is kept as written under its deepest existing folder, so that the
-// real place of a file about to be created is known.
+// realPath resolves every symlink in p, one component at a time, as the
+// kernel would when opening it. A link whose target does not exist yet is
+// followed all the same, and the part of p that does not exist is kept as
+// written: so the place a file about to be created will really be is
+// known, even when a folder another output creates later is where a
+// dangling link leads.
 func realPath(p string) string {
 	p = filepath.Clean(p)
-	var rest []string
-	for {
-		if r, err := filepath.EvalSymlinks(p); err == nil {
-			return filepath.Join(append([]string{r}, rest...)...)
+	if !filepath.IsAbs(p) {
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
 		}
-		parent := filepath.Dir(p)
-		if parent == p {
-			return filepath.Join(append([]string{p}, rest...)...)
-		}
-		rest = append([]string{filepath.Base(p)}, rest...)
-		p = parent
 	}
+	todo := strings.Split(strings.TrimPrefix(p, string(filepath.Separator)), string(filepath.Separator))
+	cur := string(filepath.Separator)
+	for hops := 0; len(todo) > 0; {
+		name := todo[0]
+		todo = todo[1:]
+		switch name {
+		case "", ".":
+			continue
+		case "..":
+			cur = filepath.Dir(cur)
+			continue
+		}
+		next := filepath.Join(cur, name)
+		fi, err := os.Lstat(next)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		target, err := os.Readlink(next)
+		if hops++; err != nil || hops > 255 {
+			cur = next // a loop: leave it as written
+			continue
+		}
+		if filepath.IsAbs(target) {
+			cur = string(filepath.Separator)
+		}
+		todo = append(strings.Split(target, string(filepath.Separator)), todo...)
+	}
+	return cur
 }

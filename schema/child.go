@@ -11,9 +11,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/zpipe/zpipe/format"
 )
@@ -35,6 +37,9 @@ const childEnv = "ZPIPE_CUE_EVALUATOR"
 
 func init() {
 	if os.Getenv(childEnv) == "1" {
+		// A Ctrl-C in the terminal reaches the whole process group; the
+		// parent decides what it means, and kills the child when it must.
+		signal.Ignore(os.Interrupt, syscall.SIGTERM)
 		os.Exit(serveChild(os.Stdin, os.Stdout))
 	}
 }

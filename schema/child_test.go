@@ -1,3 +1,5 @@
+//go:build unix
+
 package schema
 
 import (
@@ -94,5 +96,30 @@ func TestIsolatedFastPathSchemaNeedsNoEvaluator(t *testing.T) {
 	}
 	if v.child.Load() != nil {
 		t.Error("a schema the fast path covers started an evaluator")
+	}
+}
+
+// A terminal's Ctrl-C reaches the whole process group: the evaluator must
+// not die of it, or a graceful stop would fail the items in flight.
+func TestEvaluatorIgnoresCtrlC(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	p := writeSchema(t, rangeCUE)
+	s, err := Load(Spec{File: p, Def: "In"}, WithTransform(Spec{File: p, Def: "Out"}), Isolated())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v := s.Validator()
+	defer s.Put(v)
+	rec := &format.Object{Fields: []format.Field{{Key: "n", Value: format.Number("2")}}}
+	if _, _, err := v.CheckContext(context.Background(), rec, false); err != nil {
+		t.Fatal(err)
+	}
+	c := v.child.Load()
+	c.cmd.Process.Signal(syscall.SIGINT)
+	c.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(100 * time.Millisecond)
+	if _, _, err := v.CheckContext(context.Background(), rec, false); err != nil || v.child.Load() != c {
+		t.Errorf("after Ctrl-C the evaluator is gone: %v", err)
 	}
 }

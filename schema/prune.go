@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,7 +29,7 @@ func prune(filename string, src []byte, def string) (*ast.File, []string, error)
 	}
 	named := map[string][]ast.Decl{}
 	for _, d := range f.Decls {
-		if name := declName(d); name != "" {
+		for _, name := range declNames(d) {
 			named[name] = append(named[name], d)
 		}
 	}
@@ -50,7 +51,7 @@ func prune(filename string, src []byte, def string) (*ast.File, []string, error)
 	}
 	visit("#" + def)
 	for _, d := range f.Decls {
-		if _, imp := d.(*ast.ImportDecl); !imp && declName(d) == "" {
+		if _, imp := d.(*ast.ImportDecl); !imp && len(declNames(d)) == 0 {
 			// What the file embeds may refer to any field.
 			ast.Walk(d, func(n ast.Node) bool {
 				if id, ok := n.(*ast.Ident); ok && len(named[id.Name]) > 0 {
@@ -63,7 +64,7 @@ func prune(filename string, src []byte, def string) (*ast.File, []string, error)
 	var kept []ast.Decl
 	used := map[string]bool{}
 	for _, d := range f.Decls {
-		if name := declName(d); name == "" || need[name] {
+		if names := declNames(d); len(names) == 0 || slices.ContainsFunc(names, func(n string) bool { return need[n] }) {
 			kept = append(kept, d)
 			ast.Walk(d, func(n ast.Node) bool {
 				if id, ok := n.(*ast.Ident); ok {
@@ -103,29 +104,32 @@ func importName(spec *ast.ImportSpec) string {
 	if i := strings.LastIndex(path, ":"); i >= 0 {
 		return path[i+1:]
 	}
+	path, _, _ = strings.Cut(path, "@") // a major version: foo.com/bar@v0
 	return path[strings.LastIndex(path, "/")+1:]
 }
 
-// declName is the name a top-level declaration binds, or "" for one that
-// binds none by itself: an import, an embedding, a comprehension.
-func declName(d ast.Decl) string {
+// declNames are the names a top-level declaration binds: a field's label
+// and its alias (L=#Limits: ...), or a let's name; none for an import, an
+// embedding or a comprehension.
+func declNames(d ast.Decl) []string {
 	switch d := d.(type) {
 	case *ast.Field:
 		label := d.Label
+		var names []string
 		if a, ok := label.(*ast.Alias); ok {
+			names = append(names, a.Ident.Name)
 			if l, ok := a.Expr.(ast.Label); ok {
 				label = l
 			}
 		}
-		name, _, err := ast.LabelName(label)
-		if err != nil {
-			return ""
+		if name, _, err := ast.LabelName(label); err == nil {
+			names = append(names, name)
 		}
-		return name
+		return names
 	case *ast.LetClause:
-		return d.Ident.Name
+		return []string{d.Ident.Name}
 	}
-	return ""
+	return nil
 }
 
 // definitions lists the definitions a CUE file declares, without
@@ -134,9 +138,11 @@ func definitions(f *ast.File) []string {
 	var defs []string
 	seen := map[string]bool{}
 	for _, d := range f.Decls {
-		if name := declName(d); len(name) > 1 && name[0] == '#' && !seen[name] {
-			seen[name] = true
-			defs = append(defs, name)
+		for _, name := range declNames(d) {
+			if len(name) > 1 && name[0] == '#' && !seen[name] {
+				seen[name] = true
+				defs = append(defs, name)
+			}
 		}
 	}
 	return defs
