@@ -254,25 +254,31 @@ type Removal struct {
 	Path  string `json:"path"` // relative to the manifest
 	Stage string `json:"stage"`
 	Why   string `json:"why"`
-	// Kept is set when the file was changed since zpipe wrote it, so
-	// that zpipe leaves it alone.
-	Kept bool `json:"kept,omitempty"`
+	// Kept says why zpipe leaves the file alone, such as a change since
+	// zpipe wrote it; empty when the file is removed.
+	Kept string `json:"kept,omitempty"`
 }
 
 // removal decides what becomes of a file that zpipe wrote for a stage and
-// that the stage does not write now: nothing when another stage of the
-// run writes it or it is gone, kept when it was changed since, else
-// removed.
+// that the stage does not write now: nothing when the guard does not let
+// zpipe remove it (another stage writes it now, it is a source, or the
+// journal names a place zpipe never writes) or it is gone; kept when it
+// was changed since; else removed.
 func (r *runner) removal(m *pipeline.Manifest, stage, rel, sum, why string) *Removal {
 	path := filepath.Join(m.Dir, rel)
-	if om, other, ok := r.guard.Owner(path); ok && (om != m || other != stage) {
+	if r.guard.Removable(m, stage, path) != nil {
 		return nil
 	}
 	got, err := hashFile(context.Background(), path)
-	if os.IsNotExist(err) {
+	switch {
+	case os.IsNotExist(err):
 		return nil
+	case err != nil:
+		return &Removal{Path: rel, Stage: stage, Why: why, Kept: "it cannot be read to tell whether it was changed: " + err.Error()}
+	case got != sum:
+		return &Removal{Path: rel, Stage: stage, Why: why, Kept: "it was changed since zpipe wrote it"}
 	}
-	return &Removal{Path: rel, Stage: stage, Why: why, Kept: err != nil || got != sum}
+	return &Removal{Path: rel, Stage: stage, Why: why}
 }
 
 // removeStale carries out a removal, and says what it did.
@@ -281,8 +287,8 @@ func (r *runner) removeStale(m *pipeline.Manifest, stage, rel, sum, why string) 
 	switch {
 	case rm == nil:
 		return
-	case rm.Kept:
-		r.emit(Event{Kind: Warning, Stage: stage, Msg: fmt.Sprintf("stage %s: kept %s, although %s: it was changed since zpipe wrote it", stage, rel, why)})
+	case rm.Kept != "":
+		r.emit(Event{Kind: Warning, Stage: stage, Msg: fmt.Sprintf("stage %s: kept %s, although %s: %s", stage, rel, why, rm.Kept)})
 		return
 	}
 	path := filepath.Join(m.Dir, rel)

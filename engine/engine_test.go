@@ -335,6 +335,18 @@ func maxInt(a, b int) int {
 // its first rename, as a kill would, and checks that the next run completes
 // it: every output then holds the new records, and none is redone.
 func TestHalfDoneCommitIsRolledForward(t *testing.T) {
+	for _, tempsGone := range []bool{false, true} {
+		t.Run(map[bool]string{false: "temp files kept", true: "temp files swept"}[tempsGone], func(t *testing.T) {
+			testHalfDoneCommit(t, tempsGone)
+		})
+	}
+}
+
+// testHalfDoneCommit kills a commit after its first rename. Its temp files
+// may then be swept by another zpipe, as orphans: the commit cannot be
+// completed, and the stage must rebuild its outputs instead of recording
+// them as done.
+func testHalfDoneCommit(t *testing.T, tempsGone bool) {
 	dir := project(t, map[string]string{
 		"user.cue":    userSchema,
 		"data/a.json": `{"id":1,"name":"a"}`,
@@ -361,7 +373,9 @@ func TestHalfDoneCommitIsRolledForward(t *testing.T) {
 	sum := run(t, dir, Options{})
 	commitHook = nil
 	for _, l := range left {
-		os.WriteFile(l[0], []byte(l[1]), 0o644)
+		if !tempsGone {
+			os.WriteFile(l[0], []byte(l[1]), 0o644)
+		}
 	}
 	if got := read(t, dir, "out/a.ndjson") + read(t, dir, "out/b.json"); got != "{\"id\":2,\"name\":\"b\",\"tier\":\"free\"}\n[\n  {\n    \"id\": 1,\n    \"name\": \"a\",\n    \"tier\": \"free\"\n  }\n]\n" {
 		t.Fatalf("after the kill the outputs hold %q", got)
@@ -377,7 +391,12 @@ func TestHalfDoneCommitIsRolledForward(t *testing.T) {
 	if got := read(t, dir, "out/a.ndjson") + read(t, dir, "out/b.json"); got != "{\"id\":2,\"name\":\"b\",\"tier\":\"free\"}\n[\n  {\n    \"id\": 2,\n    \"name\": \"b\",\n    \"tier\": \"free\"\n  }\n]\n" {
 		t.Errorf("after the next run the outputs hold %q", got)
 	}
-	if got := strings.Join(events, "\n"); !strings.HasPrefix(got, "completed the commit of stage users that an earlier run left half done\n") || !strings.HasSuffix(got, "\nstage users: 1 up to date, 0 to run") {
+	wantFirst, wantLast := "completed the commit of stage users that an earlier run left half done\n", "\nstage users: 1 up to date, 0 to run"
+	if tempsGone {
+		wantFirst = "cannot complete the commit of stage users that an earlier run left half done: the new ../out/b.json is gone; the stage rebuilds its outputs\n"
+		wantLast = "\nstage users: 1 up to date, 0 to run: the outputs were not built from the saved items, so the outputs are rebuilt"
+	}
+	if got := strings.Join(events, "\n"); !strings.HasPrefix(got, wantFirst) || !strings.HasSuffix(got, wantLast) {
 		t.Errorf("events:\n%s", strings.Join(events, "\n"))
 	}
 	if st := sum.Stages[0]; st.Status != StatusOK || st.UpToDate != 1 {

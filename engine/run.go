@@ -147,7 +147,7 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	if r.state, err = openState(opts.StateDir, opts.Force); err != nil {
 		return nil, &SetupError{err}
 	}
-	r.state.rollForward(func(msg string) { r.emit(Event{Kind: Warning, Msg: msg}) })
+	r.rollForward(plans)
 	// Temp parts of a run that was killed are of no use to anyone, nor are
 	// the temp files of its journal compaction and provenance.
 	if old, _ := filepath.Glob(filepath.Join(opts.StateDir, "run-*")); len(old) > 0 {
@@ -383,6 +383,52 @@ func (r *runner) progress(p Progress) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.opts.OnProgress(p)
+}
+
+// rollForward completes the commits a killed run left half done, for the
+// stages of this run's manifests; a pending commit of another manifest
+// waits for a run of that one. The journal is not trusted blindly: every
+// temp file must be zpipe's, beside its target, and every target one that
+// the guard lets this run replace, or the commit is dropped.
+func (r *runner) rollForward(plans []*pipeline.Plan) {
+	for _, key := range sortedKeys(r.state.pending) {
+		e := r.state.pending[key]
+		var m *pipeline.Manifest
+		for _, p := range plans {
+			if strings.HasPrefix(key, stageKey(r.opts.StateDir, p.Manifest, "")) {
+				m = p.Manifest
+			}
+		}
+		if m == nil {
+			continue
+		}
+		name := stageName(key)
+		err := r.checkRenames(m, e.Renames)
+		if err != nil {
+			r.state.finish(key, nil)
+		} else {
+			err = r.state.complete(e)
+		}
+		if err != nil {
+			r.emit(Event{Kind: Warning, Stage: name, Msg: fmt.Sprintf("cannot complete the commit of stage %s that an earlier run left half done: %v; the stage rebuilds its outputs", name, err)})
+			continue
+		}
+		r.emit(Event{Kind: Warning, Stage: name, Msg: fmt.Sprintf("completed the commit of stage %s that an earlier run left half done", name)})
+	}
+}
+
+// checkRenames refuses renames that are not what a commit of m writes.
+func (r *runner) checkRenames(m *pipeline.Manifest, renames []rename) error {
+	for _, rn := range renames {
+		temp, target := filepath.Join(r.opts.StateDir, rn.Temp), filepath.Join(r.opts.StateDir, rn.Target)
+		if filepath.Dir(temp) != filepath.Dir(target) || !strings.HasPrefix(filepath.Base(temp), atomicfile.TempPrefix) {
+			return fmt.Errorf("the journal names %s, which is not a temp file beside %s", rn.Temp, rn.Target)
+		}
+		if err := r.guard.Replaceable(m, target); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // goneStage is a stage in the journal that its manifest no longer has.

@@ -251,7 +251,8 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	if st.Status != StatusStopped {
 		done = &entry{Type: "stage", Stage: sr.id(), Outputs: written, Inputs: sr.inputsDigest()}
 	}
-	if err := r.state.commit(&g, sr.id(), done); err != nil {
+	sum := func(target string) string { return written[m.Rel(target)] }
+	if err := r.state.commit(&g, sr.id(), done, sum); err != nil {
 		st.Status, st.Error = StatusFailed, "replacing the outputs: "+err.Error()
 		return
 	}

@@ -41,8 +41,8 @@ type entry struct {
 	// Renames, for a commit, are the temp files and the outputs they
 	// replace, relative to the state folder; Then is the stage entry that
 	// the commit records once every rename is done.
-	Renames [][2]string `json:"renames,omitempty"`
-	Then    *entry      `json:"then,omitempty"`
+	Renames []rename `json:"renames,omitempty"`
+	Then    *entry   `json:"then,omitempty"`
 
 	Records  int       `json:"records,omitempty"`
 	OK       int       `json:"ok,omitempty"`
@@ -230,15 +230,24 @@ func (st *state) stage(stage string) *entry {
 	return st.stages[stage]
 }
 
+// rename is one step of a commit: a temp file, the output it replaces,
+// and the sha256 of its bytes; paths are relative to the state folder.
+type rename struct {
+	Temp   string `json:"temp"`
+	Target string `json:"target"`
+	SHA256 string `json:"sha256"`
+}
+
 // commit replaces a stage's outputs with the files written in g, all or
-// none: the journal records the renames before the first one and syncs, so
-// that a crash between two renames is rolled forward by the next run; then
-// it records done, the stage entry first when there is one.
-func (st *state) commit(g *atomicfile.Group, stage string, done *entry) error {
+// none: the journal records the renames, with each new file's sha256,
+// before the first one and syncs, so that a crash between two renames is
+// rolled forward by the next run; then it records done, the stage entry
+// first when there is one. sum gives the sha256 of the file for a target.
+func (st *state) commit(g *atomicfile.Group, stage string, done *entry, sum func(target string) string) error {
 	intent := func(renames [][2]string) error {
 		e := &entry{Type: "commit", Stage: stage, Status: "begin", Then: done}
 		for _, r := range renames {
-			e.Renames = append(e.Renames, [2]string{st.rel(r[0]), st.rel(r[1])})
+			e.Renames = append(e.Renames, rename{st.rel(r[0]), st.rel(r[1]), sum(r[1])})
 		}
 		if err := st.append(e); err != nil {
 			return err
@@ -271,32 +280,33 @@ func (st *state) finish(stage string, done *entry) error {
 	return st.append(&entry{Type: "commit", Stage: stage, Status: "done"})
 }
 
-// rollForward completes the commits a killed run left half done, and
-// says which; a commit it cannot complete stays pending, and the stage's
-// outputs are rebuilt because they no longer match its entry.
-func (st *state) rollForward(say func(msg string)) {
-	for _, stage := range sortedKeys(st.pending) {
-		e := st.pending[stage]
-		renames := make([][2]string, len(e.Renames))
-		for i, r := range e.Renames {
-			renames[i] = [2]string{filepath.Join(st.dir, r[0]), filepath.Join(st.dir, r[1])}
-		}
-		err := atomicfile.RollForward(renames)
-		if err == nil {
-			var then *entry
-			if e.Then != nil {
-				t := *e.Then
-				t.Time = time.Time{}
-				then = &t
-			}
-			err = st.finish(stage, then)
-		}
-		if err != nil {
-			say(fmt.Sprintf("cannot complete the commit of stage %s that an earlier run left half done: %v", stageName(stage), err))
+// complete does what is left of a pending commit, if all of it can be
+// done: each temp file must still be there, or its target must already
+// hold the new bytes. Otherwise it does none of it, and drops the commit:
+// the stage's entry is left as it was, so that the stage, whose outputs
+// no longer match it, rebuilds them.
+func (st *state) complete(e *entry) error {
+	renames := make([][2]string, len(e.Renames))
+	for i, r := range e.Renames {
+		renames[i] = [2]string{filepath.Join(st.dir, r.Temp), filepath.Join(st.dir, r.Target)}
+		if _, err := os.Stat(renames[i][0]); err == nil {
 			continue
 		}
-		say(fmt.Sprintf("completed the commit of stage %s that an earlier run left half done", stageName(stage)))
+		if got, err := hashFile(context.Background(), renames[i][1]); err != nil || got != r.SHA256 {
+			st.finish(e.Stage, nil)
+			return fmt.Errorf("the new %s is gone", r.Target)
+		}
 	}
+	if err := atomicfile.RollForward(renames); err != nil {
+		return err
+	}
+	var then *entry
+	if e.Then != nil {
+		t := *e.Then
+		t.Time = time.Time{}
+		then = &t
+	}
+	return st.finish(e.Stage, then)
 }
 
 // rel names a path relative to the state folder.

@@ -20,6 +20,7 @@ type Guard struct {
 	stateDir  string
 	stateReal string
 	protected map[string]string // real path → what it is, for messages
+	sources   map[string]bool   // real paths of every stage's sources, as Check found them
 
 	mu     sync.Mutex
 	claims map[string]claim // real path of a target → the output that writes it
@@ -37,7 +38,7 @@ type claim struct {
 // in stateDir.
 func NewGuard(manifests []*Manifest, stateDir string) *Guard {
 	g := &Guard{manifests: manifests, stateDir: stateDir, stateReal: realPath(stateDir),
-		protected: map[string]string{}, claims: map[string]claim{}}
+		protected: map[string]string{}, claims: map[string]claim{}, sources: map[string]bool{}}
 	for _, m := range manifests {
 		g.protect(m.File, "the manifest "+m.Rel(m.File))
 	}
@@ -75,9 +76,13 @@ func (g *Guard) Check() error {
 		for _, s := range m.Stages {
 			src, err := s.Resolve(m, g.stateDir)
 			if err != nil {
-				return err
+				diags = append(diags, Diagnostic{File: m.DisplayName(), Msg: err.Error()})
+				continue
 			}
 			reals := src.Reals()
+			for r := range reals {
+				g.sources[r] = true
+			}
 			for k, o := range s.Outputs {
 				if !o.PerSource() {
 					_, err := g.Target(m, s, k, "", reals)
@@ -186,13 +191,39 @@ func (g *Guard) Target(m *Manifest, s *Stage, out int, source string, sources ma
 	return path, nil
 }
 
-// Owner says which stage of the run claims the file at path, if any.
-func (g *Guard) Owner(path string) (m *Manifest, stage string, ok bool) {
+// Replaceable says why zpipe may not replace the file at path as an output
+// of m, or nil: it must lie inside m's output root, outside the state
+// folder, and be no manifest, schema, transform or source of the run. A
+// journal can be edited or copied, so what it names is checked here
+// before zpipe renames anything over it.
+func (g *Guard) Replaceable(m *Manifest, path string) error {
+	real := filepath.Join(realPath(filepath.Dir(path)), filepath.Base(path))
+	switch {
+	case !inside(m.root(), path) || !inside(realPath(m.root()), real):
+		return fmt.Errorf("%s is outside %s", relTo(m.Dir, path), m.rootName())
+	case inside(g.stateReal, real):
+		return fmt.Errorf("%s is inside the state folder", relTo(m.Dir, path))
+	case g.protected[real] != "":
+		return fmt.Errorf("%s is %s", relTo(m.Dir, path), g.protected[real])
+	case g.sources[real]:
+		return fmt.Errorf("%s is a source", relTo(m.Dir, path))
+	}
+	return nil
+}
+
+// Removable is Replaceable for a file zpipe wrote for stage of m and would
+// now remove; it must also not be the output of another stage of the run.
+func (g *Guard) Removable(m *Manifest, stage, path string) error {
+	if err := g.Replaceable(m, path); err != nil {
+		return err
+	}
 	real := filepath.Join(realPath(filepath.Dir(path)), filepath.Base(path))
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	c, ok := g.claims[real]
-	return c.m, c.stage, ok
+	if c, ok := g.claims[real]; ok && (c.m != m || c.stage != stage) {
+		return fmt.Errorf("%s is an output of stage %s", relTo(m.Dir, path), c.stage)
+	}
+	return nil
 }
 
 // at is the manifest path of the claim's declaration.

@@ -176,8 +176,8 @@ func writePlan(w io.Writer, rep *engine.PlanReport, all bool) {
 // output writes them, because they were changed since zpipe wrote them.
 func writeRemovals(w io.Writer, rms []engine.Removal) {
 	for _, rm := range rms {
-		if rm.Kept {
-			fmt.Fprintf(w, "   keeps %s, although %s: it was changed since zpipe wrote it\n", rm.Path, rm.Why)
+		if rm.Kept != "" {
+			fmt.Fprintf(w, "   keeps %s, although %s: %s\n", rm.Path, rm.Why, rm.Kept)
 		} else {
 			fmt.Fprintf(w, "   removes %s: %s\n", rm.Path, rm.Why)
 		}
