@@ -130,10 +130,36 @@ func TestResolve(t *testing.T) {
 	check(false, []string{"data/a.json", "data/b.json", "data/same/c.json"}, []string{
 		"not following data/ext: the symlink leads out of the manifest's folder to ../ext; set source.follow_symlinks: true to read it",
 		"not following data/loop: the symlink loops back to .",
+		"not reading data/prev/all.json: it is an output of this stage",
 	})
 	check(true, []string{"data/a.json", "data/b.json", "data/ext/e.json", "data/same/c.json"}, []string{
 		"not following data/loop: the symlink loops back to .",
+		"not reading data/prev/all.json: it is an output of this stage",
 	})
+}
+
+// A file that only looks like one of the stage's outputs is a source: here
+// {dir}/clean/{stem}.json would match ref/clean/r.json with {dir} = ref,
+// but no source ref/r.json makes it.
+func TestResolveReadsLookalikes(t *testing.T) {
+	dir := files(t, map[string]string{
+		"data/a.json":      "{}",
+		"ref/clean/r.json": "{}",
+		"s.cue":            "#S: {...}",
+		"pipeline.yaml": "version: 1\nstages:\n  a:\n    source: {paths: [\"data/*.json\", \"ref/clean/*.json\"]}\n    schema: s.cue#S\n" +
+			"    outputs: [{format: json, path: \"{dir}/clean/{stem}.json\"}]\n",
+	})
+	m, err := Load(filepath.Join(dir, "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := m.Stages[0].Resolve(m, filepath.Join(dir, ".zpipe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(src.Files) != 2 || len(src.Skipped) != 0 {
+		t.Errorf("files %v, skipped %v", src.Files, src.Skipped)
+	}
 }
 
 func TestGuardFollowsDanglingLinks(t *testing.T) {

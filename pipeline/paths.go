@@ -124,22 +124,3 @@ func matchesTemplate(template, path string) bool {
 }
 
 var quotedPlaceholder = regexp.MustCompile(`\\\{[a-z]+\\\}`)
-
-// writesFile reports whether the stage writes the file at real, a path with
-// every symlink resolved, so that it never reads its own outputs or
-// rejects back as sources, even through a link.
-func (s *Stage) writesFile(m *Manifest, real string) bool {
-	rel, err := filepath.Rel(realPath(m.Dir), real)
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return false
-	}
-	if s.Rejects != "" && matchesTemplate(m.Rel(s.Rejects), rel) {
-		return true
-	}
-	for _, o := range s.Outputs {
-		if o.Matches(rel) {
-			return true
-		}
-	}
-	return false
-}

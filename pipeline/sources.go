@@ -42,7 +42,8 @@ func (s *Stage) Resolve(m *Manifest, stateDir string) (*Sources, error) {
 	if stateDir != "" {
 		w.state = realPath(stateDir)
 	}
-	for _, pat := range s.Source.Paths {
+	globs := make([][]SourceFile, len(s.Source.Paths))
+	for i, pat := range s.Source.Paths {
 		if !filepath.IsAbs(pat) {
 			pat = filepath.Join(m.Dir, pat)
 		}
@@ -50,13 +51,20 @@ func (s *Stage) Resolve(m *Manifest, stateDir string) (*Sources, error) {
 		if !doublestar.ValidatePattern(filepath.ToSlash(pat)) {
 			return nil, fmt.Errorf("stage %s: glob %q is not valid", s.Name, pat)
 		}
-		matches := w.glob(pat)
-		sort.Slice(matches, func(i, j int) bool { return matches[i].Path < matches[j].Path })
+		globs[i] = w.glob(pat)
+		sort.Slice(globs[i], func(a, b int) bool { return globs[i][a].Path < globs[i][b].Path })
+	}
+	own := s.ownFiles(m, globs)
+	for i, matches := range globs {
 		n := 0
 		for _, f := range matches {
-			// An output's temp file, or the stage's own output reached
-			// through a link, is never a source.
-			if w.seen[f.Real] || s.excluded(m.Dir, f.Path) || strings.HasPrefix(filepath.Base(f.Real), atomicfile.TempPrefix) || s.writesFile(m, f.Real) {
+			switch {
+			case w.seen[f.Real] || s.excluded(m.Dir, f.Path) || strings.HasPrefix(filepath.Base(f.Real), atomicfile.TempPrefix):
+				continue
+			case ownedBy(own, f.Real):
+				// The stage's own output, reached through a link or a
+				// {dir} that its glob also matches, is never its source.
+				w.skip(f.Path, "it is an output of this stage", "not reading")
 				continue
 			}
 			w.seen[f.Real] = true
@@ -64,11 +72,60 @@ func (s *Stage) Resolve(m *Manifest, stateDir string) (*Sources, error) {
 			n++
 		}
 		if n == 0 {
-			rel, _ := filepath.Rel(m.Dir, pat)
-			w.out.Empty = append(w.out.Empty, filepath.ToSlash(rel))
+			pat := s.Source.Paths[i]
+			if filepath.IsAbs(pat) {
+				pat, _ = filepath.Rel(m.Dir, pat)
+			}
+			w.out.Empty = append(w.out.Empty, filepath.ToSlash(filepath.Clean(pat)))
 		}
 	}
 	return w.out, nil
+}
+
+// ownFiles maps the real path of each file the stage writes, when its
+// sources are the files its globs matched, to the source it is written
+// for: "" for a fixed output and the rejects file, which every source
+// feeds. A file written only for itself (a per-source output that names
+// its own source) is no output of another: it stays a source, for the
+// guard to refuse.
+func (s *Stage) ownFiles(m *Manifest, globs [][]SourceFile) map[string]string {
+	own := map[string]string{}
+	dirs := map[string]string{} // folder → its real path; many files share one
+	add := func(p, from string) {
+		d := filepath.Dir(p)
+		r, ok := dirs[d]
+		if !ok {
+			r = realPath(d)
+			dirs[d] = r
+		}
+		r = filepath.Join(r, filepath.Base(p))
+		if prev, ok := own[r]; ok && prev != from {
+			from = ""
+		}
+		own[r] = from
+	}
+	if s.Rejects != "" {
+		add(s.Rejects, "")
+	}
+	for _, o := range s.Outputs {
+		if !o.PerSource() {
+			add(filepath.Join(m.Dir, o.Path), "")
+			continue
+		}
+		for _, matches := range globs {
+			for _, f := range matches {
+				add(m.expand(o.Path, f.Path), f.Real)
+			}
+		}
+	}
+	return own
+}
+
+// ownedBy reports whether the stage writes real for some file other than
+// real itself.
+func ownedBy(own map[string]string, real string) bool {
+	from, ok := own[real]
+	return ok && from != real
 }
 
 type walker struct {
@@ -176,16 +233,22 @@ func (w *walker) walk(dir, real, pat string, depth int, boundary string, out *[]
 	}
 }
 
-func (w *walker) skip(link, why string) {
-	if w.noted[link] {
+// skip notes a path the walk leaves out: "not following" a link, or "not
+// reading" a file.
+func (w *walker) skip(path, why string, verb ...string) {
+	if w.noted[path] {
 		return
 	}
-	w.noted[link] = true
-	rel, err := filepath.Rel(w.dir, link)
+	w.noted[path] = true
+	rel, err := filepath.Rel(w.dir, path)
 	if err != nil {
-		rel = link
+		rel = path
 	}
-	w.out.Skipped = append(w.out.Skipped, fmt.Sprintf("not following %s: %s", filepath.ToSlash(rel), why))
+	v := "not following"
+	if len(verb) > 0 {
+		v = verb[0]
+	}
+	w.out.Skipped = append(w.out.Skipped, fmt.Sprintf("%s %s: %s", v, filepath.ToSlash(rel), why))
 }
 
 // show names a real path relative to the manifest's real folder.
