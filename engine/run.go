@@ -122,6 +122,9 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	if opts.Limits == (format.Limits{}) {
 		opts.Limits = format.DefaultLimits
 	}
+	if err := checkStateDir(opts.StateDir); err != nil {
+		return nil, &SetupError{err}
+	}
 	r := &runner{opts: opts, guard: newGuard(plans, opts.StateDir), stop: make(chan struct{})}
 	if err := r.guard.Check(); err != nil {
 		return nil, &SetupError{err}
@@ -150,9 +153,11 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	r.rollForward(plans)
 	// Temp parts of a run that was killed are of no use to anyone, nor are
 	// the temp files of its journal compaction and provenance.
-	if old, _ := filepath.Glob(filepath.Join(opts.StateDir, "run-*")); len(old) > 0 {
-		for _, d := range old {
-			os.RemoveAll(d)
+	if ents, err := os.ReadDir(opts.StateDir); err == nil {
+		for _, e := range ents {
+			if d := filepath.Join(opts.StateDir, e.Name()); runTemp(d) {
+				os.RemoveAll(d)
+			}
 		}
 	}
 	atomicfile.RemoveOrphans(opts.StateDir)
@@ -161,7 +166,7 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 			atomicfile.RemoveOrphans(d)
 		}
 	}
-	tmp, err := os.MkdirTemp(opts.StateDir, "run-")
+	tmp, err := os.MkdirTemp(opts.StateDir, runTempPrefix)
 	if err != nil {
 		r.state.close("failed")
 		return nil, &SetupError{err}

@@ -108,6 +108,9 @@ type state struct {
 // kept, since it may hold other manifests' stages; force only makes every
 // item of this run redo its work.
 func openState(dir string, force bool) (*state, error) {
+	if err := checkStateDir(dir); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "parts"), 0o755); err != nil {
 		return nil, err
 	}
@@ -134,6 +137,57 @@ func openState(dir string, force bool) (*state, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// checkStateDir refuses a state folder that holds what zpipe did not put
+// there, such as a project folder given as --state-dir: zpipe removes its
+// own leftovers from the state folder, and must never take a user's file
+// for one.
+func checkStateDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil // absent: zpipe makes it
+	}
+	var foreign []string
+	for _, e := range ents {
+		switch name := e.Name(); {
+		case name == "journal.ndjson", name == "lock", name == "parts" && e.IsDir(), name == "runs" && e.IsDir(),
+			runTemp(filepath.Join(dir, name)), strings.HasPrefix(name, atomicfile.TempPrefix):
+		default:
+			foreign = append(foreign, name)
+		}
+	}
+	if len(foreign) > 0 {
+		return fmt.Errorf("state folder %s holds files zpipe did not make (%s); give --state-dir an empty or new folder", display(dir), shortList(foreign))
+	}
+	return nil
+}
+
+// runTempPrefix starts the name of the folder where a run writes its items'
+// parts until they are committed.
+const runTempPrefix = ".zpipe-run-"
+
+// runTemp reports whether path is such a folder, left by a killed run:
+// with the prefix, or from before it was used, a run-* folder that holds
+// only parts.
+func runTemp(path string) bool {
+	name := filepath.Base(path)
+	if strings.HasPrefix(name, runTempPrefix) {
+		return true
+	}
+	if !strings.HasPrefix(name, "run-") {
+		return false
+	}
+	ents, err := os.ReadDir(path)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ".part") {
+			return false
+		}
+	}
+	return true
 }
 
 // display shows a path relative to the working folder when it is inside it.
@@ -189,6 +243,9 @@ func (st *state) index(e *entry) error {
 // readState reads a state folder without changing anything in it, for a
 // dry run: no lock, no journal writes, no folders made.
 func readState(dir string) (*state, error) {
+	if err := checkStateDir(dir); err != nil {
+		return nil, err
+	}
 	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), items: map[string]*entry{}, stages: map[string]*entry{}, pending: map[string]*entry{}}
 	if err := journal.Read(filepath.Join(dir, "journal.ndjson"), st.load); err != nil {
 		var ce *journal.CorruptError

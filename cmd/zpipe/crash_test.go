@@ -141,7 +141,7 @@ stages:
 		}
 	}
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && (strings.HasPrefix(d.Name(), ".zpipe-tmp-") || (d.IsDir() && strings.HasPrefix(d.Name(), "run-"))) {
+		if err == nil && (strings.HasPrefix(d.Name(), ".zpipe-tmp-") || (d.IsDir() && strings.HasPrefix(d.Name(), ".zpipe-run-"))) {
 			t.Errorf("temp file left behind: %s", p)
 		}
 		return nil
