@@ -297,7 +297,7 @@ func (r *runner) removeStale(m *pipeline.Manifest, stage, rel, sum, why string) 
 		return
 	}
 	// A folder that only held such files goes too.
-	if dir := filepath.Dir(path); dir != m.Dir && inside(m.Dir, dir) {
+	if dir := filepath.Dir(path); dir != m.Dir && pipeline.Inside(m.Dir, dir) {
 		os.Remove(dir)
 	}
 	r.emit(Event{Kind: Warning, Stage: stage, Msg: fmt.Sprintf("stage %s: removed %s: %s", stage, rel, why)})

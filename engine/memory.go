@@ -73,12 +73,13 @@ func (r *runner) watchMemory(done <-chan struct{}) {
 		metrics.Read(sample)
 		heap := int64(sample[0].Value.Uint64())
 		total := heap
+		for _, n := range r.nodes {
+			total += n.schema.EvaluatorsRSS()
+		}
 		var worst *inflight
 		var worstRSS int64
 		for _, x := range r.flights.list() {
-			rss := x.v.EvaluatorRSS()
-			total += rss
-			if worst == nil || rss > worstRSS {
+			if rss := x.v.EvaluatorRSS(); worst == nil || rss > worstRSS {
 				worst, worstRSS = x, rss
 			}
 		}

@@ -67,6 +67,7 @@ type runner struct {
 	memory  *semaphore.Weighted // bytes in flight, when max_memory is set
 	budget  int64
 	flights flights
+	nodes   []*node
 	// stop is closed for a graceful stop: by Options.Stop, or by the
 	// memory watchdog.
 	stop     chan struct{}
@@ -134,6 +135,7 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		return nil, err
 	}
 	defer closeSchemas(nodes)
+	r.nodes = nodes
 	maxStages := 1
 	for _, p := range plans {
 		lim := p.Manifest.Limits

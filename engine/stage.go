@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -39,11 +38,6 @@ type item struct {
 	hashLater bool
 	// err is set when the item cannot even start, such as an unknown format.
 	err error
-}
-
-func inside(dir, p string) bool {
-	rel, err := filepath.Rel(dir, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // weight is what an item is thought to hold in memory while it runs: a

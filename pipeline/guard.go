@@ -143,16 +143,16 @@ func (g *Guard) Target(m *Manifest, s *Stage, out int, source string, sources ma
 		path = s.Rejects
 	}
 	root := m.root()
-	if !inside(root, path) {
+	if !Inside(root, path) {
 		return fail(" is %s, which escapes %s", relTo(m.Dir, path), m.rootName())
 	}
 	// The file itself may be a symlink: a rename replaces the link, not
 	// what it points to, so only its folder is resolved.
 	real := filepath.Join(realPath(filepath.Dir(path)), filepath.Base(path))
-	if !inside(realPath(root), real) {
+	if !Inside(realPath(root), real) {
 		return fail(" is %s through a symlink, which escapes %s", relTo(realPath(m.Dir), real), m.rootName())
 	}
-	if inside(g.stateReal, real) {
+	if Inside(g.stateReal, real) {
 		return fail(" is inside the state folder %s", m.Rel(g.stateDir))
 	}
 	if p := g.protected[real]; p != "" {
@@ -199,9 +199,9 @@ func (g *Guard) Target(m *Manifest, s *Stage, out int, source string, sources ma
 func (g *Guard) Replaceable(m *Manifest, path string) error {
 	real := filepath.Join(realPath(filepath.Dir(path)), filepath.Base(path))
 	switch {
-	case !inside(m.root(), path) || !inside(realPath(m.root()), real):
+	case !Inside(m.root(), path) || !Inside(realPath(m.root()), real):
 		return fmt.Errorf("%s is outside %s", relTo(m.Dir, path), m.rootName())
-	case inside(g.stateReal, real):
+	case Inside(g.stateReal, real):
 		return fmt.Errorf("%s is inside the state folder", relTo(m.Dir, path))
 	case g.protected[real] != "":
 		return fmt.Errorf("%s is %s", relTo(m.Dir, path), g.protected[real])

@@ -369,14 +369,16 @@ func (l *loader) outputPath(p string, at []string) bool {
 		return false
 	}
 	abs := filepath.Join(l.m.Dir, placeholderRE.ReplaceAllString(p, "x"))
-	if !inside(l.root, abs) {
+	if !Inside(l.root, abs) {
 		l.errorf(at, "output path %q escapes %s", p, l.m.rootName())
 		return false
 	}
 	return true
 }
 
-func inside(root, p string) bool {
+// Inside reports whether p is root or lies under it, comparing the paths
+// as written.
+func Inside(root, p string) bool {
 	rel, err := filepath.Rel(root, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) && !filepath.IsAbs(rel)
 }

@@ -65,7 +65,7 @@ func (m *Manifest) rootName() string {
 
 // Rel shows a path relative to the manifest's folder when it lies inside.
 func (m *Manifest) Rel(p string) string {
-	if rel, err := filepath.Rel(m.Dir, p); err == nil && inside(m.Dir, p) {
+	if rel, err := filepath.Rel(m.Dir, p); err == nil && Inside(m.Dir, p) {
 		return filepath.ToSlash(rel)
 	}
 	return p

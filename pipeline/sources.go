@@ -150,7 +150,7 @@ func (w *walker) glob(pat string) []SourceFile {
 			return nil
 		}
 		real := realPath(pat)
-		if w.state != "" && inside(w.state, real) {
+		if w.state != "" && Inside(w.state, real) {
 			return nil
 		}
 		return []SourceFile{{pat, real}}
@@ -166,7 +166,7 @@ func (w *walker) glob(pat string) []SourceFile {
 		return nil
 	}
 	boundary := w.rootReal
-	if !inside(boundary, baseReal) {
+	if !Inside(boundary, baseReal) {
 		boundary = baseReal
 	}
 	w.visited = map[string]bool{baseReal: true}
@@ -198,7 +198,7 @@ func (w *walker) walk(dir, real, pat string, depth int, boundary string, out *[]
 			}
 			r, typ = target, fi.Mode().Type()
 		}
-		if w.state != "" && inside(w.state, r) {
+		if w.state != "" && Inside(w.state, r) {
 			continue // zpipe's own files are never a source
 		}
 		if typ.IsDir() {
@@ -207,10 +207,10 @@ func (w *walker) walk(dir, real, pat string, depth int, boundary string, out *[]
 			}
 			if link {
 				switch {
-				case inside(r, real):
+				case Inside(r, real):
 					w.skip(p, "the symlink loops back to "+w.show(r))
 					continue
-				case !w.stage.Source.FollowSymlinks && !inside(boundary, r):
+				case !w.stage.Source.FollowSymlinks && !Inside(boundary, r):
 					w.skip(p, fmt.Sprintf("the symlink leads out of the manifest's folder to %s; set source.follow_symlinks: true to read it", w.show(r)))
 					continue
 				}

@@ -220,8 +220,14 @@ func (c *child) read(out io.Reader, s *Schema) {
 // call sends a message and waits for the reply, or for ctx to end, which
 // kills the child.
 func (c *child) call(ctx context.Context, msg []byte) ([]byte, error) {
-	if err := writeFrame(c.w, msg); err == nil {
+	err := writeFrame(c.w, msg)
+	if err == nil {
 		err = c.w.Flush()
+	}
+	if err != nil {
+		// It cannot take the message; it is dead or about to be.
+		c.kill()
+		return nil, c.died()
 	}
 	select {
 	case rep, ok := <-c.replies:
@@ -334,6 +340,22 @@ func (v *Validator) checkInChild(ctx context.Context, recs []any) ([]Result, err
 		}
 	}
 	return res, nil
+}
+
+// EvaluatorsRSS is the resident memory of all the schema's evaluator
+// processes, in bytes.
+func (s *Schema) EvaluatorsRSS() int64 {
+	s.childMu.Lock()
+	kids := make([]*child, 0, len(s.children))
+	for c := range s.children {
+		kids = append(kids, c)
+	}
+	s.childMu.Unlock()
+	var n int64
+	for _, c := range kids {
+		n += c.rss()
+	}
+	return n
 }
 
 // EvaluatorRSS is the resident memory of the validator's evaluator

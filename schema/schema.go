@@ -47,7 +47,11 @@ type Schema struct {
 	transform *Spec
 	sources   map[string][]byte // file → source, for fingerprints
 	display   func(string) string
-	pool      sync.Pool
+	// free holds validators not in use. Not a sync.Pool: a validator of an
+	// isolated schema owns an evaluator process, which must not be left
+	// running when the pool drops it.
+	freeMu sync.Mutex
+	free   []*Validator
 	// isolated schemas check with CUE in child processes; children are
 	// the live ones.
 	isolated bool
@@ -106,7 +110,7 @@ func (s *Schema) init() (*Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.pool.Put(v)
+	s.Put(v)
 	return s, nil
 }
 
@@ -147,9 +151,14 @@ func specSum(spec Spec, src []byte) string {
 
 // Validator returns a validator for one goroutine. Give it back with Put.
 func (s *Schema) Validator() *Validator {
-	if v, ok := s.pool.Get().(*Validator); ok {
+	s.freeMu.Lock()
+	if n := len(s.free); n > 0 {
+		v := s.free[n-1]
+		s.free = s.free[:n-1]
+		s.freeMu.Unlock()
 		return v
 	}
+	s.freeMu.Unlock()
 	v, err := s.newValidator()
 	if err != nil {
 		// Load compiled the same sources once already.
@@ -158,8 +167,12 @@ func (s *Schema) Validator() *Validator {
 	return v
 }
 
-// Put returns a validator to the schema's pool.
-func (s *Schema) Put(v *Validator) { s.pool.Put(v) }
+// Put returns a validator to the schema for reuse.
+func (s *Schema) Put(v *Validator) {
+	s.freeMu.Lock()
+	defer s.freeMu.Unlock()
+	s.free = append(s.free, v)
+}
 
 func (s *Schema) compile(ctx *cue.Context, spec Spec) (cue.Value, error) {
 	f, defs, err := prune(spec.File, s.sources[spec.File], spec.Def)

@@ -94,9 +94,10 @@ func (a *app) handleSignals(signals <-chan os.Signal, cancel context.CancelFunc)
 	// end it, which the journal and the atomic outputs are made to survive.
 	select {
 	case <-signals:
+		a.log.Error("stopped at once")
 	case <-time.After(a.grace):
+		a.log.Error("stopped at once: what was still running did not stop within --grace")
 	}
-	a.log.Error("stopped at once: the grace period is over")
 	os.Exit(130)
 }
 

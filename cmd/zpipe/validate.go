@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -57,9 +58,15 @@ Exit status: 0 when there is no error (warnings are allowed unless
 				opts = append(opts, pipeline.OutRoot(outRoot))
 			}
 			var diags []pipeline.Diagnostic
+			var loaded []*pipeline.Manifest
 			for _, file := range args {
-				diags = append(diags, validate(file, opts)...)
+				m, found := validate(file, opts)
+				diags = append(diags, found...)
+				if m != nil {
+					loaded = append(loaded, m)
+				}
 			}
+			diags = append(diags, across(loaded, diags)...)
 			if err := write(a.stdout, diags); err != nil {
 				return err
 			}
@@ -87,7 +94,7 @@ Exit status: 0 when there is no error (warnings are allowed unless
 
 // validate loads and lints one manifest. A manifest that does not load
 // yields Load's findings, since linting needs a loaded manifest.
-func validate(file string, opts []pipeline.LoadOption) []pipeline.Diagnostic {
+func validate(file string, opts []pipeline.LoadOption) (*pipeline.Manifest, []pipeline.Diagnostic) {
 	m, err := pipeline.Load(file, opts...)
 	var e *pipeline.Error
 	switch {
@@ -98,11 +105,31 @@ func validate(file string, opts []pipeline.LoadOption) []pipeline.Diagnostic {
 		slices.SortStableFunc(diags, func(a, b pipeline.Diagnostic) int {
 			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
 		})
-		return diags
+		return nil, diags
 	case err != nil:
-		return []pipeline.Diagnostic{{File: file, Msg: err.Error()}}
+		return nil, []pipeline.Diagnostic{{File: file, Msg: err.Error()}}
 	}
-	return pipeline.Lint(m)
+	return m, pipeline.Lint(m)
+}
+
+// across checks the outputs of several manifests together, as a run of
+// them all would, and returns what the manifests' own checks did not find:
+// two manifests writing one file.
+func across(ms []*pipeline.Manifest, found []pipeline.Diagnostic) []pipeline.Diagnostic {
+	if len(ms) < 2 {
+		return nil
+	}
+	var e *pipeline.Error
+	if err := pipeline.NewGuard(ms, filepath.Join(ms[0].Dir, ".zpipe")).Check(); !errors.As(err, &e) {
+		return nil
+	}
+	var out []pipeline.Diagnostic
+	for _, d := range e.Diags {
+		if !slices.Contains(found, d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 var findingWriters = map[string]func(io.Writer, []pipeline.Diagnostic) error{
