@@ -1,11 +1,13 @@
-# make test is what CI runs: vet, a gofmt check and the race-enabled tests.
+# make test is what CI runs: vet, a gofmt check, a build for macOS and
+# Windows (so that no Linux-only call slips in untagged) and the
+# race-enabled tests.
 GO       ?= go
 FUZZTIME ?= 30s
 GOFILES   = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*')
 
-.PHONY: test vet fmtcheck build quickstart fuzz bench crash
+.PHONY: test vet fmtcheck crossbuild build quickstart fuzz bench crash
 
-test: vet fmtcheck
+test: vet fmtcheck crossbuild
 	$(GO) test -race -count=1 ./...
 
 vet:
@@ -14,6 +16,10 @@ vet:
 fmtcheck:
 	@out="$$(gofmt -l $(GOFILES))"; \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+crossbuild:
+	GOOS=darwin $(GO) vet ./...
+	GOOS=windows $(GO) vet ./...
 
 build:
 	$(GO) build -o bin/zpipe ./cmd/zpipe

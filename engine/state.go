@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/zpipe/zpipe/internal/atomicfile"
@@ -451,20 +450,6 @@ func (st *state) collect() {
 			os.Remove(filepath.Join(st.parts, n.Name()))
 		}
 	}
-}
-
-// statOf reads what fileStat compares.
-func statOf(path string) (*fileStat, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	s := &fileStat{Size: fi.Size(), Mtime: fi.ModTime().UnixNano()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		s.Ino, s.Dev = sys.Ino, uint64(sys.Dev)
-		s.Ctime = sys.Ctim.Sec*1e9 + sys.Ctim.Nsec
-	}
-	return s, nil
 }
 
 // hashRange returns the sha256 of size bytes of path from offset, or of

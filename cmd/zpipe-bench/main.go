@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command zpipe-bench times zpipe against its anchors (the cue CLI and
 // Node.js zod 4) on the same generated user records, and says whether zpipe
 // meets its throughput target (issue 6). Anchors that are not installed are

@@ -5,13 +5,11 @@
 package atomicfile
 
 import (
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // TempPrefix starts the name of every temp file, so that they can be found
@@ -53,19 +51,6 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 	return SyncDir(dir)
 }
 
-// SyncDir makes the folder's entries, such as a rename, durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !strings.Contains(err.Error(), "invalid argument") {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
-
 // tempPattern names a temp file after its target and its writer's pid, so
 // that a later run can tell an orphan from another process's work.
 func tempPattern(path string) string {
@@ -84,7 +69,7 @@ func Orphan(path string) bool {
 	if pid == os.Getpid() {
 		return false
 	}
-	return syscall.Kill(pid, 0) == syscall.ESRCH
+	return !alive(pid)
 }
 
 // RemoveOrphans deletes the temp files in dir whose writer is gone.

@@ -7,8 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"golang.org/x/sys/unix"
 )
 
 // Group writes many files with one sync for all of them: each file goes to
@@ -107,17 +105,11 @@ func (g *Group) Abort() {
 	g.temps = nil
 }
 
-// SyncFiles makes files durable: one syncfs for their file system when
-// there are many on one, else an fsync each.
+// SyncFiles makes files durable: one sync of their whole file system where
+// the system offers one and there are many files on it, else an fsync each.
 func SyncFiles(paths []string) error {
-	if len(paths) > 4 && sameFS(paths) {
-		if d, err := os.Open(filepath.Dir(paths[0])); err == nil {
-			err = unix.Syncfs(int(d.Fd()))
-			d.Close()
-			if err == nil {
-				return nil
-			}
-		}
+	if len(paths) > 4 && syncFS(paths) {
+		return nil
 	}
 	for _, p := range paths {
 		f, err := os.OpenFile(p, os.O_RDWR, 0)
@@ -131,20 +123,4 @@ func SyncFiles(paths []string) error {
 		}
 	}
 	return nil
-}
-
-// sameFS reports whether every file is on the file system of the first,
-// which one syncfs covers.
-func sameFS(paths []string) bool {
-	var first unix.Stat_t
-	if unix.Stat(paths[0], &first) != nil {
-		return false
-	}
-	for _, p := range paths[1:] {
-		var st unix.Stat_t
-		if unix.Stat(p, &st) != nil || st.Dev != first.Dev {
-			return false
-		}
-	}
-	return true
 }

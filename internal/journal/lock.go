@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // Lock is an exclusive hold on a state folder. The kernel releases it when
@@ -23,7 +22,7 @@ func Acquire(dir, show string) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if err := lockFile(f); err != nil {
 		b, _ := os.ReadFile(path)
 		f.Close()
 		owner := strings.TrimSpace(string(b))
@@ -32,8 +31,15 @@ func Acquire(dir, show string) (*Lock, error) {
 		}
 		return nil, &BusyError{Dir: show, Owner: owner}
 	}
-	f.Truncate(0)
-	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	// The pid is how a second zpipe names the holder.
+	err = f.Truncate(0)
+	if err == nil {
+		_, err = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("writing the lock %s: %w", path, err)
+	}
 	return &Lock{f: f}, nil
 }
 
@@ -49,6 +55,9 @@ func (e *BusyError) Error() string {
 
 // Release gives the lock up.
 func (l *Lock) Release() error {
-	l.f.Truncate(0)
-	return l.f.Close()
+	err := l.f.Truncate(0)
+	if cerr := l.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
