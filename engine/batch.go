@@ -580,87 +580,101 @@ func (b *Batch) runItem(ctx context.Context, it *batchItem, stop *atomic.Bool, g
 // process reads the item's records, checks them and writes them out. The
 // error is ctx's, when it cut the item short.
 func (b *Batch) process(ctx context.Context, it *batchItem, sch *schema.Schema, data []byte, o batchOutcome) (batchOutcome, error) {
-	var next func() (format.Record, error)
+	var in records
 	if b.op == Format {
-		i := 0
-		next = func() (format.Record, error) {
-			if i == len(it.values) {
-				return format.Record{}, io.EOF
-			}
-			i++
-			return format.Record{Value: it.values[i-1], Index: i}, nil
-		}
+		in = &valueRecords{values: it.values}
 	} else {
 		dec, err := format.NewDecoder(it.from, bytes.NewReader(data), format.DefaultLimits)
 		if err != nil {
 			return b.fail(o, []RecordError{batchDecodeError(it.id, err)}), nil
 		}
-		next = dec.Next
+		in = dec
 	}
 	var v *schema.Validator
 	if sch != nil {
 		v = sch.Validator()
 		defer sch.Put(v)
 	}
-	var out bytes.Buffer
-	var enc *format.Encoder
+	out := &batchSink{detailed: b.detailed, to: it.to}
 	if b.op != Parse {
 		var cols []string
 		if sch != nil {
 			cols = sch.Columns()
 		}
 		var err error
-		if enc, err = format.NewEncoder(it.to, &out, format.EncodeOptions{Columns: cols}); err != nil {
+		if out.enc, err = format.NewEncoder(it.to, &out.buf, format.EncodeOptions{Columns: cols}); err != nil {
 			return b.fail(o, []RecordError{{Source: it.id, Message: err.Error()}}), nil
 		}
 	}
-	var errs []RecordError
-	for len(errs) == 0 || b.detailed {
-		if err := ctx.Err(); err != nil {
-			return o, err
-		}
-		rec, err := next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			o.records++
-			o.failed++
-			errs = append(errs, batchDecodeError(it.id, err))
-			var fe *format.Error
-			if errors.As(err, &fe) && fe.Recoverable {
-				continue
-			}
-			break
-		}
+	t, err := process(ctx, it.id, in, v, out)
+	o.records, o.failed = t.records, t.failed
+	var fe *format.Error
+	switch {
+	case err == nil, err == errStopItem:
+	case ctx.Err() != nil:
+		return o, ctx.Err()
+	case errors.As(err, &fe):
 		o.records++
-		val := rec.Value
-		if v != nil {
-			var violations []schema.Violation
-			if val, violations = v.Check(rec.Value, rec.Untyped); violations != nil {
-				o.failed++
-				errs = append(errs, recordErrors(it.id, rec, violations)...)
-				continue
-			}
-		}
-		if enc == nil {
-			o.res.Records = append(o.res.Records, val)
-		} else if err := enc.Encode(val); err != nil {
-			o.failed++
-			errs = append(errs, RecordError{Source: it.id, Record: rec.Index, Line: rec.Line, Column: rec.Col,
-				Message: fmt.Sprintf("cannot be written as %s: %v", it.to, err)})
-		}
+		o.failed++
+		out.errs = append(out.errs, batchDecodeError(it.id, err))
+	default:
+		out.errs = append(out.errs, RecordError{Source: it.id, Message: err.Error()})
 	}
-	if len(errs) > 0 {
-		return b.fail(o, errs), nil
+	if len(out.errs) > 0 {
+		return b.fail(o, out.errs), nil
 	}
-	if enc != nil {
-		if err := enc.Close(); err != nil {
+	o.res.Records = out.records
+	if out.enc != nil {
+		if err := out.enc.Close(); err != nil {
 			return b.fail(o, []RecordError{{Source: it.id, Message: err.Error()}}), nil
 		}
-		o.res.Output = out.Bytes()
+		o.res.Output = out.buf.Bytes()
 	}
 	return o, nil
+}
+
+// batchSink keeps an item's output in memory: encoded, or as values for
+// Parse, with its errors; without DetailedErrors it stops at the first.
+type batchSink struct {
+	enc      *format.Encoder
+	buf      bytes.Buffer
+	records  []any
+	errs     []RecordError
+	detailed bool
+	to       format.Format
+}
+
+func (s *batchSink) accept(rec any) error {
+	if s.enc == nil {
+		s.records = append(s.records, rec)
+		return nil
+	}
+	if err := s.enc.Encode(rec); err != nil {
+		return fmt.Errorf("cannot be written as %s: %v", s.to, err)
+	}
+	return nil
+}
+
+func (s *batchSink) reject(errs []RecordError, _, _ int, _ any) error {
+	s.errs = append(s.errs, errs...)
+	if !s.detailed {
+		return errStopItem
+	}
+	return nil
+}
+
+// valueRecords yields the values of a Format item as records.
+type valueRecords struct {
+	values []any
+	i      int
+}
+
+func (r *valueRecords) Next() (format.Record, error) {
+	if r.i == len(r.values) {
+		return format.Record{}, io.EOF
+	}
+	r.i++
+	return format.Record{Value: r.values[r.i-1], Index: r.i}, nil
 }
 
 // fail marks the item failed with errs; it keeps none of its records or

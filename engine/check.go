@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
 
 	"github.com/zpipe/zpipe/format"
@@ -20,51 +19,36 @@ func CheckFile(ctx context.Context, sch *schema.Schema, path, display string, f 
 		return 0, 0, err
 	}
 	defer file.Close()
-	// A decoding error counts as a failed record and is reported with its
-	// position; only a recoverable one lets the file go on.
-	decodeFailed := func(err error) bool {
-		var fe *format.Error
-		if !errors.As(err, &fe) {
-			return false
-		}
+	dec, err := format.NewDecoder(f, file, lim)
+	if err == nil {
+		v := sch.Validator()
+		defer sch.Put(v)
+		var t tally
+		t, err = process(ctx, display, dec, v, reporter(report))
+		records, failed = t.records, t.failed
+	}
+	// A decoding error that ends the file counts as a failed record, and
+	// is reported with its position.
+	var fe *format.Error
+	if errors.As(err, &fe) {
 		records++
 		failed++
 		report(RecordError{Source: display, Record: fe.Record, Line: fe.Line, Column: fe.Col, Message: fe.Msg})
-		return fe.Recoverable
 	}
-	dec, err := format.NewDecoder(f, file, lim)
-	if err != nil {
-		decodeFailed(err)
-		return records, failed, err
+	return records, failed, err
+}
+
+// reporter is the sink of a check: valid records go nowhere, and each
+// error of an invalid one is reported.
+type reporter func(RecordError)
+
+func (r reporter) accept(any) error { return nil }
+
+func (r reporter) reject(errs []RecordError, _, _ int, _ any) error {
+	for _, e := range errs {
+		r(e)
 	}
-	v := sch.Validator()
-	defer sch.Put(v)
-	for {
-		if err := ctx.Err(); err != nil {
-			return records, failed, err
-		}
-		rec, err := dec.Next()
-		if err == io.EOF {
-			return records, failed, nil
-		}
-		if err != nil {
-			if decodeFailed(err) {
-				continue
-			}
-			return records, failed, err
-		}
-		records++
-		_, violations, err := v.CheckContext(ctx, rec.Value, rec.Untyped)
-		if err != nil {
-			return records, failed, err
-		}
-		if violations != nil {
-			failed++
-			for _, e := range recordErrors(display, rec, violations) {
-				report(e)
-			}
-		}
-	}
+	return nil
 }
 
 // recordErrors positions a record's violations in its source.

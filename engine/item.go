@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/zpipe/zpipe/format"
-	"github.com/zpipe/zpipe/schema"
 )
 
 // itemResult is what one item produced: counts, part files per output and
@@ -218,114 +217,23 @@ func (sr *stageRun) attempt(ctx context.Context, it *item, n int) (res itemResul
 	flight := &inflight{sr: sr, it: it, v: v, cancel: cancel}
 	sr.r.flights.add(flight)
 	defer sr.r.flights.remove(flight)
-	// Records are checked in batches, so that an isolated schema's
-	// evaluator costs one round trip a batch; a row the decoder could not
-	// read keeps its place among them.
-	var batch []slot
-	stopped := func(err error) {
-		// The item fails as a whole; the records read so far count.
-		res.records += len(batch)
-		res.err = err
+	t, err := process(ctx, it.rel, dec, v, w)
+	res.records, res.ok, res.failed = t.records, t.ok, t.failed
+	var fe *format.Error
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		res.err = ctx.Err()
 		if cause := context.Cause(ctx); cause == errOverMemory {
 			res.err, res.cutOff = cause, true
-			return
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
+		} else if errors.Is(res.err, context.DeadlineExceeded) {
 			res.err, res.transient, res.cutOff = fmt.Errorf("timed out after %s", sr.s.Timeout), true, true
 		}
-	}
-	flush := func() bool {
-		values := make([]any, 0, len(batch))
-		untyped := false
-		for _, sl := range batch {
-			if sl.bad == nil {
-				values = append(values, sl.rec.Value)
-				untyped = sl.rec.Untyped
-			}
-		}
-		verdicts, err := v.CheckBatch(ctx, values, untyped)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			stopped(ctx.Err())
-			return false
-		case err != nil:
-			// The evaluator, not the record, failed: retry the item.
-			res.err, res.transient = err, true
-			return false
-		}
-		k := 0
-		for _, sl := range batch {
-			res.records++
-			if fe := sl.bad; fe != nil {
-				res.failed++
-				re := RecordError{Source: it.rel, Record: fe.Record, Line: fe.Line, Column: fe.Col, Message: fe.Msg}
-				var raw any
-				if fe.Raw != "" {
-					raw = fe.Raw
-				}
-				if err := w.reject([]RecordError{re}, fe.Record, fe.Line, raw); err != nil {
-					res.err, res.transient = err, true
-					return false
-				}
-				continue
-			}
-			rec, verdict := sl.rec, verdicts[k]
-			k++
-			violations := verdict.Violations
-			if violations == nil {
-				_, bad := w.write(verdict.Out)
-				if bad == nil {
-					res.ok++
-					continue
-				}
-				var ioErr *partError
-				if errors.As(bad, &ioErr) {
-					// The disk, not the record, failed: retry the item.
-					res.err, res.transient = ioErr.err, true
-					return false
-				}
-				violations = []schema.Violation{{Msg: bad.Error()}}
-			}
-			res.failed++
-			if err := w.reject(recordErrors(it.rel, rec, violations), rec.Index, rec.Line, rec.Value); err != nil {
-				res.err, res.transient = err, true
-				return false
-			}
-		}
-		batch = batch[:0]
-		return true
-	}
-	for {
-		if err := ctx.Err(); err != nil {
-			stopped(err)
-			return res
-		}
-		rec, err := dec.Next()
-		if err == io.EOF {
-			break
-		}
-		var fe *format.Error
-		switch {
-		case errors.As(err, &fe) && fe.Recoverable:
-			batch = append(batch, slot{bad: fe})
-		case fe != nil:
-			// The item fails as a whole; the records read before count.
-			res.records += len(batch)
-			res.err = fe
-			return res
-		case err != nil:
-			res.records += len(batch)
-			res.err, res.transient = err, true
-			return res
-		default:
-			batch = append(batch, slot{rec: rec})
-		}
-		if len(batch) == checkBatch && !flush() {
-			return res
-		}
-	}
-	if len(batch) > 0 {
-		flush()
+	case errors.As(err, &fe):
+		res.err = fe // the input is malformed: a retry would read the same
+	default:
+		// The disk or the evaluator, not the records, failed.
+		res.err, res.transient = err, true
 	}
 	return res
 }
@@ -344,16 +252,6 @@ func (sr *stageRun) decoder(it *item, in io.Reader) (format.Decoder, error) {
 		return format.NewNDJSONChunkDecoder(in, it.chunk.Line, it.chunk.Record, sr.r.opts.Limits), nil
 	}
 	return format.NewDecoder(it.format, in, sr.r.opts.Limits)
-}
-
-// checkBatch is how many records go to the schema at once.
-const checkBatch = 256
-
-// slot is a record awaiting its verdict, or a row the decoder could not
-// read, in input order.
-type slot struct {
-	rec format.Record
-	bad *format.Error
 }
 
 // partWriter holds an item's part files, created on the first record that
@@ -405,9 +303,9 @@ func (w *partWriter) open(name string, f format.Format) (*os.File, *format.Encod
 	return file, enc, nil
 }
 
-// write encodes a record for every output and writes it to all or none, so
+// accept encodes a record for every output and writes it to all or none, so
 // that a record one format cannot hold is rejected rather than half written.
-func (w *partWriter) write(rec any) (any, error) {
+func (w *partWriter) accept(rec any) error {
 	outs := w.sr.s.Outputs
 	if w.encs == nil {
 		w.encs = make([]*format.Encoder, len(outs))
@@ -417,28 +315,22 @@ func (w *partWriter) write(rec any) (any, error) {
 		if w.encs[k] == nil {
 			f, enc, err := w.open(strconv.Itoa(k), o.Format)
 			if err != nil {
-				return nil, &partError{err}
+				return &sinkError{err}
 			}
 			w.files[k], w.encs[k] = f, enc
 			w.res.parts[k] = f.Name()
 		}
 		if err := w.encs[k].Prepare(rec); err != nil {
-			return nil, fmt.Errorf("cannot be written as %s to %s: %v", o.Format, o.Path, err)
+			return fmt.Errorf("cannot be written as %s to %s: %v", o.Format, o.Path, err)
 		}
 	}
 	for _, enc := range w.encs {
 		if err := enc.Commit(); err != nil {
-			return nil, &partError{err}
+			return &sinkError{err}
 		}
 	}
-	return rec, nil
+	return nil
 }
-
-// partError is a failure to write a part, as opposed to a record that a
-// format cannot hold.
-type partError struct{ err error }
-
-func (e *partError) Error() string { return e.err.Error() }
 
 // reject writes a rejects line: {source, record, line, errors, input}.
 func (w *partWriter) reject(errs []RecordError, record, line int, input any) error {

@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/schema"
+)
+
+// This file holds the one record loop: decode, check, transform, encode.
+// A stage's items, zpipe check and the Batch API all run records through
+// it; what they do with the outcome is the sink's business, and when and
+// how often an item runs is the executor's.
+
+// records yields an item's records in order; a format.Decoder is one.
+type records interface {
+	Next() (format.Record, error)
+}
+
+// sink takes what process decides about each record, in input order.
+type sink interface {
+	// accept takes a valid record as the schema gave it back: defaults
+	// filled in, or transformed. A *sinkError means the sink itself
+	// failed (a disk, say) and stops the item; any other error rejects the
+	// record, such as a value the output format cannot hold.
+	accept(rec any) error
+	// reject takes a record that failed, with why; input is what was read,
+	// or nil when nothing could be. Its error stops the item.
+	reject(errs []RecordError, index, line int, input any) error
+}
+
+// sinkError is a failure of the sink rather than of a record.
+type sinkError struct{ err error }
+
+func (e *sinkError) Error() string { return e.err.Error() }
+func (e *sinkError) Unwrap() error { return e.err }
+
+// errStopItem, from a sink, ends the item early and on purpose, as the
+// Batch API does at the first failure unless it wants every error.
+var errStopItem = errors.New("stop the item")
+
+// tally counts an item's records: read, written and rejected.
+type tally struct{ records, ok, failed int }
+
+// checkBatch is how many records go to the schema at once, so that an
+// isolated schema's evaluator costs one round trip a batch.
+const checkBatch = 256
+
+// slot is a record awaiting its verdict, or a row the decoder could not
+// read, in input order.
+type slot struct {
+	rec format.Record
+	bad *format.Error
+}
+
+// process runs every record of an item through the schema (none: every
+// record is valid as read) into the sink. It returns the counts and why
+// the item stopped short, if it did: ctx's error, a decoding error that
+// leaves nothing more to read, the evaluator's failure, or the sink's. On
+// an early stop the records read so far count as read.
+func process(ctx context.Context, name string, in records, v *schema.Validator, out sink) (t tally, err error) {
+	var batch []slot
+	flush := func() error {
+		values := make([]any, 0, len(batch))
+		untyped := false
+		for _, sl := range batch {
+			if sl.bad == nil {
+				values = append(values, sl.rec.Value)
+				untyped = sl.rec.Untyped
+			}
+		}
+		var verdicts []schema.Result
+		if v != nil {
+			var err error
+			if verdicts, err = v.CheckBatch(ctx, values, untyped); err != nil {
+				t.records += len(batch)
+				return err
+			}
+		}
+		k := 0
+		for i, sl := range batch {
+			t.records++
+			if fe := sl.bad; fe != nil {
+				t.failed++
+				var raw any
+				if fe.Raw != "" {
+					raw = fe.Raw
+				}
+				if err := out.reject([]RecordError{{Source: name, Record: fe.Record, Line: fe.Line, Column: fe.Col, Message: fe.Msg}}, fe.Record, fe.Line, raw); err != nil {
+					t.records += len(batch) - i - 1
+					return err
+				}
+				continue
+			}
+			rec := sl.rec
+			verdict := schema.Result{Out: rec.Value}
+			if v != nil {
+				verdict = verdicts[k]
+				k++
+			}
+			violations := verdict.Violations
+			if violations == nil {
+				bad := out.accept(verdict.Out)
+				if bad == nil {
+					t.ok++
+					continue
+				}
+				var se *sinkError
+				if errors.As(bad, &se) {
+					t.records += len(batch) - i - 1
+					return bad
+				}
+				violations = []schema.Violation{{Msg: bad.Error()}}
+			}
+			t.failed++
+			if err := out.reject(recordErrors(name, rec, violations), rec.Index, rec.Line, rec.Value); err != nil {
+				t.records += len(batch) - i - 1
+				return err
+			}
+		}
+		batch = batch[:0]
+		return nil
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			t.records += len(batch)
+			return t, err
+		}
+		rec, err := in.Next()
+		if err == io.EOF {
+			break
+		}
+		var fe *format.Error
+		switch {
+		case errors.As(err, &fe) && fe.Recoverable:
+			batch = append(batch, slot{bad: fe})
+		case err != nil:
+			t.records += len(batch)
+			return t, err
+		default:
+			batch = append(batch, slot{rec: rec})
+		}
+		if len(batch) == checkBatch {
+			if err := flush(); err != nil {
+				return t, err
+			}
+		}
+	}
+	if len(batch) > 0 {
+		if err := flush(); err != nil {
+			return t, err
+		}
+	}
+	return t, nil
+}
