@@ -13,10 +13,8 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/sourcegraph/conc/pool"
 	"golang.org/x/time/rate"
 
 	"github.com/zpipe/zpipe/format"
@@ -432,15 +430,18 @@ func newBatchID() string {
 	return hex.EncodeToString(id[:])
 }
 
-// run runs items and returns their outcomes in the same order.
+// run runs items and returns their outcomes in the same order. The local
+// executor bounds them, as it bounds a stage's: reading an item's input
+// from WithSource is what tells its weight for the memory gate.
 func (b *Batch) run(ctx context.Context, items []*batchItem) []batchOutcome {
 	outs := make([]batchOutcome, len(items))
 	var (
 		mu                 sync.Mutex // serialises the callbacks
 		completed, records int
 		failed             int
-		stop               atomic.Bool
+		stopOnce           sync.Once
 	)
+	stop := make(chan struct{})
 	emit := func(p Progress) {
 		if b.onProgress != nil {
 			p.Name, p.Total, p.Records, p.Failed, p.Time = b.op.String(), len(items), records, failed, time.Now()
@@ -448,120 +449,127 @@ func (b *Batch) run(ctx context.Context, items []*batchItem) []batchOutcome {
 		}
 	}
 	emit(Progress{Type: ProgressStart})
-
-	var gate *batchGate
+	w := &Work{Parallel: b.parallel, Stop: stop}
 	if b.maxMemory > 0 {
-		gate = newBatchGate(b.maxMemory)
+		w.Gate = NewGate(b.maxMemory)
 	}
-	var lim *rate.Limiter
 	if b.throttle > 0 {
-		lim = rate.NewLimiter(rate.Every(b.throttle), 1)
+		w.Limiter = rate.NewLimiter(rate.Every(b.throttle), 1)
 	}
-	order := make([]int, len(items))
-	for i := range order {
-		order[i] = i
+	for i := range items {
+		w.Items = append(w.Items, i)
 	}
-	slices.SortStableFunc(order, func(i, j int) int { return cmp.Compare(items[j].priority, items[i].priority) })
-
-	p := pool.New().WithMaxGoroutines(b.parallel)
-	for _, i := range order {
-		p.Go(func() {
-			o := b.runItem(ctx, items[i], &stop, gate, lim)
-			o.prov.Attempts = o.res.Attempts
-			if o.res.Error != "" && !o.res.Skipped && !b.continueOnError {
-				stop.Store(true)
+	slices.SortStableFunc(w.Items, func(i, j int) int { return cmp.Compare(items[j].priority, items[i].priority) })
+	inputs := make([][]byte, len(items))
+	w.Weight = func(i int) int64 {
+		outs[i] = b.open(ctx, items[i], &inputs[i])
+		return int64(len(inputs[i]))
+	}
+	w.Waiting = func(i int, what string) {
+		if b.trace != nil {
+			b.trace(map[string]string{"memory": "wait", "pace": "throttle"}[what], items[i].id, w.Gate.Held())
+		}
+	}
+	w.Attempt = func(ctx context.Context, i, _ int) bool {
+		if w.Gate == nil {
+			outs[i] = b.open(ctx, items[i], &inputs[i])
+		}
+		if outs[i].res.Error == "" {
+			if b.trace != nil {
+				b.trace("start", items[i].id, w.Gate.Held())
 			}
-			outs[i] = o
-			mu.Lock()
-			defer mu.Unlock()
-			completed++
-			records += o.records
-			failed += o.failed
-			pct := percent(completed, len(items))
-			emit(Progress{Type: ProgressUpdate, Completed: completed, Percentage: pct})
-			emit(Progress{Type: ProgressItemComplete, Item: o.res.ID, Error: o.res.Error, Completed: completed, Percentage: pct})
-			if b.onItemComplete != nil {
-				b.onItemComplete(o.res)
-			}
-		})
+			outs[i] = b.attempt(ctx, items[i], inputs[i], outs[i])
+		}
+		return false
 	}
-	p.Wait()
+	finish := func(i int) {
+		o := &outs[i]
+		o.prov.Attempts = o.res.Attempts
+		if o.res.Error != "" && !o.res.Skipped && !b.continueOnError {
+			stopOnce.Do(func() { close(stop) })
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		completed++
+		records += o.records
+		failed += o.failed
+		pct := percent(completed, len(items))
+		emit(Progress{Type: ProgressUpdate, Completed: completed, Percentage: pct})
+		emit(Progress{Type: ProgressItemComplete, Item: o.res.ID, Error: o.res.Error, Completed: completed, Percentage: pct})
+		if b.onItemComplete != nil {
+			b.onItemComplete(o.res)
+		}
+	}
+	w.Done = finish
+	w.Skipped = func(i int) {
+		why := "an earlier item failed"
+		if err := ctx.Err(); err != nil {
+			why = err.Error()
+		}
+		outs[i] = b.skip(b.outcome(items[i]), why)
+		finish(i)
+	}
+	LocalPool{}.Execute(ctx, w)
 	emit(Progress{Type: ProgressComplete, Completed: completed, Percentage: percent(completed, len(items))})
 	return outs
 }
 
-// runItem waits its turn (memory, then throttle, so that the throttle
-// spaces real starts) and runs one attempt of the item.
-func (b *Batch) runItem(ctx context.Context, it *batchItem, stop *atomic.Bool, gate *batchGate, lim *rate.Limiter) (o batchOutcome) {
+// outcome is an item's result before it runs.
+func (b *Batch) outcome(it *batchItem) (o batchOutcome) {
 	o.res = ItemResult{ID: it.id, Operation: b.op, From: it.from, To: it.to}
-	sch := it.schema
-	if sch == nil {
-		sch = b.schema
-	}
 	o.prov = ItemProvenance{ID: it.id, SourceFormat: string(it.from), Time: time.Now()}
 	if b.op == Format {
 		o.prov.SourceFormat = "values"
 	}
-	if sch != nil && b.provenance {
+	if sch := b.schemaOf(it); sch != nil && b.provenance {
 		spec := sch.Spec()
 		o.prov.Schema = &SchemaProvenance{Path: spec.File, Definition: spec.Def, SHA256: sch.Sum()}
 	}
-	skip := func(why string) batchOutcome {
-		o.res.Skipped, o.res.Error, o.prov.Error = true, "skipped: "+why, "skipped: "+why
-		o.res.Records, o.res.Output, o.res.Errors = nil, nil, nil
+	return o
+}
+
+func (b *Batch) schemaOf(it *batchItem) *schema.Schema {
+	if it.schema != nil {
+		return it.schema
+	}
+	return b.schema
+}
+
+// skip marks an item skipped: not run, and not failed.
+func (b *Batch) skip(o batchOutcome, why string) batchOutcome {
+	o.res.Skipped, o.res.Error, o.prov.Error = true, "skipped: "+why, "skipped: "+why
+	o.res.Records, o.res.Output, o.res.Errors = nil, nil, nil
+	return o
+}
+
+// open reads an item's input into data, from WithSource when it has one;
+// an input that cannot be read fails the item.
+func (b *Batch) open(ctx context.Context, it *batchItem, data *[]byte) batchOutcome {
+	o := b.outcome(it)
+	*data = it.input
+	if it.source == nil {
 		return o
 	}
-	stopped := func() string {
-		if err := ctx.Err(); err != nil {
-			return err.Error()
+	var err error
+	if *data, err = it.source(ctx); err != nil {
+		if ctx.Err() != nil {
+			return b.skip(o, ctx.Err().Error())
 		}
-		if stop.Load() {
-			return "an earlier item failed"
-		}
-		return ""
+		o.res.Attempts = 1
+		return b.fail(o, []RecordError{{Source: it.id, Message: err.Error()}})
 	}
-	if why := stopped(); why != "" {
-		return skip(why)
-	}
-	trace := func(event string) {
-		if b.trace != nil {
-			b.trace(event, it.id, gate.held())
-		}
-	}
-	data := it.input
-	if it.source != nil {
-		var err error
-		if data, err = it.source(ctx); err != nil {
-			if ctx.Err() != nil {
-				return skip(ctx.Err().Error())
-			}
-			o.res.Attempts = 1
-			return b.fail(o, []RecordError{{Source: it.id, Message: err.Error()}})
-		}
-	}
-	if gate != nil {
-		n, err := gate.acquire(ctx, int64(len(data)), func() { trace("wait") })
-		if err != nil {
-			return skip(err.Error())
-		}
-		defer gate.release(n)
-	}
-	if lim != nil {
-		if err := batchThrottle(ctx, lim, func() { trace("throttle") }); err != nil {
-			return skip(err.Error())
-		}
-	}
-	if why := stopped(); why != "" {
-		return skip(why)
-	}
-	trace("start")
+	return o
+}
+
+// attempt runs one item on its input.
+func (b *Batch) attempt(ctx context.Context, it *batchItem, data []byte, o batchOutcome) batchOutcome {
 	start := time.Now()
 	o.prov.Time = start
 	o.res.Attempts = 1
-	o, err := b.process(ctx, it, sch, data, o)
+	o, err := b.process(ctx, it, b.schemaOf(it), data, o)
 	if err != nil {
 		// Cut short by the cancel, not failed: Retry runs it again.
-		return skip(err.Error())
+		return b.skip(o, err.Error())
 	}
 	o.res.Duration = time.Since(start)
 	o.prov.DurationNS = int64(o.res.Duration)
@@ -710,98 +718,6 @@ func batchNDJSON(values []any) []byte {
 func batchSHA256(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
-}
-
-// batchThrottle waits for the limiter's next start, calling waiting when it has
-// to wait.
-func batchThrottle(ctx context.Context, lim *rate.Limiter, waiting func()) error {
-	r := lim.Reserve()
-	d := r.Delay()
-	if d == 0 {
-		return nil
-	}
-	waiting()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		r.Cancel()
-		return ctx.Err()
-	}
-}
-
-// batchGate is a weighted semaphore on input bytes. Waiters are served in
-// turn, so that a big item is not starved by a stream of small ones.
-type batchGate struct {
-	limit int64
-	turn  chan struct{} // held by the waiter at the head of the line
-	mu    sync.Mutex
-	used  int64
-	freed chan struct{} // closed and replaced on every release
-}
-
-func newBatchGate(limit int64) *batchGate {
-	return &batchGate{limit: limit, turn: make(chan struct{}, 1), freed: make(chan struct{})}
-}
-
-// acquire takes n bytes, capped at the limit so that an item bigger than
-// the limit runs alone, and returns what to release. It calls waiting once
-// if it has to wait.
-func (g *batchGate) acquire(ctx context.Context, n int64, waiting func()) (int64, error) {
-	n = min(n, g.limit)
-	wait := func() {
-		if waiting != nil {
-			waiting()
-			waiting = nil
-		}
-	}
-	select {
-	case g.turn <- struct{}{}:
-	default:
-		wait()
-		select {
-		case g.turn <- struct{}{}:
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
-	}
-	defer func() { <-g.turn }()
-	for {
-		g.mu.Lock()
-		if g.used+n <= g.limit {
-			g.used += n
-			g.mu.Unlock()
-			return n, nil
-		}
-		freed := g.freed
-		g.mu.Unlock()
-		wait()
-		select {
-		case <-freed:
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
-	}
-}
-
-func (g *batchGate) release(n int64) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.used -= n
-	close(g.freed)
-	g.freed = make(chan struct{})
-}
-
-// held returns the bytes in flight; 0 without a gate.
-func (g *batchGate) held() int64 {
-	if g == nil {
-		return 0
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.used
 }
 
 // RetryOptions bound Retry.

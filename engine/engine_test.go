@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -278,7 +279,12 @@ func TestRetriesOnlyTransientFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := sr.runItem(context.Background(), nil, &item{source: filepath.Join(dir, tt.source), rel: tt.source, format: format.JSON})
+			ctx := context.Background()
+			sr.items = []item{{source: filepath.Join(dir, tt.source), rel: tt.source, format: format.JSON}}
+			sr.results, sr.started = make([]itemResult, 1), make([]time.Time, 1)
+			LocalPool{}.Execute(ctx, &Work{Items: []int{0}, Retry: sr.s.Retry, Attempt: sr.tryItem,
+				Done: func(i int) { sr.finishItem(ctx, i) }, Skipped: func(int) { t.Error("skipped") }})
+			res := sr.results[0]
 			if res.attempts != tt.attempts || res.failed != tt.failed || (res.err != nil) != tt.itemErr {
 				t.Errorf("attempts %d, failed %d, err %v", res.attempts, res.failed, res.err)
 			}

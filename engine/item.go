@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -46,95 +45,61 @@ type itemResult struct {
 
 func (r *itemResult) failedAny() bool { return r.err != nil || r.failed > 0 }
 
-// runItem processes an item, retrying it after transient failures (I/O
-// errors and timeouts) as the stage's retry settings allow. A schema
-// violation is never retried: it would fail the same way again.
-func (sr *stageRun) runItem(ctx context.Context, stopped <-chan struct{}, it *item) itemResult {
-	notRun := itemResult{notRun: true}
-	if isClosed(stopped) || ctx.Err() != nil {
-		return notRun
+// tryItem is the Attempt of a stage's Work: it runs the n-th attempt of
+// item i, after throwing away what a failed earlier one wrote. A schema
+// violation is never worth another attempt; an I/O error or a timeout is.
+func (sr *stageRun) tryItem(ctx context.Context, i, n int) (again bool) {
+	if n == 1 {
+		sr.started[i] = time.Now()
+	} else {
+		sr.dropParts(&sr.results[i])
 	}
-	// Bytes in flight are bounded, so that past max_memory items wait
-	// rather than buffer.
-	if mem := sr.r.memory; mem != nil {
-		w := min(it.weight(), sr.r.budget)
-		if err := mem.Acquire(ctx, w); err != nil {
-			return notRun
-		}
-		defer mem.Release(w)
-		if isClosed(stopped) {
-			return notRun
-		}
+	res := sr.attempt(ctx, &sr.items[i], n)
+	res.attempts = n
+	sr.results[i] = res
+	return res.transient && ctx.Err() == nil
+}
+
+// finishItem settles item i after its last attempt: an attempt cut off by
+// a stop did not fail, and the next run does it; a failed item writes none
+// of its records, and says why in the rejects.
+func (sr *stageRun) finishItem(ctx context.Context, i int) {
+	res, it := &sr.results[i], &sr.items[i]
+	if ctx.Err() != nil {
+		sr.dropParts(res)
+		*res = itemResult{notRun: true}
+		return
 	}
-	start := time.Now()
-	retry := sr.s.Retry
-	var res itemResult
-	for attempt := 1; ; attempt++ {
-		if l := sr.n.limiter; l != nil {
-			if err := l.Wait(ctx); err != nil || (attempt == 1 && isClosed(stopped)) {
-				return notRun
-			}
-		}
-		res = sr.attempt(ctx, it, attempt)
-		res.attempts = attempt
-		if ctx.Err() != nil {
-			// Cut off by a stop, not failed: the next run does it.
-			sr.discard(&res)
-			if res.rejects != "" {
-				os.Remove(res.rejects)
-			}
-			return notRun
-		}
-		if !res.transient || attempt > retry.Max || ctx.Err() != nil {
-			break
-		}
-		sr.discard(&res)
-		if res.rejects != "" {
-			os.Remove(res.rejects)
-		}
-		select {
-		case <-ctx.Done():
-		case <-stopped:
-		case <-time.After(backoff(retry.Delay, retry.Backoff, retry.MaxDelay, attempt)):
-		}
-	}
-	res.duration = time.Since(start)
+	res.duration = time.Since(sr.started[i])
 	if res.err != nil {
 		// None of a failed item's records is written, so none counts as ok.
 		res.failed, res.ok = res.records, 0
-		sr.discard(&res)
+		sr.discard(res)
 		res.parts = nil
-		if !res.notRun && ctx.Err() == nil {
-			re := sr.itemError(it, res.err)
-			var err error
-			if res.cutOff {
-				// Nothing of the item is written, so every record of it
-				// goes to the rejects, with its input, to be run again.
-				res.errs = []RecordError{re}
-				err = sr.rejectEach(it, &res, re)
-			} else {
-				res.errs = append(res.errs, re)
-				err = sr.appendReject(it, &res, re)
-			}
-			if err != nil {
-				res.errs = append(res.errs, RecordError{Source: it.rel, Message: "cannot write the rejects part: " + err.Error()})
-			}
+		re := sr.itemError(it, res.err)
+		var err error
+		if res.cutOff {
+			// Nothing of the item is written, so every record of it
+			// goes to the rejects, with its input, to be run again.
+			res.errs = []RecordError{re}
+			err = sr.rejectEach(it, res, re)
+		} else {
+			res.errs = append(res.errs, re)
+			err = sr.appendReject(it, res, re)
+		}
+		if err != nil {
+			res.errs = append(res.errs, RecordError{Source: it.rel, Message: "cannot write the rejects part: " + err.Error()})
 		}
 	}
-	return res
 }
 
-// backoff returns the wait before attempt n+1: delay·factor^(n-1), capped,
-// with ±20% jitter so that retries of many items do not arrive together.
-func backoff(delay time.Duration, factor float64, max time.Duration, n int) time.Duration {
-	d := float64(delay)
-	for i := 1; i < n; i++ {
-		d *= factor
+// dropParts removes what an attempt wrote.
+func (sr *stageRun) dropParts(res *itemResult) {
+	sr.discard(res)
+	if res.rejects != "" {
+		os.Remove(res.rejects)
+		res.rejects = ""
 	}
-	if max > 0 && d > float64(max) {
-		d = float64(max)
-	}
-	return time.Duration(d * (0.8 + 0.4*rand.Float64()))
 }
 
 func (sr *stageRun) discard(res *itemResult) {

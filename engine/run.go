@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
 	"github.com/zpipe/zpipe/format"
@@ -45,6 +44,8 @@ type Options struct {
 	Limits format.Limits
 	// Force redoes every item, ignoring what the journal says is done.
 	Force bool
+	// Executor runs the stages' items; the default is a LocalPool.
+	Executor Executor
 }
 
 // SetupError is a problem found before anything ran, such as a schema that
@@ -64,10 +65,12 @@ type runner struct {
 	state   *state
 	commits *committer
 	tmp     string
-	memory  *semaphore.Weighted // bytes in flight, when max_memory is set
+	gate    *Gate // bytes in flight, when max_memory is set
 	budget  int64
-	flights flights
-	nodes   []*node
+	// executor runs the stages' items.
+	executor Executor
+	flights  flights
+	nodes    []*node
 	// stop is closed for a graceful stop: by Options.Stop, or by the
 	// memory watchdog.
 	stop     chan struct{}
@@ -126,7 +129,10 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	if err := checkStateDir(opts.StateDir); err != nil {
 		return nil, &SetupError{err}
 	}
-	r := &runner{opts: opts, guard: newGuard(plans, opts.StateDir), stop: make(chan struct{})}
+	r := &runner{opts: opts, guard: newGuard(plans, opts.StateDir), stop: make(chan struct{}), executor: opts.Executor}
+	if r.executor == nil {
+		r.executor = LocalPool{}
+	}
 	if err := r.guard.Check(); err != nil {
 		return nil, &SetupError{err}
 	}
@@ -145,7 +151,7 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		}
 	}
 	if r.budget > 0 {
-		r.memory = semaphore.NewWeighted(r.budget)
+		r.gate = NewGate(r.budget)
 		old := debug.SetMemoryLimit(r.budget)
 		defer debug.SetMemoryLimit(old)
 	}

@@ -13,8 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sourcegraph/conc/pool"
-
 	"github.com/zpipe/zpipe/format"
 	"github.com/zpipe/zpipe/internal/atomicfile"
 	"github.com/zpipe/zpipe/pipeline"
@@ -80,6 +78,8 @@ type stageRun struct {
 	sources map[string]bool
 	items   []item
 	results []itemResult
+	// started holds when each item's first attempt began.
+	started []time.Time
 
 	// Errors are shown in input order, as items finish: an item's errors
 	// wait until every item before it has been shown.
@@ -165,24 +165,32 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	}()
 	defer stop()
 	r.progress(Progress{Type: ProgressStart, Name: s.Name, Total: toRun})
-	p := pool.New().WithMaxGoroutines(s.Parallel)
-	for i := range items {
-		if sr.results[i].upToDate {
-			continue
-		}
-		p.Go(func() {
-			res := sr.runItem(stageCtx, stopped, &items[i])
+	sr.started = make([]time.Time, len(items))
+	w := &Work{Parallel: s.Parallel, Gate: r.gate, Limiter: n.limiter, Retry: s.Retry, Stop: stopped,
+		Weight:  func(i int) int64 { return items[i].weight() },
+		Attempt: sr.tryItem,
+		Done: func(i int) {
+			sr.finishItem(stageCtx, i)
+			res := &sr.results[i]
 			if !res.notRun {
-				sr.record(i, &items[i], &res)
+				sr.record(i, &items[i], res)
 			}
-			sr.results[i] = res
 			sr.report(i)
 			if s.OnError == pipeline.Stop && res.failedAny() {
 				stop()
 			}
-		})
+		},
+		Skipped: func(i int) {
+			sr.results[i] = itemResult{notRun: true}
+			sr.report(i)
+		},
 	}
-	p.Wait()
+	for i := range items {
+		if !sr.results[i].upToDate {
+			w.Items = append(w.Items, i)
+		}
+	}
+	r.executor.Execute(stageCtx, w)
 	r.commits.flush()
 	sr.applyCommits()
 

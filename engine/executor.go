@@ -1,0 +1,194 @@
+package engine
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/sourcegraph/conc/pool"
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/time/rate"
+
+	"github.com/zpipe/zpipe/pipeline"
+)
+
+// Executor runs items: where and when each one runs, how many at once, how
+// long each may wait for memory or pace, and how often it is tried. The
+// item function knows nothing of this, and the executor nothing of what an
+// item does. LocalPool runs items on goroutines of this process; another
+// executor can run them elsewhere.
+type Executor interface {
+	Execute(ctx context.Context, w *Work)
+}
+
+// Work is a set of items to run and the bounds on running them.
+type Work struct {
+	// Items are the indexes of the items to run, in the order to start
+	// them.
+	Items []int
+	// Parallel bounds the items in flight.
+	Parallel int
+	// Gate, when set, bounds what the items in flight hold in memory;
+	// Weight says what item i holds.
+	Gate   *Gate
+	Weight func(i int) int64
+	// Limiter, when set, paces the starts of attempts.
+	Limiter *rate.Limiter
+	// Retry says how often, and after how long, a failed attempt that may
+	// succeed on another try is tried again.
+	Retry pipeline.Retry
+	// Stop, once closed, lets no item start and no attempt be retried;
+	// items in flight finish.
+	Stop <-chan struct{}
+	// Attempt runs item i for the n-th time, and says whether it failed in
+	// a way that another attempt may mend.
+	Attempt func(ctx context.Context, i, n int) (again bool)
+	// Done hears that item i will not be tried again; Skipped, that it was
+	// never started.
+	Done, Skipped func(i int)
+	// Waiting, when set, hears that item i waits for "memory" or "pace".
+	Waiting func(i int, what string)
+}
+
+// LocalPool runs items on a bounded pool of goroutines (conc).
+type LocalPool struct{}
+
+// Execute runs the work and returns when every item is done or skipped.
+func (LocalPool) Execute(ctx context.Context, w *Work) {
+	p := pool.New().WithMaxGoroutines(max(w.Parallel, 1))
+	for _, i := range w.Items {
+		p.Go(func() {
+			if w.run(ctx, i) {
+				w.Done(i)
+			} else {
+				w.Skipped(i)
+			}
+		})
+	}
+	p.Wait()
+}
+
+// run waits for memory, then for the pace, so that the pace spaces real
+// starts, and tries the item until it succeeds, fails for good, or runs
+// out of attempts. It reports whether the item started.
+func (w *Work) run(ctx context.Context, i int) bool {
+	if w.stopped(ctx) {
+		return false
+	}
+	if w.Gate != nil {
+		release, err := w.Gate.Acquire(ctx, w.Weight(i), func() { w.wait(i, "memory") })
+		if err != nil {
+			return false
+		}
+		defer release()
+		if w.stopped(ctx) {
+			return false
+		}
+	}
+	for n := 1; ; n++ {
+		if w.Limiter != nil {
+			if err := pace(ctx, w.Limiter, func() { w.wait(i, "pace") }); err != nil || (n == 1 && w.stopped(ctx)) {
+				return n > 1
+			}
+		}
+		if !w.Attempt(ctx, i, n) || n > w.Retry.Max || ctx.Err() != nil {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+		case <-w.Stop:
+		case <-time.After(backoff(w.Retry, n)):
+			continue
+		}
+		return true
+	}
+}
+
+func (w *Work) stopped(ctx context.Context) bool {
+	return ctx.Err() != nil || isClosed(w.Stop)
+}
+
+func (w *Work) wait(i int, what string) {
+	if w.Waiting != nil {
+		w.Waiting(i, what)
+	}
+}
+
+// backoff returns the wait before attempt n+1: delay·backoff^(n-1),
+// capped, with ±20% jitter so that retries of many items do not arrive
+// together.
+func backoff(r pipeline.Retry, n int) time.Duration {
+	d := float64(r.Delay)
+	for i := 1; i < n; i++ {
+		d *= max(r.Backoff, 1)
+	}
+	if r.MaxDelay > 0 && d > float64(r.MaxDelay) {
+		d = float64(r.MaxDelay)
+	}
+	return time.Duration(d * (0.8 + 0.4*rand.Float64()))
+}
+
+// pace waits for the limiter's next start, calling waiting when it has to
+// wait.
+func pace(ctx context.Context, lim *rate.Limiter, waiting func()) error {
+	r := lim.Reserve()
+	d := r.Delay()
+	if d == 0 {
+		return nil
+	}
+	waiting()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		r.Cancel()
+		return ctx.Err()
+	}
+}
+
+// Gate bounds the bytes that items in flight hold. Waiters are served in
+// turn, so that a big item is not starved by a stream of small ones, and
+// an item bigger than the whole budget runs alone.
+type Gate struct {
+	sem    *semaphore.Weighted
+	budget int64
+	mu     sync.Mutex
+	held   int64
+}
+
+// NewGate returns a gate of budget bytes.
+func NewGate(budget int64) *Gate { return &Gate{sem: semaphore.NewWeighted(budget), budget: budget} }
+
+// Acquire takes n bytes, calling waiting once if it has to wait, and
+// returns how to give them back.
+func (g *Gate) Acquire(ctx context.Context, n int64, waiting func()) (release func(), err error) {
+	n = max(min(n, g.budget), 1)
+	if !g.sem.TryAcquire(n) {
+		waiting()
+		if err := g.sem.Acquire(ctx, n); err != nil {
+			return nil, err
+		}
+	}
+	g.mu.Lock()
+	g.held += n
+	g.mu.Unlock()
+	return func() {
+		g.mu.Lock()
+		g.held -= n
+		g.mu.Unlock()
+		g.sem.Release(n)
+	}, nil
+}
+
+// Held returns the bytes in flight; 0 without a gate.
+func (g *Gate) Held() int64 {
+	if g == nil {
+		return 0
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.held
+}
