@@ -23,9 +23,9 @@ func CheckFile(ctx context.Context, sch *schema.Schema, path, display string, f 
 	if err == nil {
 		v := sch.Validator()
 		defer sch.Put(v)
-		var t tally
-		t, err = process(ctx, display, dec, v, reporter(report))
-		records, failed = t.records, t.failed
+		var t Tally
+		t, err = Process(ctx, display, dec, v, reporter(report))
+		records, failed = t.Records, t.Failed
 	}
 	// A decoding error that ends the file counts as a failed record, and
 	// is reported with its position.
@@ -42,9 +42,9 @@ func CheckFile(ctx context.Context, sch *schema.Schema, path, display string, f 
 // error of an invalid one is reported.
 type reporter func(RecordError)
 
-func (r reporter) accept(any) error { return nil }
+func (r reporter) Accept(any) error { return nil }
 
-func (r reporter) reject(errs []RecordError, _, _ int, _ any) error {
+func (r reporter) Reject(errs []RecordError, _, _ int, _ any) error {
 	for _, e := range errs {
 		r(e)
 	}

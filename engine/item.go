@@ -182,8 +182,8 @@ func (sr *stageRun) attempt(ctx context.Context, it *item, n int) (res itemResul
 	flight := &inflight{sr: sr, it: it, v: v, cancel: cancel}
 	sr.r.flights.add(flight)
 	defer sr.r.flights.remove(flight)
-	t, err := process(ctx, it.rel, dec, v, w)
-	res.records, res.ok, res.failed = t.records, t.ok, t.failed
+	t, err := Process(ctx, it.rel, dec, v, w)
+	res.records, res.ok, res.failed = t.Records, t.OK, t.Failed
 	var fe *format.Error
 	switch {
 	case err == nil:
@@ -270,7 +270,7 @@ func (w *partWriter) open(name string, f format.Format) (*os.File, *format.Encod
 
 // accept encodes a record for every output and writes it to all or none, so
 // that a record one format cannot hold is rejected rather than half written.
-func (w *partWriter) accept(rec any) error {
+func (w *partWriter) Accept(rec any) error {
 	outs := w.sr.s.Outputs
 	if w.encs == nil {
 		w.encs = make([]*format.Encoder, len(outs))
@@ -280,7 +280,7 @@ func (w *partWriter) accept(rec any) error {
 		if w.encs[k] == nil {
 			f, enc, err := w.open(strconv.Itoa(k), o.Format)
 			if err != nil {
-				return &sinkError{err}
+				return &SinkError{err}
 			}
 			w.files[k], w.encs[k] = f, enc
 			w.res.parts[k] = f.Name()
@@ -291,14 +291,14 @@ func (w *partWriter) accept(rec any) error {
 	}
 	for _, enc := range w.encs {
 		if err := enc.Commit(); err != nil {
-			return &sinkError{err}
+			return &SinkError{err}
 		}
 	}
 	return nil
 }
 
 // reject writes a rejects line: {source, record, line, errors, input}.
-func (w *partWriter) reject(errs []RecordError, record, line int, input any) error {
+func (w *partWriter) Reject(errs []RecordError, record, line int, input any) error {
 	w.res.errs = append(w.res.errs, errs...)
 	if w.sr.s.Rejects == "" {
 		return nil

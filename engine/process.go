@@ -14,35 +14,35 @@ import (
 // it; what they do with the outcome is the sink's business, and when and
 // how often an item runs is the executor's.
 
-// records yields an item's records in order; a format.Decoder is one.
-type records interface {
+// Records yields an item's records in order; a format.Decoder is one.
+type Records interface {
 	Next() (format.Record, error)
 }
 
-// sink takes what process decides about each record, in input order.
-type sink interface {
-	// accept takes a valid record as the schema gave it back: defaults
-	// filled in, or transformed. A *sinkError means the sink itself
+// Sink takes what Process decides about each record, in input order.
+type Sink interface {
+	// Accept takes a valid record as the schema gave it back: defaults
+	// filled in, or transformed. A *SinkError means the sink itself
 	// failed (a disk, say) and stops the item; any other error rejects the
 	// record, such as a value the output format cannot hold.
-	accept(rec any) error
-	// reject takes a record that failed, with why; input is what was read,
+	Accept(rec any) error
+	// Reject takes a record that failed, with why; input is what was read,
 	// or nil when nothing could be. Its error stops the item.
-	reject(errs []RecordError, index, line int, input any) error
+	Reject(errs []RecordError, index, line int, input any) error
 }
 
-// sinkError is a failure of the sink rather than of a record.
-type sinkError struct{ err error }
+// SinkError is a failure of the sink rather than of a record.
+type SinkError struct{ Err error }
 
-func (e *sinkError) Error() string { return e.err.Error() }
-func (e *sinkError) Unwrap() error { return e.err }
+func (e *SinkError) Error() string { return e.Err.Error() }
+func (e *SinkError) Unwrap() error { return e.Err }
 
-// errStopItem, from a sink, ends the item early and on purpose, as the
+// ErrStopItem, from a Sink, ends the item early and on purpose, as the
 // Batch API does at the first failure unless it wants every error.
-var errStopItem = errors.New("stop the item")
+var ErrStopItem = errors.New("stop the item")
 
-// tally counts an item's records: read, written and rejected.
-type tally struct{ records, ok, failed int }
+// Tally counts an item's records: read, accepted and rejected.
+type Tally struct{ Records, OK, Failed int }
 
 // checkBatch is how many records go to the schema at once, so that an
 // isolated schema's evaluator costs one round trip a batch.
@@ -55,12 +55,12 @@ type slot struct {
 	bad *format.Error
 }
 
-// process runs every record of an item through the schema (none: every
+// Process runs every record of an item through the schema (none: every
 // record is valid as read) into the sink. It returns the counts and why
 // the item stopped short, if it did: ctx's error, a decoding error that
 // leaves nothing more to read, the evaluator's failure, or the sink's. On
 // an early stop the records read so far count as read.
-func process(ctx context.Context, name string, in records, v *schema.Validator, out sink) (t tally, err error) {
+func Process(ctx context.Context, name string, in Records, v *schema.Validator, out Sink) (t Tally, err error) {
 	var batch []slot
 	flush := func() error {
 		values := make([]any, 0, len(batch))
@@ -75,21 +75,21 @@ func process(ctx context.Context, name string, in records, v *schema.Validator, 
 		if v != nil {
 			var err error
 			if verdicts, err = v.CheckBatch(ctx, values, untyped); err != nil {
-				t.records += len(batch)
+				t.Records += len(batch)
 				return err
 			}
 		}
 		k := 0
 		for i, sl := range batch {
-			t.records++
+			t.Records++
 			if fe := sl.bad; fe != nil {
-				t.failed++
+				t.Failed++
 				var raw any
 				if fe.Raw != "" {
 					raw = fe.Raw
 				}
-				if err := out.reject([]RecordError{{Source: name, Record: fe.Record, Line: fe.Line, Column: fe.Col, Message: fe.Msg}}, fe.Record, fe.Line, raw); err != nil {
-					t.records += len(batch) - i - 1
+				if err := out.Reject([]RecordError{{Source: name, Record: fe.Record, Line: fe.Line, Column: fe.Col, Message: fe.Msg}}, fe.Record, fe.Line, raw); err != nil {
+					t.Records += len(batch) - i - 1
 					return err
 				}
 				continue
@@ -102,21 +102,21 @@ func process(ctx context.Context, name string, in records, v *schema.Validator, 
 			}
 			violations := verdict.Violations
 			if violations == nil {
-				bad := out.accept(verdict.Out)
+				bad := out.Accept(verdict.Out)
 				if bad == nil {
-					t.ok++
+					t.OK++
 					continue
 				}
-				var se *sinkError
+				var se *SinkError
 				if errors.As(bad, &se) {
-					t.records += len(batch) - i - 1
+					t.Records += len(batch) - i - 1
 					return bad
 				}
 				violations = []schema.Violation{{Msg: bad.Error()}}
 			}
-			t.failed++
-			if err := out.reject(recordErrors(name, rec, violations), rec.Index, rec.Line, rec.Value); err != nil {
-				t.records += len(batch) - i - 1
+			t.Failed++
+			if err := out.Reject(recordErrors(name, rec, violations), rec.Index, rec.Line, rec.Value); err != nil {
+				t.Records += len(batch) - i - 1
 				return err
 			}
 		}
@@ -125,7 +125,7 @@ func process(ctx context.Context, name string, in records, v *schema.Validator, 
 	}
 	for {
 		if err := ctx.Err(); err != nil {
-			t.records += len(batch)
+			t.Records += len(batch)
 			return t, err
 		}
 		rec, err := in.Next()
@@ -137,7 +137,7 @@ func process(ctx context.Context, name string, in records, v *schema.Validator, 
 		case errors.As(err, &fe) && fe.Recoverable:
 			batch = append(batch, slot{bad: fe})
 		case err != nil:
-			t.records += len(batch)
+			t.Records += len(batch)
 			return t, err
 		default:
 			batch = append(batch, slot{rec: rec})

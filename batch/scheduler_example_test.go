@@ -1,21 +1,21 @@
-package engine_test
+package batch_test
 
 import (
 	"context"
 	"fmt"
 
-	"github.com/zpipe/zpipe/engine"
+	"github.com/zpipe/zpipe/batch"
 )
 
 // With one slot, the most urgent waiting task runs first.
 func ExampleScheduler() {
-	s, err := engine.NewScheduler(engine.Slots(1))
+	s, err := batch.NewScheduler(batch.Slots(1))
 	if err != nil {
 		panic(err)
 	}
 	s.Pause() // queue everything before anything starts
-	for _, p := range []engine.Priority{engine.Low, engine.High, engine.Critical} {
-		name := map[engine.Priority]string{engine.Low: "low", engine.High: "high", engine.Critical: "critical"}[p]
+	for _, p := range []batch.Priority{batch.Low, batch.High, batch.Critical} {
+		name := map[batch.Priority]string{batch.Low: "low", batch.High: "high", batch.Critical: "critical"}[p]
 		s.Schedule(name, p, func(ctx context.Context) error {
 			fmt.Println("ran", name)
 			return nil
@@ -38,7 +38,7 @@ func ExampleScheduler() {
 // again.
 func ExamplePool() {
 	made := 0
-	p, err := engine.NewPool(2, engine.Resource[string]{
+	p, err := batch.NewPool(2, batch.Resource[string]{
 		Create: func(ctx context.Context) (string, error) {
 			made++
 			return fmt.Sprintf("conn%d", made), nil

@@ -1,4 +1,4 @@
-package engine
+package batch
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/zpipe/zpipe/engine"
 	"github.com/zpipe/zpipe/format"
 	"github.com/zpipe/zpipe/schema"
 )
@@ -70,67 +71,67 @@ func TestBatchOperations(t *testing.T) {
 		schema  bool
 		add     func(b *Batch) error
 		records string // Parse: the records as a JSON list
-		output  string // Format, Convert: the exact bytes
+		output  string // OpFormat, Convert: the exact bytes
 		err     string
 	}{
 		{
-			name: "ndjson parses into one record per line", op: Parse,
+			name: "ndjson parses into one record per line", op: OpParse,
 			add: func(b *Batch) error {
 				return b.Add("u.ndjson", []byte("{\"id\":1,\"name\":\"Ada\"}\n{\"id\":2,\"name\":\"Alan\"}\n"), format.NDJSON)
 			},
 			records: `[{"id":1,"name":"Ada"},{"id":2,"name":"Alan"}]`,
 		},
 		{
-			name: "a json array parses into its elements, numbers kept exactly", op: Parse,
+			name: "a json array parses into its elements, numbers kept exactly", op: OpParse,
 			add: func(b *Batch) error {
 				return b.Add("u.json", []byte(`[{"id": 12345678901234567890}, {"id": 0.10}]`), format.JSON)
 			},
 			records: `[{"id":12345678901234567890},{"id":0.10}]`,
 		},
 		{
-			name: "yaml documents parse into records", op: Parse,
+			name: "yaml documents parse into records", op: OpParse,
 			add: func(b *Batch) error {
 				return b.Add("u.yaml", []byte("id: 1\nname: Ada\n---\nid: 2\nname: Alan\n"), format.YAML)
 			},
 			records: `[{"id":1,"name":"Ada"},{"id":2,"name":"Alan"}]`,
 		},
 		{
-			name: "csv parses into string cells without a schema", op: Parse,
+			name: "csv parses into string cells without a schema", op: OpParse,
 			add: func(b *Batch) error {
 				return b.Add("u.csv", []byte("id,name\n1,Ada\n"), format.CSV)
 			},
 			records: `[{"id":"1","name":"Ada"}]`,
 		},
 		{
-			name: "csv cells are typed and defaults filled by the schema", op: Parse, schema: true,
+			name: "csv cells are typed and defaults filled by the schema", op: OpParse, schema: true,
 			add: func(b *Batch) error {
 				return b.Add("u.csv", []byte("id,name,tier\n1,Ada,\n2,Alan,pro\n"), format.CSV)
 			},
 			records: `[{"id":1,"name":"Ada","tier":"free"},{"id":2,"name":"Alan","tier":"pro"}]`,
 		},
 		{
-			name: "yaml converts to json byte for byte", op: Convert,
+			name: "yaml converts to json byte for byte", op: OpConvert,
 			add: func(b *Batch) error {
 				return b.AddConversion("u.yaml", []byte("id: 1\nname: Ada\ntags: [a, b]\n"), format.YAML, format.JSON)
 			},
 			output: "[\n  {\n    \"id\": 1,\n    \"name\": \"Ada\",\n    \"tags\": [\n      \"a\",\n      \"b\"\n    ]\n  }\n]\n",
 		},
 		{
-			name: "a conversion with a schema fills its defaults", op: Convert, schema: true,
+			name: "a conversion with a schema fills its defaults", op: OpConvert, schema: true,
 			add: func(b *Batch) error {
 				return b.AddConversion("u.json", []byte(`[{"name":"Ada","id":1},{"id":2,"name":"Alan","tier":"pro"}]`), format.JSON, format.NDJSON)
 			},
 			output: "{\"name\":\"Ada\",\"id\":1,\"tier\":\"free\"}\n{\"id\":2,\"name\":\"Alan\",\"tier\":\"pro\"}\n",
 		},
 		{
-			name: "a conversion to csv takes its header from the schema", op: Convert, schema: true,
+			name: "a conversion to csv takes its header from the schema", op: OpConvert, schema: true,
 			add: func(b *Batch) error {
 				return b.AddConversion("u.ndjson", []byte("{\"name\":\"Ada\",\"id\":1}\n"), format.NDJSON, format.CSV)
 			},
 			output: "id,name,tier\n1,Ada,free\n",
 		},
 		{
-			name: "Go values format as yaml", op: Format,
+			name: "Go values format as yaml", op: OpFormat,
 			add: func(b *Batch) error {
 				type user struct {
 					ID   int    `json:"id"`
@@ -141,21 +142,21 @@ func TestBatchOperations(t *testing.T) {
 			output: "id: 1\nname: Ada\n---\nid: 2\nname: Alan\n",
 		},
 		{
-			name: "an invalid record fails the item with its position", op: Parse, schema: true,
+			name: "an invalid record fails the item with its position", op: OpParse, schema: true,
 			add: func(b *Batch) error {
 				return b.Add("u.ndjson", []byte("{\"id\":1,\"name\":\"Ada\"}\n{\"id\":0,\"name\":\"Bob\"}\n"), format.NDJSON)
 			},
 			err: "u.ndjson:2:7: record 2: id: invalid value 0 (out of bound >=1) (user.cue:2:14)",
 		},
 		{
-			name: "an invalid value fails a format item", op: Format, schema: true,
+			name: "an invalid value fails a format item", op: OpFormat, schema: true,
 			add: func(b *Batch) error {
 				return b.AddValues("users", []any{map[string]any{"id": 1}}, format.JSON)
 			},
 			err: "users: record 1: name: field is required but not present (user.cue:3:8)",
 		},
 		{
-			name: "input that does not decode fails the item with its position", op: Convert,
+			name: "input that does not decode fails the item with its position", op: OpConvert,
 			add: func(b *Batch) error {
 				return b.AddConversion("u.json", []byte("[\n  {\"id\": }\n]"), format.JSON, format.YAML)
 			},
@@ -204,7 +205,7 @@ func TestItemSchemaOverridesBatchSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := batchNew(t, Parse, WithSchema(batchSchema(t)))
+	b := batchNew(t, OpParse, WithSchema(batchSchema(t)))
 	batchMust(t, b.Add("batch schema", []byte(`{"id":1,"name":"a"}`), format.JSON))
 	batchMust(t, b.Add("own schema", []byte(`{"id":1,"name":"a"}`), format.JSON, WithSchema(strict)))
 	sum, _ := b.Execute(context.Background())
@@ -228,7 +229,7 @@ func TestDetailedErrorsListEveryError(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := batchNew(t, Parse, WithSchema(batchSchema(t)), DetailedErrors(tt.detailed))
+			b := batchNew(t, OpParse, WithSchema(batchSchema(t)), DetailedErrors(tt.detailed))
 			batchMust(t, b.Add("u", in, format.NDJSON))
 			sum, _ := b.Execute(context.Background())
 			r := sum.Items[0]
@@ -283,7 +284,7 @@ func TestBatchRejectsBadSetup(t *testing.T) {
 func TestAddDuringExecuteIsAnError(t *testing.T) {
 	var addErr error
 	var b *Batch
-	b = batchNew(t, Parse)
+	b = batchNew(t, OpParse)
 	batchMust(t, b.Add("a", nil, format.JSON, WithSource(func(context.Context) ([]byte, error) {
 		addErr = b.Add("b", []byte("{}"), format.JSON)
 		return []byte("{}"), nil
@@ -295,24 +296,24 @@ func TestAddDuringExecuteIsAnError(t *testing.T) {
 }
 
 func TestEmptyBatchEmitsStartAndCompleteAndHasProvenance(t *testing.T) {
-	var events []Progress
-	b := batchNew(t, Convert, IncludeProvenance(true), OnProgress(func(p Progress) { events = append(events, p) }))
+	var events []engine.Progress
+	b := batchNew(t, OpConvert, IncludeProvenance(true), OnProgress(func(p engine.Progress) { events = append(events, p) }))
 	sum, err := b.Execute(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(events) != 2 || events[0].Type != ProgressStart || events[1].Type != ProgressComplete || events[1].Percentage != 100 {
+	if len(events) != 2 || events[0].Type != engine.ProgressStart || events[1].Type != engine.ProgressComplete || events[1].Percentage != 100 {
 		t.Errorf("events = %+v", events)
 	}
 	p := sum.Provenance
-	if sum.Total != 0 || sum.Items == nil || p == nil || p.ID == "" || p.Version != Version() || p.Items == nil || p.End.Before(p.Start) {
+	if sum.Total != 0 || sum.Items == nil || p == nil || p.ID == "" || p.Version != engine.Version() || p.Items == nil || p.End.Before(p.Start) {
 		t.Errorf("summary = %+v, provenance = %+v", sum, p)
 	}
 }
 
 func TestProgressReportsEveryItem(t *testing.T) {
 	var got []string
-	b := batchNew(t, Parse, Parallel(1), WithSchema(batchSchema(t)), OnProgress(func(p Progress) {
+	b := batchNew(t, OpParse, Parallel(1), WithSchema(batchSchema(t)), OnProgress(func(p engine.Progress) {
 		got = append(got, fmt.Sprintf("%s %s %d/%d %.0f%% records %d failed %d %s", p.Type, p.Item, p.Completed, p.Total, p.Percentage, p.Records, p.Failed, p.Error))
 	}))
 	batchMust(t, b.Add("a", []byte(`[{"id":1,"name":"a"},{"id":2,"name":"b"}]`), format.JSON))
@@ -335,7 +336,7 @@ func TestSlowItemDoesNotHoldUpTheOthers(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	unblock := make(chan struct{})
 	done := make(chan string, 10)
-	b := batchNew(t, Parse, Parallel(2), OnItemComplete(func(r ItemResult) { done <- r.ID }))
+	b := batchNew(t, OpParse, Parallel(2), OnItemComplete(func(r ItemResult) { done <- r.ID }))
 	batchMust(t, b.Add("slow", nil, format.NDJSON, WithSource(func(context.Context) ([]byte, error) {
 		<-unblock
 		return []byte("{}\n"), nil
@@ -374,7 +375,7 @@ func TestSlowItemDoesNotHoldUpTheOthers(t *testing.T) {
 
 func TestPriorityStartsItemsFirstAndResultsKeepTheirOrder(t *testing.T) {
 	var starts []string
-	b := batchNew(t, Parse, Parallel(1))
+	b := batchNew(t, OpParse, Parallel(1))
 	b.trace = func(event, id string, _ int64) { starts = append(starts, event+" "+id) }
 	batchMust(t, b.Add("low", []byte("{}"), format.JSON))
 	batchMust(t, b.Add("high", []byte("{}"), format.JSON, WithPriority(5)))
@@ -389,7 +390,7 @@ func TestPriorityStartsItemsFirstAndResultsKeepTheirOrder(t *testing.T) {
 }
 
 func TestStopAtFirstFailureSkipsTheRest(t *testing.T) {
-	b := batchNew(t, Parse, Parallel(1), ContinueOnError(false), WithSchema(batchSchema(t)))
+	b := batchNew(t, OpParse, Parallel(1), ContinueOnError(false), WithSchema(batchSchema(t)))
 	for _, in := range []string{`{"id":1,"name":"a"}`, `{"id":0,"name":"b"}`, `{"id":3,"name":"c"}`, `{"id":4,"name":"d"}`} {
 		batchMust(t, b.Add(in[6:7], []byte(in), format.JSON))
 	}
@@ -418,7 +419,7 @@ func TestRetryRerunsFailedItemsAndKeepsEarlierSuccesses(t *testing.T) {
 		return []byte(`{"id":2,"name":"b"}`), nil
 	})
 	var ran []string
-	b := batchNew(t, Parse, Parallel(2), WithSchema(batchSchema(t)), IncludeProvenance(true),
+	b := batchNew(t, OpParse, Parallel(2), WithSchema(batchSchema(t)), IncludeProvenance(true),
 		OnItemComplete(func(r ItemResult) { ran = append(ran, r.ID) }))
 	batchMust(t, b.Add("ok", []byte(`{"id":1,"name":"a"}`), format.JSON))
 	batchMust(t, b.Add("flaky", nil, format.JSON, flaky))
@@ -471,7 +472,7 @@ func TestMaxMemoryBoundsTheBytesInFlight(t *testing.T) {
 	for id := range in {
 		release[id] = make(chan struct{})
 	}
-	b := batchNew(t, Parse, Parallel(2), MaxMemory(limit))
+	b := batchNew(t, OpParse, Parallel(2), MaxMemory(limit))
 	// Each item waits at its start until the test releases it, so the test
 	// sees which items hold memory together.
 	b.trace = func(event, id string, inFlight int64) {
@@ -530,7 +531,7 @@ func TestThrottleSpacesStarts(t *testing.T) {
 	// With an hour between starts, the first item starts and every other
 	// one waits, however many goroutines are free.
 	events := make(chan string, 8)
-	b := batchNew(t, Parse, Parallel(3), Throttle(time.Hour))
+	b := batchNew(t, OpParse, Parallel(3), Throttle(time.Hour))
 	b.trace = func(event, id string, _ int64) { events <- event }
 	for _, id := range []string{"a", "b", "c"} {
 		batchMust(t, b.Add(id, []byte("{}"), format.JSON))
@@ -562,7 +563,7 @@ func TestCancelStopsStartingItems(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	b := batchNew(t, Parse, Parallel(2), OnItemComplete(func(r ItemResult) {
+	b := batchNew(t, OpParse, Parallel(2), OnItemComplete(func(r ItemResult) {
 		if r.ID == "first" {
 			cancel()
 		}
@@ -590,7 +591,7 @@ func TestCancelStopsStartingItems(t *testing.T) {
 }
 
 func TestResetForgetsItems(t *testing.T) {
-	b := batchNew(t, Parse)
+	b := batchNew(t, OpParse)
 	batchMust(t, b.Add("a", []byte("{}"), format.JSON))
 	batchMust(t, b.Add("b", []byte("{}"), format.JSON))
 	if sum, _ := b.Execute(context.Background()); sum.Total != 2 {
@@ -607,7 +608,7 @@ func TestResetForgetsItems(t *testing.T) {
 func TestProvenanceHashesInputsAndOutputs(t *testing.T) {
 	sha := func(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
 	sch := batchSchema(t)
-	b := batchNew(t, Convert, IncludeProvenance(true), WithSchema(sch))
+	b := batchNew(t, OpConvert, IncludeProvenance(true), WithSchema(sch))
 	inputs := [][]byte{[]byte("id: 1\nname: a\n"), []byte("id: 0\nname: b\n")}
 	for i, in := range inputs {
 		batchMust(t, b.AddConversion(fmt.Sprint(i), in, format.YAML, format.NDJSON))

@@ -1,10 +1,10 @@
-package engine_test
+package batch_test
 
 import (
 	"context"
 	"fmt"
 
-	"github.com/zpipe/zpipe/engine"
+	"github.com/zpipe/zpipe/batch"
 	"github.com/zpipe/zpipe/format"
 	"github.com/zpipe/zpipe/schema"
 )
@@ -16,7 +16,7 @@ func ExampleNewConverter() {
 	if err != nil {
 		panic(err)
 	}
-	conv, err := engine.NewConverter(engine.WithSchema(sch), engine.Parallel(2))
+	conv, err := batch.NewConverter(batch.WithSchema(sch), batch.Parallel(2))
 	if err != nil {
 		panic(err)
 	}
@@ -49,7 +49,7 @@ func ExampleNewParser() {
 	if err != nil {
 		panic(err)
 	}
-	p, err := engine.NewParser(engine.WithSchema(sch))
+	p, err := batch.NewParser(batch.WithSchema(sch))
 	if err != nil {
 		panic(err)
 	}

@@ -1,4 +1,4 @@
-package engine
+package batch
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/zpipe/zpipe/engine"
 	"github.com/zpipe/zpipe/format"
 	"github.com/zpipe/zpipe/schema"
 )
@@ -26,24 +27,24 @@ type Operation int
 
 // The batch operations.
 const (
-	// Parse decodes input bytes into records, checking them against the
+	// OpParse decodes input bytes into records, checking them against the
 	// schema when there is one.
-	Parse Operation = iota + 1
-	// Format encodes Go values into a format.
-	Format
-	// Convert decodes input bytes, checks the records against the schema
+	OpParse Operation = iota + 1
+	// OpFormat encodes Go values into a format.
+	OpFormat
+	// OpConvert decodes input bytes, checks the records against the schema
 	// when there is one, and encodes them into another format.
-	Convert
+	OpConvert
 )
 
 // String returns the operation's name: parse, format or convert.
 func (o Operation) String() string {
 	switch o {
-	case Parse:
+	case OpParse:
 		return "parse"
-	case Format:
+	case OpFormat:
 		return "format"
-	case Convert:
+	case OpConvert:
 		return "convert"
 	}
 	return fmt.Sprintf("Operation(%d)", int(o))
@@ -56,7 +57,7 @@ func (o Operation) String() string {
 type Batch struct {
 	op              Operation
 	parallel        int
-	onProgress      func(Progress)
+	onProgress      func(engine.Progress)
 	onItemComplete  func(ItemResult)
 	continueOnError bool
 	provenance      bool
@@ -114,7 +115,7 @@ func Parallel(n int) BatchOption {
 // OnProgress receives the start, progress, itemComplete and complete
 // events of every Execute and Retry round, from one goroutine at a time.
 // Their Name is the operation, such as "convert".
-func OnProgress(f func(Progress)) BatchOption {
+func OnProgress(f func(engine.Progress)) BatchOption {
 	return batchOption(func(b *Batch) error { b.onProgress = f; return nil })
 }
 
@@ -193,7 +194,7 @@ func WithSource(read func(context.Context) ([]byte, error)) ItemOption {
 
 // NewBatch returns an empty batch for op.
 func NewBatch(op Operation, opts ...BatchOption) (*Batch, error) {
-	if op < Parse || op > Convert {
+	if op < OpParse || op > OpConvert {
 		return nil, fmt.Errorf("unknown operation %d", int(op))
 	}
 	b := &Batch{op: op, parallel: runtime.GOMAXPROCS(0), continueOnError: true, ids: map[string]bool{}}
@@ -206,25 +207,25 @@ func NewBatch(op Operation, opts ...BatchOption) (*Batch, error) {
 }
 
 // NewParser returns a Parse batch.
-func NewParser(opts ...BatchOption) (*Batch, error) { return NewBatch(Parse, opts...) }
+func NewParser(opts ...BatchOption) (*Batch, error) { return NewBatch(OpParse, opts...) }
 
 // NewFormatter returns a Format batch.
-func NewFormatter(opts ...BatchOption) (*Batch, error) { return NewBatch(Format, opts...) }
+func NewFormatter(opts ...BatchOption) (*Batch, error) { return NewBatch(OpFormat, opts...) }
 
 // NewConverter returns a Convert batch.
-func NewConverter(opts ...BatchOption) (*Batch, error) { return NewBatch(Convert, opts...) }
+func NewConverter(opts ...BatchOption) (*Batch, error) { return NewBatch(OpConvert, opts...) }
 
 // Add adds an item to a Parse batch: input holds records in format f.
 // Inputs are bytes rather than readers so that an item can be weighed,
 // hashed and run again by Retry.
 func (b *Batch) Add(id string, input []byte, f format.Format, opts ...ItemOption) error {
-	return b.add(Parse, &batchItem{id: id, from: f, input: input}, opts)
+	return b.add(OpParse, &batchItem{id: id, from: f, input: input}, opts)
 }
 
 // AddConversion adds an item to a Convert batch: input holds records in
 // format from, to be written in format to.
 func (b *Batch) AddConversion(id string, input []byte, from, to format.Format, opts ...ItemOption) error {
-	return b.add(Convert, &batchItem{id: id, from: from, to: to, input: input}, opts)
+	return b.add(OpConvert, &batchItem{id: id, from: from, to: to, input: input}, opts)
 }
 
 // AddValues adds an item to a Format batch: each value is one record,
@@ -239,7 +240,7 @@ func (b *Batch) AddValues(id string, values []any, to format.Format, opts ...Ite
 		}
 		it.values[i] = n
 	}
-	return b.add(Format, it, opts)
+	return b.add(OpFormat, it, opts)
 }
 
 func (b *Batch) add(op Operation, it *batchItem, opts []ItemOption) error {
@@ -254,9 +255,9 @@ func (b *Batch) add(op Operation, it *batchItem, opts []ItemOption) error {
 	}
 	formats := []format.Format{it.from, it.to}
 	switch op {
-	case Parse:
+	case OpParse:
 		formats = formats[:1]
-	case Format:
+	case OpFormat:
 		formats = formats[1:]
 	}
 	for _, f := range formats {
@@ -264,7 +265,7 @@ func (b *Batch) add(op Operation, it *batchItem, opts []ItemOption) error {
 			return fmt.Errorf("item %q: %w", it.id, err)
 		}
 	}
-	if it.source != nil && (it.input != nil || op == Format) {
+	if it.source != nil && (it.input != nil || op == OpFormat) {
 		return fmt.Errorf("item %q: WithSource replaces the input bytes; pass nil input", it.id)
 	}
 	b.mu.Lock()
@@ -305,7 +306,7 @@ type ItemResult struct {
 	// the item was skipped; empty when the item succeeded.
 	Error string
 	// Errors lists every error, with DetailedErrors.
-	Errors []RecordError
+	Errors []engine.RecordError
 	// Skipped is set when the item did not run, or did not finish, because
 	// the batch was cancelled or stopped at an earlier failure.
 	Skipped  bool
@@ -342,13 +343,13 @@ type BatchProvenance struct {
 	Skipped    int       `json:"skipped"`
 	// Items are in the order of BatchSummary.Items. A Format item's input
 	// hash is that of its values written as ndjson.
-	Items []ItemProvenance `json:"items"`
+	Items []engine.ItemProvenance `json:"items"`
 }
 
 // batchOutcome is an item's result with what the summary counts.
 type batchOutcome struct {
 	res     ItemResult
-	prov    ItemProvenance
+	prov    engine.ItemProvenance
 	records int
 	failed  int
 }
@@ -366,7 +367,7 @@ func (b *Batch) Execute(ctx context.Context) (BatchSummary, error) {
 	start := time.Now()
 	outs := b.run(ctx, items)
 	sum := BatchSummary{Items: make([]ItemResult, len(outs))}
-	var provs []ItemProvenance
+	var provs []engine.ItemProvenance
 	for i, o := range outs {
 		sum.Items[i] = o.res
 		provs = append(provs, o.prov)
@@ -392,7 +393,7 @@ func (b *Batch) end() {
 }
 
 // finish counts the items and, with IncludeProvenance, records provs.
-func (s *BatchSummary) finish(b *Batch, start time.Time, took time.Duration, provs []ItemProvenance) {
+func (s *BatchSummary) finish(b *Batch, start time.Time, took time.Duration, provs []engine.ItemProvenance) {
 	s.Total, s.Successful, s.Failed, s.Skipped = len(s.Items), 0, 0, 0
 	var ran time.Duration
 	for _, r := range s.Items {
@@ -416,10 +417,10 @@ func (s *BatchSummary) finish(b *Batch, start time.Time, took time.Duration, pro
 		return
 	}
 	if provs == nil {
-		provs = []ItemProvenance{}
+		provs = []engine.ItemProvenance{}
 	}
 	s.Provenance = &BatchProvenance{
-		ID: newBatchID(), Version: Version(), Operation: b.op.String(), Start: start, End: time.Now(),
+		ID: newBatchID(), Version: engine.Version(), Operation: b.op.String(), Start: start, End: time.Now(),
 		Total: s.Total, Successful: s.Successful, Failed: s.Failed, Skipped: s.Skipped, Items: provs,
 	}
 }
@@ -442,16 +443,16 @@ func (b *Batch) run(ctx context.Context, items []*batchItem) []batchOutcome {
 		stopOnce           sync.Once
 	)
 	stop := make(chan struct{})
-	emit := func(p Progress) {
+	emit := func(p engine.Progress) {
 		if b.onProgress != nil {
 			p.Name, p.Total, p.Records, p.Failed, p.Time = b.op.String(), len(items), records, failed, time.Now()
 			b.onProgress(p)
 		}
 	}
-	emit(Progress{Type: ProgressStart})
-	w := &Work{Parallel: b.parallel, Stop: stop}
+	emit(engine.Progress{Type: engine.ProgressStart})
+	w := &engine.Work{Parallel: b.parallel, Stop: stop}
 	if b.maxMemory > 0 {
-		w.Gate = NewGate(b.maxMemory)
+		w.Gate = engine.NewGate(b.maxMemory)
 	}
 	if b.throttle > 0 {
 		w.Limiter = rate.NewLimiter(rate.Every(b.throttle), 1)
@@ -494,8 +495,8 @@ func (b *Batch) run(ctx context.Context, items []*batchItem) []batchOutcome {
 		records += o.records
 		failed += o.failed
 		pct := percent(completed, len(items))
-		emit(Progress{Type: ProgressUpdate, Completed: completed, Percentage: pct})
-		emit(Progress{Type: ProgressItemComplete, Item: o.res.ID, Error: o.res.Error, Completed: completed, Percentage: pct})
+		emit(engine.Progress{Type: engine.ProgressUpdate, Completed: completed, Percentage: pct})
+		emit(engine.Progress{Type: engine.ProgressItemComplete, Item: o.res.ID, Error: o.res.Error, Completed: completed, Percentage: pct})
 		if b.onItemComplete != nil {
 			b.onItemComplete(o.res)
 		}
@@ -509,21 +510,21 @@ func (b *Batch) run(ctx context.Context, items []*batchItem) []batchOutcome {
 		outs[i] = b.skip(b.outcome(items[i]), why)
 		finish(i)
 	}
-	LocalPool{}.Execute(ctx, w)
-	emit(Progress{Type: ProgressComplete, Completed: completed, Percentage: percent(completed, len(items))})
+	engine.LocalPool{}.Execute(ctx, w)
+	emit(engine.Progress{Type: engine.ProgressComplete, Completed: completed, Percentage: percent(completed, len(items))})
 	return outs
 }
 
 // outcome is an item's result before it runs.
 func (b *Batch) outcome(it *batchItem) (o batchOutcome) {
 	o.res = ItemResult{ID: it.id, Operation: b.op, From: it.from, To: it.to}
-	o.prov = ItemProvenance{ID: it.id, SourceFormat: string(it.from), Time: time.Now()}
-	if b.op == Format {
+	o.prov = engine.ItemProvenance{ID: it.id, SourceFormat: string(it.from), Time: time.Now()}
+	if b.op == OpFormat {
 		o.prov.SourceFormat = "values"
 	}
 	if sch := b.schemaOf(it); sch != nil && b.provenance {
 		spec := sch.Spec()
-		o.prov.Schema = &SchemaProvenance{Path: spec.File, Definition: spec.Def, SHA256: sch.Sum()}
+		o.prov.Schema = &engine.SchemaProvenance{Path: spec.File, Definition: spec.Def, SHA256: sch.Sum()}
 	}
 	return o
 }
@@ -556,7 +557,7 @@ func (b *Batch) open(ctx context.Context, it *batchItem, data *[]byte) batchOutc
 			return b.skip(o, ctx.Err().Error())
 		}
 		o.res.Attempts = 1
-		return b.fail(o, []RecordError{{Source: it.id, Message: err.Error()}})
+		return b.fail(o, []engine.RecordError{{Source: it.id, Message: err.Error()}})
 	}
 	return o
 }
@@ -574,12 +575,12 @@ func (b *Batch) attempt(ctx context.Context, it *batchItem, data []byte, o batch
 	o.res.Duration = time.Since(start)
 	o.prov.DurationNS = int64(o.res.Duration)
 	if b.provenance {
-		if b.op == Format {
+		if b.op == OpFormat {
 			data = batchNDJSON(it.values)
 		}
 		o.prov.InputSHA256 = batchSHA256(data)
 		if o.res.Output != nil {
-			o.prov.Outputs = []OutputProvenance{{Format: string(it.to), SHA256: batchSHA256(o.res.Output)}}
+			o.prov.Outputs = []engine.OutputProvenance{{Format: string(it.to), SHA256: batchSHA256(o.res.Output)}}
 		}
 	}
 	return o
@@ -588,13 +589,13 @@ func (b *Batch) attempt(ctx context.Context, it *batchItem, data []byte, o batch
 // process reads the item's records, checks them and writes them out. The
 // error is ctx's, when it cut the item short.
 func (b *Batch) process(ctx context.Context, it *batchItem, sch *schema.Schema, data []byte, o batchOutcome) (batchOutcome, error) {
-	var in records
-	if b.op == Format {
+	var in engine.Records
+	if b.op == OpFormat {
 		in = &valueRecords{values: it.values}
 	} else {
 		dec, err := format.NewDecoder(it.from, bytes.NewReader(data), format.DefaultLimits)
 		if err != nil {
-			return b.fail(o, []RecordError{batchDecodeError(it.id, err)}), nil
+			return b.fail(o, []engine.RecordError{batchDecodeError(it.id, err)}), nil
 		}
 		in = dec
 	}
@@ -604,21 +605,21 @@ func (b *Batch) process(ctx context.Context, it *batchItem, sch *schema.Schema, 
 		defer sch.Put(v)
 	}
 	out := &batchSink{detailed: b.detailed, to: it.to}
-	if b.op != Parse {
+	if b.op != OpParse {
 		var cols []string
 		if sch != nil {
 			cols = sch.Columns()
 		}
 		var err error
 		if out.enc, err = format.NewEncoder(it.to, &out.buf, format.EncodeOptions{Columns: cols}); err != nil {
-			return b.fail(o, []RecordError{{Source: it.id, Message: err.Error()}}), nil
+			return b.fail(o, []engine.RecordError{{Source: it.id, Message: err.Error()}}), nil
 		}
 	}
-	t, err := process(ctx, it.id, in, v, out)
-	o.records, o.failed = t.records, t.failed
+	t, err := engine.Process(ctx, it.id, in, v, out)
+	o.records, o.failed = t.Records, t.Failed
 	var fe *format.Error
 	switch {
-	case err == nil, err == errStopItem:
+	case err == nil, err == engine.ErrStopItem:
 	case ctx.Err() != nil:
 		return o, ctx.Err()
 	case errors.As(err, &fe):
@@ -626,7 +627,7 @@ func (b *Batch) process(ctx context.Context, it *batchItem, sch *schema.Schema, 
 		o.failed++
 		out.errs = append(out.errs, batchDecodeError(it.id, err))
 	default:
-		out.errs = append(out.errs, RecordError{Source: it.id, Message: err.Error()})
+		out.errs = append(out.errs, engine.RecordError{Source: it.id, Message: err.Error()})
 	}
 	if len(out.errs) > 0 {
 		return b.fail(o, out.errs), nil
@@ -634,7 +635,7 @@ func (b *Batch) process(ctx context.Context, it *batchItem, sch *schema.Schema, 
 	o.res.Records = out.records
 	if out.enc != nil {
 		if err := out.enc.Close(); err != nil {
-			return b.fail(o, []RecordError{{Source: it.id, Message: err.Error()}}), nil
+			return b.fail(o, []engine.RecordError{{Source: it.id, Message: err.Error()}}), nil
 		}
 		o.res.Output = out.buf.Bytes()
 	}
@@ -647,12 +648,12 @@ type batchSink struct {
 	enc      *format.Encoder
 	buf      bytes.Buffer
 	records  []any
-	errs     []RecordError
+	errs     []engine.RecordError
 	detailed bool
 	to       format.Format
 }
 
-func (s *batchSink) accept(rec any) error {
+func (s *batchSink) Accept(rec any) error {
 	if s.enc == nil {
 		s.records = append(s.records, rec)
 		return nil
@@ -663,10 +664,10 @@ func (s *batchSink) accept(rec any) error {
 	return nil
 }
 
-func (s *batchSink) reject(errs []RecordError, _, _ int, _ any) error {
+func (s *batchSink) Reject(errs []engine.RecordError, _, _ int, _ any) error {
 	s.errs = append(s.errs, errs...)
 	if !s.detailed {
-		return errStopItem
+		return engine.ErrStopItem
 	}
 	return nil
 }
@@ -687,7 +688,7 @@ func (r *valueRecords) Next() (format.Record, error) {
 
 // fail marks the item failed with errs; it keeps none of its records or
 // output, as a failed stage item writes none.
-func (b *Batch) fail(o batchOutcome, errs []RecordError) batchOutcome {
+func (b *Batch) fail(o batchOutcome, errs []engine.RecordError) batchOutcome {
 	o.res.Records, o.res.Output = nil, nil
 	o.res.Error = errs[0].Error()
 	o.prov.Error = o.res.Error
@@ -698,12 +699,12 @@ func (b *Batch) fail(o batchOutcome, errs []RecordError) batchOutcome {
 }
 
 // batchDecodeError positions a decoding error, as CheckFile does.
-func batchDecodeError(id string, err error) RecordError {
+func batchDecodeError(id string, err error) engine.RecordError {
 	var fe *format.Error
 	if errors.As(err, &fe) {
-		return RecordError{Source: id, Record: fe.Record, Line: fe.Line, Column: fe.Col, Message: fe.Msg}
+		return engine.RecordError{Source: id, Record: fe.Record, Line: fe.Line, Column: fe.Col, Message: fe.Msg}
 	}
-	return RecordError{Source: id, Message: err.Error()}
+	return engine.RecordError{Source: id, Message: err.Error()}
 }
 
 func batchNDJSON(values []any) []byte {
@@ -751,7 +752,7 @@ func Retry(ctx context.Context, b *Batch, prev BatchSummary, opts RetryOptions) 
 	start := began
 	sum := prev
 	sum.Items = slices.Clone(prev.Items)
-	var provs []ItemProvenance
+	var provs []engine.ItemProvenance
 	if prev.Provenance != nil {
 		provs = slices.Clone(prev.Provenance.Items)
 		start = prev.Provenance.Start
@@ -795,4 +796,12 @@ func batchSleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// percent is done of total as a percentage; 100 when there is nothing to do.
+func percent(done, total int) float64 {
+	if total == 0 {
+		return 100
+	}
+	return float64(done) * 100 / float64(total)
 }
