@@ -13,7 +13,7 @@ import (
 
 // itemProvenance describes what an item read and wrote, from its result.
 func (sr *stageRun) itemProvenance(it *item, res *itemResult) ItemProvenance {
-	p := ItemProvenance{ID: sr.s.Name + ":" + it.key(), Source: it.rel, SourceFormat: string(it.format),
+	p := ItemProvenance{ID: sr.s.Name + ":" + it.Key, Source: it.Name, SourceFormat: string(it.Format),
 		Attempts: res.attempts, DurationNS: int64(res.duration), Time: time.Now().UTC(), UpToDate: res.upToDate}
 	if it.fp != nil {
 		p.InputSHA256 = it.fp.Input

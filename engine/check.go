@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 
 	"github.com/zpipe/zpipe/format"
@@ -19,7 +20,13 @@ func CheckFile(ctx context.Context, sch *schema.Schema, path, display string, f 
 		return 0, 0, err
 	}
 	defer file.Close()
-	dec, err := format.NewDecoder(f, file, lim)
+	return Check(ctx, sch, file, display, f, lim, report)
+}
+
+// Check is CheckFile for records read from r, such as standard input;
+// display names r in messages.
+func Check(ctx context.Context, sch *schema.Schema, r io.Reader, display string, f format.Format, lim format.Limits, report func(RecordError)) (records, failed int, err error) {
+	dec, err := format.NewDecoder(f, ctxReader{ctx, r}, lim)
 	if err == nil {
 		v := sch.Validator()
 		defer sch.Put(v)
@@ -62,4 +69,4 @@ func recordErrors(source string, rec format.Record, violations []schema.Violatio
 }
 
 // DetectFile names a file's format from its name, or else its first bytes.
-func DetectFile(path string) (format.Format, error) { return detect(path) }
+func DetectFile(path string) (format.Format, error) { return detect(path, path) }

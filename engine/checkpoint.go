@@ -16,17 +16,6 @@ import (
 // id names the stage in the journal: its manifest and its name.
 func (sr *stageRun) id() string { return sr.n.id }
 
-// key names an item in the journal: its source, and for a chunk its offset.
-func (it *item) key() string {
-	if it.chunk == nil {
-		return it.rel
-	}
-	// Offsets, sizes and starting line and record all go in, so that
-	// another chunk size or a shifted line numbering is another item.
-	c := it.chunk
-	return fmt.Sprintf("%s@%d+%d:%d:%d", it.rel, c.Offset, c.Size, c.Line, c.Record)
-}
-
 // settingsSum hashes what, besides the input and the schema, decides the
 // bytes an item writes. Parallelism, retries and timeouts do not.
 func (sr *stageRun) settingsSum() string {
@@ -47,7 +36,7 @@ func (sr *stageRun) settingsSum() string {
 // not needed to decide, so it is taken while the item is read instead of
 // in a pass of its own.
 func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (*fingerprint, *fileStat, error) {
-	stat, err := statOf(it.source)
+	stat, err := statOf(it.file())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -63,10 +52,10 @@ func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (*fing
 		it.hashLater = true
 		return fp, stat, nil
 	}
-	if it.chunk != nil {
-		fp.Input, err = hashRange(sr.ctx, it.source, it.chunk.Offset, it.chunk.Size)
+	if it.Chunk != nil {
+		fp.Input, err = hashRange(sr.ctx, it.file(), it.Chunk.Offset, it.Chunk.Size)
 	} else {
-		fp.Input, err = hashFile(sr.ctx, it.source)
+		fp.Input, err = hashFile(sr.ctx, it.file())
 	}
 	return fp, stat, err
 }
@@ -85,18 +74,24 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 		}
 		it := &sr.items[i]
 		res := &sr.results[i]
-		prev := sr.r.state.item(sr.id(), it.key())
-		if it.err != nil {
-			it.reason = "unreadable: " + it.err.Error()
-			why["unreadable"] = append(why["unreadable"], it.rel)
+		prev := sr.r.state.item(sr.id(), it.Key)
+		if it.runs != "" {
+			it.reason = it.runs
+			why[it.reason] = append(why[it.reason], it.Name)
+			toRun++
+			continue
+		}
+		if it.Err != nil {
+			it.reason = "unreadable: " + it.Err.Error()
+			why["unreadable"] = append(why["unreadable"], it.Name)
 			toRun++
 			continue
 		}
 		fp, stat, err := sr.fingerprintOf(it, prev, settings)
 		if err != nil {
-			it.err = err
+			it.Err = err
 			it.reason = "unreadable: " + err.Error()
-			why["unreadable"] = append(why["unreadable"], it.rel)
+			why["unreadable"] = append(why["unreadable"], it.Name)
 			toRun++
 			continue
 		}
@@ -206,7 +201,7 @@ func (sr *stageRun) changedPart(e *entry) (string, error) {
 func (sr *stageRun) removedItems() []string {
 	now := map[string]bool{}
 	for i := range sr.items {
-		now[sr.items[i].key()] = true
+		now[sr.items[i].Key] = true
 	}
 	var gone []string
 	prefix := sr.id() + "\x00"
@@ -355,7 +350,7 @@ type commitResult struct {
 // it. The item's result is updated by applyCommits, after the committer's
 // flush.
 func (sr *stageRun) record(i int, it *item, res *itemResult) {
-	e := &entry{Type: "item", Stage: sr.id(), Key: it.key(), FP: it.fp, Stat: it.stat,
+	e := &entry{Type: "item", Stage: sr.id(), Key: it.Key, FP: it.fp, Stat: it.stat,
 		Records: res.records, OK: res.ok, Failed: res.failed, Attempts: res.attempts, Duration: int64(res.duration)}
 	cr := &commitResult{set: true, entry: e}
 	job := &commitJob{entry: e, apply: func(err error) {
@@ -427,7 +422,7 @@ func sortedKeys[V any](m map[string]V) []string {
 func (sr *stageRun) inputsDigest() string {
 	var parts []string
 	for i := range sr.items {
-		e := sr.r.state.item(sr.id(), sr.items[i].key())
+		e := sr.r.state.item(sr.id(), sr.items[i].Key)
 		if e == nil {
 			parts = append(parts, "-")
 			continue

@@ -280,7 +280,7 @@ func TestRetriesOnlyTransientFailures(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			sr.items = []item{{source: filepath.Join(dir, tt.source), rel: tt.source, format: format.JSON}}
+			sr.items = []item{{Item: Item{Path: filepath.Join(dir, tt.source), Name: tt.source, Key: tt.source, Format: format.JSON}}}
 			sr.results, sr.started = make([]itemResult, 1), make([]time.Time, 1)
 			LocalPool{}.Execute(ctx, &Work{Items: []int{0}, Retry: sr.s.Retry, Attempt: sr.tryItem,
 				Done: func(i int) { sr.finishItem(ctx, i) }, Skipped: func(int) { t.Error("skipped") }})

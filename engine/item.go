@@ -88,7 +88,7 @@ func (sr *stageRun) finishItem(ctx context.Context, i int) {
 			err = sr.appendReject(it, res, re)
 		}
 		if err != nil {
-			res.errs = append(res.errs, RecordError{Source: it.rel, Message: "cannot write the rejects part: " + err.Error()})
+			res.errs = append(res.errs, RecordError{Source: it.Name, Message: "cannot write the rejects part: " + err.Error()})
 		}
 	}
 }
@@ -113,7 +113,7 @@ func (sr *stageRun) discard(res *itemResult) {
 
 // itemError turns an item failure into a positioned RecordError.
 func (sr *stageRun) itemError(it *item, err error) RecordError {
-	re := RecordError{Source: it.rel, Message: err.Error()}
+	re := RecordError{Source: it.Name, Message: err.Error()}
 	var fe *format.Error
 	if errors.As(err, &fe) {
 		re.Record, re.Line, re.Column, re.Message = fe.Record, fe.Line, fe.Col, fe.Msg
@@ -129,8 +129,8 @@ func (sr *stageRun) itemError(it *item, err error) RecordError {
 // transform each record, and encode it into a part per output.
 func (sr *stageRun) attempt(ctx context.Context, it *item, n int) (res itemResult) {
 	res.parts = make([]string, len(sr.s.Outputs))
-	if it.err != nil {
-		res.err = it.err
+	if it.Err != nil {
+		res.err = it.Err
 		return res
 	}
 	if t := sr.s.Timeout; t > 0 {
@@ -140,7 +140,7 @@ func (sr *stageRun) attempt(ctx context.Context, it *item, n int) (res itemResul
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	f, err := os.Open(it.source)
+	f, err := os.Open(it.file())
 	if err != nil {
 		res.err, res.transient = err, true
 		return res
@@ -182,7 +182,7 @@ func (sr *stageRun) attempt(ctx context.Context, it *item, n int) (res itemResul
 	flight := &inflight{sr: sr, it: it, v: v, cancel: cancel}
 	sr.r.flights.add(flight)
 	defer sr.r.flights.remove(flight)
-	t, err := Process(ctx, it.rel, dec, v, w)
+	t, err := Process(ctx, it.Name, dec, v, w)
 	res.records, res.ok, res.failed = t.Records, t.OK, t.Failed
 	var fe *format.Error
 	switch {
@@ -205,18 +205,18 @@ func (sr *stageRun) attempt(ctx context.Context, it *item, n int) (res itemResul
 
 // input is the part of the item's file that the item is.
 func (it *item) input(f *os.File) io.Reader {
-	if it.chunk != nil {
-		return io.NewSectionReader(f, it.chunk.Offset, it.chunk.Size)
+	if it.Chunk != nil {
+		return io.NewSectionReader(f, it.Chunk.Offset, it.Chunk.Size)
 	}
 	return f
 }
 
 // decoder reads the item's records from in.
 func (sr *stageRun) decoder(it *item, in io.Reader) (format.Decoder, error) {
-	if it.chunk != nil {
-		return format.NewNDJSONChunkDecoder(in, it.chunk.Line, it.chunk.Record, sr.r.opts.Limits), nil
+	if it.Chunk != nil {
+		return format.NewNDJSONChunkDecoder(in, it.Chunk.Line, it.Chunk.Record, sr.r.opts.Limits), nil
 	}
-	return format.NewDecoder(it.format, in, sr.r.opts.Limits)
+	return format.NewDecoder(it.Format, in, sr.r.opts.Limits)
 }
 
 // partWriter holds an item's part files, created on the first record that
@@ -311,7 +311,7 @@ func (w *partWriter) Reject(errs []RecordError, record, line int, input any) err
 		w.rejF, w.rejEnc = f, enc
 		w.res.rejects = f.Name()
 	}
-	return w.rejEnc.Encode(rejectEntry(w.it.rel, errs, record, line, input))
+	return w.rejEnc.Encode(rejectEntry(w.it.Name, errs, record, line, input))
 }
 
 // appendReject adds the entry for a failed item to its rejects part, after
@@ -329,7 +329,7 @@ func (sr *stageRun) appendReject(it *item, res *itemResult, re RecordError) erro
 	}
 	enc, err := format.NewEncoder(format.NDJSON, f, format.EncodeOptions{Part: true})
 	if err == nil {
-		err = enc.Encode(rejectEntry(it.rel, []RecordError{re}, re.Record, re.Line, nil))
+		err = enc.Encode(rejectEntry(it.Name, []RecordError{re}, re.Record, re.Line, nil))
 	}
 	if err == nil {
 		err = enc.Close()
@@ -353,7 +353,7 @@ func (sr *stageRun) rejectEach(it *item, res *itemResult, re RecordError) error 
 	if sr.s.Rejects == "" {
 		return nil
 	}
-	f, err := os.Open(it.source)
+	f, err := os.Open(it.file())
 	if err != nil {
 		return err
 	}
@@ -378,8 +378,8 @@ func (sr *stageRun) rejectEach(it *item, res *itemResult, re RecordError) error 
 		var fe *format.Error
 		switch {
 		case errors.As(derr, &fe):
-			e = RecordError{Source: it.rel, Record: fe.Record, Line: fe.Line, Column: fe.Col, Message: fe.Msg}
-			err = enc.Encode(rejectEntry(it.rel, []RecordError{e}, fe.Record, fe.Line, nil))
+			e = RecordError{Source: it.Name, Record: fe.Record, Line: fe.Line, Column: fe.Col, Message: fe.Msg}
+			err = enc.Encode(rejectEntry(it.Name, []RecordError{e}, fe.Record, fe.Line, nil))
 			if !fe.Recoverable {
 				derr = io.EOF
 				break
@@ -392,7 +392,7 @@ func (sr *stageRun) rejectEach(it *item, res *itemResult, re RecordError) error 
 			res.records++
 			res.failed++
 			e.Record, e.Line, e.Column = rec.Index, rec.Line, rec.Col
-			err = enc.Encode(rejectEntry(it.rel, []RecordError{e}, rec.Index, rec.Line, rec.Value))
+			err = enc.Encode(rejectEntry(it.Name, []RecordError{e}, rec.Index, rec.Line, rec.Value))
 		}
 		if derr == io.EOF {
 			break

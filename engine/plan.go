@@ -241,9 +241,9 @@ func (r *runner) planStage(n *node, schemaErr error) *StagePlan {
 	sr.items = items
 	files := map[string]bool{}
 	for _, it := range items {
-		if !files[it.source] {
-			files[it.source] = true
-			if fi, err := os.Stat(it.source); err == nil {
+		if !files[it.file()] {
+			files[it.file()] = true
+			if fi, err := os.Stat(it.file()); err == nil {
 				sp.Sources.Bytes += fi.Size()
 			}
 		}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -46,6 +47,8 @@ type Options struct {
 	Force bool
 	// Executor runs the stages' items; the default is a LocalPool.
 	Executor Executor
+	// Stdin is what a source "-" reads; the default is os.Stdin.
+	Stdin io.Reader
 }
 
 // SetupError is a problem found before anything ran, such as a schema that
@@ -69,8 +72,10 @@ type runner struct {
 	budget  int64
 	// executor runs the stages' items.
 	executor Executor
-	flights  flights
-	nodes    []*node
+	// stdin is standard input, read once for every stage that reads it.
+	stdin   *spool
+	flights flights
+	nodes   []*node
 	// stop is closed for a graceful stop: by Options.Stop, or by the
 	// memory watchdog.
 	stop     chan struct{}
@@ -133,6 +138,10 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	if r.executor == nil {
 		r.executor = LocalPool{}
 	}
+	if opts.Stdin == nil {
+		opts.Stdin = os.Stdin
+	}
+	r.stdin = &spool{r: opts.Stdin}
 	if err := r.guard.Check(); err != nil {
 		return nil, &SetupError{err}
 	}

@@ -19,14 +19,10 @@ import (
 	"github.com/zpipe/zpipe/schema"
 )
 
-// item is one unit of work: a source file, or a chunk of a large ndjson one.
+// item is an Item of the stage with what the run learns of it.
 type item struct {
-	index  int
-	source string // absolute path
-	rel    string // as shown to the user
-	format format.Format
-	chunk  *format.Chunk
-	size   int64 // bytes to read
+	Item
+	index int
 	// fp and stat are what the journal records the item by.
 	fp   *fingerprint
 	stat *fileStat
@@ -34,19 +30,17 @@ type item struct {
 	reason string
 	// hashLater: fp.Input is taken while the item is read.
 	hashLater bool
-	// err is set when the item cannot even start, such as an unknown format.
-	err error
 }
 
 // weight is what an item is thought to hold in memory while it runs: a
 // whole-file format holds the file and its decoded values; a streamed one
 // holds a buffer.
 func (it *item) weight() int64 {
-	switch it.format {
+	switch it.Format {
 	case format.NDJSON, format.CSV, format.TSV:
-		return min(it.size, 1<<20) + 1
+		return min(it.Size, 1<<20) + 1
 	}
-	return 3*it.size + 1
+	return 3*it.Size + 1
 }
 
 // target is one file a stage writes, with the items that feed it in order.
@@ -97,10 +91,10 @@ type stageRun struct {
 // itemID names an item in progress events: its file, and for a chunk the
 // line it starts at.
 func itemID(it *item) string {
-	if it.chunk == nil {
-		return showPath(it.rel)
+	if it.Chunk == nil {
+		return showPath(it.Name)
 	}
-	return showPath(it.rel) + ":" + strconv.Itoa(it.chunk.Line)
+	return showPath(it.Name) + ":" + strconv.Itoa(it.Chunk.Line)
 }
 
 func (r *runner) runStage(ctx context.Context, n *node) {
@@ -294,62 +288,20 @@ func (sr *stageRun) tally(st *StageSummary) (notRun int) {
 	return notRun
 }
 
-// resolve expands the source globs into items, in input order.
+// resolve lists the stage's items, in input order, from its sources:
+// the files its globs match and, for "-", standard input.
 func (sr *stageRun) resolve() ([]item, error) {
-	m := sr.m
-	src, err := sr.s.Resolve(m, sr.r.opts.StateDir)
-	if err != nil {
-		return nil, err
-	}
-	for _, g := range src.Empty {
-		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: source %q matches no file", sr.s.Name, g)})
-	}
-	for _, why := range src.Skipped {
-		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: "stage " + sr.s.Name + ": " + why})
-	}
-	sr.sources = src.Reals()
 	var items []item
-	for _, f := range src.Files {
-		it := item{source: f.Path, rel: m.Rel(f.Path), format: sr.s.Source.Format}
-		if fi, err := os.Stat(f.Path); err == nil {
-			it.size = fi.Size()
+	for _, src := range sr.sourcesOf() {
+		listed, err := src.Items(sr.ctx)
+		if err != nil {
+			return nil, err
 		}
-		if it.format == "" {
-			it.format, it.err = detect(f.Path)
+		for _, it := range listed {
+			items = append(items, item{Item: it, index: len(items)})
 		}
-		if it.err == nil && it.format.LineOriented() {
-			chunks, err := splitFile(sr.ctx, f.Path, sr.r.opts.ChunkSize)
-			if err != nil {
-				it.err = err
-			} else if len(chunks) > 1 {
-				for i := range chunks {
-					c := it
-					c.chunk = &chunks[i]
-					c.size = chunks[i].Size
-					c.index = len(items)
-					items = append(items, c)
-				}
-				continue
-			}
-		}
-		it.index = len(items)
-		items = append(items, it)
 	}
 	return items, nil
-}
-
-func detect(path string) (format.Format, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	head := make([]byte, 4096)
-	n, _ := io.ReadFull(f, head)
-	if ft, ok := format.Detect(path, head[:n]); ok {
-		return ft, nil
-	}
-	return "", fmt.Errorf("cannot tell the format of the file from its name or content; set source.format to one of %s", format.Names())
 }
 
 func splitFile(ctx context.Context, path string, size int64) ([]format.Chunk, error) {
@@ -388,7 +340,7 @@ func (sr *stageRun) targets() ([]target, error) {
 		byPath := map[string]*target{}
 		var order []string
 		for i, it := range sr.items {
-			p, err := sr.r.guard.Target(sr.m, sr.s, k, it.source, sr.sources)
+			p, err := sr.r.guard.Target(sr.m, sr.s, k, it.Path, sr.sources)
 			if err != nil {
 				return nil, err
 			}

@@ -13,6 +13,9 @@ import (
 	"github.com/zpipe/zpipe/internal/atomicfile"
 )
 
+// Stdin is the source path that stands for standard input.
+const Stdin = "-"
+
 // SourceFile is one file a stage reads: the path its glob matched, which
 // names and placeholders use, and the file it really is once symlinks are
 // resolved, which every safety check uses.
@@ -44,6 +47,9 @@ func (s *Stage) Resolve(m *Manifest, stateDir string) (*Sources, error) {
 	}
 	globs := make([][]SourceFile, len(s.Source.Paths))
 	for i, pat := range s.Source.Paths {
+		if pat == Stdin {
+			continue // not a file: the engine reads it
+		}
 		if !filepath.IsAbs(pat) {
 			pat = filepath.Join(m.Dir, pat)
 		}
@@ -71,7 +77,7 @@ func (s *Stage) Resolve(m *Manifest, stateDir string) (*Sources, error) {
 			w.out.Files = append(w.out.Files, f)
 			n++
 		}
-		if n == 0 {
+		if n == 0 && s.Source.Paths[i] != Stdin {
 			pat := s.Source.Paths[i]
 			if filepath.IsAbs(pat) {
 				pat, _ = filepath.Rel(m.Dir, pat)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/zpipe/zpipe/engine"
 	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/pipeline"
 	"github.com/zpipe/zpipe/schema"
 )
 
@@ -74,19 +76,35 @@ or schema error.`,
 				}
 			}()
 			var records, failed, files int
+			report := func(e engine.RecordError) { fmt.Fprintln(a.stdout, e.Error()) }
 			for _, file := range args {
 				f := forced
-				if f == "" {
-					if f, err = engine.DetectFile(file); err != nil {
-						a.log.Error(fmt.Sprintf("%s: %v", file, err))
-						failed++
-						continue
+				var n, bad int
+				var err error
+				if file == pipeline.Stdin {
+					in := bufio.NewReaderSize(a.stdin, 64<<10)
+					if f == "" {
+						head, _ := in.Peek(4096)
+						var ok bool
+						if f, ok = format.Detect("", head); !ok {
+							a.log.Error("standard input: cannot tell its format from its content; say it with --format")
+							failed++
+							continue
+						}
 					}
+					files++
+					n, bad, err = engine.Check(ctx, sch, in, "<stdin>", f, format.DefaultLimits, report)
+				} else {
+					if f == "" {
+						if f, err = engine.DetectFile(file); err != nil {
+							a.log.Error(fmt.Sprintf("%s: %v", file, err))
+							failed++
+							continue
+						}
+					}
+					files++
+					n, bad, err = engine.CheckFile(ctx, sch, file, filepath.Clean(file), f, format.DefaultLimits, report)
 				}
-				files++
-				n, bad, err := engine.CheckFile(ctx, sch, file, filepath.Clean(file), f, format.DefaultLimits, func(e engine.RecordError) {
-					fmt.Fprintln(a.stdout, e.Error())
-				})
 				records += n
 				failed += bad
 				if err != nil && ctx.Err() != nil {

@@ -34,6 +34,7 @@ type usageError struct{ error }
 func (usageError) ExitCode() int { return 2 }
 
 type app struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	log            *log.Logger
 	logLevel       string
@@ -49,7 +50,7 @@ type app struct {
 func Main() int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a := &app{stdout: os.Stdout, stderr: os.Stderr, stop: make(chan struct{})}
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, stop: make(chan struct{})}
 	a.log = log.NewWithOptions(os.Stderr, log.Options{})
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)

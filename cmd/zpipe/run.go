@@ -119,6 +119,7 @@ func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
 	sum, err := engine.RunAll(cmd.Context(), plans, engine.Options{
 		StateDir:   f.stateDir,
 		Force:      f.force,
+		Stdin:      a.stdin,
 		Stop:       a.stop,
 		OnEvent:    a.logEvent,
 		OnProgress: prog.handle,

@@ -1,0 +1,208 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/pipeline"
+)
+
+// Item is one unit of a stage's input: a file, or a chunk of a large
+// line-oriented one, that the engine fingerprints, opens and runs. A
+// Source whose input is not a file, such as standard input, puts it in one
+// first, so that it can be hashed, split and read again on a retry.
+type Item struct {
+	// Key names the item in the journal, the same from run to run.
+	Key string
+	// Name is how messages show the item.
+	Name string
+	// Path is the file; output placeholders ({stem}, {dir}) are filled in
+	// from it.
+	Path string
+	// Format is the item's format, detected when the stage does not say.
+	Format format.Format
+	// Size is the number of bytes to read.
+	Size int64
+	// Chunk is set for a part of a file: where it starts and ends.
+	Chunk *format.Chunk
+	// Err is set when the item cannot even start, such as an unknown
+	// format; the item fails with it.
+	Err error
+	// read is the file to read when it is not Path, as for standard input
+	// kept in a working file.
+	read string
+	// runs, when set, says why the item runs whatever the journal says.
+	runs string
+}
+
+// file is the file to read the item from.
+func (it *Item) file() string {
+	if it.read != "" {
+		return it.read
+	}
+	return it.Path
+}
+
+// Source lists the items a stage reads, in input order.
+type Source interface {
+	Items(ctx context.Context) ([]Item, error)
+}
+
+// sourcesOf is the stage's sources: its globs, and standard input where
+// its paths name "-", in the order the paths give.
+func (sr *stageRun) sourcesOf() []Source {
+	var out []Source
+	globs := sr.s.Source.Paths[:0:0]
+	flush := func() {
+		if len(globs) > 0 {
+			s := *sr.s
+			s.Source.Paths = globs
+			out = append(out, &globSource{sr: sr, stage: &s})
+			globs = nil
+		}
+	}
+	for _, p := range sr.s.Source.Paths {
+		if p != pipeline.Stdin {
+			globs = append(globs, p)
+			continue
+		}
+		flush()
+		out = append(out, &stdinSource{r: sr.r.stdin, dir: sr.r.tmp, m: sr.m, format: sr.s.Source.Format, chunk: sr.r.opts.ChunkSize})
+	}
+	flush()
+	return out
+}
+
+// globSource lists the files a stage's globs match.
+type globSource struct {
+	sr    *stageRun
+	stage *pipeline.Stage
+}
+
+func (g *globSource) Items(ctx context.Context) ([]Item, error) {
+	sr, m := g.sr, g.sr.m
+	src, err := g.stage.Resolve(m, sr.r.opts.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range src.Empty {
+		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: source %q matches no file", sr.s.Name, p)})
+	}
+	for _, why := range src.Skipped {
+		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: "stage " + sr.s.Name + ": " + why})
+	}
+	if sr.sources == nil {
+		sr.sources = map[string]bool{}
+	}
+	var items []Item
+	for _, f := range src.Files {
+		sr.sources[f.Real] = true
+		items = append(items, fileItems(ctx, f.Path, m.Rel(f.Path), sr.s.Source.Format, sr.r.opts.ChunkSize)...)
+	}
+	return items, nil
+}
+
+// fileItems makes the items of one file: the file, or its chunks when it
+// is line-oriented and larger than chunk bytes, so that it uses every core.
+func fileItems(ctx context.Context, path, name string, f format.Format, chunk int64) []Item {
+	it := Item{Key: name, Name: name, Path: path, Format: f}
+	if fi, err := os.Stat(path); err == nil {
+		it.Size = fi.Size()
+	}
+	if it.Format == "" {
+		it.Format, it.Err = detect(path, name)
+	}
+	if it.Err != nil || !it.Format.LineOriented() {
+		return []Item{it}
+	}
+	chunks, err := splitFile(ctx, path, chunk)
+	if err != nil || len(chunks) <= 1 {
+		it.Err = err
+		return []Item{it}
+	}
+	items := make([]Item, len(chunks))
+	for i := range chunks {
+		c := &chunks[i]
+		items[i] = it
+		items[i].Chunk, items[i].Size = c, c.Size
+		// Offsets, sizes and the starting line and record all go in, so
+		// that another chunk size or a shifted line numbering is another
+		// item.
+		items[i].Key = fmt.Sprintf("%s@%d+%d:%d:%d", name, c.Offset, c.Size, c.Line, c.Record)
+	}
+	return items
+}
+
+func detect(path, name string) (format.Format, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	if ft, ok := format.Detect(name, head[:n]); ok {
+		return ft, nil
+	}
+	return "", fmt.Errorf("cannot tell the format of the file from its name or content; set source.format to one of %s", format.Names())
+}
+
+// stdinSource reads standard input once, into a file in the run's working
+// folder, and lists it as items like any file: hashed, so that the same
+// input again is up to date, and split when it is large ndjson.
+type stdinSource struct {
+	r      *spool
+	dir    string
+	m      *pipeline.Manifest
+	format format.Format
+	chunk  int64
+}
+
+// stdinLabel is how messages and the journal name standard input.
+const stdinLabel = "<stdin>"
+
+func (s *stdinSource) Items(ctx context.Context) ([]Item, error) {
+	if s.r == nil {
+		// A dry run does not take standard input away from the run.
+		return []Item{{Key: stdinLabel, Name: stdinLabel, Path: filepath.Join(s.m.Dir, "stdin"), Format: s.format, runs: "it reads standard input, which plan leaves for the run"}}, nil
+	}
+	path, err := s.r.file(ctx, s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading standard input: %w", err)
+	}
+	items := fileItems(ctx, path, stdinLabel, s.format, s.chunk)
+	for i := range items {
+		// Placeholders see standard input as a file named stdin beside
+		// the manifest.
+		items[i].Path = filepath.Join(s.m.Dir, "stdin")
+		items[i].read = path
+	}
+	return slices.Clip(items), nil
+}
+
+// spool copies a reader to a file once, however many stages read it.
+type spool struct {
+	r    io.Reader
+	once sync.Once
+	path string
+	err  error
+}
+
+func (s *spool) file(ctx context.Context, dir string) (string, error) {
+	s.once.Do(func() {
+		var f *os.File
+		if f, s.err = os.CreateTemp(dir, "stdin-*"); s.err != nil {
+			return
+		}
+		defer f.Close()
+		s.path = f.Name()
+		_, s.err = io.Copy(f, ctxReader{ctx, s.r})
+	})
+	return s.path, s.err
+}
