@@ -10,18 +10,20 @@ import (
 	"runtime/metrics"
 	"sync"
 	"time"
+
+	"github.com/zpipe/zpipe/pipeline"
 )
 
 // Priority orders the tasks of a Scheduler: a higher one runs first. Any
 // int is allowed; the constants are the usual levels.
 type Priority int
 
-// The usual priorities.
+// The usual priorities, the levels a manifest names.
 const (
-	Low      Priority = 1
-	Normal   Priority = 5
-	High     Priority = 10
-	Critical Priority = 20
+	Low      Priority = pipeline.PriorityLow
+	Normal   Priority = pipeline.PriorityNormal
+	High     Priority = pipeline.PriorityHigh
+	Critical Priority = pipeline.PriorityCritical
 )
 
 // TaskState says where a task is in its life.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 
 	"github.com/zpipe/zpipe/format"
@@ -185,29 +184,20 @@ func planNodes(plans []*pipeline.Plan, stateDir string) ([]*node, map[*node]erro
 
 // runOrder is the order dispatch starts stages in with one slot.
 func runOrder(nodes []*node) []*node {
-	waiting := map[*node]int{}
-	var ready, out []*node
-	for _, n := range nodes {
-		waiting[n] = len(n.deps)
-		if len(n.deps) == 0 {
-			ready = append(ready, n)
-		}
+	index := make(map[*node]int, len(nodes))
+	for i, n := range nodes {
+		index[n] = i
 	}
-	for len(ready) > 0 {
-		sort.SliceStable(ready, func(i, j int) bool {
-			if ready[i].priority != ready[j].priority {
-				return ready[i].priority > ready[j].priority
-			}
-			return ready[i].order < ready[j].order
-		})
-		n := ready[0]
-		ready = ready[1:]
-		out = append(out, n)
-		for _, u := range n.users {
-			if waiting[u]--; waiting[u] == 0 {
-				ready = append(ready, u)
-			}
+	deps := func(i int) []int {
+		var out []int
+		for _, d := range nodes[i].deps {
+			out = append(out, index[d])
 		}
+		return out
+	}
+	var out []*node
+	for _, i := range pipeline.Order(len(nodes), deps, func(a, b int) bool { return nodes[a].before(nodes[b]) }) {
+		out = append(out, nodes[i])
 	}
 	return out
 }

@@ -327,12 +327,7 @@ func (r *runner) dispatch(ctx context.Context, nodes []*node, slots int) {
 		}
 	}
 	for {
-		sort.SliceStable(ready, func(i, j int) bool {
-			if ready[i].priority != ready[j].priority {
-				return ready[i].priority > ready[j].priority
-			}
-			return ready[i].order < ready[j].order
-		})
+		sort.SliceStable(ready, func(i, j int) bool { return ready[i].before(ready[j]) })
 		for running < slots && len(ready) > 0 && !r.stopping(ctx) {
 			n := ready[0]
 			ready = ready[1:]
@@ -521,6 +516,15 @@ func stageKey(stateDir string, m *pipeline.Manifest, stage string) string {
 		file = filepath.ToSlash(rel)
 	}
 	return file + "#" + stage
+}
+
+// before says whether n starts before o when both are ready: the higher
+// pipeline priority, then stage priority, then the order given.
+func (n *node) before(o *node) bool {
+	if n.priority != o.priority {
+		return n.priority > o.priority
+	}
+	return n.order < o.order
 }
 
 // link connects a plan's nodes along its DAG's edges.

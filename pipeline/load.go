@@ -136,7 +136,7 @@ func (l *loader) build(doc *format.Object) {
 	if m.Name == "" {
 		m.Name = strings.TrimSuffix(filepath.Base(m.File), filepath.Ext(m.File))
 	}
-	m.Priority = Priorities["normal"]
+	m.Priority = PriorityNormal
 	switch p := get(doc, "priority").(type) {
 	case string:
 		m.Priority = Priorities[p]
@@ -272,7 +272,7 @@ func ParseSize(s string) (int64, error) {
 
 func (l *loader) stage(name string, o *format.Object, defaults Settings, named map[string]string) {
 	at := []string{"stages", name}
-	s := &Stage{Name: name, Settings: l.settings(o, defaults, at), Priority: Priorities["normal"]}
+	s := &Stage{Name: name, Settings: l.settings(o, defaults, at), Priority: PriorityNormal}
 	line, col := l.rec.Locate(at)
 	s.pos = fmt.Sprintf("%s:%d:%d", l.name, line, col)
 	switch p := get(o, "priority").(type) {

@@ -100,5 +100,14 @@ type Output struct {
 // each source gets a file of its own.
 func (o Output) PerSource() bool { return hasPlaceholder(o.Path) }
 
-// Priorities maps the priority names to numbers.
-var Priorities = map[string]int{"critical": 20, "high": 10, "normal": 5, "low": 1}
+// The named priority levels; a manifest or a Go caller may use any other
+// integer too. A higher one runs first.
+const (
+	PriorityLow      = 1
+	PriorityNormal   = 5
+	PriorityHigh     = 10
+	PriorityCritical = 20
+)
+
+// Priorities maps the priority names a manifest uses to their levels.
+var Priorities = map[string]int{"critical": PriorityCritical, "high": PriorityHigh, "normal": PriorityNormal, "low": PriorityLow}

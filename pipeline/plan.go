@@ -3,7 +3,6 @@ package pipeline
 import (
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -170,43 +169,26 @@ func (p *Plan) cycle() []string {
 // order sorts the stages topologically, taking the ready stage with the
 // highest priority first and the manifest's order among equals.
 func (p *Plan) order(byName map[string]*Stage) {
-	index := map[string]int{}
-	for i, s := range p.Manifest.Stages {
+	stages := p.Manifest.Stages
+	index := make(map[string]int, len(stages))
+	for i, s := range stages {
 		index[s.Name] = i
 	}
-	waiting := map[string]int{}
-	dependants := map[string][]string{}
-	for _, s := range p.Manifest.Stages {
-		seen := map[string]bool{}
-		for _, d := range p.Deps[s.Name] {
-			if !seen[d.Stage] {
-				seen[d.Stage] = true
-				waiting[s.Name]++
-				dependants[d.Stage] = append(dependants[d.Stage], s.Name)
-			}
+	deps := func(i int) []int {
+		var out []int
+		for _, d := range p.Deps[stages[i].Name] {
+			out = append(out, index[d.Stage])
 		}
+		return out
 	}
-	var ready []*Stage
-	for _, s := range p.Manifest.Stages {
-		if waiting[s.Name] == 0 {
-			ready = append(ready, s)
+	less := func(a, b int) bool {
+		if stages[a].Priority != stages[b].Priority {
+			return stages[a].Priority > stages[b].Priority
 		}
+		return a < b
 	}
-	for len(ready) > 0 {
-		sort.SliceStable(ready, func(i, j int) bool {
-			if ready[i].Priority != ready[j].Priority {
-				return ready[i].Priority > ready[j].Priority
-			}
-			return index[ready[i].Name] < index[ready[j].Name]
-		})
-		s := ready[0]
-		ready = ready[1:]
-		p.Stages = append(p.Stages, s)
-		for _, d := range dependants[s.Name] {
-			if waiting[d]--; waiting[d] == 0 {
-				ready = append(ready, byName[d])
-			}
-		}
+	for _, i := range Order(len(stages), deps, less) {
+		p.Stages = append(p.Stages, stages[i])
 	}
 }
 
