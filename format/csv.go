@@ -11,6 +11,42 @@ import (
 	"unicode/utf8"
 )
 
+// CSV is comma-separated values: a header row, then a record per row.
+const CSV Format = "csv"
+
+// TSV is CSV with tabs between the cells.
+const TSV Format = "tsv"
+
+func init() {
+	Register(csvCodec(CSV, ',', 50, 1, ".csv"))
+	Register(csvCodec(TSV, '\t', 60, 2, ".tsv", ".tab"))
+}
+
+// csvCodec is the codec of csv or tsv. The content is csv or tsv when the
+// first line holds the delimiter: tsv scores higher, since a tab is the
+// rarer of the two inside a cell.
+func csvCodec(name Format, comma byte, order, score int, exts ...string) Codec {
+	return Codec{
+		Name:       name,
+		Order:      order,
+		Extensions: exts,
+		Sniff: func(lines [][]byte) int {
+			if bytes.IndexByte(lines[0], comma) >= 0 {
+				return score
+			}
+			return 0
+		},
+		NewDecoder: func(r io.Reader, lim Limits) (Decoder, error) { return newCSVDecoder(r, comma, lim), nil },
+		NewUnit: func(opts EncodeOptions) (UnitFunc, func() []byte) {
+			e := newCSVEncoder(comma, opts.Columns)
+			return e.unit, e.headerLine
+		},
+		Frame:  Frame{Header: true},
+		Holds:  Nulls,
+		Weight: StreamedWeight,
+	}
+}
+
 // csvDecoder reads a header row, then one record per row. Cells stay
 // strings: the schema, not a guess, decides what type each column has.
 type csvDecoder struct {
@@ -143,12 +179,6 @@ type csvEncoder struct {
 	row     []string
 }
 
-// HeaderLine is the header row a csv or tsv output with these columns
-// starts with, for an output that has no record to write.
-func HeaderLine(f Format, columns []string) []byte {
-	return newCSVEncoder(f, columns).headerLine()
-}
-
 // headerLine returns the header row; the columns are known once a record
 // has been encoded.
 func (e *csvEncoder) headerLine() []byte {
@@ -166,12 +196,10 @@ func (e *csvEncoder) headerLine() []byte {
 	return line
 }
 
-func newCSVEncoder(f Format, columns []string) *csvEncoder {
+func newCSVEncoder(comma byte, columns []string) *csvEncoder {
 	e := &csvEncoder{columns: columns}
 	e.w = csv.NewWriter(&e.buf)
-	if f == TSV {
-		e.w.Comma = '\t'
-	}
+	e.w.Comma = rune(comma)
 	return e
 }
 

@@ -3,61 +3,50 @@ package format
 import (
 	"bytes"
 	"path/filepath"
-	"regexp"
 	"strings"
-)
-
-var byExtension = map[string]Format{
-	".json": JSON, ".ndjson": NDJSON, ".jsonl": NDJSON, ".ldjson": NDJSON,
-	".yaml": YAML, ".yml": YAML, ".toml": TOML, ".csv": CSV, ".tsv": TSV, ".tab": TSV,
-}
-
-var (
-	tomlTable = regexp.MustCompile(`^\[\[?\s*[A-Za-z0-9_."' -]+\s*\]\]?\s*(#.*)?$`)
-	tomlKey   = regexp.MustCompile(`^[A-Za-z0-9_."'-]+(\s*\.\s*[A-Za-z0-9_"'-]+)*\s*=`)
-	yamlKey   = regexp.MustCompile(`^("[^"]*"|'[^']*'|[^\s#:][^:#]*):(\s|$)`)
 )
 
 // Detect names the format of a file: by its extension, and failing that by
 // its first bytes. It reports false when neither tells.
 func Detect(name string, content []byte) (Format, bool) {
-	if f, ok := byExtension[strings.ToLower(filepath.Ext(name))]; ok {
-		return f, true
+	if c, ok := byExtension[strings.ToLower(filepath.Ext(name))]; ok {
+		return c.Name, true
 	}
 	return detectContent(content)
 }
 
+// detectContent asks each format's Sniff about the first significant lines
+// and takes the highest score; a tie goes to the format first in All. The
+// built-in formats score, each on its first line:
+//
+//	60 ndjson  a whole JSON value, with more lines after it
+//	50 toml    a [table] header that is not JSON
+//	40 json    { or [ to start
+//	30 yaml    ---, %YAML or - to start
+//	20 toml    key = value
+//	10 yaml    key: value
+//	 2 tsv     a tab
+//	 1 csv     a comma
 func detectContent(content []byte) (Format, bool) {
 	content = bytes.TrimPrefix(content, bom)
 	lines := significantLines(content, 8)
 	if len(lines) == 0 {
 		return "", false
 	}
-	first := lines[0]
-	switch {
-	case first[0] == '{' || first[0] == '[':
-		// Two lines that each hold a whole value make ndjson; a value that
-		// spans lines is one json document.
-		if len(lines) > 1 && completeJSON(first) {
-			return NDJSON, true
+	var best Format
+	top := 0
+	for _, f := range All {
+		if sniff := codecs[f].Sniff; sniff != nil {
+			if s := sniff(lines); s > top {
+				best, top = f, s
+			}
 		}
-		if first[0] == '[' && tomlTable.Match(first) && !completeJSON(first) {
-			return TOML, true
-		}
-		return JSON, true
-	case bytes.HasPrefix(first, []byte("---")) || bytes.HasPrefix(first, []byte("%YAML")) || first[0] == '-':
-		return YAML, true
-	case tomlTable.Match(first) || tomlKey.Match(first):
-		return TOML, true
-	case yamlKey.Match(first):
-		return YAML, true
-	case bytes.IndexByte(first, '\t') >= 0:
-		return TSV, true
-	case bytes.IndexByte(first, ',') >= 0:
-		return CSV, true
 	}
-	return "", false
+	return best, top > 0
 }
+
+// startsJSON reports whether a line opens a JSON object or array.
+func startsJSON(line []byte) bool { return line[0] == '{' || line[0] == '[' }
 
 func completeJSON(line []byte) bool {
 	p := jsonParser{data: line, lim: DefaultLimits}

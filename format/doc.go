@@ -1,5 +1,6 @@
 // Package format decodes byte streams into records and encodes records back,
-// for json, ndjson, yaml, toml, csv and tsv.
+// for json, ndjson, yaml, toml, csv and tsv. Each format is one file that
+// registers a [Codec], which the rest of zpipe asks instead of naming it.
 //
 // Records use a small value model that keeps what a round trip through
 // map[string]any and float64 would lose: object keys stay in input order

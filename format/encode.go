@@ -17,68 +17,46 @@ type EncodeOptions struct {
 	Columns []string
 }
 
-// framing says how the record units of a format join into one file.
-type framing struct {
-	head, sep, tail string
-	empty           string // the whole file when there are no records
-	header          bool   // each part starts with a header line (csv, tsv)
+// Frame says how the record units of a format join into one file.
+type Frame struct {
+	// Head opens and Tail closes a file that holds records; Sep goes
+	// between two records.
+	Head, Sep, Tail string
+	// Empty is the whole file when there are no records.
+	Empty string
+	// Header is set when each part starts with a header line, as in csv.
+	Header bool
 }
 
-func frameOf(f Format) framing {
-	switch f {
-	case JSON:
-		return framing{head: "[\n", sep: ",\n", tail: "\n]\n", empty: "[]\n"}
-	case YAML:
-		return framing{sep: "---\n"}
-	case TOML:
-		return framing{sep: "\n"}
-	case CSV, TSV:
-		return framing{header: true}
-	}
-	return framing{}
-}
+// UnitFunc appends the encoding of one record to dst.
+type UnitFunc func(dst []byte, v any) ([]byte, error)
 
-// unitFunc appends the encoding of one record to dst.
-type unitFunc func(dst []byte, v any) ([]byte, error)
+// fixedUnit is the NewUnit of a format whose records encode the same way
+// in every output, whatever the options.
+func fixedUnit(u UnitFunc) func(EncodeOptions) (UnitFunc, func() []byte) {
+	return func(EncodeOptions) (UnitFunc, func() []byte) { return u, nil }
+}
 
 // NewEncoder returns an encoder of f writing to w.
 func NewEncoder(f Format, w io.Writer, opts EncodeOptions) (*Encoder, error) {
-	e := &Encoder{w: bufio.NewWriterSize(w, 64<<10), frame: frameOf(f), part: opts.Part}
-	switch f {
-	case JSON:
-		e.unit = func(dst []byte, v any) ([]byte, error) {
-			dst = append(dst, "  "...)
-			dst, err := appendJSON(dst, v, "  ", 1)
-			return dst, err
-		}
-	case NDJSON:
-		e.unit = func(dst []byte, v any) ([]byte, error) {
-			dst, err := appendJSON(dst, v, "", 0)
-			return append(dst, '\n'), err
-		}
-	case YAML:
-		e.unit = appendYAML
-	case TOML:
-		e.unit = appendTOML
-	case CSV, TSV:
-		c := newCSVEncoder(f, opts.Columns)
-		e.unit = c.unit
-		e.header = c.headerLine
-	default:
-		return nil, fmt.Errorf("unknown format %q", f)
+	c, err := codecOf(f)
+	if err != nil {
+		return nil, err
 	}
-	return e, nil
+	// The codec is looked up here, once: Encode calls unit directly.
+	unit, header := c.NewUnit(opts)
+	return &Encoder{w: bufio.NewWriterSize(w, 64<<10), frame: c.Frame, part: opts.Part, unit: unit, header: header}, nil
 }
 
 // Encoder writes the records of one output.
 type Encoder struct {
 	w     *bufio.Writer
-	frame framing
+	frame Frame
 	part  bool
-	unit  unitFunc
-	// header, for csv and tsv, gives the header row to write before the
-	// first record that encodes, so that a part whose records all fail
-	// stays empty.
+	unit  UnitFunc
+	// header, for a format with a header row such as csv, gives that row
+	// to write before the first record that encodes, so that a part whose
+	// records all fail stays empty.
 	header func() []byte
 	buf    []byte
 	n      int
@@ -99,10 +77,10 @@ func (e *Encoder) Encode(v any) error {
 func (e *Encoder) Prepare(v any) error {
 	e.buf = e.buf[:0]
 	if e.n == 0 && !e.part {
-		e.buf = append(e.buf, e.frame.head...)
+		e.buf = append(e.buf, e.frame.Head...)
 	}
 	if e.n > 0 {
-		e.buf = append(e.buf, e.frame.sep...)
+		e.buf = append(e.buf, e.frame.Sep...)
 	}
 	var err error
 	e.buf, err = e.unit(e.buf, v)
@@ -135,9 +113,9 @@ func (e *Encoder) Count() int { return e.n }
 func (e *Encoder) Close() error {
 	if !e.part {
 		if e.n == 0 {
-			e.w.WriteString(e.frame.empty)
+			e.w.WriteString(e.frame.Empty)
 		} else {
-			e.w.WriteString(e.frame.tail)
+			e.w.WriteString(e.frame.Tail)
 		}
 	}
 	return e.w.Flush()
@@ -146,13 +124,17 @@ func (e *Encoder) Close() error {
 // Join writes the parts, each made by an encoder with Part set, to w as one
 // file of format f: one header, brackets and separators where f needs them.
 func Join(f Format, w io.Writer, parts ...io.Reader) error {
-	fr := frameOf(f)
+	c, err := codecOf(f)
+	if err != nil {
+		return err
+	}
+	fr := c.Frame
 	bw := bufio.NewWriterSize(w, 64<<10)
 	wrote := false
 	var header []byte
 	for i, p := range parts {
 		br := bufio.NewReaderSize(p, 64<<10)
-		if fr.header {
+		if fr.Header {
 			h, err := br.ReadBytes('\n')
 			if err != nil && err != io.EOF {
 				return err
@@ -175,9 +157,9 @@ func Join(f Format, w io.Writer, parts ...io.Reader) error {
 			continue
 		}
 		if !wrote {
-			bw.WriteString(fr.head)
+			bw.WriteString(fr.Head)
 		} else {
-			bw.WriteString(fr.sep)
+			bw.WriteString(fr.Sep)
 		}
 		wrote = true
 		if _, err := br.WriteTo(bw); err != nil {
@@ -185,9 +167,21 @@ func Join(f Format, w io.Writer, parts ...io.Reader) error {
 		}
 	}
 	if wrote {
-		bw.WriteString(fr.tail)
+		bw.WriteString(fr.Tail)
 	} else {
-		bw.WriteString(fr.empty)
+		bw.WriteString(fr.Empty)
 	}
 	return bw.Flush()
+}
+
+// HeaderLine is the header line that an output of f with these columns
+// starts with, for an output that has no record to write. It is nil when
+// f has no header.
+func HeaderLine(f Format, columns []string) []byte {
+	c, ok := codecs[f]
+	if !ok || !c.Frame.Header {
+		return nil
+	}
+	_, header := c.NewUnit(EncodeOptions{Columns: columns})
+	return header()
 }

@@ -151,6 +151,14 @@ func TestDetect(t *testing.T) {
 		{"x", "- a\n- b\n", YAML},
 		{"x", "id,name\n1,Ada\n", CSV},
 		{"x", "id\tname\n1\tAda\n", TSV},
+		{"x", "[\"a\"]\n", JSON},
+		{"x", "[\"a\"]\n[\"b\"]\n", NDJSON},
+		{"x", "[a]\n[\"b\"]\n", TOML},
+		{"x", "{a: 1}\n", JSON},
+		{"x", "-a = 1\n", YAML},
+		{"x", "a\tb: c\n", YAML},
+		{"x", "a\tb,c\n", TSV},
+		{"x", "\xEF\xBB\xBF\n# header\nid,name\n", CSV},
 	}
 	for _, tt := range tests {
 		got, ok := Detect(tt.name, []byte(tt.content))
@@ -158,7 +166,32 @@ func TestDetect(t *testing.T) {
 			t.Errorf("Detect(%q, %q) = %s, %v; want %s", tt.name, tt.content, got, ok, tt.want)
 		}
 	}
-	if _, ok := Detect("x", []byte("just some words")); ok {
-		t.Errorf("plain text was given a format")
+	for _, content := range []string{"just some words", "", "# only a comment\n\n"} {
+		if f, ok := Detect("x", []byte(content)); ok {
+			t.Errorf("Detect(%q) = %s; want no format", content, f)
+		}
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	const records = 1000
+	rec := obj("id", Number("12345"), "name", "Ada Lovelace", "email", "ada@example.com", "age", Number("36"), "active", true)
+	for _, f := range []Format{JSON, NDJSON, YAML, TOML, CSV} {
+		b.Run(string(f), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				e, err := NewEncoder(f, io.Discard, EncodeOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for range records {
+					if err := e.Encode(rec); err != nil {
+						b.Fatal(err)
+					}
+				}
+				e.Close()
+			}
+			b.ReportMetric(float64(b.N*records)/b.Elapsed().Seconds(), "records/s")
+		})
 	}
 }

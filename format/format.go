@@ -4,47 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 )
-
-// Format names an encoding of records.
-type Format string
-
-// The formats zpipe reads and writes.
-const (
-	JSON   Format = "json"
-	NDJSON Format = "ndjson"
-	YAML   Format = "yaml"
-	TOML   Format = "toml"
-	CSV    Format = "csv"
-	TSV    Format = "tsv"
-)
-
-// All lists every format in the order the docs and errors name them.
-var All = []Format{JSON, NDJSON, YAML, TOML, CSV, TSV}
-
-// Parse turns a format name into a Format.
-func Parse(name string) (Format, error) {
-	for _, f := range All {
-		if string(f) == name {
-			return f, nil
-		}
-	}
-	return "", fmt.Errorf("unknown format %q: must be one of %s", name, Names())
-}
-
-// Names returns the format names joined for messages: "json, ndjson, ...".
-func Names() string {
-	s := make([]string, len(All))
-	for i, f := range All {
-		s[i] = string(f)
-	}
-	return strings.Join(s, ", ")
-}
-
-// LineOriented reports whether f puts one record per line, so that a
-// large file can be read in chunks at line boundaries.
-func (f Format) LineOriented() bool { return f == NDJSON }
 
 // Record is one decoded record with where it came from.
 type Record struct {
@@ -123,24 +83,30 @@ var DefaultLimits = Limits{MaxDepth: 1000, MaxLine: 64 << 20, MaxNodes: 1_000_00
 
 // NewDecoder returns a decoder of f reading r.
 func NewDecoder(f Format, r io.Reader, lim Limits) (Decoder, error) {
+	c, err := codecOf(f)
+	if err != nil {
+		return nil, err
+	}
 	if lim == (Limits{}) {
 		lim = DefaultLimits
 	}
-	switch f {
-	case JSON:
-		return newJSONDecoder(r, lim)
-	case NDJSON:
-		return newNDJSONDecoder(r, lim), nil
-	case YAML:
-		return newYAMLDecoder(r, lim)
-	case TOML:
-		return newTOMLDecoder(r, lim)
-	case CSV:
-		return newCSVDecoder(r, ',', lim), nil
-	case TSV:
-		return newCSVDecoder(r, '\t', lim), nil
+	return c.NewDecoder(r, lim)
+}
+
+// NewChunkDecoder returns a decoder of a Chunk of a line-oriented f that
+// starts at line firstLine and record firstRecord of the whole input.
+func NewChunkDecoder(f Format, r io.Reader, firstLine, firstRecord int, lim Limits) (Decoder, error) {
+	c, err := codecOf(f)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("unknown format %q", f)
+	if c.NewChunkDecoder == nil {
+		return nil, fmt.Errorf("%s is not line-oriented, so it cannot be read in chunks", f)
+	}
+	if lim == (Limits{}) {
+		lim = DefaultLimits
+	}
+	return c.NewChunkDecoder(r, firstLine, firstRecord, lim), nil
 }
 
 // ReadAll decodes every record of r. It stops at the first error.

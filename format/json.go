@@ -10,6 +10,34 @@ import (
 	"unsafe"
 )
 
+// JSON is one JSON value per file: a list of records, or one record.
+const JSON Format = "json"
+
+func init() {
+	Register(Codec{
+		Name:       JSON,
+		Order:      10,
+		Extensions: []string{".json"},
+		Sniff: func(lines [][]byte) int {
+			if startsJSON(lines[0]) {
+				return 40
+			}
+			return 0
+		},
+		NewDecoder: newJSONDecoder,
+		NewUnit:    fixedUnit(appendJSONElement),
+		Frame:      Frame{Head: "[\n", Sep: ",\n", Tail: "\n]\n", Empty: "[]\n"},
+		Holds:      Objects | Lists | Nulls,
+		Weight:     WholeFileWeight,
+	})
+}
+
+// appendJSONElement appends a record as an element of a file's list.
+func appendJSONElement(dst []byte, v any) ([]byte, error) {
+	dst = append(dst, "  "...)
+	return appendJSON(dst, v, "  ", 1)
+}
+
 var bom = []byte{0xEF, 0xBB, 0xBF}
 
 // checkEncoding strips a UTF-8 byte order mark and names the UTF-16 and

@@ -8,6 +8,35 @@ import (
 	"io"
 )
 
+// NDJSON is one JSON value per line.
+const NDJSON Format = "ndjson"
+
+func init() {
+	Register(Codec{
+		Name:       NDJSON,
+		Order:      20,
+		Extensions: []string{".ndjson", ".jsonl", ".ldjson"},
+		Sniff: func(lines [][]byte) int {
+			// Two lines that each hold a whole value make ndjson; a
+			// value that spans lines is one json document.
+			if len(lines) > 1 && startsJSON(lines[0]) && completeJSON(lines[0]) {
+				return 60
+			}
+			return 0
+		},
+		NewDecoder:      func(r io.Reader, lim Limits) (Decoder, error) { return newNDJSONDecoder(r, lim), nil },
+		NewChunkDecoder: NewNDJSONChunkDecoder,
+		NewUnit:         fixedUnit(appendNDJSONLine),
+		Holds:           Objects | Lists | Nulls,
+		Weight:          StreamedWeight,
+	})
+}
+
+func appendNDJSONLine(dst []byte, v any) ([]byte, error) {
+	dst, err := appendJSON(dst, v, "", 0)
+	return append(dst, '\n'), err
+}
+
 // lineReader reads lines of any length up to a limit without holding more
 // than one line in memory.
 type lineReader struct {

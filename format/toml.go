@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -14,6 +15,37 @@ import (
 
 	toml "github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
+)
+
+// TOML is one TOML document, whose array of tables holds the records.
+const TOML Format = "toml"
+
+func init() {
+	Register(Codec{
+		Name:       TOML,
+		Order:      40,
+		Extensions: []string{".toml"},
+		Sniff: func(lines [][]byte) int {
+			first := lines[0]
+			switch {
+			case tomlTable.Match(first) && !completeJSON(first):
+				return 50
+			case tomlKey.Match(first):
+				return 20
+			}
+			return 0
+		},
+		NewDecoder: newTOMLDecoder,
+		NewUnit:    fixedUnit(appendTOML),
+		Frame:      Frame{Sep: "\n"},
+		Holds:      Objects | Lists,
+		Weight:     WholeFileWeight,
+	})
+}
+
+var (
+	tomlTable = regexp.MustCompile(`^\[\[?\s*[A-Za-z0-9_."' -]+\s*\]\]?\s*(#.*)?$`)
+	tomlKey   = regexp.MustCompile(`^[A-Za-z0-9_."'-]+(\s*\.\s*[A-Za-z0-9_"'-]+)*\s*=`)
 )
 
 // tomlDecoder yields the records of one TOML document. The document is

@@ -437,7 +437,7 @@ func tomlFrame(t testing.TB, recs []any) []byte {
 	var buf bytes.Buffer
 	for i, r := range recs {
 		if i > 0 {
-			buf.WriteString(frameOf(TOML).sep)
+			buf.WriteString(codecs[TOML].Frame.Sep)
 		}
 		b, err := appendTOML(nil, r)
 		if err != nil {

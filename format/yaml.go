@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,34 @@ import (
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 )
+
+// YAML is a stream of YAML documents, one record each.
+const YAML Format = "yaml"
+
+func init() {
+	Register(Codec{
+		Name:       YAML,
+		Order:      30,
+		Extensions: []string{".yaml", ".yml"},
+		Sniff: func(lines [][]byte) int {
+			first := lines[0]
+			switch {
+			case bytes.HasPrefix(first, []byte("---")) || bytes.HasPrefix(first, []byte("%YAML")) || first[0] == '-':
+				return 30
+			case yamlKey.Match(first):
+				return 10
+			}
+			return 0
+		},
+		NewDecoder: newYAMLDecoder,
+		NewUnit:    fixedUnit(appendYAML),
+		Frame:      Frame{Sep: "---\n"},
+		Holds:      Objects | Lists | Nulls,
+		Weight:     WholeFileWeight,
+	})
+}
+
+var yamlKey = regexp.MustCompile(`^("[^"]*"|'[^']*'|[^\s#:][^:#]*):(\s|$)`)
 
 // yamlDecoder reads a whole YAML stream, splits it into documents by their
 // markers and parses one document per Next. Parsing each document on its own

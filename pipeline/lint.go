@@ -167,9 +167,9 @@ func (l *linter) load(spec schema.Spec, transform *schema.Spec) (*schema.Schema,
 }
 
 // formats reports fields the schema allows that an output's format cannot
-// hold. A csv or tsv column for objects or lists is a design mistake, so an
-// error; a field that allows null may never be null in practice, so toml
-// gets a warning.
+// hold, as its codec declares. A csv column for objects or lists is a
+// design mistake, so an error; a field that allows null may never be null
+// in practice, so a format without null, such as toml, gets a warning.
 func (l *linter) formats(s *Stage, sch *schema.Schema) {
 	spec := s.Schema
 	if s.Transform != nil {
@@ -184,12 +184,12 @@ func (l *linter) formats(s *Stage, sch *schema.Schema) {
 				continue // _ allows anything; only the records can tell
 			}
 			switch {
-			case (o.Format == format.CSV || o.Format == format.TSV) && f.Kind&cue.StructKind != 0:
+			case f.Kind&cue.StructKind != 0 && !o.Format.Holds(format.Objects):
 				l.add(SeverityError, at, "%s cannot hold the nested object field %q (%s)", o.Format, f.Name, spec)
-			case (o.Format == format.CSV || o.Format == format.TSV) && f.Kind&cue.ListKind != 0:
+			case f.Kind&cue.ListKind != 0 && !o.Format.Holds(format.Lists):
 				l.add(SeverityError, at, "%s cannot hold the list field %q (%s)", o.Format, f.Name, spec)
-			case o.Format == format.TOML && f.Kind&cue.NullKind != 0:
-				l.add(SeverityWarning, at, "toml cannot hold null, which the field %q allows (%s)", f.Name, spec)
+			case f.Kind&cue.NullKind != 0 && !o.Format.Holds(format.Nulls):
+				l.add(SeverityWarning, at, "%s cannot hold null, which the field %q allows (%s)", o.Format, f.Name, spec)
 			}
 		}
 	}

@@ -6,6 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
+
+	"github.com/zpipe/zpipe/cueschemas"
+	"github.com/zpipe/zpipe/format"
 )
 
 const lintSchema = `#User: {
@@ -142,6 +148,18 @@ stages:
 			`8:9 warning stages.users.outputs[1]: toml cannot hold null, which the field "nick" allows (user.cue#User)`,
 			`13:15 error stages.where.outputs[0]: tsv cannot hold the nested object field "where" (user.cue#Where)`,
 		},
+	}, {
+		name: "formats that hold objects, lists and null",
+		manifest: `version: 1
+stages:
+  users:
+    source: {paths: [data/*.json]}
+    schema: user.cue#User
+    outputs:
+      - {format: json, path: out/users.json}
+      - {format: ndjson, path: out/users.ndjson}
+      - {format: yaml, path: out/users.yaml}
+`,
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,5 +202,29 @@ func TestPos(t *testing.T) {
 	}
 	if line, col := (&Manifest{}).Pos("stages"); line != 0 || col != 0 {
 		t.Errorf("Pos on a Manifest Load did not return = %d:%d, want 0:0", line, col)
+	}
+}
+
+// A format registers itself in format/, and manifest.cue's #Format must
+// name it too; this catches one without the other.
+func TestManifestNamesEveryFormat(t *testing.T) {
+	v := cuecontext.New().CompileBytes(cueschemas.Manifest).LookupPath(cue.ParsePath("#Format"))
+	if err := v.Err(); err != nil {
+		t.Fatal(err)
+	}
+	op, args := v.Expr()
+	if op != cue.OrOp {
+		t.Fatalf("#Format is %v, want a disjunction of names", op)
+	}
+	var names []string
+	for _, a := range args {
+		s, err := a.String()
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, s)
+	}
+	if got, want := strings.Join(names, ", "), format.Names(); got != want {
+		t.Errorf("#Format names %s; the registered formats are %s", got, want)
 	}
 }
