@@ -214,7 +214,7 @@ func (it *item) input(f *os.File) io.Reader {
 // decoder reads the item's records from in.
 func (sr *stageRun) decoder(it *item, in io.Reader) (format.Decoder, error) {
 	if it.Chunk != nil {
-		return format.NewNDJSONChunkDecoder(in, it.Chunk.Line, it.Chunk.Record, sr.r.opts.Limits), nil
+		return format.NewChunkDecoder(it.Format, in, it.Chunk.Line, it.Chunk.Record, sr.r.opts.Limits)
 	}
 	return format.NewDecoder(it.Format, in, sr.r.opts.Limits)
 }

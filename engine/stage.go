@@ -32,16 +32,10 @@ type item struct {
 	hashLater bool
 }
 
-// weight is what an item is thought to hold in memory while it runs: a
-// whole-file format holds the file and its decoded values; a streamed one
-// holds a buffer.
-func (it *item) weight() int64 {
-	switch it.Format {
-	case format.NDJSON, format.CSV, format.TSV:
-		return min(it.Size, 1<<20) + 1
-	}
-	return 3*it.Size + 1
-}
+// weight is what an item is thought to hold in memory while it runs, as
+// its format says: a whole-file format holds the file and its decoded
+// values; a streamed one holds a buffer.
+func (it *item) weight() int64 { return format.Weight(it.Format, it.Size) }
 
 // target is one file a stage writes, with the items that feed it in order.
 type target struct {
@@ -385,9 +379,9 @@ func (sr *stageRun) assemble(g *atomicfile.Group, t target) (string, error) {
 	if t.perSource && len(parts) == 0 {
 		return "", nil
 	}
-	if len(parts) == 0 && (t.format == format.CSV || t.format == format.TSV) && len(sr.columns) > 0 {
+	if header := format.HeaderLine(t.format, sr.columns); len(parts) == 0 && header != nil && len(sr.columns) > 0 {
 		// Every record was rejected: the file still says its columns.
-		parts = append(parts, &lazyFile{ctx: sr.ctx, r: bytes.NewReader(format.HeaderLine(t.format, sr.columns))})
+		parts = append(parts, &lazyFile{ctx: sr.ctx, r: bytes.NewReader(header)})
 	}
 	h := sha256.New()
 	var lines lineCount

@@ -100,6 +100,9 @@ func (l *linter) outputs() {
 // writes a file it would match: that file appears during the run.
 func (l *linter) globs(s *Stage) {
 	for i, p := range s.Source.Paths {
+		if p == Stdin {
+			continue
+		}
 		one := *s
 		one.Source.Paths = []string{p}
 		at := []string{"stages", s.Name, "source", "paths", strconv.Itoa(i)}
