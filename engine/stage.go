@@ -93,54 +93,75 @@ func itemID(it *item) string {
 
 func (r *runner) runStage(ctx context.Context, n *node) {
 	start := time.Now()
-	st, s, m := n.sum, n.stage, n.plan.Manifest
+	st := n.sum
 	defer func() { st.Duration = time.Since(start) }()
-	sr := &stageRun{ctx: ctx, r: r, n: n, m: m, s: s, schema: n.schema}
+	sr := &stageRun{ctx: ctx, r: r, n: n, m: n.plan.Manifest, s: n.stage, schema: n.schema}
 	sr.columns = sr.schema.Columns()
-
-	items, err := sr.resolve()
+	targets, err := sr.prepare()
 	if err != nil {
 		st.Status, st.Error = StatusFailed, err.Error()
 		return
 	}
+	st.Items = len(sr.items)
+	defer sr.cleanup()
+	toRun, intact := sr.decide(targets)
+	sr.toRun = toRun
+	switch {
+	case ctx.Err() != nil:
+		st.Status, st.Error = StatusInterrupted, "interrupted before it started"
+	case toRun == 0 && intact:
+		sr.upToDate(st)
+	default:
+		defer sr.elided(st)
+		sr.execute()
+		if sr.settle(st) {
+			sr.commit(st, targets)
+		}
+	}
+}
+
+// prepare lists the stage's items and the files it writes, and clears
+// what a killed run left beside those files.
+func (sr *stageRun) prepare() ([]target, error) {
+	items, err := sr.resolve()
+	if err != nil {
+		return nil, err
+	}
 	sr.items = items
-	st.Items = len(items)
 	targets, err := sr.targets()
 	if err != nil {
-		st.Status, st.Error = StatusFailed, err.Error()
-		return
+		return nil, err
 	}
 	sr.results = make([]itemResult, len(items))
 	sr.finished = make([]bool, len(items))
 	sr.commits = make([]*commitResult, len(items))
+	sr.started = make([]time.Time, len(items))
 	sr.removeStaleTemps(targets)
-	toRun, intact := sr.decide(targets)
-	sr.toRun = toRun
-	defer sr.cleanup()
-	if ctx.Err() != nil {
-		st.Status, st.Error = StatusInterrupted, "interrupted before it started"
-		return
-	}
-	if toRun == 0 && intact {
-		// Nothing changed: the outputs on disk are what a run would write.
-		sr.tally(st)
-		st.Outputs = append(st.Outputs, sr.prevOutputs()...)
-		st.Status = StatusOK
-		if st.Failed > 0 || st.FailedItems > 0 {
-			st.Status = StatusFailed
-		}
-		if s.Rejects != "" {
-			st.Rejects = m.Rel(s.Rejects)
-			st.Rejected = countLines(s.Rejects)
-		}
-		return
-	}
+	return targets, nil
+}
 
-	defer sr.elided(st)
-	stageCtx, cancel := context.WithCancel(ctx)
+// upToDate reports a stage that had nothing to do: the outputs on disk are
+// what a run would write.
+func (sr *stageRun) upToDate(st *StageSummary) {
+	sr.tally(st)
+	st.Outputs = append(st.Outputs, sr.prevOutputs()...)
+	st.Status = StatusOK
+	if st.Failed > 0 || st.FailedItems > 0 {
+		st.Status = StatusFailed
+	}
+	if sr.s.Rejects != "" {
+		st.Rejects = sr.m.Rel(sr.s.Rejects)
+		st.Rejected = countLines(sr.s.Rejects)
+	}
+}
+
+// execute runs the items that are not up to date on the run's executor,
+// and saves each finished one. on_error: stop, or a graceful stop of the
+// run, lets no new item start; items in flight finish.
+func (sr *stageRun) execute() {
+	r, s := sr.r, sr.s
+	ctx, cancel := context.WithCancel(sr.ctx)
 	defer cancel()
-	// stopped is closed by on_error: stop, or by a graceful stop of the
-	// run: no new item starts, items in flight finish.
 	stopped := make(chan struct{})
 	var stopOnce sync.Once
 	stop := func() { stopOnce.Do(func() { close(stopped) }) }
@@ -152,16 +173,15 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 		}
 	}()
 	defer stop()
-	r.progress(Progress{Type: ProgressStart, Name: s.Name, Total: toRun})
-	sr.started = make([]time.Time, len(items))
-	w := &Work{Parallel: s.Parallel, Gate: r.gate, Limiter: n.limiter, Retry: s.Retry, Stop: stopped,
-		Weight:  func(i int) int64 { return items[i].weight() },
+	r.progress(Progress{Type: ProgressStart, Name: s.Name, Total: sr.toRun})
+	w := &Work{Parallel: s.Parallel, Gate: r.gate, Limiter: sr.n.limiter, Retry: s.Retry, Stop: stopped,
+		Weight:  func(i int) int64 { return sr.items[i].weight() },
 		Attempt: sr.tryItem,
 		Done: func(i int) {
-			sr.finishItem(stageCtx, i)
+			sr.finishItem(ctx, i)
 			res := &sr.results[i]
 			if !res.notRun {
-				sr.record(i, &items[i], res)
+				sr.record(i, &sr.items[i], res)
 			}
 			sr.report(i)
 			if s.OnError == pipeline.Stop && res.failedAny() {
@@ -173,38 +193,49 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 			sr.report(i)
 		},
 	}
-	for i := range items {
+	for i := range sr.items {
 		if !sr.results[i].upToDate {
 			w.Items = append(w.Items, i)
 		}
 	}
-	r.executor.Execute(stageCtx, w)
+	r.executor.Execute(ctx, w)
 	r.commits.flush()
 	sr.applyCommits()
+}
 
+// settle counts what the items did and says how the stage ended; it
+// reports whether the stage replaces its outputs (or, when stopped, its
+// rejects file).
+func (sr *stageRun) settle(st *StageSummary) bool {
 	notRun := sr.tally(st)
-	r.progress(Progress{Type: ProgressComplete, Name: s.Name, Completed: toRun - notRun, Total: toRun, Records: st.Records, Failed: st.Failed})
+	sr.r.progress(Progress{Type: ProgressComplete, Name: sr.s.Name, Completed: sr.toRun - notRun, Total: sr.toRun, Records: st.Records, Failed: st.Failed})
 	switch {
-	case s.OnError == pipeline.Stop && (st.Failed > 0 || st.FailedItems > 0):
+	case sr.s.OnError == pipeline.Stop && (st.Failed > 0 || st.FailedItems > 0):
 		st.Status = StatusStopped
 		st.Error = "stopped at the first failure (on_error: stop); its outputs were not replaced"
-	case ctx.Err() != nil || notRun > 0:
+	case sr.ctx.Err() != nil || notRun > 0:
 		st.Status = StatusInterrupted
 		st.Error = "interrupted; no output of this stage was replaced; finished items are saved for the next run"
-		return
+		return false
 	case st.Failed > 0 || st.FailedItems > 0:
 		st.Status = StatusFailed
 	default:
 		st.Status = StatusOK
 	}
-	// Every output is written, then all are synced and renamed together.
+	return true
+}
+
+// commit writes every output from the items' parts, then replaces them all
+// together, and forgets what the stage no longer writes.
+func (sr *stageRun) commit(st *StageSummary, targets []target) {
+	m, s := sr.m, sr.s
 	var g atomicfile.Group
 	defer g.Abort()
 	written := map[string]string{}
 	var outputs []string
 	add := func(t target) bool {
 		sum, err := sr.assemble(&g, t)
-		if err != nil && ctx.Err() != nil {
+		if err != nil && sr.ctx.Err() != nil {
 			st.Status, st.Error = StatusInterrupted, "interrupted while writing the outputs; none was replaced"
 			return false
 		}
@@ -227,22 +258,16 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 			}
 		}
 	}
-	if s.Rejects != "" {
-		t := target{path: s.Rejects, format: format.NDJSON, output: -1}
-		for i := range items {
-			t.items = append(t.items, i)
-		}
-		if !add(t) {
-			return
-		}
+	if s.Rejects != "" && !add(sr.rejectsTarget()) {
+		return
 	}
 	var done *entry
-	prev := r.state.stage(sr.id())
+	prev := sr.r.state.stage(sr.id())
 	if st.Status != StatusStopped {
 		done = &entry{Type: "stage", Stage: sr.id(), Outputs: written, Inputs: sr.inputsDigest()}
 	}
 	sum := func(target string) string { return written[m.Rel(target)] }
-	if err := r.state.commit(&g, sr.id(), done, sum); err != nil {
+	if err := sr.r.state.commit(&g, sr.id(), done, sum); err != nil {
 		st.Status, st.Error = StatusFailed, "replacing the outputs: "+err.Error()
 		return
 	}
@@ -256,6 +281,15 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	if done != nil {
 		sr.forget(prev, written)
 	}
+}
+
+// rejectsTarget is the rejects file, fed by every item.
+func (sr *stageRun) rejectsTarget() target {
+	t := target{path: sr.s.Rejects, format: format.NDJSON, output: -1}
+	for i := range sr.items {
+		t.items = append(t.items, i)
+	}
+	return t
 }
 
 // tally adds the items' counts to the stage summary and returns how many
