@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 
-	"github.com/zpipe/zpipe/format"
 	"github.com/zpipe/zpipe/pipeline"
 	"github.com/zpipe/zpipe/schema"
 )
@@ -85,18 +83,7 @@ func Plan(plans []*pipeline.Plan, opts Options) (*PlanReport, error) {
 	if len(plans) == 0 {
 		return &PlanReport{}, nil
 	}
-	if opts.StateDir == "" {
-		opts.StateDir = filepath.Join(plans[0].Manifest.Dir, ".zpipe")
-	}
-	if abs, err := filepath.Abs(opts.StateDir); err == nil {
-		opts.StateDir = abs
-	}
-	if opts.ChunkSize == 0 {
-		opts.ChunkSize = 8 << 20
-	}
-	if opts.Limits == (format.Limits{}) {
-		opts.Limits = format.DefaultLimits
-	}
+	opts.setDefaults(plans)
 	opts.OnEvent, opts.OnProgress = nil, nil
 	st, err := readState(opts.StateDir)
 	if err != nil {

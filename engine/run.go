@@ -70,8 +70,6 @@ type runner struct {
 	tmp     string
 	gate    *Gate // bytes in flight, when max_memory is set
 	budget  int64
-	// executor runs the stages' items.
-	executor Executor
 	// stdin is standard input, read once for every stage that reads it.
 	stdin   *spool
 	flights flights
@@ -116,32 +114,12 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	if len(plans) == 0 {
 		return &Summary{}, nil
 	}
-	if opts.StateDir == "" {
-		opts.StateDir = filepath.Join(plans[0].Manifest.Dir, ".zpipe")
-	}
-	if abs, err := filepath.Abs(opts.StateDir); err == nil {
-		opts.StateDir = abs
-	}
-	if opts.MaxShownErrors == 0 {
-		opts.MaxShownErrors = 20
-	}
-	if opts.ChunkSize == 0 {
-		opts.ChunkSize = 8 << 20
-	}
-	if opts.Limits == (format.Limits{}) {
-		opts.Limits = format.DefaultLimits
-	}
+	opts.setDefaults(plans)
 	if err := checkStateDir(opts.StateDir); err != nil {
 		return nil, &SetupError{err}
 	}
-	r := &runner{opts: opts, guard: newGuard(plans, opts.StateDir), stop: make(chan struct{}), executor: opts.Executor}
-	if r.executor == nil {
-		r.executor = LocalPool{}
-	}
-	if opts.Stdin == nil {
-		opts.Stdin = os.Stdin
-	}
-	r.stdin = &spool{r: opts.Stdin}
+	r := &runner{opts: opts, guard: newGuard(plans, opts.StateDir), stop: make(chan struct{}),
+		stdin: &spool{r: opts.Stdin}}
 	if err := r.guard.Check(); err != nil {
 		return nil, &SetupError{err}
 	}
@@ -151,46 +129,107 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	}
 	defer closeSchemas(nodes)
 	r.nodes = nodes
-	maxStages := 1
+	slots := r.limits(plans)
+	if r.budget > 0 {
+		old := debug.SetMemoryLimit(r.budget)
+		defer debug.SetMemoryLimit(old)
+	}
+	if err := r.open(plans); err != nil {
+		return nil, &SetupError{err}
+	}
+	defer os.RemoveAll(r.tmp)
+	r.commits = newCommitter(r.state)
+	r.watchAndDispatch(ctx, nodes, slots)
+	r.commits.close()
+	if !r.stopping(ctx) {
+		r.dropRemovedStages(plans)
+	}
+	sum := summarize(nodes, r.state.runID, start)
+	sum.Provenance = r.provenance(nodes, start, sum)
+	if err := r.writeProvenance(sum.Provenance); err != nil {
+		r.emit(Event{Kind: Warning, Msg: "cannot write the provenance: " + err.Error()})
+	}
+	status := "finished"
+	if sum.Interrupted {
+		status = "started" // what the next run resumes
+	}
+	if err := r.state.close(status); err != nil {
+		return sum, fmt.Errorf("closing the journal: %w", err)
+	}
+	return sum, nil
+}
+
+// setDefaults fills in what the caller left zero.
+func (o *Options) setDefaults(plans []*pipeline.Plan) {
+	if o.StateDir == "" {
+		o.StateDir = filepath.Join(plans[0].Manifest.Dir, ".zpipe")
+	}
+	if abs, err := filepath.Abs(o.StateDir); err == nil {
+		o.StateDir = abs
+	}
+	if o.MaxShownErrors == 0 {
+		o.MaxShownErrors = 20
+	}
+	if o.ChunkSize == 0 {
+		o.ChunkSize = 8 << 20
+	}
+	if o.Limits == (format.Limits{}) {
+		o.Limits = format.DefaultLimits
+	}
+	if o.Executor == nil {
+		o.Executor = LocalPool{}
+	}
+	if o.Stdin == nil {
+		o.Stdin = os.Stdin
+	}
+}
+
+// limits takes the run's bounds from its manifests: the most stages at
+// once that any allows, and the smallest max_memory.
+func (r *runner) limits(plans []*pipeline.Plan) (slots int) {
+	slots = 1
 	for _, p := range plans {
 		lim := p.Manifest.Limits
-		maxStages = max(maxStages, lim.MaxConcurrentStages)
+		slots = max(slots, lim.MaxConcurrentStages)
 		if lim.MaxMemory > 0 && (r.budget == 0 || lim.MaxMemory < r.budget) {
 			r.budget = lim.MaxMemory
 		}
 	}
 	if r.budget > 0 {
 		r.gate = NewGate(r.budget)
-		old := debug.SetMemoryLimit(r.budget)
-		defer debug.SetMemoryLimit(old)
 	}
-	if r.state, err = openState(opts.StateDir, opts.Force); err != nil {
-		return nil, &SetupError{err}
+	return slots
+}
+
+// open takes the state folder: it locks it, completes what a killed run
+// left half done, clears that run's working files, and records the start
+// of this run.
+func (r *runner) open(plans []*pipeline.Plan) error {
+	dir := r.opts.StateDir
+	var err error
+	if r.state, err = openState(dir, r.opts.Force); err != nil {
+		return err
 	}
 	r.rollForward(plans)
 	// Temp parts of a run that was killed are of no use to anyone, nor are
 	// the temp files of its journal compaction and provenance.
-	if ents, err := os.ReadDir(opts.StateDir); err == nil {
+	if ents, err := os.ReadDir(dir); err == nil {
 		for _, e := range ents {
-			if d := filepath.Join(opts.StateDir, e.Name()); runTemp(d) {
+			if d := filepath.Join(dir, e.Name()); runTemp(d) {
 				os.RemoveAll(d)
 			}
 		}
 	}
-	atomicfile.RemoveOrphans(opts.StateDir)
-	if runs, _ := filepath.Glob(filepath.Join(opts.StateDir, "runs", "*")); len(runs) > 0 {
-		for _, d := range runs {
-			atomicfile.RemoveOrphans(d)
-		}
+	atomicfile.RemoveOrphans(dir)
+	runs, _ := filepath.Glob(filepath.Join(dir, "runs", "*"))
+	for _, d := range runs {
+		atomicfile.RemoveOrphans(d)
 	}
-	tmp, err := os.MkdirTemp(opts.StateDir, runTempPrefix)
-	if err != nil {
+	if r.tmp, err = os.MkdirTemp(dir, runTempPrefix); err != nil {
 		r.state.close("failed")
-		return nil, &SetupError{err}
+		return err
 	}
-	r.tmp = tmp
-	defer os.RemoveAll(tmp)
-	if last := r.state.lastRun; last != nil && last.Status == "started" && !opts.Force {
+	if last := r.state.lastRun; last != nil && last.Status == "started" && !r.opts.Force {
 		done := 0
 		for _, e := range r.state.items {
 			if e.Run == last.Run && e.Status == "done" {
@@ -201,15 +240,20 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	}
 	if err := r.state.append(&entry{Type: "run", Status: "started"}); err != nil {
 		r.state.close("failed")
-		return nil, &SetupError{err}
+		os.RemoveAll(r.tmp)
+		return err
 	}
+	return nil
+}
 
-	r.commits = newCommitter(r.state)
+// watchAndDispatch runs the stages while the stop request and the memory
+// ceiling are watched.
+func (r *runner) watchAndDispatch(ctx context.Context, nodes []*node, slots int) {
 	running := make(chan struct{})
 	var watchers sync.WaitGroup
 	watchers.Go(func() {
 		select {
-		case <-opts.Stop:
+		case <-r.opts.Stop:
 			r.stopRun()
 		case <-running:
 		}
@@ -217,15 +261,14 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	if r.budget > 0 {
 		watchers.Go(func() { r.watchMemory(running) })
 	}
-	r.dispatch(ctx, nodes, maxStages)
+	r.dispatch(ctx, nodes, slots)
 	close(running)
 	watchers.Wait()
-	r.commits.close()
-	if !r.stopping(ctx) {
-		r.dropRemovedStages(plans)
-	}
+}
 
-	sum := &Summary{RunID: r.state.runID}
+// summarize adds the stages' counts up.
+func summarize(nodes []*node, runID string, start time.Time) *Summary {
+	sum := &Summary{RunID: runID}
 	for _, n := range nodes {
 		st := n.sum
 		sum.Stages = append(sum.Stages, st)
@@ -239,18 +282,7 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		}
 	}
 	sum.Duration = time.Since(start)
-	sum.Provenance = r.provenance(nodes, start, sum)
-	if err := r.writeProvenance(sum.Provenance); err != nil {
-		r.emit(Event{Kind: Warning, Msg: "cannot write the provenance: " + err.Error()})
-	}
-	status := "finished"
-	if sum.Interrupted {
-		status = "started" // what the next run resumes
-	}
-	if err := r.state.close(status); err != nil {
-		return sum, fmt.Errorf("closing the journal: %w", err)
-	}
-	return sum, nil
+	return sum
 }
 
 // schedule compiles every stage's schema, so that a typo in the last

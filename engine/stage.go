@@ -198,7 +198,7 @@ func (sr *stageRun) execute() {
 			w.Items = append(w.Items, i)
 		}
 	}
-	r.executor.Execute(ctx, w)
+	r.opts.Executor.Execute(ctx, w)
 	r.commits.flush()
 	sr.applyCommits()
 }
