@@ -119,25 +119,8 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 	if toRun > 0 || !intact {
 		// The outputs will be joined from the saved parts: each must
 		// still hold the bytes the journal recorded.
-		for i := range sr.items {
-			res := &sr.results[i]
-			if !res.upToDate {
-				continue
-			}
-			bad, err := sr.changedPart(res.entry)
-			if err != nil && sr.ctx.Err() != nil {
-				return toRun, false
-			}
-			if bad == "" {
-				continue
-			}
-			it := &sr.items[i]
-			sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: the saved part %s of %s does not hold what the journal recorded; the item runs again", sr.s.Name, bad, itemID(it))})
-			*res = itemResult{}
-			sr.finished[i] = false
-			it.reason = "its saved part was changed"
-			why[it.reason] = append(why[it.reason], itemID(it))
-			toRun++
+		if toRun += sr.recheckParts(why); sr.ctx.Err() != nil {
+			return toRun, false
 		}
 	}
 	outputs := ""
@@ -182,6 +165,33 @@ func resultOf(e *entry, dir string, outputs int) itemResult {
 		res.rejects = filepath.Join(dir, e.Rejects.File)
 	}
 	return res
+}
+
+// recheckParts sends back to run every up-to-date item whose saved parts
+// no longer hash to what the journal recorded, with a warning, and
+// returns how many it sent.
+func (sr *stageRun) recheckParts(why map[string][]string) (n int) {
+	for i := range sr.items {
+		res := &sr.results[i]
+		if !res.upToDate {
+			continue
+		}
+		bad, err := sr.changedPart(res.entry)
+		if err != nil && sr.ctx.Err() != nil {
+			return n
+		}
+		if bad == "" {
+			continue
+		}
+		it := &sr.items[i]
+		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: the saved part %s of %s does not hold what the journal recorded; the item runs again", sr.s.Name, bad, itemID(it))})
+		*res = itemResult{}
+		sr.finished[i] = false
+		it.reason = "its saved part was changed"
+		why[it.reason] = append(why[it.reason], itemID(it))
+		n++
+	}
+	return n
 }
 
 // changedPart returns the name of the first part of an item entry whose

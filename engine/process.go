@@ -60,73 +60,12 @@ type slot struct {
 // the item stopped short, if it did: ctx's error, a decoding error that
 // leaves nothing more to read, the evaluator's failure, or the sink's. On
 // an early stop the records read so far count as read.
-func Process(ctx context.Context, name string, in Records, v *schema.Validator, out Sink) (t Tally, err error) {
-	var batch []slot
-	flush := func() error {
-		values := make([]any, 0, len(batch))
-		untyped := false
-		for _, sl := range batch {
-			if sl.bad == nil {
-				values = append(values, sl.rec.Value)
-				untyped = sl.rec.Untyped
-			}
-		}
-		var verdicts []schema.Result
-		if v != nil {
-			var err error
-			if verdicts, err = v.CheckBatch(ctx, values, untyped); err != nil {
-				t.Records += len(batch)
-				return err
-			}
-		}
-		k := 0
-		for i, sl := range batch {
-			t.Records++
-			if fe := sl.bad; fe != nil {
-				t.Failed++
-				var raw any
-				if fe.Raw != "" {
-					raw = fe.Raw
-				}
-				if err := out.Reject([]RecordError{{Source: name, Record: fe.Record, Line: fe.Line, Column: fe.Col, Message: fe.Msg}}, fe.Record, fe.Line, raw); err != nil {
-					t.Records += len(batch) - i - 1
-					return err
-				}
-				continue
-			}
-			rec := sl.rec
-			verdict := schema.Result{Out: rec.Value}
-			if v != nil {
-				verdict = verdicts[k]
-				k++
-			}
-			violations := verdict.Violations
-			if violations == nil {
-				bad := out.Accept(verdict.Out)
-				if bad == nil {
-					t.OK++
-					continue
-				}
-				var se *SinkError
-				if errors.As(bad, &se) {
-					t.Records += len(batch) - i - 1
-					return bad
-				}
-				violations = []schema.Violation{{Msg: bad.Error()}}
-			}
-			t.Failed++
-			if err := out.Reject(recordErrors(name, rec, violations), rec.Index, rec.Line, rec.Value); err != nil {
-				t.Records += len(batch) - i - 1
-				return err
-			}
-		}
-		batch = batch[:0]
-		return nil
-	}
+func Process(ctx context.Context, name string, in Records, v *schema.Validator, out Sink) (Tally, error) {
+	l := &loop{ctx: ctx, name: name, v: v, out: out}
 	for {
 		if err := ctx.Err(); err != nil {
-			t.Records += len(batch)
-			return t, err
+			l.t.Records += len(l.batch)
+			return l.t, err
 		}
 		rec, err := in.Next()
 		if err == io.EOF {
@@ -135,23 +74,106 @@ func Process(ctx context.Context, name string, in Records, v *schema.Validator, 
 		var fe *format.Error
 		switch {
 		case errors.As(err, &fe) && fe.Recoverable:
-			batch = append(batch, slot{bad: fe})
+			l.batch = append(l.batch, slot{bad: fe})
 		case err != nil:
-			t.Records += len(batch)
-			return t, err
+			l.t.Records += len(l.batch)
+			return l.t, err
 		default:
-			batch = append(batch, slot{rec: rec})
+			l.batch = append(l.batch, slot{rec: rec})
 		}
-		if len(batch) == checkBatch {
-			if err := flush(); err != nil {
-				return t, err
+		if len(l.batch) == checkBatch {
+			if err := l.flush(); err != nil {
+				return l.t, err
 			}
 		}
 	}
-	if len(batch) > 0 {
-		if err := flush(); err != nil {
-			return t, err
+	if len(l.batch) > 0 {
+		if err := l.flush(); err != nil {
+			return l.t, err
 		}
 	}
-	return t, nil
+	return l.t, nil
+}
+
+// loop is one run of Process: the records waiting for their verdict, and
+// the counts so far.
+type loop struct {
+	ctx   context.Context
+	name  string
+	v     *schema.Validator
+	out   Sink
+	batch []slot
+	t     Tally
+}
+
+// flush checks the waiting records in one batch and hands each, in order,
+// to the sink.
+func (l *loop) flush() error {
+	values := make([]any, 0, len(l.batch))
+	untyped := false
+	for _, sl := range l.batch {
+		if sl.bad == nil {
+			values = append(values, sl.rec.Value)
+			untyped = sl.rec.Untyped
+		}
+	}
+	var verdicts []schema.Result
+	if l.v != nil {
+		var err error
+		if verdicts, err = l.v.CheckBatch(l.ctx, values, untyped); err != nil {
+			l.t.Records += len(l.batch)
+			return err
+		}
+	}
+	k := 0
+	for i, sl := range l.batch {
+		l.t.Records++
+		var err error
+		if sl.bad != nil {
+			err = l.badRow(sl.bad)
+		} else {
+			verdict := schema.Result{Out: sl.rec.Value}
+			if l.v != nil {
+				verdict = verdicts[k]
+				k++
+			}
+			err = l.decided(sl.rec, verdict)
+		}
+		if err != nil {
+			l.t.Records += len(l.batch) - i - 1
+			return err
+		}
+	}
+	l.batch = l.batch[:0]
+	return nil
+}
+
+// badRow rejects a row the decoder could not read, with its raw text.
+func (l *loop) badRow(fe *format.Error) error {
+	l.t.Failed++
+	var raw any
+	if fe.Raw != "" {
+		raw = fe.Raw
+	}
+	return l.out.Reject([]RecordError{{Source: l.name, Record: fe.Record, Line: fe.Line, Column: fe.Col, Message: fe.Msg}}, fe.Record, fe.Line, raw)
+}
+
+// decided hands a checked record to the sink: accepted when it is valid
+// and the sink can take it, rejected with why otherwise.
+func (l *loop) decided(rec format.Record, verdict schema.Result) error {
+	violations := verdict.Violations
+	if violations == nil {
+		err := l.out.Accept(verdict.Out)
+		if err == nil {
+			l.t.OK++
+			return nil
+		}
+		var se *SinkError
+		if errors.As(err, &se) {
+			return err
+		}
+		violations = []schema.Violation{{Msg: err.Error()}}
+	}
+	l.t.Failed++
+	return l.out.Reject(recordErrors(l.name, rec, violations), rec.Index, rec.Line, rec.Value)
 }

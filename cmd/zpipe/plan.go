@@ -103,72 +103,78 @@ func writePlan(w io.Writer, rep *engine.PlanReport, all bool) {
 		if len(rep.Manifests) > 1 {
 			name = s.Pipeline + "/" + s.Name
 		}
-		fmt.Fprintf(w, "\n%d. %s: %s", i+1, name, s.State)
-		if s.Reason != "" {
-			fmt.Fprintf(w, " (%s)", s.Reason)
-		}
-		fmt.Fprintln(w)
-		fmt.Fprintf(w, "   priority %d, parallel %d, on_error %s", s.Priority, s.Settings.Parallel, s.Settings.OnError)
-		if r := s.Settings.Retry; r.Max > 0 {
-			fmt.Fprintf(w, ", retry %d (delay %s, backoff %g, max %s)", r.Max, r.Delay, r.Backoff, r.MaxDelay)
-		}
-		if s.Settings.Timeout > 0 {
-			fmt.Fprintf(w, ", timeout %s", s.Settings.Timeout)
-		}
-		fmt.Fprintln(w)
-		if len(s.Deps) > 0 {
-			var deps []string
-			for _, d := range s.Deps {
-				if d.Why == "needs" {
-					deps = append(deps, d.Stage)
-				} else {
-					deps = append(deps, d.Stage+" (writes "+d.Why+")")
-				}
-			}
-			fmt.Fprintf(w, "   after: %s\n", strings.Join(deps, ", "))
-		}
-		fmt.Fprintf(w, "   sources: %s, %s, format %s", plural(s.Sources.Files, "file"), bytesText(s.Sources.Bytes), s.Sources.Format)
-		fmt.Fprintf(w, " (%s", strings.Join(s.Sources.Paths, ", "))
-		if len(s.Sources.Exclude) > 0 {
-			fmt.Fprintf(w, "; exclude %s", strings.Join(s.Sources.Exclude, ", "))
-		}
-		fmt.Fprintln(w, ")")
-		fmt.Fprintf(w, "   schema: %s", s.Schema)
-		if s.Transform != "" {
-			fmt.Fprintf(w, ", transform: %s", s.Transform)
-		}
-		fmt.Fprintln(w)
-		var outs []string
-		for _, o := range s.Outputs {
-			outs = append(outs, string(o.Format)+" "+o.Path)
-		}
-		if s.Rejects != "" {
-			outs = append(outs, "rejects "+s.Rejects)
-		}
-		if len(outs) > 0 {
-			fmt.Fprintf(w, "   outputs: %s\n", strings.Join(outs, ", "))
-		}
-		writeRemovals(w, s.Removes)
-		if s.State == engine.PlanBlocked {
-			continue
-		}
-		fmt.Fprintf(w, "   items: %d up to date, %d would run\n", s.UpToDate, s.ToRun)
-		shown := 0
-		for _, it := range s.Items {
-			if it.Reason == "" {
-				continue
-			}
-			if shown == 10 && !all {
-				fmt.Fprintf(w, "     ... and %d more (--all lists them)\n", s.ToRun-shown)
-				break
-			}
-			fmt.Fprintf(w, "     %s: %s\n", it.Item, it.Reason)
-			shown++
-		}
+		writeStagePlan(w, i+1, name, s, all)
 	}
 	if len(rep.Removes) > 0 {
 		fmt.Fprintln(w, "\nstages no manifest has now:")
 		writeRemovals(w, rep.Removes)
+	}
+}
+
+// writeStagePlan writes one stage of the plan: its state, settings,
+// sources, schema and outputs, and the items that would run and why.
+func writeStagePlan(w io.Writer, i int, name string, s *engine.StagePlan, all bool) {
+	fmt.Fprintf(w, "\n%d. %s: %s", i, name, s.State)
+	if s.Reason != "" {
+		fmt.Fprintf(w, " (%s)", s.Reason)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "   priority %d, parallel %d, on_error %s", s.Priority, s.Settings.Parallel, s.Settings.OnError)
+	if r := s.Settings.Retry; r.Max > 0 {
+		fmt.Fprintf(w, ", retry %d (delay %s, backoff %g, max %s)", r.Max, r.Delay, r.Backoff, r.MaxDelay)
+	}
+	if s.Settings.Timeout > 0 {
+		fmt.Fprintf(w, ", timeout %s", s.Settings.Timeout)
+	}
+	fmt.Fprintln(w)
+	if len(s.Deps) > 0 {
+		var deps []string
+		for _, d := range s.Deps {
+			if d.Why == "needs" {
+				deps = append(deps, d.Stage)
+			} else {
+				deps = append(deps, d.Stage+" (writes "+d.Why+")")
+			}
+		}
+		fmt.Fprintf(w, "   after: %s\n", strings.Join(deps, ", "))
+	}
+	fmt.Fprintf(w, "   sources: %s, %s, format %s", plural(s.Sources.Files, "file"), bytesText(s.Sources.Bytes), s.Sources.Format)
+	fmt.Fprintf(w, " (%s", strings.Join(s.Sources.Paths, ", "))
+	if len(s.Sources.Exclude) > 0 {
+		fmt.Fprintf(w, "; exclude %s", strings.Join(s.Sources.Exclude, ", "))
+	}
+	fmt.Fprintln(w, ")")
+	fmt.Fprintf(w, "   schema: %s", s.Schema)
+	if s.Transform != "" {
+		fmt.Fprintf(w, ", transform: %s", s.Transform)
+	}
+	fmt.Fprintln(w)
+	var outs []string
+	for _, o := range s.Outputs {
+		outs = append(outs, string(o.Format)+" "+o.Path)
+	}
+	if s.Rejects != "" {
+		outs = append(outs, "rejects "+s.Rejects)
+	}
+	if len(outs) > 0 {
+		fmt.Fprintf(w, "   outputs: %s\n", strings.Join(outs, ", "))
+	}
+	writeRemovals(w, s.Removes)
+	if s.State == engine.PlanBlocked {
+		return
+	}
+	fmt.Fprintf(w, "   items: %d up to date, %d would run\n", s.UpToDate, s.ToRun)
+	shown := 0
+	for _, it := range s.Items {
+		if it.Reason == "" {
+			continue
+		}
+		if shown == 10 && !all {
+			fmt.Fprintf(w, "     ... and %d more (--all lists them)\n", s.ToRun-shown)
+			break
+		}
+		fmt.Fprintf(w, "     %s: %s\n", it.Item, it.Reason)
+		shown++
 	}
 }
 
