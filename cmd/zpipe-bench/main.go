@@ -97,30 +97,7 @@ func run(n int, seed uint64, runs int, dir, only string) error {
 		}
 	}
 
-	// Alternate: one run of every job per round, so that a slow drift of the
-	// machine (heat, other load) touches every tool alike.
-	var warnings []string
-	for r := 1; r <= runs; r++ {
-		for _, j := range jobs {
-			if j.failed {
-				continue
-			}
-			wall, rss, warn, err := j.runOnce(dir)
-			if err != nil {
-				warnings = append(warnings, fmt.Sprintf("%s: %v; dropped", j.key, err))
-				logf("round %d/%d  %-12s failed: %v", r, runs, j.key, err)
-				j.failed = true
-				continue
-			}
-			if warn != "" && r == 1 {
-				warnings = append(warnings, j.key+": "+warn)
-			}
-			j.walls = append(j.walls, wall)
-			j.rssKB = max(j.rssKB, rss)
-			logf("round %d/%d  %-12s %6.2fs  %5s MB", r, runs, j.key, wall.Seconds(), thousands(mb(rss)))
-		}
-	}
-
+	warnings := rounds(jobs, dir, runs)
 	var rows []row
 	for _, j := range jobs {
 		if !j.failed {
@@ -134,6 +111,13 @@ func run(n int, seed uint64, runs int, dir, only string) error {
 		return errors.New("zpipe ndjson → ndjson did not run; nothing to compare against")
 	}
 
+	report(rows, notes, warnings, dir, n, seed, runs)
+	return nil
+}
+
+// report prints the machine, the data, the table of rates and memory, and
+// how zpipe compares and whether it meets its target.
+func report(rows []row, notes, warnings []string, dir string, n int, seed uint64, runs int) {
 	fmt.Printf("machine: %s/%s, %d CPUs (%s), %s\n", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel(), runtime.Version())
 	fmt.Printf("data: %s records (seed %d, %s invalid, %.0f bytes each in ndjson), runs: %d each, alternating; records/s from the median run\n",
 		thousands(float64(n)), seed, thousands(float64(benchdata.Invalid(n))), avgBytes(filepath.Join(dir, "users.ndjson"), n), runs)
@@ -156,7 +140,34 @@ func run(n int, seed uint64, runs int, dir, only string) error {
 		fmt.Printf("zpipe ndjson → ndjson is %s\n", strings.Join(vs, ", "))
 	}
 	fmt.Println(targetLine(rows[0], runtime.NumCPU()))
-	return nil
+}
+
+// rounds runs every job once a round, alternating, so that a slow drift of
+// the machine (heat, other load) touches every tool alike, and returns the
+// warnings to print.
+func rounds(jobs []*job, dir string, runs int) []string {
+	var warnings []string
+	for r := 1; r <= runs; r++ {
+		for _, j := range jobs {
+			if j.failed {
+				continue
+			}
+			wall, rss, warn, err := j.runOnce(dir)
+			if err != nil {
+				warnings = append(warnings, fmt.Sprintf("%s: %v; dropped", j.key, err))
+				logf("round %d/%d  %-12s failed: %v", r, runs, j.key, err)
+				j.failed = true
+				continue
+			}
+			if warn != "" && r == 1 {
+				warnings = append(warnings, j.key+": "+warn)
+			}
+			j.walls = append(j.walls, wall)
+			j.rssKB = max(j.rssKB, rss)
+			logf("round %d/%d  %-12s %6.2fs  %5s MB", r, runs, j.key, wall.Seconds(), thousands(mb(rss)))
+		}
+	}
+	return warnings
 }
 
 // plan returns the jobs to time that want accepts, zpipe ndjson first, and
