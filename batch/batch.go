@@ -325,7 +325,7 @@ func (b *Batch) run(ctx context.Context, items []*batchItem) []batchOutcome {
 		completed++
 		records += o.records
 		failed += o.failed
-		pct := percent(completed, len(items))
+		pct := engine.Percent(completed, len(items))
 		emit(engine.Progress{Type: engine.ProgressUpdate, Completed: completed, Percentage: pct})
 		emit(engine.Progress{Type: engine.ProgressItemComplete, Item: o.res.ID, Error: o.res.Error, Completed: completed, Percentage: pct})
 		if b.onItemComplete != nil {
@@ -342,7 +342,7 @@ func (b *Batch) run(ctx context.Context, items []*batchItem) []batchOutcome {
 		finish(i)
 	}
 	engine.LocalPool{}.Execute(ctx, w)
-	emit(engine.Progress{Type: engine.ProgressComplete, Completed: completed, Percentage: percent(completed, len(items))})
+	emit(engine.Progress{Type: engine.ProgressComplete, Completed: completed, Percentage: engine.Percent(completed, len(items))})
 	return outs
 }
 

@@ -85,11 +85,3 @@ func batchSleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	}
 }
-
-// percent is done of total as a percentage; 100 when there is nothing to do.
-func percent(done, total int) float64 {
-	if total == 0 {
-		return 100
-	}
-	return float64(done) * 100 / float64(total)
-}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -237,7 +239,7 @@ func (sr *stageRun) forget(prev *entry, written map[string]string) {
 	if prev == nil {
 		return
 	}
-	for _, rel := range sortedKeys(prev.Outputs) {
+	for _, rel := range slices.Sorted(maps.Keys(prev.Outputs)) {
 		if _, ok := written[rel]; !ok {
 			sr.r.removeStale(sr.m, sr.s.Name, rel, prev.Outputs[rel], sr.staleWhy(rel))
 		}
@@ -320,7 +322,7 @@ func (sr *stageRun) outputsIntact() bool {
 		sr.outputsReason = "the outputs were not built from the saved items"
 		return false
 	}
-	for _, rel := range sortedKeys(prev.Outputs) {
+	for _, rel := range slices.Sorted(maps.Keys(prev.Outputs)) {
 		sum, err := hashFile(sr.ctx, filepath.Join(sr.m.Dir, rel))
 		switch {
 		case os.IsNotExist(err):
@@ -337,7 +339,7 @@ func (sr *stageRun) outputsIntact() bool {
 func (sr *stageRun) prevOutputs() []string {
 	prev := sr.r.state.stage(sr.id())
 	var out []string
-	for _, rel := range sortedKeys(prev.Outputs) {
+	for _, rel := range slices.Sorted(maps.Keys(prev.Outputs)) {
 		if filepath.Join(sr.m.Dir, rel) != sr.s.Rejects {
 			out = append(out, rel)
 		}
@@ -417,15 +419,6 @@ func (sr *stageRun) applyCommits() {
 			res.parts, res.rejects, res.committed = cr.parts, cr.rejects, true
 		}
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // inputsDigest hashes the latest journal entry of every item, in order.

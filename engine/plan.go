@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 
 	"github.com/zpipe/zpipe/pipeline"
@@ -132,7 +134,7 @@ func Plan(plans []*pipeline.Plan, opts Options) (*PlanReport, error) {
 	for _, g := range removedStages(st, plans, opts.StateDir) {
 		name := stageName(g.key)
 		e := st.stages[g.key]
-		for _, rel := range sortedKeys(e.Outputs) {
+		for _, rel := range slices.Sorted(maps.Keys(e.Outputs)) {
 			if rm := r.removal(g.m, name, rel, e.Outputs[rel], "the manifest no longer has stage "+name); rm != nil {
 				rep.Removes = append(rep.Removes, *rm)
 			}
@@ -246,7 +248,7 @@ func (r *runner) planStage(n *node, schemaErr error) *StagePlan {
 		if s.Rejects != "" {
 			kept[m.Rel(s.Rejects)] = true
 		}
-		for _, rel := range sortedKeys(prev.Outputs) {
+		for _, rel := range slices.Sorted(maps.Keys(prev.Outputs)) {
 			if !kept[rel] {
 				if rm := r.removal(m, s.Name, rel, prev.Outputs[rel], sr.staleWhy(rel)); rm != nil {
 					sp.Removes = append(sp.Removes, *rm)

@@ -30,8 +30,8 @@ type Progress struct {
 	Time    time.Time `json:"time"`
 }
 
-// percent is completed/total as a percentage; an empty batch is complete.
-func percent(completed, total int) float64 {
+// Percent is completed/total as a percentage; nothing to do is complete.
+func Percent(completed, total int) float64 {
 	if total == 0 {
 		return 100
 	}

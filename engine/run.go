@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -428,7 +430,7 @@ func (r *runner) progress(p Progress) {
 		return
 	}
 	p.Time = time.Now()
-	p.Percentage = percent(p.Completed, p.Total)
+	p.Percentage = Percent(p.Completed, p.Total)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.opts.OnProgress(p)
@@ -440,7 +442,7 @@ func (r *runner) progress(p Progress) {
 // temp file must be zpipe's, beside its target, and every target one that
 // the guard lets this run replace, or the commit is dropped.
 func (r *runner) rollForward(plans []*pipeline.Plan) {
-	for _, key := range sortedKeys(r.state.pending) {
+	for _, key := range slices.Sorted(maps.Keys(r.state.pending)) {
 		e := r.state.pending[key]
 		var m *pipeline.Manifest
 		for _, p := range plans {
@@ -497,7 +499,7 @@ func removedStages(st *state, plans []*pipeline.Plan, stateDir string) []goneSta
 		for _, s := range m.Stages {
 			has[s.Name] = true
 		}
-		for _, key := range sortedKeys(st.stages) {
+		for _, key := range slices.Sorted(maps.Keys(st.stages)) {
 			if name, ok := strings.CutPrefix(key, prefix); ok && !has[name] {
 				out = append(out, goneStage{m, key})
 			}
@@ -512,7 +514,7 @@ func (r *runner) dropRemovedStages(plans []*pipeline.Plan) {
 	for _, g := range removedStages(r.state, plans, r.opts.StateDir) {
 		name := stageName(g.key)
 		e := r.state.stage(g.key)
-		for _, rel := range sortedKeys(e.Outputs) {
+		for _, rel := range slices.Sorted(maps.Keys(e.Outputs)) {
 			r.removeStale(g.m, name, rel, e.Outputs[rel], "the manifest no longer has stage "+name)
 		}
 		r.state.mu.Lock()

@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -411,19 +413,19 @@ func (st *state) compact() error {
 	path := filepath.Join(st.dir, "journal.ndjson")
 	return atomicfile.Write(path, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
-		for _, k := range sortedKeys(st.items) {
+		for _, k := range slices.Sorted(maps.Keys(st.items)) {
 			if e := st.items[k]; e.Status != "removed" {
 				if err := enc.Encode(e); err != nil {
 					return err
 				}
 			}
 		}
-		for _, k := range sortedKeys(st.stages) {
+		for _, k := range slices.Sorted(maps.Keys(st.stages)) {
 			if err := enc.Encode(st.stages[k]); err != nil {
 				return err
 			}
 		}
-		for _, k := range sortedKeys(st.pending) {
+		for _, k := range slices.Sorted(maps.Keys(st.pending)) {
 			if err := enc.Encode(st.pending[k]); err != nil {
 				return err
 			}

@@ -3,7 +3,6 @@ package format
 import (
 	"fmt"
 	"io"
-	"sort"
 )
 
 // Record is one decoded record with where it came from.
@@ -126,14 +125,4 @@ func ReadAll(f Format, r io.Reader) ([]Record, error) {
 		}
 		recs = append(recs, rec)
 	}
-}
-
-// sortedKeys is used where a Go map must be walked deterministically.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

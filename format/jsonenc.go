@@ -3,9 +3,11 @@ package format
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"reflect"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -150,7 +152,7 @@ func Normalize(v any) (any, error) {
 		return out, nil
 	case map[string]any:
 		out := &Object{}
-		for _, k := range sortedKeys(v) {
+		for _, k := range slices.Sorted(maps.Keys(v)) {
 			n, err := Normalize(v[k])
 			if err != nil {
 				return nil, err

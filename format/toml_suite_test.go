@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -197,7 +199,7 @@ func tomlSuiteCompare(path string, got, want any) string {
 		if len(g.Fields) != len(w) {
 			return fmt.Sprintf("%s: got %d keys, want %d: %s", path, len(g.Fields), len(w), tomlShow(got))
 		}
-		for _, k := range sortedKeys(w) {
+		for _, k := range slices.Sorted(maps.Keys(w)) {
 			v, ok := g.Get(k)
 			if !ok {
 				return fmt.Sprintf("%s: key %q is missing", path, k)

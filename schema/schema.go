@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 
@@ -121,7 +121,7 @@ func (s *Schema) Spec() Spec { return s.spec }
 // source when it lives in another file, as hex.
 func (s *Schema) Sum() string {
 	h := sha256.New()
-	for _, f := range sortedKeys(s.sources) {
+	for _, f := range slices.Sorted(maps.Keys(s.sources)) {
 		h.Write(s.sources[f])
 	}
 	return hex.EncodeToString(h.Sum(nil))
@@ -223,15 +223,6 @@ func (s *Schema) cueError(err error) error {
 func oneLine(e cueerrors.Error) string {
 	format, args := e.Msg()
 	return strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", " ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // DisplayRel returns a display function that shows paths relative to dir

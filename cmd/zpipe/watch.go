@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -217,7 +218,7 @@ func (s *session) loop(ctx context.Context, w *watch.Watcher) error {
 func (s *session) prepare(changed map[string]bool, w *watch.Watcher) bool {
 	data := false
 	reloaded := false
-	for _, p := range sortedKeys(changed) {
+	for _, p := range slices.Sorted(maps.Keys(changed)) {
 		i := slices.Index(s.files, p)
 		if i < 0 {
 			data = true
@@ -240,7 +241,7 @@ func (s *session) prepare(changed map[string]bool, w *watch.Watcher) bool {
 		}
 	}
 	var edits []string
-	for _, p := range sortedKeys(changed) {
+	for _, p := range slices.Sorted(maps.Keys(changed)) {
 		if slices.Contains(s.files, p) {
 			continue
 		}
@@ -610,13 +611,4 @@ func howMany(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
-}
-
-func sortedKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

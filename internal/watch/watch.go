@@ -9,6 +9,7 @@ package watch
 import (
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -177,7 +178,7 @@ func (w *Watcher) loop() {
 		var out chan []string
 		if len(w.ready) > 0 {
 			if w.batch == nil {
-				w.batch = sortedKeys(w.ready)
+				w.batch = slices.Sorted(maps.Keys(w.ready))
 			}
 			out = w.out
 		}
@@ -487,13 +488,4 @@ func existingAncestor(p string) string {
 		}
 		p = parent
 	}
-}
-
-func sortedKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
