@@ -1,13 +1,14 @@
-# make test is what CI runs: vet, a gofmt check, a build for macOS and
-# Windows (so that no Linux-only call slips in untagged) and the
-# race-enabled tests.
+# make test is what CI runs: vet, a gofmt check, staticcheck (pinned), a
+# build for macOS and Windows (so that no Linux-only call slips in
+# untagged) and the race-enabled tests.
 GO       ?= go
 FUZZTIME ?= 30s
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 GOFILES   = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*')
 
-.PHONY: test vet fmtcheck crossbuild build quickstart fuzz bench crash
+.PHONY: test vet fmtcheck staticcheck crossbuild build quickstart fuzz bench crash
 
-test: vet fmtcheck crossbuild
+test: vet fmtcheck staticcheck crossbuild
 	$(GO) test -race -count=1 ./...
 
 vet:
@@ -16,6 +17,9 @@ vet:
 fmtcheck:
 	@out="$$(gofmt -l $(GOFILES))"; \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+staticcheck:
+	$(GO) run $(STATICCHECK) ./...
 
 crossbuild:
 	GOOS=darwin $(GO) vet ./...

@@ -283,8 +283,7 @@ func TestBatchRejectsBadSetup(t *testing.T) {
 
 func TestAddDuringExecuteIsAnError(t *testing.T) {
 	var addErr error
-	var b *Batch
-	b = batchNew(t, OpParse)
+	b := batchNew(t, OpParse)
 	batchMust(t, b.Add("a", nil, format.JSON, WithSource(func(context.Context) ([]byte, error) {
 		addErr = b.Add("b", []byte("{}"), format.JSON)
 		return []byte("{}"), nil

@@ -499,22 +499,6 @@ func hashString(parts ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// commitPart moves a finished part into the parts folder under its final
-// name: the temp file is synced first, so that the journal entry written
-// after it never points at bytes that a power loss could take away.
-func (st *state) commitPart(tmp, name string) error {
-	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	f.Close()
-	return os.Rename(tmp, filepath.Join(st.parts, name))
-}
-
 // syncParts makes the renames of committed parts durable.
 func (st *state) syncParts() error { return atomicfile.SyncDir(st.parts) }
 

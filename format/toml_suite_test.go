@@ -84,7 +84,7 @@ func tomlSuiteCase(name string) string {
 	if err != nil {
 		return err.Error()
 	}
-	recs, decErr, problem := decodeTOMLGuarded(in, 5*time.Second)
+	recs, problem, decErr := decodeTOMLGuarded(in, 5*time.Second)
 	if problem != "" {
 		return problem
 	}
@@ -130,7 +130,7 @@ func tomlSuiteCase(name string) string {
 
 // decodeTOMLGuarded decodes in up to the first error. A panic or a decode
 // that takes longer than limit comes back as problem.
-func decodeTOMLGuarded(in []byte, limit time.Duration) (recs []Record, first error, problem string) {
+func decodeTOMLGuarded(in []byte, limit time.Duration) (recs []Record, problem string, first error) {
 	type result struct {
 		recs    []Record
 		err     error
@@ -164,9 +164,9 @@ func decodeTOMLGuarded(in []byte, limit time.Duration) (recs []Record, first err
 	}()
 	select {
 	case res := <-done:
-		return res.recs, res.err, res.problem
+		return res.recs, res.problem, res.err
 	case <-time.After(limit):
-		return nil, nil, fmt.Sprintf("decoding took longer than %v", limit)
+		return nil, fmt.Sprintf("decoding took longer than %v", limit), nil
 	}
 }
 

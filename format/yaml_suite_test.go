@@ -87,7 +87,7 @@ func yamlSuiteCase(dir string) string {
 	if err != nil {
 		return err.Error()
 	}
-	recs, decErr, problem := decodeYAMLGuarded(in, 5*time.Second)
+	recs, problem, decErr := decodeYAMLGuarded(in, 5*time.Second)
 	if problem != "" {
 		return problem
 	}
@@ -145,7 +145,7 @@ func yamlShow(v any) string {
 // decodeYAMLGuarded decodes every record of in, going on after recoverable
 // errors, and returns the first error. A panic or a decode that takes longer
 // than limit comes back as problem.
-func decodeYAMLGuarded(in []byte, limit time.Duration) (recs []Record, first error, problem string) {
+func decodeYAMLGuarded(in []byte, limit time.Duration) (recs []Record, problem string, first error) {
 	type result struct {
 		recs    []Record
 		err     error
@@ -185,9 +185,9 @@ func decodeYAMLGuarded(in []byte, limit time.Duration) (recs []Record, first err
 	}()
 	select {
 	case res := <-done:
-		return res.recs, res.err, res.problem
+		return res.recs, res.problem, res.err
 	case <-time.After(limit):
-		return nil, nil, fmt.Sprintf("decoding took longer than %v", limit)
+		return nil, fmt.Sprintf("decoding took longer than %v", limit), nil
 	}
 }
 

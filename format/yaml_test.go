@@ -309,7 +309,7 @@ func TestYAMLLargeMappings(t *testing.T) {
 	}
 	src := b.String()
 	t.Run("a mapping of many keys reads in linear time, anchors and all", func(t *testing.T) {
-		recs, err, problem := decodeYAMLGuarded([]byte(src), 10*time.Second)
+		recs, problem, err := decodeYAMLGuarded([]byte(src), 10*time.Second)
 		if problem != "" || err != nil {
 			t.Fatalf("%s %v", problem, err)
 		}
