@@ -234,7 +234,7 @@ func (sr *stageRun) removedItems() []string {
 // record, and those of outputs the manifest no longer declares.
 func (sr *stageRun) forget(prev *entry, written map[string]string) {
 	for _, key := range sr.removed {
-		sr.r.state.append(&entry{Type: "item", Stage: sr.id(), Key: key, Status: "removed"})
+		sr.r.journal(&entry{Type: "item", Stage: sr.id(), Key: key, Status: "removed"})
 	}
 	if prev == nil {
 		return

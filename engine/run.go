@@ -456,7 +456,9 @@ func (r *runner) rollForward(plans []*pipeline.Plan) {
 		name := stageName(key)
 		err := r.checkRenames(m, e.Renames)
 		if err != nil {
-			r.state.finish(key, nil)
+			if ferr := r.state.finish(key, nil); ferr != nil {
+				r.emit(Event{Kind: Warning, Msg: "cannot write the journal: " + ferr.Error()})
+			}
 		} else {
 			err = r.state.complete(e)
 		}
@@ -480,6 +482,14 @@ func (r *runner) checkRenames(m *pipeline.Manifest, renames []rename) error {
 		}
 	}
 	return nil
+}
+
+// journal appends an entry whose loss costs only some work again, such as
+// a removed item's mark, and says so when it cannot.
+func (r *runner) journal(e *entry) {
+	if err := r.state.append(e); err != nil {
+		r.emit(Event{Kind: Warning, Msg: "cannot write the journal: " + err.Error()})
+	}
 }
 
 // goneStage is a stage in the journal that its manifest no longer has.
@@ -527,9 +537,9 @@ func (r *runner) dropRemovedStages(plans []*pipeline.Plan) {
 		r.state.mu.Unlock()
 		sort.Strings(items)
 		for _, k := range items {
-			r.state.append(&entry{Type: "item", Stage: g.key, Key: k, Status: "removed"})
+			r.journal(&entry{Type: "item", Stage: g.key, Key: k, Status: "removed"})
 		}
-		r.state.append(&entry{Type: "stage", Stage: g.key, Status: "removed"})
+		r.journal(&entry{Type: "stage", Stage: g.key, Status: "removed"})
 	}
 }
 

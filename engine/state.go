@@ -351,7 +351,9 @@ func (st *state) complete(e *entry) error {
 			continue
 		}
 		if got, err := hashFile(context.Background(), renames[i][1]); err != nil || got != r.SHA256 {
-			st.finish(e.Stage, nil)
+			if err := st.finish(e.Stage, nil); err != nil {
+				return fmt.Errorf("the new %s is gone, and the journal cannot say so: %w", r.Target, err)
+			}
 			return fmt.Errorf("the new %s is gone", r.Target)
 		}
 	}

@@ -32,6 +32,7 @@ type progressPrinter struct {
 	last  map[string]engine.Progress
 	bars  map[string]*progressbar.ProgressBar
 	enc   *json.Encoder
+	err   error // the first failed write of an event
 	stop  chan struct{}
 	ticks sync.WaitGroup
 }
@@ -68,7 +69,9 @@ func (p *progressPrinter) handle(e engine.Progress) {
 	defer p.mu.Unlock()
 	switch p.mode {
 	case "json":
-		p.enc.Encode(e)
+		if err := p.enc.Encode(e); err != nil && p.err == nil {
+			p.err = err
+		}
 	case "lines":
 		switch e.Type {
 		case engine.ProgressStart:
@@ -127,8 +130,9 @@ func (p *progressPrinter) tick() {
 	}
 }
 
-// close stops the ticker and clears any bar still drawn.
-func (p *progressPrinter) close() {
+// close stops the ticker and clears any bar still drawn. It returns the
+// first error writing the events, which a consumer of them must hear of.
+func (p *progressPrinter) close() error {
 	if p.stop != nil {
 		close(p.stop)
 		p.ticks.Wait()
@@ -139,4 +143,5 @@ func (p *progressPrinter) close() {
 		b.Exit()
 		delete(p.bars, name)
 	}
+	return p.err
 }

@@ -124,9 +124,12 @@ func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
 		OnEvent:    a.logEvent,
 		OnProgress: prog.handle,
 	})
-	prog.close()
+	progErr := prog.close()
 	if err != nil {
 		return err
+	}
+	if progErr != nil {
+		a.log.Error("writing the progress events: " + progErr.Error())
 	}
 	if f.provenance != "" {
 		if err := a.writeProvenance(f.provenance, sum); err != nil {
@@ -150,7 +153,11 @@ func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
 	default:
 		printSummary(a.stdout, sum)
 	}
-	if code := sum.ExitCode(); code != 0 {
+	code := sum.ExitCode()
+	if code == 0 && progErr != nil {
+		code = 1
+	}
+	if code != 0 {
 		if sum.Interrupted {
 			a.log.Warn("interrupted: finished items are saved; zpipe resume (or run) picks up where this run stopped")
 		}

@@ -285,7 +285,9 @@ func (s *session) cycle(ctx context.Context, plans []*pipeline.Plan, force bool,
 		},
 		OnProgress: prog.handle,
 	})
-	prog.close()
+	if perr := prog.close(); perr != nil {
+		s.a.log.Error("writing the progress events: " + perr.Error())
+	}
 	done <- cycleResult{sum, err, active}
 }
 
