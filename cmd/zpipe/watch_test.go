@@ -146,13 +146,20 @@ func (w *watchRun) exit() error {
 
 func (w *watchRun) path(rel string) string { return filepath.Join(w.dir, filepath.FromSlash(rel)) }
 
+// write puts a file in place whole, by a rename, so that the watcher
+// never sees it half written (an empty file read between the truncate and
+// the write made TestWatchBurstIsOneRun flaky).
 func (w *watchRun) write(rel, content string) {
 	w.t.Helper()
 	p := w.path(rel)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		w.t.Fatal(err)
 	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+	tmp := filepath.Join(filepath.Dir(p), ".zpipe-tmp-test-"+filepath.Base(p))
+	if err := os.WriteFile(tmp, []byte(content), 0o644); err != nil {
+		w.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
 		w.t.Fatal(err)
 	}
 }
