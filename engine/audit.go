@@ -51,7 +51,7 @@ func (r *runner) provenance(nodes []*node, start time.Time, sum *Summary) *RunPr
 		}
 		st := n.sum
 		p.Stages = append(p.Stages, StageProvenance{Pipeline: st.Pipeline, Name: st.Name, Status: st.Status, Items: st.Items,
-			Successful: st.Items - st.FailedItems, Failed: st.FailedItems, UpToDate: st.UpToDate, Records: st.Records,
+			Successful: st.Items - n.unclean, Failed: n.unclean, UpToDate: st.UpToDate, Records: st.Records,
 			Parallel: n.stage.Parallel, ProcessingNS: int64(st.Duration)})
 		for _, o := range n.stage.Outputs {
 			formats[string(o.Format)] = true

@@ -415,3 +415,18 @@ func testHalfDoneCommit(t *testing.T, tempsGone bool) {
 }
 
 var errKilled = errors.New("killed")
+
+// A stage whose only record was rejected did not succeed, and its
+// provenance says so.
+func TestProvenanceCountsARejectAsAFailure(t *testing.T) {
+	dir := project(t, map[string]string{
+		"user.cue":      userSchema,
+		"data/a.json":   `{"id":0,"name":"a"}`,
+		"pipeline.yaml": "version: 1\nstages:\n  users:\n    source: {paths: [\"data/*.json\"]}\n    schema: user.cue#User\n",
+	})
+	sum := run(t, dir, Options{})
+	st := sum.Provenance.Stages[0]
+	if st.Items != 1 || st.Successful != 0 || st.Failed != 1 {
+		t.Errorf("stage provenance = %+v", st)
+	}
+}

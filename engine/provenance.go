@@ -60,14 +60,16 @@ type ManifestProvenance struct {
 
 // StageProvenance is one stage's totals.
 type StageProvenance struct {
-	Pipeline     string `json:"pipeline,omitempty"`
-	Name         string `json:"name"`
-	Status       Status `json:"status"`
-	Items        int    `json:"items"`
-	Successful   int    `json:"successful"`
-	Failed       int    `json:"failed"`
-	UpToDate     int    `json:"skipped_up_to_date"`
-	Records      int    `json:"records"`
-	Parallel     int    `json:"parallel"`
-	ProcessingNS int64  `json:"processing_ns"`
+	Pipeline string `json:"pipeline,omitempty"`
+	Name     string `json:"name"`
+	Status   Status `json:"status"`
+	Items    int    `json:"items"`
+	// Successful counts the items that wrote every record; Failed those
+	// that failed or rejected one.
+	Successful   int   `json:"successful"`
+	Failed       int   `json:"failed"`
+	UpToDate     int   `json:"skipped_up_to_date"`
+	Records      int   `json:"records"`
+	Parallel     int   `json:"parallel"`
+	ProcessingNS int64 `json:"processing_ns"`
 }

@@ -95,6 +95,7 @@ type node struct {
 	order    int
 	sum      *StageSummary
 	items    []ItemProvenance
+	unclean  int // items that failed or rejected a record
 	deps     []*node
 	waiting  int
 	users    []*node

@@ -312,6 +312,9 @@ func (sr *stageRun) tally(st *StageSummary) (notRun int) {
 		if res.err != nil {
 			st.FailedItems++
 		}
+		if res.failedAny() {
+			sr.n.unclean++
+		}
 	}
 	return notRun
 }
