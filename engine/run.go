@@ -51,6 +51,9 @@ type Options struct {
 	Executor Executor
 	// Stdin is what a source "-" reads; the default is os.Stdin.
 	Stdin io.Reader
+	// Source, when set, gives a stage's items in place of its globs: for
+	// inputs that are not files where the manifest names them.
+	Source func(m *pipeline.Manifest, s *pipeline.Stage) Source
 }
 
 // SetupError is a problem found before anything ran, such as a schema that

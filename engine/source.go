@@ -57,6 +57,9 @@ type Source interface {
 // sourcesOf is the stage's sources: its globs, and standard input where
 // its paths name "-", in the order the paths give.
 func (sr *stageRun) sourcesOf() []Source {
+	if f := sr.r.opts.Source; f != nil {
+		return []Source{f(sr.m, sr.s)}
+	}
 	var out []Source
 	globs := sr.s.Source.Paths[:0:0]
 	flush := func() {
