@@ -124,3 +124,52 @@ func matchesTemplate(template, path string) bool {
 }
 
 var quotedPlaceholder = regexp.MustCompile(`\\\{[a-z]+\\\}`)
+
+// StaticPrefix is the part of a glob before the segment with its first
+// wildcard, as a path: data/users for data/users/*.json, "" for *.json,
+// and the glob itself when it has none. It is where a walk, or a watch,
+// of what the glob matches starts.
+func StaticPrefix(glob string) string {
+	parts := strings.Split(filepath.ToSlash(glob), "/")
+	for i, p := range parts {
+		if strings.ContainsAny(p, `*?[{\`) {
+			return filepath.FromSlash(strings.Join(parts[:i], "/"))
+		}
+	}
+	return glob
+}
+
+// MayRead reports whether path, absolute, is or could become a source of
+// the stage: one of its globs matches it and no exclude does.
+func (s *Stage) MayRead(m *Manifest, path string) bool {
+	rel, err := filepath.Rel(m.Dir, path)
+	if err != nil {
+		return false
+	}
+	rel = filepath.ToSlash(rel)
+	for _, g := range s.Source.Paths {
+		name := rel
+		if filepath.IsAbs(g) {
+			name = filepath.ToSlash(path)
+		}
+		if ok, _ := doublestar.Match(filepath.ToSlash(filepath.Clean(g)), name); ok && !s.excluded(m.Dir, path) {
+			return true
+		}
+	}
+	return false
+}
+
+// MayWrite reports whether path, absolute, could be one of the stage's
+// outputs, whatever its placeholders turn out to be.
+func (s *Stage) MayWrite(m *Manifest, path string) bool {
+	rel, err := filepath.Rel(m.Dir, path)
+	if err != nil {
+		return false
+	}
+	for _, o := range s.Outputs {
+		if o.Matches(filepath.ToSlash(rel)) {
+			return true
+		}
+	}
+	return false
+}

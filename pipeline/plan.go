@@ -195,12 +195,12 @@ func (p *Plan) order(byName map[string]*Stage) {
 // staticDir is the folder part of a glob before its first wildcard:
 // "data/users" for "data/users/*.json", "." for "*.json".
 func staticDir(glob string) string {
-	if i := strings.IndexAny(glob, "*?[{"); i >= 0 {
-		glob = glob[:i]
-		if j := strings.LastIndex(glob, "/"); j >= 0 {
-			return glob[:j]
-		}
+	p := StaticPrefix(glob)
+	switch {
+	case p == glob:
+		return filepath.Dir(glob)
+	case p == "":
 		return "."
 	}
-	return filepath.Dir(glob)
+	return filepath.ToSlash(p)
 }
