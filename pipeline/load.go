@@ -115,7 +115,7 @@ func (l *loader) load(data []byte) (*Manifest, error) {
 	if len(l.diags) > 0 {
 		return nil, &Error{Diags: l.diags}
 	}
-	keepSource(l.m, l.name, l.rec)
+	l.m.src = &source{l.name, l.rec}
 	return l.m, nil
 }
 

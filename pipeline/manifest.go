@@ -25,6 +25,8 @@ type Manifest struct {
 	Limits   Limits
 	// Stages in the order the manifest lists them.
 	Stages []*Stage
+
+	src *source // for positions in messages; nil when Load did not make it
 }
 
 // Limits bound a whole run.
