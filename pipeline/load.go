@@ -4,15 +4,17 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -102,7 +104,7 @@ func (l *loader) load(data []byte) (*Manifest, error) {
 		panic("cueschemas/manifest.cue does not compile: " + err.Error())
 	}
 	v := sch.Validator()
-	_, violations := v.Check(l.rec.Value, false)
+	checked, violations := v.Check(l.rec.Value, false)
 	sch.Put(v)
 	for _, vi := range violations {
 		line, col := l.rec.Locate(vi.Elems)
@@ -111,7 +113,7 @@ func (l *loader) load(data []byte) (*Manifest, error) {
 	if len(l.diags) > 0 {
 		return nil, &Error{Diags: l.diags}
 	}
-	l.build(l.rec.Value.(*format.Object))
+	l.build(checked.(*format.Object))
 	if len(l.diags) > 0 {
 		return nil, &Error{Diags: l.diags}
 	}
@@ -127,41 +129,94 @@ func decodeDiag(file string, err error) Diagnostic {
 	return Diagnostic{File: file, Msg: err.Error()}
 }
 
+// The raw forms of a manifest's parts, decoded from what the manifest
+// schema gave back: every key checked, and manifest.cue's defaults filled
+// in. What a schema cannot say (that a duration parses, which stage a
+// name means) is checked while they become a Manifest.
+type (
+	rawManifest struct {
+		Name     string            `json:"name"`
+		Priority json.RawMessage   `json:"priority"`
+		Defaults rawSettings       `json:"defaults"`
+		Limits   rawLimits         `json:"limits"`
+		Schemas  map[string]string `json:"schemas"`
+	}
+	rawSettings struct {
+		Parallel *int    `json:"parallel"`
+		OnError  *string `json:"on_error"`
+		Retry    struct {
+			Max      *int     `json:"max"`
+			Delay    *string  `json:"delay"`
+			Backoff  *float64 `json:"backoff"`
+			MaxDelay *string  `json:"max_delay"`
+		} `json:"retry"`
+		Timeout *string `json:"timeout"`
+	}
+	rawLimits struct {
+		MaxConcurrentStages int             `json:"max_concurrent_stages"`
+		MaxMemory           json.RawMessage `json:"max_memory"`
+		Throttle            *string         `json:"throttle"`
+		Rate                *string         `json:"rate"`
+	}
+	rawStage struct {
+		rawSettings
+		Priority json.RawMessage `json:"priority"`
+		Needs    []string        `json:"needs"`
+		Source   struct {
+			Paths          []string `json:"paths"`
+			Exclude        []string `json:"exclude"`
+			Format         string   `json:"format"`
+			FollowSymlinks bool     `json:"follow_symlinks"`
+		} `json:"source"`
+		Schema    string  `json:"schema"`
+		Transform *string `json:"transform"`
+		Outputs   []struct {
+			Format string `json:"format"`
+			Path   string `json:"path"`
+		} `json:"outputs"`
+		Rejects *string `json:"rejects"`
+	}
+)
+
+// decode reads a part of the checked manifest into its raw form.
+func decode(v any, into any) error {
+	b, err := format.AppendJSON(nil, v)
+	if err == nil {
+		err = json.Unmarshal(b, into)
+	}
+	return err
+}
+
 // build fills the Manifest from a value the manifest schema accepted, so
 // every key and type here is already known to be right.
 func (l *loader) build(doc *format.Object) {
 	m := l.m
+	var raw rawManifest
+	if err := decode(doc, &raw); err != nil {
+		l.errorf(nil, "%v", err)
+		return
+	}
 	m.Version = 1
-	m.Name, _ = get(doc, "name").(string)
+	m.Name = raw.Name
 	if m.Name == "" {
 		m.Name = strings.TrimSuffix(filepath.Base(m.File), filepath.Ext(m.File))
 	}
-	m.Priority = PriorityNormal
-	switch p := get(doc, "priority").(type) {
-	case string:
-		m.Priority = Priorities[p]
-	case format.Number:
-		m.Priority = l.int(p, nil, "priority")
-	}
-	defaults := Settings{Parallel: runtime.NumCPU(), OnError: Continue, Retry: Retry{Delay: 200 * time.Millisecond, Backoff: 2, MaxDelay: 5 * time.Second}}
-	if d, ok := get(doc, "defaults").(*format.Object); ok {
-		defaults = l.settings(d, defaults, []string{"defaults"})
-	}
-	if lim, ok := get(doc, "limits").(*format.Object); ok {
-		l.limits(lim)
-	}
-	named := map[string]string{}
-	if s, ok := get(doc, "schemas").(*format.Object); ok {
-		for _, f := range s.Fields {
-			named[f.Key] = f.Value.(string)
-		}
-	}
+	m.Priority = priority(raw.Priority)
+	defaults := Settings{Parallel: runtime.NumCPU()}
+	defaults = l.settings(raw.Defaults, defaults, []string{"defaults"})
+	l.limits(raw.Limits)
 	stages, _ := get(doc, "stages").(*format.Object)
 	if stages == nil || len(stages.Fields) == 0 {
 		l.errorf([]string{"stages"}, "manifest declares no stages")
+		return
 	}
 	for _, f := range stages.Fields {
-		l.stage(f.Key, f.Value.(*format.Object), defaults, named)
+		var rs rawStage
+		if err := decode(f.Value, &rs); err != nil {
+			l.errorf([]string{"stages", f.Key}, "%v", err)
+			continue
+		}
+		l.stage(f.Key, rs, defaults, raw.Schemas)
 	}
 	names := map[string]bool{}
 	for _, s := range m.Stages {
@@ -170,88 +225,81 @@ func (l *loader) build(doc *format.Object) {
 	for _, s := range m.Stages {
 		for i, n := range s.Needs {
 			if !names[n] {
-				l.errorf([]string{"stages", s.Name, "needs", strconv.Itoa(i)}, "no stage is named %q (stages: %s)", n, strings.Join(sortedNames(names), ", "))
+				l.errorf([]string{"stages", s.Name, "needs", strconv.Itoa(i)}, "no stage is named %q (stages: %s)", n, strings.Join(slices.Sorted(maps.Keys(names)), ", "))
 			}
 		}
 	}
 }
 
-func sortedNames(m map[string]bool) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
+// priority reads a priority: a name from Priorities, or a number.
+func priority(raw json.RawMessage) int {
+	var name string
+	if json.Unmarshal(raw, &name) == nil {
+		return Priorities[name]
 	}
-	sort.Strings(out)
-	return out
+	var n int
+	json.Unmarshal(raw, &n)
+	return n
 }
 
-func (l *loader) settings(o *format.Object, s Settings, at []string) Settings {
-	if v, ok := get(o, "parallel").(format.Number); ok {
-		s.Parallel = l.int(v, at, "parallel")
+// settings lays what o sets over s.
+func (l *loader) settings(o rawSettings, s Settings, at []string) Settings {
+	if o.Parallel != nil {
+		s.Parallel = *o.Parallel
 	}
-	if v, ok := get(o, "on_error").(string); ok {
-		s.OnError = OnError(v)
+	if o.OnError != nil {
+		s.OnError = OnError(*o.OnError)
 	}
-	if v, ok := get(o, "timeout").(string); ok {
-		s.Timeout = l.duration(v, at, "timeout")
+	if o.Timeout != nil {
+		s.Timeout = l.duration(*o.Timeout, at, "timeout")
 	}
-	if r, ok := get(o, "retry").(*format.Object); ok {
-		rat := append(at, "retry")
-		if v, ok := get(r, "max").(format.Number); ok {
-			s.Retry.Max = l.int(v, rat, "max")
-		}
-		if v, ok := get(r, "delay").(string); ok {
-			s.Retry.Delay = l.duration(v, rat, "delay")
-		}
-		if v, ok := get(r, "backoff").(format.Number); ok {
-			s.Retry.Backoff, _ = strconv.ParseFloat(string(v), 64)
-		}
-		if v, ok := get(r, "max_delay").(string); ok {
-			s.Retry.MaxDelay = l.duration(v, rat, "max_delay")
-		}
+	r, rat := o.Retry, append(slices.Clip(at), "retry")
+	if r.Max != nil {
+		s.Retry.Max = *r.Max
+	}
+	if r.Delay != nil {
+		s.Retry.Delay = l.duration(*r.Delay, rat, "delay")
+	}
+	if r.Backoff != nil {
+		s.Retry.Backoff = *r.Backoff
+	}
+	if r.MaxDelay != nil {
+		s.Retry.MaxDelay = l.duration(*r.MaxDelay, rat, "max_delay")
 	}
 	return s
 }
 
-func (l *loader) limits(o *format.Object) {
+func (l *loader) limits(o rawLimits) {
 	at := []string{"limits"}
 	lim := &l.m.Limits
-	if v, ok := get(o, "max_concurrent_stages").(format.Number); ok {
-		lim.MaxConcurrentStages = l.int(v, at, "max_concurrent_stages")
-	}
-	switch v := get(o, "max_memory").(type) {
-	case format.Number:
-		lim.MaxMemory = int64(l.int(v, at, "max_memory"))
-	case string:
-		n, err := ParseSize(v)
-		if err != nil {
-			l.errorf(append(at, "max_memory"), "%v", err)
+	lim.MaxConcurrentStages = o.MaxConcurrentStages
+	if len(o.MaxMemory) > 0 {
+		var size string
+		if json.Unmarshal(o.MaxMemory, &size) == nil {
+			n, err := ParseSize(size)
+			if err != nil {
+				l.errorf(append(at, "max_memory"), "%v", err)
+			}
+			lim.MaxMemory = n
+		} else {
+			json.Unmarshal(o.MaxMemory, &lim.MaxMemory)
 		}
-		lim.MaxMemory = n
 	}
-	if v, ok := get(o, "throttle").(string); ok {
-		lim.Throttle = l.duration(v, at, "throttle")
+	if o.Throttle != nil {
+		lim.Throttle = l.duration(*o.Throttle, at, "throttle")
 	}
-	if v, ok := get(o, "rate").(string); ok {
-		num, unit, _ := strings.Cut(v, "/")
+	if o.Rate != nil {
+		num, unit, _ := strings.Cut(*o.Rate, "/")
 		n, _ := strconv.ParseFloat(num, 64)
 		per := map[string]float64{"s": 1, "m": 60, "h": 3600}[unit]
 		lim.Rate = n / per
 	}
 }
 
-func (l *loader) int(n format.Number, at []string, key string) int {
-	i, ok := n.Int64()
-	if !ok || i > 1<<31 {
-		l.errorf(append(at, key), "%s is too large", n)
-	}
-	return int(i)
-}
-
 func (l *loader) duration(s string, at []string, key string) time.Duration {
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		l.errorf(append(at, key), "%q is not a duration such as 200ms or 1m30s", s)
+		l.errorf(append(slices.Clip(at), key), "%q is not a duration such as 200ms or 1m30s", s)
 	}
 	return d
 }
@@ -270,34 +318,14 @@ func ParseSize(s string) (int64, error) {
 	return int64(n * unit), nil
 }
 
-func (l *loader) stage(name string, o *format.Object, defaults Settings, named map[string]string) {
+func (l *loader) stage(name string, o rawStage, defaults Settings, named map[string]string) {
 	at := []string{"stages", name}
-	s := &Stage{Name: name, Settings: l.settings(o, defaults, at), Priority: PriorityNormal}
+	s := &Stage{Name: name, Settings: l.settings(o.rawSettings, defaults, at), Priority: priority(o.Priority), Needs: o.Needs}
 	line, col := l.rec.Locate(at)
 	s.pos = fmt.Sprintf("%s:%d:%d", l.name, line, col)
-	switch p := get(o, "priority").(type) {
-	case string:
-		s.Priority = Priorities[p]
-	case format.Number:
-		s.Priority = l.int(p, at, "priority")
-	}
-	if needs, ok := get(o, "needs").([]any); ok {
-		for _, n := range needs {
-			s.Needs = append(s.Needs, n.(string))
-		}
-	}
-	src := get(o, "source").(*format.Object)
-	for _, p := range get(src, "paths").([]any) {
-		s.Source.Paths = append(s.Source.Paths, p.(string))
-	}
-	if ex, ok := get(src, "exclude").([]any); ok {
-		for _, p := range ex {
-			s.Source.Exclude = append(s.Source.Exclude, p.(string))
-		}
-	}
-	s.Source.FollowSymlinks, _ = get(src, "follow_symlinks").(bool)
-	if f, ok := get(src, "format").(string); ok && f != "auto" {
-		s.Source.Format = format.Format(f)
+	s.Source.Paths, s.Source.Exclude, s.Source.FollowSymlinks = o.Source.Paths, o.Source.Exclude, o.Source.FollowSymlinks
+	if o.Source.Format != "auto" {
+		s.Source.Format = format.Format(o.Source.Format)
 	}
 	for i, p := range s.Source.Paths {
 		if _, err := filepath.Match(strings.ReplaceAll(p, "**", "*"), ""); err != nil {
@@ -305,30 +333,23 @@ func (l *loader) stage(name string, o *format.Object, defaults Settings, named m
 		}
 	}
 	var ok bool
-	if s.Schema, ok = l.schemaRef(get(o, "schema").(string), named, append(at, "schema")); !ok {
+	if s.Schema, ok = l.schemaRef(o.Schema, named, append(at, "schema")); !ok {
 		return
 	}
-	if t, isSet := get(o, "transform").(string); isSet {
-		spec, ok := l.schemaRef(t, named, append(at, "transform"))
+	if o.Transform != nil {
+		spec, ok := l.schemaRef(*o.Transform, named, append(at, "transform"))
 		if !ok {
 			return
 		}
 		s.Transform = &spec
 	}
-	if outs, ok := get(o, "outputs").([]any); ok {
-		for i, x := range outs {
-			out := x.(*format.Object)
-			o := Output{Format: format.Format(get(out, "format").(string)), Path: get(out, "path").(string)}
-			opath := append(at, "outputs", strconv.Itoa(i), "path")
-			if l.outputPath(o.Path, opath) {
-				s.Outputs = append(s.Outputs, o)
-			}
+	for i, out := range o.Outputs {
+		if l.outputPath(out.Path, append(slices.Clip(at), "outputs", strconv.Itoa(i), "path")) {
+			s.Outputs = append(s.Outputs, Output{Format: format.Format(out.Format), Path: out.Path})
 		}
 	}
-	if r, ok := get(o, "rejects").(string); ok {
-		if l.outputPath(r, append(at, "rejects")) {
-			s.Rejects = filepath.Join(l.m.Dir, r)
-		}
+	if o.Rejects != nil && l.outputPath(*o.Rejects, append(slices.Clip(at), "rejects")) {
+		s.Rejects = filepath.Join(l.m.Dir, *o.Rejects)
 	}
 	l.m.Stages = append(l.m.Stages, s)
 }
@@ -339,11 +360,7 @@ func (l *loader) schemaRef(ref string, named map[string]string, at []string) (sc
 	if spec, ok := named[ref]; ok {
 		ref = spec
 	} else if !strings.Contains(ref, ".cue") {
-		names := make(map[string]bool)
-		for k := range named {
-			names[k] = true
-		}
-		l.errorf(at, "%q is neither a name under schemas (%s) nor a .cue file", ref, strings.Join(sortedNames(names), ", "))
+		l.errorf(at, "%q is neither a name under schemas (%s) nor a .cue file", ref, strings.Join(slices.Sorted(maps.Keys(named)), ", "))
 		return schema.Spec{}, false
 	}
 	spec, err := schema.ParseSpec(ref)
