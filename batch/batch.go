@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"runtime"
 	"slices"
 	"sync"
@@ -92,7 +93,7 @@ func NewBatch(op Operation, opts ...BatchOption) (*Batch, error) {
 	if op < OpParse || op > OpConvert {
 		return nil, fmt.Errorf("unknown operation %d", int(op))
 	}
-	b := &Batch{op: op, parallel: runtime.GOMAXPROCS(0), continueOnError: true, ids: map[string]bool{}}
+	b := &Batch{op: op, parallel: runtime.GOMAXPROCS(0), continueOnError: true, detailed: true, ids: map[string]bool{}}
 	for _, o := range opts {
 		if err := o.applyBatch(b); err != nil {
 			return nil, err
@@ -250,8 +251,17 @@ func (s *BatchSummary) finish(b *Batch, start time.Time, took time.Duration, pro
 	if provs == nil {
 		provs = []engine.ItemProvenance{}
 	}
+	formats := map[string]bool{}
+	for _, p := range provs {
+		formats[p.SourceFormat] = true
+		for _, o := range p.Outputs {
+			formats[o.Format] = true
+		}
+	}
+	delete(formats, "")
 	s.Provenance = &BatchProvenance{
 		ID: newBatchID(), Version: engine.Version(), Operation: b.op.String(), Start: start, End: time.Now(),
+		Parallel: b.parallel, Formats: slices.Sorted(maps.Keys(formats)), ProcessingNS: int64(ran),
 		Total: s.Total, Successful: s.Successful, Failed: s.Failed, Skipped: s.Skipped, Items: provs,
 	}
 }
@@ -355,7 +365,9 @@ func (b *Batch) outcome(it *batchItem) (o batchOutcome) {
 	}
 	if sch := b.schemaOf(it); sch != nil && b.provenance {
 		spec := sch.Spec()
-		o.prov.Schema = &engine.SchemaProvenance{Path: spec.File, Definition: spec.Def, SHA256: sch.Sum()}
+		// The hash of the definition, as a stage's provenance has it: two
+		// definitions of one file are two schemas.
+		o.prov.Schema = &engine.SchemaProvenance{Path: spec.File, Definition: spec.Def, SHA256: sch.SchemaSum()}
 	}
 	return o
 }

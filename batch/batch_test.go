@@ -618,11 +618,15 @@ func TestProvenanceHashesInputsAndOutputs(t *testing.T) {
 	if p.Total != 2 || p.Successful != 1 || p.Failed != 1 || p.Operation != "convert" || p.Start.Before(start) {
 		t.Fatalf("provenance = %+v", p)
 	}
+	if p.Parallel != b.parallel || strings.Join(p.Formats, ",") != "ndjson,yaml" || p.ProcessingNS <= 0 {
+		t.Errorf("parallel %d, formats %v, processing %dns", p.Parallel, p.Formats, p.ProcessingNS)
+	}
 	for i, ip := range p.Items {
 		if ip.InputSHA256 != sha(inputs[i]) || ip.SourceFormat != "yaml" || ip.Attempts != 1 {
 			t.Errorf("item %d = %+v", i, ip)
 		}
-		if s := ip.Schema; s == nil || s.Path != "user.cue" || s.Definition != "User" || s.SHA256 != sha([]byte(batchUserSchema)) {
+		// The definition's hash, as a stage's provenance has it.
+		if s := ip.Schema; s == nil || s.Path != "user.cue" || s.Definition != "User" || s.SHA256 != sha([]byte("User\x00"+batchUserSchema)) {
 			t.Errorf("item %d schema = %+v", i, s)
 		}
 	}

@@ -82,9 +82,9 @@ func Throttle(d time.Duration) BatchOption {
 	})
 }
 
-// DetailedErrors, when true, puts every error of a failed item in
-// ItemResult.Errors. Otherwise an item stops at its first error, which is
-// ItemResult.Error.
+// DetailedErrors, true by default, puts every error of a failed item in
+// ItemResult.Errors. With false, an item stops at its first error, which
+// is ItemResult.Error.
 func DetailedErrors(on bool) BatchOption {
 	return batchOption(func(b *Batch) error { b.detailed = on; return nil })
 }

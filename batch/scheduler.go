@@ -446,14 +446,15 @@ func heapInUse() uint64 {
 	return sample[0].Value.Uint64()
 }
 
-// ClearCompleted forgets the tasks that have ended and returns how many it
-// forgot. The Stats counts keep them.
-func (s *Scheduler) ClearCompleted() int {
+// ClearCompleted forgets the tasks that ended more than olderThan ago (0:
+// every one that ended) and returns how many it forgot. The Stats counts
+// keep them.
+func (s *Scheduler) ClearCompleted(olderThan time.Duration) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for id, t := range s.tasks {
-		if t.State().final() {
+		if t.State().final() && time.Since(t.Ended()) >= olderThan {
 			delete(s.tasks, id)
 			n++
 		}

@@ -655,7 +655,7 @@ func TestClearCompletedForgetsOnlyEndedTasks(t *testing.T) {
 	waitAll(t, s)
 	s.Pause()
 	queued := schedule(t, s, "queued", Normal, func(context.Context) error { return nil })
-	if n := s.ClearCompleted(); n != 2 {
+	if n := s.ClearCompleted(0); n != 2 {
 		t.Errorf("ClearCompleted = %d, want 2", n)
 	}
 	for _, task := range ended {
@@ -669,7 +669,7 @@ func TestClearCompletedForgetsOnlyEndedTasks(t *testing.T) {
 	if st := s.Stats(); st.Completed != 1 || st.Failed != 1 {
 		t.Errorf("ClearCompleted changed the counts: %+v", st)
 	}
-	if n := s.ClearCompleted(); n != 0 {
+	if n := s.ClearCompleted(0); n != 0 {
 		t.Errorf("a second ClearCompleted = %d, want 0", n)
 	}
 }
@@ -694,7 +694,7 @@ func TestSchedulerIsSafeForConcurrentUse(t *testing.T) {
 				}
 				if i%10 == 0 {
 					s.Stats()
-					s.ClearCompleted()
+					s.ClearCompleted(0)
 				}
 			}
 		})

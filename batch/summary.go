@@ -49,15 +49,20 @@ type BatchSummary struct {
 
 // BatchProvenance records what a batch read and wrote, for audit.
 type BatchProvenance struct {
-	ID         string    `json:"id"`
-	Version    string    `json:"zpipe_version"`
-	Operation  string    `json:"operation"`
-	Start      time.Time `json:"start"`
-	End        time.Time `json:"end"`
-	Total      int       `json:"total"`
-	Successful int       `json:"successful"`
-	Failed     int       `json:"failed"`
-	Skipped    int       `json:"skipped"`
+	ID        string    `json:"id"`
+	Version   string    `json:"zpipe_version"`
+	Operation string    `json:"operation"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	// Parallel is the items the batch ran at once; Formats, those read
+	// and written; ProcessingNS, the time its items took, summed.
+	Parallel     int      `json:"parallel"`
+	Formats      []string `json:"formats"`
+	ProcessingNS int64    `json:"processing_ns"`
+	Total        int      `json:"total"`
+	Successful   int      `json:"successful"`
+	Failed       int      `json:"failed"`
+	Skipped      int      `json:"skipped"`
 	// Items are in the order of BatchSummary.Items. A Format item's input
 	// hash is that of its values written as ndjson.
 	Items []engine.ItemProvenance `json:"items"`
