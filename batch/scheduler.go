@@ -75,9 +75,14 @@ type TaskFunc func(ctx context.Context) error
 
 // TaskSpec describes one task for ScheduleMany.
 type TaskSpec struct {
+	// ID, when set, is the task's id, which must be new to the scheduler;
+	// otherwise one is made (see IDPrefix).
+	ID       string
 	Name     string
 	Priority Priority
 	Fn       TaskFunc
+	// Metadata is the caller's, for a PriorityFunc and for events.
+	Metadata map[string]string
 }
 
 // Task is a unit of work given to a Scheduler. Its methods are safe for
@@ -86,6 +91,7 @@ type Task struct {
 	id, name  string
 	priority  Priority
 	fn        TaskFunc
+	meta      map[string]string
 	scheduled time.Time
 	done      chan struct{}
 
@@ -102,6 +108,7 @@ type Task struct {
 	mu             sync.Mutex
 	state          TaskState
 	err            error
+	result         any
 	started, ended time.Time
 }
 
@@ -113,6 +120,18 @@ func (t *Task) Name() string { return t.name }
 
 // Priority is the priority it was scheduled with.
 func (t *Task) Priority() Priority { return t.priority }
+
+// Metadata is what it was scheduled with; the map is the task's, not to
+// be changed.
+func (t *Task) Metadata() map[string]string { return t.meta }
+
+// Result is what the task gave back, such as a batch task's BatchSummary;
+// nil until it ends, and for a plain TaskFunc.
+func (t *Task) Result() any {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.result
+}
 
 // Scheduled is when it was scheduled.
 func (t *Task) Scheduled() time.Time { return t.scheduled }
@@ -249,6 +268,73 @@ type Scheduler struct {
 	completed, failed, cancelled int
 	ran                          int
 	runTime                      time.Duration
+
+	// Events wait in pending, in the order they happened, until a caller
+	// that is not holding mu hands them to onEvent; emitting serialises
+	// the handing, so onEvent sees them in that order.
+	onEvent  func(SchedulerEvent)
+	pending  []SchedulerEvent
+	emitting sync.Mutex
+}
+
+// SchedulerEventKind names what a SchedulerEvent reports.
+type SchedulerEventKind string
+
+// The events of a Scheduler.
+const (
+	EventScheduled SchedulerEventKind = "scheduled"
+	EventStarted   SchedulerEventKind = "started"
+	EventCompleted SchedulerEventKind = "completed"
+	EventFailed    SchedulerEventKind = "failed"
+	EventCancelled SchedulerEventKind = "cancelled"
+	EventPaused    SchedulerEventKind = "paused"
+	EventResumed   SchedulerEventKind = "resumed"
+)
+
+// SchedulerEvent is one thing a Scheduler did; Task is nil for paused and
+// resumed.
+type SchedulerEvent struct {
+	Kind SchedulerEventKind
+	Task *Task
+	Time time.Time
+}
+
+// OnEvent has f hear every event of the scheduler, in the order they
+// happened, on the goroutine of whichever call caused them, and never
+// under the scheduler's lock: f may call the Scheduler.
+func OnEvent(f func(SchedulerEvent)) SchedulerOption {
+	return func(s *Scheduler) error {
+		s.onEvent = f
+		return nil
+	}
+}
+
+// note queues an event. The caller holds s.mu.
+func (s *Scheduler) note(kind SchedulerEventKind, t *Task) {
+	if s.onEvent != nil {
+		s.pending = append(s.pending, SchedulerEvent{Kind: kind, Task: t, Time: s.now()})
+	}
+}
+
+// emit hands the queued events to onEvent. The caller does not hold s.mu.
+func (s *Scheduler) emit() {
+	if s.onEvent == nil {
+		return
+	}
+	s.emitting.Lock()
+	defer s.emitting.Unlock()
+	for {
+		s.mu.Lock()
+		evs := s.pending
+		s.pending = nil
+		s.mu.Unlock()
+		if len(evs) == 0 {
+			return
+		}
+		for _, e := range evs {
+			s.onEvent(e)
+		}
+	}
 }
 
 // NewScheduler returns a running Scheduler. Shut it down with Shutdown or
@@ -280,17 +366,37 @@ func (s *Scheduler) Schedule(name string, p Priority, fn TaskFunc) (*Task, error
 	return ts[0], nil
 }
 
+// ScheduleOption configures ScheduleMany.
+type ScheduleOption func(*scheduleOpts)
+
+type scheduleOpts struct{ prefix string }
+
+// IDPrefix makes the ids of the tasks that have none prefix-1, prefix-2,
+// and so on, counting from the first of the call.
+func IDPrefix(prefix string) ScheduleOption { return func(o *scheduleOpts) { o.prefix = prefix } }
+
 // ScheduleMany queues all the specs or, on error, none of them. The whole
 // batch is queued before any of it starts, so its priorities are honoured
 // among themselves.
-func (s *Scheduler) ScheduleMany(specs []TaskSpec) ([]*Task, error) {
+func (s *Scheduler) ScheduleMany(specs []TaskSpec, opts ...ScheduleOption) ([]*Task, error) {
+	var o scheduleOpts
+	for _, f := range opts {
+		f(&o)
+	}
 	for i, sp := range specs {
 		if sp.Fn == nil {
 			return nil, fmt.Errorf("task %d (%q) has no func", i, sp.Name)
 		}
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	ts, err := s.queueLocked(specs, o)
+	s.mu.Unlock()
+	s.emit()
+	return ts, err
+}
+
+// queueLocked is ScheduleMany under s.mu.
+func (s *Scheduler) queueLocked(specs []TaskSpec, o scheduleOpts) ([]*Task, error) {
 	if s.closed {
 		return nil, ErrClosed
 	}
@@ -303,17 +409,39 @@ func (s *Scheduler) ScheduleMany(specs []TaskSpec) ([]*Task, error) {
 			return nil, fmt.Errorf("%w: at most %d tasks may wait", ErrQueueFull, s.maxQueue)
 		}
 	}
+	ids := make([]string, len(specs))
+	seen := map[string]bool{}
+	for i, sp := range specs {
+		ids[i] = sp.ID
+		if ids[i] == "" && o.prefix != "" {
+			ids[i] = fmt.Sprintf("%s-%d", o.prefix, i+1)
+		}
+		if ids[i] == "" {
+			continue
+		}
+		if _, taken := s.tasks[ids[i]]; taken || seen[ids[i]] {
+			return nil, fmt.Errorf("task id %q is taken", ids[i])
+		}
+		seen[ids[i]] = true
+	}
 	now := s.now()
 	tick := s.tick(now)
 	ts := make([]*Task, len(specs))
 	for i, sp := range specs {
 		s.lastID++
 		s.seq++
+		id := ids[i]
+		for id == "" {
+			if id = fmt.Sprintf("task-%d", s.lastID); s.tasks[id] != nil {
+				s.lastID, id = s.lastID+1, ""
+			}
+		}
 		t := &Task{
-			id:        fmt.Sprintf("task-%d", s.lastID),
+			id:        id,
 			name:      sp.Name,
 			priority:  sp.Priority,
 			fn:        sp.Fn,
+			meta:      sp.Metadata,
 			scheduled: now,
 			done:      make(chan struct{}),
 			seq:       s.seq,
@@ -325,9 +453,27 @@ func (s *Scheduler) ScheduleMany(specs []TaskSpec) ([]*Task, error) {
 		s.tasks[t.id] = t
 		heap.Push(&s.queue, t)
 		ts[i] = t
+		s.note(EventScheduled, t)
 	}
 	s.dispatch()
 	return ts, nil
+}
+
+// ScheduleBatch queues a batch's Execute as one task; the task's Result,
+// which WaitFor also returns, is the BatchSummary.
+func (s *Scheduler) ScheduleBatch(name string, p Priority, b *Batch) (*Task, error) {
+	var t *Task
+	ready := make(chan struct{})
+	t, err := s.Schedule(name, p, func(ctx context.Context) error {
+		<-ready
+		sum, err := b.Execute(ctx)
+		t.mu.Lock()
+		t.result = sum
+		t.mu.Unlock()
+		return err
+	})
+	close(ready)
+	return t, err
 }
 
 // tick is the ageing clock's count at now; 0 without ageing.
@@ -350,6 +496,7 @@ func (s *Scheduler) Task(id string) (*Task, bool) {
 // context cancelled. It reports false for an unknown or finished task, and
 // for a task already cancelled.
 func (s *Scheduler) Cancel(id string) bool {
+	defer s.emit()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.tasks[id]
@@ -371,24 +518,24 @@ func (s *Scheduler) Cancel(id string) bool {
 	return true
 }
 
-// WaitFor waits for the task to end and returns its error: what its func
-// returned, an error wrapping ErrCancelled if it was cancelled, or
-// ctx.Err() if ctx ends first.
-func (s *Scheduler) WaitFor(ctx context.Context, id string) error {
+// WaitFor waits for the task to end and returns its Result (a batch task's
+// BatchSummary) and its error: what its func returned, an error wrapping
+// ErrCancelled if it was cancelled, or ctx.Err() if ctx ends first.
+func (s *Scheduler) WaitFor(ctx context.Context, id string) (any, error) {
 	t, ok := s.Task(id)
 	if !ok {
-		return fmt.Errorf("%w: %q", ErrUnknownTask, id)
+		return nil, fmt.Errorf("%w: %q", ErrUnknownTask, id)
 	}
 	select {
 	case <-t.done:
-		return t.Err()
+		return t.Result(), t.Err()
 	default:
 	}
 	select {
 	case <-t.done:
-		return t.Err()
+		return t.Result(), t.Err()
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 
@@ -466,18 +613,24 @@ func (s *Scheduler) ClearCompleted(olderThan time.Duration) int {
 // once Shutdown has been called, which must be able to drain the queue.
 func (s *Scheduler) Pause() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.closed {
+	if !s.closed && !s.paused {
 		s.paused = true
+		s.note(EventPaused, nil)
 	}
+	s.mu.Unlock()
+	s.emit()
 }
 
 // Resume lets tasks start again after Pause.
 func (s *Scheduler) Resume() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.paused = false
+	if s.paused {
+		s.paused = false
+		s.note(EventResumed, nil)
+	}
 	s.dispatch()
+	s.mu.Unlock()
+	s.emit()
 }
 
 // Shutdown stops accepting tasks and lets the running and queued ones
@@ -492,6 +645,7 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 	s.dispatch()
 	s.checkDrained()
 	s.mu.Unlock()
+	s.emit()
 
 	var err error
 	select {
@@ -507,6 +661,7 @@ func (s *Scheduler) Shutdown(ctx context.Context) error {
 	<-s.drained
 	s.wg.Wait()
 	s.stopAll()
+	s.emit()
 	return err
 }
 
@@ -558,6 +713,7 @@ func (s *Scheduler) dispatch() {
 		t.state = TaskRunning
 		t.started = s.now()
 		t.mu.Unlock()
+		s.note(EventStarted, t)
 		s.running++
 		s.wg.Add(1)
 		go s.run(ctx, t)
@@ -569,12 +725,13 @@ func (s *Scheduler) run(ctx context.Context, t *Task) {
 	defer s.wg.Done()
 	err := callTask(ctx, t.fn)
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	t.cancel()
 	s.running--
 	s.finish(t, err)
 	s.dispatch()
 	s.checkDrained()
+	s.mu.Unlock()
+	s.emit()
 }
 
 // callTask turns a panic into an error, so that one bad task does not take
@@ -610,6 +767,7 @@ func (s *Scheduler) finish(t *Task, err error) {
 	t.state, t.err, t.ended = state, err, now
 	started := t.started
 	t.mu.Unlock()
+	s.note(map[TaskState]SchedulerEventKind{TaskDone: EventCompleted, TaskFailed: EventFailed, TaskCancelled: EventCancelled}[state], t)
 	if !started.IsZero() {
 		s.ran++
 		s.runTime += now.Sub(started)

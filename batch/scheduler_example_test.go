@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/zpipe/zpipe/batch"
+	"github.com/zpipe/zpipe/format"
 )
 
 // With one slot, the most urgent waiting task runs first.
@@ -64,4 +65,31 @@ func ExamplePool() {
 	// conn1 conn1 conn2
 	// closed conn1
 	// closed conn2
+}
+
+// A batch scheduled as one task: WaitFor gives back its summary.
+func ExampleScheduler_ScheduleBatch() {
+	s, err := batch.NewScheduler(batch.Slots(2))
+	if err != nil {
+		panic(err)
+	}
+	defer s.Stop()
+	conv, err := batch.NewConverter()
+	if err != nil {
+		panic(err)
+	}
+	conv.AddConversion("a.yaml", []byte("id: 1\n---\nid: 2\n"), format.YAML, format.NDJSON)
+	task, err := s.ScheduleBatch("nightly", batch.High, conv)
+	if err != nil {
+		panic(err)
+	}
+	res, err := s.WaitFor(context.Background(), task.ID())
+	if err != nil {
+		panic(err)
+	}
+	sum := res.(batch.BatchSummary)
+	fmt.Printf("%d of %d items; %s", sum.Successful, sum.Total, sum.Items[0].Output)
+	// Output:
+	// 1 of 1 items; {"id":1}
+	// {"id":2}
 }

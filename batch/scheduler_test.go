@@ -426,7 +426,7 @@ func TestWaitForOnACancelledTaskReturnsAnErrorRatherThanHanging(t *testing.T) {
 			tt.cancel(s, task)
 			ctx, cancel := context.WithTimeout(context.Background(), patience)
 			defer cancel()
-			err := s.WaitFor(ctx, task.ID())
+			_, err := s.WaitFor(ctx, task.ID())
 			if !errors.Is(err, ErrCancelled) {
 				t.Fatalf("WaitFor = %v, want ErrCancelled", err)
 			}
@@ -460,7 +460,7 @@ func TestWaitForReturnsTheTasksOwnError(t *testing.T) {
 			task := schedule(t, s, tt.name, Normal, tt.fn)
 			ctx, cancel := context.WithTimeout(context.Background(), patience)
 			defer cancel()
-			if err := s.WaitFor(ctx, task.ID()); !errors.Is(err, tt.want) || (err == nil) != (tt.want == nil) {
+			if _, err := s.WaitFor(ctx, task.ID()); !errors.Is(err, tt.want) || (err == nil) != (tt.want == nil) {
 				t.Errorf("WaitFor = %v, want %v", err, tt.want)
 			}
 			if st := task.State(); st != tt.state {
@@ -470,7 +470,7 @@ func TestWaitForReturnsTheTasksOwnError(t *testing.T) {
 	}
 	t.Run("an unknown id", func(t *testing.T) {
 		s := newScheduler(t)
-		if err := s.WaitFor(context.Background(), "nope"); !errors.Is(err, ErrUnknownTask) {
+		if _, err := s.WaitFor(context.Background(), "nope"); !errors.Is(err, ErrUnknownTask) {
 			t.Errorf("WaitFor = %v, want ErrUnknownTask", err)
 		}
 	})
@@ -577,7 +577,10 @@ func TestEveryWaitHonoursItsContext(t *testing.T) {
 		name string
 		wait func(ctx context.Context, s *Scheduler, task *Task) error
 	}{
-		{"WaitFor", func(ctx context.Context, s *Scheduler, task *Task) error { return s.WaitFor(ctx, task.ID()) }},
+		{"WaitFor", func(ctx context.Context, s *Scheduler, task *Task) error {
+			_, err := s.WaitFor(ctx, task.ID())
+			return err
+		}},
 		{"WaitForAll", func(ctx context.Context, s *Scheduler, _ *Task) error { return s.WaitForAll(ctx) }},
 		{"Shutdown", func(ctx context.Context, s *Scheduler, _ *Task) error { return s.Shutdown(ctx) }},
 	}
