@@ -66,6 +66,7 @@ type Batch struct {
 	throttle        time.Duration
 	detailed        bool
 	schema          *schema.Schema
+	encode          *format.EncodeOptions
 
 	// trace, for tests, sees an item wait for memory or the throttle and
 	// start, with the input bytes in flight.
@@ -85,6 +86,7 @@ type batchItem struct {
 	values   []any // Format items
 	source   func(context.Context) ([]byte, error)
 	schema   *schema.Schema
+	encode   *format.EncodeOptions
 	priority int
 }
 
@@ -454,7 +456,18 @@ func (b *Batch) process(ctx context.Context, it *batchItem, sch *schema.Schema, 
 			cols = sch.Columns()
 		}
 		var err error
-		if out.enc, err = format.NewEncoder(it.to, &out.buf, format.EncodeOptions{Columns: cols}); err != nil {
+		opts := format.EncodeOptions{}
+		switch {
+		case it.encode != nil:
+			opts = *it.encode
+		case b.encode != nil:
+			opts = *b.encode
+		}
+		if opts.Columns == nil {
+			opts.Columns = cols
+		}
+		opts.Part = false
+		if out.enc, err = format.NewEncoder(it.to, &out.buf, opts); err != nil {
 			return b.fail(o, []engine.RecordError{{Source: it.id, Message: err.Error()}}), nil
 		}
 	}

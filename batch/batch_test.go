@@ -653,3 +653,20 @@ func TestDistinctBatchesRunConcurrently(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestEncodeWithShapesOutputPerItem(t *testing.T) {
+	b := batchNew(t, OpFormat, EncodeWith(format.EncodeOptions{Compact: true}))
+	v := &format.Object{Fields: []format.Field{{Key: "a", Value: format.Number("1")}}}
+	batchMust(t, b.AddValues("compact", []any{v}, format.JSON))
+	batchMust(t, b.AddValues("wide", []any{v}, format.JSON, EncodeWith(format.EncodeOptions{Indent: 4})))
+	sum, err := b.Execute(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(sum.Items[0].Output); got != "[\n{\"a\":1}\n]\n" {
+		t.Errorf("batch option: %q", got)
+	}
+	if got := string(sum.Items[1].Output); got != "[\n    {\n        \"a\": 1\n    }\n]\n" {
+		t.Errorf("item option: %q", got)
+	}
+}

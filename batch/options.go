@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zpipe/zpipe/engine"
+	"github.com/zpipe/zpipe/format"
 	"github.com/zpipe/zpipe/schema"
 )
 
@@ -99,6 +100,19 @@ func (o SchemaOption) applyItem(it *batchItem)   { it.schema = o.s }
 // WithSchema checks records against s: for every item when given to
 // NewBatch, for one item, overriding the batch's, when given to Add.
 func WithSchema(s *schema.Schema) SchemaOption { return SchemaOption{s} }
+
+// EncodeOption is what EncodeWith returns: both a BatchOption and an
+// ItemOption.
+type EncodeOption struct{ o format.EncodeOptions }
+
+func (o EncodeOption) applyBatch(b *Batch) error { b.encode = &o.o; return nil }
+func (o EncodeOption) applyItem(it *batchItem)   { it.encode = &o.o }
+
+// EncodeWith shapes the output of Format and Convert items, as a
+// manifest's output options do: Indent for json and yaml, Compact for a
+// json record a line; for every item when given to NewBatch, for one
+// item when given to Add. Columns, when set, fix the csv header.
+func EncodeWith(opts format.EncodeOptions) EncodeOption { return EncodeOption{opts} }
 
 // WithPriority starts the item before items of lower priority; the
 // default is 0. Results stay in the order items were added.

@@ -253,13 +253,14 @@ func (w *partWriter) partPath(name string) string {
 	return filepath.Join(w.sr.r.tmp, w.sr.n.key+"-"+strconv.Itoa(w.it.index)+"-"+strconv.Itoa(w.attempt)+"-"+name+".part")
 }
 
-func (w *partWriter) open(name string, f format.Format) (*os.File, *format.Encoder, error) {
+func (w *partWriter) open(name string, f format.Format, opts format.EncodeOptions) (*os.File, *format.Encoder, error) {
 	file, err := os.Create(w.partPath(name))
 	if err != nil {
 		return nil, nil, err
 	}
 	h, size := sha256.New(), new(byteCount)
-	enc, err := format.NewEncoder(f, io.MultiWriter(file, h, size), format.EncodeOptions{Part: true, Columns: w.sr.columns})
+	opts.Part, opts.Columns = true, w.sr.columns
+	enc, err := format.NewEncoder(f, io.MultiWriter(file, h, size), opts)
 	if err != nil {
 		file.Close()
 		return nil, nil, err
@@ -278,7 +279,7 @@ func (w *partWriter) Accept(rec any) error {
 	}
 	for k, o := range outs {
 		if w.encs[k] == nil {
-			f, enc, err := w.open(strconv.Itoa(k), o.Format)
+			f, enc, err := w.open(strconv.Itoa(k), o.Format, o.EncodeOptions())
 			if err != nil {
 				return &SinkError{err}
 			}
@@ -304,7 +305,7 @@ func (w *partWriter) Reject(errs []RecordError, record, line int, input any) err
 		return nil
 	}
 	if w.rejEnc == nil {
-		f, enc, err := w.open("rejects", format.NDJSON)
+		f, enc, err := w.open("rejects", format.NDJSON, format.EncodeOptions{})
 		if err != nil {
 			return err
 		}

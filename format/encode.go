@@ -15,6 +15,11 @@ type EncodeOptions struct {
 	// Columns fixes the csv and tsv header. Without it the first record's
 	// keys are the header.
 	Columns []string
+	// Indent, for json and yaml, is the spaces a nesting level takes; 0
+	// keeps the format's own (2).
+	Indent int
+	// Compact writes each json record on one line.
+	Compact bool
 }
 
 // Frame says how the record units of a format join into one file.

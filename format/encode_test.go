@@ -195,3 +195,45 @@ func BenchmarkEncode(b *testing.B) {
 		})
 	}
 }
+
+func TestEncodeOptionsShapeJSONAndYAML(t *testing.T) {
+	rec := &Object{Fields: []Field{
+		{Key: "id", Value: Number("1")},
+		{Key: "address", Value: &Object{Fields: []Field{{Key: "city", Value: "Delft"}}}},
+		{Key: "tags", Value: []any{"a", &Object{Fields: []Field{{Key: "k", Value: "v"}, {Key: "w", Value: true}}}}},
+	}}
+	tests := []struct {
+		name string
+		f    Format
+		opts EncodeOptions
+		want string
+	}{
+		{"json as it is", JSON, EncodeOptions{}, "[\n  {\n    \"id\": 1,\n    \"address\": {\n      \"city\": \"Delft\"\n    },\n    \"tags\": [\n      \"a\",\n      {\n        \"k\": \"v\",\n        \"w\": true\n      }\n    ]\n  }\n]\n"},
+		{"json with indent 4", JSON, EncodeOptions{Indent: 4}, "[\n    {\n        \"id\": 1,\n        \"address\": {\n            \"city\": \"Delft\"\n        },\n        \"tags\": [\n            \"a\",\n            {\n                \"k\": \"v\",\n                \"w\": true\n            }\n        ]\n    }\n]\n"},
+		{"compact json, a record a line", JSON, EncodeOptions{Compact: true}, "[\n{\"id\":1,\"address\":{\"city\":\"Delft\"},\"tags\":[\"a\",{\"k\":\"v\",\"w\":true}]}\n]\n"},
+		{"yaml as it is", YAML, EncodeOptions{}, "id: 1\naddress:\n  city: Delft\ntags:\n  - a\n  - k: v\n    w: true\n"},
+		{"yaml with indent 4", YAML, EncodeOptions{Indent: 4}, "id: 1\naddress:\n    city: Delft\ntags:\n    - a\n    - k: v\n      w: true\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			enc, err := NewEncoder(tt.f, &b, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := enc.Encode(rec); err != nil {
+				t.Fatal(err)
+			}
+			if err := enc.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != tt.want {
+				t.Errorf("got\n%s\nwant\n%s", b.String(), tt.want)
+			}
+			recs, err := ReadAll(tt.f, strings.NewReader(b.String()))
+			if err != nil || len(recs) != 1 || !Equal(recs[0].Value, rec) {
+				t.Errorf("does not read back as written: %v", err)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -25,7 +26,7 @@ func init() {
 			return 0
 		},
 		NewDecoder: newJSONDecoder,
-		NewUnit:    fixedUnit(appendJSONElement),
+		NewUnit:    jsonUnit,
 		Frame:      Frame{Head: "[\n", Sep: ",\n", Tail: "\n]\n", Empty: "[]\n"},
 		Holds:      Objects | Lists | Nulls,
 		Weight:     WholeFileWeight,
@@ -36,6 +37,19 @@ func init() {
 func appendJSONElement(dst []byte, v any) ([]byte, error) {
 	dst = append(dst, "  "...)
 	return appendJSON(dst, v, "  ", 1)
+}
+
+// jsonUnit appends records indented as the options say: two spaces a
+// level by default, Indent spaces, or with Compact each record on one line.
+func jsonUnit(opts EncodeOptions) (UnitFunc, func() []byte) {
+	switch {
+	case opts.Compact:
+		return func(dst []byte, v any) ([]byte, error) { return appendJSON(dst, v, "", 0) }, nil
+	case opts.Indent > 0:
+		pad := strings.Repeat(" ", opts.Indent)
+		return func(dst []byte, v any) ([]byte, error) { return appendJSON(append(dst, pad...), v, pad, 1) }, nil
+	}
+	return appendJSONElement, nil
 }
 
 var bom = []byte{0xEF, 0xBB, 0xBF}

@@ -33,7 +33,7 @@ func init() {
 			return 0
 		},
 		NewDecoder: newYAMLDecoder,
-		NewUnit:    fixedUnit(appendYAML),
+		NewUnit:    yamlUnit,
 		Frame:      Frame{Sep: "---\n"},
 		Holds:      Objects | Lists | Nulls,
 		Weight:     WholeFileWeight,

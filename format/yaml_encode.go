@@ -11,13 +11,23 @@ import (
 // newline. Strings are quoted wherever a plain scalar would read back as
 // something else, so decoding the output gives v again.
 func appendYAML(dst []byte, v any) ([]byte, error) {
-	return appendYAMLBlock(dst, v, 0, false)
+	return appendYAMLBlock(dst, v, 0, 2, false)
 }
 
-// appendYAMLBlock appends v's lines at indent. With inline set, the first
-// line goes on after a "- " already written. A scalar or an empty
-// collection, which only comes here at the top, takes one line.
-func appendYAMLBlock(dst []byte, v any, indent int, inline bool) ([]byte, error) {
+// yamlUnit appends records whose nested mappings are indented by step.
+func yamlUnit(opts EncodeOptions) (UnitFunc, func() []byte) {
+	step := opts.Indent
+	if step <= 0 {
+		return appendYAML, nil
+	}
+	return func(dst []byte, v any) ([]byte, error) { return appendYAMLBlock(dst, v, 0, step, false) }, nil
+}
+
+// appendYAMLBlock appends v's lines at indent, a nested mapping step
+// further in. With inline set, the first line goes on after a "- " already
+// written, and the item's other lines line up with it. A scalar or an
+// empty collection, which only comes here at the top, takes one line.
+func appendYAMLBlock(dst []byte, v any, indent, step int, inline bool) ([]byte, error) {
 	var err error
 	switch v := v.(type) {
 	case *Object:
@@ -32,7 +42,7 @@ func appendYAMLBlock(dst []byte, v any, indent int, inline bool) ([]byte, error)
 			dst = append(dst, ':')
 			if yamlIsBlock(f.Value) {
 				dst = append(dst, '\n')
-				dst, err = appendYAMLBlock(dst, f.Value, indent+2, false)
+				dst, err = appendYAMLBlock(dst, f.Value, indent+step, step, false)
 			} else {
 				dst = append(dst, ' ')
 				dst, err = appendYAMLScalar(dst, f.Value)
@@ -53,7 +63,7 @@ func appendYAMLBlock(dst []byte, v any, indent int, inline bool) ([]byte, error)
 			}
 			dst = append(dst, "- "...)
 			if yamlIsBlock(item) {
-				dst, err = appendYAMLBlock(dst, item, indent+2, true)
+				dst, err = appendYAMLBlock(dst, item, indent+2, step, true)
 			} else {
 				dst, err = appendYAMLScalar(dst, item)
 				dst = append(dst, '\n')

@@ -173,6 +173,8 @@ type (
 		Outputs   []struct {
 			Format string `json:"format"`
 			Path   string `json:"path"`
+			Indent int    `json:"indent"`
+			Pretty *bool  `json:"pretty"`
 		} `json:"outputs"`
 		Rejects *string `json:"rejects"`
 	}
@@ -345,7 +347,7 @@ func (l *loader) stage(name string, o rawStage, defaults Settings, named map[str
 	}
 	for i, out := range o.Outputs {
 		if l.outputPath(out.Path, append(slices.Clip(at), "outputs", strconv.Itoa(i), "path")) {
-			s.Outputs = append(s.Outputs, Output{Format: format.Format(out.Format), Path: out.Path})
+			s.Outputs = append(s.Outputs, Output{Format: format.Format(out.Format), Path: out.Path, Indent: out.Indent, Pretty: out.Pretty})
 		}
 	}
 	if o.Rejects != nil && l.outputPath(*o.Rejects, append(slices.Clip(at), "rejects")) {

@@ -96,6 +96,15 @@ type Output struct {
 	Format format.Format
 	// Path is the path template relative to the manifest's folder, as written.
 	Path string
+	// Indent and Pretty shape json and yaml: the spaces a level takes (0:
+	// the format's own), and false for a json record a line.
+	Indent int   `json:",omitempty"`
+	Pretty *bool `json:",omitempty"`
+}
+
+// EncodeOptions are the encoder options the output asks for.
+func (o Output) EncodeOptions() format.EncodeOptions {
+	return format.EncodeOptions{Indent: o.Indent, Compact: o.Pretty != nil && !*o.Pretty}
 }
 
 // PerSource reports whether the output's path has a placeholder, so that
