@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -117,23 +116,13 @@ func (s *Schema) init() (*Schema, error) {
 // Spec returns what the schema was loaded from.
 func (s *Schema) Spec() Spec { return s.spec }
 
-// Sum returns the sha256 of the schema source, and of the transform's
-// source when it lives in another file, as hex.
-func (s *Schema) Sum() string {
-	h := sha256.New()
-	for _, f := range slices.Sorted(maps.Keys(s.sources)) {
-		h.Write(s.sources[f])
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// SchemaSum returns the sha256 of the schema's file and definition, as hex.
+// SchemaSum returns the sha256 of the schema's definition name and file,
+// as hex: two definitions of one file are two schemas, with two sums.
 func (s *Schema) SchemaSum() string {
 	return specSum(s.spec, s.sources[s.spec.File])
 }
 
-// TransformSum returns the sha256 of the transform's file and definition,
-// or "" without a transform.
+// TransformSum is SchemaSum for the transform, or "" without one.
 func (s *Schema) TransformSum() string {
 	if s.transform == nil {
 		return ""

@@ -68,7 +68,7 @@ func (a *app) plan(cmd *cobra.Command, args []string, f *planFlags) error {
 	if err != nil {
 		return err
 	}
-	rep, err := engine.Plan(plans, engine.Options{StateDir: f.stateDir})
+	rep, err := engine.DryRun(plans, engine.Options{StateDir: f.stateDir})
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func (a *app) plan(cmd *cobra.Command, args []string, f *planFlags) error {
 	return nil
 }
 
-func writePlan(w io.Writer, rep *engine.PlanReport, all bool) {
+func writePlan(w io.Writer, rep *engine.DryRunReport, all bool) {
 	for _, m := range rep.Manifests {
 		fmt.Fprintf(w, "pipeline %s (%s), priority %d", m.Name, m.File, m.Priority)
 		if l := limitsText(m.Limits); l != "" {
@@ -113,7 +113,7 @@ func writePlan(w io.Writer, rep *engine.PlanReport, all bool) {
 
 // writeStagePlan writes one stage of the plan: its state, settings,
 // sources, schema and outputs, and the items that would run and why.
-func writeStagePlan(w io.Writer, i int, name string, s *engine.StagePlan, all bool) {
+func writeStagePlan(w io.Writer, i int, name string, s *engine.StageDryRun, all bool) {
 	fmt.Fprintf(w, "\n%d. %s: %s", i, name, s.State)
 	if s.Reason != "" {
 		fmt.Fprintf(w, " (%s)", s.Reason)
@@ -160,7 +160,7 @@ func writeStagePlan(w io.Writer, i int, name string, s *engine.StagePlan, all bo
 		fmt.Fprintf(w, "   outputs: %s\n", strings.Join(outs, ", "))
 	}
 	writeRemovals(w, s.Removes)
-	if s.State == engine.PlanBlocked {
+	if s.State == engine.StateBlocked {
 		return
 	}
 	fmt.Fprintf(w, "   items: %d up to date, %d would run\n", s.UpToDate, s.ToRun)
@@ -220,11 +220,11 @@ func bytesText(n int64) string {
 }
 
 // stateColor is the fill of a stage in a drawing of the DAG.
-var stateColor = map[string]string{engine.PlanUpToDate: "#b7e4c7", engine.PlanWouldRun: "#ffd166", engine.PlanBlocked: "#ef8a80"}
+var stateColor = map[string]string{engine.StateUpToDate: "#b7e4c7", engine.StateWouldRun: "#ffd166", engine.StateBlocked: "#ef8a80"}
 
-func nodeID(s *engine.StagePlan) string { return s.Pipeline + "/" + s.Name }
+func nodeID(s *engine.StageDryRun) string { return s.Pipeline + "/" + s.Name }
 
-func writeDot(w io.Writer, rep *engine.PlanReport) {
+func writeDot(w io.Writer, rep *engine.DryRunReport) {
 	fmt.Fprintln(w, "digraph zpipe {")
 	fmt.Fprintln(w, "  rankdir=LR;")
 	fmt.Fprintln(w, `  node [shape=box, style="rounded,filled", fontname="Helvetica"];`)
@@ -243,12 +243,12 @@ func writeDot(w io.Writer, rep *engine.PlanReport) {
 	fmt.Fprintln(w, "}")
 }
 
-func writeMermaid(w io.Writer, rep *engine.PlanReport) {
+func writeMermaid(w io.Writer, rep *engine.DryRunReport) {
 	fmt.Fprintln(w, "flowchart LR")
 	ids := map[string]string{}
 	for i, s := range rep.Stages {
 		ids[nodeID(s)] = fmt.Sprintf("s%d", i+1)
-		class := map[string]string{engine.PlanUpToDate: "uptodate", engine.PlanWouldRun: "wouldrun", engine.PlanBlocked: "blocked"}[s.State]
+		class := map[string]string{engine.StateUpToDate: "uptodate", engine.StateWouldRun: "wouldrun", engine.StateBlocked: "blocked"}[s.State]
 		fmt.Fprintf(w, "  %s[\"%s\"]:::%s\n", ids[nodeID(s)], strings.ReplaceAll(s.String(), `"`, "'"), class)
 	}
 	for _, s := range rep.Stages {
@@ -257,5 +257,5 @@ func writeMermaid(w io.Writer, rep *engine.PlanReport) {
 		}
 	}
 	fmt.Fprintf(w, "  classDef uptodate fill:%s\n  classDef wouldrun fill:%s\n  classDef blocked fill:%s\n",
-		stateColor[engine.PlanUpToDate], stateColor[engine.PlanWouldRun], stateColor[engine.PlanBlocked])
+		stateColor[engine.StateUpToDate], stateColor[engine.StateWouldRun], stateColor[engine.StateBlocked])
 }

@@ -14,30 +14,30 @@ import (
 
 // The states a stage can be in before a run.
 const (
-	PlanUpToDate = "up to date"
-	PlanWouldRun = "would run"
-	PlanBlocked  = "blocked"
+	StateUpToDate = "up to date"
+	StateWouldRun = "would run"
+	StateBlocked  = "blocked"
 )
 
-// PlanReport is what a run would do, worked out without writing anything.
-type PlanReport struct {
-	Manifests []ManifestPlan `json:"manifests"`
+// DryRunReport is what a run would do, worked out without writing anything.
+type DryRunReport struct {
+	Manifests []ManifestDryRun `json:"manifests"`
 	// Stages in the order a run with one stage at a time would run them.
-	Stages []*StagePlan `json:"stages"`
+	Stages []*StageDryRun `json:"stages"`
 	// Removes lists what stages the manifests no longer have wrote.
 	Removes []Removal `json:"removes,omitempty"`
 }
 
-// ManifestPlan is a manifest's run-wide settings.
-type ManifestPlan struct {
+// ManifestDryRun is a manifest's run-wide settings.
+type ManifestDryRun struct {
 	File     string          `json:"file"`
 	Name     string          `json:"name"`
 	Priority int             `json:"priority"`
 	Limits   pipeline.Limits `json:"limits"`
 }
 
-// StagePlan is one stage: its settings, its sources and what would happen.
-type StagePlan struct {
+// StageDryRun is one stage: its settings, its sources and what would happen.
+type StageDryRun struct {
 	Pipeline  string            `json:"pipeline"`
 	Name      string            `json:"name"`
 	Priority  int               `json:"priority"`
@@ -50,11 +50,11 @@ type StagePlan struct {
 	Rejects   string            `json:"rejects,omitempty"`
 	// State is up to date, would run or blocked; Reason says why when the
 	// stage as a whole would run or is blocked.
-	State    string     `json:"state"`
-	Reason   string     `json:"reason,omitempty"`
-	UpToDate int        `json:"up_to_date"`
-	ToRun    int        `json:"to_run"`
-	Items    []ItemPlan `json:"items"`
+	State    string       `json:"state"`
+	Reason   string       `json:"reason,omitempty"`
+	UpToDate int          `json:"up_to_date"`
+	ToRun    int          `json:"to_run"`
+	Items    []ItemDryRun `json:"items"`
 	// Removes lists the files the stage wrote before and that a run would
 	// remove, or keep because they were changed since.
 	Removes []Removal `json:"removes,omitempty"`
@@ -69,21 +69,21 @@ type SourcePlan struct {
 	Bytes   int64    `json:"bytes"`
 }
 
-// ItemPlan is one item and why it would run; Reason is empty when it is
+// ItemDryRun is one item and why it would run; Reason is empty when it is
 // up to date.
-type ItemPlan struct {
+type ItemDryRun struct {
 	Item   string `json:"item"`
 	Reason string `json:"reason,omitempty"`
 }
 
-// Plan works out what RunAll would do with the same plans and options: the
+// DryRun works out what RunAll would do with the same plans and options: the
 // stages in run order, which items are up to date and why the others would
 // run, including stages that would run only because a stage before them
 // will rewrite their inputs. It writes nothing: no state folder, no lock,
 // no journal.
-func Plan(plans []*pipeline.Plan, opts Options) (*PlanReport, error) {
+func DryRun(plans []*pipeline.Plan, opts Options) (*DryRunReport, error) {
 	if len(plans) == 0 {
-		return &PlanReport{}, nil
+		return &DryRunReport{}, nil
 	}
 	opts.setDefaults(plans)
 	opts.OnEvent, opts.OnProgress = nil, nil
@@ -103,23 +103,23 @@ func Plan(plans []*pipeline.Plan, opts Options) (*PlanReport, error) {
 		return nil, &SetupError{err}
 	}
 	nodes, errs := planNodes(plans, opts.StateDir)
-	rep := &PlanReport{}
+	rep := &DryRunReport{}
 	for _, p := range plans {
 		m := p.Manifest
-		rep.Manifests = append(rep.Manifests, ManifestPlan{File: m.File, Name: m.Name, Priority: m.Priority, Limits: m.Limits})
+		rep.Manifests = append(rep.Manifests, ManifestDryRun{File: m.File, Name: m.Name, Priority: m.Priority, Limits: m.Limits})
 	}
-	byNode := map[*node]*StagePlan{}
+	byNode := map[*node]*StageDryRun{}
 	for _, n := range runOrder(nodes) {
 		sp := r.planStage(n, errs[n])
 		for _, d := range n.deps {
 			up := byNode[d]
 			switch {
-			case sp.State == PlanBlocked:
-			case up.State == PlanBlocked:
-				sp.State, sp.Reason = PlanBlocked, "stage "+up.Name+" before it is blocked"
-			case up.State == PlanWouldRun:
+			case sp.State == StateBlocked:
+			case up.State == StateBlocked:
+				sp.State, sp.Reason = StateBlocked, "stage "+up.Name+" before it is blocked"
+			case up.State == StateWouldRun:
 				// Its inputs will be rewritten, so every item reruns.
-				sp.State, sp.Reason = PlanWouldRun, "stage "+up.Name+" will rewrite its inputs"
+				sp.State, sp.Reason = StateWouldRun, "stage "+up.Name+" will rewrite its inputs"
 				sp.ToRun, sp.UpToDate = len(sp.Items), 0
 				for i := range sp.Items {
 					if sp.Items[i].Reason == "" {
@@ -192,11 +192,11 @@ func runOrder(nodes []*node) []*node {
 }
 
 // planStage describes one stage and decides its items as a run would.
-func (r *runner) planStage(n *node, schemaErr error) *StagePlan {
+func (r *runner) planStage(n *node, schemaErr error) *StageDryRun {
 	s, m := n.stage, n.plan.Manifest
-	sp := &StagePlan{Pipeline: m.Name, Name: s.Name, Priority: s.Priority, Settings: s.Settings, Deps: n.plan.Deps[s.Name],
+	sp := &StageDryRun{Pipeline: m.Name, Name: s.Name, Priority: s.Priority, Settings: s.Settings, Deps: n.plan.Deps[s.Name],
 		Sources: SourcePlan{Paths: s.Source.Paths, Exclude: s.Source.Exclude, Format: string(s.Source.Format)},
-		Schema:  m.Rel(s.Schema.File) + defSuffix(s.Schema.Def), Outputs: s.Outputs, Items: []ItemPlan{}}
+		Schema:  m.Rel(s.Schema.File) + defSuffix(s.Schema.Def), Outputs: s.Outputs, Items: []ItemDryRun{}}
 	if sp.Sources.Format == "" {
 		sp.Sources.Format = "auto"
 	}
@@ -207,14 +207,14 @@ func (r *runner) planStage(n *node, schemaErr error) *StagePlan {
 		sp.Rejects = m.Rel(s.Rejects)
 	}
 	if schemaErr != nil {
-		sp.State, sp.Reason = PlanBlocked, schemaErr.Error()
+		sp.State, sp.Reason = StateBlocked, schemaErr.Error()
 		return sp
 	}
 	sr := &stageRun{ctx: context.Background(), r: r, n: n, m: m, s: s, schema: n.schema}
 	sr.columns = sr.schema.Columns()
 	items, err := sr.resolve()
 	if err != nil {
-		sp.State, sp.Reason = PlanBlocked, err.Error()
+		sp.State, sp.Reason = StateBlocked, err.Error()
 		return sp
 	}
 	sr.items = items
@@ -230,14 +230,14 @@ func (r *runner) planStage(n *node, schemaErr error) *StagePlan {
 	sp.Sources.Files = len(files)
 	targets, err := sr.targets()
 	if err != nil {
-		sp.State, sp.Reason = PlanBlocked, err.Error()
+		sp.State, sp.Reason = StateBlocked, err.Error()
 		return sp
 	}
 	sr.results = make([]itemResult, len(items))
 	sr.finished = make([]bool, len(items))
 	toRun, intact := sr.decide(targets)
 	for i := range items {
-		sp.Items = append(sp.Items, ItemPlan{Item: itemID(&items[i]), Reason: items[i].reason})
+		sp.Items = append(sp.Items, ItemDryRun{Item: itemID(&items[i]), Reason: items[i].reason})
 	}
 	sp.ToRun, sp.UpToDate = toRun, len(items)-toRun
 	if prev := r.state.stage(n.id); prev != nil {
@@ -256,12 +256,12 @@ func (r *runner) planStage(n *node, schemaErr error) *StagePlan {
 			}
 		}
 	}
-	sp.State = PlanUpToDate
+	sp.State = StateUpToDate
 	switch {
 	case toRun > 0:
-		sp.State = PlanWouldRun
+		sp.State = StateWouldRun
 	case !intact:
-		sp.State, sp.Reason = PlanWouldRun, sr.outputsReason+", so the outputs would be rebuilt"
+		sp.State, sp.Reason = StateWouldRun, sr.outputsReason+", so the outputs would be rebuilt"
 	}
 	return sp
 }
@@ -274,13 +274,13 @@ func defSuffix(def string) string {
 }
 
 // String names the state with its counts, for a DAG drawing.
-func (sp *StagePlan) String() string {
+func (sp *StageDryRun) String() string {
 	switch {
-	case sp.State == PlanWouldRun && len(sp.Items) == 0:
+	case sp.State == StateWouldRun && len(sp.Items) == 0:
 		return sp.Name + ": would run"
-	case sp.State == PlanWouldRun:
+	case sp.State == StateWouldRun:
 		return fmt.Sprintf("%s: would run %d of %d", sp.Name, sp.ToRun, len(sp.Items))
-	case sp.State == PlanBlocked:
+	case sp.State == StateBlocked:
 		return sp.Name + ": blocked"
 	}
 	return fmt.Sprintf("%s: up to date (%d)", sp.Name, sp.UpToDate)
