@@ -66,3 +66,32 @@ func ExampleNewParser() {
 	// {"x":1,"y":2.5,"label":"a"}
 	// {"x":-3,"y":4,"label":""}
 }
+
+// Per item output shape: one compact json, one with wide indentation.
+func ExampleEncodeWith() {
+	f, err := batch.NewFormatter(batch.EncodeWith(format.EncodeOptions{Compact: true}))
+	if err != nil {
+		panic(err)
+	}
+	rec := &format.Object{Fields: []format.Field{{Key: "id", Value: format.Number("7")}}}
+	f.AddValues("compact", []any{rec}, format.JSON)
+	f.AddValues("wide", []any{rec}, format.JSON, batch.EncodeWith(format.EncodeOptions{Indent: 4}))
+	sum, err := f.Execute(context.Background())
+	if err != nil {
+		panic(err)
+	}
+	for _, it := range sum.Items {
+		fmt.Printf("%s:\n%s", it.ID, it.Output)
+	}
+	// Output:
+	// compact:
+	// [
+	// {"id":7}
+	// ]
+	// wide:
+	// [
+	//     {
+	//         "id": 7
+	//     }
+	// ]
+}

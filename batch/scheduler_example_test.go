@@ -93,3 +93,29 @@ func ExampleScheduler_ScheduleBatch() {
 	// 1 of 1 items; {"id":1}
 	// {"id":2}
 }
+
+// Tasks with ids of their own, metadata a priority function reads, and
+// the scheduler's events.
+func ExampleScheduler_ScheduleMany() {
+	s, err := batch.NewScheduler(batch.Slots(1),
+		batch.PriorityFunc(func(t *batch.Task) int { return map[string]int{"gold": 2, "free": 1}[t.Metadata()["tier"]] }),
+		batch.OnEvent(func(e batch.SchedulerEvent) {
+			if e.Kind == batch.EventStarted {
+				fmt.Println("started", e.Task.ID())
+			}
+		}))
+	if err != nil {
+		panic(err)
+	}
+	s.Pause()
+	noop := func(context.Context) error { return nil }
+	s.ScheduleMany([]batch.TaskSpec{
+		{Name: "a", Fn: noop, Metadata: map[string]string{"tier": "free"}},
+		{Name: "b", Fn: noop, Metadata: map[string]string{"tier": "gold"}},
+	}, batch.IDPrefix("import"))
+	s.Resume()
+	s.Shutdown(context.Background())
+	// Output:
+	// started import-2
+	// started import-1
+}
