@@ -25,8 +25,10 @@ type SchedulerEvent struct {
 }
 
 // OnEvent has f hear every event of the scheduler, in the order they
-// happened, on the goroutine of whichever call caused them, and never
-// under the scheduler's lock: f may call the Scheduler.
+// happened. One goroutine at a time delivers them, never under the
+// scheduler's lock, so f may call the Scheduler; the events such a call
+// causes are delivered after f returns. An event may reach f after the
+// call that caused it has returned, when another goroutine is delivering.
 func OnEvent(f func(SchedulerEvent)) SchedulerOption {
 	return func(s *Scheduler) error {
 		s.onEvent = f
@@ -42,22 +44,42 @@ func (s *Scheduler) note(kind SchedulerEventKind, t *Task) {
 }
 
 // emit hands the queued events to onEvent. The caller does not hold s.mu.
+// If another goroutine (or an outer call on this one, from inside onEvent)
+// is already delivering, it will deliver these too, so emit returns.
 func (s *Scheduler) emit() {
 	if s.onEvent == nil {
 		return
 	}
-	s.emitting.Lock()
-	defer s.emitting.Unlock()
-	for {
-		s.mu.Lock()
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		return
+	}
+	s.draining = true
+	for len(s.pending) > 0 {
 		evs := s.pending
 		s.pending = nil
 		s.mu.Unlock()
-		if len(evs) == 0 {
-			return
-		}
-		for _, e := range evs {
-			s.onEvent(e)
-		}
+		s.deliver(evs)
+		s.mu.Lock()
 	}
+	s.draining = false
+	s.mu.Unlock()
+}
+
+// deliver calls onEvent for each event; if onEvent panics, the next emit
+// may deliver again.
+func (s *Scheduler) deliver(evs []SchedulerEvent) {
+	done := false
+	defer func() {
+		if !done {
+			s.mu.Lock()
+			s.draining = false
+			s.mu.Unlock()
+		}
+	}()
+	for _, e := range evs {
+		s.onEvent(e)
+	}
+	done = true
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -121,8 +122,8 @@ func (t *Task) Name() string { return t.name }
 // Priority is the priority it was scheduled with.
 func (t *Task) Priority() Priority { return t.priority }
 
-// Metadata is what it was scheduled with; the map is the task's, not to
-// be changed.
+// Metadata is a copy of what it was scheduled with, taken then, so the
+// caller may reuse its map; this one is the task's, not to be changed.
 func (t *Task) Metadata() map[string]string { return t.meta }
 
 // Result is what the task gave back, such as a batch task's BatchSummary;
@@ -270,11 +271,11 @@ type Scheduler struct {
 	runTime                      time.Duration
 
 	// Events wait in pending, in the order they happened, until a caller
-	// that is not holding mu hands them to onEvent; emitting serialises
-	// the handing, so onEvent sees them in that order.
+	// that is not holding mu hands them to onEvent; draining says one is,
+	// so onEvent sees them in that order, one at a time.
 	onEvent  func(SchedulerEvent)
 	pending  []SchedulerEvent
-	emitting sync.Mutex
+	draining bool
 }
 
 // NewScheduler returns a running Scheduler. Shut it down with Shutdown or
@@ -381,7 +382,7 @@ func (s *Scheduler) queueLocked(specs []TaskSpec, o scheduleOpts) ([]*Task, erro
 			name:      sp.Name,
 			priority:  sp.Priority,
 			fn:        sp.Fn,
-			meta:      sp.Metadata,
+			meta:      maps.Clone(sp.Metadata),
 			scheduled: now,
 			done:      make(chan struct{}),
 			seq:       s.seq,
@@ -541,7 +542,7 @@ func (s *Scheduler) ClearCompleted(olderThan time.Duration) int {
 	defer s.mu.Unlock()
 	n := 0
 	for id, t := range s.tasks {
-		if t.State().final() && time.Since(t.Ended()) >= olderThan {
+		if t.State().final() && s.now().Sub(t.Ended()) >= olderThan {
 			delete(s.tasks, id)
 			n++
 		}

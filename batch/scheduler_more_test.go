@@ -38,6 +38,51 @@ func TestSchedulerEventsComeInOrder(t *testing.T) {
 	}
 }
 
+// A listener that schedules follow-up work from inside OnEvent, as a
+// workflow would, must not deadlock, and still hears everything in order.
+func TestOnEventMayCallTheScheduler(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	var s *Scheduler
+	s = newScheduler(t, Slots(1), OnEvent(func(e SchedulerEvent) {
+		mu.Lock()
+		got = append(got, string(e.Kind)+" "+e.Task.Name())
+		mu.Unlock()
+		if e.Kind == EventCompleted && e.Task.Name() == "first" {
+			if _, err := s.Schedule("second", Normal, func(context.Context) error { return nil }); err != nil {
+				t.Error(err)
+			}
+		}
+	}))
+	first := schedule(t, s, "first", Normal, func(context.Context) error { return nil })
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.WaitFor(context.Background(), first.ID())
+		for {
+			mu.Lock()
+			n := len(got)
+			mu.Unlock()
+			if n == 6 {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a Schedule call from OnEvent never returned")
+	}
+	s.Shutdown(context.Background())
+	mu.Lock()
+	defer mu.Unlock()
+	want := "scheduled first, started first, completed first, scheduled second, started second, completed second"
+	if strings.Join(got, ", ") != want {
+		t.Errorf("events:\n%s\nwant\n%s", strings.Join(got, ", "), want)
+	}
+}
+
 func TestScheduleManyIDsAndMetadata(t *testing.T) {
 	s := newScheduler(t, Slots(1), PriorityFunc(func(task *Task) int {
 		// The caller's metadata decides: the most urgent tenant first.
