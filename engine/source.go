@@ -209,3 +209,19 @@ func (s *spool) file(ctx context.Context, dir string) (string, error) {
 	})
 	return s.path, s.err
 }
+
+// open opens the spooled copy, reading the reader into it the first time.
+func (s *spool) open(ctx context.Context, dir string) (*os.File, error) {
+	path, err := s.file(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	return os.Open(path)
+}
+
+// remove deletes the spooled copy, if there is one.
+func (s *spool) remove() {
+	if s.path != "" {
+		os.Remove(s.path)
+	}
+}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -104,7 +105,11 @@ var ErrWatchForced = errors.New("stopped at once")
 // is lost. Watch returns nil once Stop closes, ErrWatchForced when ctx is
 // cancelled, and an error when it cannot watch at all.
 func Watch(ctx context.Context, opts WatchOptions) error {
-	s := &session{opts: opts, plans: make([]*pipeline.Plan, len(opts.Manifests)), unfinished: true}
+	s := &session{opts: opts, plans: make([]*pipeline.Plan, len(opts.Manifests)), unfinished: true, stdin: &spool{r: opts.Run.Stdin}}
+	if s.stdin.r == nil {
+		s.stdin.r = os.Stdin
+	}
+	defer s.stdin.remove()
 	for i := range opts.Manifests {
 		if err := s.load(i); err != nil {
 			if _, serr := os.Stat(opts.Manifests[i]); serr != nil {
@@ -145,6 +150,9 @@ type session struct {
 	// stopped run is redone even when the change that stopped it was a
 	// manifest edit that does not load.
 	unfinished bool
+	// stdin keeps standard input for every run of the session: it never
+	// changes, and a second read of it would find only its end.
+	stdin *spool
 }
 
 func (s *session) notify(e WatchEvent) {
@@ -332,6 +340,15 @@ func (s *session) cycle(ctx context.Context, plans []*pipeline.Plan, force bool,
 			onEvent(e)
 		}
 	}
+	if readsStdin(plans) {
+		f, err := s.stdin.open(ctx, os.TempDir())
+		if err != nil {
+			done <- cycleResult{err: fmt.Errorf("reading standard input: %w", err)}
+			return
+		}
+		defer f.Close()
+		opts.Stdin = f
+	}
 	var finish func()
 	if s.opts.Progress != nil {
 		opts.OnProgress, finish = s.opts.Progress()
@@ -341,6 +358,20 @@ func (s *session) cycle(ctx context.Context, plans []*pipeline.Plan, force bool,
 		finish()
 	}
 	done <- cycleResult{sum, err, active}
+}
+
+func readsStdin(plans []*pipeline.Plan) bool {
+	for _, p := range plans {
+		if p == nil {
+			continue
+		}
+		for _, st := range p.Manifest.Stages {
+			if slices.Contains(st.Source.Paths, pipeline.Stdin) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func (s *session) load(i int) error {
