@@ -34,9 +34,16 @@ func OutRoot(root string) LoadOption {
 	return func(l *loader) { l.root = root }
 }
 
-var manifestSchema = sync.OnceValues(func() (*schema.Schema, error) {
-	return schema.Compile("manifest.cue", cueschemas.Manifest, "Manifest")
-})
+// manifestSchema checks a manifest; filledSchema gives it back with its
+// defaults, once it passes.
+var (
+	manifestSchema = sync.OnceValues(func() (*schema.Schema, error) {
+		return schema.Compile("manifest.cue", cueschemas.Manifest, "Manifest")
+	})
+	filledSchema = sync.OnceValues(func() (*schema.Schema, error) {
+		return schema.Compile("manifest.cue", cueschemas.Manifest, "Filled")
+	})
+)
 
 // Load reads a manifest, checks it against cueschemas/manifest.cue and
 // against the rules a schema cannot state (schema references, output paths
@@ -99,7 +106,25 @@ func (l *loader) load(data []byte) (*Manifest, error) {
 		}
 		return nil, &Error{Diags: []Diagnostic{d}}
 	}
-	sch, err := manifestSchema()
+	if _, ok := l.check(manifestSchema); !ok {
+		return nil, &Error{Diags: l.diags}
+	}
+	filled, ok := l.check(filledSchema)
+	if !ok {
+		return nil, &Error{Diags: l.diags}
+	}
+	l.build(filled.(*format.Object))
+	if len(l.diags) > 0 {
+		return nil, &Error{Diags: l.diags}
+	}
+	l.m.src = &source{l.name, l.rec}
+	return l.m, nil
+}
+
+// check checks the manifest against one of manifest.cue's definitions and
+// returns what it gave back; its violations become diagnostics.
+func (l *loader) check(load func() (*schema.Schema, error)) (any, bool) {
+	sch, err := load()
 	if err != nil {
 		panic("cueschemas/manifest.cue does not compile: " + err.Error())
 	}
@@ -110,15 +135,7 @@ func (l *loader) load(data []byte) (*Manifest, error) {
 		line, col := l.rec.Locate(vi.Elems)
 		l.diags = append(l.diags, Diagnostic{File: l.name, Line: line, Col: col, Path: vi.Path, Msg: vi.Msg})
 	}
-	if len(l.diags) > 0 {
-		return nil, &Error{Diags: l.diags}
-	}
-	l.build(checked.(*format.Object))
-	if len(l.diags) > 0 {
-		return nil, &Error{Diags: l.diags}
-	}
-	l.m.src = &source{l.name, l.rec}
-	return l.m, nil
+	return checked, len(violations) == 0
 }
 
 func decodeDiag(file string, err error) Diagnostic {
