@@ -489,10 +489,32 @@ func lineCol(data []byte, off int) (int, int) {
 	return line, col
 }
 
+// cursor turns byte offsets into lines and columns by counting on from
+// the last offset asked for, so that the records of a large array, each a
+// few bytes past the last, cost no count from the start of the file.
+type cursor struct{ off, line, lineStart int }
+
+func newCursor() cursor { return cursor{line: 1} }
+
+func (c *cursor) at(data []byte, off int) (int, int) {
+	off = min(off, len(data))
+	if off < c.off {
+		*c = newCursor()
+	}
+	seg := data[c.off:off]
+	if n := bytes.Count(seg, []byte{'\n'}); n > 0 {
+		c.line += n
+		c.lineStart = c.off + bytes.LastIndexByte(seg, '\n') + 1
+	}
+	c.off = off
+	return c.line, off - c.lineStart + 1
+}
+
 // jsonDecoder reads one JSON document: an array yields its elements as
 // records, anything else is a single record.
 type jsonDecoder struct {
 	p      jsonParser
+	cur    cursor
 	inList bool
 	done   bool
 	n      int
@@ -514,7 +536,7 @@ func newJSONDecoder(r io.Reader, lim Limits) (Decoder, error) {
 	if len(data) > 0 {
 		src = unsafe.String(&data[0], len(data))
 	}
-	d := &jsonDecoder{p: jsonParser{data: data, lim: lim, src: src}}
+	d := &jsonDecoder{p: jsonParser{data: data, lim: lim, src: src}, cur: newCursor()}
 	d.p.skipSpace()
 	if d.p.pos >= len(data) {
 		// Unlike an ndjson or yaml stream, a json document must hold a value.
@@ -540,7 +562,7 @@ func newJSONDecoder(r io.Reader, lim Limits) (Decoder, error) {
 
 func (d *jsonDecoder) wrap(err error) error {
 	if se, ok := err.(*syntaxError); ok {
-		line, col := lineCol(d.p.data, se.off)
+		line, col := d.cur.at(d.p.data, se.off)
 		return &Error{Line: line, Col: col, Record: d.n, Msg: se.msg}
 	}
 	return err
@@ -573,12 +595,13 @@ func (d *jsonDecoder) Next() (Record, error) {
 		d.err = d.wrap(err)
 		return Record{}, d.err
 	}
-	line, col := lineCol(d.p.data, start)
-	data, lim := d.p.data, d.p.lim
+	line, col := d.cur.at(d.p.data, start)
+	data, lim, cur := d.p.data, d.p.lim, d.cur
 	return Record{Value: v, Index: d.n, Line: line, Col: col, locate: func(path []string) (int, int, bool) {
 		off, ok := jsonLocate(data, start, path, lim)
-		l, c := lineCol(data, off)
-		return l, c, ok
+		c := cur // counted on from the record's start, for each call
+		l, col := c.at(data, off)
+		return l, col, ok
 	}}, nil
 }
 

@@ -3,6 +3,7 @@ package format
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -294,4 +295,61 @@ func addSeeds(f *testing.F, name string) {
 			f.Add(b)
 		}
 	}
+}
+
+// The cursor gives the same line and column as counting from the start,
+// whichever way the offsets move.
+func TestCursorMatchesLineCol(t *testing.T) {
+	data := []byte("[\n  {\"a\": 1},\n\n  {\"b\": [1,\n 2]}, {\"c\": 3}\n]\n")
+	offs := []int{0, 1, 4, 5, 14, 15, 17, 30, 31, 3, 40, len(data), len(data) + 5, 2}
+	c := newCursor()
+	for _, off := range offs {
+		l, col := c.at(data, off)
+		wl, wc := lineCol(data, off)
+		if l != wl || col != wc {
+			t.Errorf("offset %d: cursor %d:%d, want %d:%d", off, l, col, wl, wc)
+		}
+	}
+}
+
+// BenchmarkJSONArrayDecode reads one large array: each record's position
+// must cost what the record's bytes do, not a count from the file's start.
+func BenchmarkJSONArrayDecode(b *testing.B) {
+	const rows = 50000
+	var buf bytes.Buffer
+	buf.WriteString("[\n")
+	for i := range rows {
+		if i > 0 {
+			buf.WriteString(",\n")
+		}
+		fmt.Fprintf(&buf, `{"id": %d, "name": "user %d"}`, i, i)
+	}
+	buf.WriteString("\n]\n")
+	data := buf.Bytes()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := NewDecoder(JSON, bytes.NewReader(data), DefaultLimits)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for {
+			r, err := d.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			n++
+			if r.Line != n+1 {
+				b.Fatalf("record %d on line %d", n, r.Line)
+			}
+		}
+		if n != rows {
+			b.Fatalf("read %d records, want %d", n, rows)
+		}
+	}
+	b.ReportMetric(float64(b.N*rows)/b.Elapsed().Seconds(), "records/s")
 }
