@@ -7,14 +7,21 @@ import (
 	"time"
 
 	"github.com/zpipe/zpipe/engine"
+	"github.com/zpipe/zpipe/pipeline"
 )
 
-// RetryOptions bound Retry.
+// RetryOptions bound Retry. The waits follow zpipe's one retry policy,
+// pipeline.Retry: Delay before the first round, growing by Backoff each
+// round up to MaxDelay, with jitter.
 type RetryOptions struct {
 	// MaxRetries is the most rounds to run; 0 means 1.
 	MaxRetries int
-	// Delay is the wait before each round.
+	// Delay is the wait before the first round.
 	Delay time.Duration
+	// Backoff multiplies the wait each round (below 1 counts as 1);
+	// MaxDelay, when set, caps it.
+	Backoff  float64
+	MaxDelay time.Duration
 }
 
 // Retry runs again the items of prev, a summary of b, that failed or were
@@ -45,14 +52,15 @@ func Retry(ctx context.Context, b *Batch, prev BatchSummary, opts RetryOptions) 
 		provs = slices.Clone(prev.Provenance.Items)
 		start = prev.Provenance.Start
 	}
-	for round := 0; round < max(opts.MaxRetries, 1); round++ {
+	policy := pipeline.Retry{Max: opts.MaxRetries, Delay: opts.Delay, Backoff: opts.Backoff, MaxDelay: opts.MaxDelay}
+	for round := 1; round <= max(opts.MaxRetries, 1); round++ {
 		var todo []*batchItem
 		for i, r := range sum.Items {
 			if r.Error != "" {
 				todo = append(todo, items[i])
 			}
 		}
-		if len(todo) == 0 || batchSleep(ctx, opts.Delay) != nil {
+		if len(todo) == 0 || batchSleep(ctx, policy.Wait(round)) != nil {
 			break
 		}
 		for k, o := range b.run(ctx, todo) {

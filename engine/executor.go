@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -98,7 +97,7 @@ func (w *Work) run(ctx context.Context, i int) bool {
 		select {
 		case <-ctx.Done():
 		case <-w.Stop:
-		case <-time.After(backoff(w.Retry, n)):
+		case <-time.After(w.Retry.Wait(n)):
 			continue
 		}
 		return true
@@ -113,20 +112,6 @@ func (w *Work) wait(i int, what string) {
 	if w.Waiting != nil {
 		w.Waiting(i, what)
 	}
-}
-
-// backoff returns the wait before attempt n+1: delay·backoff^(n-1),
-// capped, with ±20% jitter so that retries of many items do not arrive
-// together.
-func backoff(r pipeline.Retry, n int) time.Duration {
-	d := float64(r.Delay)
-	for i := 1; i < n; i++ {
-		d *= max(r.Backoff, 1)
-	}
-	if r.MaxDelay > 0 && d > float64(r.MaxDelay) {
-		d = float64(r.MaxDelay)
-	}
-	return time.Duration(d * (0.8 + 0.4*rand.Float64()))
 }
 
 // pace waits for the limiter's next start, calling waiting when it has to

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"math/rand/v2"
 	"time"
 
 	"github.com/zpipe/zpipe/format"
@@ -55,11 +56,27 @@ const (
 )
 
 // Retry configures retries of items that failed for a transient reason.
+// It is zpipe's one retry policy: the local executor, the Batch API's
+// Retry and any other executor wait as Wait says.
 type Retry struct {
 	Max      int
 	Delay    time.Duration
 	Backoff  float64
 	MaxDelay time.Duration
+}
+
+// Wait returns the wait before attempt n+1: Delay·Backoff^(n-1), capped
+// at MaxDelay, with ±20% jitter so that the retries of many items do not
+// arrive together.
+func (r Retry) Wait(n int) time.Duration {
+	d := float64(r.Delay)
+	for i := 1; i < n; i++ {
+		d *= max(r.Backoff, 1)
+	}
+	if r.MaxDelay > 0 && d > float64(r.MaxDelay) {
+		d = float64(r.MaxDelay)
+	}
+	return time.Duration(d * (0.8 + 0.4*rand.Float64()))
 }
 
 // Stage is one stage of a manifest.
