@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -17,19 +16,6 @@ import (
 
 // id names the stage in the journal: its manifest and its name.
 func (sr *stageRun) id() string { return sr.n.id }
-
-// settingsSum hashes what, besides the input and the schema, decides the
-// bytes an item writes. Parallelism, retries and timeouts do not.
-func (sr *stageRun) settingsSum() string {
-	b, _ := json.Marshal(struct {
-		Format  string
-		Outputs any
-		Rejects bool
-		Columns []string
-		Limits  any
-	}{string(sr.s.Source.Format), sr.s.Outputs, sr.s.Rejects != "", sr.columns, sr.r.opts.Limits})
-	return hashString(string(b))
-}
 
 // fingerprintOf works out what an item depends on now. The input is hashed
 // unless the file's size, mtime and inode match the journal's, as git's
@@ -67,7 +53,7 @@ func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (*fing
 // outcome as an event: "users: 2 up to date, 1 to run: input changed
 // (data/a.json)".
 func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
-	settings := sr.settingsSum()
+	settings := sr.fn.settingsSum()
 	force := sr.r.opts.Force
 	why := map[string][]string{}
 	for i := range sr.items {

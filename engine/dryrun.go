@@ -210,8 +210,8 @@ func (r *runner) planStage(n *node, schemaErr error) *StageDryRun {
 		sp.State, sp.Reason = StateBlocked, schemaErr.Error()
 		return sp
 	}
-	sr := &stageRun{ctx: context.Background(), r: r, n: n, m: m, s: s, schema: n.schema}
-	sr.columns = sr.schema.Columns()
+	sr := &stageRun{ctx: context.Background(), r: r, n: n, m: m, s: s, schema: n.schema, fn: newItemFunc(s, n.schema, r.opts.Limits)}
+	sr.columns = sr.fn.columns
 	items, err := sr.resolve()
 	if err != nil {
 		sp.State, sp.Reason = StateBlocked, err.Error()

@@ -266,7 +266,7 @@ func TestRetriesOnlyTransientFailures(t *testing.T) {
 	}
 	r := &runner{opts: Options{Limits: format.DefaultLimits}, tmp: t.TempDir()}
 	n := &node{plan: plan, stage: plan.Stages[0], schema: sch, key: "0-users"}
-	sr := &stageRun{r: r, n: n, m: m, s: n.stage, schema: sch}
+	sr := &stageRun{r: r, n: n, m: m, s: n.stage, schema: sch, fn: newItemFunc(n.stage, sch, format.DefaultLimits)}
 	tests := []struct {
 		name     string
 		source   string

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"io"
 	"sync"
 	"time"
 
@@ -14,22 +15,31 @@ import (
 
 // Executor runs items: where and when each one runs, how many at once, how
 // long each may wait for memory or pace, and how often it is tried. The
-// item function knows nothing of this, and the executor nothing of what an
-// item does. LocalPool runs items on goroutines of this process; another
-// executor can run them elsewhere.
+// item function (ItemFunc) knows nothing of this, and the executor nothing
+// of what an item does. LocalPool runs items on goroutines of this
+// process with Attempt. An executor that runs them elsewhere sends each
+// Job with its input (Open) and the stage (Stage) to a worker, which runs
+// it with its own ItemFunc, and hands the Report and parts back with
+// Record; it retries as Retry.Wait says.
 type Executor interface {
-	Execute(ctx context.Context, w *Work)
+	// Execute returns when every item of w has been reported with Done
+	// or Skipped; an item it leaves unreported did not run. Its error
+	// fails the stage, as a lost connection to the workers would.
+	Execute(ctx context.Context, w *Work) error
 }
 
 // Work is a set of items to run and the bounds on running them.
 type Work struct {
+	// Stage names the stage the items belong to.
+	Stage StageRef
 	// Items are the indexes of the items to run, in the order to start
 	// them.
 	Items []int
 	// Parallel bounds the items in flight.
 	Parallel int
 	// Gate, when set, bounds what the items in flight hold in memory;
-	// Weight says what item i holds.
+	// Weight says what item i holds. It is called once for an item,
+	// before its first attempt, and only when there is a Gate.
 	Gate   *Gate
 	Weight func(i int) int64
 	// Limiter, when set, paces the starts of attempts.
@@ -40,9 +50,16 @@ type Work struct {
 	// Stop, once closed, lets no item start and no attempt be retried;
 	// items in flight finish.
 	Stop <-chan struct{}
-	// Attempt runs item i for the n-th time, and says whether it failed in
-	// a way that another attempt may mend.
+	// Attempt runs item i for the n-th time, here, and says whether it
+	// failed in a way that another attempt may mend.
 	Attempt func(ctx context.Context, i, n int) (again bool)
+	// Job is the n-th attempt at item i, to send to a worker; Open reads
+	// the item's input; Record takes the worker's report, and its parts
+	// from parts, and says what Attempt would. They are nil when the work
+	// runs only here, as a Batch's does.
+	Job    func(i, n int) Job
+	Open   func(i int) (io.ReadCloser, error)
+	Record func(i, n int, rep Report, parts PartSource) (again bool, err error)
 	// Done hears that item i will not be tried again; Skipped, that it was
 	// never started.
 	Done, Skipped func(i int)
@@ -54,7 +71,7 @@ type Work struct {
 type LocalPool struct{}
 
 // Execute runs the work and returns when every item is done or skipped.
-func (LocalPool) Execute(ctx context.Context, w *Work) {
+func (LocalPool) Execute(ctx context.Context, w *Work) error {
 	p := pool.New().WithMaxGoroutines(max(w.Parallel, 1))
 	for _, i := range w.Items {
 		p.Go(func() {
@@ -66,6 +83,7 @@ func (LocalPool) Execute(ctx context.Context, w *Work) {
 		})
 	}
 	p.Wait()
+	return nil
 }
 
 // run waits for memory, then for the pace, so that the pace spaces real

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -46,19 +45,121 @@ type itemResult struct {
 func (r *itemResult) failedAny() bool { return r.err != nil || r.failed > 0 }
 
 // tryItem is the Attempt of a stage's Work: it runs the n-th attempt of
-// item i, after throwing away what a failed earlier one wrote. A schema
-// violation is never worth another attempt; an I/O error or a timeout is.
+// item i here, with the stage's ItemFunc, after throwing away what a
+// failed earlier one wrote. A schema violation is never worth another
+// attempt; an I/O error or a timeout is.
 func (sr *stageRun) tryItem(ctx context.Context, i, n int) (again bool) {
+	it := &sr.items[i]
+	sr.begin(i, n)
+	if it.Err != nil {
+		sr.results[i] = itemResult{err: it.Err, attempts: n, parts: make([]string, len(sr.s.Outputs))}
+		return false
+	}
+	in, err := sr.open(it)
+	if err != nil {
+		sr.results[i] = itemResult{err: err, transient: true, attempts: n, parts: make([]string, len(sr.s.Outputs))}
+		return ctx.Err() == nil
+	}
+	defer in.Close()
+	store := sr.partDir(i, n)
+	sr.take(i, n, sr.fn.Run(ctx, sr.job(i, n), in, store), store.path)
+	return sr.results[i].transient && ctx.Err() == nil
+}
+
+// recordRemote is the Record of a stage's Work: it takes attempt n of
+// item i, made elsewhere, copying its parts into the working folder and
+// checking each against the sum and size the report gives.
+func (sr *stageRun) recordRemote(i, n int, rep Report, src PartSource) (again bool, err error) {
+	sr.begin(i, n)
+	store := sr.partDir(i, n)
+	for k := range rep.Parts {
+		if err := fetchPart(&rep.Parts[k], src, store.path(rep.Parts[k].Name)); err != nil {
+			sr.results[i] = itemResult{err: err, transient: true, attempts: n, parts: make([]string, len(sr.s.Outputs))}
+			for _, p := range rep.Parts[:k+1] {
+				os.Remove(store.path(p.Name))
+			}
+			return true, err
+		}
+	}
+	sr.take(i, n, rep, store.path)
+	return sr.results[i].transient, nil
+}
+
+// fetchPart copies a part from src to path, and fails unless it holds the
+// bytes the part says.
+func fetchPart(p *Part, src PartSource, path string) error {
+	r, err := src(p.Name)
+	if err != nil {
+		return fmt.Errorf("fetching part %s: %w", p.Name, err)
+	}
+	defer r.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	switch {
+	case err != nil:
+		return fmt.Errorf("fetching part %s: %w", p.Name, err)
+	case n != p.Size || hex.EncodeToString(h.Sum(nil)) != p.SHA256:
+		return fmt.Errorf("part %s does not hold what its report says (%d bytes, want %d)", p.Name, n, p.Size)
+	}
+	return nil
+}
+
+// begin readies item i for attempt n: the first starts its clock, a later
+// one throws away what the one before wrote.
+func (sr *stageRun) begin(i, n int) {
 	if n == 1 {
 		sr.started[i] = time.Now()
 	} else {
 		sr.dropParts(&sr.results[i])
 	}
-	res := sr.attempt(ctx, &sr.items[i], n)
-	res.attempts = n
-	sr.results[i] = res
-	return res.transient && ctx.Err() == nil
 }
+
+// job is attempt n of item i, as the item function sees it.
+func (sr *stageRun) job(i, n int) Job {
+	it := &sr.items[i]
+	return Job{Item: i, Key: it.Key, Name: it.Name, Format: it.Format, Chunk: it.Chunk, Size: it.Size, Attempt: n, HashInput: it.hashLater}
+}
+
+// take makes an attempt's report item i's result; path says where each
+// part is in the working folder.
+func (sr *stageRun) take(i, n int, rep Report, path func(name string) string) {
+	res := itemResult{records: rep.Records, ok: rep.OK, failed: rep.Failed, errs: rep.Errors, attempts: n,
+		parts: make([]string, len(sr.s.Outputs)), sums: map[string]string{}, sizes: map[string]int64{}, counts: map[string]int{}}
+	for _, p := range rep.Parts {
+		file := path(p.Name)
+		if p.Output < 0 {
+			res.rejects = file
+		} else if p.Output < len(res.parts) {
+			res.parts[p.Output] = file
+		}
+		res.sums[file], res.sizes[file], res.counts[file] = p.SHA256, p.Size, p.Records
+	}
+	if f := rep.Failure; f != nil {
+		res.err, res.transient, res.cutOff = f, f.Transient, f.CutOff
+	} else if it := &sr.items[i]; it.hashLater && rep.InputSHA256 != "" {
+		it.fp.Input = rep.InputSHA256
+	}
+	sr.results[i] = res
+}
+
+// partDir is the PartStore of attempt n of item i: files in the run's
+// working folder.
+func (sr *stageRun) partDir(i, n int) partDir {
+	return partDir{dir: sr.r.tmp, prefix: sr.n.key + "-" + strconv.Itoa(i) + "-" + strconv.Itoa(n) + "-"}
+}
+
+type partDir struct{ dir, prefix string }
+
+func (d partDir) path(name string) string { return filepath.Join(d.dir, d.prefix+name+".part") }
+
+func (d partDir) Create(name string) (io.WriteCloser, error) { return os.Create(d.path(name)) }
 
 // finishItem settles item i after its last attempt: an attempt cut off by
 // a stop did not fail, and the next run does it; a failed item writes none
@@ -76,7 +177,7 @@ func (sr *stageRun) finishItem(ctx context.Context, i int) {
 		res.failed, res.ok = res.records, 0
 		sr.discard(res)
 		res.parts = nil
-		re := sr.itemError(it, res.err)
+		re := failureAt(it.Name, res.err)
 		var err error
 		if res.cutOff {
 			// Nothing of the item is written, so every record of it
@@ -111,208 +212,19 @@ func (sr *stageRun) discard(res *itemResult) {
 	}
 }
 
-// itemError turns an item failure into a positioned RecordError.
-func (sr *stageRun) itemError(it *item, err error) RecordError {
-	re := RecordError{Source: it.Name, Message: err.Error()}
-	var fe *format.Error
-	if errors.As(err, &fe) {
-		re.Record, re.Line, re.Column, re.Message = fe.Record, fe.Line, fe.Col, fe.Msg
-	}
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		re.Message = pe.Op + ": " + pe.Err.Error()
-	}
-	return re
-}
-
-// attempt is the stage logic for one item: read, decode, check and
-// transform each record, and encode it into a part per output.
-func (sr *stageRun) attempt(ctx context.Context, it *item, n int) (res itemResult) {
-	res.parts = make([]string, len(sr.s.Outputs))
-	if it.Err != nil {
-		res.err = it.Err
-		return res
-	}
-	if t := sr.s.Timeout; t > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
-		defer cancel()
-	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+// open opens the item's input: its file, or the chunk of it the item is.
+func (sr *stageRun) open(it *item) (io.ReadCloser, error) {
 	f, err := os.Open(it.file())
 	if err != nil {
-		res.err, res.transient = err, true
-		return res
+		return nil, err
 	}
-	defer f.Close()
-	in := it.input(f)
-	var h hash.Hash
-	if it.hashLater {
-		h = sha256.New()
-		in = io.TeeReader(in, h)
-	}
-	dec, err := sr.decoder(it, in)
-	if err != nil {
-		res.err = err
-		return res
-	}
-	if h != nil {
-		defer func() {
-			// The decoder may stop short of the end; what it left still
-			// belongs to the input's hash.
-			if res.err == nil {
-				if _, err := io.Copy(io.Discard, in); err != nil {
-					res.err, res.transient = err, true
-					return
-				}
-				it.fp.Input = hex.EncodeToString(h.Sum(nil))
-			}
-		}()
-	}
-
-	w := &partWriter{sr: sr, it: it, attempt: n, res: &res}
-	defer func() {
-		if err := w.close(); err != nil && res.err == nil {
-			res.err, res.transient = err, true
-		}
-	}()
-	v := sr.schema.Validator()
-	defer sr.schema.Put(v)
-	flight := &inflight{sr: sr, it: it, v: v, cancel: cancel}
-	sr.r.flights.add(flight)
-	defer sr.r.flights.remove(flight)
-	t, err := Process(ctx, it.Name, dec, v, w)
-	res.records, res.ok, res.failed = t.Records, t.OK, t.Failed
-	var fe *format.Error
-	switch {
-	case err == nil:
-	case ctx.Err() != nil:
-		res.err = ctx.Err()
-		if cause := context.Cause(ctx); cause == errOverMemory {
-			res.err, res.cutOff = cause, true
-		} else if errors.Is(res.err, context.DeadlineExceeded) {
-			res.err, res.transient, res.cutOff = fmt.Errorf("timed out after %s", sr.s.Timeout), true, true
-		}
-	case errors.As(err, &fe):
-		res.err = fe // the input is malformed: a retry would read the same
-	default:
-		// The disk or the evaluator, not the records, failed.
-		res.err, res.transient = err, true
-	}
-	return res
-}
-
-// input is the part of the item's file that the item is.
-func (it *item) input(f *os.File) io.Reader {
 	if it.Chunk != nil {
-		return io.NewSectionReader(f, it.Chunk.Offset, it.Chunk.Size)
+		return struct {
+			io.Reader
+			io.Closer
+		}{io.NewSectionReader(f, it.Chunk.Offset, it.Chunk.Size), f}, nil
 	}
-	return f
-}
-
-// decoder reads the item's records from in.
-func (sr *stageRun) decoder(it *item, in io.Reader) (format.Decoder, error) {
-	if it.Chunk != nil {
-		return format.NewChunkDecoder(it.Format, in, it.Chunk.Line, it.Chunk.Record, sr.r.opts.Limits)
-	}
-	return format.NewDecoder(it.Format, in, sr.r.opts.Limits)
-}
-
-// partWriter holds an item's part files, created on the first record that
-// goes into each.
-type partWriter struct {
-	sr      *stageRun
-	it      *item
-	attempt int
-	res     *itemResult
-	files   []*os.File
-	encs    []*format.Encoder
-	rejF    *os.File
-	rejEnc  *format.Encoder
-	hashes  []partHash
-}
-
-// partHash follows a part as it is written, for its journal entry.
-type partHash struct {
-	path string
-	h    hash.Hash
-	size *byteCount
-	enc  *format.Encoder
-}
-
-// byteCount counts what is written through it.
-type byteCount int64
-
-func (c *byteCount) Write(p []byte) (int, error) {
-	*c += byteCount(len(p))
-	return len(p), nil
-}
-
-func (w *partWriter) partPath(name string) string {
-	return filepath.Join(w.sr.r.tmp, w.sr.n.key+"-"+strconv.Itoa(w.it.index)+"-"+strconv.Itoa(w.attempt)+"-"+name+".part")
-}
-
-func (w *partWriter) open(name string, f format.Format, opts format.EncodeOptions) (*os.File, *format.Encoder, error) {
-	file, err := os.Create(w.partPath(name))
-	if err != nil {
-		return nil, nil, err
-	}
-	h, size := sha256.New(), new(byteCount)
-	opts.Part, opts.Columns = true, w.sr.columns
-	enc, err := format.NewEncoder(f, io.MultiWriter(file, h, size), opts)
-	if err != nil {
-		file.Close()
-		return nil, nil, err
-	}
-	w.hashes = append(w.hashes, partHash{file.Name(), h, size, enc})
-	return file, enc, nil
-}
-
-// accept encodes a record for every output and writes it to all or none, so
-// that a record one format cannot hold is rejected rather than half written.
-func (w *partWriter) Accept(rec any) error {
-	outs := w.sr.s.Outputs
-	if w.encs == nil {
-		w.encs = make([]*format.Encoder, len(outs))
-		w.files = make([]*os.File, len(outs))
-	}
-	for k, o := range outs {
-		if w.encs[k] == nil {
-			f, enc, err := w.open(strconv.Itoa(k), o.Format, o.EncodeOptions())
-			if err != nil {
-				return &SinkError{err}
-			}
-			w.files[k], w.encs[k] = f, enc
-			w.res.parts[k] = f.Name()
-		}
-		if err := w.encs[k].Prepare(rec); err != nil {
-			return fmt.Errorf("cannot be written as %s to %s: %v", o.Format, o.Path, err)
-		}
-	}
-	for _, enc := range w.encs {
-		if err := enc.Commit(); err != nil {
-			return &SinkError{err}
-		}
-	}
-	return nil
-}
-
-// reject writes a rejects line: {source, record, line, errors, input}.
-func (w *partWriter) Reject(errs []RecordError, record, line int, input any) error {
-	w.res.errs = append(w.res.errs, errs...)
-	if w.sr.s.Rejects == "" {
-		return nil
-	}
-	if w.rejEnc == nil {
-		f, enc, err := w.open("rejects", format.NDJSON, format.EncodeOptions{})
-		if err != nil {
-			return err
-		}
-		w.rejF, w.rejEnc = f, enc
-		w.res.rejects = f.Name()
-	}
-	return w.rejEnc.Encode(rejectEntry(w.it.Name, errs, record, line, input))
+	return f, nil
 }
 
 // appendReject adds the entry for a failed item to its rejects part, after
@@ -354,12 +266,12 @@ func (sr *stageRun) rejectEach(it *item, res *itemResult, re RecordError) error 
 	if sr.s.Rejects == "" {
 		return nil
 	}
-	f, err := os.Open(it.file())
+	in, err := sr.open(it)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	dec, err := sr.decoder(it, it.input(f))
+	defer in.Close()
+	dec, err := newItemDecoder(it.Format, it.Chunk, in, sr.r.opts.Limits)
 	if err != nil {
 		return err
 	}
@@ -431,32 +343,6 @@ func rejectEntry(source string, errs []RecordError, record, line int, input any)
 		{Key: "errors", Value: list},
 		{Key: "input", Value: input},
 	}}
-}
-
-func (w *partWriter) close() error {
-	var first error
-	keep := func(err error) {
-		if err != nil && first == nil {
-			first = err
-		}
-	}
-	for k, enc := range w.encs {
-		if enc != nil {
-			keep(enc.Close())
-			keep(w.files[k].Close())
-		}
-	}
-	if w.rejEnc != nil {
-		keep(w.rejEnc.Close())
-		keep(w.rejF.Close())
-	}
-	w.res.sums, w.res.sizes, w.res.counts = map[string]string{}, map[string]int64{}, map[string]int{}
-	for _, p := range w.hashes {
-		w.res.sums[p.path] = hex.EncodeToString(p.h.Sum(nil))
-		w.res.sizes[p.path] = int64(*p.size)
-		w.res.counts[p.path] = p.enc.Count()
-	}
-	return first
 }
 
 func isClosed(c <-chan struct{}) bool {

@@ -24,6 +24,14 @@ type inflight struct {
 	cancel context.CancelCauseFunc
 }
 
+// watchFlight has the memory watchdog follow an item's evaluation until
+// the returned func is called.
+func (sr *stageRun) watchFlight(job *Job, v *schema.Validator, cancel context.CancelCauseFunc) func() {
+	x := &inflight{sr: sr, it: &sr.items[job.Item], v: v, cancel: cancel}
+	sr.r.flights.add(x)
+	return func() { sr.r.flights.remove(x) }
+}
+
 // flights tracks the items in flight across the run's stages.
 type flights struct {
 	mu  sync.Mutex

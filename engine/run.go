@@ -308,12 +308,7 @@ func (r *runner) schedule(plans []*pipeline.Plan) ([]*node, error) {
 		}
 		byName := map[string]*node{}
 		for _, s := range p.Stages {
-			// CUE runs in child processes that a timeout or a stop can kill.
-			sopts := []schema.Option{schema.WithDisplayPath(m.Rel), schema.Isolated()}
-			if s.Transform != nil {
-				sopts = append(sopts, schema.WithTransform(*s.Transform))
-			}
-			sch, err := schema.Load(s.Schema, sopts...)
+			sch, err := loadSchema(m, s)
 			if err != nil {
 				closeSchemas(nodes)
 				prefix := "stage " + s.Name

@@ -1,14 +1,19 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/zpipe/zpipe/format"
 	"github.com/zpipe/zpipe/pipeline"
@@ -33,7 +38,11 @@ func (s *memSource) Items(context.Context) ([]Item, error) {
 		if err := os.WriteFile(p, []byte(s.items[name]), 0o644); err != nil {
 			return nil, err
 		}
-		out = append(out, Item{Key: "mem:" + name, Name: name, Path: p, Format: format.NDJSON, Size: int64(len(s.items[name]))})
+		f := format.NDJSON
+		if filepath.Ext(name) == ".json" {
+			f = format.JSON
+		}
+		out = append(out, Item{Key: "mem:" + name, Name: name, Path: p, Format: f, Size: int64(len(s.items[name]))})
 	}
 	return out, nil
 }
@@ -48,7 +57,7 @@ type countingExecutor struct {
 	before func(i, n int)
 }
 
-func (e *countingExecutor) Execute(ctx context.Context, w *Work) {
+func (e *countingExecutor) Execute(ctx context.Context, w *Work) error {
 	e.mu.Lock()
 	e.works = append(e.works, w)
 	e.mu.Unlock()
@@ -65,7 +74,7 @@ func (e *countingExecutor) Execute(ctx context.Context, w *Work) {
 		e.skipped.Add(1)
 		skipped(i)
 	}
-	LocalPool{}.Execute(ctx, &inner)
+	return LocalPool{}.Execute(ctx, &inner)
 }
 
 func seamProject(t *testing.T, settings string) (string, *pipeline.Plan) {
@@ -194,5 +203,173 @@ func TestSeamsCancellationSkipsWhatHasNotStarted(t *testing.T) {
 	st := sum.Stages[0]
 	if st.Status != StatusInterrupted || ex.skipped.Load() != 3 || !sum.Interrupted {
 		t.Errorf("status %s, skipped %d, interrupted %v", st.Status, ex.skipped.Load(), sum.Interrupted)
+	}
+}
+
+// workerExecutor runs each item as a distributed executor would: the Job,
+// the stage and the Report travel as JSON, the input and the parts as
+// bytes, and a "worker" compiles the stage from the manifest on its own
+// with NewItemFunc. It retries as the stage's policy says.
+type workerExecutor struct{ t *testing.T }
+
+// memParts is a PartStore that keeps parts in memory, as an object store.
+type memParts struct {
+	mu    sync.Mutex
+	parts map[string]*bytes.Buffer
+}
+
+type nopCloser struct{ *bytes.Buffer }
+
+func (nopCloser) Close() error { return nil }
+
+func (p *memParts) Create(name string) (io.WriteCloser, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b := new(bytes.Buffer)
+	p.parts[name] = b
+	return nopCloser{b}, nil
+}
+
+func (p *memParts) open(name string) (io.ReadCloser, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	b, ok := p.parts[name]
+	if !ok {
+		return nil, fmt.Errorf("no part %s", name)
+	}
+	return io.NopCloser(bytes.NewReader(b.Bytes())), nil
+}
+
+// roundTrip sends v through JSON, as a message would.
+func roundTrip[T any](t *testing.T, v T) T {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out T
+	if err := json.Unmarshal(b, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (e *workerExecutor) Execute(ctx context.Context, w *Work) error {
+	ref := roundTrip(e.t, w.Stage)
+	m, err := pipeline.Load(ref.Manifest)
+	if err != nil {
+		return err
+	}
+	plan, err := pipeline.Compile(m)
+	if err != nil {
+		return err
+	}
+	var fn *ItemFunc
+	for _, s := range plan.Stages {
+		if s.Name == ref.Stage {
+			if fn, err = NewItemFunc(m, s, format.DefaultLimits); err != nil {
+				return err
+			}
+		}
+	}
+	defer fn.Close()
+	if got := fn.Ref(m); got != ref {
+		return fmt.Errorf("the worker compiled %+v, not %+v", got, ref)
+	}
+	for _, i := range w.Items {
+		in, err := w.Open(i)
+		if err != nil {
+			return err
+		}
+		input, err := io.ReadAll(in)
+		in.Close()
+		if err != nil {
+			return err
+		}
+		for n := 1; ; n++ {
+			parts := &memParts{parts: map[string]*bytes.Buffer{}}
+			rep := fn.Run(ctx, roundTrip(e.t, w.Job(i, n)), bytes.NewReader(input), parts)
+			again, err := w.Record(i, n, roundTrip(e.t, rep), parts.open)
+			if err != nil {
+				return err
+			}
+			if !again || n > w.Retry.Max {
+				break
+			}
+			time.Sleep(w.Retry.Wait(n))
+		}
+		w.Done(i)
+	}
+	return nil
+}
+
+// A stage run item by item on a "worker", with everything that crosses the
+// seam sent as JSON, writes the very bytes a local run does: outputs,
+// rejects and the item that fails as a whole.
+func TestSeamsAWorkerExecutorWritesWhatALocalRunDoes(t *testing.T) {
+	run := func(ex Executor) (string, *Summary) {
+		dir, plan := seamProject(t, "")
+		src := &memSource{dir: t.TempDir(), order: []string{"a.ndjson", "b.json", "c.ndjson"}, items: map[string]string{
+			"a.ndjson": "{\"id\":1,\"name\":\"a\"}\n{\"id\":\"two\",\"name\":\"b\"}\n",
+			"b.json":   "[{\"id\":3,\"name\":\"c\"},\n {\"id\":4,\n",
+			"c.ndjson": "{\"id\":5,\"name\":\"e\",\"tier\":\"pro\"}\n",
+		}}
+		sum, err := Run(context.Background(), plan, Options{Executor: ex, Source: func(*pipeline.Manifest, *pipeline.Stage) Source { return src }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dir, sum
+	}
+	localDir, local := run(LocalPool{})
+	remoteDir, remote := run(&workerExecutor{t: t})
+	for _, f := range []string{"out/all.ndjson", "out/rejects.ndjson"} {
+		if l, r := read(t, localDir, f), read(t, remoteDir, f); l != r || l == "" {
+			t.Errorf("%s: worker wrote\n%s\nlocal wrote\n%s", f, r, l)
+		}
+	}
+	ls, rs := local.Stages[0], remote.Stages[0]
+	if ls.OK != rs.OK || ls.Failed != rs.Failed || ls.FailedItems != rs.FailedItems || rs.FailedItems != 1 {
+		t.Errorf("worker %+v, local %+v", rs, ls)
+	}
+}
+
+// lossyExecutor reports only the first item, as an executor that lost the
+// others' messages would, or fails outright.
+type lossyExecutor struct{ err error }
+
+func (e lossyExecutor) Execute(ctx context.Context, w *Work) error {
+	if e.err != nil {
+		return e.err
+	}
+	w.Attempt(ctx, w.Items[0], 1)
+	w.Done(w.Items[0])
+	return nil
+}
+
+// Items an executor never reports did not run: the stage is interrupted,
+// keeps what finished, and the next run does the rest. An executor that
+// fails fails the stage, with its reason.
+func TestSeamsAnExecutorThatLosesItems(t *testing.T) {
+	dir, plan := seamProject(t, "")
+	src := memItems(t.TempDir(), 3)
+	source := func(*pipeline.Manifest, *pipeline.Stage) Source { return src }
+	sum, err := Run(context.Background(), plan, Options{Executor: lossyExecutor{}, Source: source})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := sum.Stages[0]; st.Status != StatusInterrupted || st.OK != 1 {
+		t.Errorf("lost items: %+v", st)
+	}
+	sum, _ = Run(context.Background(), plan, Options{Executor: lossyExecutor{err: errors.New("connection lost")}, Source: source})
+	want := "the executor failed: connection lost; no output of this stage was replaced; finished items are saved for the next run"
+	if st := sum.Stages[0]; st.Status != StatusFailed || st.Error != want {
+		t.Errorf("failed executor: %s, %q", st.Status, st.Error)
+	}
+	sum, _ = Run(context.Background(), plan, Options{Source: source})
+	if st := sum.Stages[0]; st.Status != StatusOK || st.UpToDate != 1 || st.OK != 3 {
+		t.Errorf("the next run: %+v", st)
+	}
+	if got := strings.Count(read(t, dir, "out/all.ndjson"), "\n"); got != 3 {
+		t.Errorf("%d records written, want 3", got)
 	}
 }

@@ -55,6 +55,7 @@ type stageRun struct {
 	m       *pipeline.Manifest
 	s       *pipeline.Stage
 	schema  *schema.Schema
+	fn      *ItemFunc
 	columns []string
 	// outputsReason says why the stage's outputs must be rewritten.
 	outputsReason string
@@ -80,6 +81,8 @@ type stageRun struct {
 	// commits is filled in by the committer, under mu.
 	commits []*commitResult
 	toRun   int
+	// execErr is the executor's failure.
+	execErr error
 }
 
 // itemID names an item in progress events: its file, and for a chunk the
@@ -96,7 +99,9 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	st := n.sum
 	defer func() { st.Duration = time.Since(start) }()
 	sr := &stageRun{ctx: ctx, r: r, n: n, m: n.plan.Manifest, s: n.stage, schema: n.schema}
-	sr.columns = sr.schema.Columns()
+	sr.fn = newItemFunc(n.stage, n.schema, r.opts.Limits)
+	sr.fn.watch = sr.watchFlight
+	sr.columns = sr.fn.columns
 	targets, err := sr.prepare()
 	if err != nil {
 		st.Status, st.Error = StatusFailed, err.Error()
@@ -193,12 +198,27 @@ func (sr *stageRun) execute() {
 			sr.report(i)
 		},
 	}
+	w.Stage = sr.fn.Ref(sr.m)
+	w.Job, w.Record = sr.job, sr.recordRemote
+	w.Open = func(i int) (io.ReadCloser, error) { return sr.open(&sr.items[i]) }
 	for i := range sr.items {
 		if !sr.results[i].upToDate {
 			w.Items = append(w.Items, i)
 		}
 	}
-	r.opts.Executor.Execute(ctx, w)
+	if err := r.opts.Executor.Execute(ctx, w); err != nil {
+		sr.execErr = err
+	}
+	// An item the executor never reported did not run: the next run
+	// does it.
+	for _, i := range w.Items {
+		sr.mu.Lock()
+		lost := !sr.finished[i]
+		sr.mu.Unlock()
+		if lost {
+			w.Skipped(i)
+		}
+	}
 	r.commits.flush()
 	sr.applyCommits()
 }
@@ -213,6 +233,10 @@ func (sr *stageRun) settle(st *StageSummary) bool {
 	case sr.s.OnError == pipeline.Stop && (st.Failed > 0 || st.FailedItems > 0):
 		st.Status = StatusStopped
 		st.Error = "stopped at the first failure (on_error: stop); its outputs were not replaced"
+	case sr.execErr != nil:
+		st.Status = StatusFailed
+		st.Error = "the executor failed: " + sr.execErr.Error() + "; no output of this stage was replaced; finished items are saved for the next run"
+		return false
 	case sr.ctx.Err() != nil || notRun > 0:
 		st.Status = StatusInterrupted
 		st.Error = "interrupted; no output of this stage was replaced; finished items are saved for the next run"

@@ -1,0 +1,304 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/pipeline"
+	"github.com/zpipe/zpipe/schema"
+)
+
+// ItemFunc is a stage made ready to run items: the one per-item function,
+// decode → check → transform → encode parts, that every executor calls,
+// in this process or on a worker elsewhere. It knows the stage and
+// nothing of the run: not the journal, the schedule, nor where the parts
+// go.
+type ItemFunc struct {
+	stage   *pipeline.Stage
+	schema  *schema.Schema
+	columns []string
+	limits  format.Limits
+	owned   bool
+	// watch, when set, follows an item's evaluation for the memory
+	// watchdog, until the func it returns is called.
+	watch func(job *Job, v *schema.Validator, cancel context.CancelCauseFunc) func()
+}
+
+// NewItemFunc compiles stage s of manifest m, as a worker does before it
+// runs the stage's items. Close it when done.
+func NewItemFunc(m *pipeline.Manifest, s *pipeline.Stage, limits format.Limits) (*ItemFunc, error) {
+	sch, err := loadSchema(m, s)
+	if err != nil {
+		return nil, err
+	}
+	f := newItemFunc(s, sch, limits)
+	f.owned = true
+	return f, nil
+}
+
+func newItemFunc(s *pipeline.Stage, sch *schema.Schema, limits format.Limits) *ItemFunc {
+	return &ItemFunc{stage: s, schema: sch, columns: sch.Columns(), limits: limits}
+}
+
+// loadSchema compiles a stage's schema and transform. CUE runs in child
+// processes that a timeout or a stop can kill.
+func loadSchema(m *pipeline.Manifest, s *pipeline.Stage) (*schema.Schema, error) {
+	opts := []schema.Option{schema.WithDisplayPath(m.Rel), schema.Isolated()}
+	if s.Transform != nil {
+		opts = append(opts, schema.WithTransform(*s.Transform))
+	}
+	return schema.Load(s.Schema, opts...)
+}
+
+// Ref names the stage, of manifest m, as Work.Stage does, so that a worker
+// can check that it runs the stage the coordinator means.
+func (f *ItemFunc) Ref(m *pipeline.Manifest) StageRef {
+	return StageRef{Manifest: m.File, ManifestSHA256: m.Sum, Stage: f.stage.Name,
+		SchemaSHA256: f.schema.SchemaSum(), TransformSHA256: f.schema.TransformSum(), SettingsSHA256: f.settingsSum()}
+}
+
+// settingsSum hashes what, besides the input and the schema, decides the
+// bytes an item writes. Parallelism, retries and timeouts do not.
+func (f *ItemFunc) settingsSum() string {
+	b, _ := json.Marshal(struct {
+		Format  string
+		Outputs any
+		Rejects bool
+		Columns []string
+		Limits  any
+	}{string(f.stage.Source.Format), f.stage.Outputs, f.stage.Rejects != "", f.columns, f.limits})
+	return hashString(string(b))
+}
+
+// Close ends the CUE evaluators of an ItemFunc made by NewItemFunc.
+func (f *ItemFunc) Close() {
+	if f.owned {
+		f.schema.Close()
+	}
+}
+
+// Run runs one attempt at an item: it reads the input, checks and
+// transforms each record, and writes a part per output, and one for the
+// rejects, into parts. A schema violation rejects a record; a malformed
+// input, a timeout, or a failing disk or evaluator fails the item, and
+// the Report says whether another attempt may mend that.
+func (f *ItemFunc) Run(ctx context.Context, job Job, in io.Reader, parts PartStore) (rep Report) {
+	var failed error
+	var transient, cutOff bool
+	defer func() {
+		if failed != nil {
+			rep.Failure = &Failure{At: failureAt(job.Name, failed), Text: failed.Error(), Transient: transient, CutOff: cutOff}
+		}
+	}()
+	if t := f.stage.Timeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var h hash.Hash
+	if job.HashInput {
+		h = sha256.New()
+		in = io.TeeReader(in, h)
+	}
+	dec, err := newItemDecoder(job.Format, job.Chunk, in, f.limits)
+	if err != nil {
+		failed = err
+		return rep
+	}
+	if h != nil {
+		defer func() {
+			// The decoder may stop short of the end; what it left still
+			// belongs to the input's hash.
+			if failed == nil {
+				if _, err := io.Copy(io.Discard, in); err != nil {
+					failed, transient = err, true
+					return
+				}
+				rep.InputSHA256 = hex.EncodeToString(h.Sum(nil))
+			}
+		}()
+	}
+	w := &partWriter{f: f, job: &job, store: parts, rep: &rep}
+	defer func() {
+		if err := w.close(); err != nil && failed == nil {
+			failed, transient = err, true
+		}
+	}()
+	v := f.schema.Validator()
+	defer f.schema.Put(v)
+	if f.watch != nil {
+		defer f.watch(&job, v, cancel)()
+	}
+	t, err := Process(ctx, job.Name, dec, v, w)
+	rep.Records, rep.OK, rep.Failed = t.Records, t.OK, t.Failed
+	var fe *format.Error
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		failed = ctx.Err()
+		if cause := context.Cause(ctx); cause == errOverMemory {
+			failed, cutOff = cause, true
+		} else if errors.Is(failed, context.DeadlineExceeded) {
+			failed, transient, cutOff = fmt.Errorf("timed out after %s", f.stage.Timeout), true, true
+		}
+	case errors.As(err, &fe):
+		failed = fe // the input is malformed: a retry would read the same
+	default:
+		// The disk or the evaluator, not the records, failed.
+		failed, transient = err, true
+	}
+	return rep
+}
+
+// failureAt turns an item's failure into a positioned RecordError.
+func failureAt(source string, err error) RecordError {
+	var f *Failure
+	if errors.As(err, &f) {
+		return f.At
+	}
+	re := RecordError{Source: source, Message: err.Error()}
+	var fe *format.Error
+	if errors.As(err, &fe) {
+		re.Record, re.Line, re.Column, re.Message = fe.Record, fe.Line, fe.Col, fe.Msg
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		re.Message = pe.Op + ": " + pe.Err.Error()
+	}
+	return re
+}
+
+// newItemDecoder reads an item's records from in: a chunk's positions
+// count from its first line and record.
+func newItemDecoder(f format.Format, c *format.Chunk, in io.Reader, lim format.Limits) (format.Decoder, error) {
+	if c != nil {
+		return format.NewChunkDecoder(f, in, c.Line, c.Record, lim)
+	}
+	return format.NewDecoder(f, in, lim)
+}
+
+// partWriter holds an attempt's parts, each created on the first record
+// that goes into it.
+type partWriter struct {
+	f      *ItemFunc
+	job    *Job
+	store  PartStore
+	rep    *Report
+	files  []io.WriteCloser
+	encs   []*format.Encoder
+	rejF   io.WriteCloser
+	rejEnc *format.Encoder
+	hashes []partHash
+}
+
+// partHash follows a part as it is written, for its Part.
+type partHash struct {
+	output int
+	name   string
+	h      hash.Hash
+	size   *byteCount
+	enc    *format.Encoder
+}
+
+// byteCount counts what is written through it.
+type byteCount int64
+
+func (c *byteCount) Write(p []byte) (int, error) {
+	*c += byteCount(len(p))
+	return len(p), nil
+}
+
+func (w *partWriter) open(output int, name string, f format.Format, opts format.EncodeOptions) (io.WriteCloser, *format.Encoder, error) {
+	file, err := w.store.Create(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	h, size := sha256.New(), new(byteCount)
+	opts.Part, opts.Columns = true, w.f.columns
+	enc, err := format.NewEncoder(f, io.MultiWriter(file, h, size), opts)
+	if err != nil {
+		file.Close()
+		return nil, nil, err
+	}
+	w.hashes = append(w.hashes, partHash{output, name, h, size, enc})
+	return file, enc, nil
+}
+
+// Accept encodes a record for every output and writes it to all or none,
+// so that a record one format cannot hold is rejected rather than half
+// written.
+func (w *partWriter) Accept(rec any) error {
+	outs := w.f.stage.Outputs
+	if w.encs == nil {
+		w.encs = make([]*format.Encoder, len(outs))
+		w.files = make([]io.WriteCloser, len(outs))
+	}
+	for k, o := range outs {
+		if w.encs[k] == nil {
+			f, enc, err := w.open(k, strconv.Itoa(k), o.Format, o.EncodeOptions())
+			if err != nil {
+				return &SinkError{err}
+			}
+			w.files[k], w.encs[k] = f, enc
+		}
+		if err := w.encs[k].Prepare(rec); err != nil {
+			return fmt.Errorf("cannot be written as %s to %s: %v", o.Format, o.Path, err)
+		}
+	}
+	for _, enc := range w.encs {
+		if err := enc.Commit(); err != nil {
+			return &SinkError{err}
+		}
+	}
+	return nil
+}
+
+// Reject writes a rejects line: {source, record, line, errors, input}.
+func (w *partWriter) Reject(errs []RecordError, record, line int, input any) error {
+	w.rep.Errors = append(w.rep.Errors, errs...)
+	if w.f.stage.Rejects == "" {
+		return nil
+	}
+	if w.rejEnc == nil {
+		f, enc, err := w.open(-1, "rejects", format.NDJSON, format.EncodeOptions{})
+		if err != nil {
+			return err
+		}
+		w.rejF, w.rejEnc = f, enc
+	}
+	return w.rejEnc.Encode(rejectEntry(w.job.Name, errs, record, line, input))
+}
+
+func (w *partWriter) close() error {
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	for k, enc := range w.encs {
+		if enc != nil {
+			keep(enc.Close())
+			keep(w.files[k].Close())
+		}
+	}
+	if w.rejEnc != nil {
+		keep(w.rejEnc.Close())
+		keep(w.rejF.Close())
+	}
+	for _, p := range w.hashes {
+		w.rep.Parts = append(w.rep.Parts, Part{Output: p.output, Name: p.name, SHA256: hex.EncodeToString(p.h.Sum(nil)), Size: int64(*p.size), Records: p.enc.Count()})
+	}
+	return first
+}
