@@ -17,34 +17,42 @@ import (
 // id names the stage in the journal: its manifest and its name.
 func (sr *stageRun) id() string { return sr.n.id }
 
-// fingerprintOf works out what an item depends on now. The input is hashed
-// unless the file's size, mtime and inode match the journal's, as git's
-// index does.
+// fingerprintOf works out what an item depends on now. The input is what
+// its Source vouches for, or its sha256; a file is hashed unless its size,
+// mtime and inode match the journal's, as git's index does.
 // Without a previous entry to compare with (or with --force) the hash is
 // not needed to decide, so it is taken while the item is read instead of
 // in a pass of its own.
 func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (*fingerprint, *fileStat, error) {
-	stat, err := statOf(it.file())
-	if err != nil {
-		return nil, nil, err
-	}
 	fp := &fingerprint{Schema: sr.schema.SchemaSum(), Transform: sr.schema.TransformSum(), Settings: settings, Version: Version()}
-	// A file changed within a clock tick of being hashed can look
-	// unchanged, so a stat recorded that close is not trusted (git calls
-	// such entries racily clean).
-	if prev != nil && prev.FP != nil && prev.Stat != nil && *prev.Stat == *stat && stat.Mtime < prev.Time.UnixNano()-2e9 {
-		fp.Input = prev.FP.Input
-		return fp, stat, nil
+	if it.Fingerprint != "" {
+		fp.Input = it.Fingerprint
+		return fp, nil, nil
+	}
+	var stat *fileStat
+	if it.Open == nil {
+		var err error
+		if stat, err = statOf(it.Path); err != nil {
+			return nil, nil, err
+		}
+		// A file changed within a clock tick of being hashed can look
+		// unchanged, so a stat recorded that close is not trusted (git
+		// calls such entries racily clean).
+		if prev != nil && prev.FP != nil && prev.Stat != nil && *prev.Stat == *stat && stat.Mtime < prev.Time.UnixNano()-2e9 {
+			fp.Input = prev.FP.Input
+			return fp, stat, nil
+		}
 	}
 	if prev == nil || prev.Status != "done" || sr.r.opts.Force {
 		it.hashLater = true
 		return fp, stat, nil
 	}
-	if it.Chunk != nil {
-		fp.Input, err = hashRange(sr.ctx, it.file(), it.Chunk.Offset, it.Chunk.Size)
-	} else {
-		fp.Input, err = hashFile(sr.ctx, it.file())
+	in, err := sr.open(it)
+	if err != nil {
+		return nil, nil, err
 	}
+	defer in.Close()
+	fp.Input, err = hashReader(sr.ctx, in)
 	return fp, stat, err
 }
 

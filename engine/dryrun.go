@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 
@@ -220,12 +219,8 @@ func (r *runner) planStage(n *node, schemaErr error) *StageDryRun {
 	sr.items = items
 	files := map[string]bool{}
 	for _, it := range items {
-		if !files[it.file()] {
-			files[it.file()] = true
-			if fi, err := os.Stat(it.file()); err == nil {
-				sp.Sources.Bytes += fi.Size()
-			}
-		}
+		files[it.Path] = true
+		sp.Sources.Bytes += it.Size // a file's chunks add up to the file
 	}
 	sp.Sources.Files = len(files)
 	targets, err := sr.targets()

@@ -212,19 +212,13 @@ func (sr *stageRun) discard(res *itemResult) {
 	}
 }
 
-// open opens the item's input: its file, or the chunk of it the item is.
+// open opens the item's input: what its Source opens, or its file, or
+// the chunk of it the item is.
 func (sr *stageRun) open(it *item) (io.ReadCloser, error) {
-	f, err := os.Open(it.file())
-	if err != nil {
-		return nil, err
+	if it.Open != nil {
+		return it.Open()
 	}
-	if it.Chunk != nil {
-		return struct {
-			io.Reader
-			io.Closer
-		}{io.NewSectionReader(f, it.Chunk.Offset, it.Chunk.Size), f}, nil
-	}
-	return f, nil
+	return openSection(it.Path, it.Chunk)
 }
 
 // appendReject adds the entry for a failed item to its rejects part, after

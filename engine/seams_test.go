@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,26 +24,32 @@ import (
 // and an Executor that is not the local pool, as a message-queue source or
 // a distributed executor would be.
 
-// memSource lists records held in memory, each item put in a file of its
-// own.
+// memSource lists records held in memory, as a message queue or an object
+// store would: no file on disk, its own fingerprint, its own Open.
 type memSource struct {
 	dir   string
 	items map[string]string
 	order []string
+	// away makes an item's Open fail while set, as a flaky store would.
+	away sync.Map
 }
 
 func (s *memSource) Items(context.Context) ([]Item, error) {
 	var out []Item
 	for _, name := range s.order {
-		p := filepath.Join(s.dir, name)
-		if err := os.WriteFile(p, []byte(s.items[name]), 0o644); err != nil {
-			return nil, err
-		}
+		body := s.items[name]
 		f := format.NDJSON
 		if filepath.Ext(name) == ".json" {
 			f = format.JSON
 		}
-		out = append(out, Item{Key: "mem:" + name, Name: name, Path: p, Format: f, Size: int64(len(s.items[name]))})
+		out = append(out, Item{Key: "mem:" + name, Name: name, Path: filepath.Join(s.dir, name), Format: f, Size: int64(len(body)),
+			Fingerprint: fmt.Sprintf("%x", sha256.Sum256([]byte(body))),
+			Open: func() (io.ReadCloser, error) {
+				if _, gone := s.away.Load(name); gone {
+					return nil, &os.PathError{Op: "open", Path: name, Err: errors.New("the store is unavailable")}
+				}
+				return io.NopCloser(strings.NewReader(body)), nil
+			}})
 	}
 	return out, nil
 }
@@ -107,15 +114,14 @@ func memItems(dir string, n int) *memSource {
 func TestSeamsRetryThroughTheExecutor(t *testing.T) {
 	dir, plan := seamProject(t, "    retry: {max: 2, delay: 1ms}\n")
 	src := memItems(t.TempDir(), 3)
-	// Item 1's file goes away for its first two attempts, as a flaky
-	// store would: a transient failure, tried again.
-	p := filepath.Join(src.dir, "m01.ndjson")
+	// Item 1's store is away for its first two attempts: a transient
+	// failure, tried again.
 	ex := &countingExecutor{before: func(i, n int) {
 		switch {
 		case i == 1 && n == 1:
-			os.Rename(p, p+".away")
+			src.away.Store("m01.ndjson", true)
 		case i == 1 && n == 3:
-			os.Rename(p+".away", p)
+			src.away.Delete("m01.ndjson")
 		}
 	}}
 	opts := Options{Executor: ex, Source: func(*pipeline.Manifest, *pipeline.Stage) Source { return src }}
@@ -135,6 +141,15 @@ func TestSeamsRetryThroughTheExecutor(t *testing.T) {
 	sum, _ = Run(context.Background(), plan, opts)
 	if st := sum.Stages[0]; st.UpToDate != 3 {
 		t.Errorf("second run: %+v", st)
+	}
+	// A new fingerprint is a changed item: it alone runs again.
+	src.items["m02.ndjson"] = "{\"id\":30,\"name\":\"u2\"}\n"
+	sum, _ = Run(context.Background(), plan, opts)
+	if st := sum.Stages[0]; st.UpToDate != 2 || st.OK != 3 {
+		t.Errorf("third run: %+v", st)
+	}
+	if got := read(t, dir, "out/all.ndjson"); !strings.HasSuffix(got, "{\"id\":30,\"name\":\"u2\",\"tier\":\"free\"}\n") {
+		t.Errorf("output after the change %q", got)
 	}
 }
 

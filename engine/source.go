@@ -13,40 +13,38 @@ import (
 	"github.com/zpipe/zpipe/pipeline"
 )
 
-// Item is one unit of a stage's input: a file, or a chunk of a large
-// line-oriented one, that the engine fingerprints, opens and runs. A
-// Source whose input is not a file, such as standard input, puts it in one
-// first, so that it can be hashed, split and read again on a retry.
+// Item is one unit of a stage's input: a file, a chunk of a large
+// line-oriented one, or what a Source that is not a file system gives,
+// that the engine fingerprints, opens and runs.
 type Item struct {
 	// Key names the item in the journal, the same from run to run.
 	Key string
 	// Name is how messages show the item.
 	Name string
 	// Path is the file; output placeholders ({stem}, {dir}) are filled in
-	// from it.
+	// from it. An item that is not a file names one it stands for.
 	Path string
 	// Format is the item's format, detected when the stage does not say.
 	Format format.Format
 	// Size is the number of bytes to read.
 	Size int64
-	// Chunk is set for a part of a file: where it starts and ends.
+	// Chunk is set for a part of a file: where it starts and ends, and
+	// the line and record it starts at.
 	Chunk *format.Chunk
 	// Err is set when the item cannot even start, such as an unknown
 	// format; the item fails with it.
 	Err error
-	// read is the file to read when it is not Path, as for standard input
-	// kept in a working file.
-	read string
+	// Open, when set, reads the item (a chunk's bytes alone); otherwise
+	// the engine reads Path. It may be called more than once: for the
+	// fingerprint, for each attempt, for the rejects.
+	Open func() (io.ReadCloser, error)
+	// Fingerprint, when set, stands for the item's content: the same
+	// Fingerprint is the same bytes, so the engine neither stats nor
+	// hashes the item to tell whether it changed. Otherwise a file is
+	// known by its stat and sha256, and an item with Open by its sha256.
+	Fingerprint string
 	// runs, when set, says why the item runs whatever the journal says.
 	runs string
-}
-
-// file is the file to read the item from.
-func (it *Item) file() string {
-	if it.read != "" {
-		return it.read
-	}
-	return it.Path
 }
 
 // Source lists the items a stage reads, in input order.
@@ -184,7 +182,8 @@ func (s *stdinSource) Items(ctx context.Context) ([]Item, error) {
 		// Placeholders see standard input as a file named stdin beside
 		// the manifest.
 		items[i].Path = filepath.Join(s.m.Dir, "stdin")
-		items[i].read = path
+		c := items[i].Chunk
+		items[i].Open = func() (io.ReadCloser, error) { return openSection(path, c) }
 	}
 	return slices.Clip(items), nil
 }
@@ -224,4 +223,16 @@ func (s *spool) remove() {
 	if s.path != "" {
 		os.Remove(s.path)
 	}
+}
+
+// openSection opens a file, or the chunk of it that c says.
+func openSection(path string, c *format.Chunk) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil || c == nil {
+		return f, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.NewSectionReader(f, c.Offset, c.Size), f}, nil
 }

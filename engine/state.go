@@ -456,27 +456,24 @@ func (st *state) collect() {
 	}
 }
 
-// hashRange returns the sha256 of size bytes of path from offset, or of
-// the whole file when size is negative.
-func hashRange(ctx context.Context, path string, offset, size int64) (string, error) {
+// hashFile returns the sha256 of a file.
+func hashFile(ctx context.Context, path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	var r io.Reader = f
-	if size >= 0 {
-		r = io.NewSectionReader(f, offset, size)
-	}
-	r = ctxReader{ctx, r}
+	return hashReader(ctx, f)
+}
+
+// hashReader returns the sha256 of what r gives; ctx stops a long read.
+func hashReader(ctx context.Context, r io.Reader) (string, error) {
 	h := sha256.New()
-	if _, err := io.Copy(h, r); err != nil {
+	if _, err := io.Copy(h, ctxReader{ctx, r}); err != nil {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
-
-func hashFile(ctx context.Context, path string) (string, error) { return hashRange(ctx, path, 0, -1) }
 
 // ctxReader stops a long read (hashing or joining gigabytes) when its
 // context ends, so that a second Ctrl-C is not kept waiting.
