@@ -29,6 +29,7 @@ func init() {
 		NewUnit:    jsonUnit,
 		Frame:      Frame{Head: "[\n", Sep: ",\n", Tail: "\n]\n", Empty: "[]\n"},
 		Holds:      Objects | Lists | Nulls,
+		Layout:     []string{"indent", "pretty"},
 		Weight:     WholeFileWeight,
 	})
 }

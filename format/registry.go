@@ -44,6 +44,10 @@ type Codec struct {
 	// Holds is the set of kinds the format can hold; pipeline.Lint
 	// reports schema fields of a kind it lacks.
 	Holds Kinds
+	// Layout lists the output options the encoder honours: "indent"
+	// (EncodeOptions.Indent), "pretty" (EncodeOptions.Compact). A
+	// manifest that sets another is told so.
+	Layout []string
 	// Weight estimates the memory that decoding n bytes of input takes,
 	// for the max_memory gate. Nil means WholeFileWeight.
 	Weight func(n int64) int64
@@ -131,6 +135,23 @@ func Names() string {
 		s[i] = string(f)
 	}
 	return strings.Join(s, ", ")
+}
+
+// Honours reports whether f's encoder honours an output option, such as
+// "indent"; HonouredBy lists the formats that do.
+func (f Format) Honours(option string) bool {
+	c, ok := codecs[f]
+	return ok && slices.Contains(c.Layout, option)
+}
+
+func HonouredBy(option string) []Format {
+	var out []Format
+	for _, f := range All {
+		if f.Honours(option) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // LineOriented reports whether f puts one record per line, so that a

@@ -36,6 +36,7 @@ func init() {
 		NewUnit:    yamlUnit,
 		Frame:      Frame{Sep: "---\n"},
 		Holds:      Objects | Lists | Nulls,
+		Layout:     []string{"indent"},
 		Weight:     WholeFileWeight,
 	})
 }

@@ -363,14 +363,38 @@ func (l *loader) stage(name string, o rawStage, defaults Settings, named map[str
 		s.Transform = &spec
 	}
 	for i, out := range o.Outputs {
-		if l.outputPath(out.Path, append(slices.Clip(at), "outputs", strconv.Itoa(i), "path")) {
-			s.Outputs = append(s.Outputs, Output{Format: format.Format(out.Format), Path: out.Path, Indent: out.Indent, Pretty: out.Pretty})
+		oat := append(slices.Clip(at), "outputs", strconv.Itoa(i))
+		f := format.Format(out.Format)
+		l.layout(f, "indent", out.Indent != 0, oat)
+		l.layout(f, "pretty", out.Pretty != nil, oat)
+		if l.outputPath(out.Path, append(slices.Clip(oat), "path")) {
+			s.Outputs = append(s.Outputs, Output{Format: f, Path: out.Path, Indent: out.Indent, Pretty: out.Pretty})
 		}
 	}
 	if o.Rejects != nil && l.outputPath(*o.Rejects, append(slices.Clip(at), "rejects")) {
 		s.Rejects = filepath.Join(l.m.Dir, *o.Rejects)
 	}
 	l.m.Stages = append(l.m.Stages, s)
+}
+
+// layout reports an output option set on a format that would ignore it.
+func (l *loader) layout(f format.Format, option string, set bool, at []string) {
+	if set && !f.Honours(option) {
+		l.errorf(append(slices.Clip(at), option), "%s does not apply to a %s output; it shapes %s", option, f, joinFormats(format.HonouredBy(option)))
+	}
+}
+
+func joinFormats(fs []format.Format) string {
+	s := make([]string, len(fs))
+	for i, f := range fs {
+		s[i] = string(f)
+	}
+	switch len(s) {
+	case 1:
+		return s[0] + " only"
+	default:
+		return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
+	}
 }
 
 // schemaRef resolves a schema name from the manifest's schemas, or a
