@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -150,13 +151,18 @@ type session struct {
 	// stopped run is redone even when the change that stopped it was a
 	// manifest edit that does not load.
 	unfinished bool
+	notifying  sync.Mutex
 	// stdin keeps standard input for every run of the session: it never
 	// changes, and a second read of it would find only its end.
 	stdin *spool
 }
 
+// notify tells Notify, one event at a time: the loop and the watcher's
+// own goroutine both have things to say.
 func (s *session) notify(e WatchEvent) {
 	if s.opts.Notify != nil {
+		s.notifying.Lock()
+		defer s.notifying.Unlock()
 		s.opts.Notify(e)
 	}
 }
@@ -193,7 +199,7 @@ func (l *loopState) halt() {
 
 func (s *session) loop(ctx context.Context, w *watch.Watcher) error {
 	l := &loopState{changed: map[string]bool{}, due: true}
-	stop, cancel := s.opts.Stop, ctx.Done()
+	stop, cancel, changes := s.opts.Stop, ctx.Done(), w.Changes()
 	for {
 		if l.stopRun == nil {
 			switch {
@@ -217,9 +223,13 @@ func (s *session) loop(ctx context.Context, w *watch.Watcher) error {
 		case <-cancel:
 			cancel, l.quitting, l.forced = nil, true, true
 			l.halt()
-		case batch, ok := <-w.Changes():
+		case batch, ok := <-changes:
 			if !ok {
-				return nil
+				// The watcher is gone: end as a stop does, after the
+				// run going on.
+				changes, l.quitting = nil, true
+				l.halt()
+				continue
 			}
 			s.changes(l, batch)
 		case res := <-l.done:
