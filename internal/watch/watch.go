@@ -313,7 +313,14 @@ func (w *Watcher) track(p string, found map[string]fileStat) {
 	}
 	fi, err := os.Stat(p)
 	if err != nil {
-		w.watchDir(existingAncestor(p))
+		anc := existingAncestor(p)
+		w.watchDir(anc)
+		// A folder on the way to p may have appeared before the watch was
+		// added, and no event will come for it: look again, one level
+		// deeper each time.
+		if _, err := os.Stat(p); err == nil || existingAncestor(p) != anc {
+			w.track(p, found)
+		}
 		return
 	}
 	// The parent too: it sees p removed and created again.
