@@ -57,8 +57,11 @@ type Work struct {
 	// the item's input; Record takes the worker's report, and its parts
 	// from parts, and says what Attempt would. They are nil when the work
 	// runs only here, as a Batch's does.
-	Job    func(i, n int) Job
-	Open   func(i int) (io.ReadCloser, error)
+	Job  func(i, n int) Job
+	Open func(i int) (io.ReadCloser, error)
+	// File is the file item i is read from, for workers that share the
+	// coordinator's file system; "" when its Source opens it.
+	File   func(i int) string
 	Record func(i, n int, rep Report, parts PartSource) (again bool, err error)
 	// Done hears that item i will not be tried again; Skipped, that it was
 	// never started.

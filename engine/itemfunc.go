@@ -62,7 +62,7 @@ func loadSchema(m *pipeline.Manifest, s *pipeline.Stage) (*schema.Schema, error)
 // Ref names the stage, of manifest m, as Work.Stage does, so that a worker
 // can check that it runs the stage the coordinator means.
 func (f *ItemFunc) Ref(m *pipeline.Manifest) StageRef {
-	return StageRef{Manifest: m.File, ManifestSHA256: m.Sum, Stage: f.stage.Name,
+	return StageRef{Manifest: m.File, ManifestSHA256: m.Sum, Pipeline: m.Name, Stage: f.stage.Name, Priority: f.stage.Priority,
 		SchemaSHA256: f.schema.SchemaSum(), TransformSHA256: f.schema.TransformSum(), SettingsSHA256: f.settingsSum()}
 }
 

@@ -16,7 +16,10 @@ type StageRef struct {
 	// Manifest is the manifest's absolute path; ManifestSHA256 its bytes.
 	Manifest       string `json:"manifest"`
 	ManifestSHA256 string `json:"manifest_sha256"`
-	Stage          string `json:"stage"`
+	// Pipeline is the manifest's name; Priority, the stage's.
+	Pipeline string `json:"pipeline,omitempty"`
+	Stage    string `json:"stage"`
+	Priority int    `json:"priority"`
 	// SchemaSHA256 and TransformSHA256 are the sums of the schema and
 	// transform definitions; SettingsSHA256, of the settings that shape
 	// the output bytes.

@@ -201,6 +201,12 @@ func (sr *stageRun) execute() {
 	w.Stage = sr.fn.Ref(sr.m)
 	w.Job, w.Record = sr.job, sr.recordRemote
 	w.Open = func(i int) (io.ReadCloser, error) { return sr.open(&sr.items[i]) }
+	w.File = func(i int) string {
+		if sr.items[i].Open != nil {
+			return ""
+		}
+		return sr.items[i].Path
+	}
 	for i := range sr.items {
 		if !sr.results[i].upToDate {
 			w.Items = append(w.Items, i)
