@@ -1,0 +1,345 @@
+package nats
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/zpipe/zpipe/engine"
+)
+
+// Executor is the coordinator's side: it runs a stage's items on the
+// workers that share its NATS server or cluster.
+type Executor struct {
+	JS jetstream.JetStream
+	// Config sizes the streams it creates.
+	Config Config
+	// SharedFS says that workers read the coordinator's paths, so inputs
+	// and the manifest's files are not put into the object store.
+	SharedFS bool
+	// InFlight caps the items sent and not yet answered, which bounds
+	// the stream and what the coordinator holds; 0 means 64.
+	InFlight int
+	// OnWorker, when set, hears which worker answered each item.
+	OnWorker func(worker string)
+	// Warn, when set, hears what a run should know: a worker that
+	// refuses work, say.
+	Warn func(msg string)
+
+	mu      sync.Mutex
+	data    jetstream.ObjectStore
+	bundles map[string]*bundle // by manifest path
+}
+
+// Execute sends the work's items to the workers and hands their reports
+// to the work as they come. It returns when every item has an answer, or,
+// when ctx ends, at once, telling the workers to drop the items.
+func (e *Executor) Execute(ctx context.Context, w *engine.Work) error {
+	data, err := e.setup(ctx)
+	if err != nil {
+		return fmt.Errorf("setting up JetStream: %w", err)
+	}
+	d := &dispatch{e: e, w: w, data: data, exec: newID(), flights: map[int]*flight{}, bySeq: map[uint64]int{},
+		retries: make(chan [2]int, len(w.Items)+1)}
+	if !e.SharedFS {
+		if d.bundle, err = e.bundle(ctx, data, w.Stage.Manifest); err != nil {
+			return err
+		}
+	}
+	results, stop, err := d.listen(ctx)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	return d.run(ctx, results)
+}
+
+func (e *Executor) setup(ctx context.Context) (jetstream.ObjectStore, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.data != nil {
+		return e.data, nil
+	}
+	data, err := setup(ctx, e.JS, e.Config)
+	if err == nil {
+		e.data = data
+	}
+	return data, err
+}
+
+// bundle puts a manifest's files into the bucket once per Executor.
+func (e *Executor) bundle(ctx context.Context, data jetstream.ObjectStore, manifest string) (*bundle, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if b := e.bundles[manifest]; b != nil {
+		return b, nil
+	}
+	b, err := putBundle(ctx, data, manifest)
+	if err != nil {
+		return nil, err
+	}
+	if e.bundles == nil {
+		e.bundles = map[string]*bundle{}
+	}
+	e.bundles[manifest] = b
+	return b, nil
+}
+
+// maxDeliveries is the server's advisory that a message was handed out
+// MaxDeliver times without an ack.
+type maxDeliveries struct {
+	Seq        uint64 `json:"stream_seq"`
+	Deliveries int    `json:"deliveries"`
+}
+
+// flight is an item sent and not yet settled.
+type flight struct {
+	attempt int
+	seq     uint64
+	// waiting is set while a retry waits for its time.
+	waiting bool
+}
+
+// dispatch is one Execute call.
+type dispatch struct {
+	e       *Executor
+	w       *engine.Work
+	data    jetstream.ObjectStore
+	exec    string
+	bundle  *bundle
+	flights map[int]*flight
+	bySeq   map[uint64]int
+	retries chan [2]int // item, attempt, when a retry is due
+	stopped bool
+	warned  map[string]bool
+}
+
+// listen subscribes to the Execute's results and to the server's word that
+// an item was handed out too often.
+func (d *dispatch) listen(ctx context.Context) (<-chan any, func(), error) {
+	out := make(chan any, 64)
+	done := make(chan struct{})
+	deliver := func(v any) {
+		select {
+		case out <- v:
+		case <-done:
+		}
+	}
+	cons, err := d.e.JS.OrderedConsumer(ctx, resultStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{resultSubject(d.exec)}})
+	if err != nil {
+		return nil, nil, fmt.Errorf("listening for results: %w", err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		var r resultMsg
+		if json.Unmarshal(m.Data(), &r) == nil {
+			deliver(r)
+		}
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("listening for results: %w", err)
+	}
+	sub, err := d.e.JS.Conn().Subscribe("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES."+workStream+".*", func(m *natsgo.Msg) {
+		var adv maxDeliveries
+		if json.Unmarshal(m.Data, &adv) == nil {
+			deliver(adv)
+		}
+	})
+	if err != nil {
+		cc.Stop()
+		return nil, nil, err
+	}
+	return out, func() {
+		close(done)
+		cc.Stop()
+		sub.Unsubscribe()
+	}, nil
+}
+
+// run sends items while fewer than the cap are in flight, and settles
+// them as their answers come.
+func (d *dispatch) run(ctx context.Context, results <-chan any) error {
+	limit := d.e.InFlight
+	if limit <= 0 {
+		limit = 64
+	}
+	next := 0
+	stop := d.w.Stop
+	for {
+		for !d.stopped && next < len(d.w.Items) && len(d.flights) < limit {
+			if err := d.send(ctx, d.w.Items[next], 1); err != nil {
+				return d.abort(err)
+			}
+			next++
+		}
+		if len(d.flights) == 0 && (d.stopped || next == len(d.w.Items)) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return d.abort(nil)
+		case <-stop:
+			stop, d.stopped = nil, true
+		case r := <-results:
+			if err := d.answer(ctx, r); err != nil {
+				return d.abort(err)
+			}
+		case due := <-d.retries:
+			if err := d.again(ctx, due[0], due[1]); err != nil {
+				return d.abort(err)
+			}
+		}
+	}
+	for _, i := range d.w.Items[next:] {
+		d.w.Skipped(i)
+	}
+	return nil
+}
+
+// send puts attempt n of item i on the work stream, and for the first
+// attempt its input into the bucket.
+func (d *dispatch) send(ctx context.Context, i, n int) error {
+	msg := workMsg{Version: engine.Version(), Exec: d.exec, Stage: d.w.Stage, Bundle: d.bundle, Job: d.w.Job(i, n)}
+	if d.e.SharedFS && d.w.File(i) != "" {
+		msg.Path = d.w.File(i)
+	} else {
+		msg.Input = inputObject(d.exec, i)
+		if n == 1 {
+			if err := d.putInput(ctx, i, msg.Input); err != nil {
+				return err
+			}
+		}
+	}
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return err
+	}
+	var ack *jetstream.PubAck
+	err = retry(ctx, func(ctx context.Context) error {
+		ack, err = d.e.JS.Publish(ctx, workSubject(d.w.Stage, d.exec), body, jetstream.WithMsgID(d.exec+"."+strconv.Itoa(i)+"."+strconv.Itoa(n)))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sending %s: %w", msg.Job.Name, err)
+	}
+	d.flights[i] = &flight{attempt: n, seq: ack.Sequence}
+	d.bySeq[ack.Sequence] = i
+	return nil
+}
+
+func (d *dispatch) putInput(ctx context.Context, i int, name string) error {
+	return retry(ctx, func(ctx context.Context) error {
+		in, err := d.w.Open(i)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		_, err = d.data.Put(ctx, jetstream.ObjectMeta{Name: name}, in)
+		return err
+	})
+}
+
+// answer settles a worker's report, or the server's word that an item's
+// workers kept dying.
+func (d *dispatch) answer(ctx context.Context, r any) error {
+	switch r := r.(type) {
+	case resultMsg:
+		f := d.flights[r.Item]
+		if f == nil || f.attempt != r.Attempt || f.waiting {
+			return nil // a redelivered item answered twice; the first counts
+		}
+		if r.Refused != "" {
+			d.warn(r.Worker, r.Refused)
+			return nil
+		}
+		if d.e.OnWorker != nil {
+			d.e.OnWorker(r.Worker)
+		}
+		again, _ := d.w.Record(r.Item, r.Attempt, r.Report, d.parts(ctx, r.Item, r.Attempt))
+		d.dropParts(ctx, r)
+		return d.settle(r.Item, again)
+	case maxDeliveries:
+		i, ok := d.bySeq[r.Seq]
+		if f := d.flights[i]; !ok || f == nil || f.seq != r.Seq {
+			return nil
+		}
+		job := d.w.Job(i, d.flights[i].attempt)
+		text := fmt.Sprintf("handed to a worker %d times without an answer; its workers died or lost contact", r.Deliveries)
+		rep := engine.Report{Failure: &engine.Failure{At: engine.RecordError{Source: job.Name, Message: text}, Text: text}}
+		again, _ := d.w.Record(i, job.Attempt, rep, nil)
+		return d.settle(i, again)
+	}
+	return nil
+}
+
+// settle retries item i after the policy's wait, or hands it back done.
+func (d *dispatch) settle(i int, again bool) error {
+	f := d.flights[i]
+	delete(d.bySeq, f.seq)
+	if again && f.attempt <= d.w.Retry.Max && !d.stopped {
+		f.waiting = true
+		n := f.attempt + 1
+		time.AfterFunc(d.w.Retry.Wait(f.attempt), func() { d.retries <- [2]int{i, n} })
+		return nil
+	}
+	delete(d.flights, i)
+	d.data.Delete(context.Background(), inputObject(d.exec, i))
+	d.w.Done(i)
+	return nil
+}
+
+// again sends a retry that is due, unless the run is stopping.
+func (d *dispatch) again(ctx context.Context, i, n int) error {
+	if d.stopped {
+		delete(d.flights, i)
+		d.w.Done(i)
+		return nil
+	}
+	return d.send(ctx, i, n)
+}
+
+// parts reads an attempt's parts from the bucket.
+func (d *dispatch) parts(ctx context.Context, i, n int) engine.PartSource {
+	return func(name string) (io.ReadCloser, error) {
+		return d.data.Get(ctx, partObject(d.exec, i, n, name))
+	}
+}
+
+func (d *dispatch) dropParts(ctx context.Context, r resultMsg) {
+	for _, p := range r.Report.Parts {
+		d.data.Delete(ctx, partObject(d.exec, r.Item, r.Attempt, p.Name))
+	}
+}
+
+func (d *dispatch) warn(worker, why string) {
+	if d.warned == nil {
+		d.warned = map[string]bool{}
+	}
+	if !d.warned[worker] && d.e.Warn != nil {
+		d.e.Warn("worker " + worker + " refuses work: " + why)
+	}
+	d.warned[worker] = true
+}
+
+// abort tells the workers to drop this Execute's items, takes the ones
+// not yet started off the stream, and returns err: the items in flight
+// are left unreported, so the run does them next time.
+func (d *dispatch) abort(err error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d.e.JS.Conn().Publish(cancelSubject(d.exec), nil)
+	if s, serr := d.e.JS.Stream(ctx, workStream); serr == nil {
+		s.Purge(ctx, jetstream.WithPurgeSubject(workSubject(d.w.Stage, d.exec)))
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}

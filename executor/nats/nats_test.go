@@ -1,0 +1,266 @@
+package nats
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/goleak"
+
+	"github.com/zpipe/zpipe/engine"
+	"github.com/zpipe/zpipe/pipeline"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// nats.go v1.55.0 starts this goroutine for async publishes (the
+		// object store's) and, when the connection closes as it starts,
+		// it reads a status channel already set to nil and waits on it
+		// forever. It is the library's, one per connection, and holds
+		// nothing of ours.
+		goleak.IgnoreTopFunction("github.com/nats-io/nats.go/jetstream.(*jetStream).resetPendingAcksOnReconnect"))
+}
+
+const userSchema = `#User: {
+	id:   int & >0
+	name: string & !=""
+	tier: *"free" | "pro"
+}
+#Public: {
+	in: #User
+	id:    in.id
+	label: "\(in.name) (\(in.tier))"
+}
+`
+
+// project writes a pipeline with several items: small files, a large
+// ndjson file split into chunks, a malformed json file and records that
+// are rejected, through a transform, into several outputs.
+func project(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	var big strings.Builder
+	for i := 1; i <= 3000; i++ {
+		if i%500 == 0 {
+			fmt.Fprintf(&big, "{\"id\":%d,\"name\":\"\"}\n", i)
+			continue
+		}
+		fmt.Fprintf(&big, "{\"id\":%d,\"name\":\"user %d\",\"tier\":\"pro\"}\n", i, i)
+	}
+	files := map[string]string{
+		"schemas/user.cue": userSchema,
+		"data/big.ndjson":  big.String(),
+		"data/a.json":      `[{"id": 1, "name": "ada"}, {"id": -2, "name": "bob"}]`,
+		"data/b.yaml":      "id: 3\nname: cy\n",
+		"data/c.json":      `[{"id": 4, "name": "dee"},`,
+		"data/d.csv":       "id,name\n5,eve\n6,\n",
+		"pipeline.yaml": `version: 1
+name: nats-test
+stages:
+  users:
+    source: {paths: ["data/*"]}
+    schema: schemas/user.cue#User
+    outputs:
+      - {format: ndjson, path: out/users.ndjson}
+      - {format: yaml, path: "out/by-source/{stem}.yaml"}
+    rejects: out/rejects.ndjson
+  public:
+    needs: [users]
+    priority: high
+    source: {paths: ["out/users.ndjson"]}
+    schema: schemas/user.cue#User
+    transform: schemas/user.cue#Public
+    outputs: [{format: csv, path: out/public.csv}]
+`,
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func run(t *testing.T, dir string, opts engine.Options) *engine.Summary {
+	t.Helper()
+	m, err := pipeline.Load(filepath.Join(dir, "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pipeline.Compile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.ChunkSize = 16 << 10 // the big file in several chunks
+	sum, err := engine.Run(context.Background(), plan, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+// outputs reads every file under dir/out.
+func outputs(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	root := filepath.Join(dir, "out")
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := os.ReadFile(p)
+			rel, _ := filepath.Rel(root, p)
+			out[rel] = string(b)
+		}
+		return err
+	})
+	return out
+}
+
+// cluster is an embedded server with workers, all in this process.
+type cluster struct {
+	srv     *Server
+	workers []*Worker
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	js      jetstream.JetStream
+	conns   []interface{ Close() }
+}
+
+func startCluster(t *testing.T, workers int) *cluster {
+	t.Helper()
+	srv, err := StartServer(ServerOptions{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &cluster{srv: srv}
+	c.js = c.connect(t, "coordinator")
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	for i := range workers {
+		wk := &Worker{JS: c.connect(t, fmt.Sprintf("w%d", i)), Name: fmt.Sprintf("w%d", i), Parallel: 2, Dir: t.TempDir()}
+		c.workers = append(c.workers, wk)
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			if err := wk.Run(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	t.Cleanup(c.stop)
+	return c
+}
+
+func (c *cluster) connect(t *testing.T, name string) jetstream.JetStream {
+	t.Helper()
+	nc, err := Connect(c.srv.URL(), ConnOptions{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.conns = append(c.conns, nc)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
+func (c *cluster) stop() {
+	c.cancel()
+	c.wg.Wait()
+	for _, nc := range c.conns {
+		nc.Close()
+	}
+	c.srv.Shutdown()
+}
+
+// A run on three workers writes the very bytes a local run does, and
+// every worker takes a share.
+func TestWorkersWriteWhatALocalRunDoes(t *testing.T) {
+	local := project(t)
+	lsum := run(t, local, engine.Options{})
+
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shared-fs=%v", shared), func(t *testing.T) {
+			c := startCluster(t, 3)
+			dir := project(t)
+			var mu sync.Mutex
+			by := map[string]int{}
+			ex := &Executor{JS: c.js, SharedFS: shared, OnWorker: func(w string) {
+				mu.Lock()
+				by[w]++
+				mu.Unlock()
+			}}
+			sum := run(t, dir, engine.Options{Executor: ex})
+			want, got := outputs(t, local), outputs(t, dir)
+			if len(want) < 5 {
+				t.Fatalf("the local run wrote only %v", want)
+			}
+			for name, body := range want {
+				if got[name] != body {
+					t.Errorf("%s:\nworkers wrote\n%s\nlocal run wrote\n%s", name, got[name], body)
+				}
+			}
+			for i, st := range sum.Stages {
+				ls := lsum.Stages[i]
+				if st.Status != ls.Status || st.OK != ls.OK || st.Failed != ls.Failed || st.FailedItems != ls.FailedItems {
+					t.Errorf("stage %s: workers %+v, local %+v", st.Name, st, ls)
+				}
+			}
+			if len(by) != 3 {
+				t.Errorf("items by worker: %v", by)
+			}
+			// The next run is up to date but for the malformed file,
+			// which a run always tries again, as a local one would.
+			sum = run(t, dir, engine.Options{Executor: ex})
+			if st := sum.Stages[0]; st.UpToDate != st.Items-1 || st.FailedItems != 1 {
+				t.Errorf("second run: %+v", st)
+			}
+		})
+	}
+}
+
+// A worker of another zpipe version refuses the work and says so in its
+// answer, which the coordinator shows; the work waits for a worker that
+// takes it.
+func TestAWorkerOfAnotherVersionRefuses(t *testing.T) {
+	c := startCluster(t, 0)
+	if _, err := setup(context.Background(), c.js, Config{}); err != nil {
+		t.Fatal(err)
+	}
+	wk := &Worker{JS: c.connect(t, "w"), Name: "w", Parallel: 1, Dir: t.TempDir()}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		wk.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	body := []byte(`{"version":"v0.0.1","exec":"e1","stage":{"stage":"users"},"job":{"item":0,"attempt":1}}`)
+	if _, err := c.js.Publish(context.Background(), "zpipe.work.normal.x.users.e1", body); err != nil {
+		t.Fatal(err)
+	}
+	cons, err := c.js.OrderedConsumer(context.Background(), resultStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{resultSubject("e1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `"refused":"it runs zpipe ` + engine.Version() + ` and the coordinator v0.0.1"`
+	if !strings.Contains(string(m.Data()), want) {
+		t.Errorf("answer %s\nwant it to hold %s", m.Data(), want)
+	}
+}

@@ -1,0 +1,379 @@
+package nats
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/zpipe/zpipe/engine"
+	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/pipeline"
+)
+
+// Worker takes items off the work stream and runs them with the stage's
+// ItemFunc, as `zpipe worker` does.
+type Worker struct {
+	JS jetstream.JetStream
+	// Name tells the coordinator who ran an item; the default is the
+	// host name and process id.
+	Name string
+	// Parallel is how many items it runs at once; 0 means the CPUs.
+	Parallel int
+	// Dir keeps the manifests and schemas it is sent; the default is a
+	// folder of its own under the system's temp folder.
+	Dir string
+	// AckWait must match the coordinator's Config.AckWait: the worker
+	// says it is alive every third of it. 0 means 30s.
+	AckWait time.Duration
+	// Log, when set, hears what the worker does.
+	Log func(msg string)
+
+	mu      sync.Mutex
+	fns     map[string]*engine.ItemFunc // by bundle sum and stage
+	cancels map[string]map[*context.CancelFunc]bool
+	ran     int
+}
+
+// Run works until ctx ends, then finishes the items in hand and returns.
+func (wk *Worker) Run(ctx context.Context) error {
+	if wk.Name == "" {
+		host, _ := os.Hostname()
+		wk.Name = host + ":" + strconv.Itoa(os.Getpid())
+	}
+	if wk.Parallel <= 0 {
+		wk.Parallel = runtime.NumCPU()
+	}
+	if wk.AckWait <= 0 {
+		wk.AckWait = Config{}.withDefaults().AckWait
+	}
+	if wk.Dir == "" {
+		dir, err := os.MkdirTemp("", "zpipe-worker-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		wk.Dir = dir
+	}
+	wk.fns, wk.cancels = map[string]*engine.ItemFunc{}, map[string]map[*context.CancelFunc]bool{}
+	defer func() {
+		for _, fn := range wk.fns {
+			fn.Close()
+		}
+	}()
+	cons, data, err := wk.connect(ctx)
+	if err != nil {
+		return err
+	}
+	sub, err := wk.JS.Conn().Subscribe("zpipe.cancel.*", func(m *natsgo.Msg) { wk.cancel(m.Subject[len("zpipe.cancel."):]) })
+	if err != nil {
+		return err
+	}
+	defer sub.Unsubscribe()
+	var wg sync.WaitGroup
+	for range wk.Parallel {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wk.slot(ctx, cons, data)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// Ran counts the items the worker answered.
+func (wk *Worker) Ran() int {
+	wk.mu.Lock()
+	defer wk.mu.Unlock()
+	return wk.ran
+}
+
+// connect waits for the coordinator's streams: a worker may start first.
+func (wk *Worker) connect(ctx context.Context) ([]jetstream.Consumer, jetstream.ObjectStore, error) {
+	cons := make([]jetstream.Consumer, len(levels))
+	var data jetstream.ObjectStore
+	err := retry(ctx, func(ctx context.Context) error {
+		for i, l := range levels {
+			c, err := wk.JS.Consumer(ctx, workStream, "work-"+l.name)
+			if err != nil {
+				return err
+			}
+			cons[i] = c
+		}
+		var err error
+		data, err = wk.JS.ObjectStore(ctx, dataBucket)
+		return err
+	})
+	return cons, data, err
+}
+
+// slot runs one item at a time, polling the levels by their weights, so
+// that urgent work goes first and none starves.
+func (wk *Worker) slot(ctx context.Context, cons []jetstream.Consumer, data jetstream.ObjectStore) {
+	var order []int
+	for i, l := range levels {
+		for range l.weight {
+			order = append(order, i)
+		}
+	}
+	k := 0
+	for ctx.Err() == nil {
+		var msg jetstream.Msg
+		for range order {
+			c := cons[order[k%len(order)]]
+			k++
+			if batch, err := c.FetchNoWait(1); err == nil {
+				for m := range batch.Messages() {
+					msg = m
+				}
+			}
+			if msg != nil {
+				break
+			}
+		}
+		if msg == nil {
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		}
+		wk.handle(ctx, msg, data)
+	}
+}
+
+// handle runs one message's item and answers it.
+func (wk *Worker) handle(ctx context.Context, msg jetstream.Msg, data jetstream.ObjectStore) {
+	var w workMsg
+	if err := json.Unmarshal(msg.Data(), &w); err != nil {
+		msg.TermWithReason("not a zpipe work message")
+		return
+	}
+	answer := resultMsg{Exec: w.Exec, Item: w.Job.Item, Attempt: w.Job.Attempt, Worker: wk.Name}
+	if w.Version != engine.Version() {
+		answer.Refused = fmt.Sprintf("it runs zpipe %s and the coordinator %s", engine.Version(), w.Version)
+		wk.log("refusing work from zpipe " + w.Version + "; this worker runs " + engine.Version())
+		wk.publish(ctx, answer)
+		msg.NakWithDelay(5 * time.Second)
+		return
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wk.track(w.Exec, &cancel, true)
+	defer wk.track(w.Exec, &cancel, false)
+	stopBeat := wk.heartbeat(msg)
+	rep, err := wk.run(runCtx, &w, data)
+	stopBeat()
+	if runCtx.Err() != nil {
+		msg.Ack() // the coordinator dropped the item
+		return
+	}
+	if err != nil {
+		text := "the worker " + wk.Name + " could not run the item: " + err.Error()
+		rep = engine.Report{Failure: &engine.Failure{At: engine.RecordError{Source: w.Job.Name, Message: text}, Text: text, Transient: true}}
+	}
+	answer.Report = rep
+	if err := wk.publish(ctx, answer); err != nil {
+		msg.Nak()
+		return
+	}
+	msg.Ack()
+	wk.mu.Lock()
+	wk.ran++
+	wk.mu.Unlock()
+}
+
+// run runs the item: the stage's ItemFunc over its input, its parts into
+// the bucket.
+func (wk *Worker) run(ctx context.Context, w *workMsg, data jetstream.ObjectStore) (engine.Report, error) {
+	fn, err := wk.itemFunc(ctx, w, data)
+	if err != nil {
+		return engine.Report{}, err
+	}
+	in, err := wk.input(ctx, w, data)
+	if err != nil {
+		return engine.Report{}, err
+	}
+	defer in.Close()
+	parts := &bucketParts{ctx: ctx, data: data, dir: wk.Dir, name: func(n string) string { return partObject(w.Exec, w.Job.Item, w.Job.Attempt, n) }}
+	rep := fn.Run(ctx, w.Job, in, parts)
+	return rep, parts.err
+}
+
+func (wk *Worker) input(ctx context.Context, w *workMsg, data jetstream.ObjectStore) (io.ReadCloser, error) {
+	if w.Input != "" {
+		return data.Get(ctx, w.Input)
+	}
+	f, err := os.Open(w.Path)
+	if err != nil || w.Job.Chunk == nil {
+		return f, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.NewSectionReader(f, w.Job.Chunk.Offset, w.Job.Chunk.Size), f}, nil
+}
+
+// itemFunc compiles a stage once per worker, and checks that it is the
+// stage the coordinator compiled.
+func (wk *Worker) itemFunc(ctx context.Context, w *workMsg, data jetstream.ObjectStore) (*engine.ItemFunc, error) {
+	key := w.Stage.Manifest + "\x00" + w.Stage.Stage
+	if w.Bundle != nil {
+		key = w.Bundle.Sum + "\x00" + w.Stage.Stage
+	}
+	wk.mu.Lock()
+	defer wk.mu.Unlock()
+	if fn := wk.fns[key]; fn != nil {
+		return fn, nil
+	}
+	file := w.Stage.Manifest
+	if w.Bundle != nil {
+		var err error
+		if file, err = materialize(ctx, data, w.Bundle, wk.Dir); err != nil {
+			return nil, err
+		}
+	}
+	m, err := pipeline.Load(file)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range m.Stages {
+		if s.Name != w.Stage.Stage {
+			continue
+		}
+		fn, err := engine.NewItemFunc(m, s, format.DefaultLimits)
+		if err != nil {
+			return nil, err
+		}
+		got := fn.Ref(m)
+		got.Manifest = w.Stage.Manifest
+		if got != w.Stage {
+			fn.Close()
+			return nil, fmt.Errorf("it compiled stage %s otherwise than the coordinator: its manifest, schema, transform or settings differ", s.Name)
+		}
+		wk.fns[key] = fn
+		return fn, nil
+	}
+	return nil, fmt.Errorf("the manifest has no stage %s", w.Stage.Stage)
+}
+
+// heartbeat tells the server the item is alive every third of AckWait.
+func (wk *Worker) heartbeat(msg jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(wk.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				msg.InProgress()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
+}
+
+func (wk *Worker) publish(ctx context.Context, r resultMsg) error {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	id := r.Exec + "." + strconv.Itoa(r.Item) + "." + strconv.Itoa(r.Attempt) + "." + wk.Name
+	return retry(ctx, func(ctx context.Context) error {
+		_, err := wk.JS.Publish(ctx, resultSubject(r.Exec), body, jetstream.WithMsgID(id))
+		return err
+	})
+}
+
+// track keeps the cancel funcs of the items of each Execute in hand.
+func (wk *Worker) track(exec string, cancel *context.CancelFunc, add bool) {
+	wk.mu.Lock()
+	defer wk.mu.Unlock()
+	if add {
+		if wk.cancels[exec] == nil {
+			wk.cancels[exec] = map[*context.CancelFunc]bool{}
+		}
+		wk.cancels[exec][cancel] = true
+		return
+	}
+	delete(wk.cancels[exec], cancel)
+	if len(wk.cancels[exec]) == 0 {
+		delete(wk.cancels, exec)
+	}
+}
+
+// cancel stops the items of an Execute the coordinator dropped.
+func (wk *Worker) cancel(exec string) {
+	wk.mu.Lock()
+	defer wk.mu.Unlock()
+	for c := range wk.cancels[exec] {
+		(*c)()
+	}
+}
+
+func (wk *Worker) log(msg string) {
+	if wk.Log != nil {
+		wk.Log(msg)
+	}
+}
+
+// bucketParts is a PartStore that puts each part into the bucket when it
+// is closed, spooled in a file until then.
+type bucketParts struct {
+	ctx  context.Context
+	data jetstream.ObjectStore
+	dir  string
+	name func(string) string
+	mu   sync.Mutex
+	err  error
+}
+
+func (p *bucketParts) Create(name string) (io.WriteCloser, error) {
+	f, err := os.CreateTemp(p.dir, "part-*")
+	if err != nil {
+		return nil, err
+	}
+	return &bucketPart{p: p, f: f, name: p.name(name)}, nil
+}
+
+type bucketPart struct {
+	p    *bucketParts
+	f    *os.File
+	name string
+}
+
+func (b *bucketPart) Write(data []byte) (int, error) { return b.f.Write(data) }
+
+func (b *bucketPart) Close() error {
+	defer os.Remove(b.f.Name())
+	defer b.f.Close()
+	_, err := b.f.Seek(0, io.SeekStart)
+	if err == nil {
+		_, err = b.p.data.Put(b.p.ctx, jetstream.ObjectMeta{Name: b.name}, b.f)
+	}
+	if err != nil {
+		err = fmt.Errorf("putting part %s into the object store: %w", b.name, err)
+		b.p.mu.Lock()
+		b.p.err = errors.Join(b.p.err, err)
+		b.p.mu.Unlock()
+	}
+	return err
+}
