@@ -153,6 +153,7 @@ func decodeDiag(file string, err error) Diagnostic {
 type (
 	rawManifest struct {
 		Name     string            `json:"name"`
+		Executor string            `json:"executor"`
 		Priority json.RawMessage   `json:"priority"`
 		Defaults rawSettings       `json:"defaults"`
 		Limits   rawLimits         `json:"limits"`
@@ -216,7 +217,7 @@ func (l *loader) build(doc *format.Object) {
 		return
 	}
 	m.Version = 1
-	m.Name = raw.Name
+	m.Name, m.Executor = raw.Name, raw.Executor
 	if m.Name == "" {
 		m.Name = strings.TrimSuffix(filepath.Base(m.File), filepath.Ext(m.File))
 	}

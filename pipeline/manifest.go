@@ -24,6 +24,10 @@ type Manifest struct {
 	// several manifests run together.
 	Priority int
 	Limits   Limits
+	// Executor says where items run: "" or "local" on this machine,
+	// "nats" on workers of an embedded NATS server, or nats://host:port,…
+	// on workers of an existing cluster. The command line overrides it.
+	Executor string
 	// Stages in the order the manifest lists them.
 	Stages []*Stage
 

@@ -27,6 +27,7 @@ type runFlags struct {
 	debounce time.Duration
 	// dryRun makes run print the plan instead, as zpipe plan does.
 	dryRun bool
+	dist   distFlags
 }
 
 func (f *runFlags) register(cmd *cobra.Command) {
@@ -38,6 +39,7 @@ func (f *runFlags) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.interval, "progress-interval", 5*time.Second, "how often --progress=lines prints")
 	cmd.Flags().StringVar(&f.provenance, "provenance", "", "also write the run's provenance to this file, or to stdout with -")
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 200*time.Millisecond, "with --watch: how long a changed file must be quiet before a rerun")
+	f.dist.register(cmd)
 }
 
 func (a *app) runCmd() *cobra.Command {
@@ -116,7 +118,13 @@ func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
 	if err != nil {
 		return err
 	}
+	ex, dist, err := a.executor(&f.dist, plans)
+	if err != nil {
+		return err
+	}
+	defer dist.close()
 	sum, err := engine.RunAll(cmd.Context(), plans, engine.Options{
+		Executor:   ex,
 		StateDir:   f.stateDir,
 		Force:      f.force,
 		Stdin:      a.stdin,
@@ -127,6 +135,9 @@ func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
 	progErr := prog.close()
 	if err != nil {
 		return err
+	}
+	if by := dist.workers(); by != "" {
+		a.log.Info("items by worker: " + by)
 	}
 	if progErr != nil {
 		a.log.Error("writing the progress events: " + progErr.Error())

@@ -76,7 +76,13 @@ func (a *app) watch(cmd *cobra.Command, args []string, f *runFlags) error {
 	if f.provenance != "" && f.provenance != "-" {
 		writes = append(writes, f.provenance)
 	}
-	err := engine.Watch(cmd.Context(), engine.WatchOptions{
+	plans, _ := loadPlans(args[:1], f.outRoot) // for the manifest's executor
+	ex, dist, err := a.executor(&f.dist, plans)
+	if err != nil {
+		return err
+	}
+	defer dist.close()
+	err = engine.Watch(cmd.Context(), engine.WatchOptions{
 		Manifests: p.files,
 		Load: func(file string) (*pipeline.Plan, error) {
 			plans, err := loadPlans([]string{file}, f.outRoot)
@@ -85,7 +91,7 @@ func (a *app) watch(cmd *cobra.Command, args []string, f *runFlags) error {
 			}
 			return plans[0], nil
 		},
-		Run:      engine.Options{StateDir: f.stateDir, Force: f.force, Stdin: a.stdin, OnEvent: p.event},
+		Run:      engine.Options{Executor: ex, StateDir: f.stateDir, Force: f.force, Stdin: a.stdin, OnEvent: p.event},
 		Debounce: f.debounce,
 		Scan:     scan,
 		Stop:     a.stop,

@@ -34,9 +34,8 @@ type Executor struct {
 	// refuses work, say.
 	Warn func(msg string)
 
-	mu      sync.Mutex
-	data    jetstream.ObjectStore
-	bundles map[string]*bundle // by manifest path
+	mu   sync.Mutex
+	data jetstream.ObjectStore
 }
 
 // Execute sends the work's items to the workers and hands their reports
@@ -50,7 +49,9 @@ func (e *Executor) Execute(ctx context.Context, w *engine.Work) error {
 	d := &dispatch{e: e, w: w, data: data, exec: newID(), flights: map[int]*flight{}, bySeq: map[uint64]int{},
 		retries: make(chan [2]int, len(w.Items)+1)}
 	if !e.SharedFS {
-		if d.bundle, err = e.bundle(ctx, data, w.Stage.Manifest); err != nil {
+		// Made afresh for each stage: in watch mode the manifest and
+		// schemas change between runs.
+		if d.bundle, err = putBundle(ctx, data, w.Stage.Manifest); err != nil {
 			return err
 		}
 	}
@@ -73,24 +74,6 @@ func (e *Executor) setup(ctx context.Context) (jetstream.ObjectStore, error) {
 		e.data = data
 	}
 	return data, err
-}
-
-// bundle puts a manifest's files into the bucket once per Executor.
-func (e *Executor) bundle(ctx context.Context, data jetstream.ObjectStore, manifest string) (*bundle, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if b := e.bundles[manifest]; b != nil {
-		return b, nil
-	}
-	b, err := putBundle(ctx, data, manifest)
-	if err != nil {
-		return nil, err
-	}
-	if e.bundles == nil {
-		e.bundles = map[string]*bundle{}
-	}
-	e.bundles[manifest] = b
-	return b, nil
 }
 
 // maxDeliveries is the server's advisory that a message was handed out
@@ -120,7 +103,13 @@ type dispatch struct {
 	retries chan [2]int // item, attempt, when a retry is due
 	stopped bool
 	warned  map[string]bool
+	// answered counts the reports taken.
+	answered int
 }
+
+// idleWarning is how long items may wait for a first answer before the
+// run says that no worker seems to be there.
+const idleWarning = 10 * time.Second
 
 // listen subscribes to the Execute's results and to the server's word that
 // an item was handed out too often.
@@ -172,6 +161,8 @@ func (d *dispatch) run(ctx context.Context, results <-chan any) error {
 	}
 	next := 0
 	stop := d.w.Stop
+	idle := time.NewTimer(idleWarning)
+	defer idle.Stop()
 	for {
 		for !d.stopped && next < len(d.w.Items) && len(d.flights) < limit {
 			if err := d.send(ctx, d.w.Items[next], 1); err != nil {
@@ -188,8 +179,13 @@ func (d *dispatch) run(ctx context.Context, results <-chan any) error {
 		case <-stop:
 			stop, d.stopped = nil, true
 		case r := <-results:
+			idle.Reset(idleWarning)
 			if err := d.answer(ctx, r); err != nil {
 				return d.abort(err)
+			}
+		case <-idle.C:
+			if d.e.Warn != nil && d.answered == 0 {
+				d.e.Warn(fmt.Sprintf("stage %s: no worker has answered in %s; %d items wait (start one with zpipe worker URL)", d.w.Stage.Stage, idleWarning, len(d.flights)))
 			}
 		case due := <-d.retries:
 			if err := d.again(ctx, due[0], due[1]); err != nil {
@@ -259,6 +255,7 @@ func (d *dispatch) answer(ctx context.Context, r any) error {
 			d.warn(r.Worker, r.Refused)
 			return nil
 		}
+		d.answered++
 		if d.e.OnWorker != nil {
 			d.e.OnWorker(r.Worker)
 		}

@@ -124,7 +124,9 @@ func NewCreds() ([]byte, error) {
 		return nil, err
 	}
 	defer kp.Wipe()
-	return kp.Seed()
+	seed, err := kp.Seed()
+	// Wipe clears the key's own bytes, which Seed may share.
+	return append([]byte(nil), seed...), err
 }
 
 // ConnOptions say how to reach a server.
@@ -137,12 +139,15 @@ type ConnOptions struct {
 	RootCA string
 	// Name tells the server who connects.
 	Name string
+	// Wait keeps trying to reach a server that is not up yet, as a
+	// worker started before its coordinator must.
+	Wait bool
 }
 
 // Connect connects to the servers in url (comma-separated) and keeps
 // reconnecting, so that a restarted or re-elected node does not end a run.
 func Connect(url string, o ConnOptions) (*natsgo.Conn, error) {
-	opts := []natsgo.Option{natsgo.Name(o.Name), natsgo.MaxReconnects(-1), natsgo.ReconnectWait(250 * time.Millisecond)}
+	opts := []natsgo.Option{natsgo.Name(o.Name), natsgo.MaxReconnects(-1), natsgo.ReconnectWait(250 * time.Millisecond), natsgo.RetryOnFailedConnect(o.Wait)}
 	if o.Creds != "" {
 		b, err := os.ReadFile(o.Creds)
 		if err != nil {

@@ -133,9 +133,7 @@ func (wk *Worker) slot(ctx context.Context, cons []jetstream.Consumer, data jets
 			c := cons[order[k%len(order)]]
 			k++
 			if batch, err := c.FetchNoWait(1); err == nil {
-				for m := range batch.Messages() {
-					msg = m
-				}
+				msg = first(ctx, batch)
 			}
 			if msg != nil {
 				break
@@ -149,6 +147,17 @@ func (wk *Worker) slot(ctx context.Context, cons []jetstream.Consumer, data jets
 			continue
 		}
 		wk.handle(ctx, msg, data)
+	}
+}
+
+// first waits for a batch's message, or its end, or for ctx: a server that
+// went away would keep the batch open until its timeout.
+func first(ctx context.Context, batch jetstream.MessageBatch) jetstream.Msg {
+	select {
+	case m := <-batch.Messages():
+		return m
+	case <-ctx.Done():
+		return nil
 	}
 }
 
