@@ -21,7 +21,17 @@ import (
 // TestCrash kills zpipe run with SIGKILL at random moments, resumes each
 // time, and checks that nothing is lost, nothing is half written, and no
 // finished item is redone. Run it with make crash.
-func TestCrash(t *testing.T) {
+func TestCrash(t *testing.T) { crash(t) }
+
+// TestCrashNATS kills the coordinator of a distributed run: its embedded
+// server and local worker die with it, and the next run resumes from the
+// journal as a local one does.
+func TestCrashNATS(t *testing.T) { crash(t, "--executor", "nats") }
+
+// crash kills runs at random, then inside commits, and checks that every
+// output is whole, that the final run writes what a clean run does, and
+// that no item is redone once recorded done.
+func crash(t *testing.T, extra ...string) {
 	bin := filepath.Join(t.TempDir(), "zpipe")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
@@ -54,7 +64,7 @@ stages:
 		}
 	}
 	zpipe := func(dir string, args ...string) *exec.Cmd {
-		c := exec.Command(bin, append([]string{"run", "--progress=none", "--log-level=error"}, args...)...)
+		c := exec.Command(bin, append(append([]string{"run", "--progress=none", "--log-level=error"}, extra...), args...)...)
 		c.Dir = dir
 		return c
 	}

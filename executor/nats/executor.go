@@ -1,6 +1,7 @@
 package nats
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -36,6 +37,17 @@ type Executor struct {
 
 	mu   sync.Mutex
 	data jetstream.ObjectStore
+	// redelivered counts the items answered after the server handed them
+	// out again, their first worker lost.
+	redelivered int
+}
+
+// Redelivered counts the items answered after a worker was lost with
+// them, over every Execute.
+func (e *Executor) Redelivered() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.redelivered
 }
 
 // Execute sends the work's items to the workers and hands their reports
@@ -46,7 +58,7 @@ func (e *Executor) Execute(ctx context.Context, w *engine.Work) error {
 	if err != nil {
 		return fmt.Errorf("setting up JetStream: %w", err)
 	}
-	d := &dispatch{e: e, w: w, data: data, exec: newID(), flights: map[int]*flight{}, bySeq: map[uint64]int{},
+	d := &dispatch{e: e, w: w, data: data, exec: newID(), flights: map[int]*flight{}, bySeq: map[uint64]int{}, big: map[int]bool{},
 		retries: make(chan [2]int, len(w.Items)+1)}
 	if !e.SharedFS {
 		// Made afresh for each stage: in watch mode the manifest and
@@ -105,6 +117,8 @@ type dispatch struct {
 	warned  map[string]bool
 	// answered counts the reports taken.
 	answered int
+	// big marks the items whose input is in the bucket.
+	big map[int]bool
 }
 
 // idleWarning is how long items may wait for a first answer before the
@@ -203,10 +217,18 @@ func (d *dispatch) run(ctx context.Context, results <-chan any) error {
 // attempt its input into the bucket.
 func (d *dispatch) send(ctx context.Context, i, n int) error {
 	msg := workMsg{Version: engine.Version(), Exec: d.exec, Stage: d.w.Stage, Bundle: d.bundle, Job: d.w.Job(i, n)}
-	if d.e.SharedFS && d.w.File(i) != "" {
+	switch job := &msg.Job; {
+	case d.e.SharedFS && d.w.File(i) != "":
 		msg.Path = d.w.File(i)
-	} else {
+	case job.Size <= inlineMax && job.Size >= 0:
+		data, err := d.readInput(i)
+		if err != nil {
+			return err
+		}
+		msg.Data = data
+	default:
 		msg.Input = inputObject(d.exec, i)
+		d.big[i] = true
 		if n == 1 {
 			if err := d.putInput(ctx, i, msg.Input); err != nil {
 				return err
@@ -228,6 +250,15 @@ func (d *dispatch) send(ctx context.Context, i, n int) error {
 	d.flights[i] = &flight{attempt: n, seq: ack.Sequence}
 	d.bySeq[ack.Sequence] = i
 	return nil
+}
+
+func (d *dispatch) readInput(i int) ([]byte, error) {
+	in, err := d.w.Open(i)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	return io.ReadAll(io.LimitReader(in, inlineMax+1))
 }
 
 func (d *dispatch) putInput(ctx context.Context, i int, name string) error {
@@ -256,10 +287,15 @@ func (d *dispatch) answer(ctx context.Context, r any) error {
 			return nil
 		}
 		d.answered++
+		if r.Delivered > 1 {
+			d.e.mu.Lock()
+			d.e.redelivered++
+			d.e.mu.Unlock()
+		}
 		if d.e.OnWorker != nil {
 			d.e.OnWorker(r.Worker)
 		}
-		again, _ := d.w.Record(r.Item, r.Attempt, r.Report, d.parts(ctx, r.Item, r.Attempt))
+		again, _ := d.w.Record(r.Item, r.Attempt, r.Report, d.parts(ctx, r))
 		d.dropParts(ctx, r)
 		return d.settle(r.Item, again)
 	case maxDeliveries:
@@ -287,7 +323,9 @@ func (d *dispatch) settle(i int, again bool) error {
 		return nil
 	}
 	delete(d.flights, i)
-	d.data.Delete(context.Background(), inputObject(d.exec, i))
+	if d.big[i] {
+		d.data.Delete(context.Background(), inputObject(d.exec, i))
+	}
 	d.w.Done(i)
 	return nil
 }
@@ -302,16 +340,21 @@ func (d *dispatch) again(ctx context.Context, i, n int) error {
 	return d.send(ctx, i, n)
 }
 
-// parts reads an attempt's parts from the bucket.
-func (d *dispatch) parts(ctx context.Context, i, n int) engine.PartSource {
+// parts reads an attempt's parts from its answer, or from the bucket.
+func (d *dispatch) parts(ctx context.Context, r resultMsg) engine.PartSource {
 	return func(name string) (io.ReadCloser, error) {
-		return d.data.Get(ctx, partObject(d.exec, i, n, name))
+		if b, ok := r.Inline[name]; ok {
+			return io.NopCloser(bytes.NewReader(b)), nil
+		}
+		return d.data.Get(ctx, partObject(d.exec, r.Item, r.Attempt, name))
 	}
 }
 
 func (d *dispatch) dropParts(ctx context.Context, r resultMsg) {
 	for _, p := range r.Report.Parts {
-		d.data.Delete(ctx, partObject(d.exec, r.Item, r.Attempt, p.Name))
+		if _, ok := r.Inline[p.Name]; !ok {
+			d.data.Delete(ctx, partObject(d.exec, r.Item, r.Attempt, p.Name))
+		}
 	}
 }
 

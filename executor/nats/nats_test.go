@@ -19,6 +19,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if url := os.Getenv(workerEnv); url != "" {
+		os.Exit(serveWorker(url))
+	}
 	goleak.VerifyTestMain(m,
 		// nats.go v1.55.0 starts this goroutine for async publishes (the
 		// object store's) and, when the connection closes as it starts,

@@ -70,19 +70,33 @@ type workMsg struct {
 	// workers read the coordinator's paths (a shared file system).
 	Bundle *bundle    `json:"bundle,omitempty"`
 	Job    engine.Job `json:"job"`
-	// Input is the object holding the item's bytes; Path, with a shared
-	// file system, the file the worker reads instead.
+	// Data is the item's bytes when they are small; Input is the object
+	// holding them otherwise; Path, with a shared file system, the file
+	// the worker reads instead.
+	Data  []byte `json:"data,omitempty"`
 	Input string `json:"input,omitempty"`
 	Path  string `json:"path,omitempty"`
 }
 
+// inlineMax is the most bytes of input, and of parts, that travel inside
+// a message rather than through the object store: a round trip to the
+// bucket costs more than the bytes for small items. Messages stay well
+// under the server's default 1 MiB payload limit.
+const inlineMax = 256 << 10
+
 // resultMsg is a worker's answer to a workMsg.
 type resultMsg struct {
-	Exec    string        `json:"exec"`
-	Item    int           `json:"item"`
-	Attempt int           `json:"attempt"`
-	Worker  string        `json:"worker"`
-	Report  engine.Report `json:"report"`
+	Exec    string `json:"exec"`
+	Item    int    `json:"item"`
+	Attempt int    `json:"attempt"`
+	Worker  string `json:"worker"`
+	// Delivered counts the times the server handed this attempt out:
+	// more than once when a worker died with it.
+	Delivered int           `json:"delivered"`
+	Report    engine.Report `json:"report"`
+	// Inline holds the small parts, by name; the others are in the
+	// object store.
+	Inline map[string][]byte `json:"inline,omitempty"`
 	// Refused says why the worker would not run the item; the item
 	// waits for another worker.
 	Refused string `json:"refused,omitempty"`

@@ -1,6 +1,7 @@
 package nats
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -151,12 +152,32 @@ func (wk *Worker) slot(ctx context.Context, cons []jetstream.Consumer, data jets
 }
 
 // first waits for a batch's message, or its end, or for ctx: a server that
-// went away would keep the batch open until its timeout.
+// went away would keep the batch open until its timeout, and a worker
+// told to stop must not wait that long.
 func first(ctx context.Context, batch jetstream.MessageBatch) jetstream.Msg {
 	select {
-	case m := <-batch.Messages():
+	case m, ok := <-batch.Messages():
+		if ok {
+			// The batch ends once its one message came; waiting for
+			// that lets its goroutine go.
+			for range batch.Messages() {
+			}
+		}
 		return m
 	case <-ctx.Done():
+		// Let the request end, so that its goroutine goes, unless the
+		// server is gone; a message that comes meanwhile goes back.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for m := range batch.Messages() {
+				m.Nak()
+			}
+		}()
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+		}
 		return nil
 	}
 }
@@ -169,6 +190,9 @@ func (wk *Worker) handle(ctx context.Context, msg jetstream.Msg, data jetstream.
 		return
 	}
 	answer := resultMsg{Exec: w.Exec, Item: w.Job.Item, Attempt: w.Job.Attempt, Worker: wk.Name}
+	if meta, err := msg.Metadata(); err == nil {
+		answer.Delivered = int(meta.NumDelivered)
+	}
 	if w.Version != engine.Version() {
 		answer.Refused = fmt.Sprintf("it runs zpipe %s and the coordinator %s", engine.Version(), w.Version)
 		wk.log("refusing work from zpipe " + w.Version + "; this worker runs " + engine.Version())
@@ -181,7 +205,7 @@ func (wk *Worker) handle(ctx context.Context, msg jetstream.Msg, data jetstream.
 	wk.track(w.Exec, &cancel, true)
 	defer wk.track(w.Exec, &cancel, false)
 	stopBeat := wk.heartbeat(msg)
-	rep, err := wk.run(runCtx, &w, data)
+	rep, inline, err := wk.run(runCtx, &w, data)
 	stopBeat()
 	if runCtx.Err() != nil {
 		msg.Ack() // the coordinator dropped the item
@@ -191,7 +215,7 @@ func (wk *Worker) handle(ctx context.Context, msg jetstream.Msg, data jetstream.
 		text := "the worker " + wk.Name + " could not run the item: " + err.Error()
 		rep = engine.Report{Failure: &engine.Failure{At: engine.RecordError{Source: w.Job.Name, Message: text}, Text: text, Transient: true}}
 	}
-	answer.Report = rep
+	answer.Report, answer.Inline = rep, inline
 	if err := wk.publish(ctx, answer); err != nil {
 		msg.Nak()
 		return
@@ -204,24 +228,28 @@ func (wk *Worker) handle(ctx context.Context, msg jetstream.Msg, data jetstream.
 
 // run runs the item: the stage's ItemFunc over its input, its parts into
 // the bucket.
-func (wk *Worker) run(ctx context.Context, w *workMsg, data jetstream.ObjectStore) (engine.Report, error) {
+func (wk *Worker) run(ctx context.Context, w *workMsg, data jetstream.ObjectStore) (rep engine.Report, inline map[string][]byte, err error) {
 	fn, err := wk.itemFunc(ctx, w, data)
 	if err != nil {
-		return engine.Report{}, err
+		return engine.Report{}, nil, err
 	}
 	in, err := wk.input(ctx, w, data)
 	if err != nil {
-		return engine.Report{}, err
+		return engine.Report{}, nil, err
 	}
 	defer in.Close()
-	parts := &bucketParts{ctx: ctx, data: data, dir: wk.Dir, name: func(n string) string { return partObject(w.Exec, w.Job.Item, w.Job.Attempt, n) }}
-	rep := fn.Run(ctx, w.Job, in, parts)
-	return rep, parts.err
+	parts := &bucketParts{ctx: ctx, data: data, dir: wk.Dir, inline: map[string][]byte{},
+		name: func(n string) string { return partObject(w.Exec, w.Job.Item, w.Job.Attempt, n) }}
+	rep = fn.Run(ctx, w.Job, in, parts)
+	return rep, parts.inline, parts.err
 }
 
 func (wk *Worker) input(ctx context.Context, w *workMsg, data jetstream.ObjectStore) (io.ReadCloser, error) {
-	if w.Input != "" {
+	switch {
+	case w.Input != "":
 		return data.Get(ctx, w.Input)
+	case w.Path == "":
+		return io.NopCloser(bytes.NewReader(w.Data)), nil
 	}
 	f, err := os.Open(w.Path)
 	if err != nil || w.Job.Chunk == nil {
@@ -344,45 +372,85 @@ func (wk *Worker) log(msg string) {
 	}
 }
 
-// bucketParts is a PartStore that puts each part into the bucket when it
-// is closed, spooled in a file until then.
+// bucketParts is a PartStore that keeps small parts for the answer
+// message and puts the others into the bucket, spooled in a file until
+// they are closed.
 type bucketParts struct {
-	ctx  context.Context
-	data jetstream.ObjectStore
-	dir  string
-	name func(string) string
-	mu   sync.Mutex
-	err  error
+	ctx    context.Context
+	data   jetstream.ObjectStore
+	dir    string
+	name   func(string) string
+	mu     sync.Mutex
+	err    error
+	inline map[string][]byte
+	// inlined counts the bytes kept for the answer.
+	inlined int
 }
 
 func (p *bucketParts) Create(name string) (io.WriteCloser, error) {
-	f, err := os.CreateTemp(p.dir, "part-*")
-	if err != nil {
-		return nil, err
-	}
-	return &bucketPart{p: p, f: f, name: p.name(name)}, nil
+	return &bucketPart{p: p, name: name}, nil
 }
 
+// bucketPart holds a part in memory until it outgrows what may travel in
+// the answer, then in a file.
 type bucketPart struct {
 	p    *bucketParts
-	f    *os.File
 	name string
+	buf  bytes.Buffer
+	f    *os.File
 }
 
-func (b *bucketPart) Write(data []byte) (int, error) { return b.f.Write(data) }
+func (b *bucketPart) Write(data []byte) (int, error) {
+	if b.f == nil && b.buf.Len()+len(data) > inlineMax/4 {
+		f, err := os.CreateTemp(b.p.dir, "part-*")
+		if err != nil {
+			return 0, err
+		}
+		b.f = f
+		if _, err := f.Write(b.buf.Bytes()); err != nil {
+			return 0, err
+		}
+		b.buf = bytes.Buffer{}
+	}
+	if b.f != nil {
+		return b.f.Write(data)
+	}
+	return b.buf.Write(data)
+}
 
 func (b *bucketPart) Close() error {
-	defer os.Remove(b.f.Name())
-	defer b.f.Close()
-	_, err := b.f.Seek(0, io.SeekStart)
-	if err == nil {
-		_, err = b.p.data.Put(b.p.ctx, jetstream.ObjectMeta{Name: b.name}, b.f)
+	p := b.p
+	if b.f == nil {
+		p.mu.Lock()
+		fits := p.inlined+b.buf.Len() <= inlineMax
+		if fits {
+			p.inline[b.name] = b.buf.Bytes()
+			p.inlined += b.buf.Len()
+		}
+		p.mu.Unlock()
+		if fits {
+			return nil
+		}
 	}
-	if err != nil {
-		err = fmt.Errorf("putting part %s into the object store: %w", b.name, err)
-		b.p.mu.Lock()
-		b.p.err = errors.Join(b.p.err, err)
-		b.p.mu.Unlock()
+	var r io.Reader = &b.buf
+	if b.f != nil {
+		defer os.Remove(b.f.Name())
+		defer b.f.Close()
+		if _, err := b.f.Seek(0, io.SeekStart); err != nil {
+			return b.fail(err)
+		}
+		r = b.f
 	}
+	if _, err := p.data.Put(p.ctx, jetstream.ObjectMeta{Name: p.name(b.name)}, r); err != nil {
+		return b.fail(err)
+	}
+	return nil
+}
+
+func (b *bucketPart) fail(err error) error {
+	err = fmt.Errorf("putting part %s into the object store: %w", b.name, err)
+	b.p.mu.Lock()
+	b.p.err = errors.Join(b.p.err, err)
+	b.p.mu.Unlock()
 	return err
 }
