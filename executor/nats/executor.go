@@ -136,7 +136,11 @@ func (d *dispatch) listen(ctx context.Context) (<-chan any, func(), error) {
 		case <-done:
 		}
 	}
-	cons, err := d.e.JS.OrderedConsumer(ctx, resultStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{resultSubject(d.exec)}})
+	var cons jetstream.Consumer
+	err := retry(ctx, func(ctx context.Context) (err error) {
+		cons, err = d.e.JS.OrderedConsumer(ctx, resultStream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{resultSubject(d.exec)}})
+		return err
+	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("listening for results: %w", err)
 	}

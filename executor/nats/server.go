@@ -26,6 +26,10 @@ type ServerOptions struct {
 	Creds string
 	// TLS, when set, makes clients connect over TLS.
 	TLS *tls.Config
+	// Name names the server; Cluster, when set, is the cluster's name,
+	// ClusterListen where its routes listen (host:port) and Routes the
+	// other nodes' route URLs (nats-route://host:port,...).
+	Name, Cluster, ClusterListen, Routes string
 }
 
 // Server is an embedded JetStream server.
@@ -53,6 +57,19 @@ func StartServer(o ServerOptions) (*Server, error) {
 	opts := &server.Options{Host: host, Port: port, JetStream: true, StoreDir: o.StoreDir, NoSigs: true, NoLog: true, TLSConfig: o.TLS}
 	if o.TLS != nil {
 		opts.TLS, opts.TLSTimeout = true, 2
+	}
+	opts.ServerName = o.Name
+	if o.Cluster != "" {
+		h, p, err := net.SplitHostPort(o.ClusterListen)
+		if err != nil {
+			return nil, fmt.Errorf("cluster listen %s: %w", o.ClusterListen, err)
+		}
+		cport, err := strconv.Atoi(p)
+		if err != nil {
+			return nil, fmt.Errorf("cluster listen %s: the port is not a number", o.ClusterListen)
+		}
+		opts.Cluster = server.ClusterOpts{Name: o.Cluster, Host: h, Port: cport}
+		opts.Routes = server.RoutesFromStr(o.Routes)
 	}
 	if o.Creds != "" {
 		pub, err := publicKey(o.Creds)
