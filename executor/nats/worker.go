@@ -119,7 +119,9 @@ func (wk *Worker) connect(ctx context.Context) ([]jetstream.Consumer, jetstream.
 }
 
 // slot runs one item at a time, polling the levels by their weights, so
-// that urgent work goes first and none starves.
+// that urgent work goes first and none starves. A level found empty is
+// not asked again for emptyPause: each ask is a round trip to the
+// server, and most runs fill one level only.
 func (wk *Worker) slot(ctx context.Context, cons []jetstream.Consumer, data jetstream.ObjectStore) {
 	var order []int
 	for i, l := range levels {
@@ -127,29 +129,39 @@ func (wk *Worker) slot(ctx context.Context, cons []jetstream.Consumer, data jets
 			order = append(order, i)
 		}
 	}
+	emptyUntil := make([]time.Time, len(levels))
 	k := 0
 	for ctx.Err() == nil {
 		var msg jetstream.Msg
+		now := time.Now()
 		for range order {
-			c := cons[order[k%len(order)]]
+			l := order[k%len(order)]
 			k++
-			if batch, err := c.FetchNoWait(1); err == nil {
+			if now.Before(emptyUntil[l]) {
+				continue
+			}
+			if batch, err := cons[l].FetchNoWait(1); err == nil {
 				msg = first(ctx, batch)
 			}
-			if msg != nil {
+			if msg != nil || ctx.Err() != nil {
 				break
 			}
+			emptyUntil[l] = now.Add(emptyPause)
 		}
 		if msg == nil {
 			select {
 			case <-ctx.Done():
-			case <-time.After(50 * time.Millisecond):
+			case <-time.After(emptyPause):
 			}
 			continue
 		}
 		wk.handle(ctx, msg, data)
 	}
 }
+
+// emptyPause is how long a worker leaves a level it found empty: the
+// most an item waits for a worker that is idle.
+const emptyPause = 20 * time.Millisecond
 
 // first waits for a batch's message, or its end, or for ctx: a server that
 // went away would keep the batch open until its timeout, and a worker
