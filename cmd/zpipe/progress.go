@@ -27,6 +27,9 @@ type progressPrinter struct {
 	// quiet lines mode prints only the periodic lines, so that a short run
 	// in CI adds nothing to its log.
 	quiet bool
+	// workers, when set, says who answered how many items of a
+	// distributed run, for the periodic lines.
+	workers func() string
 
 	mu    sync.Mutex
 	last  map[string]engine.Progress
@@ -107,8 +110,14 @@ func (p *progressPrinter) handle(e engine.Progress) {
 }
 
 func (p *progressPrinter) line(e engine.Progress, state string) {
-	fmt.Fprintf(p.w, "%s: %d/%d items (%.0f%%), %d records, %d failed, %s\n",
-		e.Name, e.Completed, e.Total, e.Percentage, e.Records, e.Failed, state)
+	by := ""
+	if p.workers != nil {
+		if by = p.workers(); by != "" {
+			by = "; by worker: " + by
+		}
+	}
+	fmt.Fprintf(p.w, "%s: %d/%d items (%.0f%%), %d records, %d failed, %s%s\n",
+		e.Name, e.Completed, e.Total, e.Percentage, e.Records, e.Failed, state, by)
 }
 
 // tick prints a line for every running stage at each interval.

@@ -123,6 +123,9 @@ func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
 		return err
 	}
 	defer dist.close()
+	if dist != nil {
+		prog.workers = dist.workers
+	}
 	sum, err := engine.RunAll(cmd.Context(), plans, engine.Options{
 		Executor:   ex,
 		StateDir:   f.stateDir,

@@ -98,6 +98,9 @@ func (a *app) watch(cmd *cobra.Command, args []string, f *runFlags) error {
 		Writes:   writes,
 		Progress: func() (func(engine.Progress), func()) {
 			prog, _ := newProgress(f.progress, a.stdout, a.stderr, f.interval)
+			if dist != nil {
+				prog.workers = dist.workers
+			}
 			return prog.handle, func() {
 				if err := prog.close(); err != nil {
 					a.log.Error("writing the progress events: " + err.Error())

@@ -146,6 +146,12 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// leftoverAge is how long messages and objects live: a coordinator
+// killed mid-run cannot clean up after itself, and on a long-lived
+// cluster its leftovers must not pile up. A run's items are sent a few
+// at a time, so none waits this long.
+const leftoverAge = 24 * time.Hour
+
 // setup creates the streams, the consumers and the bucket, or brings them
 // to c.
 func setup(ctx context.Context, js jetstream.JetStream, c Config) (jetstream.ObjectStore, error) {
@@ -155,6 +161,7 @@ func setup(ctx context.Context, js jetstream.JetStream, c Config) (jetstream.Obj
 		work, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 			Name: workStream, Subjects: []string{"zpipe.work.>"}, Retention: jetstream.WorkQueuePolicy,
 			MaxBytes: c.MaxStreamBytes, Discard: jetstream.DiscardNew, Replicas: c.Replicas, Duplicates: 2 * time.Minute,
+			MaxAge: leftoverAge,
 		})
 		if err != nil {
 			return err
@@ -168,11 +175,11 @@ func setup(ctx context.Context, js jetstream.JetStream, c Config) (jetstream.Obj
 			}
 		}
 		if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-			Name: resultStream, Subjects: []string{"zpipe.result.>"}, MaxAge: 24 * time.Hour, Replicas: c.Replicas, Duplicates: 2 * time.Minute,
+			Name: resultStream, Subjects: []string{"zpipe.result.>"}, MaxAge: leftoverAge, Replicas: c.Replicas, Duplicates: 2 * time.Minute,
 		}); err != nil {
 			return err
 		}
-		data, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: dataBucket, Replicas: c.Replicas})
+		data, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: dataBucket, Replicas: c.Replicas, TTL: leftoverAge})
 		return err
 	})
 	return data, err
