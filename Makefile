@@ -48,6 +48,7 @@ bench:
 	$(GO) test ./... -run '^$$' -bench . -benchmem -count 5
 	bash scripts/bench-run.sh
 	bash scripts/bench-memory.sh
+	bash scripts/bench-nats.sh
 	$(GO) run ./cmd/zpipe-bench
 
 # SIGKILLs zpipe run 20 times at random moments and checks that resuming
