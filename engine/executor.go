@@ -35,8 +35,11 @@ type Work struct {
 	// Items are the indexes of the items to run, in the order to start
 	// them.
 	Items []int
-	// Parallel bounds the items in flight.
-	Parallel int
+	// Parallel bounds the items in flight. Unless ParallelSet, it is this
+	// machine's core count, and an executor that runs items on other
+	// machines may run more.
+	Parallel    int
+	ParallelSet bool
 	// Gate, when set, bounds what the items in flight hold in memory;
 	// Weight says what item i holds. It is called once for an item,
 	// before its first attempt, and only when there is a Gate.
@@ -178,6 +181,22 @@ func (g *Gate) Acquire(ctx context.Context, n int64, waiting func()) (release fu
 			return nil, err
 		}
 	}
+	return g.took(n), nil
+}
+
+// TryAcquire takes n bytes if the gate has them now, for an executor that
+// cannot block while it waits: it must go on taking its workers' answers,
+// which give bytes back.
+func (g *Gate) TryAcquire(n int64) (release func(), ok bool) {
+	n = max(min(n, g.budget), 1)
+	if !g.sem.TryAcquire(n) {
+		return nil, false
+	}
+	return g.took(n), true
+}
+
+// took counts n bytes taken and returns how to give them back.
+func (g *Gate) took(n int64) func() {
 	g.mu.Lock()
 	g.held += n
 	g.mu.Unlock()
@@ -186,7 +205,7 @@ func (g *Gate) Acquire(ctx context.Context, n int64, waiting func()) (release fu
 		g.held -= n
 		g.mu.Unlock()
 		g.sem.Release(n)
-	}, nil
+	}
 }
 
 // Held returns the bytes in flight; 0 without a gate.

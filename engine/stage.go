@@ -179,7 +179,7 @@ func (sr *stageRun) execute() {
 	}()
 	defer stop()
 	r.progress(Progress{Type: ProgressStart, Name: s.Name, Total: sr.toRun})
-	w := &Work{Parallel: s.Parallel, Gate: r.gate, Limiter: sr.n.limiter, Retry: s.Retry, Stop: stopped,
+	w := &Work{Parallel: s.Parallel, ParallelSet: s.ParallelSet, Gate: r.gate, Limiter: sr.n.limiter, Retry: s.Retry, Stop: stopped,
 		Weight:  func(i int) int64 { return sr.items[i].weight() },
 		Attempt: sr.tryItem,
 		Done: func(i int) {

@@ -265,7 +265,7 @@ func priority(raw json.RawMessage) int {
 // settings lays what o sets over s.
 func (l *loader) settings(o rawSettings, s Settings, at []string) Settings {
 	if o.Parallel != nil {
-		s.Parallel = *o.Parallel
+		s.Parallel, s.ParallelSet = *o.Parallel, true
 	}
 	if o.OnError != nil {
 		s.OnError = OnError(*o.OnError)

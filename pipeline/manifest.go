@@ -45,9 +45,13 @@ type Limits struct {
 // Settings are the per-stage knobs that defaults may set for every stage.
 type Settings struct {
 	Parallel int
-	OnError  OnError
-	Retry    Retry
-	Timeout  time.Duration // per item; 0 means none
+	// ParallelSet says the manifest sets Parallel; otherwise it is this
+	// machine's core count, and items run on other machines may run more
+	// at once.
+	ParallelSet bool
+	OnError     OnError
+	Retry       Retry
+	Timeout     time.Duration // per item; 0 means none
 }
 
 // OnError says what a stage does after a failed item.

@@ -58,7 +58,7 @@ func (e *Executor) Execute(ctx context.Context, w *engine.Work) error {
 	if err != nil {
 		return fmt.Errorf("setting up JetStream: %w", err)
 	}
-	d := &dispatch{e: e, w: w, data: data, exec: newID(), flights: map[int]*flight{}, bySeq: map[uint64]int{}, big: map[int]bool{},
+	d := &dispatch{e: e, w: w, data: data, exec: newID(), flights: map[int]*flight{}, bySeq: map[uint64]int{}, big: map[int]bool{}, release: map[int]func(){},
 		retries: make(chan [2]int, len(w.Items)+1)}
 	if !e.SharedFS {
 		// Made afresh for each stage: in watch mode the manifest and
@@ -119,6 +119,12 @@ type dispatch struct {
 	answered int
 	// big marks the items whose input is in the bucket.
 	big map[int]bool
+	// due are the retries whose wait is over, to send before new items.
+	due [][2]int
+	// release gives back the memory an item holds in the gate; paced
+	// says the next send has its turn from the limiter.
+	release map[int]func()
+	paced   bool
 }
 
 // idleWarning is how long items may wait for a first answer before the
@@ -170,23 +176,46 @@ func (d *dispatch) listen(ctx context.Context) (<-chan any, func(), error) {
 	}, nil
 }
 
-// run sends items while fewer than the cap are in flight, and settles
-// them as their answers come.
+// run sends items while fewer than the cap are in flight, and the gate
+// and the pace let it, and settles them as their answers come.
 func (d *dispatch) run(ctx context.Context, results <-chan any) error {
-	limit := d.e.InFlight
-	if limit <= 0 {
-		limit = 64
+	limit := d.w.Parallel
+	if !d.w.ParallelSet {
+		limit = d.e.InFlight
+		if limit <= 0 {
+			limit = 64
+		}
 	}
 	next := 0
 	stop := d.w.Stop
 	idle := time.NewTimer(idleWarning)
 	defer idle.Stop()
+	defer d.releaseAll()
 	for {
-		for !d.stopped && next < len(d.w.Items) && len(d.flights) < limit {
-			if err := d.send(ctx, d.w.Items[next], 1); err != nil {
+		var admit <-chan time.Time
+		for !d.stopped {
+			var i, n int
+			switch {
+			case len(d.due) > 0:
+				i, n = d.due[0][0], d.due[0][1]
+			case next < len(d.w.Items) && len(d.flights) < limit:
+				i, n = d.w.Items[next], 1
+			}
+			if n == 0 {
+				break
+			}
+			if wait := d.admit(i); wait > 0 {
+				admit = time.After(wait)
+				break
+			}
+			if err := d.send(ctx, i, n); err != nil {
 				return d.abort(err)
 			}
-			next++
+			if n > 1 {
+				d.due = d.due[1:]
+			} else {
+				next++
+			}
 		}
 		if len(d.flights) == 0 && (d.stopped || next == len(d.w.Items)) {
 			break
@@ -196,6 +225,10 @@ func (d *dispatch) run(ctx context.Context, results <-chan any) error {
 			return d.abort(nil)
 		case <-stop:
 			stop, d.stopped = nil, true
+			for _, due := range d.due {
+				d.finish(due[0])
+			}
+			d.due = nil
 		case r := <-results:
 			idle.Reset(idleWarning)
 			if err := d.answer(ctx, r); err != nil {
@@ -206,15 +239,61 @@ func (d *dispatch) run(ctx context.Context, results <-chan any) error {
 				d.e.Warn(fmt.Sprintf("stage %s: no worker has answered in %s; %d items wait (start one with zpipe worker URL)", d.w.Stage.Stage, idleWarning, len(d.flights)))
 			}
 		case due := <-d.retries:
-			if err := d.again(ctx, due[0], due[1]); err != nil {
-				return d.abort(err)
+			if d.stopped {
+				d.finish(due[0])
+			} else {
+				d.due = append(d.due, due)
 			}
+		case <-admit:
 		}
 	}
 	for _, i := range d.w.Items[next:] {
 		d.w.Skipped(i)
 	}
 	return nil
+}
+
+// memoryPoll is how often an item that waits for memory held by other
+// stages asks the gate again.
+const memoryPoll = 20 * time.Millisecond
+
+// admit says how long item i must wait before it is sent: for memory
+// that the gate cannot give yet, then for its turn from the limiter. As a
+// local run does, it holds the item's memory until the item is done, and
+// paces every attempt.
+func (d *dispatch) admit(i int) time.Duration {
+	if d.w.Gate != nil && d.release[i] == nil {
+		release, ok := d.w.Gate.TryAcquire(d.w.Weight(i))
+		if !ok {
+			d.waiting(i, "memory")
+			return memoryPoll
+		}
+		d.release[i] = release
+	}
+	if d.w.Limiter != nil && !d.paced {
+		if wait := d.w.Limiter.Reserve().Delay(); wait > 0 {
+			d.paced = true
+			d.waiting(i, "pace")
+			return wait
+		}
+	}
+	d.paced = false
+	return 0
+}
+
+func (d *dispatch) waiting(i int, what string) {
+	if d.w.Waiting != nil {
+		d.w.Waiting(i, what)
+	}
+}
+
+// releaseAll gives back what the items still hold: a stopped or failed
+// Execute leaves some unsettled, and in watch mode the gate outlives it.
+func (d *dispatch) releaseAll() {
+	for i, release := range d.release {
+		release()
+		delete(d.release, i)
+	}
 }
 
 // send puts attempt n of item i on the work stream, and for the first
@@ -326,22 +405,21 @@ func (d *dispatch) settle(i int, again bool) error {
 		time.AfterFunc(d.w.Retry.Wait(f.attempt), func() { d.retries <- [2]int{i, n} })
 		return nil
 	}
+	d.finish(i)
+	return nil
+}
+
+// finish hands item i back done, with what it held.
+func (d *dispatch) finish(i int) {
 	delete(d.flights, i)
 	if d.big[i] {
 		d.data.Delete(context.Background(), inputObject(d.exec, i))
 	}
-	d.w.Done(i)
-	return nil
-}
-
-// again sends a retry that is due, unless the run is stopping.
-func (d *dispatch) again(ctx context.Context, i, n int) error {
-	if d.stopped {
-		delete(d.flights, i)
-		d.w.Done(i)
-		return nil
+	if release := d.release[i]; release != nil {
+		release()
+		delete(d.release, i)
 	}
-	return d.send(ctx, i, n)
+	d.w.Done(i)
 }
 
 // parts reads an attempt's parts from its answer, or from the bucket.

@@ -267,3 +267,59 @@ func TestAWorkerOfAnotherVersionRefuses(t *testing.T) {
 		t.Errorf("answer %s\nwant it to hold %s", m.Data(), want)
 	}
 }
+
+// A stage's parallel, when the manifest sets it, bounds the items in
+// flight over all workers, as it bounds them in a local run; left to its
+// default (this machine's cores) it does not, since the workers bring
+// their own.
+func TestParallelBoundsItemsInFlight(t *testing.T) {
+	for _, tc := range []struct {
+		parallel string
+		most     func(int) bool
+	}{
+		{"    parallel: 1\n", func(n int) bool { return n == 1 }},
+		{"", func(n int) bool { return n > 2 }},
+	} {
+		t.Run(fmt.Sprintf("parallel=%q", strings.TrimSpace(tc.parallel)), func(t *testing.T) {
+			c := startCluster(t, 2)
+			dir := slowProject(t, 8)
+			p := filepath.Join(dir, "pipeline.yaml")
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, []byte(strings.Replace(string(b), "  sizes:\n", "  sizes:\n"+tc.parallel, 1)), 0o644)
+			if _, err := setup(context.Background(), c.js, Config{}); err != nil {
+				t.Fatal(err)
+			}
+			// Messages in the work stream are items sent and not yet
+			// answered: the work queue drops each once it is acked.
+			stream, err := c.js.Stream(context.Background(), workStream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			most, done := 0, make(chan struct{})
+			var watching sync.WaitGroup
+			watching.Add(1)
+			go func() {
+				defer watching.Done()
+				for {
+					if info, err := stream.Info(context.Background()); err == nil {
+						most = max(most, int(info.State.Msgs))
+					}
+					select {
+					case <-done:
+						return
+					case <-time.After(2 * time.Millisecond):
+					}
+				}
+			}()
+			sum := run(t, dir, engine.Options{Executor: &Executor{JS: c.js}})
+			close(done)
+			watching.Wait()
+			if st := sum.Stages[0]; st.OK != 8 {
+				t.Errorf("stage: %+v", st)
+			}
+			if !tc.most(most) {
+				t.Errorf("at most %d items were in flight at once", most)
+			}
+		})
+	}
+}
