@@ -26,7 +26,12 @@ func CheckFile(ctx context.Context, sch *schema.Schema, path, display string, f 
 // Check is CheckFile for records read from r, such as standard input;
 // display names r in messages.
 func Check(ctx context.Context, sch *schema.Schema, r io.Reader, display string, f format.Format, lim format.Limits, report func(RecordError)) (records, failed int, err error) {
-	dec, err := format.NewDecoder(f, ctxReader{ctx, r}, lim)
+	rc, _, err := format.Decompress(ctxReader{ctx, r})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rc.Close()
+	dec, err := format.NewDecoder(f, rc, lim)
 	if err == nil {
 		v := sch.Validator()
 		defer sch.Put(v)

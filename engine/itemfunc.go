@@ -111,7 +111,18 @@ func (f *ItemFunc) Run(ctx context.Context, job Job, in io.Reader, parts PartSto
 		h = sha256.New()
 		in = io.TeeReader(in, h)
 	}
-	dec, err := newItemDecoder(job.Format, job.Chunk, in, f.limits)
+	records := in
+	if job.Chunk == nil {
+		// A chunk is never compressed: compressed files are not split.
+		rc, _, err := format.Decompress(in)
+		if err != nil {
+			failed = err
+			return rep
+		}
+		defer rc.Close()
+		records = rc
+	}
+	dec, err := newItemDecoder(job.Format, job.Chunk, records, f.limits)
 	if err != nil {
 		failed = err
 		return rep
@@ -143,6 +154,7 @@ func (f *ItemFunc) Run(ctx context.Context, job Job, in io.Reader, parts PartSto
 	t, err := Process(ctx, job.Name, dec, v, w)
 	rep.Records, rep.OK, rep.Failed = t.Records, t.OK, t.Failed
 	var fe *format.Error
+	var ce *format.CorruptError
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
@@ -154,6 +166,8 @@ func (f *ItemFunc) Run(ctx context.Context, job Job, in io.Reader, parts PartSto
 		}
 	case errors.As(err, &fe):
 		failed = fe // the input is malformed: a retry would read the same
+	case errors.As(err, &ce):
+		failed = ce // and so is broken compressed data
 	default:
 		// The disk or the evaluator, not the records, failed.
 		failed, transient = err, true

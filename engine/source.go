@@ -119,7 +119,9 @@ func fileItems(ctx context.Context, path, name string, f format.Format, chunk in
 	if it.Format == "" {
 		it.Format, it.Err = detect(path, name)
 	}
-	if it.Err != nil || !it.Format.LineOriented() {
+	if it.Err != nil || !it.Format.LineOriented() || it.Size <= chunk || compressed(path) {
+		// A compressed file is one item: its lines cannot be found
+		// without reading it all.
 		return []Item{it}
 	}
 	chunks, err := splitFile(ctx, path, chunk)
@@ -146,12 +148,28 @@ func detect(path, name string) (format.Format, error) {
 		return "", err
 	}
 	defer f.Close()
+	r, _, err := format.Decompress(f)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
 	head := make([]byte, 4096)
-	n, _ := io.ReadFull(f, head)
+	n, _ := io.ReadFull(r, head)
 	if ft, ok := format.Detect(name, head[:n]); ok {
 		return ft, nil
 	}
 	return "", fmt.Errorf("cannot tell the format of the file from its name or content; set source.format to one of %s", format.Names())
+}
+
+// compressed says whether a file starts as gzip or zstd data does.
+func compressed(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	_, c, _ := format.Decompress(io.LimitReader(f, 4))
+	return c != ""
 }
 
 // stdinSource reads standard input once, into a file in the run's working

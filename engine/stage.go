@@ -458,7 +458,16 @@ func (sr *stageRun) assemble(g *atomicfile.Group, t target) (string, error) {
 				p.(*lazyFile).Close()
 			}
 		}()
-		return format.Join(t.format, io.MultiWriter(w, h, &lines), parts...)
+		// The hash is of the bytes on disk, compressed or not; the line
+		// count, of the records.
+		cw, err := format.Compress(format.CompressionOf(t.path), io.MultiWriter(w, h))
+		if err != nil {
+			return err
+		}
+		if err := format.Join(t.format, io.MultiWriter(cw, &lines), parts...); err != nil {
+			return err
+		}
+		return cw.Close()
 	})
 	if t.output < 0 {
 		sr.rejected = int(lines)

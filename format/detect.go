@@ -2,6 +2,7 @@ package format
 
 import (
 	"bytes"
+	"io"
 	"path/filepath"
 	"strings"
 )
@@ -9,8 +10,14 @@ import (
 // Detect names the format of a file: by its extension, and failing that by
 // its first bytes. It reports false when neither tells.
 func Detect(name string, content []byte) (Format, bool) {
-	if c, ok := byExtension[strings.ToLower(filepath.Ext(name))]; ok {
+	if c, ok := byExtension[strings.ToLower(filepath.Ext(TrimCompression(name)))]; ok {
 		return c.Name, true
+	}
+	if sniffCompression(content) != "" {
+		// What of the stream its first bytes hold.
+		if r, _, err := Decompress(bytes.NewReader(content)); err == nil {
+			content, _ = io.ReadAll(io.LimitReader(r, 4096))
+		}
 	}
 	return detectContent(content)
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
+
+	"github.com/zpipe/zpipe/format"
 )
 
 var placeholderRE = regexp.MustCompile(`\{[^{}]*\}`)
@@ -28,6 +30,10 @@ func unknownPlaceholder(p string) string {
 func (m *Manifest) expand(template, source string) string {
 	base := filepath.Base(source)
 	ext := filepath.Ext(base)
+	if format.CompressionOf(base) != "" {
+		// users.ndjson.gz: the stem is users, the extension ndjson.gz.
+		ext = filepath.Ext(format.TrimCompression(base)) + ext
+	}
 	dir, err := filepath.Rel(m.Dir, filepath.Dir(source))
 	if err != nil {
 		dir = filepath.Dir(source)
