@@ -85,3 +85,28 @@ func TestCompressionNames(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecompress: no input panics or hangs the decompressors, and every
+// failure of compressed data is a CorruptError.
+func FuzzDecompress(f *testing.F) {
+	for _, c := range []Compression{Gzip, Zstd} {
+		var buf bytes.Buffer
+		w, _ := Compress(c, &buf)
+		w.Write([]byte(`{"id":1}` + "\n" + `{"id":2}` + "\n"))
+		w.Close()
+		f.Add(buf.Bytes())
+	}
+	f.Add([]byte(`{"id":1}`))
+	addSeeds(f, "FuzzDecompress")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, c, err := Decompress(bytes.NewReader(b))
+		if err == nil {
+			_, err = io.Copy(io.Discard, io.LimitReader(r, 64<<20))
+			r.Close()
+		}
+		var ce *CorruptError
+		if err != nil && (c == "" || !errors.As(err, &ce)) {
+			t.Fatalf("%q: %v", c, err)
+		}
+	})
+}
