@@ -46,6 +46,7 @@ func NewItemFunc(m *pipeline.Manifest, s *pipeline.Stage, limits format.Limits) 
 }
 
 func newItemFunc(s *pipeline.Stage, sch *schema.Schema, limits format.Limits) *ItemFunc {
+	limits.Whole = s.Source.Whole
 	return &ItemFunc{stage: s, schema: sch, columns: sch.Columns(), limits: limits}
 }
 

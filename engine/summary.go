@@ -110,6 +110,15 @@ func (e RecordError) Error() string {
 		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Column)
 	}
 	b.WriteString(": ")
+	b.WriteString(e.Detail())
+	return b.String()
+}
+
+// Detail is the error without its file and position: "record 3: age:
+// invalid value 200 (out of bound <=150) (user.cue:7:21)", for a report
+// that gives the position apart, as a GitHub annotation does.
+func (e RecordError) Detail() string {
+	var b strings.Builder
 	if e.Record > 0 {
 		fmt.Fprintf(&b, "record %d: ", e.Record)
 	}

@@ -74,6 +74,10 @@ type Limits struct {
 	MaxLine int
 	// MaxNodes bounds the values a YAML document may expand to through aliases.
 	MaxNodes int
+	// Whole, not a limit but how to read, makes a json file whose top
+	// level is a list one record rather than a record per element. (A
+	// yaml document is always one record.)
+	Whole bool `json:",omitempty"`
 }
 
 // DefaultLimits are generous for real data and small enough to stop an

@@ -545,7 +545,7 @@ func newJSONDecoder(r io.Reader, lim Limits) (Decoder, error) {
 		d.err = &Error{Line: line, Col: col, Msg: "the file holds no JSON value"}
 		return d, nil
 	}
-	if data[d.p.pos] == '[' {
+	if data[d.p.pos] == '[' && !lim.Whole {
 		d.inList = true
 		d.p.pos++
 		d.p.depth = 1

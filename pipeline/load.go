@@ -185,6 +185,7 @@ type (
 			Exclude        []string `json:"exclude"`
 			Format         string   `json:"format"`
 			FollowSymlinks bool     `json:"follow_symlinks"`
+			Whole          bool     `json:"whole"`
 		} `json:"source"`
 		Schema    string  `json:"schema"`
 		Transform *string `json:"transform"`
@@ -344,6 +345,7 @@ func (l *loader) stage(name string, o rawStage, defaults Settings, named map[str
 	line, col := l.rec.Locate(at)
 	s.pos = fmt.Sprintf("%s:%d:%d", l.name, line, col)
 	s.Source.Paths, s.Source.Exclude, s.Source.FollowSymlinks = o.Source.Paths, o.Source.Exclude, o.Source.FollowSymlinks
+	s.Source.Whole = o.Source.Whole
 	if o.Source.Format != "auto" {
 		s.Source.Format = format.Format(o.Source.Format)
 	}

@@ -114,6 +114,8 @@ type Source struct {
 	// FollowSymlinks lets a glob follow symlinked folders that lead out of
 	// the manifest's folder.
 	FollowSymlinks bool
+	// Whole reads a json file whose top level is a list as one record.
+	Whole bool
 }
 
 // Output is one file, or one file per source, that a stage writes.

@@ -1,24 +1,24 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
 	"github.com/zpipe/zpipe/engine"
 	"github.com/zpipe/zpipe/format"
-	"github.com/zpipe/zpipe/pipeline"
 	"github.com/zpipe/zpipe/schema"
 )
 
 // checkFlags are zpipe check's flags.
 type checkFlags struct {
 	schemaRef string
-	formatArg string
+	from      string
+	report    string
+	jsonOut   bool
+	whole     bool
 	verbose   bool
 }
 
@@ -31,17 +31,35 @@ func (a *app) checkCmd() *cobra.Command {
 cue vet, but record by record: each invalid record is reported on its own
 line with its file, line and column, the CUE path, the violated constraint
 and the constraint's position in the schema. Nothing is written. A file
-named - is standard input.
+named - is standard input; gzip and zstd files are read through.
 
 Exit status: 0 when every record is valid, 1 when any is not, 2 for a usage
 or schema error.`,
 		Example: `  zpipe check -s schemas/user.cue#User data/users/*.json
-  zpipe check -s schemas/user.cue#User --format ndjson events.log
-  zcat users.ndjson.gz | zpipe check -s schemas/user.cue#User -`,
-		RunE: func(cmd *cobra.Command, args []string) error { return a.check(cmd.Context(), args, f) },
+  zpipe check -s schemas/user.cue#User --from ndjson events.log
+  zcat users.ndjson.gz | zpipe check -s schemas/user.cue#User -
+  zpipe check -s schemas/user.cue#User --format github data/*.json   # in GitHub Actions`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("format") {
+				if ft, err := format.Parse(f.report); err == nil && ft != format.JSON {
+					// --format once named the input's format.
+					return usageError{fmt.Errorf("--format %s: --format says how to print findings (%s); the input's format is --from %s", f.report, findingFormats, f.report)}
+				}
+				if f.jsonOut && f.report != "json" {
+					return usageError{fmt.Errorf("--json and --format %s disagree", f.report)}
+				}
+			}
+			if f.jsonOut {
+				f.report = "json"
+			}
+			return a.check(cmd.Context(), args, f)
+		},
 	}
 	cmd.Flags().StringVarP(&f.schemaRef, "schema", "s", "", "the schema: file.cue#Definition, or file.cue for the whole file")
-	cmd.Flags().StringVar(&f.formatArg, "format", "auto", "the files' format: auto, "+format.Names())
+	cmd.Flags().StringVar(&f.from, "from", "auto", "the files' format: auto (by name, then content), "+format.Names())
+	cmd.Flags().StringVar(&f.report, "format", "text", "how to print findings: "+findingFormats+" (GitHub Actions annotations)")
+	cmd.Flags().BoolVar(&f.jsonOut, "json", false, "print the findings as a JSON array (same as --format json)")
+	cmd.Flags().BoolVar(&f.whole, "whole", false, "a json file whose top level is a list is one record, not one per element")
 	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "say whether the compiled fast path checks the records, or which construct keeps it off")
 	return cmd
 }
@@ -54,50 +72,34 @@ func (a *app) check(ctx context.Context, args []string, f *checkFlags) error {
 	if len(args) == 0 {
 		return usageError{errors.New("check needs at least one file to check")}
 	}
-	var forced format.Format
-	if f.formatArg != "" && f.formatArg != "auto" {
-		ft, err := format.Parse(f.formatArg)
-		if err != nil {
-			return usageError{err}
-		}
-		forced = ft
-	}
-	spec, err := schema.ParseSpec(f.schemaRef)
+	forced, err := parseFrom(f.from)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
-	// CUE runs in a child process, so that Ctrl-C stops it.
-	sch, err := schema.Load(spec, schema.Isolated())
+	findings, err := newRecordFindings(a.stdout, f.report)
 	if err != nil {
-		return usageError{err}
+		return err
+	}
+	sch, err := a.loadSchema(f.schemaRef, f.verbose)
+	if err != nil {
+		return err
 	}
 	defer sch.Close()
-	if f.verbose {
-		if on, why := sch.FastPath(); on {
-			a.log.Info("checking with the compiled fast path; invalid records are checked again by CUE for its message")
-		} else {
-			a.log.Info("checking with CUE's evaluator: the fast path does not cover " + why)
-		}
-	}
 	// check has nothing to save: the first Ctrl-C stops it.
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := a.stopOnSignal(ctx)
 	defer cancel()
-	go func() {
-		select {
-		case <-a.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	lim := format.DefaultLimits
+	lim.Whole = f.whole
 	var records, failed, files int
 	for _, file := range args {
-		n, bad, err := a.checkOne(ctx, sch, file, forced)
+		n, bad, err := a.checkOne(ctx, sch, file, forced, lim, findings.report)
 		records += n
 		failed += bad
 		if n > 0 || err == nil || errors.As(err, new(*format.Error)) {
 			files++
 		}
 		if err != nil && ctx.Err() != nil {
+			findings.close()
 			return exitError{130}
 		}
 		if err != nil && !errors.As(err, new(*format.Error)) {
@@ -105,6 +107,7 @@ func (a *app) check(ctx context.Context, args []string, f *checkFlags) error {
 			failed++
 		}
 	}
+	findings.close()
 	a.log.Info(fmt.Sprintf("checked %d records in %d files: %d invalid", records, files, failed))
 	if failed > 0 {
 		return exitError{1}
@@ -112,29 +115,52 @@ func (a *app) check(ctx context.Context, args []string, f *checkFlags) error {
 	return nil
 }
 
+// loadSchema loads -s's schema, with CUE in a child process so that
+// Ctrl-C stops it, and with -v says how it checks.
+func (a *app) loadSchema(ref string, verbose bool) (*schema.Schema, error) {
+	spec, err := schema.ParseSpec(ref)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	sch, err := schema.Load(spec, schema.Isolated())
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if verbose {
+		if on, why := sch.FastPath(); on {
+			a.log.Info("checking with the compiled fast path; invalid records are checked again by CUE for its message")
+		} else {
+			a.log.Info("checking with CUE's evaluator: the fast path does not cover " + why)
+		}
+	}
+	return sch, nil
+}
+
+// stopOnSignal returns a context that the first Ctrl-C cancels, for a
+// command with nothing to save.
+func (a *app) stopOnSignal(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-a.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
+}
+
 // checkOne checks one file, or standard input for -, in format f or the
-// one its name or content tells; invalid records go to stdout.
-func (a *app) checkOne(ctx context.Context, sch *schema.Schema, file string, f format.Format) (records, failed int, err error) {
-	report := func(e engine.RecordError) { fmt.Fprintln(a.stdout, e.Error()) }
-	if file != pipeline.Stdin {
-		if f == "" {
-			if f, err = engine.DetectFile(file); err != nil {
-				return 0, 0, fmt.Errorf("%s: %w", file, err)
-			}
-		}
-		records, failed, err = engine.CheckFile(ctx, sch, file, filepath.Clean(file), f, format.DefaultLimits, report)
-		if err != nil && !errors.As(err, new(*format.Error)) {
-			err = fmt.Errorf("%s: %w", file, err)
-		}
-		return records, failed, err
+// one its name or content tells.
+func (a *app) checkOne(ctx context.Context, sch *schema.Schema, file string, f format.Format, lim format.Limits, report func(engine.RecordError)) (records, failed int, err error) {
+	in, err := a.openInput(file, f)
+	if err != nil {
+		return 0, 0, err
 	}
-	in := bufio.NewReaderSize(a.stdin, 64<<10)
-	if f == "" {
-		head, _ := in.Peek(4096)
-		var ok bool
-		if f, ok = format.Detect("", head); !ok {
-			return 0, 0, errors.New("standard input: cannot tell its format from its content; say it with --format")
-		}
+	defer in.close()
+	records, failed, err = engine.Check(ctx, sch, in.r, in.name, in.format, lim, report)
+	if err != nil && !errors.As(err, new(*format.Error)) {
+		err = fmt.Errorf("%s: %w", in.name, err)
 	}
-	return engine.Check(ctx, sch, in, "<stdin>", f, format.DefaultLimits, report)
+	return records, failed, err
 }
