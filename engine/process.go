@@ -76,7 +76,11 @@ func Process(ctx context.Context, name string, in Records, v *schema.Validator, 
 		case errors.As(err, &fe) && fe.Recoverable:
 			l.batch = append(l.batch, slot{bad: fe})
 		case err != nil:
-			l.t.Records += len(l.batch)
+			// The records before a fatal error are still checked and
+			// handed on: check and convert report or write them.
+			if ferr := l.flush(); ferr != nil {
+				return l.t, ferr
+			}
 			return l.t, err
 		default:
 			l.batch = append(l.batch, slot{rec: rec})
