@@ -26,8 +26,10 @@ type Event struct {
 	Stage string
 	// Msg is a sentence for a person to read.
 	Msg string
-	// Err is set for RecordFailed.
-	Err *RecordError
+	// Err is set for RecordFailed; its Source is relative to the folder
+	// of Manifest, the stage's manifest file.
+	Err      *RecordError
+	Manifest string
 	// Summary is set for StageFinished.
 	Summary *StageSummary
 	// UpToDate, ToRun and Rebuild are set for StagePlanned: items skipped,

@@ -533,7 +533,7 @@ func (sr *stageRun) report(i int) {
 		for k := range res.errs {
 			sr.shown++
 			if sr.shown <= sr.r.opts.MaxShownErrors {
-				sr.r.emit(Event{Kind: RecordFailed, Stage: sr.s.Name, Msg: res.errs[k].Error(), Err: &res.errs[k]})
+				sr.r.emit(Event{Kind: RecordFailed, Stage: sr.s.Name, Msg: res.errs[k].Error(), Err: &res.errs[k], Manifest: sr.m.File})
 			}
 		}
 	}

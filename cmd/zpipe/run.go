@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 // runFlags are the flags run and resume share.
 type runFlags struct {
 	jsonOut    bool
+	report     string
 	force      bool
 	outRoot    string
 	stateDir   string
@@ -32,6 +35,7 @@ type runFlags struct {
 
 func (f *runFlags) register(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.jsonOut, "json", false, "print the summary as JSON")
+	cmd.Flags().StringVar(&f.report, "format", "text", "how to report invalid records: text (log lines) or github (also GitHub Actions annotations on their files and lines, on stdout)")
 	cmd.Flags().BoolVar(&f.force, "force", false, "redo every item, ignoring what earlier runs finished")
 	cmd.Flags().StringVar(&f.outRoot, "out-root", "", "let outputs go anywhere under this folder (default: the manifest's folder)")
 	cmd.Flags().StringVar(&f.stateDir, "state-dir", "", "folder for the journal, saved parts and run records (default: .zpipe beside the manifest)")
@@ -110,6 +114,10 @@ func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
 	if len(args) == 0 {
 		return usageError{fmt.Errorf("%s takes one or more manifests; see zpipe %s --help", cmd.Name(), cmd.Name())}
 	}
+	onEvent, err := a.eventReporter(f.report)
+	if err != nil {
+		return err
+	}
 	plans, err := loadPlans(args, f.outRoot)
 	if err != nil {
 		return err
@@ -132,7 +140,7 @@ func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
 		Force:      f.force,
 		Stdin:      a.stdin,
 		Stop:       a.stop,
-		OnEvent:    a.logEvent,
+		OnEvent:    onEvent,
 		OnProgress: prog.handle,
 	})
 	progErr := prog.close()
@@ -195,6 +203,36 @@ func (a *app) logEvent(e engine.Event) {
 			a.log.Error("stage " + e.Stage + ": " + e.Summary.Error)
 		}
 	}
+}
+
+// eventReporter is what hears a run's events: the log, and with
+// --format github also annotations for the Actions runner, on the files
+// of the records as the runner sees them, relative to where zpipe runs.
+func (a *app) eventReporter(mode string) (func(engine.Event), error) {
+	switch mode {
+	case "text":
+		return a.logEvent, nil
+	case "github":
+	default:
+		return nil, usageError{fmt.Errorf("--format %q: use text or github", mode)}
+	}
+	gh, _ := newRecordFindings(a.stdout, "github")
+	cwd, _ := os.Getwd()
+	return func(e engine.Event) {
+		a.logEvent(e)
+		switch {
+		case e.Kind == engine.RecordFailed && e.Err != nil:
+			re := *e.Err
+			if e.Manifest != "" && re.Source != "<stdin>" {
+				if rel, err := filepath.Rel(cwd, filepath.Join(filepath.Dir(e.Manifest), re.Source)); err == nil {
+					re.Source = filepath.ToSlash(rel)
+				}
+			}
+			gh.report(re)
+		case e.Kind == engine.StageFinished && e.Summary.Error != "":
+			fmt.Fprintf(a.stdout, "::error title=zpipe::%s\n", ghEscape("stage "+e.Stage+": "+e.Summary.Error, false))
+		}
+	}, nil
 }
 
 func printSummary(w io.Writer, sum *engine.Summary) {

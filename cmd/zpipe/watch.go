@@ -60,6 +60,9 @@ func (a *app) watch(cmd *cobra.Command, args []string, f *runFlags) error {
 	if _, err := newProgress(f.progress, a.stdout, a.stderr, 0); err != nil {
 		return err
 	}
+	if f.report != "text" {
+		return usageError{fmt.Errorf("--format %s is for run and resume; watch logs invalid records", f.report)}
+	}
 	p := &watchPrinter{a: a, f: f}
 	for _, file := range args {
 		abs, err := filepath.Abs(file)
