@@ -3,6 +3,7 @@ package pipeline
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -203,4 +204,39 @@ func staticDir(glob string) string {
 		return "."
 	}
 	return filepath.ToSlash(p)
+}
+
+// Only narrows the plan to the named stages and every stage they depend
+// on, as make builds a target and what it needs; the order stays. A name
+// the manifest does not have is an error that lists the ones it has.
+func (p *Plan) Only(names []string) (*Plan, error) {
+	keep := map[string]bool{}
+	var visit func(name string)
+	visit = func(name string) {
+		if keep[name] {
+			return
+		}
+		keep[name] = true
+		for _, d := range p.Deps[name] {
+			visit(d.Stage)
+		}
+	}
+	var have []string
+	for _, s := range p.Manifest.Stages {
+		have = append(have, s.Name)
+	}
+	for _, n := range names {
+		if !slices.Contains(have, n) {
+			return nil, fmt.Errorf("%s has no stage %q (stages: %s)", p.Manifest.File, n, strings.Join(have, ", "))
+		}
+		visit(n)
+	}
+	out := &Plan{Manifest: p.Manifest, Deps: map[string][]Dep{}}
+	for _, s := range p.Stages {
+		if keep[s.Name] {
+			out.Stages = append(out.Stages, s)
+			out.Deps[s.Name] = p.Deps[s.Name]
+		}
+	}
+	return out, nil
 }

@@ -18,6 +18,7 @@ type planFlags struct {
 	outRoot  string
 	stateDir string
 	all      bool
+	stages   []string
 }
 
 func (a *app) planCmd() *cobra.Command {
@@ -46,6 +47,8 @@ state: up to date, would run, blocked.`,
 	cmd.Flags().StringVar(&f.outRoot, "out-root", "", "as for run")
 	cmd.Flags().StringVar(&f.stateDir, "state-dir", "", "the state folder to read (default: .zpipe beside the manifest)")
 	cmd.Flags().BoolVar(&f.all, "all", false, "list every item, not the first ten of each stage")
+	stageFlag(cmd, &f.stages)
+	manifestArgs(cmd)
 	return cmd
 }
 
@@ -66,6 +69,9 @@ func (a *app) plan(cmd *cobra.Command, args []string, f *planFlags) error {
 	}
 	plans, err := loadPlans(args, f.outRoot)
 	if err != nil {
+		return err
+	}
+	if plans, err = narrow(plans, f.stages); err != nil {
 		return err
 	}
 	rep, err := engine.DryRun(plans, engine.Options{StateDir: f.stateDir})

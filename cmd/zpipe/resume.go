@@ -21,5 +21,7 @@ resume exists to say so in scripts.`,
 		},
 	}
 	f.register(cmd)
+	stageFlag(cmd, &f.stages)
+	manifestArgs(cmd)
 	return cmd
 }

@@ -19,6 +19,7 @@ import (
 type runFlags struct {
 	jsonOut    bool
 	report     string
+	stages     []string
 	force      bool
 	outRoot    string
 	stateDir   string
@@ -83,6 +84,8 @@ when interrupted.`,
 		},
 	}
 	f.register(cmd)
+	stageFlag(cmd, &f.stages)
+	manifestArgs(cmd)
 	cmd.Flags().BoolVar(&f.watch, "watch", false, "after the run, watch the manifest, schemas and sources and rerun what a change affects (as zpipe watch)")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "print what would run and why, and write nothing (as zpipe plan)")
 	return cmd
@@ -120,6 +123,9 @@ func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
 	}
 	plans, err := loadPlans(args, f.outRoot)
 	if err != nil {
+		return err
+	}
+	if plans, err = narrow(plans, f.stages); err != nil {
 		return err
 	}
 	prog, err := newProgress(f.progress, a.stdout, a.stderr, f.interval)

@@ -89,6 +89,7 @@ Exit status: 0 when there is no error (warnings are allowed unless
 	cmd.Flags().StringVar(&formatArg, "format", "text", "how to print findings: text, json, or github (GitHub Actions annotations)")
 	cmd.Flags().BoolVar(&strict, "strict", false, "fail on warnings too")
 	cmd.Flags().StringVar(&outRoot, "out-root", "", "let outputs go anywhere under this folder (default: the manifest's folder)")
+	manifestArgs(cmd)
 	return cmd
 }
 

@@ -44,6 +44,7 @@ exits 0; a second Ctrl-C stops at once.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return a.watch(cmd, args, f) },
 	}
 	f.register(cmd)
+	manifestArgs(cmd)
 	cmd.Flags().Lookup("debounce").Usage = "how long a changed file must be quiet before a rerun"
 	cmd.Flags().Lookup("json").Usage = "print each run's summary as one line of JSON"
 	cmd.Flags().Duration("scan-interval", 2*time.Second, "how often to stat every watched file, to catch changes the OS did not report; 0 turns it off")
