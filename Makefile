@@ -50,6 +50,7 @@ bench:
 	bash scripts/bench-run.sh
 	bash scripts/bench-memory.sh
 	bash scripts/bench-nats.sh
+	bash scripts/bench-convert.sh
 	$(GO) run ./cmd/zpipe-bench
 
 # SIGKILLs zpipe run 20 times at random moments and checks that resuming
