@@ -128,7 +128,7 @@ func Compress(c Compression, w io.Writer) (io.WriteCloser, error) {
 	case Zstd:
 		// One goroutine: the output is the same bytes on every run and
 		// machine, which the outputs' hashes rely on.
-		return zstd.NewWriter(w, zstd.WithEncoderConcurrency(1))
+		return zstd.NewWriter(w, zstd.WithEncoderConcurrency(1), zstd.WithLowerEncoderMem(true))
 	case "":
 		return nopWriteCloser{w}, nil
 	}
