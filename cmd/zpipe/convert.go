@@ -184,8 +184,8 @@ func outputFormat(to, out string) (format.Format, error) {
 	return "", usageError{fmt.Errorf("-o %s: its extension names no format; say which with --to", out)}
 }
 
-// notAnInput refuses an output that is one of the inputs: convert would
-// replace what it reads.
+// notAnInput refuses an output that is one of the inputs, which convert
+// would replace as it reads it, or a folder.
 func notAnInput(inputs []string, outs ...string) error {
 	for _, out := range outs {
 		if out == "" {
@@ -194,6 +194,9 @@ func notAnInput(inputs []string, outs ...string) error {
 		oi, err := os.Stat(out)
 		if err != nil {
 			continue
+		}
+		if oi.IsDir() {
+			return usageError{fmt.Errorf("%s is a folder; convert writes one file", out)}
 		}
 		for _, in := range inputs {
 			if in == pipeline.Stdin {
