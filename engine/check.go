@@ -33,6 +33,7 @@ func Check(ctx context.Context, sch *schema.Schema, r io.Reader, display string,
 	defer rc.Close()
 	dec, err := format.NewDecoder(f, rc, lim)
 	if err == nil {
+		dec = emptyDocument(f, dec)
 		v := sch.Validator()
 		defer sch.Put(v)
 		var t Tally

@@ -49,6 +49,11 @@ func (c *Converter) Convert(ctx context.Context, r io.Reader, name string, f for
 	if err != nil {
 		return err
 	}
+	if c.Schema != nil {
+		// Checked as cue vet checks it; without a schema an empty
+		// file converts to nothing.
+		dec = emptyDocument(f, dec)
+	}
 	var v *schema.Validator
 	if c.Schema != nil {
 		v = c.Schema.Validator()

@@ -200,7 +200,11 @@ func newItemDecoder(f format.Format, c *format.Chunk, in io.Reader, lim format.L
 	if c != nil {
 		return format.NewChunkDecoder(f, in, c.Line, c.Record, lim)
 	}
-	return format.NewDecoder(f, in, lim)
+	dec, err := format.NewDecoder(f, in, lim)
+	if err != nil {
+		return nil, err
+	}
+	return emptyDocument(f, dec), nil
 }
 
 // partWriter holds an attempt's parts, each created on the first record
