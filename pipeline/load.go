@@ -400,13 +400,14 @@ func joinFormats(fs []format.Format) string {
 	}
 }
 
-// schemaRef resolves a schema name from the manifest's schemas, or a
-// file.cue#Definition reference, to a spec with an absolute file.
+// schemaRef resolves a schema name from the manifest's schemas, a
+// file.cue#Definition reference or a JSON Schema file, to a spec with an
+// absolute file.
 func (l *loader) schemaRef(ref string, named map[string]string, at []string) (schema.Spec, bool) {
 	if spec, ok := named[ref]; ok {
 		ref = spec
-	} else if !strings.Contains(ref, ".cue") {
-		l.errorf(at, "%q is neither a name under schemas (%s) nor a .cue file", ref, strings.Join(slices.Sorted(maps.Keys(named)), ", "))
+	} else if file, _, _ := strings.Cut(ref, "#"); !strings.HasSuffix(file, ".cue") && !schema.IsJSONSchema(file) {
+		l.errorf(at, "%q is neither a name under schemas (%s) nor a .cue or JSON Schema (.json) file", ref, strings.Join(slices.Sorted(maps.Keys(named)), ", "))
 		return schema.Spec{}, false
 	}
 	spec, err := schema.ParseSpec(ref)

@@ -118,7 +118,7 @@ func TestLoadErrors(t *testing.T) {
 		{"a placeholder must be known", base + "    outputs: [{format: json, path: \"out/{base}.json\"}]\n",
 			`pipeline.yaml:6:36: stages.users.outputs[0].path: unknown placeholder {base}; use {stem}, {name}, {ext} or {dir}`},
 		{"a schema name must exist", strings.Replace(base, "s.cue#User", "usr", 1),
-			`pipeline.yaml:5:13: stages.users.schema: "usr" is neither a name under schemas () nor a .cue file`},
+			`pipeline.yaml:5:13: stages.users.schema: "usr" is neither a name under schemas () nor a .cue or JSON Schema (.json) file`},
 		{"needs must name a stage", base + "    needs: [nope]\n",
 			`pipeline.yaml:6:13: stages.users.needs[0]: no stage is named "nope" (stages: users)`},
 		{"an empty manifest", "", "pipeline.yaml: manifest is empty"},

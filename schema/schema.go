@@ -164,6 +164,24 @@ func (s *Schema) Put(v *Validator) {
 }
 
 func (s *Schema) compile(ctx *cue.Context, spec Spec) (cue.Value, error) {
+	if IsJSONSchema(spec.File) {
+		if spec.Def != "" {
+			return cue.Value{}, fmt.Errorf("%s is a JSON Schema, which is checked whole: drop #%s", s.display(spec.File), spec.Def)
+		}
+		f, err := fromJSONSchema(ctx, spec.File, s.sources[spec.File])
+		var ce cueerrors.Error
+		switch {
+		case errors.As(err, &ce):
+			return cue.Value{}, s.cueError(err)
+		case err != nil:
+			return cue.Value{}, fmt.Errorf("%s: %w", s.display(spec.File), err)
+		}
+		v := ctx.BuildFile(f)
+		if err := v.Err(); err != nil {
+			return cue.Value{}, s.cueError(err)
+		}
+		return v, nil
+	}
 	f, defs, err := prune(spec.File, s.sources[spec.File], spec.Def)
 	if err != nil {
 		return cue.Value{}, s.cueError(err)

@@ -55,7 +55,7 @@ or schema error.`,
 			return a.check(cmd.Context(), args, f)
 		},
 	}
-	cmd.Flags().StringVarP(&f.schemaRef, "schema", "s", "", "the schema: file.cue#Definition, or file.cue for the whole file")
+	cmd.Flags().StringVarP(&f.schemaRef, "schema", "s", "", "the schema: file.cue#Definition, file.cue for the whole file, or a JSON Schema file.json")
 	cmd.Flags().StringVar(&f.from, "from", "auto", "the files' format: auto (by name, then content), "+format.Names())
 	cmd.Flags().StringVar(&f.report, "format", "text", "how to print findings: "+findingFormats+" (GitHub Actions annotations)")
 	cmd.Flags().BoolVar(&f.jsonOut, "json", false, "print the findings as a JSON array (same as --format json)")

@@ -47,7 +47,7 @@ input was malformed, 2 for a usage or schema error, 130 when interrupted.`,
   zcat big.ndjson.gz | zpipe convert --from ndjson --to csv - > big.csv`,
 		RunE: func(cmd *cobra.Command, args []string) error { return a.convert(cmd.Context(), args, f) },
 	}
-	cmd.Flags().StringVarP(&f.schemaRef, "schema", "s", "", "check each record against this schema (file.cue#Definition) and fill in its defaults")
+	cmd.Flags().StringVarP(&f.schemaRef, "schema", "s", "", "check each record against this schema (file.cue#Definition, or a JSON Schema file.json) and fill in its defaults")
 	cmd.Flags().StringVar(&f.from, "from", "auto", "the inputs' format: auto (by name, then content), "+format.Names())
 	cmd.Flags().StringVar(&f.to, "to", "", "the output's format: "+format.Names()+" (default: -o's extension, else ndjson)")
 	cmd.Flags().StringVarP(&f.out, "output", "o", "", "write to this file rather than standard output; .gz or .zst compresses it")
