@@ -153,7 +153,7 @@ func planNodes(plans []*pipeline.Plan, stateDir string) ([]*node, map[*node]erro
 		for _, s := range p.Stages {
 			n := &node{plan: p, stage: s, key: strconv.Itoa(pi) + "-" + s.Name, id: stageKey(stateDir, m, s.Name), priority: m.Priority*1000 + s.Priority, order: len(nodes),
 				sum: &StageSummary{Name: s.Name}}
-			sopts := []schema.Option{schema.WithDisplayPath(m.Rel)}
+			sopts := []schema.Option{schema.WithDisplayPath(m.Rel), schema.WithRefs(m.SchemaRefs)}
 			if s.Transform != nil {
 				sopts = append(sopts, schema.WithTransform(*s.Transform))
 			}

@@ -53,7 +53,7 @@ func newItemFunc(s *pipeline.Stage, sch *schema.Schema, limits format.Limits) *I
 // loadSchema compiles a stage's schema and transform. CUE runs in child
 // processes that a timeout or a stop can kill.
 func loadSchema(m *pipeline.Manifest, s *pipeline.Stage) (*schema.Schema, error) {
-	opts := []schema.Option{schema.WithDisplayPath(m.Rel), schema.Isolated()}
+	opts := []schema.Option{schema.WithDisplayPath(m.Rel), schema.Isolated(), schema.WithRefs(m.SchemaRefs)}
 	if s.Transform != nil {
 		opts = append(opts, schema.WithTransform(*s.Transform))
 	}

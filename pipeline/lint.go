@@ -156,7 +156,7 @@ func (l *linter) schema(s *Stage) *schema.Schema {
 
 func (l *linter) load(spec schema.Spec, transform *schema.Spec) (*schema.Schema, error) {
 	key := spec.String()
-	opts := []schema.Option{schema.WithDisplayPath(l.m.Rel)}
+	opts := []schema.Option{schema.WithDisplayPath(l.m.Rel), schema.WithRefs(l.m.SchemaRefs)}
 	if transform != nil {
 		key += "\x00" + transform.String()
 		opts = append(opts, schema.WithTransform(*transform))

@@ -158,6 +158,7 @@ type (
 		Defaults rawSettings       `json:"defaults"`
 		Limits   rawLimits         `json:"limits"`
 		Schemas  map[string]string `json:"schemas"`
+		Refs     map[string]string `json:"schema_refs"`
 	}
 	rawSettings struct {
 		Parallel *int    `json:"parallel"`
@@ -219,6 +220,19 @@ func (l *loader) build(doc *format.Object) {
 	}
 	m.Version = 1
 	m.Name, m.Executor = raw.Name, raw.Executor
+	for prefix, path := range raw.Refs {
+		if m.SchemaRefs == nil {
+			m.SchemaRefs = map[string]string{}
+		}
+		abs := path
+		if !filepath.IsAbs(abs) {
+			abs = filepath.Join(m.Dir, path)
+		}
+		if strings.HasSuffix(path, "/") {
+			abs += string(filepath.Separator)
+		}
+		m.SchemaRefs[prefix] = abs
+	}
 	if m.Name == "" {
 		m.Name = strings.TrimSuffix(filepath.Base(m.File), filepath.Ext(m.File))
 	}

@@ -28,6 +28,10 @@ type Manifest struct {
 	// "nats" on workers of an embedded NATS server, or nats://host:port,…
 	// on workers of an existing cluster. The command line overrides it.
 	Executor string
+	// SchemaRefs maps URL prefixes that JSON Schemas $ref to local files
+	// or folders (absolute; a folder keeps its trailing slash): zpipe
+	// never fetches a schema.
+	SchemaRefs map[string]string
 	// Stages in the order the manifest lists them.
 	Stages []*Stage
 

@@ -54,6 +54,7 @@ type childHello struct {
 	Sources   map[string]string `json:"sources"`
 	Spec      Spec              `json:"spec"`
 	Transform *Spec             `json:"transform,omitempty"`
+	Refs      map[string]string `json:"refs,omitempty"`
 }
 
 // childReply answers a check, or the hello.
@@ -87,7 +88,7 @@ func serveChild(in io.Reader, out io.Writer) int {
 	if err := json.Unmarshal(msg, &hello); err != nil {
 		return answer(childReply{Error: err.Error()})
 	}
-	s := &Schema{spec: hello.Spec, transform: hello.Transform, sources: map[string][]byte{}, display: func(p string) string { return p }}
+	s := &Schema{spec: hello.Spec, transform: hello.Transform, refs: hello.Refs, sources: map[string][]byte{}, display: func(p string) string { return p }}
 	for f, src := range hello.Sources {
 		s.sources[f] = []byte(src)
 	}
@@ -181,7 +182,7 @@ func (s *Schema) startChild(ctx context.Context) (*child, error) {
 	s.track(c, true)
 	go c.read(out, s)
 	c.w = bufio.NewWriterSize(c.in, 64<<10)
-	hello := childHello{Spec: s.spec, Transform: s.transform, Sources: map[string]string{}}
+	hello := childHello{Spec: s.spec, Transform: s.transform, Refs: s.refs, Sources: map[string]string{}}
 	for f, src := range s.sources {
 		hello.Sources[f] = string(src)
 	}

@@ -3,7 +3,9 @@ package schema
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,15 +22,23 @@ func IsJSONSchema(file string) bool {
 	return strings.EqualFold(filepath.Ext(file), ".json")
 }
 
-// fromJSONSchema translates a JSON Schema document into CUE with CUE's
-// own encoding/jsonschema, so that a JSON Schema is checked by the same
-// engine, with the same messages, as a CUE schema. The draft is the one
-// $schema names (2020-12 when it names none). Positions stay those of
-// the JSON file, so that a message cites the keyword that failed.
-func fromJSONSchema(ctx *cue.Context, file string, src []byte) (*ast.File, error) {
+// fromJSONSchema translates the JSON Schema document in file into CUE
+// with CUE's own encoding/jsonschema, so that a JSON Schema is checked by
+// the same engine, with the same messages, as a CUE schema. The draft is
+// the one $schema names (2020-12 when it names none). The documents its
+// $refs lead to (refs: URL → file, all in sources) are embedded under
+// their URLs. Positions stay those of the JSON files, so that a message
+// cites the keyword that failed.
+func fromJSONSchema(ctx *cue.Context, file string, sources map[string][]byte, refs map[string]string) (*ast.File, error) {
+	src := sources[file]
 	expr, err := cuejson.Extract(file, src)
 	if err != nil {
 		return nil, err
+	}
+	if len(refs) > 0 {
+		if expr, err = embedRefs(expr, file, src, sources, refs); err != nil {
+			return nil, err
+		}
 	}
 	doc := ctx.BuildExpr(expr, cue.Filename(file))
 	if err := doc.Err(); err != nil {
@@ -38,9 +48,9 @@ func fromJSONSchema(ctx *cue.Context, file string, src []byte) (*ast.File, error
 	if err != nil {
 		return nil, err
 	}
-	// A $ref that leaves the document becomes a CUE import of the schema
-	// it names (a path with a host, not a standard package such as
-	// strings), which zpipe does not fetch.
+	// A $ref that still leaves the document becomes a CUE import of the
+	// schema it names (a path with a host, not a standard package such
+	// as strings), which zpipe does not fetch.
 	for imp := range f.ImportSpecs() {
 		path := strings.Trim(imp.Path.Value, `"`)
 		if first, _, _ := strings.Cut(path, "/"); strings.ContainsAny(first, ".:") {
@@ -49,6 +59,71 @@ func fromJSONSchema(ctx *cue.Context, file string, src []byte) (*ast.File, error
 		}
 	}
 	return f, nil
+}
+
+// embedRefs adds each document that refs names to the root document, as
+// an embedded resource whose id is its URL: under definitions (drafts 4
+// to 7) or $defs, with id (draft 4) or $id. The root gets its file's URL
+// as its id when it has none, so that its relative $refs resolve as they
+// did when the documents were found.
+func embedRefs(expr ast.Expr, file string, src []byte, sources map[string][]byte, refs map[string]string) (ast.Expr, error) {
+	root, ok := expr.(*ast.StructLit)
+	if !ok {
+		return expr, nil
+	}
+	var head struct {
+		Schema string `json:"$schema"`
+	}
+	json.Unmarshal(src, &head)
+	idKey, defsKey := "$id", "$defs"
+	switch {
+	case strings.Contains(head.Schema, "draft-04"):
+		idKey, defsKey = "id", "definitions"
+	case strings.Contains(head.Schema, "draft-06"), strings.Contains(head.Schema, "draft-07"):
+		defsKey = "definitions"
+	}
+	if field(root, idKey) == nil {
+		root.Elts = append(root.Elts, &ast.Field{Label: ast.NewString(idKey), Value: ast.NewString(fileURL(file).String())})
+	}
+	defs, _ := fieldValue(root, defsKey).(*ast.StructLit)
+	if defs == nil {
+		defs = &ast.StructLit{}
+		root.Elts = append(root.Elts, &ast.Field{Label: ast.NewString(defsKey), Value: defs})
+	}
+	for i, u := range slices.Sorted(maps.Keys(refs)) {
+		e, err := cuejson.Extract(refs[u], sources[refs[u]])
+		if err != nil {
+			return nil, err
+		}
+		if s, ok := e.(*ast.StructLit); ok {
+			if f := field(s, idKey); f != nil {
+				f.Value = ast.NewString(u)
+			} else {
+				s.Elts = append(s.Elts, &ast.Field{Label: ast.NewString(idKey), Value: ast.NewString(u)})
+			}
+		}
+		defs.Elts = append(defs.Elts, &ast.Field{Label: ast.NewString(fmt.Sprintf("zpipe-ref-%d", i)), Value: e})
+	}
+	return root, nil
+}
+
+// field finds a struct's field by its (string) label.
+func field(s *ast.StructLit, name string) *ast.Field {
+	for _, el := range s.Elts {
+		if f, ok := el.(*ast.Field); ok {
+			if l, _, err := ast.LabelName(f.Label); err == nil && l == name {
+				return f
+			}
+		}
+	}
+	return nil
+}
+
+func fieldValue(s *ast.StructLit, name string) ast.Expr {
+	if f := field(s, name); f != nil {
+		return f.Value
+	}
+	return nil
 }
 
 // outsideRefs lists the $ref values of a JSON Schema that do not start

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,7 +46,11 @@ type Schema struct {
 	spec      Spec
 	transform *Spec
 	sources   map[string][]byte // file → source, for fingerprints
-	display   func(string) string
+	// mapping maps URL prefixes to local files or folders, for a JSON
+	// Schema's $refs; refs holds the documents they lead to, URL → file.
+	mapping map[string]string
+	refs    map[string]string
+	display func(string) string
 	// free holds validators not in use. Not a sync.Pool: a validator of an
 	// isolated schema owns an evaluator process, which must not be left
 	// running when the pool drops it.
@@ -65,6 +70,10 @@ type Option func(*Schema)
 // `in`; the checked record is filled into `in` and every other field of
 // the result is the record written.
 func WithTransform(t Spec) Option { return func(s *Schema) { s.transform = &t } }
+
+// WithRefs maps the URLs a JSON Schema's $refs name (by prefix) to local
+// files or folders: zpipe never fetches a schema.
+func WithRefs(mapping map[string]string) Option { return func(s *Schema) { s.mapping = mapping } }
 
 // WithDisplayPath sets how file names appear in messages, such as relative
 // to the manifest.
@@ -91,7 +100,39 @@ func Load(spec Spec, opts ...Option) (*Schema, error) {
 		}
 		s.sources[f] = b
 	}
+	if IsJSONSchema(spec.File) {
+		refs, err := refDocuments(spec.File, s.sources[spec.File], s.mapping, func(path string) ([]byte, error) {
+			b, err := os.ReadFile(path)
+			if err == nil {
+				s.sources[path] = b
+			}
+			return b, err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.display(spec.File), err)
+		}
+		s.refs = refs
+	}
 	return s.init()
+}
+
+// JSONSchemaFiles lists the files a JSON Schema is made of: its own and
+// those its $refs lead to, for a worker that must be sent them all.
+func JSONSchemaFiles(file string, mapping map[string]string) ([]string, error) {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	refs, err := refDocuments(file, src, mapping, os.ReadFile)
+	if err != nil {
+		return nil, err
+	}
+	files := []string{file}
+	for _, f := range refs {
+		files = append(files, f)
+	}
+	slices.Sort(files)
+	return slices.Compact(files), nil
 }
 
 // Compile builds a schema from CUE source held in memory; name is the file
@@ -119,7 +160,17 @@ func (s *Schema) Spec() Spec { return s.spec }
 // SchemaSum returns the sha256 of the schema's definition name and file,
 // as hex: two definitions of one file are two schemas, with two sums.
 func (s *Schema) SchemaSum() string {
-	return specSum(s.spec, s.sources[s.spec.File])
+	src := s.sources[s.spec.File]
+	if len(s.refs) > 0 {
+		// The documents a JSON Schema's $refs lead to are part of it.
+		var b []byte
+		b = append(b, src...)
+		for _, u := range slices.Sorted(maps.Keys(s.refs)) {
+			b = append(append(append(append(b, 0), u...), 0), s.sources[s.refs[u]]...)
+		}
+		src = b
+	}
+	return specSum(s.spec, src)
 }
 
 // TransformSum is SchemaSum for the transform, or "" without one.
@@ -168,7 +219,7 @@ func (s *Schema) compile(ctx *cue.Context, spec Spec) (cue.Value, error) {
 		if spec.Def != "" {
 			return cue.Value{}, fmt.Errorf("%s is a JSON Schema, which is checked whole: drop #%s", s.display(spec.File), spec.Def)
 		}
-		f, err := fromJSONSchema(ctx, spec.File, s.sources[spec.File])
+		f, err := fromJSONSchema(ctx, spec.File, s.sources, s.refs)
 		var ce cueerrors.Error
 		switch {
 		case errors.As(err, &ce):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -15,6 +16,7 @@ import (
 // checkFlags are zpipe check's flags.
 type checkFlags struct {
 	schemaRef string
+	refs      map[string]string
 	from      string
 	report    string
 	jsonOut   bool
@@ -56,6 +58,7 @@ or schema error.`,
 		},
 	}
 	cmd.Flags().StringVarP(&f.schemaRef, "schema", "s", "", "the schema: file.cue#Definition, file.cue for the whole file, or a JSON Schema file.json")
+	schemaRefFlag(cmd, &f.refs)
 	cmd.Flags().StringVar(&f.from, "from", "auto", "the files' format: auto (by name, then content), "+format.Names())
 	cmd.Flags().StringVar(&f.report, "format", "text", "how to print findings: "+findingFormats+" (GitHub Actions annotations)")
 	cmd.Flags().BoolVar(&f.jsonOut, "json", false, "print the findings as a JSON array (same as --format json)")
@@ -80,7 +83,7 @@ func (a *app) check(ctx context.Context, args []string, f *checkFlags) error {
 	if err != nil {
 		return err
 	}
-	sch, err := a.loadSchema(f.schemaRef, f.verbose)
+	sch, err := a.loadSchema(f.schemaRef, f.refs, f.verbose)
 	if err != nil {
 		return err
 	}
@@ -117,12 +120,13 @@ func (a *app) check(ctx context.Context, args []string, f *checkFlags) error {
 
 // loadSchema loads -s's schema, with CUE in a child process so that
 // Ctrl-C stops it, and with -v says how it checks.
-func (a *app) loadSchema(ref string, verbose bool) (*schema.Schema, error) {
+func (a *app) loadSchema(ref string, refs map[string]string, verbose bool) (*schema.Schema, error) {
 	spec, err := schema.ParseSpec(ref)
 	if err != nil {
 		return nil, usageError{err}
 	}
-	sch, err := schema.Load(spec, schema.Isolated())
+	cwd, _ := os.Getwd()
+	sch, err := schema.Load(spec, schema.Isolated(), schema.WithRefs(refs), schema.WithDisplayPath(schema.DisplayRel(cwd)))
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -134,6 +138,13 @@ func (a *app) loadSchema(ref string, verbose bool) (*schema.Schema, error) {
 		}
 	}
 	return sch, nil
+}
+
+// schemaRefFlag registers --schema-ref, which maps the URLs a JSON
+// Schema's $refs name to local files or folders, as a manifest's
+// schema_refs does.
+func schemaRefFlag(cmd *cobra.Command, refs *map[string]string) {
+	cmd.Flags().StringToStringVar(refs, "schema-ref", nil, "for a JSON Schema: where a $ref's URL is on disk, URL-PREFIX=FILE or =FOLDER/ (repeatable); zpipe never fetches")
 }
 
 // stopOnSignal returns a context that the first Ctrl-C cancels, for a

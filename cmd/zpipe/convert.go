@@ -18,6 +18,7 @@ import (
 // convertFlags are zpipe convert's flags.
 type convertFlags struct {
 	schemaRef, from, to, out, rejects string
+	refs                              map[string]string
 	whole, verbose                    bool
 }
 
@@ -48,6 +49,7 @@ input was malformed, 2 for a usage or schema error, 130 when interrupted.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return a.convert(cmd.Context(), args, f) },
 	}
 	cmd.Flags().StringVarP(&f.schemaRef, "schema", "s", "", "check each record against this schema (file.cue#Definition, or a JSON Schema file.json) and fill in its defaults")
+	schemaRefFlag(cmd, &f.refs)
 	cmd.Flags().StringVar(&f.from, "from", "auto", "the inputs' format: auto (by name, then content), "+format.Names())
 	cmd.Flags().StringVar(&f.to, "to", "", "the output's format: "+format.Names()+" (default: -o's extension, else ndjson)")
 	cmd.Flags().StringVarP(&f.out, "output", "o", "", "write to this file rather than standard output; .gz or .zst compresses it")
@@ -76,7 +78,7 @@ func (a *app) convert(ctx context.Context, args []string, f *convertFlags) error
 	conv := &engine.Converter{To: to, Limits: format.DefaultLimits}
 	conv.Limits.Whole = f.whole
 	if f.schemaRef != "" {
-		sch, err := a.loadSchema(f.schemaRef, f.verbose)
+		sch, err := a.loadSchema(f.schemaRef, f.refs, f.verbose)
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/zpipe/zpipe/pipeline"
+	"github.com/zpipe/zpipe/schema"
 )
 
 // bundle is a manifest and the schema and transform files of its stages,
@@ -40,6 +41,14 @@ func putBundle(ctx context.Context, data jetstream.ObjectStore, file string) (*b
 	}
 	files := []string{m.File}
 	for _, s := range m.Stages {
+		if schema.IsJSONSchema(s.Schema.File) {
+			// The files its $refs lead to go along.
+			refs, err := schema.JSONSchemaFiles(s.Schema.File, m.SchemaRefs)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, refs...)
+		}
 		files = append(files, s.Schema.File)
 		if s.Transform != nil {
 			files = append(files, s.Transform.File)
