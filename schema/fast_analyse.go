@@ -55,6 +55,10 @@ func (v *Validator) buildFast() (*fastChecker, string) {
 	if v.hasXform {
 		return nil, "a transform is evaluated by CUE"
 	}
+	if IsJSONSchema(v.s.spec.File) {
+		// Its source is JSON, not the CUE the analysis reads.
+		return nil, "a JSON Schema: its CUE translation is not analysed yet"
+	}
 	a := &fastAnalyser{s: v.s}
 	root, err := a.root(v.schema)
 	if err != nil {
