@@ -55,10 +55,6 @@ func (v *Validator) buildFast() (*fastChecker, string) {
 	if v.hasXform {
 		return nil, "a transform is evaluated by CUE"
 	}
-	if IsJSONSchema(v.s.spec.File) {
-		// Its source is JSON, not the CUE the analysis reads.
-		return nil, "a JSON Schema: its CUE translation is not analysed yet"
-	}
 	a := &fastAnalyser{s: v.s}
 	root, err := a.root(v.schema)
 	if err != nil {
@@ -73,7 +69,11 @@ func (v *Validator) buildFast() (*fastChecker, string) {
 
 func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 	spec := a.s.spec
-	f, err := parser.ParseFile(spec.File, a.s.sources[spec.File])
+	name, src, err := a.s.cueSource(spec.File)
+	if err != nil {
+		return nil, err
+	}
+	f, err := parser.ParseFile(name, src)
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +83,9 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 			// Either could add to any definition of the file.
 			return nil, unsupportedAt(d, "%s at the top of the file", constructName(d))
 		case *ast.Attribute:
+			if k, _ := d.Split(); k == "jsonschema" {
+				continue // where a translated JSON Schema came from
+			}
 			return nil, unsupportedAt(d, "file attribute %s", d.Text)
 		}
 	}

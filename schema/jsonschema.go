@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/format"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -151,4 +153,20 @@ func outsideRefs(src []byte) []string {
 	walk(doc)
 	sort.Strings(refs)
 	return refs
+}
+
+// cueSource is the CUE source of a schema file, as the fast path's
+// analysis reads it: the file itself, or for a JSON Schema its translation
+// printed as CUE, named "file (as CUE)" so that a position in it is not
+// taken for one in the JSON.
+func (s *Schema) cueSource(file string) (string, []byte, error) {
+	if !IsJSONSchema(file) {
+		return file, s.sources[file], nil
+	}
+	f, err := fromJSONSchema(cuecontext.New(), file, s.sources, s.refs)
+	if err != nil {
+		return "", nil, err
+	}
+	b, err := format.Node(f)
+	return file + " (as CUE)", b, err
 }

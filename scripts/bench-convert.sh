@@ -25,6 +25,29 @@ cat > "$work/user.cue" <<'CUE'
 	}
 }
 CUE
+# The same schema as JSON Schema, checked through CUE's translation.
+cat > "$work/user.schema.json" <<'JSON'
+{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "required": ["id", "name", "email", "age", "tags", "address"],
+  "properties": {
+    "id": {"type": "integer", "minimum": 1},
+    "name": {"type": "string", "minLength": 1},
+    "email": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+\\.[a-zA-Z]{2,}$"},
+    "age": {"type": "integer", "minimum": 0, "maximum": 150},
+    "tags": {"type": "array", "items": {"type": "string"}},
+    "address": {
+      "type": "object",
+      "required": ["city", "zip"],
+      "properties": {
+        "city": {"type": "string", "minLength": 1},
+        "zip": {"type": "string", "pattern": "^[0-9]{5}$"}
+      }
+    }
+  }
+}
+JSON
 cat > "$work/p.yaml" <<'YAML'
 version: 1
 stages:
@@ -40,16 +63,21 @@ for i in $(seq "$RUNS"); do
 	rm -rf out .zpipe
 	/usr/bin/time -f '%e %M' -o t.run ./zpipe run --progress none --log-level error p.yaml > /dev/null || true
 	/usr/bin/time -f '%e %M' -o t.conv ./zpipe convert --log-level error -s user.cue#User --rejects rej.ndjson -o conv.ndjson data/users.ndjson || true
+	/usr/bin/time -f '%e %M' -o t.js ./zpipe convert --log-level error -s user.schema.json --rejects rej-js.ndjson -o js.ndjson data/users.ndjson || true
 	tail -1 t.run >> runs.txt
 	tail -1 t.conv >> convs.txt
+	tail -1 t.js >> js.txt
 done
 cmp conv.ndjson out/users.ndjson
+cmp js.ndjson conv.ndjson
 run=$(cut -d' ' -f1 runs.txt | median)
 conv=$(cut -d' ' -f1 convs.txt | median)
 printf '| %s records, ndjson -> ndjson, #User | wall (median of %d) | records/s | peak RSS |\n|---|---|---|---|\n' "$N" "$RUNS"
 printf '| zpipe run | %.2f s | %.0f | %d MB |\n' "$run" "$(echo "$N / $run" | bc -l)" "$(( $(cut -d' ' -f2 runs.txt | median) / 1024 ))"
 printf '| zpipe convert -s | %.2f s | %.0f | %d MB |\n' "$conv" "$(echo "$N / $conv" | bc -l)" "$(( $(cut -d' ' -f2 convs.txt | median) / 1024 ))"
-printf 'convert/run rate: %.2f\n' "$(echo "$run / $conv" | bc -l)"
+js=$(cut -d' ' -f1 js.txt | median)
+printf '| zpipe convert -s user.schema.json | %.2f s | %.0f | %d MB |\n' "$js" "$(echo "$N / $js" | bc -l)" "$(( $(cut -d' ' -f2 js.txt | median) / 1024 ))"
+printf 'convert/run rate: %.2f; JSON Schema/CUE rate: %.2f\n' "$(echo "$run / $conv" | bc -l)" "$(echo "$conv / $js" | bc -l)"
 # Streaming: ten copies through a pipe, never on disk as one file.
 /usr/bin/time -f '%e %M' -o t.pipe sh -c 'for i in 1 2 3 4 5 6 7 8 9 10; do cat data/users.ndjson; done | ./zpipe convert --log-level error --from ndjson --to yaml - | wc -l' > lines.txt
 read -r secs rss < <(tail -1 t.pipe)
