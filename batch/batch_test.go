@@ -530,7 +530,14 @@ func TestThrottleSpacesStarts(t *testing.T) {
 	// With an hour between starts, the first item starts and every other
 	// one waits, however many goroutines are free.
 	events := make(chan string, 8)
-	b := batchNew(t, OpParse, Parallel(3), Throttle(time.Hour))
+	// The first item must have finished before the cancel, however slow
+	// the machine: starting is not finishing.
+	done := make(chan struct{}, 3)
+	b := batchNew(t, OpParse, Parallel(3), Throttle(time.Hour), OnItemComplete(func(r ItemResult) {
+		if !r.Skipped {
+			done <- struct{}{}
+		}
+	}))
 	b.trace = func(event, id string, _ int64) { events <- event }
 	for _, id := range []string{"a", "b", "c"} {
 		batchMust(t, b.Add(id, []byte("{}"), format.JSON))
@@ -551,6 +558,7 @@ func TestThrottleSpacesStarts(t *testing.T) {
 	if want := []string{"start", "throttle", "throttle"}; !slices.Equal(got, want) {
 		t.Errorf("events = %v, want %v", got, want)
 	}
+	<-done
 	cancel()
 	sum := <-finished
 	if !errors.Is(err, context.Canceled) || sum.Successful != 1 || sum.Skipped != 2 {
