@@ -2,9 +2,11 @@ package schema
 
 import (
 	"cuelang.org/go/cue/cuecontext"
-	"cuelang.org/go/cue/format"
+	cueformat "cuelang.org/go/cue/format"
+	"cuelang.org/go/cue/token"
 	"encoding/json"
 	"fmt"
+	"github.com/zpipe/zpipe/format"
 	"maps"
 	"path/filepath"
 	"slices"
@@ -36,6 +38,9 @@ func fromJSONSchema(ctx *cue.Context, file string, sources map[string][]byte, re
 	expr, err := cuejson.Extract(file, src)
 	if err != nil {
 		return nil, err
+	}
+	if integralDraft(src) {
+		ast.Walk(expr, nil, integralLiteral)
 	}
 	if len(refs) > 0 {
 		if expr, err = embedRefs(expr, file, src, sources, refs); err != nil {
@@ -96,6 +101,9 @@ func embedRefs(expr ast.Expr, file string, src []byte, sources map[string][]byte
 		e, err := cuejson.Extract(refs[u], sources[refs[u]])
 		if err != nil {
 			return nil, err
+		}
+		if integralDraft(src) {
+			ast.Walk(e, nil, integralLiteral)
 		}
 		if s, ok := e.(*ast.StructLit); ok {
 			if f := field(s, idKey); f != nil {
@@ -167,6 +175,61 @@ func (s *Schema) cueSource(file string) (string, []byte, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	b, err := format.Node(f)
+	b, err := cueformat.Node(f)
 	return file + " (as CUE)", b, err
+}
+
+// integralDraft says whether a JSON Schema's draft takes 1.0 for the
+// integer 1: every draft since 6 does; draft 4 does not.
+func integralDraft(src []byte) bool {
+	var head struct {
+		Schema string `json:"$schema"`
+	}
+	json.Unmarshal(src, &head)
+	return !strings.Contains(head.Schema, "draft-04") && !strings.Contains(head.Schema, "draft-03")
+}
+
+// integralLiteral writes a number literal of the schema whose fraction is
+// all zeros as an integer, as integralNumbers does for the data, so that
+// "const": -2.0 and the data -2 are one value to CUE too.
+func integralLiteral(n ast.Node) {
+	if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.FLOAT {
+		if s, ok := integral(lit.Value); ok {
+			lit.Kind, lit.Value = token.INT, s
+		}
+	}
+}
+
+// integral is a decimal with an all-zero fraction as an integer.
+func integral(s string) (string, bool) {
+	whole, frac, ok := strings.Cut(s, ".")
+	if !ok || strings.ContainsAny(frac, "eE") || strings.Trim(frac, "0") != "" {
+		return s, false
+	}
+	if whole == "-0" {
+		whole = "0"
+	}
+	return whole, true
+}
+
+// integralNumbers writes each number whose fraction is all zeros (1.0,
+// -2.00) as the integer it is: to JSON Schema they are one value, and
+// "type": "integer" takes 1.0, where CUE's int would not. Exponent forms
+// are left as written.
+func integralNumbers(v any) any {
+	switch v := v.(type) {
+	case format.Number:
+		if s, ok := integral(string(v)); ok {
+			return format.Number(s)
+		}
+	case *format.Object:
+		for i := range v.Fields {
+			v.Fields[i].Value = integralNumbers(v.Fields[i].Value)
+		}
+	case []any:
+		for i := range v {
+			v[i] = integralNumbers(v[i])
+		}
+	}
+	return v
 }

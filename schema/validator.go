@@ -125,9 +125,14 @@ type Result struct {
 func (v *Validator) CheckBatch(ctx context.Context, recs []any, untyped bool) ([]Result, error) {
 	res := make([]Result, len(recs))
 	var slow []int
+	jsonSchema := IsJSONSchema(v.s.spec.File) && integralDraft(v.s.sources[v.s.spec.File])
 	for i, rec := range recs {
 		if untyped {
 			rec = v.typeCells(rec)
+			recs[i] = rec
+		}
+		if jsonSchema {
+			rec = integralNumbers(rec)
 			recs[i] = rec
 		}
 		// What the fast path accepts CUE accepts; the rest CUE decides.
