@@ -9,6 +9,8 @@ import (
 	"cuelang.org/go/cue/literal"
 	"cuelang.org/go/cue/token"
 	"github.com/cockroachdb/apd/v3"
+
+	"github.com/zpipe/zpipe/format"
 )
 
 // scalar compiles a literal, a bound, != or a regular expression.
@@ -170,6 +172,9 @@ func (a *fastAnalyser) disjunction(x *ast.BinaryExpr, ev cue.Value, inDef bool) 
 		alts = append(alts, e)
 	}
 	flatten(x)
+	if n, ok, err := a.listDefault(alts, ev, inDef); ok || err != nil {
+		return n, err
+	}
 	d := &disjAtom{}
 	var k valueKinds
 	for _, e := range alts {
@@ -244,4 +249,71 @@ func (a *fastAnalyser) call(x *ast.CallExpr) (*fastNode, error) {
 		at.max = int(i)
 	}
 	return &fastNode{kinds: k, atoms: []fastAtom{at}}, nil
+}
+
+// listDefault compiles T | *D, where D is a list literal of scalars that T
+// accepts, such as [...string] | *[]: it accepts just what T accepts, and
+// its default only fills a missing field, which CUE computes once. A data
+// list unifies with D only when it equals D, so the result is the data as
+// given either way. (A struct default would not be so: data {} and
+// *{a: 1} unify into {a: 1}.)
+func (a *fastAnalyser) listDefault(alts []ast.Expr, ev cue.Value, inDef bool) (*fastNode, bool, error) {
+	if len(alts) != 2 {
+		return nil, false, nil
+	}
+	for i, alt := range alts {
+		u, ok := stripParens(alt).(*ast.UnaryExpr)
+		if !ok || u.Op != token.MUL {
+			continue
+		}
+		lit, ok := stripParens(u.X).(*ast.ListLit)
+		if !ok {
+			return nil, false, nil
+		}
+		def := make([]any, 0, len(lit.Elts))
+		for _, e := range lit.Elts {
+			v, ok := scalarValue(e)
+			if !ok {
+				return nil, false, nil
+			}
+			def = append(def, v)
+		}
+		// ev is the default's value here, so T compiles only when it
+		// needs nothing from ev: a list of scalars, say.
+		n, err := a.expr(alts[1-i], ev, inDef)
+		if err != nil {
+			return nil, false, nil
+		}
+		if n.kinds != kList {
+			return nil, false, nil
+		}
+		if ok, _ := (&fastChecker{root: n}).check(n, def); !ok {
+			return nil, false, nil // T does not take D: a real choice
+		}
+		return n, true, nil
+	}
+	return nil, false, nil
+}
+
+// scalarValue is the data value of a scalar literal: a string, a number,
+// true, false or null.
+func scalarValue(e ast.Expr) (any, bool) {
+	b, ok := stripParens(e).(*ast.BasicLit)
+	if !ok {
+		return nil, false
+	}
+	switch b.Kind {
+	case token.STRING:
+		s, err := literal.Unquote(b.Value)
+		return s, err == nil
+	case token.INT, token.FLOAT:
+		return format.Number(b.Value), true
+	case token.TRUE:
+		return true, true
+	case token.FALSE:
+		return false, true
+	case token.NULL:
+		return nil, true
+	}
+	return nil, false
 }
