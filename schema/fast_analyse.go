@@ -77,6 +77,13 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 	if err != nil {
 		return nil, err
 	}
+	if spec.Def == "" {
+		if embed, ok := soleEmbedding(f); ok {
+			// close({...}) at the top, as CUE's translation of a
+			// JSON Schema writes: that value is the whole file's.
+			return a.expr(embed.Expr, ev, false)
+		}
+	}
 	for _, d := range f.Decls {
 		switch d := d.(type) {
 		case *ast.EmbedDecl, *ast.Comprehension:
@@ -97,6 +104,30 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 		return nil, err
 	}
 	return a.expand(vals[0], vals, ev)
+}
+
+// soleEmbedding finds a file whose value is one embedded expression: no
+// regular field or comprehension beside it, only definitions, imports and
+// attributes, which add nothing to the file's value.
+func soleEmbedding(f *ast.File) (*ast.EmbedDecl, bool) {
+	var embed *ast.EmbedDecl
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.EmbedDecl:
+			if embed != nil {
+				return nil, false
+			}
+			embed = d
+		case *ast.Field:
+			if name, isIdent, err := ast.LabelName(d.Label); err != nil || !isIdent || !strings.HasPrefix(name, "#") {
+				return nil, false
+			}
+		case *ast.Attribute, *ast.ImportDecl, *ast.Package, *ast.CommentGroup:
+		default:
+			return nil, false
+		}
+	}
+	return embed, embed != nil
 }
 
 func constructName(d ast.Node) string {
@@ -307,6 +338,9 @@ func (a *fastAnalyser) expr(x ast.Expr, ev cue.Value, inDef bool) (*fastNode, er
 	case *ast.ListLit:
 		return a.listLit(x, ev, inDef)
 	case *ast.CallExpr:
+		if id, ok := x.Fun.(*ast.Ident); ok && id.Name == "close" && id.Node == nil && id.Scope == nil {
+			return a.closeCall(x, ev, inDef)
+		}
 		return a.call(x)
 	case *ast.BottomLit:
 		return nil, unsupportedAt(x, "_|_")
@@ -314,6 +348,19 @@ func (a *fastAnalyser) expr(x ast.Expr, ev cue.Value, inDef bool) (*fastNode, er
 		return nil, unsupportedAt(x, "string interpolation")
 	}
 	return nil, unsupportedAt(x, "%s", constructName(x))
+}
+
+// closeCall compiles close({...}): the struct, closed at its own level
+// only (nested structs keep their own openness), unless it has "...".
+func (a *fastAnalyser) closeCall(x *ast.CallExpr, ev cue.Value, inDef bool) (*fastNode, error) {
+	if len(x.Args) != 1 {
+		return nil, unsupportedAt(x, "call of close with %d arguments", len(x.Args))
+	}
+	lit, ok := stripParens(x.Args[0]).(*ast.StructLit)
+	if !ok {
+		return nil, unsupportedAt(x, "call of close on %s", constructName(x.Args[0]))
+	}
+	return a.structObj(lit.Elts, lit, ev, inDef, false)
 }
 
 // ident compiles a predeclared type or a reference to a definition.
@@ -457,7 +504,13 @@ func (a *fastAnalyser) listLit(x *ast.ListLit, ev cue.Value, inDef bool) (*fastN
 // structLit compiles a struct's fields. ev is the evaluated struct, which
 // gives the values of missing fields and CUE's field order.
 func (a *fastAnalyser) structLit(decls []ast.Decl, at ast.Node, ev cue.Value, inDef bool) (*fastNode, error) {
-	o := &fastObject{open: !inDef}
+	return a.structObj(decls, at, ev, inDef, !inDef)
+}
+
+// structObj is structLit for a struct that is open, unless it says
+// "...", as open says: closed in a definition or by close().
+func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, inDef, open bool) (*fastNode, error) {
+	o := &fastObject{open: open}
 	vals := map[string][]ast.Expr{}
 	for _, d := range decls {
 		switch d := d.(type) {

@@ -188,6 +188,34 @@ func TestFastPathWholeFile(t *testing.T) {
 	}
 }
 
+// A file whose value is close({...}), as CUE's translation of a JSON
+// Schema writes: close is shallow (nested structs stay open) and "..."
+// keeps it open. The fast path and CUE agree on each record.
+func TestFastPathClosedFile(t *testing.T) {
+	for _, src := range []string{
+		"@jsonschema(schema=\"x\")\nclose({\n\ta!: {b: int}\n\tc?: int\n})\n",
+		"close({\n\ta!: {b: int}\n\t...\n})\n#unused: string\n",
+	} {
+		s, err := Compile("closed.cue", []byte(src), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, why := s.FastPath(); !ok {
+			t.Fatalf("%q: %s", src, why)
+		}
+		d := diffSchema{name: "closed", want: "fast", sch: s}
+		v := s.Validator()
+		for _, in := range []string{
+			`{"a":{"b":1}}`, `{"a":{"b":1,"x":2}}`, `{"a":{"b":1},"y":1}`, `{"a":{"b":1},"c":2}`, `{"c":2}`, `{"a":{"b":"no"}}`,
+		} {
+			for _, rec := range decodeAll([]byte(in)) {
+				agree(t, d, v, rec, false)
+			}
+		}
+		s.Put(v)
+	}
+}
+
 // BenchmarkCheckFastDefaults measures a record that lacks fields with
 // defaults, which the fast path fills in.
 func BenchmarkCheckFastDefaults(b *testing.B) {

@@ -1,0 +1,92 @@
+package schema
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSchemaCorpus measures the fast path's coverage of a corpus of real
+// JSON Schemas: ZPIPE_SCHEMA_CORPUS names a folder of *.json schemas,
+// such as SchemaStore's src/schemas/json (github.com/SchemaStore/schemastore,
+// Apache-2.0), whose https://json.schemastore.org/ refs are mapped to the
+// folder itself. It prints how many load, how many are checked fully
+// natively, and the reasons that keep the others off the fast path. The
+// corpus is not part of the repository; make bench does not need it.
+func TestSchemaCorpus(t *testing.T) {
+	dir := os.Getenv("ZPIPE_SCHEMA_CORPUS")
+	if dir == "" {
+		t.Skip("set ZPIPE_SCHEMA_CORPUS to a folder of JSON Schemas")
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	refs := map[string]string{"https://json.schemastore.org/": dir + "/"}
+	var native, refused, timedOut int
+	reasons := map[string]int{}
+	loadErrs := map[string]int{}
+	// Positions and names differ from schema to schema; the construct is
+	// what counts.
+	general := regexp.MustCompile(`^.*?\d+:\d+: `)
+	for _, f := range files {
+		done := make(chan struct{})
+		var on bool
+		var why string
+		var err error
+		go func() {
+			defer close(done)
+			var s *Schema
+			s, err = Load(Spec{File: f}, WithRefs(refs))
+			if err == nil {
+				on, why = s.FastPath()
+			}
+		}()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			timedOut++
+			t.Logf("%s: still compiling after 20s", filepath.Base(f))
+			continue
+		}
+		switch {
+		case err != nil:
+			refused++
+			msg := general.ReplaceAllString(strings.SplitN(err.Error(), "\n", 2)[0], "")
+			if len(msg) > 70 {
+				msg = msg[:70]
+			}
+			loadErrs[msg]++
+		case on:
+			native++
+		default:
+			why = general.ReplaceAllString(why, "")
+			if i := strings.IndexAny(why, "\"("); i > 0 {
+				why = why[:i]
+			}
+			reasons[strings.TrimSpace(why)]++
+		}
+	}
+	t.Logf("%d schemas: %d checked fully natively, %d by CUE, %d refused by the translation, %d timed out",
+		len(files), native, len(files)-native-refused-timedOut, refused, timedOut)
+	t.Log("\n" + top("why not native", reasons) + top("why refused", loadErrs))
+}
+
+func top(title string, m map[string]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] })
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s:\n", title)
+	for i, k := range keys {
+		if i == 15 {
+			break
+		}
+		fmt.Fprintf(&b, "  %4d  %s\n", m[k], k)
+	}
+	return b.String()
+}
