@@ -106,6 +106,16 @@ func embedRefs(expr ast.Expr, file string, src []byte, sources map[string][]byte
 			ast.Walk(e, nil, integralLiteral)
 		}
 		if s, ok := e.(*ast.StructLit); ok {
+			// Before 2019-09 only the root may name its draft; an
+			// embedded document is read as the root's.
+			s.Elts = slices.DeleteFunc(s.Elts, func(d ast.Decl) bool {
+				f, ok := d.(*ast.Field)
+				if !ok {
+					return false
+				}
+				l, _, err := ast.LabelName(f.Label)
+				return err == nil && l == "$schema"
+			})
 			if f := field(s, idKey); f != nil {
 				f.Value = ast.NewString(u)
 			} else {
