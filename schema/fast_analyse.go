@@ -43,7 +43,10 @@ func unsupportedAt(n ast.Node, format string, args ...any) error {
 }
 
 type fastAnalyser struct {
-	s     *Schema
+	s *Schema
+	// file is the schema file's value, in whose scope matchN's
+	// alternatives are evaluated.
+	file  cue.Value
 	stack []ast.Expr // definitions being expanded, to stop at cycles
 	depth int
 	nodes int
@@ -77,6 +80,7 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.file = ev.Context().BuildFile(f)
 	if spec.Def == "" {
 		if embed, ok := soleEmbedding(f); ok {
 			// close({...}) at the top, as CUE's translation of a
@@ -338,8 +342,13 @@ func (a *fastAnalyser) expr(x ast.Expr, ev cue.Value, inDef bool) (*fastNode, er
 	case *ast.ListLit:
 		return a.listLit(x, ev, inDef)
 	case *ast.CallExpr:
-		if id, ok := x.Fun.(*ast.Ident); ok && id.Name == "close" && id.Node == nil && id.Scope == nil {
-			return a.closeCall(x, ev, inDef)
+		if id, ok := x.Fun.(*ast.Ident); ok && id.Node == nil && id.Scope == nil {
+			switch id.Name {
+			case "close":
+				return a.closeCall(x, ev, inDef)
+			case "matchN":
+				return a.matchN(x)
+			}
 		}
 		return a.call(x)
 	case *ast.BottomLit:
@@ -361,6 +370,56 @@ func (a *fastAnalyser) closeCall(x *ast.CallExpr, ev cue.Value, inDef bool) (*fa
 		return nil, unsupportedAt(x, "call of close on %s", constructName(x.Args[0]))
 	}
 	return a.structObj(lit.Elts, lit, ev, inDef, false)
+}
+
+// matchN compiles matchN(n, [a, b, ...]), which CUE's translation of a
+// JSON Schema writes for oneOf (1), anyOf (>=1), allOf (all) and not (0):
+// the value must satisfy as many of the alternatives as n says. Each
+// alternative is a validator here: it fills in no default. Its value is
+// evaluated on its own, in the file's scope.
+func (a *fastAnalyser) matchN(x *ast.CallExpr) (*fastNode, error) {
+	if len(x.Args) != 2 {
+		return nil, unsupportedAt(x, "call of matchN with %d arguments", len(x.Args))
+	}
+	m := &matchAtom{max: -1}
+	switch n := stripParens(x.Args[0]).(type) {
+	case *ast.BasicLit:
+		i, err := strconv.Atoi(n.Value)
+		if err != nil || n.Kind != token.INT {
+			return nil, unsupportedAt(x, "call of matchN with %s", n.Value)
+		}
+		m.min, m.max = i, i
+	case *ast.UnaryExpr:
+		b, ok := n.X.(*ast.BasicLit)
+		if !ok || n.Op != token.GEQ {
+			return nil, unsupportedAt(x, "call of matchN with %s", constructName(n))
+		}
+		i, err := strconv.Atoi(b.Value)
+		if err != nil {
+			return nil, unsupportedAt(x, "call of matchN with %s", b.Value)
+		}
+		m.min = i
+	default:
+		return nil, unsupportedAt(x, "call of matchN with %s", constructName(n))
+	}
+	list, ok := stripParens(x.Args[1]).(*ast.ListLit)
+	if !ok {
+		return nil, unsupportedAt(x, "call of matchN on %s", constructName(x.Args[1]))
+	}
+	for _, e := range list.Elts {
+		// As a field's value, where CUE settles its closedness.
+		alt := &ast.StructLit{Elts: []ast.Decl{&ast.Field{Label: ast.NewIdent("alt"), Value: e}}}
+		ev := a.file.Context().BuildExpr(alt, cue.Scope(a.file), cue.InferBuiltins(true)).LookupPath(cue.MakePath(cue.Str("alt")))
+		if ev.Err() != nil {
+			return nil, unsupportedAt(e, "matchN alternative that CUE cannot evaluate alone")
+		}
+		n, err := a.expr(e, ev, false)
+		if err != nil {
+			return nil, err
+		}
+		m.alts = append(m.alts, n)
+	}
+	return &fastNode{kinds: kAll, atoms: []fastAtom{m}}, nil
 }
 
 // ident compiles a predeclared type or a reference to a definition.

@@ -130,3 +130,23 @@ func (a *disjAtom) holds(c *fastChecker, v any, k valueKinds) bool {
 	}
 	return false
 }
+
+// matchAtom holds when the value satisfies between min and max (-1: no
+// bound) of the alternatives, as matchN says.
+type matchAtom struct {
+	alts     []*fastNode
+	min, max int
+}
+
+func (m *matchAtom) holds(c *fastChecker, v any, k valueKinds) bool {
+	n := 0
+	for _, alt := range m.alts {
+		if ok, _ := c.check(alt, v); ok {
+			n++
+			if m.max >= 0 && n > m.max {
+				return false
+			}
+		}
+	}
+	return n >= m.min
+}
