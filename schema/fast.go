@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"regexp"
 	"unicode/utf8"
 
 	"cuelang.org/go/cue/literal"
@@ -73,10 +74,26 @@ type fastField struct {
 
 type fastObject struct {
 	fields []fastField
-	index  map[string]int   // name → field; lookup uses it for large structs
-	open   bool             // extra fields allowed (...)
-	decls  []string         // labels in source order, definitions too, for fillOrder
-	orders map[uint64][]int // fillOrder by the fields present; the tree is per Validator
+	index  map[string]int // name → field; lookup uses it for large structs
+	open   bool           // extra fields allowed (...)
+	// patterns are the pattern constraints ([=~"^x-"]: T): every field
+	// whose label matches must satisfy T, declared or not, and an
+	// undeclared one that matches is allowed even in a closed struct.
+	patterns []fastPattern
+	decls    []string         // labels in source order, definitions too, for fillOrder
+	orders   map[uint64][]int // fillOrder by the fields present; the tree is per Validator
+}
+
+// fastPattern is one pattern constraint: labels that re matches (every
+// label when re is nil), or that it does not match when neg.
+type fastPattern struct {
+	re  *regexp.Regexp
+	neg bool
+	n   *fastNode
+}
+
+func (p *fastPattern) matches(label string) bool {
+	return p.re == nil || p.re.MatchString(label) != p.neg
 }
 
 type fastList struct {
@@ -235,8 +252,21 @@ func (c *fastChecker) checkObj(o *fastObject, x *format.Object) (ok, adds bool) 
 	for i := range x.Fields {
 		f := &x.Fields[i]
 		j := o.lookup(f.Key, i)
+		matched := false
+		for p := range o.patterns {
+			pat := &o.patterns[p]
+			if !pat.matches(f.Key) {
+				continue
+			}
+			matched = true
+			// A pattern's defaults are not filled in here: CUE
+			// decides such a record.
+			if ok, a := c.check(pat.n, f.Value); !ok || a || !utf8.ValidString(f.Key) {
+				return false, false
+			}
+		}
 		if j < 0 {
-			if !o.open || !utf8.ValidString(f.Key) || !c.anyOK(f.Value) {
+			if !matched && (!o.open || !utf8.ValidString(f.Key) || !c.anyOK(f.Value)) {
 				return false, false
 			}
 			continue

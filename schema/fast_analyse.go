@@ -1,8 +1,10 @@
 package schema
 
 import (
+	"cuelang.org/go/cue/literal"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,9 +46,11 @@ func unsupportedAt(n ast.Node, format string, args ...any) error {
 
 type fastAnalyser struct {
 	s *Schema
-	// file is the schema file's value, in whose scope matchN's
-	// alternatives are evaluated.
+	// file is the schema file's value (pruned, as compile builds it),
+	// in whose scope matchN's alternatives and pattern values are
+	// evaluated; made when first needed.
 	file  cue.Value
+	ctx   *cue.Context
 	stack []ast.Expr // definitions being expanded, to stop at cycles
 	depth int
 	nodes int
@@ -80,7 +84,7 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.file = ev.Context().BuildFile(f)
+	a.ctx = ev.Context()
 	if spec.Def == "" {
 		if embed, ok := soleEmbedding(f); ok {
 			// close({...}) at the top, as CUE's translation of a
@@ -409,7 +413,11 @@ func (a *fastAnalyser) matchN(x *ast.CallExpr) (*fastNode, error) {
 	for _, e := range list.Elts {
 		// As a field's value, where CUE settles its closedness.
 		alt := &ast.StructLit{Elts: []ast.Decl{&ast.Field{Label: ast.NewIdent("alt"), Value: e}}}
-		ev := a.file.Context().BuildExpr(alt, cue.Scope(a.file), cue.InferBuiltins(true)).LookupPath(cue.MakePath(cue.Str("alt")))
+		file, err := a.scope()
+		if err != nil {
+			return nil, err
+		}
+		ev := a.ctx.BuildExpr(alt, cue.Scope(file), cue.InferBuiltins(true)).LookupPath(cue.MakePath(cue.Str("alt")))
 		if ev.Err() != nil {
 			return nil, unsupportedAt(e, "matchN alternative that CUE cannot evaluate alone")
 		}
@@ -420,6 +428,69 @@ func (a *fastAnalyser) matchN(x *ast.CallExpr) (*fastNode, error) {
 		m.alts = append(m.alts, n)
 	}
 	return &fastNode{kinds: kAll, atoms: []fastAtom{m}}, nil
+}
+
+// pattern compiles a pattern constraint: [string]: T, [=~"re"]: T or
+// [!~"re"]: T. T's value is CUE's evaluation of it as a field's value in
+// the file's scope (a definition's, inside one, which closes its structs).
+func (a *fastAnalyser) pattern(d *ast.Field, l *ast.ListLit, inDef bool) (fastPattern, error) {
+	var p fastPattern
+	if len(l.Elts) != 1 || d.Constraint != token.ILLEGAL {
+		return p, unsupportedAt(d, "pattern constraint")
+	}
+	switch x := stripParens(l.Elts[0]).(type) {
+	case *ast.Ident:
+		if x.Name != "string" || x.Node != nil || x.Scope != nil {
+			return p, unsupportedAt(d, "pattern constraint on %s", x.Name)
+		}
+	case *ast.UnaryExpr:
+		b, ok := x.X.(*ast.BasicLit)
+		if !ok || b.Kind != token.STRING || (x.Op != token.MAT && x.Op != token.NMAT) {
+			return p, unsupportedAt(d, "pattern constraint")
+		}
+		s, err := literal.Unquote(b.Value)
+		if err != nil {
+			return p, unsupportedAt(d, "pattern constraint")
+		}
+		if p.re, err = regexp.Compile(s); err != nil {
+			return p, unsupportedAt(d, "pattern constraint with the regexp %s", b.Value)
+		}
+		p.neg = x.Op == token.NMAT
+	default:
+		return p, unsupportedAt(d, "pattern constraint")
+	}
+	label := ast.NewIdent("alt")
+	if inDef {
+		label = ast.NewIdent("#alt")
+	}
+	wrap := &ast.StructLit{Elts: []ast.Decl{&ast.Field{Label: label, Value: d.Value}}}
+	file, err := a.scope()
+	if err != nil {
+		return p, err
+	}
+	ev := a.ctx.BuildExpr(wrap, cue.Scope(file), cue.InferBuiltins(true)).LookupPath(cue.ParsePath(label.Name))
+	if ev.Err() != nil {
+		return p, unsupportedAt(d, "pattern constraint whose value CUE cannot evaluate alone")
+	}
+	n, err := a.expr(d.Value, ev, inDef)
+	if err != nil {
+		return p, err
+	}
+	p.n = n
+	return p, nil
+}
+
+// scope is the file's value, built once, pruned to what the schema
+// uses: a costly definition that nothing refers to is never evaluated.
+func (a *fastAnalyser) scope() (cue.Value, error) {
+	if !a.file.Exists() {
+		f, err := a.s.fileSyntax(a.s.spec)
+		if err != nil {
+			return cue.Value{}, err
+		}
+		a.file = a.ctx.BuildFile(f)
+	}
+	return a.file, a.file.Err()
 }
 
 // ident compiles a predeclared type or a reference to a definition.
@@ -574,6 +645,14 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 	for _, d := range decls {
 		switch d := d.(type) {
 		case *ast.Field:
+			if l, ok := d.Label.(*ast.ListLit); ok {
+				p, err := a.pattern(d, l, inDef)
+				if err != nil {
+					return nil, err
+				}
+				o.patterns = append(o.patterns, p)
+				continue
+			}
 			name, isDef, err := a.label(d)
 			if err != nil {
 				return nil, err
@@ -691,7 +770,9 @@ func crossCheckFields(o *fastObject, ev cue.Value, at ast.Node) error {
 	if n != len(o.fields) {
 		return unsupportedAt(at, "struct whose fields differ in CUE")
 	}
-	if ev.Allows(cue.Str("\x00zpipe: a field no schema declares")) != o.open {
+	probe := "\x00zpipe: a field no schema declares"
+	allows := o.open || slices.ContainsFunc(o.patterns, func(p fastPattern) bool { return p.matches(probe) })
+	if ev.Allows(cue.Str(probe)) != allows {
 		return unsupportedAt(at, "struct whose closedness differs in CUE")
 	}
 	return nil

@@ -2,6 +2,8 @@ package schema
 
 import (
 	"crypto/sha256"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/cuecontext"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -252,6 +254,16 @@ func (s *Schema) compile(ctx *cue.Context, spec Spec) (cue.Value, error) {
 		return cue.Value{}, s.cueError(err)
 	}
 	return def, nil
+}
+
+// fileSyntax is the file of spec as compile builds it: a JSON Schema's
+// translation, or the CUE file pruned to spec's definition.
+func (s *Schema) fileSyntax(spec Spec) (*ast.File, error) {
+	if IsJSONSchema(spec.File) {
+		return fromJSONSchema(cuecontext.New(), spec.File, s.sources, s.refs)
+	}
+	f, _, err := prune(spec.File, s.sources[spec.File], spec.Def)
+	return f, err
 }
 
 func definedList(defs []string) string {
