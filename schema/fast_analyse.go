@@ -62,7 +62,7 @@ func (v *Validator) buildFast() (*fastChecker, string) {
 	if v.hasXform {
 		return nil, "a transform is evaluated by CUE"
 	}
-	a := &fastAnalyser{s: v.s}
+	a := &fastAnalyser{s: v.s, ctx: v.ctx}
 	root, err := a.root(v.schema)
 	if err != nil {
 		var u *unsupportedError
@@ -84,7 +84,6 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.ctx = ev.Context()
 	if spec.Def == "" {
 		if embed, ok := soleEmbedding(f); ok {
 			// close({...}) at the top, as CUE's translation of a
