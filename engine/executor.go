@@ -3,11 +3,11 @@ package engine
 import (
 	"context"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/sourcegraph/conc/pool"
-	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
 	"github.com/zpipe/zpipe/pipeline"
@@ -160,51 +160,92 @@ func pace(ctx context.Context, lim *rate.Limiter, waiting func()) error {
 
 // Gate bounds the bytes that items in flight hold. Waiters are served in
 // turn, so that a big item is not starved by a stream of small ones, and
-// an item bigger than the whole budget runs alone.
+// an item bigger than the whole budget runs alone. (A queue of its own
+// rather than x/sync/semaphore: a waiter is in the queue before it says
+// that it waits, so whoever hears it can count on its turn.)
 type Gate struct {
-	sem    *semaphore.Weighted
 	budget int64
 	mu     sync.Mutex
 	held   int64
+	queue  []*gateWaiter
+}
+
+type gateWaiter struct {
+	n     int64
+	ready chan struct{} // closed when the bytes are the waiter's
 }
 
 // NewGate returns a gate of budget bytes.
-func NewGate(budget int64) *Gate { return &Gate{sem: semaphore.NewWeighted(budget), budget: budget} }
+func NewGate(budget int64) *Gate { return &Gate{budget: budget} }
 
 // Acquire takes n bytes, calling waiting once if it has to wait, and
 // returns how to give them back.
 func (g *Gate) Acquire(ctx context.Context, n int64, waiting func()) (release func(), err error) {
 	n = max(min(n, g.budget), 1)
-	if !g.sem.TryAcquire(n) {
-		waiting()
-		if err := g.sem.Acquire(ctx, n); err != nil {
-			return nil, err
-		}
+	g.mu.Lock()
+	if len(g.queue) == 0 && g.held+n <= g.budget {
+		g.held += n
+		g.mu.Unlock()
+		return g.releaser(n), nil
 	}
-	return g.took(n), nil
+	w := &gateWaiter{n: n, ready: make(chan struct{})}
+	g.queue = append(g.queue, w)
+	g.mu.Unlock()
+	waiting()
+	select {
+	case <-w.ready:
+		return g.releaser(n), nil
+	case <-ctx.Done():
+	}
+	g.mu.Lock()
+	select {
+	case <-w.ready:
+		// Granted as ctx ended: give the bytes back.
+		g.mu.Unlock()
+		g.releaser(n)()
+	default:
+		g.queue = slices.DeleteFunc(g.queue, func(x *gateWaiter) bool { return x == w })
+		g.grant() // the next waiter may fit now
+		g.mu.Unlock()
+	}
+	return nil, ctx.Err()
 }
 
-// TryAcquire takes n bytes if the gate has them now, for an executor that
-// cannot block while it waits: it must go on taking its workers' answers,
-// which give bytes back.
+// TryAcquire takes n bytes if the gate has them now and no one waits
+// before, for an executor that cannot block while it waits: it must go on
+// taking its workers' answers, which give bytes back.
 func (g *Gate) TryAcquire(n int64) (release func(), ok bool) {
 	n = max(min(n, g.budget), 1)
-	if !g.sem.TryAcquire(n) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.queue) > 0 || g.held+n > g.budget {
 		return nil, false
 	}
-	return g.took(n), true
+	g.held += n
+	return g.releaser(n), true
 }
 
-// took counts n bytes taken and returns how to give them back.
-func (g *Gate) took(n int64) func() {
-	g.mu.Lock()
-	g.held += n
-	g.mu.Unlock()
+// releaser gives n bytes back, once, and hands them on to the waiters.
+func (g *Gate) releaser(n int64) func() {
+	var once sync.Once
 	return func() {
-		g.mu.Lock()
-		g.held -= n
-		g.mu.Unlock()
-		g.sem.Release(n)
+		once.Do(func() {
+			g.mu.Lock()
+			g.held -= n
+			g.grant()
+			g.mu.Unlock()
+		})
+	}
+}
+
+// grant serves the waiters at the head of the queue, in turn, while their
+// bytes fit. It is called with mu held.
+func (g *Gate) grant() {
+	for len(g.queue) > 0 && g.held+g.queue[0].n <= g.budget {
+		w := g.queue[0]
+		g.queue = g.queue[1:]
+		g.held += w.n
+		close(w.ready)
 	}
 }
 
