@@ -424,6 +424,12 @@ func (a *fastAnalyser) matchN(x *ast.CallExpr) (*fastNode, error) {
 		if err != nil {
 			return nil, err
 		}
+		if at := unfilledField(n); at != "" {
+			// CUE counts a value that lacks such a field as matching
+			// (the field is only not filled in yet); the fast check
+			// would not.
+			return nil, unsupportedAt(e, "matchN alternative with field %s, neither optional, required nor defaulted", at)
+		}
 		m.alts = append(m.alts, n)
 	}
 	return &fastNode{kinds: kAll, atoms: []fastAtom{m}}, nil
@@ -490,6 +496,56 @@ func (a *fastAnalyser) scope() (cue.Value, error) {
 		a.file = a.ctx.BuildFile(f)
 	}
 	return a.file, a.file.Err()
+}
+
+// unfilledField names a regular field without a default anywhere in n,
+// or "".
+func unfilledField(n *fastNode) string {
+	if n == nil {
+		return ""
+	}
+	if n.obj != nil {
+		for _, f := range n.obj.fields {
+			if f.typ == fieldRegular && !f.has {
+				return f.name
+			}
+			if at := unfilledField(f.n); at != "" {
+				return at
+			}
+		}
+		for _, p := range n.obj.patterns {
+			if at := unfilledField(p.n); at != "" {
+				return at
+			}
+		}
+	}
+	if n.list != nil {
+		for _, e := range n.list.prefix {
+			if at := unfilledField(e); at != "" {
+				return at
+			}
+		}
+		if at := unfilledField(n.list.rest); at != "" {
+			return at
+		}
+	}
+	for _, at := range n.atoms {
+		switch x := at.(type) {
+		case *matchAtom:
+			for _, alt := range x.alts {
+				if f := unfilledField(alt); f != "" {
+					return f
+				}
+			}
+		case *disjAtom:
+			for _, alt := range x.alts {
+				if f := unfilledField(alt); f != "" {
+					return f
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // ident compiles a predeclared type or a reference to a definition.

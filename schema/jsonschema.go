@@ -222,24 +222,49 @@ func integral(s string) (string, bool) {
 	return whole, true
 }
 
-// integralNumbers writes each number whose fraction is all zeros (1.0,
-// -2.00) as the integer it is: to JSON Schema they are one value, and
-// "type": "integer" takes 1.0, where CUE's int would not. Exponent forms
-// are left as written.
+// integralNumbers returns v with each number whose fraction is all zeros
+// (1.0, -2.00) written as the integer it is: to JSON Schema they are one
+// value, and "type": "integer" takes 1.0, where CUE's int would not.
+// Exponent forms are left as written. v itself is not changed (its
+// record still goes to the rejects as read); what changes is copied.
 func integralNumbers(v any) any {
-	switch v := v.(type) {
+	nv, _ := integralValue(v)
+	return nv
+}
+
+// integralValue is integralNumbers, saying whether anything changed.
+func integralValue(v any) (any, bool) {
+	switch x := v.(type) {
 	case format.Number:
-		if s, ok := integral(string(v)); ok {
-			return format.Number(s)
+		if s, ok := integral(string(x)); ok {
+			return format.Number(s), true
 		}
 	case *format.Object:
-		for i := range v.Fields {
-			v.Fields[i].Value = integralNumbers(v.Fields[i].Value)
+		var out *format.Object
+		for i, f := range x.Fields {
+			if nv, changed := integralValue(f.Value); changed {
+				if out == nil {
+					out = &format.Object{Fields: slices.Clone(x.Fields)}
+				}
+				out.Fields[i].Value = nv
+			}
+		}
+		if out != nil {
+			return out, true
 		}
 	case []any:
-		for i := range v {
-			v[i] = integralNumbers(v[i])
+		var out []any
+		for i, e := range x {
+			if ne, changed := integralValue(e); changed {
+				if out == nil {
+					out = slices.Clone(x)
+				}
+				out[i] = ne
+			}
+		}
+		if out != nil {
+			return out, true
 		}
 	}
-	return v
+	return v, false
 }

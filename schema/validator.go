@@ -24,10 +24,12 @@ type Validator struct {
 	schema    cue.Value
 	transform cue.Value
 	hasXform  bool
-	kinds     map[string]cue.Kind // column → kind, for typing csv cells
-	shape     *shape              // nil when unknown: merge always walks
-	fast      *fastChecker        // native checks; nil when CUE must decide
-	fastWhy   string              // why fast is nil
+	// integral reads 1.0 as the integer 1, as JSON Schema (draft 6 on) does.
+	integral bool
+	kinds    map[string]cue.Kind // column → kind, for typing csv cells
+	shape    *shape              // nil when unknown: merge always walks
+	fast     *fastChecker        // native checks; nil when CUE must decide
+	fastWhy  string              // why fast is nil
 	// child is the evaluator process of an isolated schema; the memory
 	// watchdog reads it from another goroutine.
 	child atomic.Pointer[child]
@@ -50,6 +52,7 @@ func (s *Schema) newValidator() (*Validator, error) {
 		v.hasXform = true
 	}
 	v.shape = shapeOf(v.schema, 0)
+	v.integral = IsJSONSchema(s.spec.File) && integralDraft(s.sources[s.spec.File])
 	v.fast, v.fastWhy = v.buildFast()
 	return v, nil
 }
@@ -100,6 +103,9 @@ func (v *Validator) CheckContext(ctx context.Context, rec any, untyped bool) (an
 	if untyped {
 		rec = v.typeCells(rec)
 	}
+	if v.integral {
+		rec = integralNumbers(rec)
+	}
 	if v.fast != nil {
 		if out, ok := v.fast.run(rec); ok {
 			return out, nil, nil
@@ -125,13 +131,12 @@ type Result struct {
 func (v *Validator) CheckBatch(ctx context.Context, recs []any, untyped bool) ([]Result, error) {
 	res := make([]Result, len(recs))
 	var slow []int
-	jsonSchema := IsJSONSchema(v.s.spec.File) && integralDraft(v.s.sources[v.s.spec.File])
 	for i, rec := range recs {
 		if untyped {
 			rec = v.typeCells(rec)
 			recs[i] = rec
 		}
-		if jsonSchema {
+		if v.integral {
 			rec = integralNumbers(rec)
 			recs[i] = rec
 		}
