@@ -58,7 +58,7 @@ func (e *Executor) Execute(ctx context.Context, w *engine.Work) error {
 	if err != nil {
 		return fmt.Errorf("setting up JetStream: %w", err)
 	}
-	d := &dispatch{e: e, w: w, data: data, exec: newID(), flights: map[int]*flight{}, bySeq: map[uint64]int{}, big: map[int]bool{}, release: map[int]func(){},
+	d := &dispatch{e: e, w: w, data: data, exec: newID(), flights: map[int]*flight{}, bySeq: map[uint64]int{}, big: map[int]bool{}, release: map[int]func(){}, weights: map[int]int64{}, waited: map[int]bool{},
 		retries: make(chan [2]int, len(w.Items)+1)}
 	if !e.SharedFS {
 		// Made afresh for each stage: in watch mode the manifest and
@@ -121,10 +121,15 @@ type dispatch struct {
 	big map[int]bool
 	// due are the retries whose wait is over, to send before new items.
 	due [][2]int
-	// release gives back the memory an item holds in the gate; paced
-	// says the next send has its turn from the limiter.
+	// release gives back the memory an item holds in the gate; weights
+	// are the items' weights, asked once; waited marks the items that
+	// said they wait for memory.
 	release map[int]func()
-	paced   bool
+	weights map[int]int64
+	waited  map[int]bool
+	// paceAt is when the next send's turn from the limiter comes; zero
+	// when none is reserved.
+	paceAt time.Time
 }
 
 // idleWarning is how long items may wait for a first answer before the
@@ -263,21 +268,37 @@ const memoryPoll = 20 * time.Millisecond
 // paces every attempt.
 func (d *dispatch) admit(i int) time.Duration {
 	if d.w.Gate != nil && d.release[i] == nil {
-		release, ok := d.w.Gate.TryAcquire(d.w.Weight(i))
+		w, ok := d.weights[i]
 		if !ok {
-			d.waiting(i, "memory")
+			w = d.w.Weight(i)
+			d.weights[i] = w
+		}
+		release, ok := d.w.Gate.TryAcquire(w)
+		if !ok {
+			if !d.waited[i] {
+				d.waited[i] = true
+				d.waiting(i, "memory")
+			}
 			return memoryPoll
 		}
 		d.release[i] = release
 	}
-	if d.w.Limiter != nil && !d.paced {
-		if wait := d.w.Limiter.Reserve().Delay(); wait > 0 {
-			d.paced = true
-			d.waiting(i, "pace")
+	if d.w.Limiter != nil {
+		// The turn is reserved once and kept: an answer that wakes the
+		// loop early must not let the item go before it.
+		now := time.Now()
+		if d.paceAt.IsZero() {
+			delay := d.w.Limiter.Reserve().Delay()
+			d.paceAt = now.Add(delay)
+			if delay > 0 {
+				d.waiting(i, "pace")
+			}
+		}
+		if wait := d.paceAt.Sub(now); wait > 0 {
 			return wait
 		}
+		d.paceAt = time.Time{}
 	}
-	d.paced = false
 	return 0
 }
 

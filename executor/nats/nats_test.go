@@ -326,3 +326,51 @@ func TestParallelBoundsItemsInFlight(t *testing.T) {
 		})
 	}
 }
+
+// The run's throttle spaces the items sent however fast workers answer:
+// an answer that wakes the coordinator early does not let the next item
+// go before its turn. Each item's answer lands in the results stream, so
+// the gaps between them are at least the throttle's (a lower bound, which
+// a slow machine only widens).
+func TestThrottleSpacesSends(t *testing.T) {
+	c := startCluster(t, 2)
+	dir := t.TempDir()
+	files := map[string]string{
+		"s.cue":         "#S: {id: int}\n",
+		"pipeline.yaml": "version: 1\nlimits: {throttle: 150ms}\nstages:\n  s:\n    source: {paths: [\"data/*.json\"]}\n    schema: s.cue#S\n    outputs: [{format: ndjson, path: out/s.ndjson}]\n",
+	}
+	for i := range 6 {
+		files[fmt.Sprintf("data/%d.json", i)] = fmt.Sprintf(`{"id": %d}`, i)
+	}
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(body), 0o644)
+	}
+	sum := run(t, dir, engine.Options{Executor: &Executor{JS: c.js}})
+	if st := sum.Stages[0]; st.OK != 6 {
+		t.Fatalf("stage: %+v", st)
+	}
+	stream, err := c.js.Stream(context.Background(), resultStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := stream.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var times []time.Time
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := stream.GetMsg(context.Background(), seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		times = append(times, m.Time)
+	}
+	if len(times) != 6 {
+		t.Fatalf("%d answers", len(times))
+	}
+	if total := times[5].Sub(times[0]); total < 5*150*time.Millisecond*9/10 {
+		t.Errorf("6 items answered within %s; a 150ms throttle needs at least %s", total, 5*150*time.Millisecond)
+	}
+}
