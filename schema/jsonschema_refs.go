@@ -124,6 +124,9 @@ func localFile(u *url.URL, mapping map[string]string) (string, error) {
 	if u.Scheme == "file" {
 		return filepath.FromSlash(u.Path), nil
 	}
+	if u.RawQuery != "" {
+		return "", fmt.Errorf("$ref %s: a schema URL with a query cannot be mapped to a file", u)
+	}
 	s := u.String()
 	prefixes := make([]string, 0, len(mapping))
 	for p := range mapping {
@@ -140,7 +143,12 @@ func localFile(u *url.URL, mapping map[string]string) (string, error) {
 			return target, nil
 		}
 		if fi, err := os.Stat(target); err == nil && fi.IsDir() || strings.HasSuffix(target, "/") {
-			return filepath.Join(target, filepath.FromSlash(rest)), nil
+			// Only inside the folder that the prefix names.
+			path := filepath.Join(target, filepath.FromSlash(rest))
+			if rel, err := filepath.Rel(target, path); err != nil || !filepath.IsLocal(rel) {
+				return "", fmt.Errorf("$ref %s leads out of %s, where schema_refs maps %s", s, target, p)
+			}
+			return path, nil
 		}
 	}
 	return "", fmt.Errorf("$ref %s: zpipe never fetches a schema over the network; map the URL to a local file or folder with schema_refs in the manifest, or --schema-ref URL=PATH", s)

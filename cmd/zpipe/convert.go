@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -209,8 +210,21 @@ func notAnInput(inputs []string, outs ...string) error {
 			}
 		}
 	}
-	if len(outs) == 2 && outs[0] != "" && outs[0] == outs[1] {
+	if len(outs) == 2 && outs[0] != "" && outs[1] != "" && samePath(outs[0], outs[1]) {
 		return usageError{fmt.Errorf("-o and --rejects are both %s", outs[0])}
 	}
 	return nil
+}
+
+// samePath says whether two paths name one file: the same absolute path,
+// or, when both exist, the same file (through a link, say).
+func samePath(a, b string) bool {
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	if err1 == nil && err2 == nil && aa == bb {
+		return true
+	}
+	ai, err1 := os.Stat(a)
+	bi, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(ai, bi)
 }
