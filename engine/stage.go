@@ -34,8 +34,18 @@ type item struct {
 
 // weight is what an item is thought to hold in memory while it runs, as
 // its format says: a whole-file format holds the file and its decoded
-// values; a streamed one holds a buffer.
-func (it *item) weight() int64 { return format.Weight(it.Format, it.Size) }
+// values; a streamed one holds a buffer. A compressed file holds what it
+// decompresses to, taken as compressedRatio times its size on disk (json
+// and yaml compress about 5 to 10 times).
+func (it *item) weight() int64 {
+	n := it.Size
+	if format.CompressionOf(it.Path) != "" {
+		n *= compressedRatio
+	}
+	return format.Weight(it.Format, n)
+}
+
+const compressedRatio = 8
 
 // target is one file a stage writes, with the items that feed it in order.
 type target struct {
