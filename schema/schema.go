@@ -167,8 +167,21 @@ func (s *Schema) SchemaSum() string {
 		// The documents a JSON Schema's $refs lead to are part of it.
 		var b []byte
 		b = append(b, src...)
-		for _, u := range slices.Sorted(maps.Keys(s.refs)) {
-			b = append(append(append(append(b, 0), u...), 0), s.sources[s.refs[u]]...)
+		// A file's URL counts relative to the schema's folder, so that a
+		// moved project, or a worker's copy, has the same sum.
+		dir := filepath.Dir(s.spec.File)
+		keys := map[string]string{}
+		for u, file := range s.refs {
+			key := u
+			if strings.HasPrefix(u, "file:") {
+				if rel, err := filepath.Rel(dir, file); err == nil {
+					key = "file:" + filepath.ToSlash(rel)
+				}
+			}
+			keys[key] = file
+		}
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
+			b = append(append(append(append(b, 0), k...), 0), s.sources[keys[k]]...)
 		}
 		src = b
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/zpipe/zpipe/engine"
 	"github.com/zpipe/zpipe/format"
 	"github.com/zpipe/zpipe/pipeline"
+	"github.com/zpipe/zpipe/schema"
 )
 
 // Worker takes items off the work stream and runs them with the stage's
@@ -300,6 +302,11 @@ func (wk *Worker) itemFunc(ctx context.Context, w *workMsg, data jetstream.Objec
 		if s.Name != w.Stage.Stage {
 			continue
 		}
+		if w.Bundle != nil {
+			if err := withinBundle(m, s, filepath.Join(wk.Dir, w.Bundle.Sum)); err != nil {
+				return nil, err
+			}
+		}
 		fn, err := engine.NewItemFunc(m, s, format.DefaultLimits)
 		if err != nil {
 			return nil, err
@@ -465,4 +472,23 @@ func (b *bucketPart) fail(err error) error {
 	b.p.err = errors.Join(b.p.err, err)
 	b.p.mu.Unlock()
 	return err
+}
+
+// withinBundle refuses a JSON Schema whose $refs lead to files outside
+// the folder the coordinator's files were put in: a coordinator may name
+// its own files, not the worker's.
+func withinBundle(m *pipeline.Manifest, s *pipeline.Stage, dir string) error {
+	if !schema.IsJSONSchema(s.Schema.File) {
+		return nil
+	}
+	files, err := schema.JSONSchemaFiles(s.Schema.File, m.SchemaRefs)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if rel, err := filepath.Rel(dir, f); err != nil || !filepath.IsLocal(rel) {
+			return fmt.Errorf("the schema of stage %s refers to %s, outside what the coordinator sent", s.Name, f)
+		}
+	}
+	return nil
 }
