@@ -24,19 +24,7 @@ cleanup() {
 trap cleanup EXIT
 go build -o "$work/zpipe" ./cmd/zpipe
 zpipe="$work/zpipe"
-cat > "$work/user.cue" <<'CUE'
-#User: {
-	id:    int & >=1
-	name:  string & !=""
-	email: string & =~#"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$"#
-	age:   int & >=0 & <=150
-	tags: [...string]
-	address: {
-		city: string & !=""
-		zip:  string & =~"^[0-9]{5}$"
-	}
-}
-CUE
+go run ./internal/gendata -schema > "$work/user.cue"
 mkdir -p "$work/big/data" "$work/small/data" "$work/one/data"
 go run ./internal/gendata -n "$N" > "$work/big/data/users.ndjson"
 go run ./internal/gendata -n "$FILES" -seed 2 | (cd "$work/small/data" && split -l 1 -a 5 --additional-suffix=.json - u)

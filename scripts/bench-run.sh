@@ -9,19 +9,7 @@ trap 'rm -rf "$work"' EXIT
 go build -o "$work/zpipe" ./cmd/zpipe
 mkdir -p "$work/data"
 go run ./internal/gendata -n "$N" > "$work/data/users.ndjson"
-cat > "$work/user.cue" <<'CUE'
-#User: {
-	id:    int & >=1
-	name:  string & !=""
-	email: string & =~#"^[^@\s]+@[^@\s]+\.[a-zA-Z]{2,}$"#
-	age:   int & >=0 & <=150
-	tags: [...string]
-	address: {
-		city: string & !=""
-		zip:  string & =~"^[0-9]{5}$"
-	}
-}
-CUE
+go run ./internal/gendata -schema > "$work/user.cue"
 cat > "$work/pipeline.yaml" <<'YAML'
 version: 1
 stages:

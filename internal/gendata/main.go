@@ -1,9 +1,10 @@
 // Command gendata writes a deterministic set of user records as ndjson, for
 // benchmarks: every hundredth record is invalid against the #User schema
-// of scripts/bench-run.sh. The records come from internal/benchdata, which
+// that -schema writes. The records come from internal/benchdata, which
 // cmd/zpipe-bench uses too.
 //
 //	go run ./internal/gendata -n 200000 > users.ndjson
+//	go run ./internal/gendata -schema > user.cue     # the schema they are made for
 package main
 
 import (
@@ -18,7 +19,12 @@ func main() {
 	n := flag.Int("n", 200000, "records to write")
 	seed := flag.Uint64("seed", 1, "random seed")
 	pad := flag.Int("pad", 0, "bytes of filler text per record, to make big files from few records")
+	schema := flag.Bool("schema", false, "write the records' CUE schema (#User, #UserFlat) instead")
 	flag.Parse()
+	if *schema {
+		fmt.Print(benchdata.Schema)
+		return
+	}
 	if err := benchdata.WriteNDJSON(os.Stdout, *n, *seed, *pad); err != nil {
 		fmt.Fprintln(os.Stderr, "gendata:", err)
 		os.Exit(1)
