@@ -2,6 +2,7 @@ package schema
 
 import (
 	"regexp"
+	"slices"
 	"unicode/utf8"
 
 	"cuelang.org/go/cue/literal"
@@ -18,11 +19,25 @@ import (
 
 // FastPath reports whether records are checked natively instead of by
 // CUE's evaluator and, when they are not, why: the first schema construct
-// the native checker does not handle, with its position.
+// the native checker does not handle, with its position. A schema checked
+// natively may still leave some of its values to CUE: see Fallbacks.
 func (s *Schema) FastPath() (bool, string) {
 	v := s.Validator()
 	defer s.Put(v)
 	return v.fast != nil, v.fastWhy
+}
+
+// Fallbacks lists the values of a record that CUE's evaluator checks
+// while the fast path checks the rest, each with the construct that keeps
+// it off the fast path. It is empty when the fast path covers the schema
+// whole, or does not run at all.
+func (s *Schema) Fallbacks() []Fallback {
+	v := s.Validator()
+	defer s.Put(v)
+	if v.fast == nil {
+		return nil
+	}
+	return slices.Clone(v.fast.fallbacks)
 }
 
 // valueKinds is a set of the value kinds of the record model, as CUE sees them.
@@ -47,6 +62,7 @@ type fastNode struct {
 	atoms []fastAtom  // scalar and length constraints, all of which must hold
 	obj   *fastObject // nil: any object of an allowed kind passes, as under _
 	list  *fastList
+	cue   *cueNode // CUE checks the value: the rest of the node is empty
 }
 
 // fastAtom is one constraint; holds is only called on a value of an
@@ -105,8 +121,11 @@ type fastList struct {
 // it is used by one goroutine at a time.
 type fastChecker struct {
 	root *fastNode
-	ni   literal.NumInfo
-	d    apd.Decimal
+	// fallbacks are the values CUE checks; none when the fast path
+	// covers the schema whole.
+	fallbacks []Fallback
+	ni        literal.NumInfo
+	d         apd.Decimal
 }
 
 // run checks a record. It returns the record with its defaults, and
@@ -169,6 +188,9 @@ func numberKind(s string) valueKinds {
 // check reports whether v satisfies n, and whether filling in defaults
 // would change it.
 func (c *fastChecker) check(n *fastNode, v any) (ok, adds bool) {
+	if n.cue != nil {
+		return c.cueCheck(n.cue, v)
+	}
 	k := valueKindOf(v)
 	if k&n.kinds == 0 {
 		return false, false
@@ -339,6 +361,9 @@ func (c *fastChecker) anyOK(v any) bool {
 // fill returns v with the missing regular fields appended, in CUE's order,
 // after the input's own fields, as merge does. It copies only what changes.
 func (c *fastChecker) fill(n *fastNode, v any) (any, bool) {
+	if n.cue != nil {
+		return c.cueFill(n.cue, v)
+	}
 	switch x := v.(type) {
 	case *format.Object:
 		o := n.obj

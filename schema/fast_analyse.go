@@ -54,6 +54,10 @@ type fastAnalyser struct {
 	stack []ast.Expr // definitions being expanded, to stop at cycles
 	depth int
 	nodes int
+	// path is where in the record the analysis is, for fallbacks.
+	path      []string
+	fallbacks []Fallback
+	inMatch   int // inside a matchN alternative
 }
 
 // buildFast returns the native checker for a validator's schema, or nil
@@ -71,7 +75,7 @@ func (v *Validator) buildFast() (*fastChecker, string) {
 		}
 		return nil, err.Error()
 	}
-	return &fastChecker{root: root}, ""
+	return &fastChecker{root: root, fallbacks: a.fallbacks}, ""
 }
 
 func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
@@ -420,7 +424,9 @@ func (a *fastAnalyser) matchN(x *ast.CallExpr) (*fastNode, error) {
 		if ev.Err() != nil {
 			return nil, unsupportedAt(e, "matchN alternative that CUE cannot evaluate alone")
 		}
+		a.inMatch++
 		n, err := a.expr(e, ev, false)
+		a.inMatch--
 		if err != nil {
 			return nil, err
 		}
@@ -477,9 +483,13 @@ func (a *fastAnalyser) pattern(d *ast.Field, l *ast.ListLit, inDef bool) (fastPa
 	if ev.Err() != nil {
 		return p, unsupportedAt(d, "pattern constraint whose value CUE cannot evaluate alone")
 	}
+	a.path = append(a.path, "["+constructLabel(l.Elts[0])+"]")
+	defer func() { a.path = a.path[:len(a.path)-1] }()
 	n, err := a.expr(d.Value, ev, inDef)
 	if err != nil {
-		return p, err
+		if n, err = a.orCUE([]ast.Expr{d.Value}, ev, err); err != nil {
+			return p, err
+		}
 	}
 	p.n = n
 	return p, nil
@@ -669,7 +679,7 @@ func (a *fastAnalyser) listLit(x *ast.ListLit, ev cue.Value, inDef bool) (*fastN
 			}
 			l.rest = &fastNode{kinds: kAll}
 			if el.Type != nil {
-				n, err := a.expr(el.Type, ev.LookupPath(cue.MakePath(cue.AnyIndex)), inDef)
+				n, err := a.elem(el.Type, ev.LookupPath(cue.MakePath(cue.AnyIndex)), "[*]", inDef)
 				if err != nil {
 					return nil, err
 				}
@@ -677,13 +687,24 @@ func (a *fastAnalyser) listLit(x *ast.ListLit, ev cue.Value, inDef bool) (*fastN
 			}
 			break
 		}
-		n, err := a.expr(e, ev.LookupPath(cue.MakePath(cue.Index(i))), inDef)
+		n, err := a.elem(e, ev.LookupPath(cue.MakePath(cue.Index(i))), fmt.Sprintf("[%d]", i), inDef)
 		if err != nil {
 			return nil, err
 		}
 		l.prefix = append(l.prefix, n)
 	}
 	return &fastNode{kinds: kList, list: l}, nil
+}
+
+// elem compiles a list element's type, or leaves it to CUE.
+func (a *fastAnalyser) elem(x ast.Expr, ev cue.Value, at string, inDef bool) (*fastNode, error) {
+	a.path = append(a.path, at)
+	defer func() { a.path = a.path[:len(a.path)-1] }()
+	n, err := a.expr(x, ev, inDef)
+	if err != nil {
+		return a.orCUE([]ast.Expr{x}, ev, err)
+	}
+	return n, nil
 }
 
 // structLit compiles a struct's fields. ev is the evaluated struct, which
@@ -748,7 +769,12 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 		if !fev.Exists() {
 			return nil, unsupportedAt(vals[fd.name][0], "field %s that CUE does not show", fd.name)
 		}
+		a.path = append(a.path, pathLabel(fd.name))
 		n, err := a.conj(vals[fd.name], fev, inDef)
+		if err != nil {
+			n, err = a.orCUE(vals[fd.name], fev, err)
+		}
+		a.path = a.path[:len(a.path)-1]
 		if err != nil {
 			return nil, err
 		}

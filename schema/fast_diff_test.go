@@ -18,7 +18,8 @@ import (
 // The differential test holds the fast path to CUE: for every record both
 // must agree on valid or not and, when valid, on the exact record written.
 // The corpus is testdata/diff/*.cue, each with a definition #T and a first
-// line "// want: fast" or "// want: fallback <reason>".
+// line "// want: fast", "// want: fallback <reason>" or "// want: partial
+// <path>: <reason>; ...", which lists the values CUE checks.
 
 type diffSchema struct {
 	name string
@@ -45,7 +46,7 @@ func loadCorpus(tb testing.TB) []diffSchema {
 			first, _, _ := strings.Cut(string(src), "\n")
 			want, ok := strings.CutPrefix(first, "// want: ")
 			if !ok {
-				corpusErr = errors.New(p + ": the first line must say // want: fast or // want: fallback <reason>")
+				corpusErr = errors.New(p + ": the first line must say // want: fast, // want: fallback <reason> or // want: partial <path>: <reason>")
 				return
 			}
 			sch, err := Compile(filepath.Base(p), src, "T")
@@ -69,7 +70,7 @@ func loadCorpus(tb testing.TB) []diffSchema {
 func fastCorpus(tb testing.TB) []diffSchema {
 	var out []diffSchema
 	for _, d := range loadCorpus(tb) {
-		if d.want == "fast" {
+		if d.want == "fast" || strings.HasPrefix(d.want, "partial ") {
 			out = append(out, d)
 		}
 	}
@@ -79,6 +80,27 @@ func fastCorpus(tb testing.TB) []diffSchema {
 func TestFastPathCoverage(t *testing.T) {
 	for _, d := range loadCorpus(t) {
 		ok, why := d.sch.FastPath()
+		var got []string
+		for _, f := range d.sch.Fallbacks() {
+			got = append(got, f.String())
+		}
+		if partial, isPartial := strings.CutPrefix(d.want, "partial "); isPartial {
+			wants := strings.Split(partial, "; ")
+			if !ok || len(got) != len(wants) {
+				t.Errorf("%s: fast path %v (%s), values left to CUE %q; want %q", d.name, ok, why, got, wants)
+				continue
+			}
+			for i, w := range wants {
+				path, reason, _ := strings.Cut(w, ": ")
+				if !strings.HasPrefix(got[i], path+": "+d.name+".cue:") || !strings.Contains(got[i], reason) {
+					t.Errorf("%s: value left to CUE %q, want %q (with the position)", d.name, got[i], w)
+				}
+			}
+			continue
+		}
+		if len(got) > 0 {
+			t.Errorf("%s: leaves %q to CUE, want %s", d.name, got, d.want)
+		}
 		switch {
 		case d.want == "fast" && !ok:
 			t.Errorf("%s: falls back: %s", d.name, why)
@@ -152,7 +174,7 @@ func records(d diffSchema, seed uint64, n int) []byte {
 	if v.fast == nil {
 		return nil
 	}
-	g := &recordGen{r: newRand(seed)}
+	g := &recordGen{r: newRand(seed), lits: schemaLiterals([]byte(d.sch.sources[d.sch.spec.File]))}
 	var b []byte
 	for i := 0; i < n; i++ {
 		rec := g.value(v.fast.root, 0)

@@ -2,6 +2,9 @@ package schema
 
 import (
 	"math/rand/v2"
+
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/parser"
 	"regexp/syntax"
 	"strconv"
 	"strings"
@@ -16,6 +19,31 @@ import (
 type recordGen struct {
 	r *rand.Rand
 	c fastChecker // to prefer candidates the tree accepts
+	// lits are the schema's literals and their neighbours, candidates
+	// for a value that CUE checks, whose constraint the tree cannot show.
+	lits []any
+}
+
+// schemaLiterals lists the scalar literals of a schema's source, and each
+// string with a suffix.
+func schemaLiterals(src []byte) []any {
+	f, err := parser.ParseFile("lits.cue", src)
+	if err != nil {
+		return nil
+	}
+	var out []any
+	ast.Walk(f, func(n ast.Node) bool {
+		if b, ok := n.(*ast.BasicLit); ok {
+			if v, ok := scalarValue(b); ok {
+				out = append(out, v)
+				if s, ok := v.(string); ok {
+					out = append(out, s+"x")
+				}
+			}
+		}
+		return true
+	}, nil)
+	return out
 }
 
 func (g *recordGen) pick(n int) int { return g.r.IntN(n) }
@@ -27,6 +55,15 @@ func (g *recordGen) value(n *fastNode, depth int) any {
 	var v any
 	for try := 0; try < 20; try++ {
 		switch {
+		case n.cue != nil:
+			// Each try is a CUE evaluation: try less.
+			if try == 5 {
+				return v
+			}
+			v = g.anyValue(depth + 1)
+			if len(g.lits) > 0 && g.chance(0.7) {
+				v = g.lits[g.pick(len(g.lits))]
+			}
 		case n.obj != nil && n.kinds&kObject != 0 && (n.kinds == kObject || g.chance(0.7)):
 			v = g.object(n.obj, depth)
 		case n.list != nil && n.kinds&kList != 0 && (n.kinds == kList || g.chance(0.7)):

@@ -159,7 +159,7 @@ func (v *Validator) CheckBatch(ctx context.Context, recs []any, untyped bool) ([
 	// whose cost the data cannot blow up, so CUE's second look at a
 	// rejected record, for its message, stays in this process: a child's
 	// round trips would cost more than the look.
-	if !v.s.isolated || v.fast != nil {
+	if !v.s.isolated || v.fast != nil && len(v.fast.fallbacks) == 0 {
 		for _, i := range slow {
 			res[i].Out, res[i].Violations = v.cueCheck(recs[i])
 		}

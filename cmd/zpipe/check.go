@@ -63,7 +63,7 @@ or schema error.`,
 	cmd.Flags().StringVar(&f.report, "format", "text", "how to print findings: "+findingFormats+" (GitHub Actions annotations)")
 	cmd.Flags().BoolVar(&f.jsonOut, "json", false, "print the findings as a JSON array (same as --format json)")
 	cmd.Flags().BoolVar(&f.whole, "whole", false, "a json file whose top level is a list is one record, not one per element")
-	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "say whether the compiled fast path checks the records, or which construct keeps it off")
+	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "say whether the compiled fast path checks the records, and which values, or constructs, it leaves to CUE")
 	return cmd
 }
 
@@ -133,6 +133,9 @@ func (a *app) loadSchema(ref string, refs map[string]string, verbose bool) (*sch
 	if verbose {
 		if on, why := sch.FastPath(); on {
 			a.log.Info("checking with the compiled fast path; invalid records are checked again by CUE for its message")
+			for _, f := range sch.Fallbacks() {
+				a.log.Info(fmt.Sprintf("CUE's evaluator checks %s: the fast path does not cover %s", f.Path, f.Why))
+			}
 		} else {
 			a.log.Info("checking with CUE's evaluator: the fast path does not cover " + why)
 		}

@@ -1,0 +1,207 @@
+package schema
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	cueformat "cuelang.org/go/cue/format"
+)
+
+// A value whose constraint the fast path does not know is checked by CUE
+// alone, not the whole record: the field's value as CUE evaluated it in
+// the schema, unified with the record's value there. That is only the
+// same as checking the record when the constraint needs nothing else from
+// the record; alone decides that from the syntax.
+
+// cueNode checks one value with CUE's evaluator.
+type cueNode struct {
+	ctx *cue.Context
+	v   cue.Value // the constraint, evaluated in the schema
+	sh  *shape    // what unification can add; nil: it may add anything
+}
+
+// Fallback is a value of the record that the fast path leaves to CUE's
+// evaluator, and why.
+type Fallback struct {
+	Path string // CUE path in the record: address.zip, tags[*], [=~"^x-"]
+	Why  string // file:line:col: construct
+}
+
+func (f Fallback) String() string { return f.Path + ": " + f.Why }
+
+func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
+	if !c.anyOK(v) {
+		return false, false
+	}
+	u := k.v.Unify(k.ctx.Encode(toCUE(v)))
+	if u.Validate(cue.Concrete(true)) != nil {
+		return false, false
+	}
+	return true, k.sh == nil || k.sh.adds(v)
+}
+
+// cueFill is fill for a value checked by CUE: the input with what
+// unification adds, as the whole-record path writes it.
+func (c *fastChecker) cueFill(k *cueNode, v any) (any, bool) {
+	if k.sh != nil && !k.sh.adds(v) {
+		return v, false
+	}
+	u := k.v.Unify(k.ctx.Encode(toCUE(v)))
+	out, err := merge(v, u)
+	if err != nil {
+		return v, false // cueCheck accepted it, so merge cannot fail
+	}
+	return out, true
+}
+
+// orCUE returns a node that has CUE check the value of exprs, whose
+// native compilation failed with cause, when that is sound: they can be
+// checked alone, not inside a matchN alternative (where CUE counts an
+// incomplete value as matching), and, for an isolated schema, without
+// recursion, whose cost the data could blow up in this process. ev is
+// their value as CUE evaluated it in the schema.
+func (a *fastAnalyser) orCUE(exprs []ast.Expr, ev cue.Value, cause error) (*fastNode, error) {
+	var u *unsupportedError
+	if !errors.As(cause, &u) || a.inMatch > 0 || !ev.Exists() || ev.Err() != nil {
+		return nil, cause
+	}
+	ok, cyclic := a.alone(exprs)
+	if !ok || cyclic && a.s.isolated {
+		return nil, cause
+	}
+	// What failed inside this value is now CUE's too.
+	path := a.pathString()
+	kept := a.fallbacks[:0]
+	for _, f := range a.fallbacks {
+		if rest, inside := strings.CutPrefix(f.Path, path); !inside || rest != "" && rest[0] != '.' && rest[0] != '[' {
+			kept = append(kept, f)
+		}
+	}
+	a.fallbacks = append(kept, Fallback{Path: path, Why: a.why(u)})
+	return &fastNode{kinds: kAll, cue: &cueNode{ctx: a.ctx, v: ev, sh: shapeOf(ev, 0)}}, nil
+}
+
+// why is an unsupported construct with its position, file:line:col: what.
+func (a *fastAnalyser) why(u *unsupportedError) string {
+	if !u.pos.IsValid() {
+		return u.what
+	}
+	return fmt.Sprintf("%s:%d:%d: %s", a.s.display(u.pos.Filename()), u.pos.Line(), u.pos.Column(), u.what)
+}
+
+func (a *fastAnalyser) pathString() string {
+	if len(a.path) == 0 {
+		return "(record)"
+	}
+	var b strings.Builder
+	for _, p := range a.path {
+		if !strings.HasPrefix(p, "[") && b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// pathLabel is a field name as a path element, quoted when CUE would.
+func pathLabel(name string) string {
+	return pathString([]string{name})
+}
+
+// constructLabel is a pattern constraint's label as the schema writes it.
+func constructLabel(x ast.Expr) string {
+	b, err := cueformat.Node(x)
+	if err != nil {
+		return constructName(x)
+	}
+	return string(b)
+}
+
+// alone reports whether exprs can be checked apart from the rest of the
+// record: every reference in them, and in the definitions they use, stays
+// inside them or those definitions, or is to an import or a predeclared
+// name. A reference to a sibling field, say, makes the value depend on
+// data outside it. cyclic is whether the definitions used refer back to
+// themselves.
+func (a *fastAnalyser) alone(exprs []ast.Expr) (ok, cyclic bool) {
+	type span struct {
+		file     string
+		from, to int
+	}
+	var spans []span
+	within := func(n ast.Node) bool {
+		p := n.Pos()
+		if !p.IsValid() {
+			return false
+		}
+		for _, s := range spans {
+			if p.Filename() == s.file && p.Offset() >= s.from && p.Offset() < s.to {
+				return true
+			}
+		}
+		return false
+	}
+	add := func(e ast.Expr) {
+		if p, q := e.Pos(), e.End(); p.IsValid() && q.IsValid() {
+			spans = append(spans, span{p.Filename(), p.Offset(), q.Offset()})
+		}
+	}
+	for _, e := range exprs {
+		add(e)
+	}
+	// Definitions first, so that a reference into one counts as inside.
+	state := map[ast.Expr]int{} // 1: being walked, 2: done
+	var refs []*ast.Ident
+	var walk func(e ast.Expr) bool
+	walk = func(e ast.Expr) bool {
+		state[e] = 1
+		good := true
+		ast.Walk(e, func(n ast.Node) bool {
+			id, isIdent := n.(*ast.Ident)
+			if !good || !isIdent || id.Node == nil && id.Scope == nil {
+				return good
+			}
+			if _, isImport := id.Node.(*ast.ImportSpec); isImport {
+				return true
+			}
+			if !strings.HasPrefix(id.Name, "#") {
+				refs = append(refs, id)
+				return true
+			}
+			vals, err := a.resolve(id)
+			if err != nil {
+				good = false
+				return false
+			}
+			for _, v := range vals {
+				switch state[v] {
+				case 1:
+					cyclic = true
+				case 0:
+					add(v)
+					if !walk(v) {
+						good = false
+						return false
+					}
+				}
+			}
+			return true
+		}, nil)
+		state[e] = 2
+		return good
+	}
+	for _, e := range exprs {
+		if !walk(e) {
+			return false, cyclic
+		}
+	}
+	for _, id := range refs {
+		if id.Node == nil || !within(id.Node) {
+			return false, cyclic
+		}
+	}
+	return true, cyclic
+}

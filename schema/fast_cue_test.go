@@ -1,0 +1,141 @@
+package schema
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/zpipe/zpipe/format"
+)
+
+// A value the fast path leaves to CUE costs only that value: the record
+// is still decided by the fast path, with CUE's verdict and output.
+func TestFallbackPerValue(t *testing.T) {
+	const src = `import "strings"
+
+#T: {
+	id:   int & >0
+	name: strings.HasPrefix("A")
+	range?: {
+		min: int
+		max: int & >=min
+	}
+	opt?: {a: int, b: *5 | int} | {c: string}
+}
+`
+	sch, err := Compile("t.cue", []byte(src), "T")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range sch.Fallbacks() {
+		got = append(got, f.String())
+	}
+	want := []string{
+		"name: t.cue:5:8: call of strings.HasPrefix",
+		"range: t.cue:8:16: reference to min",
+		"opt: t.cue:10:8: disjunction with a struct or list",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("Fallbacks() =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	v := sch.Validator()
+	defer sch.Put(v)
+	for _, tc := range []struct {
+		in, out string // out "": invalid, left to CUE
+	}{
+		{`{"id":1,"name":"Ada"}`, `{"id":1,"name":"Ada"}`},
+		{`{"id":1,"name":"Bob"}`, ``},
+		{`{"id":1,"name":"Ada","range":{"min":1,"max":2}}`, `{"id":1,"name":"Ada","range":{"min":1,"max":2}}`},
+		{`{"id":1,"name":"Ada","range":{"min":3,"max":2}}`, ``},
+		{`{"id":1,"name":"Ada","opt":{"a":1}}`, `{"id":1,"name":"Ada","opt":{"a":1,"b":5}}`},
+		{`{"id":1,"name":"Ada","opt":{"c":"x"}}`, `{"id":1,"name":"Ada","opt":{"c":"x"}}`},
+		{`{"id":1,"name":"Ada","opt":{"c":1}}`, ``},
+	} {
+		recs, err := format.ReadAll(format.JSON, strings.NewReader(tc.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, ok := v.fast.run(recs[0].Value)
+		if ok != (tc.out != "") {
+			t.Errorf("%s: the fast path says valid=%v", tc.in, ok)
+			continue
+		}
+		if ok {
+			b, _ := format.AppendJSON(nil, out)
+			if string(b) != tc.out {
+				t.Errorf("%s: the fast path writes %s, want %s", tc.in, b, tc.out)
+			}
+		}
+	}
+}
+
+// An isolated schema checks CUE's values in this process only when the
+// data cannot blow up their cost: a recursive definition stays with the
+// evaluator's child process, for the whole record.
+func TestFallbackRecursionIsolated(t *testing.T) {
+	const src = "#T: {\n\tname: string\n\tchildren?: [...#T]\n}\n"
+	in, err := Compile("t.cue", []byte(src), "T")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fb := in.Fallbacks(); len(fb) != 1 || fb[0].Path != "children" {
+		t.Errorf("in process: Fallbacks() = %v, want children", fb)
+	}
+	iso, err := Compile("t.cue", []byte(src), "T", Isolated())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer iso.Close()
+	if ok, why := iso.FastPath(); ok || why != "t.cue:3:17: reference cycle through #T" {
+		t.Errorf("isolated: FastPath() = %v, %q", ok, why)
+	}
+}
+
+// benchSchemaOneByCUE is #User whose name may also be bytes, which the
+// fast path leaves to CUE: one value of the record.
+var benchSchemaOneByCUE = strings.Replace(benchSchema, "name:  string", "name:  bytes | string", 1)
+
+// benchSchemaStructByCUE is #User whose address has a field that refers
+// to another, which leaves the address to CUE: a struct of the record.
+var benchSchemaStructByCUE = strings.Replace(benchSchema, "\taddress: {", "\taddress: {\n\t\tlabel?: city", 1)
+
+// BenchmarkCheckOneValueByCUE measures #User records of which CUE checks
+// one value, against the same schemas checked by CUE whole and the plain
+// #User on the fast path.
+func BenchmarkCheckOneValueByCUE(b *testing.B) {
+	for _, bc := range []struct {
+		name, src string
+		noFast    bool
+	}{
+		{"plain #User, fast path", benchSchema, false},
+		{"name by CUE", benchSchemaOneByCUE, false},
+		{"name variant, all by CUE", benchSchemaOneByCUE, true},
+		{"address by CUE", benchSchemaStructByCUE, false},
+		{"address variant, all by CUE", benchSchemaStructByCUE, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			sch, err := Compile("user.cue", []byte(bc.src), "User")
+			if err != nil {
+				b.Fatal(err)
+			}
+			recs, err := format.ReadAll(format.JSON, strings.NewReader(benchRecord))
+			if err != nil {
+				b.Fatal(err)
+			}
+			v := sch.Validator()
+			if bc.noFast {
+				v.fast = nil
+			} else if len(v.fast.fallbacks) != map[bool]int{false: 0, true: 1}[bc.src != benchSchema] {
+				b.Fatalf("fallbacks %v", v.fast.fallbacks)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, vs := v.Check(recs[0].Value, false); vs != nil {
+					b.Fatal(vs)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
