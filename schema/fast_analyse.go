@@ -58,6 +58,10 @@ type fastAnalyser struct {
 	path      []string
 	fallbacks []Fallback
 	inMatch   int // inside a matchN alternative
+	// unclosed is set inside a list literal unified with a validator,
+	// whose structs CUE leaves open though its schema value shows them
+	// closed (see conj).
+	unclosed bool
 }
 
 // buildFast returns the native checker for a validator's schema, or nil
@@ -75,6 +79,7 @@ func (v *Validator) buildFast() (*fastChecker, string) {
 		}
 		return nil, err.Error()
 	}
+	countAdded(root, map[*fastNode]bool{})
 	return &fastChecker{root: root, fallbacks: a.fallbacks}, ""
 }
 
@@ -228,9 +233,21 @@ func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (*fastNod
 	if err := a.oneStruct(vals); err != nil {
 		return nil, err
 	}
+	// CUE (v0.17) leaves open the structs written inside a list literal
+	// that is unified with a validator, such as [...{a?: int}] &
+	// list.MinItems(1), even in a definition; a definition they refer
+	// to, or close(), still closes them.
+	validated := slices.ContainsFunc(vals, isValidator)
 	n := &fastNode{kinds: kAll}
 	for _, x := range vals {
-		m, err := a.expr(x, ev, inDef)
+		def := inDef
+		if _, isList := stripParens(x).(*ast.ListLit); isList && validated {
+			def = false
+		}
+		was := a.unclosed
+		a.unclosed = a.unclosed || def != inDef
+		m, err := a.expr(x, ev, def)
+		a.unclosed = was
 		if err != nil {
 			return nil, err
 		}
@@ -239,6 +256,26 @@ func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (*fastNod
 		}
 	}
 	return n, nil
+}
+
+// flattenAnd lists the conjuncts of a & b & ...
+func flattenAnd(x ast.Expr, out []ast.Expr) []ast.Expr {
+	if b, ok := stripParens(x).(*ast.BinaryExpr); ok && b.Op == token.AND {
+		return flattenAnd(b.Y, flattenAnd(b.X, out))
+	}
+	return append(out, x)
+}
+
+// isValidator reports whether x is a call, such as list.MinItems(1) or
+// matchN(...), or a validator named from a package, such as net.IPv4.
+func isValidator(x ast.Expr) bool {
+	switch x := stripParens(x).(type) {
+	case *ast.CallExpr:
+		return true
+	case *ast.SelectorExpr:
+		return isImportSelector(x)
+	}
+	return false
 }
 
 // oneStruct rejects the unification of several structs, checked before
@@ -318,6 +355,9 @@ func (a *fastAnalyser) expr(x ast.Expr, ev cue.Value, inDef bool) (*fastNode, er
 	case *ast.Ident:
 		return a.ident(x, ev)
 	case *ast.SelectorExpr:
+		if isImportSelector(x) {
+			return a.builtinCall(x, x, nil) // a validator named, net.IPv4
+		}
 		vals, err := a.resolve(x)
 		if err != nil {
 			return nil, err
@@ -326,20 +366,7 @@ func (a *fastAnalyser) expr(x ast.Expr, ev cue.Value, inDef bool) (*fastNode, er
 	case *ast.BinaryExpr:
 		switch x.Op {
 		case token.AND:
-			if err := a.oneStruct([]ast.Expr{x.X, x.Y}); err != nil {
-				return nil, err
-			}
-			n := &fastNode{kinds: kAll}
-			for _, y := range []ast.Expr{x.X, x.Y} {
-				m, err := a.expr(y, ev, inDef)
-				if err != nil {
-					return nil, err
-				}
-				if err := mergeNode(n, m, y); err != nil {
-					return nil, err
-				}
-			}
-			return n, nil
+			return a.conj(flattenAnd(x, nil), ev, inDef)
 		case token.OR:
 			return a.disjunction(x, ev, inDef)
 		}
@@ -665,7 +692,12 @@ func (a *fastAnalyser) expand(at ast.Expr, vals []ast.Expr, ev cue.Value) (*fast
 		}
 	}
 	a.stack = append(a.stack, vals[0])
-	defer func() { a.stack = a.stack[:len(a.stack)-1] }()
+	was := a.unclosed
+	a.unclosed = false // a definition closes its structs anywhere
+	defer func() {
+		a.stack = a.stack[:len(a.stack)-1]
+		a.unclosed = was
+	}()
 	return a.conj(vals, ev, true)
 }
 
@@ -787,7 +819,7 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 			fd.fill, fd.has = x, true
 		}
 	}
-	if err := crossCheckFields(o, ev, at); err != nil {
+	if err := crossCheckFields(o, ev, at, a.unclosed && open); err != nil {
 		return nil, err
 	}
 	o.index = make(map[string]int, len(o.fields))
@@ -833,7 +865,7 @@ func (a *fastAnalyser) label(d *ast.Field) (name string, isDef bool, err error) 
 // crossCheckFields compares the fields found in the syntax with those of
 // the evaluated struct. Any difference means the analysis missed
 // something: fall back.
-func crossCheckFields(o *fastObject, ev cue.Value, at ast.Node) error {
+func crossCheckFields(o *fastObject, ev cue.Value, at ast.Node, unclosed bool) error {
 	it, err := ev.Fields(cue.Optional(true))
 	if err != nil {
 		return unsupportedAt(at, "struct that CUE cannot list: %v", err)
@@ -853,7 +885,7 @@ func crossCheckFields(o *fastObject, ev cue.Value, at ast.Node) error {
 	}
 	probe := "\x00zpipe: a field no schema declares"
 	allows := o.open || slices.ContainsFunc(o.patterns, func(p fastPattern) bool { return p.matches(probe) })
-	if ev.Allows(cue.Str(probe)) != allows {
+	if ev.Allows(cue.Str(probe)) != allows && !unclosed {
 		return unsupportedAt(at, "struct whose closedness differs in CUE")
 	}
 	return nil

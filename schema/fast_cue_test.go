@@ -14,7 +14,7 @@ func TestFallbackPerValue(t *testing.T) {
 
 #T: {
 	id:   int & >0
-	name: strings.HasPrefix("A")
+	name: bytes | strings.HasPrefix("A")
 	range?: {
 		min: int
 		max: int & >=min
@@ -31,7 +31,7 @@ func TestFallbackPerValue(t *testing.T) {
 		got = append(got, f.String())
 	}
 	want := []string{
-		"name: t.cue:5:8: call of strings.HasPrefix",
+		"name: t.cue:5:8: bytes",
 		"range: t.cue:8:16: reference to min",
 		"opt: t.cue:10:8: disjunction with a struct or list",
 	}

@@ -24,6 +24,15 @@ type recordGen struct {
 	lits []any
 }
 
+// interesting are values near what CUE's validators look for.
+var interesting = []any{
+	"x.json", "xa.json", "x", "192.168.0.1", "::1", "::", "::ffff:1.2.3.4", "1.2.3", "2024-01-02", "2024-13-02",
+	"2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123+01:00", "2024-01-02 03:04:05", "https://a.b/c?d#e", "/rel/path",
+	"http://[::1", "a.b.c", "a..b", "-a.com", "xn--bcher-kva.de", "bücher.de", "a_b.com", "ÿ",
+	format.Number("3"), format.Number("6"), format.Number("3.0"), format.Number("1.5"), format.Number("0"),
+	format.Number("-9"), format.Number("7"), format.Number("1e400"), format.Number("0.25"), format.Number("4.5e1"),
+}
+
 // schemaLiterals lists the scalar literals of a schema's source, and each
 // string with a suffix.
 func schemaLiterals(src []byte) []any {
@@ -108,6 +117,9 @@ func (g *recordGen) list(l *fastList, depth int) []any {
 		for n := g.pick(4); n > 0; n-- {
 			out = append(out, g.value(l.rest, depth+1))
 		}
+		if len(out) > 0 && g.chance(0.25) {
+			out = append(out, out[g.pick(len(out))]) // for list.UniqueItems
+		}
 	}
 	return out
 }
@@ -143,6 +155,9 @@ func (g *recordGen) candidates(n *fastNode, depth int) []any {
 						c = append(c, l)
 					}
 				}
+			case *predAtom, *multipleAtom:
+				c = append(c, g.lits...)
+				c = append(c, interesting...)
 			case *disjAtom:
 				for _, alt := range a.alts {
 					walk(alt)

@@ -2,7 +2,6 @@ package schema
 
 import (
 	"regexp"
-	"strings"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -203,52 +202,9 @@ func (a *fastAnalyser) disjunction(x *ast.BinaryExpr, ev cue.Value, inDef bool) 
 	return &fastNode{kinds: k, atoms: []fastAtom{d}}, nil
 }
 
-// call compiles the few builtins the fast path knows.
+// call compiles a call of a builtin the fast path knows.
 func (a *fastAnalyser) call(x *ast.CallExpr) (*fastNode, error) {
-	sel, ok := x.Fun.(*ast.SelectorExpr)
-	if !ok {
-		return nil, unsupportedAt(x, "call of %s", refString(x.Fun))
-	}
-	pkg, ok := sel.X.(*ast.Ident)
-	if !ok {
-		return nil, unsupportedAt(x, "call of %s", refString(x.Fun))
-	}
-	imp, ok := pkg.Node.(*ast.ImportSpec)
-	if !ok {
-		return nil, unsupportedAt(x, "call of %s", refString(x.Fun))
-	}
-	path, err := literal.Unquote(imp.Path.Value)
-	if err != nil {
-		return nil, unsupportedAt(x, "call of %s", refString(x.Fun))
-	}
-	fn := path + "." + selLabel(sel.Sel)
-	var k valueKinds
-	switch fn {
-	case "list.MinItems", "list.MaxItems":
-		k = kList
-	case "strings.MinRunes", "strings.MaxRunes":
-		k = kString
-	default:
-		return nil, unsupportedAt(x, "call of %s", fn)
-	}
-	if len(x.Args) != 1 {
-		return nil, unsupportedAt(x, "call of %s with %d arguments", fn, len(x.Args))
-	}
-	l, err := schemaLiteral(x.Args[0])
-	if err != nil || l.k != kInt {
-		return nil, unsupportedAt(x, "call of %s without an integer literal", fn)
-	}
-	i, err := l.d.Int64()
-	if err != nil || i < 0 || i > 1<<31 {
-		return nil, unsupportedAt(x, "call of %s with %s", fn, l.d.String())
-	}
-	at := &lenAtom{min: 0, max: -1}
-	if strings.HasPrefix(fn[strings.IndexByte(fn, '.')+1:], "Min") {
-		at.min = int(i)
-	} else {
-		at.max = int(i)
-	}
-	return &fastNode{kinds: k, atoms: []fastAtom{at}}, nil
+	return a.builtinCall(x, x.Fun, x.Args)
 }
 
 // listDefault compiles T | *D, where D is a list literal of scalars that T

@@ -1,0 +1,330 @@
+package schema
+
+import (
+	"net/netip"
+	"sort"
+	"strings"
+
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/literal"
+	"github.com/cockroachdb/apd/v3"
+	cuemath "cuelang.org/go/pkg/math"
+	cuenet "cuelang.org/go/pkg/net"
+	cuetime "cuelang.org/go/pkg/time"
+
+	"github.com/zpipe/zpipe/format"
+)
+
+// The builtins the fast path knows are validators from CUE's standard
+// library, applied to the value: strings.HasPrefix("x"), net.IPv4,
+// time.Format("2006-01-02"). Each calls CUE's own Go function, or does
+// what it does for the kind of value the node takes, so that the verdict
+// is CUE's. A value of another kind (net.IP also takes a list of bytes)
+// is left to CUE.
+
+// builtin is one validator: the kinds it takes, its arguments besides the
+// value, and the check.
+type builtin struct {
+	kinds valueKinds
+	args  []valueKinds // kString or kInt, literals in the schema
+	make  func(args []any) fastAtom
+}
+
+var builtins = map[string]builtin{
+	"strings.HasPrefix":   strPred(strings.HasPrefix),
+	"strings.HasSuffix":   strPred(strings.HasSuffix),
+	"strings.Contains":    strPred(strings.Contains),
+	"strings.ContainsAny": strPred(strings.ContainsAny),
+	"strings.MinRunes":    {kinds: kString, args: []valueKinds{kInt}, make: func(a []any) fastAtom { return &lenAtom{min: a[0].(int), max: -1} }},
+	"strings.MaxRunes":    {kinds: kString, args: []valueKinds{kInt}, make: func(a []any) fastAtom { return &lenAtom{max: a[0].(int)} }},
+	"list.MinItems":       {kinds: kList, args: []valueKinds{kInt}, make: func(a []any) fastAtom { return &lenAtom{min: a[0].(int), max: -1} }},
+	"list.MaxItems":       {kinds: kList, args: []valueKinds{kInt}, make: func(a []any) fastAtom { return &lenAtom{max: a[0].(int)} }},
+	"list.UniqueItems":    {kinds: kList, make: func([]any) fastAtom { return &uniqueAtom{} }},
+	"struct.MinFields":    {kinds: kObject, args: []valueKinds{kInt}, make: func(a []any) fastAtom { return &fieldsAtom{min: a[0].(int), max: -1} }},
+	"struct.MaxFields":    {kinds: kObject, args: []valueKinds{kInt}, make: func(a []any) fastAtom { return &fieldsAtom{max: a[0].(int)} }},
+	"math.MultipleOf":     {kinds: kNumber, args: []valueKinds{kNumber}, make: func(a []any) fastAtom { return &multipleAtom{y: a[0].(apd.Decimal)} }},
+	"net.FQDN":            strTest(cuenet.FQDN),
+	"net.URL":             strTest(func(s string) bool { ok, _ := cuenet.URL(s); return ok }),
+	"net.AbsURL":          strTest(func(s string) bool { ok, _ := cuenet.AbsURL(s); return ok }),
+	"net.IP":              strTest(func(s string) bool { ip, err := netip.ParseAddr(s); return err == nil && ip.IsValid() }),
+	"net.IPv4":            strTest(func(s string) bool { ip, err := netip.ParseAddr(s); return err == nil && ip.Is4() }),
+	"net.IPv6":            strTest(func(s string) bool { ip, err := netip.ParseAddr(s); return err == nil && ip.Is6() }),
+	"time.Time":           strTest(func(s string) bool { ok, _ := cuetime.Time(s); return ok }),
+	"time.Format": {kinds: kString, args: []valueKinds{kString}, make: func(a []any) fastAtom {
+		layout := a[0].(string)
+		return &predAtom{test: func(s string) bool { ok, _ := cuetime.Format(s, layout); return ok }}
+	}},
+}
+
+// strPred is a strings function of the value and one string argument.
+func strPred(f func(s, arg string) bool) builtin {
+	return builtin{kinds: kString, args: []valueKinds{kString}, make: func(a []any) fastAtom {
+		arg := a[0].(string)
+		return &predAtom{test: func(s string) bool { return f(s, arg) }}
+	}}
+}
+
+// strTest is a test of the value alone.
+func strTest(f func(s string) bool) builtin {
+	return builtin{kinds: kString, make: func([]any) fastAtom { return &predAtom{test: f} }}
+}
+
+// builtinCall compiles a validator from CUE's standard library, called
+// (strings.HasPrefix("x"), net.IPv4()) or named (net.IPv4); fun is the
+// package selector and args its arguments.
+func (a *fastAnalyser) builtinCall(at ast.Expr, fun ast.Expr, args []ast.Expr) (*fastNode, error) {
+	sel, ok := fun.(*ast.SelectorExpr)
+	if !ok {
+		return nil, unsupportedAt(at, "call of %s", refString(fun))
+	}
+	pkg, ok := sel.X.(*ast.Ident)
+	if !ok {
+		return nil, unsupportedAt(at, "call of %s", refString(fun))
+	}
+	imp, ok := pkg.Node.(*ast.ImportSpec)
+	if !ok {
+		return nil, unsupportedAt(at, "call of %s", refString(fun))
+	}
+	path, err := literal.Unquote(imp.Path.Value)
+	if err != nil {
+		return nil, unsupportedAt(at, "call of %s", refString(fun))
+	}
+	name := path + "." + selLabel(sel.Sel)
+	b, ok := builtins[name]
+	if !ok {
+		return nil, unsupportedAt(at, "call of %s", name)
+	}
+	if len(args) != len(b.args) {
+		return nil, unsupportedAt(at, "call of %s with %d arguments", name, len(args))
+	}
+	vals := make([]any, len(args))
+	for i, x := range args {
+		l, err := schemaLiteral(x)
+		if err != nil || l.k&b.args[i] == 0 {
+			return nil, unsupportedAt(at, "call of %s with %s", name, constructName(x))
+		}
+		switch b.args[i] {
+		case kString:
+			vals[i] = l.s
+		case kInt:
+			n, err := l.d.Int64()
+			if err != nil || n < 0 || n > 1<<31 {
+				return nil, unsupportedAt(at, "call of %s with %s", name, l.d.String())
+			}
+			vals[i] = int(n)
+		default:
+			if l.d.IsZero() {
+				return nil, unsupportedAt(at, "call of %s with 0", name)
+			}
+			vals[i] = l.d
+		}
+	}
+	return &fastNode{kinds: b.kinds, atoms: []fastAtom{b.make(vals)}}, nil
+}
+
+// isImportSelector reports whether x names something in an imported
+// package, such as net.IPv4.
+func isImportSelector(x *ast.SelectorExpr) bool {
+	id, ok := x.X.(*ast.Ident)
+	if !ok {
+		return false
+	}
+	_, ok = id.Node.(*ast.ImportSpec)
+	return ok
+}
+
+// predAtom holds when a test of the string holds.
+type predAtom struct{ test func(string) bool }
+
+func (a *predAtom) holds(_ *fastChecker, v any, _ valueKinds) bool { return a.test(v.(string)) }
+
+// multipleAtom is math.MultipleOf(y), with the very function CUE calls,
+// on the number read as CUE reads it.
+type multipleAtom struct{ y apd.Decimal }
+
+func (a *multipleAtom) holds(c *fastChecker, v any, _ valueKinds) bool {
+	if literal.ParseNum(string(v.(format.Number)), &c.ni) != nil || c.ni.Decimal(&c.d) != nil {
+		return false
+	}
+	ok, err := cuemath.MultipleOf(&c.d, &a.y)
+	return err == nil && ok
+}
+
+// uniqueAtom is list.UniqueItems. It holds when no two items could be
+// equal: their canonical forms (keys sorted, numbers reduced) differ.
+// Items that might be equal, 1 and 1.0 say, are left to CUE, and so are
+// composite items when the schema may fill defaults into them (set once
+// the node is built), since CUE compares them filled in.
+type uniqueAtom struct{ fills bool }
+
+func (a *uniqueAtom) holds(c *fastChecker, v any, _ valueKinds) bool {
+	items := v.([]any)
+	if len(items) <= 1 {
+		return true
+	}
+	if a.fills {
+		for _, it := range items {
+			switch it.(type) {
+			case []any, *format.Object:
+				return false
+			}
+		}
+	}
+	seen := make(map[string]bool, len(items))
+	var b []byte
+	for _, it := range items {
+		var ok bool
+		if b, ok = canonical(b[:0], it); !ok || seen[string(b)] {
+			return false
+		}
+		seen[string(b)] = true
+	}
+	return true
+}
+
+// canonical appends a form of v that two values CUE finds equal share.
+func canonical(b []byte, v any) ([]byte, bool) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, 'n'), true
+	case bool:
+		if x {
+			return append(b, 't'), true
+		}
+		return append(b, 'f'), true
+	case string:
+		b, err := format.AppendJSON(append(b, 's'), x)
+		return b, err == nil
+	case format.Number:
+		// Read as CUE reads it, as numAtom does.
+		var ni literal.NumInfo
+		var d apd.Decimal
+		if literal.ParseNum(string(x), &ni) != nil || ni.Decimal(&d) != nil {
+			return b, false
+		}
+		d.Reduce(&d)
+		return append(append(b, 'd'), d.Text('e')...), true
+	case []any:
+		b = append(b, '[')
+		for _, e := range x {
+			var ok bool
+			if b, ok = canonical(b, e); !ok {
+				return b, false
+			}
+			b = append(b, ',')
+		}
+		return append(b, ']'), true
+	case *format.Object:
+		fields := append([]format.Field(nil), x.Fields...)
+		sort.Slice(fields, func(i, j int) bool { return fields[i].Key < fields[j].Key })
+		b = append(b, '{')
+		for i, f := range fields {
+			if i > 0 && fields[i-1].Key == f.Key {
+				return b, false
+			}
+			b, _ = format.AppendJSON(b, f.Key)
+			var ok bool
+			if b, ok = canonical(append(b, ':'), f.Value); !ok {
+				return b, false
+			}
+			b = append(b, ',')
+		}
+		return append(b, '}'), true
+	}
+	return b, false
+}
+
+// fieldsAtom is struct.MinFields or MaxFields, which count the regular
+// fields of the value after unification: the record's own, and the
+// regular fields of the node's struct (obj, set once the node is built)
+// that unification fills in.
+type fieldsAtom struct {
+	min, max int
+	obj      *fastObject
+}
+
+func (a *fieldsAtom) holds(_ *fastChecker, v any, _ valueKinds) bool {
+	x := v.(*format.Object)
+	for _, f := range x.Fields {
+		if strings.HasPrefix(f.Key, "_") || strings.HasPrefix(f.Key, "#") {
+			return false
+		}
+	}
+	n := len(x.Fields)
+	if a.obj != nil {
+		for i := range a.obj.fields {
+			if f := &a.obj.fields[i]; f.typ == fieldRegular {
+				if _, ok := x.Get(f.name); !ok {
+					n++
+				}
+			}
+		}
+	}
+	return n >= a.min && (a.max < 0 || n <= a.max)
+}
+
+// countAdded sets what the atoms in the tree that count need from their node.
+func countAdded(n *fastNode, seen map[*fastNode]bool) {
+	if n == nil || seen[n] {
+		return
+	}
+	seen[n] = true
+	for _, at := range n.atoms {
+		switch x := at.(type) {
+		case *uniqueAtom:
+			x.fills = n.list != nil && mayFill(&fastNode{list: n.list}, map[*fastNode]bool{})
+		case *fieldsAtom:
+			x.obj = n.obj
+		case *matchAtom:
+			for _, alt := range x.alts {
+				countAdded(alt, seen)
+			}
+		case *disjAtom:
+			for _, alt := range x.alts {
+				countAdded(alt, seen)
+			}
+		}
+	}
+	if n.obj != nil {
+		for _, f := range n.obj.fields {
+			countAdded(f.n, seen)
+		}
+		for _, p := range n.obj.patterns {
+			countAdded(p.n, seen)
+		}
+	}
+	if n.list != nil {
+		for _, e := range n.list.prefix {
+			countAdded(e, seen)
+		}
+		countAdded(n.list.rest, seen)
+	}
+}
+
+// mayFill reports whether checking a value against n could change it:
+// a regular field to fill in, or a value CUE checks.
+func mayFill(n *fastNode, seen map[*fastNode]bool) bool {
+	if n == nil || seen[n] {
+		return false
+	}
+	seen[n] = true
+	if n.cue != nil {
+		return true
+	}
+	if n.obj != nil {
+		for _, f := range n.obj.fields {
+			if f.typ == fieldRegular || mayFill(f.n, seen) {
+				return true
+			}
+		}
+	}
+	if n.list != nil {
+		for _, e := range n.list.prefix {
+			if mayFill(e, seen) {
+				return true
+			}
+		}
+		return mayFill(n.list.rest, seen)
+	}
+	return false
+}
