@@ -51,7 +51,11 @@ type fastAnalyser struct {
 	// evaluated; made when first needed.
 	file  cue.Value
 	ctx   *cue.Context
-	stack []ast.Expr // definitions being expanded, to stop at cycles
+	// stack holds the definitions being expanded, each with the node it
+	// will be: a reference back to one is that node (a recursive schema
+	// is a cyclic tree), and pending until the expansion ends.
+	stack   []expansion
+	pending map[*fastNode]bool
 	depth int
 	nodes int
 	// path is where in the record the analysis is, for fallbacks.
@@ -238,6 +242,9 @@ func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (*fastNod
 	// list.MinItems(1), even in a definition; a definition they refer
 	// to, or close(), still closes them.
 	validated := slices.ContainsFunc(vals, isValidator)
+	if len(vals) == 1 && !validated {
+		return a.expr(vals[0], ev, inDef) // as is: it may be a recursive node
+	}
 	n := &fastNode{kinds: kAll}
 	for _, x := range vals {
 		def := inDef
@@ -251,7 +258,7 @@ func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (*fastNod
 		if err != nil {
 			return nil, err
 		}
-		if err := mergeNode(n, m, x); err != nil {
+		if err := a.mergeNode(n, m, x); err != nil {
 			return nil, err
 		}
 	}
@@ -316,6 +323,15 @@ func (a *fastAnalyser) structish(x ast.Expr, depth int) bool {
 		}
 	}
 	return false
+}
+
+// mergeNode adds m's constraints to n.
+func (a *fastAnalyser) mergeNode(n, m *fastNode, at ast.Node) error {
+	if a.pending[m] {
+		// Not built yet: its constraints are not known to copy.
+		return unsupportedAt(at, "reference cycle through %s unified with more", constructName(at))
+	}
+	return mergeNode(n, m, at)
 }
 
 // mergeNode adds m's constraints to n.
@@ -538,31 +554,36 @@ func (a *fastAnalyser) scope() (cue.Value, error) {
 // unfilledField names a regular field without a default anywhere in n,
 // or "".
 func unfilledField(n *fastNode) string {
-	if n == nil {
+	return unfilledIn(n, map[*fastNode]bool{})
+}
+
+func unfilledIn(n *fastNode, seen map[*fastNode]bool) string {
+	if n == nil || seen[n] {
 		return ""
 	}
+	seen[n] = true
 	if n.obj != nil {
 		for _, f := range n.obj.fields {
 			if f.typ == fieldRegular && !f.has {
 				return f.name
 			}
-			if at := unfilledField(f.n); at != "" {
+			if at := unfilledIn(f.n, seen); at != "" {
 				return at
 			}
 		}
 		for _, p := range n.obj.patterns {
-			if at := unfilledField(p.n); at != "" {
+			if at := unfilledIn(p.n, seen); at != "" {
 				return at
 			}
 		}
 	}
 	if n.list != nil {
 		for _, e := range n.list.prefix {
-			if at := unfilledField(e); at != "" {
+			if at := unfilledIn(e, seen); at != "" {
 				return at
 			}
 		}
-		if at := unfilledField(n.list.rest); at != "" {
+		if at := unfilledIn(n.list.rest, seen); at != "" {
 			return at
 		}
 	}
@@ -570,13 +591,13 @@ func unfilledField(n *fastNode) string {
 		switch x := at.(type) {
 		case *matchAtom:
 			for _, alt := range x.alts {
-				if f := unfilledField(alt); f != "" {
+				if f := unfilledIn(alt, seen); f != "" {
 					return f
 				}
 			}
 		case *disjAtom:
 			for _, alt := range x.alts {
-				if f := unfilledField(alt); f != "" {
+				if f := unfilledIn(alt, seen); f != "" {
 					return f
 				}
 			}
@@ -684,21 +705,39 @@ func refString(x ast.Expr) string {
 	return constructName(x)
 }
 
+// expansion is a definition being expanded.
+type expansion struct {
+	decl     ast.Expr
+	unclosed bool
+	n        *fastNode
+}
+
 // expand compiles a definition's declarations, which are closed.
 func (a *fastAnalyser) expand(at ast.Expr, vals []ast.Expr, ev cue.Value) (*fastNode, error) {
 	for _, s := range a.stack {
-		if s == vals[0] {
-			return nil, unsupportedAt(at, "reference cycle through %s", refString(at))
+		if s.decl == vals[0] {
+			return s.n, nil // recursion: checked as deep as the data goes
 		}
 	}
-	a.stack = append(a.stack, vals[0])
+	n := &fastNode{}
+	if a.pending == nil {
+		a.pending = map[*fastNode]bool{}
+	}
+	a.pending[n] = true
+	a.stack = append(a.stack, expansion{decl: vals[0], n: n})
 	was := a.unclosed
 	a.unclosed = false // a definition closes its structs anywhere
 	defer func() {
 		a.stack = a.stack[:len(a.stack)-1]
 		a.unclosed = was
+		delete(a.pending, n)
 	}()
-	return a.conj(vals, ev, true)
+	m, err := a.conj(vals, ev, true)
+	if err != nil {
+		return nil, err
+	}
+	*n = *m
+	return n, nil
 }
 
 // listLit compiles [a, b, ...c].

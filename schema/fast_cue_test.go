@@ -70,23 +70,24 @@ func TestFallbackPerValue(t *testing.T) {
 }
 
 // An isolated schema checks CUE's values in this process only when the
-// data cannot blow up their cost: a recursive definition stays with the
-// evaluator's child process, for the whole record.
+// data cannot blow up their cost: a value whose constraint recurses stays
+// with the evaluator's child process, for the whole record. (A recursive
+// schema the fast path knows is checked natively, as deep as the data.)
 func TestFallbackRecursionIsolated(t *testing.T) {
-	const src = "#T: {\n\tname: string\n\tchildren?: [...#T]\n}\n"
+	const src = "#R: {\n\tn: int\n\tsub?: [...#R]\n\tif n > 0 {pos: true}\n}\n#T: {r: #R}\n"
 	in, err := Compile("t.cue", []byte(src), "T")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fb := in.Fallbacks(); len(fb) != 1 || fb[0].Path != "children" {
-		t.Errorf("in process: Fallbacks() = %v, want children", fb)
+	if fb := in.Fallbacks(); len(fb) != 1 || fb[0].String() != "r: t.cue:4:2: if field" {
+		t.Errorf("in process: Fallbacks() = %v, want r", fb)
 	}
 	iso, err := Compile("t.cue", []byte(src), "T", Isolated())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer iso.Close()
-	if ok, why := iso.FastPath(); ok || why != "t.cue:3:17: reference cycle through #T" {
+	if ok, why := iso.FastPath(); ok || why != "t.cue:4:2: if field" {
 		t.Errorf("isolated: FastPath() = %v, %q", ok, why)
 	}
 }
@@ -137,5 +138,31 @@ func BenchmarkCheckOneValueByCUE(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 		})
+	}
+}
+
+// CUE fills defaults at every level of a recursive schema; so must the
+// record CUE's path writes, though the schema's value shows its inner
+// levels unevaluated.
+func TestCUEPathFillsRecursiveDefaults(t *testing.T) {
+	sch, err := Compile("t.cue", []byte("#T: {\n\tname: string\n\tkind: *\"leaf\" | \"branch\"\n\tkids?: [...#T]\n}\n"), "T")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := sch.Validator()
+	defer sch.Put(v)
+	rec := decodeAll([]byte(`{"name":"a","kind":"branch","kids":[{"name":"b","kids":[{"name":"c"}]}]}` + "\n"))[0]
+	const want = `{"name":"a","kind":"branch","kids":[{"name":"b","kids":[{"name":"c","kind":"leaf"}],"kind":"leaf"}]}`
+	for _, path := range []string{"fast", "CUE"} {
+		var out any
+		var vs []Violation
+		if path == "CUE" {
+			out, vs = cueOnly(v, rec, false)
+		} else {
+			out, vs = v.Check(rec, false)
+		}
+		if b, _ := format.AppendJSON(nil, out); vs != nil || string(b) != want {
+			t.Errorf("%s path: %s %v, want %s", path, b, vs, want)
+		}
 	}
 }

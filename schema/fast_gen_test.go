@@ -92,7 +92,7 @@ func (g *recordGen) object(o *fastObject, depth int) *format.Object {
 	obj := &format.Object{}
 	for _, f := range o.fields {
 		switch {
-		case f.typ == fieldOptional && g.chance(0.5):
+		case f.typ == fieldOptional && (g.chance(0.5) || depth > 8): // a recursive schema ends
 			continue
 		case f.typ == fieldRegular && f.has && g.chance(0.3):
 			continue // let the default fill it in
@@ -113,7 +113,7 @@ func (g *recordGen) list(l *fastList, depth int) []any {
 	for _, p := range l.prefix {
 		out = append(out, g.value(p, depth+1))
 	}
-	if l.rest != nil {
+	if l.rest != nil && depth <= 8 {
 		for n := g.pick(4); n > 0; n-- {
 			out = append(out, g.value(l.rest, depth+1))
 		}

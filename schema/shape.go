@@ -39,6 +39,10 @@ func shapeOf(v cue.Value, depth int) *shape {
 				sh.regular = append(sh.regular, name)
 			}
 			switch it.Value().IncompleteKind() {
+			case cue.BottomKind:
+				// A recursive schema's inner levels, which CUE leaves
+				// unevaluated until data reaches them.
+				return nil
 			case cue.StructKind, cue.ListKind:
 				sub := shapeOf(it.Value(), depth+1)
 				if sub == nil {
@@ -50,6 +54,8 @@ func shapeOf(v cue.Value, depth int) *shape {
 	case cue.ListKind:
 		if e := v.LookupPath(cue.MakePath(cue.AnyIndex)); e.Exists() {
 			switch e.IncompleteKind() {
+			case cue.BottomKind:
+				return nil // as for a field
 			case cue.StructKind, cue.ListKind:
 				if sh.elem = shapeOf(e, depth+1); sh.elem == nil {
 					return nil
