@@ -1,6 +1,7 @@
 package schema
 
 import (
+	cueformat "cuelang.org/go/cue/format"
 	"cuelang.org/go/cue/literal"
 	"errors"
 	"fmt"
@@ -49,15 +50,15 @@ type fastAnalyser struct {
 	// file is the schema file's value (pruned, as compile builds it),
 	// in whose scope matchN's alternatives and pattern values are
 	// evaluated; made when first needed.
-	file  cue.Value
-	ctx   *cue.Context
+	file cue.Value
+	ctx  *cue.Context
 	// stack holds the definitions being expanded, each with the node it
 	// will be: a reference back to one is that node (a recursive schema
 	// is a cyclic tree), and pending until the expansion ends.
 	stack   []expansion
 	pending map[*fastNode]bool
-	depth int
-	nodes int
+	depth   int
+	nodes   int
 	// path is where in the record the analysis is, for fallbacks.
 	path      []string
 	fallbacks []Fallback
@@ -150,6 +151,36 @@ func soleEmbedding(f *ast.File) (*ast.EmbedDecl, bool) {
 	return embed, embed != nil
 }
 
+// embeddedStruct is the struct literal x is, or that close() wraps; nil
+// for anything else.
+func embeddedStruct(x ast.Expr) *ast.StructLit {
+	switch x := stripParens(x).(type) {
+	case *ast.StructLit:
+		return x
+	case *ast.CallExpr:
+		if id, ok := x.Fun.(*ast.Ident); ok && id.Name == "close" && id.Node == nil && len(x.Args) == 1 {
+			return embeddedStruct(x.Args[0])
+		}
+	}
+	return nil
+}
+
+// declares reports whether a struct literal declares the label name at
+// its own level, or could: an embedding or comprehension in it.
+func declares(lit *ast.StructLit, name string) bool {
+	for _, d := range lit.Elts {
+		switch d := d.(type) {
+		case *ast.Field:
+			if l, _, err := ast.LabelName(d.Label); err != nil || l == name {
+				return true
+			}
+		case *ast.EmbedDecl, *ast.Comprehension:
+			return true
+		}
+	}
+	return false
+}
+
 func constructName(d ast.Node) string {
 	switch d := d.(type) {
 	case *ast.EmbedDecl:
@@ -214,7 +245,13 @@ func findDefDecls(scope ast.Node, name string, at ast.Node) ([]ast.Expr, error) 
 	var vals []ast.Expr
 	for _, d := range decls {
 		switch d := d.(type) {
-		case *ast.EmbedDecl, *ast.Comprehension:
+		case *ast.EmbedDecl:
+			// An embedded struct could declare the definition too, as
+			// could anything else embedded.
+			if lit := embeddedStruct(d.Expr); lit == nil || declares(lit, name) {
+				return nil, unsupportedAt(d, "%s next to definition %s", constructName(d), name)
+			}
+		case *ast.Comprehension:
 			return nil, unsupportedAt(d, "%s next to definition %s", constructName(d), name)
 		case *ast.Field:
 			if l, isIdent, err := ast.LabelName(d.Label); err != nil || !isIdent || l != name {
@@ -458,12 +495,10 @@ func (a *fastAnalyser) matchN(x *ast.CallExpr) (*fastNode, error) {
 	}
 	for _, e := range list.Elts {
 		// As a field's value, where CUE settles its closedness.
-		alt := &ast.StructLit{Elts: []ast.Decl{&ast.Field{Label: ast.NewIdent("alt"), Value: e}}}
-		file, err := a.scope()
+		ev, err := a.evalAlone(e, "alt")
 		if err != nil {
 			return nil, err
 		}
-		ev := a.ctx.BuildExpr(alt, cue.Scope(file), cue.InferBuiltins(true)).LookupPath(cue.MakePath(cue.Str("alt")))
 		if ev.Err() != nil {
 			return nil, unsupportedAt(e, "matchN alternative that CUE cannot evaluate alone")
 		}
@@ -513,16 +548,14 @@ func (a *fastAnalyser) pattern(d *ast.Field, l *ast.ListLit, inDef bool) (fastPa
 	default:
 		return p, unsupportedAt(d, "pattern constraint")
 	}
-	label := ast.NewIdent("alt")
+	label := "alt"
 	if inDef {
-		label = ast.NewIdent("#alt")
+		label = "#alt"
 	}
-	wrap := &ast.StructLit{Elts: []ast.Decl{&ast.Field{Label: label, Value: d.Value}}}
-	file, err := a.scope()
+	ev, err := a.evalAlone(d.Value, label)
 	if err != nil {
 		return p, err
 	}
-	ev := a.ctx.BuildExpr(wrap, cue.Scope(file), cue.InferBuiltins(true)).LookupPath(cue.ParsePath(label.Name))
 	if ev.Err() != nil {
 		return p, unsupportedAt(d, "pattern constraint whose value CUE cannot evaluate alone")
 	}
@@ -536,6 +569,27 @@ func (a *fastAnalyser) pattern(d *ast.Field, l *ast.ListLit, inDef bool) (fastPa
 	}
 	p.n = n
 	return p, nil
+}
+
+// evalAlone evaluates x as the value of a field (label) in the file's
+// scope. x is written out and parsed again: its identifiers are resolved
+// to nodes of the file's syntax, which CUE's compiler does not take for an
+// expression of its own; by name, they resolve through the scope.
+func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (cue.Value, error) {
+	file, err := a.scope()
+	if err != nil {
+		return cue.Value{}, err
+	}
+	src, err := cueformat.Node(x)
+	if err != nil {
+		return cue.Value{}, unsupportedAt(x, "%s that cannot be written out", constructName(x))
+	}
+	e, err := parser.ParseExpr("alone", src)
+	if err != nil {
+		return cue.Value{}, unsupportedAt(x, "%s that cannot be written out", constructName(x))
+	}
+	wrap := &ast.StructLit{Elts: []ast.Decl{&ast.Field{Label: ast.NewIdent(label), Value: e}}}
+	return a.ctx.BuildExpr(wrap, cue.Scope(file), cue.InferBuiltins(true)).LookupPath(cue.ParsePath(label)), nil
 }
 
 // scope is the file's value, built once, pruned to what the schema
