@@ -107,8 +107,13 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 	}
 	for _, d := range f.Decls {
 		switch d := d.(type) {
-		case *ast.EmbedDecl, *ast.Comprehension:
-			// Either could add to any definition of the file.
+		case *ast.EmbedDecl:
+			// It could add to any definition of the file, unless it
+			// holds only pattern constraints.
+			if patternsOnly(d) == nil {
+				return nil, unsupportedAt(d, "%s at the top of the file", constructName(d))
+			}
+		case *ast.Comprehension:
 			return nil, unsupportedAt(d, "%s at the top of the file", constructName(d))
 		case *ast.Attribute:
 			if k, _ := d.Split(); k == "jsonschema" {
@@ -171,6 +176,9 @@ func declares(lit *ast.StructLit, name string) bool {
 	for _, d := range lit.Elts {
 		switch d := d.(type) {
 		case *ast.Field:
+			if _, isPattern := d.Label.(*ast.ListLit); isPattern {
+				continue
+			}
 			if l, _, err := ast.LabelName(d.Label); err != nil || l == name {
 				return true
 			}
@@ -179,6 +187,29 @@ func declares(lit *ast.StructLit, name string) bool {
 		}
 	}
 	return false
+}
+
+// patternsOnly returns the struct an embedding adds when it holds only
+// pattern constraints and "...", as CUE's translation of a JSON Schema
+// writes for additionalProperties ({[!~"^(a|b)$"]: _}); such an embedding
+// adds to its struct just what writing them there would. nil otherwise.
+func patternsOnly(d *ast.EmbedDecl) *ast.StructLit {
+	lit, ok := stripParens(d.Expr).(*ast.StructLit)
+	if !ok {
+		return nil
+	}
+	for _, e := range lit.Elts {
+		switch e := e.(type) {
+		case *ast.Field:
+			if _, isPattern := e.Label.(*ast.ListLit); !isPattern {
+				return nil
+			}
+		case *ast.Ellipsis, *ast.CommentGroup:
+		default:
+			return nil
+		}
+	}
+	return lit
 }
 
 func constructName(d ast.Node) string {
@@ -843,8 +874,15 @@ func (a *fastAnalyser) structLit(decls []ast.Decl, at ast.Node, ev cue.Value, in
 func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, inDef, open bool) (*fastNode, error) {
 	o := &fastObject{open: open}
 	vals := map[string][]ast.Expr{}
-	for _, d := range decls {
-		switch d := d.(type) {
+	for i := 0; i < len(decls); i++ {
+		switch d := decls[i].(type) {
+		case *ast.EmbedDecl:
+			lit := patternsOnly(d)
+			if lit == nil {
+				return nil, unsupportedAt(d, "%s", constructName(d))
+			}
+			// Its patterns are this struct's: read them next.
+			decls = slices.Concat(decls[:i+1:i+1], lit.Elts, decls[i+1:])
 		case *ast.Field:
 			if l, ok := d.Label.(*ast.ListLit); ok {
 				p, err := a.pattern(d, l, inDef)
