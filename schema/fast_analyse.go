@@ -145,7 +145,7 @@ func soleEmbedding(f *ast.File) (*ast.EmbedDecl, bool) {
 			}
 			embed = d
 		case *ast.Field:
-			if name, isIdent, err := ast.LabelName(d.Label); err != nil || !isIdent || !strings.HasPrefix(name, "#") {
+			if name, isIdent, err := ast.LabelName(d.Label); err != nil || !isIdent || !isDefName(name) {
 				return nil, false
 			}
 		case *ast.Attribute, *ast.ImportDecl, *ast.Package, *ast.CommentGroup:
@@ -285,7 +285,8 @@ func findDefDecls(scope ast.Node, name string, at ast.Node) ([]ast.Expr, error) 
 		case *ast.Comprehension:
 			return nil, unsupportedAt(d, "%s next to definition %s", constructName(d), name)
 		case *ast.Field:
-			if l, isIdent, err := ast.LabelName(d.Label); err != nil || !isIdent || l != name {
+			// A quoted "#x" is a regular field; x or "x" the same one.
+			if l, isIdent, err := ast.LabelName(d.Label); err != nil || l != name || !isIdent && isDefName(name) {
 				continue
 			}
 			if _, ok := d.Label.(*ast.Alias); ok || d.Alias != nil {
@@ -399,11 +400,6 @@ func (a *fastAnalyser) mergeNode(n, m *fastNode, at ast.Node) error {
 		// Not built yet: its constraints are not known to copy.
 		return unsupportedAt(at, "reference cycle through %s unified with more", constructName(at))
 	}
-	return mergeNode(n, m, at)
-}
-
-// mergeNode adds m's constraints to n.
-func mergeNode(n, m *fastNode, at ast.Node) error {
 	n.kinds &= m.kinds
 	n.atoms = append(n.atoms, m.atoms...)
 	if m.obj != nil {
@@ -413,12 +409,61 @@ func mergeNode(n, m *fastNode, at ast.Node) error {
 		n.obj = m.obj
 	}
 	if m.list != nil {
-		if n.list != nil {
-			return unsupportedAt(at, "unification of two lists")
+		if n.list == nil {
+			n.list = m.list
+			return nil
 		}
-		n.list = m.list
+		l, err := a.mergeLists(n.list, m.list, at)
+		if err != nil {
+			return err
+		}
+		n.list = l
 	}
 	return nil
+}
+
+// mergeLists unifies two lists, as CUE's translation of a JSON Schema
+// writes minItems with items: [_, ...] & [...string]. Each position takes
+// both lists' constraints for it: the prefix element there, or the rest.
+func (a *fastAnalyser) mergeLists(x, y *fastList, at ast.Node) (*fastList, error) {
+	elem := func(l *fastList, i int) *fastNode {
+		if i < len(l.prefix) {
+			return l.prefix[i]
+		}
+		return l.rest
+	}
+	both := func(p, q *fastNode) (*fastNode, error) {
+		n := &fastNode{kinds: kAll}
+		for _, e := range []*fastNode{p, q} {
+			if e.cue != nil {
+				return nil, unsupportedAt(at, "unification of two lists, one checked by CUE")
+			}
+			if err := a.mergeNode(n, e, at); err != nil {
+				return nil, err
+			}
+		}
+		return n, nil
+	}
+	out := &fastList{}
+	for i := 0; i < max(len(x.prefix), len(y.prefix)); i++ {
+		p, q := elem(x, i), elem(y, i)
+		if p == nil || q == nil {
+			return nil, unsupportedAt(at, "unification of lists of different lengths")
+		}
+		n, err := both(p, q)
+		if err != nil {
+			return nil, err
+		}
+		out.prefix = append(out.prefix, n)
+	}
+	if x.rest != nil && y.rest != nil {
+		n, err := both(x.rest, y.rest)
+		if err != nil {
+			return nil, err
+		}
+		out.rest = n
+	}
+	return out, nil
 }
 
 func (a *fastAnalyser) expr(x ast.Expr, ev cue.Value, inDef bool) (*fastNode, error) {
@@ -723,7 +768,7 @@ func (a *fastAnalyser) ident(x *ast.Ident, ev cue.Value) (*fastNode, error) {
 func (a *fastAnalyser) resolve(x ast.Expr) ([]ast.Expr, error) {
 	switch x := x.(type) {
 	case *ast.Ident:
-		if !strings.HasPrefix(x.Name, "#") {
+		if !isDefName(x.Name) {
 			return nil, unsupportedAt(x, "reference to %s", x.Name)
 		}
 		vals, err := a.declsIn(x.Scope, x.Name, x)
@@ -737,8 +782,10 @@ func (a *fastAnalyser) resolve(x ast.Expr) ([]ast.Expr, error) {
 		}
 		return nil, unsupportedAt(x, "reference to %s", x.Name)
 	case *ast.SelectorExpr:
-		name, isIdent, err := ast.LabelName(x.Sel)
-		if err != nil || !isIdent || !strings.HasPrefix(name, "#") {
+		// A definition in a definition, or a field of one, as CUE's
+		// translation of a JSON Schema writes: _#defs."/definitions/x".
+		name, _, err := ast.LabelName(x.Sel)
+		if err != nil {
 			return nil, unsupportedAt(x, "selector %s", refString(x))
 		}
 		outer, err := a.resolve(x.X)
@@ -982,7 +1029,7 @@ func (a *fastAnalyser) label(d *ast.Field) (name string, isDef bool, err error) 
 	case *ast.ParenExpr, *ast.Interpolation:
 		return "", false, unsupportedAt(d, "dynamic field")
 	case *ast.Ident:
-		if strings.HasPrefix(l.Name, "_") {
+		if strings.HasPrefix(l.Name, "_") && !isDefName(l.Name) {
 			return "", false, unsupportedAt(d, "hidden field %s", l.Name)
 		}
 	}
@@ -990,7 +1037,12 @@ func (a *fastAnalyser) label(d *ast.Field) (name string, isDef bool, err error) 
 	if err != nil {
 		return "", false, unsupportedAt(d, "label")
 	}
-	return name, isIdent && strings.HasPrefix(name, "#"), nil
+	return name, isIdent && isDefName(name), nil
+}
+
+// isDefName reports whether a name is a definition's, #x or hidden _#x.
+func isDefName(name string) bool {
+	return strings.HasPrefix(name, "#") || strings.HasPrefix(name, "_#")
 }
 
 // crossCheckFields compares the fields found in the syntax with those of

@@ -152,7 +152,7 @@ func (a *multipleAtom) holds(c *fastChecker, v any, _ valueKinds) bool {
 
 // uniqueAtom is list.UniqueItems. It holds when no two items could be
 // equal: their canonical forms (keys sorted, numbers reduced) differ.
-// Items that might be equal, 1 and 1.0 say, are left to CUE, and so are
+// Items that might be equal are left to CUE, and so are
 // composite items when the schema may fill defaults into them (set once
 // the node is built), since CUE compares them filled in.
 type uniqueAtom struct{ fills bool }
@@ -182,7 +182,8 @@ func (a *uniqueAtom) holds(c *fastChecker, v any, _ valueKinds) bool {
 	return true
 }
 
-// canonical appends a form of v that two values CUE finds equal share.
+// canonical appends a form of v that two values CUE finds equal share:
+// numbers by kind and value (1.0 and 1.00 are equal, 1 and 1.0 are not).
 func canonical(b []byte, v any) ([]byte, bool) {
 	switch x := v.(type) {
 	case nil:
@@ -203,7 +204,12 @@ func canonical(b []byte, v any) ([]byte, bool) {
 			return b, false
 		}
 		d.Reduce(&d)
-		return append(append(b, 'd'), d.Text('e')...), true
+		// CUE tells an int from a float: 1 and 1.0 are not equal.
+		kind := byte('f')
+		if numberKind(string(x)) == kInt {
+			kind = 'i'
+		}
+		return append(append(b, kind), d.Text('e')...), true
 	case []any:
 		b = append(b, '[')
 		for _, e := range x {

@@ -167,7 +167,7 @@ func (a *fastAnalyser) alone(exprs []ast.Expr) (ok, cyclic bool) {
 			if _, isImport := id.Node.(*ast.ImportSpec); isImport {
 				return true
 			}
-			if !strings.HasPrefix(id.Name, "#") {
+			if !isDefName(id.Name) {
 				refs = append(refs, id)
 				return true
 			}
