@@ -656,6 +656,25 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (cue.Value, error) {
 	if err != nil {
 		return cue.Value{}, err
 	}
+	// By name, a reference to anything but the file's own declarations
+	// could find another of the same name.
+	var local ast.Node
+	ast.Walk(x, func(n ast.Node) bool {
+		id, ok := n.(*ast.Ident)
+		if !ok || id.Node == nil || local != nil {
+			return local == nil
+		}
+		if _, isImport := id.Node.(*ast.ImportSpec); isImport {
+			return true
+		}
+		if _, atTop := id.Scope.(*ast.File); !atTop && !inside(id.Node, x) {
+			local = id
+		}
+		return true
+	}, nil)
+	if local != nil {
+		return cue.Value{}, unsupportedAt(local, "%s in a value evaluated alone", constructName(local))
+	}
 	src, err := cueformat.Node(x)
 	if err != nil {
 		return cue.Value{}, unsupportedAt(x, "%s that cannot be written out", constructName(x))
@@ -666,6 +685,13 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (cue.Value, error) {
 	}
 	wrap := &ast.StructLit{Elts: []ast.Decl{&ast.Field{Label: ast.NewIdent(label), Value: e}}}
 	return a.ctx.BuildExpr(wrap, cue.Scope(file), cue.InferBuiltins(true)).LookupPath(cue.ParsePath(label)), nil
+}
+
+// inside reports whether n's position is within x's.
+func inside(n ast.Node, x ast.Expr) bool {
+	p, from, to := n.Pos(), x.Pos(), x.End()
+	return p.IsValid() && from.IsValid() && to.IsValid() && p.Filename() == from.Filename() &&
+		p.Offset() >= from.Offset() && p.Offset() < to.Offset()
 }
 
 // scope is the file's value, built once, pruned to what the schema

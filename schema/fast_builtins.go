@@ -7,10 +7,10 @@ import (
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/literal"
-	"github.com/cockroachdb/apd/v3"
 	cuemath "cuelang.org/go/pkg/math"
 	cuenet "cuelang.org/go/pkg/net"
 	cuetime "cuelang.org/go/pkg/time"
+	"github.com/cockroachdb/apd/v3"
 
 	"github.com/zpipe/zpipe/format"
 )
