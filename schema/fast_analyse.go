@@ -865,9 +865,8 @@ func refString(x ast.Expr) string {
 
 // expansion is a definition being expanded.
 type expansion struct {
-	decl     ast.Expr
-	unclosed bool
-	n        *fastNode
+	decl ast.Expr
+	n    *fastNode
 }
 
 // expand compiles a definition's declarations, which are closed.
