@@ -63,6 +63,9 @@ type fastNode struct {
 	obj   *fastObject // nil: any object of an allowed kind passes, as under _
 	list  *fastList
 	cue   *cueNode // CUE checks the value: the rest of the node is empty
+	// disjs are disjunctions with structs or lists that the value must
+	// satisfy too, each telling its branch from the value.
+	disjs []*structDisj
 }
 
 // fastAtom is one constraint; holds is only called on a value of an
@@ -191,6 +194,22 @@ func (c *fastChecker) check(n *fastNode, v any) (ok, adds bool) {
 	if n.cue != nil {
 		return c.cueCheck(n.cue, v)
 	}
+	ok, adds = c.checkBase(n, v)
+	if !ok || len(n.disjs) == 0 {
+		return ok, adds
+	}
+	for _, d := range n.disjs {
+		dok, dadds := c.checkDisj(d, v)
+		if !dok || dadds && adds {
+			return false, false // two parts filling in: CUE merges them
+		}
+		adds = adds || dadds
+	}
+	return true, adds
+}
+
+// checkBase is check without the node's disjunctions.
+func (c *fastChecker) checkBase(n *fastNode, v any) (ok, adds bool) {
 	k := valueKindOf(v)
 	if k&n.kinds == 0 {
 		return false, false
@@ -363,6 +382,12 @@ func (c *fastChecker) anyOK(v any) bool {
 func (c *fastChecker) fill(n *fastNode, v any) (any, bool) {
 	if n.cue != nil {
 		return c.cueFill(n.cue, v)
+	}
+	for _, d := range n.disjs {
+		// check let at most one part fill in.
+		if _, adds := c.checkDisj(d, v); adds {
+			return c.fillDisj(d, v)
+		}
 	}
 	switch x := v.(type) {
 	case *format.Object:

@@ -402,6 +402,7 @@ func (a *fastAnalyser) mergeNode(n, m *fastNode, at ast.Node) error {
 	}
 	n.kinds &= m.kinds
 	n.atoms = append(n.atoms, m.atoms...)
+	n.disjs = append(n.disjs, m.disjs...)
 	if m.obj != nil {
 		if n.obj != nil {
 			return unsupportedAt(at, "unification of two structs")
@@ -729,6 +730,13 @@ func unfilledIn(n *fastNode, seen map[*fastNode]bool) string {
 		}
 		for _, p := range n.obj.patterns {
 			if at := unfilledIn(p.n, seen); at != "" {
+				return at
+			}
+		}
+	}
+	for _, d := range n.disjs {
+		for _, alt := range d.alts {
+			if at := unfilledIn(alt, seen); at != "" {
 				return at
 			}
 		}

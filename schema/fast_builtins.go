@@ -291,6 +291,11 @@ func countAdded(n *fastNode, seen map[*fastNode]bool) {
 			}
 		}
 	}
+	for _, d := range n.disjs {
+		for _, alt := range d.alts {
+			countAdded(alt, seen)
+		}
+	}
 	if n.obj != nil {
 		for _, f := range n.obj.fields {
 			countAdded(f.n, seen)
@@ -314,7 +319,7 @@ func mayFill(n *fastNode, seen map[*fastNode]bool) bool {
 		return false
 	}
 	seen[n] = true
-	if n.cue != nil {
+	if n.cue != nil || len(n.disjs) > 0 {
 		return true
 	}
 	if n.obj != nil {

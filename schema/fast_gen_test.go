@@ -64,6 +64,9 @@ func (g *recordGen) value(n *fastNode, depth int) any {
 	var v any
 	for try := 0; try < 20; try++ {
 		switch {
+		case len(n.disjs) > 0 && n.obj == nil && n.list == nil && len(n.atoms) == 0:
+			d := n.disjs[g.pick(len(n.disjs))]
+			v = g.value(d.alts[g.pick(len(d.alts))], depth)
 		case n.cue != nil:
 			// Each try is a CUE evaluation: try less.
 			if try == 5 {

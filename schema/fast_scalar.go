@@ -174,6 +174,18 @@ func (a *fastAnalyser) disjunction(x *ast.BinaryExpr, ev cue.Value, inDef bool) 
 	if n, ok, err := a.listDefault(alts, ev, inDef); ok || err != nil {
 		return n, err
 	}
+	for _, e := range alts {
+		if u, ok := stripParens(e).(*ast.UnaryExpr); ok && u.Op == token.MUL {
+			e = u.X
+		}
+		switch stripParens(e).(type) {
+		case *ast.StructLit, *ast.ListLit:
+			return a.structDisjunction(x, alts, ev, inDef)
+		}
+		if a.structish(e, 0) {
+			return a.structDisjunction(x, alts, ev, inDef)
+		}
+	}
 	d := &disjAtom{}
 	var k valueKinds
 	for _, e := range alts {

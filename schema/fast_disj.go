@@ -1,0 +1,141 @@
+package schema
+
+import (
+	"unicode/utf8"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/token"
+
+	"github.com/zpipe/zpipe/format"
+)
+
+// A disjunction of structs or lists, such as *null | {city: string} or
+// {kind: "a", ...} | {kind: "b", ...}, is checked natively when the value
+// itself tells the branch: every other alternative surely fails on it, by
+// kind or by a field whose literal value differs (a discriminator). CUE
+// then has only that alternative left, so its verdict and result are that
+// alternative's. A value that fits more than one is checked by CUE alone.
+
+type structDisj struct {
+	alts []*fastNode
+	fb   *cueNode // for values the alternatives do not tell apart; nil: ask CUE
+}
+
+// pick returns the one alternative v may satisfy, or -1.
+func (d *structDisj) pick(c *fastChecker, v any) int {
+	k := valueKindOf(v)
+	if k == 0 {
+		return -1
+	}
+	found := -1
+	for i, alt := range d.alts {
+		if surelyFails(c, alt, v, k) {
+			continue
+		}
+		if found >= 0 {
+			return -1
+		}
+		found = i
+	}
+	return found
+}
+
+// surelyFails reports whether unifying v with n is an error whatever
+// else holds: a kind n does not take, or a field of n fixed to a literal
+// that v holds another value in.
+func surelyFails(c *fastChecker, n *fastNode, v any, k valueKinds) bool {
+	if k&n.kinds == 0 {
+		return true
+	}
+	x, ok := v.(*format.Object)
+	if !ok || n.obj == nil {
+		return false
+	}
+	for i := range n.obj.fields {
+		f := &n.obj.fields[i]
+		if len(f.n.atoms) != 1 || f.n.cue != nil || len(f.n.disjs) > 0 {
+			continue
+		}
+		switch f.n.atoms[0].(type) {
+		case *strAtom, *boolAtom, *numAtom:
+		default:
+			continue
+		}
+		if a, ok := f.n.atoms[0].(*strAtom); ok && a.op != opEq {
+			continue
+		}
+		if a, ok := f.n.atoms[0].(*numAtom); ok && a.op != opEq {
+			continue
+		}
+		fv, present := x.Get(f.name)
+		if !present {
+			continue
+		}
+		if s, isStr := fv.(string); isStr && !utf8.ValidString(s) {
+			continue // CUE reads it otherwise
+		}
+		fk := valueKindOf(fv)
+		if fk == 0 {
+			continue
+		}
+		if fk&f.n.kinds == 0 || !f.n.atoms[0].holds(c, fv, fk) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *fastChecker) checkDisj(d *structDisj, v any) (ok, adds bool) {
+	if i := d.pick(c, v); i >= 0 {
+		return c.check(d.alts[i], v)
+	}
+	if d.fb != nil {
+		return c.cueCheck(d.fb, v)
+	}
+	return false, false
+}
+
+func (c *fastChecker) fillDisj(d *structDisj, v any) (any, bool) {
+	if i := d.pick(c, v); i >= 0 {
+		return c.fill(d.alts[i], v)
+	}
+	return c.cueFill(d.fb, v) // check chose CUE's way
+}
+
+// structDisjunction compiles a disjunction with a struct or list among its
+// alternatives; ev is the disjunction's value in the schema.
+func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Value, inDef bool) (*fastNode, error) {
+	if a.inMatch > 0 {
+		return nil, unsupportedAt(at, "disjunction with a struct or list in a matchN alternative")
+	}
+	label := "alt"
+	if inDef {
+		label = "#alt"
+	}
+	d := &structDisj{}
+	for _, e := range alts {
+		if u, ok := stripParens(e).(*ast.UnaryExpr); ok && u.Op == token.MUL {
+			e = u.X // the default only fills a missing field: CUE did that
+		}
+		aev, err := a.evalAlone(e, label)
+		if err != nil {
+			return nil, err
+		}
+		if aev.Err() != nil {
+			return nil, unsupportedAt(e, "disjunction with a struct or list whose alternative CUE cannot evaluate alone")
+		}
+		n, err := a.expr(e, aev, inDef)
+		if err != nil {
+			return nil, err
+		}
+		if n.cue != nil || a.pending[n] {
+			return nil, unsupportedAt(e, "disjunction with a struct or list")
+		}
+		d.alts = append(d.alts, n)
+	}
+	if ok, cyclic := a.alone(alts); ok && !(cyclic && a.s.isolated) && ev.Exists() && ev.Err() == nil {
+		d.fb = &cueNode{ctx: a.ctx, v: ev, sh: shapeOf(ev, 0)}
+	}
+	return &fastNode{kinds: kAll, disjs: []*structDisj{d}}, nil
+}
