@@ -57,6 +57,11 @@ type fastAnalyser struct {
 	// is a cyclic tree), and pending until the expansion ends.
 	stack   []expansion
 	pending map[*fastNode]bool
+	// expanded holds each definition's node once built, shared by every
+	// reference to it: a definition means the same wherever it is used
+	// (a use site can add only validators, never fields: oneStruct), but
+	// inside a matchN alternative no value may be left to CUE.
+	expanded map[expandKey]*fastNode
 	depth   int
 	nodes   int
 	// path is where in the record the analysis is, for fallbacks.
@@ -871,6 +876,11 @@ func refString(x ast.Expr) string {
 	return constructName(x)
 }
 
+type expandKey struct {
+	decl    ast.Expr
+	inMatch bool
+}
+
 // expansion is a definition being expanded.
 type expansion struct {
 	decl ast.Expr
@@ -883,6 +893,10 @@ func (a *fastAnalyser) expand(at ast.Expr, vals []ast.Expr, ev cue.Value) (*fast
 		if s.decl == vals[0] {
 			return s.n, nil // recursion: checked as deep as the data goes
 		}
+	}
+	key := expandKey{vals[0], a.inMatch > 0}
+	if n, ok := a.expanded[key]; ok {
+		return n, nil
 	}
 	n := &fastNode{}
 	if a.pending == nil {
@@ -902,6 +916,10 @@ func (a *fastAnalyser) expand(at ast.Expr, vals []ast.Expr, ev cue.Value) (*fast
 		return nil, err
 	}
 	*n = *m
+	if a.expanded == nil {
+		a.expanded = map[expandKey]*fastNode{}
+	}
+	a.expanded[key] = n
 	return n, nil
 }
 
