@@ -62,8 +62,8 @@ type fastAnalyser struct {
 	// (a use site can add only validators, never fields: oneStruct), but
 	// inside a matchN alternative no value may be left to CUE.
 	expanded map[expandKey]*fastNode
-	depth   int
-	nodes   int
+	depth    int
+	nodes    int
 	// path is where in the record the analysis is, for fallbacks.
 	path      []string
 	fallbacks []Fallback
