@@ -124,6 +124,10 @@ type fastList struct {
 // it is used by one goroutine at a time.
 type fastChecker struct {
 	root *fastNode
+	// unsure is set when a check says false without knowing that CUE
+	// would: a repeated key, say. Alternatives (matchN, |) must not count
+	// such a false as "does not match"; see maybe.
+	unsure bool
 	// fallbacks are the values CUE checks; none when the fast path
 	// covers the schema whole.
 	fallbacks []Fallback
@@ -134,6 +138,7 @@ type fastChecker struct {
 // run checks a record. It returns the record with its defaults, and
 // whether CUE would accept it; false means "ask CUE", not "invalid".
 func (c *fastChecker) run(rec any) (any, bool) {
+	c.unsure = false
 	ok, adds := c.check(c.root, rec)
 	if !ok {
 		return nil, false
@@ -200,17 +205,29 @@ func (c *fastChecker) check(n *fastNode, v any) (ok, adds bool) {
 	}
 	for _, d := range n.disjs {
 		dok, dadds := c.checkDisj(d, v)
-		if !dok || dadds && adds {
-			return false, false // two parts filling in: CUE merges them
+		if !dok {
+			return false, false
+		}
+		if dadds && adds {
+			return c.maybe() // two parts filling in: CUE merges them
 		}
 		adds = adds || dadds
 	}
 	return true, adds
 }
 
+// maybe is the false of a check that does not know CUE's verdict.
+func (c *fastChecker) maybe() (ok, adds bool) {
+	c.unsure = true
+	return false, false
+}
+
 // checkBase is check without the node's disjunctions.
 func (c *fastChecker) checkBase(n *fastNode, v any) (ok, adds bool) {
 	k := valueKindOf(v)
+	if k == 0 {
+		return c.maybe()
+	}
 	if k&n.kinds == 0 {
 		return false, false
 	}
@@ -218,7 +235,7 @@ func (c *fastChecker) checkBase(n *fastNode, v any) (ok, adds bool) {
 		// CUE replaces invalid UTF-8, which could change what a
 		// constraint sees; such strings are left to it.
 		if s, ok := v.(string); ok && !utf8.ValidString(s) {
-			return false, false
+			return c.maybe()
 		}
 		for _, a := range n.atoms {
 			if !a.holds(c, v, k) {
@@ -231,12 +248,16 @@ func (c *fastChecker) checkBase(n *fastNode, v any) (ok, adds bool) {
 		if n.list != nil {
 			return c.checkList(n.list, x)
 		}
-		return c.anyOK(x), false
+		if !c.anyOK(x) {
+			return c.maybe()
+		}
 	case *format.Object:
 		if n.obj != nil {
 			return c.checkObj(n.obj, x)
 		}
-		return c.anyOK(x), false
+		if !c.anyOK(x) {
+			return c.maybe()
+		}
 	}
 	return true, false
 }
@@ -302,18 +323,29 @@ func (c *fastChecker) checkObj(o *fastObject, x *format.Object) (ok, adds bool) 
 			matched = true
 			// A pattern's defaults are not filled in here: CUE
 			// decides such a record.
-			if ok, a := c.check(pat.n, f.Value); !ok || a || !utf8.ValidString(f.Key) {
+			if !utf8.ValidString(f.Key) {
+				return c.maybe()
+			}
+			if ok, a := c.check(pat.n, f.Value); !ok {
 				return false, false
+			} else if a {
+				return c.maybe()
 			}
 		}
 		if j < 0 {
-			if !matched && (!o.open || !utf8.ValidString(f.Key) || !c.anyOK(f.Value)) {
-				return false, false
+			if matched {
+				continue
+			}
+			if !utf8.ValidString(f.Key) || !c.anyOK(f.Value) {
+				return c.maybe()
+			}
+			if !o.open {
+				return false, false // field not allowed
 			}
 			continue
 		}
 		if s.has(j) {
-			return false, false // a repeated key: CUE would keep the last
+			return c.maybe() // a repeated key: CUE would keep the last
 		}
 		s.add(j)
 		ok, a := c.check(o.fields[j].n, f.Value)
@@ -328,8 +360,10 @@ func (c *fastChecker) checkObj(o *fastObject, x *format.Object) (ok, adds bool) 
 		}
 		switch fd := &o.fields[j]; {
 		case fd.typ == fieldOptional:
-		case fd.typ == fieldRequired || !fd.has:
+		case fd.typ == fieldRequired:
 			return false, false
+		case !fd.has:
+			return c.maybe() // incomplete, which CUE's matchN counts as matching
 		default:
 			adds = true
 		}

@@ -59,6 +59,7 @@ func (a *numAtom) holds(c *fastChecker, v any, k valueKinds) bool {
 	// (literal.ParseNum, apd's Cmp), so that even exponents beyond apd's
 	// range, which it reads as 1 or NaN, come out the same.
 	if literal.ParseNum(s, &c.ni) != nil || c.ni.Decimal(&c.d) != nil {
+		c.unsure = true
 		return false
 	}
 	return a.op.test(c.d.Cmp(&a.d))
@@ -123,11 +124,16 @@ func (a *lenAtom) holds(_ *fastChecker, v any, _ valueKinds) bool {
 type disjAtom struct{ alts []*fastNode }
 
 func (a *disjAtom) holds(c *fastChecker, v any, k valueKinds) bool {
+	was, unsure := c.unsure, false
 	for _, n := range a.alts {
+		c.unsure = false
 		if ok, _ := c.check(n, v); ok {
+			c.unsure = was
 			return true
 		}
+		unsure = unsure || c.unsure
 	}
+	c.unsure = was || unsure
 	return false
 }
 
@@ -138,15 +144,70 @@ type matchAtom struct {
 	min, max int
 }
 
+// An alternative the fast check is unsure of cannot be counted either
+// way: the value is then left to CUE, unsure.
 func (m *matchAtom) holds(c *fastChecker, v any, k valueKinds) bool {
+	if !plain(v) {
+		c.unsure = true
+		return false
+	}
+	was := c.unsure
 	n := 0
 	for _, alt := range m.alts {
-		if ok, _ := c.check(alt, v); ok {
+		c.unsure = false
+		ok, _ := c.check(alt, v)
+		if !ok && c.unsure {
+			return false
+		}
+		if ok {
 			n++
 			if m.max >= 0 && n > m.max {
+				c.unsure = was
 				return false
 			}
 		}
 	}
+	c.unsure = was
 	return n >= m.min
+}
+
+// plain reports whether CUE reads v as the fast check does: no repeated
+// key (CUE keeps the last, the check looks at the first), no invalid
+// UTF-8 (CUE replaces it), every number JSON.
+func plain(v any) bool {
+	switch x := v.(type) {
+	case string:
+		return utf8.ValidString(x)
+	case format.Number:
+		return numberKind(string(x)) != 0
+	case []any:
+		for _, e := range x {
+			if !plain(e) {
+				return false
+			}
+		}
+	case *format.Object:
+		var seen map[string]bool
+		if len(x.Fields) > 16 {
+			seen = make(map[string]bool, len(x.Fields))
+		}
+		for i, f := range x.Fields {
+			if !utf8.ValidString(f.Key) || !plain(f.Value) {
+				return false
+			}
+			if seen != nil {
+				if seen[f.Key] {
+					return false
+				}
+				seen[f.Key] = true
+				continue
+			}
+			for _, g := range x.Fields[:i] {
+				if g.Key == f.Key {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }

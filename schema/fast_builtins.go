@@ -144,9 +144,13 @@ type multipleAtom struct{ y apd.Decimal }
 
 func (a *multipleAtom) holds(c *fastChecker, v any, _ valueKinds) bool {
 	if literal.ParseNum(string(v.(format.Number)), &c.ni) != nil || c.ni.Decimal(&c.d) != nil {
+		c.unsure = true
 		return false
 	}
 	ok, err := cuemath.MultipleOf(&c.d, &a.y)
+	if err != nil {
+		c.unsure = true
+	}
 	return err == nil && ok
 }
 
@@ -157,8 +161,15 @@ func (a *multipleAtom) holds(c *fastChecker, v any, _ valueKinds) bool {
 // the node is built), since CUE compares them filled in.
 type uniqueAtom struct{ fills bool }
 
-func (a *uniqueAtom) holds(c *fastChecker, v any, _ valueKinds) bool {
-	items := v.([]any)
+func (a *uniqueAtom) holds(c *fastChecker, v any, k valueKinds) bool {
+	if !a.unique(v.([]any)) {
+		c.unsure = true // maybe equal: CUE decides
+		return false
+	}
+	return true
+}
+
+func (a *uniqueAtom) unique(items []any) bool {
 	if len(items) <= 1 {
 		return true
 	}
@@ -249,8 +260,15 @@ type fieldsAtom struct {
 	obj      *fastObject
 }
 
-func (a *fieldsAtom) holds(_ *fastChecker, v any, _ valueKinds) bool {
-	x := v.(*format.Object)
+func (a *fieldsAtom) holds(c *fastChecker, v any, _ valueKinds) bool {
+	if !a.count(v.(*format.Object)) {
+		c.unsure = true // a repeated key counts once in CUE, say
+		return false
+	}
+	return true
+}
+
+func (a *fieldsAtom) count(x *format.Object) bool {
 	for _, f := range x.Fields {
 		if strings.HasPrefix(f.Key, "_") || strings.HasPrefix(f.Key, "#") {
 			return false

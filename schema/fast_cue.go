@@ -34,7 +34,7 @@ func (f Fallback) String() string { return f.Path + ": " + f.Why }
 
 func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
 	if !c.anyOK(v) {
-		return false, false
+		return c.maybe()
 	}
 	u := k.v.Unify(k.ctx.Encode(toCUE(v)))
 	if u.Validate(cue.Concrete(true)) != nil {

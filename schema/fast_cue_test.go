@@ -195,3 +195,28 @@ func TestStructDisjunctionWithoutCUE(t *testing.T) {
 		}
 	}
 }
+
+// A matchN alternative that the fast check is unsure of, because of a
+// repeated key or invalid UTF-8 that CUE reads otherwise, is not counted
+// as "does not match": the record goes to CUE, which rejects these.
+func TestMatchNLeavesUnsureAlternativesToCUE(t *testing.T) {
+	sch, err := Compile("t.cue", []byte("#T: {x?: matchN(0, [{a!: !=\"x\"}]), y?: matchN(1, [{a!: \"x\"}, {b!: int}])}\n"), "T")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := sch.Validator()
+	defer sch.Put(v)
+	obj := func(fs ...format.Field) *format.Object { return &format.Object{Fields: fs} }
+	for _, rec := range []*format.Object{
+		obj(format.Field{Key: "x", Value: obj(format.Field{Key: "a", Value: "\xff"})}),
+		obj(format.Field{Key: "x", Value: obj(format.Field{Key: "a", Value: "x"}, format.Field{Key: "a", Value: "y"})}),
+		obj(format.Field{Key: "y", Value: obj(format.Field{Key: "a", Value: "y"}, format.Field{Key: "a", Value: "x"}, format.Field{Key: "b", Value: format.Number("1")})}),
+	} {
+		if _, ok := v.fast.run(rec); ok {
+			t.Errorf("%s: the fast path accepts it", show(rec))
+		}
+		if _, vs := v.Check(rec, false); len(vs) == 0 {
+			t.Errorf("%s: Check accepts it", show(rec))
+		}
+	}
+}

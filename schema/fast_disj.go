@@ -93,7 +93,7 @@ func (c *fastChecker) checkDisj(d *structDisj, v any) (ok, adds bool) {
 	if d.fb != nil {
 		return c.cueCheck(d.fb, v)
 	}
-	return false, false
+	return c.maybe()
 }
 
 func (c *fastChecker) fillDisj(d *structDisj, v any) (any, bool) {
