@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/zpipe/zpipe/format"
@@ -131,8 +132,13 @@ func agree(t *testing.T, d diffSchema, v *Validator, rec any, untyped bool) bool
 		in = v.typeCells(rec)
 	}
 	fastOut, fastOK := v.fast.run(in)
+	unsure := v.fast.unsure
 	cueOut, vs := cueOnly(v, rec, untyped)
-	if fastOK != (vs == nil) {
+	// A false the fast path marks unsure only defers to CUE: fine.
+	if unsure && !fastOK && vs == nil {
+		deferred.Add(1)
+	}
+	if fastOK != (vs == nil) && !(unsure && !fastOK) {
 		t.Errorf("%s: on %s (untyped %v) the fast path says valid=%v, CUE says %v", d.name, show(rec), untyped, fastOK, vs)
 		return vs == nil
 	}
@@ -145,6 +151,9 @@ func agree(t *testing.T, d diffSchema, v *Validator, rec any, untyped bool) bool
 	}
 	return vs == nil
 }
+
+// deferred counts valid records the fast path left to CUE, unsure.
+var deferred atomic.Int64
 
 // decodeAll reads ndjson records, skipping lines that are not JSON.
 func decodeAll(data []byte) []any {
@@ -198,6 +207,7 @@ var (
 
 func TestFastPathAgreesWithCUE(t *testing.T) {
 	total, valid := 0, 0
+	deferred.Store(0)
 	for i, d := range fastCorpus(t) {
 		t.Run(d.name, func(t *testing.T) {
 			v := d.sch.Validator()
@@ -216,7 +226,7 @@ func TestFastPathAgreesWithCUE(t *testing.T) {
 			}
 		})
 	}
-	t.Logf("%d records, %d of them valid", total, valid)
+	t.Logf("%d records, %d of them valid, %d valid ones left to CUE by an unsure fast check", total, valid, deferred.Load())
 	if valid < total/5 || valid > total*9/10 {
 		t.Errorf("%d of %d records are valid: the generator has lost its balance", valid, total)
 	}

@@ -15,31 +15,38 @@ import (
 // itself tells the branch: every other alternative surely fails on it, by
 // kind or by a field whose literal value differs (a discriminator). CUE
 // then has only that alternative left, so its verdict and result are that
-// alternative's. A value that fits more than one is checked by CUE alone.
+// alternative's. A value that fits more than one is checked by CUE alone,
+// or, where that cannot be, is left to CUE with the whole record.
 
 type structDisj struct {
 	alts []*fastNode
 	fb   *cueNode // for values the alternatives do not tell apart; nil: ask CUE
 }
 
-// pick returns the one alternative v may satisfy, or -1.
+// pick returns the one alternative v may satisfy, none when it surely
+// satisfies none, or ambiguous.
 func (d *structDisj) pick(c *fastChecker, v any) int {
 	k := valueKindOf(v)
 	if k == 0 {
-		return -1
+		return ambiguous
 	}
-	found := -1
+	found := none
 	for i, alt := range d.alts {
 		if surelyFails(c, alt, v, k) {
 			continue
 		}
 		if found >= 0 {
-			return -1
+			return ambiguous
 		}
 		found = i
 	}
 	return found
 }
+
+const (
+	none      = -1
+	ambiguous = -2
+)
 
 // surelyFails reports whether unifying v with n is an error whatever
 // else holds: a kind n does not take, or a field of n fixed to a literal
@@ -87,8 +94,11 @@ func surelyFails(c *fastChecker, n *fastNode, v any, k valueKinds) bool {
 }
 
 func (c *fastChecker) checkDisj(d *structDisj, v any) (ok, adds bool) {
-	if i := d.pick(c, v); i >= 0 {
+	switch i := d.pick(c, v); {
+	case i >= 0:
 		return c.check(d.alts[i], v)
+	case i == none:
+		return false, false
 	}
 	if d.fb != nil {
 		return c.cueCheck(d.fb, v)
@@ -106,9 +116,6 @@ func (c *fastChecker) fillDisj(d *structDisj, v any) (any, bool) {
 // structDisjunction compiles a disjunction with a struct or list among its
 // alternatives; ev is the disjunction's value in the schema.
 func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Value, inDef bool) (*fastNode, error) {
-	if a.inMatch > 0 {
-		return nil, unsupportedAt(at, "disjunction with a struct or list in a matchN alternative")
-	}
 	label := "alt"
 	if inDef {
 		label = "#alt"
@@ -134,7 +141,9 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 		}
 		d.alts = append(d.alts, n)
 	}
-	if ok, cyclic := a.alone(alts); ok && !(cyclic && a.s.isolated) && ev.Exists() && ev.Err() == nil {
+	// In a matchN alternative, where CUE counts an incomplete value as
+	// matching, a value no branch is told for is unsure instead.
+	if ok, cyclic := a.alone(alts); ok && a.inMatch == 0 && !(cyclic && a.s.isolated) && ev.Exists() && ev.Err() == nil {
 		d.fb = &cueNode{ctx: a.ctx, v: ev, sh: shapeOf(ev, 0)}
 	}
 	return &fastNode{kinds: kAll, disjs: []*structDisj{d}}, nil
