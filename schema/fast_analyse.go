@@ -107,6 +107,19 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 		if embed, ok := soleEmbedding(f); ok {
 			// close({...}) at the top, as CUE's translation of a
 			// JSON Schema writes: that value is the whole file's.
+			// It may name a hidden field, _schema, that holds it.
+			if id, ok := embed.Expr.(*ast.Ident); ok && strings.HasPrefix(id.Name, "_") && !isDefName(id.Name) {
+				var vals []ast.Expr
+				for _, d := range f.Decls {
+					if fd, ok := d.(*ast.Field); ok && fd.Constraint == token.ILLEGAL && selLabel(fd.Label) == id.Name {
+						vals = append(vals, fd.Value)
+					}
+				}
+				if !containsNode(vals, id.Node) || a.structish(id.Node.(ast.Expr), 0) && embedDeclares(id.Node.(ast.Expr), id.Name) {
+					return nil, unsupportedAt(id, "reference to %s", id.Name)
+				}
+				return a.conj(vals, ev, false)
+			}
 			return a.expr(embed.Expr, ev, false)
 		}
 	}
@@ -137,6 +150,15 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 	return a.expand(vals[0], vals, ev)
 }
 
+func containsNode(vals []ast.Expr, n ast.Node) bool {
+	for _, v := range vals {
+		if v == n {
+			return true
+		}
+	}
+	return false
+}
+
 // soleEmbedding finds a file whose value is one embedded expression: no
 // regular field or comprehension beside it, only definitions, imports and
 // attributes, which add nothing to the file's value.
@@ -150,7 +172,8 @@ func soleEmbedding(f *ast.File) (*ast.EmbedDecl, bool) {
 			}
 			embed = d
 		case *ast.Field:
-			if name, isIdent, err := ast.LabelName(d.Label); err != nil || !isIdent || !isDefName(name) {
+			// Definitions and hidden fields add nothing to the value.
+			if name, isIdent, err := ast.LabelName(d.Label); err != nil || !isIdent || !strings.HasPrefix(name, "#") && !strings.HasPrefix(name, "_") {
 				return nil, false
 			}
 		case *ast.Attribute, *ast.ImportDecl, *ast.Package, *ast.CommentGroup:
@@ -175,9 +198,37 @@ func embeddedStruct(x ast.Expr) *ast.StructLit {
 	return nil
 }
 
-// declares reports whether a struct literal declares the label name at
+// embedDeclares reports whether an embedded expression could declare the
+// label name: a struct literal (or close of one) that does, or anything
+// but a validator beside them, matchN(...) & close({...}) say.
+func embedDeclares(x ast.Expr, name string) bool { return embedDeclaresIn(x, name, 0) }
+
+func embedDeclaresIn(x ast.Expr, name string, depth int) bool {
+	if depth > 8 {
+		return true
+	}
+	if lit := embeddedStruct(x); lit != nil {
+		return declaresIn(lit, name, depth+1)
+	}
+	switch x := stripParens(x).(type) {
+	case *ast.BinaryExpr:
+		return x.Op != token.AND || embedDeclaresIn(x.X, name, depth+1) || embedDeclaresIn(x.Y, name, depth+1)
+	case *ast.CallExpr:
+		id, ok := x.Fun.(*ast.Ident)
+		return !ok || id.Name != "matchN" || id.Node != nil
+	case *ast.Ident:
+		// A hidden field holding the schema, as the translation writes.
+		if v, ok := x.Node.(ast.Expr); ok && strings.HasPrefix(x.Name, "_") && !isDefName(x.Name) {
+			return embedDeclaresIn(v, name, depth+1)
+		}
+	}
+	return true
+}
+
+// declaresIn reports whether a struct literal declares the label name at
 // its own level, or could: an embedding or comprehension in it.
-func declares(lit *ast.StructLit, name string) bool {
+
+func declaresIn(lit *ast.StructLit, name string, depth int) bool {
 	for _, d := range lit.Elts {
 		switch d := d.(type) {
 		case *ast.Field:
@@ -187,7 +238,11 @@ func declares(lit *ast.StructLit, name string) bool {
 			if l, _, err := ast.LabelName(d.Label); err != nil || l == name {
 				return true
 			}
-		case *ast.EmbedDecl, *ast.Comprehension:
+		case *ast.EmbedDecl:
+			if embedDeclaresIn(d.Expr, name, depth+1) {
+				return true
+			}
+		case *ast.Comprehension:
 			return true
 		}
 	}
@@ -284,7 +339,7 @@ func findDefDecls(scope ast.Node, name string, at ast.Node) ([]ast.Expr, error) 
 		case *ast.EmbedDecl:
 			// An embedded struct could declare the definition too, as
 			// could anything else embedded.
-			if lit := embeddedStruct(d.Expr); lit == nil || declares(lit, name) {
+			if embedDeclares(d.Expr, name) {
 				return nil, unsupportedAt(d, "%s next to definition %s", constructName(d), name)
 			}
 		case *ast.Comprehension:

@@ -220,3 +220,31 @@ func TestMatchNLeavesUnsureAlternativesToCUE(t *testing.T) {
 		}
 	}
 }
+
+// The shapes CUE's translation of a JSON Schema gives a file: a top-level
+// conjunction of validators and a closed struct beside definitions, and a
+// hidden field that holds the schema, embedded.
+func TestFastPathTakesTranslatedFileShapes(t *testing.T) {
+	for name, src := range map[string]string{
+		"conjunction": "matchN(0, [{\"a\"!: true, ...}]) & close({\n\t\"a\"?: bool\n\t\"b\"?: #list\n})\n#list: [...string]\n",
+		"hidden":      "_schema\n_schema: {\n\t\"a\"?: bool\n\t\"b\"?: #list\n\t...\n}\n#list: [...string]\n",
+	} {
+		sch, err := Compile("t.cue", []byte(src), "")
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		if ok, why := sch.FastPath(); !ok || len(sch.Fallbacks()) > 0 {
+			t.Errorf("%s: FastPath() = %v, %q; Fallbacks() = %v", name, ok, why, sch.Fallbacks())
+			continue
+		}
+		v := sch.Validator()
+		for _, in := range []string{`{"a":false,"b":["x"]}`, `{"a":true}`, `{"b":[1]}`, `{"c":1}`} {
+			rec := decodeAll([]byte(in + "\n"))[0]
+			_, fastOK := v.fast.run(rec)
+			if _, vs := cueOnly(v, rec, false); fastOK != (vs == nil) {
+				t.Errorf("%s: %s: fast path %v, CUE %v", name, in, fastOK, vs)
+			}
+		}
+		sch.Put(v)
+	}
+}
