@@ -8,7 +8,6 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // JSON is one JSON value per file: a list of records, or one record.
@@ -520,37 +519,49 @@ type jsonDecoder struct {
 	done   bool
 	n      int
 	err    error
+	// in is the rest of the input while an array streams through a
+	// window, p.data; nil once it is all read.
+	in   io.Reader
+	scan elemScan
 }
 
 func newJSONDecoder(r io.Reader, lim Limits) (Decoder, error) {
-	data, err := io.ReadAll(r)
+	d := &jsonDecoder{p: jsonParser{lim: lim}, cur: newCursor(), in: r}
+	// Enough to see the byte order mark and the first value's start.
+	if err := d.fill(); err != nil {
+		return nil, err
+	}
+	for d.in != nil && (len(d.p.data) < 4 || len(bytes.TrimLeft(d.p.data, " \t\r\n\xef\xbb\xbf")) == 0) {
+		if err := d.fill(); err != nil {
+			return nil, err
+		}
+	}
+	data, err := checkEncoding(d.p.data)
 	if err != nil {
 		return nil, err
 	}
-	data, err = checkEncoding(data)
-	if err != nil {
-		return nil, err
+	d.setData(data)
+	if start := bytes.TrimLeft(data, " \t\r\n"); len(start) == 0 || start[0] != '[' || lim.Whole {
+		// One value, read whole.
+		if err := d.readAll(); err != nil {
+			return nil, err
+		}
 	}
-	// data is never changed after this, so src can share its bytes rather
-	// than double a large document's memory.
-	var src string
-	if len(data) > 0 {
-		src = unsafe.String(&data[0], len(data))
-	}
-	d := &jsonDecoder{p: jsonParser{data: data, lim: lim, src: src}, cur: newCursor()}
 	d.p.skipSpace()
-	if d.p.pos >= len(data) {
+	if d.p.pos >= len(d.p.data) {
 		// Unlike an ndjson or yaml stream, a json document must hold a value.
-		line, col := lineCol(data, d.p.pos)
+		line, col := lineCol(d.p.data, d.p.pos)
 		d.err = &Error{Line: line, Col: col, Msg: "the file holds no JSON value"}
 		return d, nil
 	}
-	if data[d.p.pos] == '[' && !lim.Whole {
+	if d.p.data[d.p.pos] == '[' && !lim.Whole {
 		d.inList = true
 		d.p.pos++
 		d.p.depth = 1
-		d.p.skipSpace()
-		if d.p.pos < len(data) && data[d.p.pos] == ']' {
+		if err := d.skipSpace(); err != nil {
+			return nil, err
+		}
+		if d.p.pos < len(d.p.data) && d.p.data[d.p.pos] == ']' {
 			d.p.pos++
 			d.done = true
 			if err := d.end(); err != nil {
@@ -571,6 +582,9 @@ func (d *jsonDecoder) wrap(err error) error {
 
 // end checks that nothing but white space follows the document.
 func (d *jsonDecoder) end() error {
+	if err := d.readAll(); err != nil {
+		return err
+	}
 	d.p.skipSpace()
 	if d.p.pos < len(d.p.data) {
 		return d.p.fail(d.p.pos, "unexpected data after the end of the document")
@@ -585,19 +599,25 @@ func (d *jsonDecoder) Next() (Record, error) {
 	if d.done {
 		return Record{}, io.EOF
 	}
+	if err := d.window(); err != nil {
+		d.err = err
+		return Record{}, err
+	}
 	d.p.skipSpace()
 	start := d.p.pos
 	d.n++
 	v, err := d.p.value()
-	if err == nil {
-		err = d.after()
-	}
 	if err != nil {
 		d.err = d.wrap(err)
 		return Record{}, d.err
 	}
+	// Before after, which may move the window on.
 	line, col := d.cur.at(d.p.data, start)
 	data, lim, cur := d.p.data, d.p.lim, d.cur
+	if err := d.after(); err != nil {
+		d.err = d.wrap(err)
+		return Record{}, d.err
+	}
 	return Record{Value: v, Index: d.n, Line: line, Col: col, locate: func(path []string) (int, int, bool) {
 		off, ok := jsonLocate(data, start, path, lim)
 		c := cur // counted on from the record's start, for each call
@@ -613,7 +633,9 @@ func (d *jsonDecoder) after() error {
 		d.done = true
 		return d.end()
 	}
-	d.p.skipSpace()
+	if err := d.skipSpace(); err != nil {
+		return err
+	}
 	if d.p.pos < len(d.p.data) && d.p.data[d.p.pos] == ',' {
 		d.p.pos++
 		return nil

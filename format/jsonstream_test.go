@@ -1,0 +1,151 @@
+package format
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// decodeTrace reads a json input to its end and writes down everything a
+// caller sees: each record's value and position, where its paths are,
+// and the error that ends it.
+func decodeTrace(data []byte) string {
+	var b strings.Builder
+	d, err := NewDecoder(JSON, bytes.NewReader(data), DefaultLimits)
+	if err != nil {
+		return "new: " + err.Error()
+	}
+	for {
+		r, err := d.Next()
+		if err == io.EOF {
+			return b.String()
+		}
+		if err != nil {
+			return b.String() + "error: " + err.Error()
+		}
+		v, _ := AppendJSON(nil, r.Value)
+		fmt.Fprintf(&b, "%d %d:%d %s", r.Index, r.Line, r.Col, v)
+		if obj, ok := r.Value.(*Object); ok && len(obj.Fields) > 0 {
+			l, c := r.Locate([]string{obj.Fields[len(obj.Fields)-1].Key})
+			fmt.Fprintf(&b, " last field at %d:%d", l, c)
+		}
+		b.WriteByte('\n')
+	}
+}
+
+// A window of any size, down to a byte, reads an array as reading it
+// whole does: the same records, positions and errors.
+func TestJSONWindowsReadAsWhole(t *testing.T) {
+	inputs := []string{
+		"[]", " [ ] ", "[1]", "[1,2,3]\n", "\ufeff[1, 2]",
+		"[\n  {\"a\": \"x,]\\\"}\", \"b\": [1, {\"c\": \"[\"}]},\n  {\"d\": null}\n]\n",
+		"[1 2]", "[1,]", "[1, 2", "[\"abc", "[{\"a\": 1}] x", "[{\"a\": 1, \"a\": 2}]", "[1]\n\n  \n",
+		"{\"whole\": [1, 2]}", "  \n\n[\n\"é\", \"\\u00e9\"]", "[[[[]]], {}, \"\\\\\"]",
+	}
+	if files, _ := filepath.Glob(filepath.Join("..", "..", "shared", "testsuites", "json", "test_parsing", "*.json")); len(files) > 0 {
+		for _, f := range files {
+			if b, err := os.ReadFile(f); err == nil && len(b) < 4096 {
+				inputs = append(inputs, string(b))
+			}
+		}
+	}
+	defer func(w int) { jsonWindow = w }(jsonWindow)
+	for _, in := range inputs {
+		jsonWindow = 256 << 10
+		want := decodeTrace([]byte(in))
+		for _, w := range []int{1, 2, 3, 5, 8, 13} {
+			jsonWindow = w
+			if got := decodeTrace([]byte(in)); got != want {
+				t.Errorf("%q with a %d-byte window:\n%s\nwhole:\n%s", in, w, got, want)
+			}
+		}
+	}
+}
+
+// A large array streams: reading it holds a few windows, not the file.
+func TestJSONArrayStreamsInBoundedMemory(t *testing.T) {
+	const rows = 400000
+	r := &arrayReader{rows: rows}
+	d, err := NewDecoder(JSON, r, DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms runtime.MemStats
+	peak := uint64(0)
+	for n := 1; ; n++ {
+		rec, err := d.Next()
+		if err == io.EOF {
+			if n-1 != rows {
+				t.Fatalf("read %d records, want %d", n-1, rows)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Line != n+1 || rec.Index != n {
+			t.Fatalf("record %d at line %d, index %d", n, rec.Line, rec.Index)
+		}
+		if n%20000 == 0 {
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+		}
+	}
+	// The array is some 19 MB; a window is 256 KiB.
+	if peak > 8<<20 {
+		t.Errorf("%d MB of heap in use while reading, want the array not held", peak>>20)
+	}
+}
+
+// arrayReader writes a JSON array of rows objects, one a line, as it is read.
+type arrayReader struct {
+	rows, i int
+	buf     []byte
+}
+
+func (r *arrayReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		switch {
+		case r.i == 0:
+			r.buf = []byte("[\n")
+		case r.i <= r.rows:
+			sep := ",\n"
+			if r.i == r.rows {
+				sep = "\n]\n"
+			}
+			r.buf = fmt.Appendf(nil, `{"id": %d, "name": "user %d", "tags": ["a", "b"]}%s`, r.i, r.i, sep)
+		default:
+			return 0, io.EOF
+		}
+		r.i++
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+// FuzzJSONWindows holds a small window to reading whole on any input.
+func FuzzJSONWindows(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "fuzz", "FuzzJSONDecode", "*"))
+	for i, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b, uint8(i))
+		}
+	}
+	f.Add([]byte("[{\"a\": \"x,]\\\"\"}, [1, {\"b\": 2}]]"), uint8(3))
+	f.Fuzz(func(t *testing.T, data []byte, w uint8) {
+		defer func(old int) { jsonWindow = old }(jsonWindow)
+		jsonWindow = 256 << 10
+		want := decodeTrace(data)
+		jsonWindow = int(w%32) + 1
+		if got := decodeTrace(data); got != want {
+			t.Fatalf("%q with a %d-byte window:\n%s\nwhole:\n%s", data, jsonWindow, got, want)
+		}
+	})
+}
