@@ -35,6 +35,7 @@ func writeData(dir string, n int, seed uint64) error {
 		write("users.valid.ndjson", func(f *os.File) error { return writeValid(f, n, seed) }),
 		write("users.csv", func(f *os.File) error { return benchdata.WriteCSV(f, n, seed) }),
 		write("users.yaml", func(f *os.File) error { return benchdata.WriteYAML(f, n, seed) }),
+		write("users.json", func(f *os.File) error { return benchdata.WriteJSONArray(f, n, seed) }),
 	}
 	for _, err := range steps {
 		if err != nil {
@@ -82,5 +83,6 @@ var zpipeInputs = []struct{ name, label, source, def string }{
 	{"ndjson", "ndjson → ndjson", "users.ndjson", "User"},
 	{"csv", "csv → ndjson (flat)", "users.csv", "UserFlat"},
 	{"yaml", "yaml → ndjson", "users.yaml", "User"},
+	{"jsonarray", "one json array → ndjson", "users.json", "User"},
 	{"json", fmt.Sprintf("%d json → ndjson", jsonFiles), "json/*.json", "User"},
 }

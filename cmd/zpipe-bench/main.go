@@ -45,7 +45,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed of the data set")
 	runs := flag.Int("runs", 3, "runs of each command; records/s is from the median")
 	dir := flag.String("dir", "", "keep the data set and outputs in this folder (default: a temporary one, removed)")
-	only := flag.String("only", "", "comma-separated job names or prefixes to run (zpipe-ndjson, zpipe-csv, zpipe-yaml, zpipe-json, cue-vet, cue-export, zod); zpipe-ndjson, the reference, always runs")
+	only := flag.String("only", "", "comma-separated job names or prefixes to run (zpipe-ndjson, zpipe-csv, zpipe-yaml, zpipe-jsonarray, zpipe-json, cue-vet, cue-export, zod); zpipe-ndjson, the reference, always runs")
 	flag.Parse()
 	if err := run(*n, *seed, *runs, *dir, *only); err != nil {
 		fmt.Fprintln(os.Stderr, "zpipe-bench:", err)

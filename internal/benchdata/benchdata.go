@@ -115,6 +115,26 @@ func WriteNDJSON(w io.Writer, n int, seed uint64, pad int) error {
 	return bw.Flush()
 }
 
+// WriteJSONArray writes the first n records of seed as one json array,
+// a record a line.
+func WriteJSONArray(w io.Writer, n int, seed uint64) error {
+	bw := bufio.NewWriter(w)
+	g := New(seed)
+	var b []byte
+	bw.WriteString("[\n")
+	for i := range n {
+		b = b[:0]
+		if i > 0 {
+			b = append(b, ",\n"...)
+		}
+		if _, err := bw.Write(AppendJSON(b, g.Next(), 0)); err != nil {
+			return err
+		}
+	}
+	bw.WriteString("\n]\n")
+	return bw.Flush()
+}
+
 // WriteCSV writes the first n records of seed as csv with the columns of
 // #UserFlat. No generated value needs quoting.
 func WriteCSV(w io.Writer, n int, seed uint64) error {
