@@ -572,6 +572,8 @@ func (a *fastAnalyser) expr(x ast.Expr, ev cue.Value, inDef bool) (*fastNode, er
 				return a.closeCall(x, ev, inDef)
 			case "matchN":
 				return a.matchN(x)
+			case "matchIf":
+				return a.matchIf(x)
 			}
 		}
 		return a.call(x)
@@ -631,29 +633,49 @@ func (a *fastAnalyser) matchN(x *ast.CallExpr) (*fastNode, error) {
 		return nil, unsupportedAt(x, "call of matchN on %s", constructName(x.Args[1]))
 	}
 	for _, e := range list.Elts {
-		// As a field's value, where CUE settles its closedness.
-		ev, err := a.evalAlone(e, "alt")
+		n, err := a.validatorArg(e, "matchN alternative")
 		if err != nil {
 			return nil, err
-		}
-		if ev.Err() != nil {
-			return nil, unsupportedAt(e, "matchN alternative that CUE cannot evaluate alone")
-		}
-		a.inMatch++
-		n, err := a.expr(e, ev, false)
-		a.inMatch--
-		if err != nil {
-			return nil, err
-		}
-		if at := unfilledField(n); at != "" {
-			// CUE counts a value that lacks such a field as matching
-			// (the field is only not filled in yet); the fast check
-			// would not.
-			return nil, unsupportedAt(e, "matchN alternative with field %s, neither optional, required nor defaulted", at)
 		}
 		m.alts = append(m.alts, n)
 	}
 	return &fastNode{kinds: kAll, atoms: []fastAtom{m}}, nil
+}
+
+// matchIf compiles matchIf(if, then, else), which CUE's translation of a
+// JSON Schema writes for if/then/else: a value that matches if must match
+// then, any other else.
+func (a *fastAnalyser) matchIf(x *ast.CallExpr) (*fastNode, error) {
+	if len(x.Args) != 3 {
+		return nil, unsupportedAt(x, "call of matchIf with %d arguments", len(x.Args))
+	}
+	var parts [3]*fastNode
+	for i, e := range x.Args {
+		n, err := a.validatorArg(e, "matchIf argument")
+		if err != nil {
+			return nil, err
+		}
+		parts[i] = n
+	}
+	return &fastNode{kinds: kAll, atoms: []fastAtom{&ifAtom{cond: parts[0], then: parts[1], els: parts[2]}}}, nil
+}
+
+// validatorArg compiles an argument of matchN or matchIf, a value the
+// record's value is matched against: evaluated on its own, in the file's
+// scope, as a field's value, where CUE settles its closedness. It fills in
+// no default; where it says nothing about a value lacking a regular field,
+// which CUE counts as matching, the check is unsure (see checkObj).
+func (a *fastAnalyser) validatorArg(e ast.Expr, what string) (*fastNode, error) {
+	ev, err := a.evalAlone(e, "alt")
+	if err != nil {
+		return nil, err
+	}
+	if ev.Err() != nil {
+		return nil, unsupportedAt(e, "%s that CUE cannot evaluate alone", what)
+	}
+	a.inMatch++
+	defer func() { a.inMatch-- }()
+	return a.expr(e, ev, false)
 }
 
 // pattern compiles a pattern constraint: [string]: T, [=~"re"]: T or
@@ -766,68 +788,6 @@ func (a *fastAnalyser) scope() (cue.Value, error) {
 		a.file = a.ctx.BuildFile(f)
 	}
 	return a.file, a.file.Err()
-}
-
-// unfilledField names a regular field without a default anywhere in n,
-// or "".
-func unfilledField(n *fastNode) string {
-	return unfilledIn(n, map[*fastNode]bool{})
-}
-
-func unfilledIn(n *fastNode, seen map[*fastNode]bool) string {
-	if n == nil || seen[n] {
-		return ""
-	}
-	seen[n] = true
-	if n.obj != nil {
-		for _, f := range n.obj.fields {
-			if f.typ == fieldRegular && !f.has {
-				return f.name
-			}
-			if at := unfilledIn(f.n, seen); at != "" {
-				return at
-			}
-		}
-		for _, p := range n.obj.patterns {
-			if at := unfilledIn(p.n, seen); at != "" {
-				return at
-			}
-		}
-	}
-	for _, d := range n.disjs {
-		for _, alt := range d.alts {
-			if at := unfilledIn(alt, seen); at != "" {
-				return at
-			}
-		}
-	}
-	if n.list != nil {
-		for _, e := range n.list.prefix {
-			if at := unfilledIn(e, seen); at != "" {
-				return at
-			}
-		}
-		if at := unfilledIn(n.list.rest, seen); at != "" {
-			return at
-		}
-	}
-	for _, at := range n.atoms {
-		switch x := at.(type) {
-		case *matchAtom:
-			for _, alt := range x.alts {
-				if f := unfilledIn(alt, seen); f != "" {
-					return f
-				}
-			}
-		case *disjAtom:
-			for _, alt := range x.alts {
-				if f := unfilledIn(alt, seen); f != "" {
-					return f
-				}
-			}
-		}
-	}
-	return ""
 }
 
 // ident compiles a predeclared type or a reference to a definition.

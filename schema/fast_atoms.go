@@ -211,3 +211,27 @@ func plain(v any) bool {
 	}
 	return true
 }
+
+// ifAtom is matchIf: a value that matches cond must match then, any other
+// els; a value the check is unsure of is left to CUE.
+type ifAtom struct{ cond, then, els *fastNode }
+
+func (m *ifAtom) holds(c *fastChecker, v any, k valueKinds) bool {
+	if !plain(v) {
+		c.unsure = true
+		return false
+	}
+	was := c.unsure
+	c.unsure = false
+	branch := m.els
+	if ok, _ := c.check(m.cond, v); ok {
+		branch = m.then
+	} else if c.unsure {
+		return false
+	}
+	ok, _ := c.check(branch, v)
+	if ok || !c.unsure {
+		c.unsure = was
+	}
+	return ok
+}
