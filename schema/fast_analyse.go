@@ -249,6 +249,42 @@ func declaresIn(lit *ast.StructLit, name string, depth int) bool {
 	return false
 }
 
+// embedded returns the declarations an embedding adds to its struct:
+// those of a struct of pattern constraints, or, in a definition, those of
+// the definitions it names (#Stage: {#Settings, ...}), whose bodies are
+// struct literals; the cross-check with CUE's evaluated struct confirms
+// the fields and closedness that result. seen stops an embedding cycle.
+func (a *fastAnalyser) embedded(d *ast.EmbedDecl, inDef bool, seen map[ast.Expr]bool) ([]ast.Decl, error) {
+	if lit := patternsOnly(d); lit != nil {
+		return lit.Elts, nil
+	}
+	switch x := stripParens(d.Expr).(type) {
+	case *ast.Ident, *ast.SelectorExpr:
+		if id, ok := x.(*ast.Ident); ok && !isDefName(id.Name) {
+			return nil, unsupportedAt(d, "%s", constructName(d))
+		}
+		if !inDef {
+			// Embedding a definition closes an open struct.
+			return nil, unsupportedAt(d, "embedding of a definition outside one")
+		}
+		vals, err := a.resolve(x)
+		if err != nil {
+			return nil, err
+		}
+		var elts []ast.Decl
+		for _, v := range vals {
+			lit, ok := stripParens(v).(*ast.StructLit)
+			if !ok || seen[v] {
+				return nil, unsupportedAt(d, "embedding of %s", refString(x))
+			}
+			seen[v] = true
+			elts = append(elts, lit.Elts...)
+		}
+		return elts, nil
+	}
+	return nil, unsupportedAt(d, "%s", constructName(d))
+}
+
 // patternsOnly returns the struct an embedding adds when it holds only
 // pattern constraints and "...", as CUE's translation of a JSON Schema
 // writes for additionalProperties ({[!~"^(a|b)$"]: _}); such an embedding
@@ -989,15 +1025,16 @@ func (a *fastAnalyser) structLit(decls []ast.Decl, at ast.Node, ev cue.Value, in
 func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, inDef, open bool) (*fastNode, error) {
 	o := &fastObject{open: open}
 	vals := map[string][]ast.Expr{}
+	embedded := map[ast.Expr]bool{}
 	for i := 0; i < len(decls); i++ {
 		switch d := decls[i].(type) {
 		case *ast.EmbedDecl:
-			lit := patternsOnly(d)
-			if lit == nil {
-				return nil, unsupportedAt(d, "%s", constructName(d))
+			elts, err := a.embedded(d, inDef, embedded)
+			if err != nil {
+				return nil, err
 			}
-			// Its patterns are this struct's: read them next.
-			decls = slices.Concat(decls[:i+1:i+1], lit.Elts, decls[i+1:])
+			// Its declarations are this struct's: read them next.
+			decls = slices.Concat(decls[:i+1:i+1], elts, decls[i+1:])
 		case *ast.Field:
 			if l, ok := d.Label.(*ast.ListLit); ok {
 				p, err := a.pattern(d, l, inDef)
