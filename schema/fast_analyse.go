@@ -221,6 +221,38 @@ func embedDeclaresIn(x ast.Expr, name string, depth int) bool {
 		if v, ok := x.Node.(ast.Expr); ok && strings.HasPrefix(x.Name, "_") && !isDefName(x.Name) {
 			return embedDeclaresIn(v, name, depth+1)
 		}
+	case *ast.SelectorExpr:
+		// A field of a definition of the file, _#defs."/definitions/x":
+		// what each of its declarations holds.
+		id, ok := x.X.(*ast.Ident)
+		if !ok || !isDefName(id.Name) {
+			return true
+		}
+		file, atTop := id.Scope.(*ast.File)
+		if !atTop {
+			return true
+		}
+		sel := selLabel(x.Sel)
+		found := false
+		for _, d := range file.Decls {
+			f, ok := d.(*ast.Field)
+			if !ok || selLabel(f.Label) != id.Name {
+				continue
+			}
+			lit, ok := stripParens(f.Value).(*ast.StructLit)
+			if !ok {
+				return true
+			}
+			for _, e := range lit.Elts {
+				if g, ok := e.(*ast.Field); ok && selLabel(g.Label) == sel {
+					found = true
+					if embedDeclaresIn(g.Value, name, depth+1) {
+						return true
+					}
+				}
+			}
+		}
+		return !found
 	}
 	return true
 }

@@ -248,3 +248,25 @@ func TestFastPathTakesTranslatedFileShapes(t *testing.T) {
 		sch.Put(v)
 	}
 }
+
+// A file whose value is a field of a hidden definition, as the translation
+// writes when the root schema is itself a $ref.
+func TestFastPathTakesAnEmbeddedDefinitionField(t *testing.T) {
+	src := "_#defs.\"/definitions/root\"\n_#defs: \"/definitions/root\": close({\n\t\"a\"?: _#defs.\"/definitions/n\"\n})\n_#defs: \"/definitions/n\": int & >0\n"
+	sch, err := Compile("t.cue", []byte(src), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, why := sch.FastPath(); !ok || len(sch.Fallbacks()) > 0 {
+		t.Fatalf("FastPath() = %v, %q; Fallbacks() = %v", ok, why, sch.Fallbacks())
+	}
+	v := sch.Validator()
+	defer sch.Put(v)
+	for _, in := range []string{`{"a":1}`, `{"a":0}`, `{"b":1}`, `{}`} {
+		rec := decodeAll([]byte(in + "\n"))[0]
+		_, fastOK := v.fast.run(rec)
+		if _, vs := cueOnly(v, rec, false); fastOK != (vs == nil) {
+			t.Errorf("%s: fast path %v, CUE %v", in, fastOK, vs)
+		}
+	}
+}
