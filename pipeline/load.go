@@ -43,6 +43,9 @@ var (
 	filledSchema = sync.OnceValues(func() (*schema.Schema, error) {
 		return schema.Compile("manifest.cue", cueschemas.Manifest, "Filled")
 	})
+	filledStageSchema = sync.OnceValues(func() (*schema.Schema, error) {
+		return schema.Compile("manifest.cue", cueschemas.Manifest, "FilledStage")
+	})
 )
 
 // Load reads a manifest, checks it against cueschemas/manifest.cue and
@@ -106,14 +109,14 @@ func (l *loader) load(data []byte) (*Manifest, error) {
 		}
 		return nil, &Error{Diags: []Diagnostic{d}}
 	}
-	if _, ok := l.check(manifestSchema); !ok {
+	if _, ok := l.check(manifestSchema, l.rec.Value, nil); !ok {
 		return nil, &Error{Diags: l.diags}
 	}
-	filled, ok := l.check(filledSchema)
+	filled, ok := l.fill()
 	if !ok {
 		return nil, &Error{Diags: l.diags}
 	}
-	l.build(filled.(*format.Object))
+	l.build(filled)
 	if len(l.diags) > 0 {
 		return nil, &Error{Diags: l.diags}
 	}
@@ -121,21 +124,57 @@ func (l *loader) load(data []byte) (*Manifest, error) {
 	return l.m, nil
 }
 
-// check checks the manifest against one of manifest.cue's definitions and
-// returns what it gave back; its violations become diagnostics.
-func (l *loader) check(load func() (*schema.Schema, error)) (any, bool) {
+// check checks a value of the manifest, at path, against one of
+// manifest.cue's definitions and returns what it gave back; its
+// violations become diagnostics.
+func (l *loader) check(load func() (*schema.Schema, error), value any, path []string) (any, bool) {
 	sch, err := load()
 	if err != nil {
 		panic("cueschemas/manifest.cue does not compile: " + err.Error())
 	}
 	v := sch.Validator()
-	checked, violations := v.Check(l.rec.Value, false)
+	checked, violations := v.Check(value, false)
 	sch.Put(v)
 	for _, vi := range violations {
-		line, col := l.rec.Locate(vi.Elems)
-		l.diags = append(l.diags, Diagnostic{File: l.name, Line: line, Col: col, Path: vi.Path, Msg: vi.Msg})
+		elems := append(slices.Clip(path), vi.Elems...)
+		line, col := l.rec.Locate(elems)
+		l.diags = append(l.diags, Diagnostic{File: l.name, Line: line, Col: col, Path: schema.PathString(elems), Msg: vi.Msg})
 	}
 	return checked, len(violations) == 0
+}
+
+// fill gives the manifest back with its defaults: the top level with
+// #Filled, each stage with #FilledStage, so that a manifest of many
+// stages costs what its stages do, not one evaluation that grows faster.
+func (l *loader) fill() (*format.Object, bool) {
+	doc, _ := l.rec.Value.(*format.Object)
+	stages, _ := get(doc, "stages").(*format.Object)
+	top := &format.Object{Fields: slices.Clone(doc.Fields)}
+	for i := range top.Fields {
+		if top.Fields[i].Key == "stages" {
+			top.Fields[i].Value = &format.Object{}
+		}
+	}
+	filled, ok := l.check(filledSchema, top, nil)
+	if !ok {
+		return nil, false
+	}
+	out, _ := filled.(*format.Object)
+	all := &format.Object{}
+	for _, f := range stages.Fields {
+		st, ok := l.check(filledStageSchema, f.Value, []string{"stages", f.Key})
+		if !ok {
+			return nil, false
+		}
+		all.Fields = append(all.Fields, format.Field{Key: f.Key, Value: st})
+	}
+	out = &format.Object{Fields: slices.Clone(out.Fields)}
+	for i := range out.Fields {
+		if out.Fields[i].Key == "stages" {
+			out.Fields[i].Value = all
+		}
+	}
+	return out, true
 }
 
 func decodeDiag(file string, err error) Diagnostic {

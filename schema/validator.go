@@ -508,8 +508,10 @@ func show(v any) string {
 	return string(b)
 }
 
-// pathString writes a path the way CUE does: a.b, list indexes in
-// brackets, labels that are not identifiers quoted.
+// PathString writes a path the way CUE does, as Violation.Path holds it:
+// a.b, list indexes in brackets, labels that are not identifiers quoted.
+func PathString(elems []string) string { return pathString(elems) }
+
 func pathString(elems []string) string {
 	var b strings.Builder
 	for _, e := range elems {
