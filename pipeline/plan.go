@@ -34,20 +34,32 @@ func Compile(m *Manifest) (*Plan, error) {
 	for _, s := range m.Stages {
 		byName[s.Name] = s
 	}
-	for _, s := range m.Stages {
+	// implied[s] lists, in stage order, each stage that writes what s
+	// reads, with the first such file.
+	implied := make([][]Dep, len(m.Stages))
+	last := make([]int, len(m.Stages))
+	for i := range last {
+		last[i] = -1
+	}
+	idx := newReadIndex(m)
+	for wi, w := range m.Stages {
+		for _, out := range w.produces(m.Dir) {
+			idx.readers(m, out, func(si int) {
+				s := m.Stages[si]
+				if si == wi || last[si] == wi || contains(s.Needs, w.Name) {
+					return
+				}
+				last[si] = wi
+				implied[si] = append(implied[si], Dep{w.Name, out})
+			})
+		}
+	}
+	for si, s := range m.Stages {
 		for _, n := range s.Needs {
 			p.Deps[s.Name] = append(p.Deps[s.Name], Dep{n, "needs"})
 		}
-		for _, w := range m.Stages {
-			if w == s || contains(s.Needs, w.Name) {
-				continue
-			}
-			for _, out := range w.produces(m.Dir) {
-				if s.reads(m.Dir, out) {
-					p.Deps[s.Name] = append(p.Deps[s.Name], Dep{w.Name, out})
-					break
-				}
-			}
+		if len(implied[si]) > 0 {
+			p.Deps[s.Name] = append(p.Deps[s.Name], implied[si]...)
 		}
 	}
 	for _, s := range m.Stages {
