@@ -76,4 +76,6 @@ func (x *readIndex) readers(m *Manifest, out string, f func(stage int)) {
 			try(sample[:i+1])
 		}
 	}
+	// out/** matches out itself: ** may stand for no folder.
+	try(sample + "/")
 }

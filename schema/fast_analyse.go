@@ -62,6 +62,10 @@ type fastAnalyser struct {
 	// (a use site can add only validators, never fields: oneStruct), but
 	// inside a matchN alternative no value may be left to CUE.
 	expanded map[expandKey]*fastNode
+	// siteBound counts the nodes built from the use site's evaluated
+	// value (CUE's checks of one value): an expansion that built one is
+	// not shared, since another site's value may differ.
+	siteBound int
 	depth    int
 	nodes    int
 	// path is where in the record the analysis is, for fallbacks.
@@ -485,17 +489,54 @@ func isValidator(x ast.Expr) bool {
 // oneStruct rejects the unification of several structs, checked before
 // they are compiled so that the reason names it: CUE's closedness rules for
 // such unifications are more than the fast path models.
+//
+// A disjunction of structs unified with a struct is refused too: its
+// branch's defaults and the struct's would have to merge.
 func (a *fastAnalyser) oneStruct(vals []ast.Expr) error {
-	n := 0
+	structs, disjs := 0, 0
 	for _, x := range vals {
-		if a.structish(x, 0) {
-			n++
+		switch {
+		case a.structish(x, 0):
+			structs++
+		case a.structDisjunctionIn(x, 0):
+			disjs++
 		}
-		if n > 1 {
+		if structs > 1 || structs > 0 && disjs > 0 {
 			return unsupportedAt(x, "unification of two structs")
 		}
 	}
 	return nil
+}
+
+// structDisjunctionIn reports whether x is, or refers to, a disjunction
+// with a struct among its alternatives.
+func (a *fastAnalyser) structDisjunctionIn(x ast.Expr, depth int) bool {
+	if depth > fastMaxDepth {
+		return false
+	}
+	switch x := stripParens(x).(type) {
+	case *ast.BinaryExpr:
+		switch x.Op {
+		case token.OR:
+			return a.structish(x.X, depth+1) || a.structish(x.Y, depth+1) ||
+				a.structDisjunctionIn(x.X, depth+1) || a.structDisjunctionIn(x.Y, depth+1)
+		case token.AND:
+			return a.structDisjunctionIn(x.X, depth+1) || a.structDisjunctionIn(x.Y, depth+1)
+		}
+	case *ast.UnaryExpr:
+		return x.Op == token.MUL && a.structDisjunctionIn(x.X, depth+1)
+	case *ast.Ident, *ast.SelectorExpr:
+		vals, err := a.resolve(x)
+		if err != nil {
+			return false
+		}
+		for _, v := range vals {
+			if a.structDisjunctionIn(v, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // structish reports whether x is, or refers to, a struct literal.
@@ -996,11 +1037,15 @@ func (a *fastAnalyser) expand(at ast.Expr, vals []ast.Expr, ev cue.Value) (*fast
 		a.unclosed = was
 		delete(a.pending, n)
 	}()
+	bound := a.siteBound
 	m, err := a.conj(vals, ev, true)
 	if err != nil {
 		return nil, err
 	}
 	*n = *m
+	if a.siteBound != bound {
+		return n, nil
+	}
 	if a.expanded == nil {
 		a.expanded = map[expandKey]*fastNode{}
 	}

@@ -58,7 +58,7 @@ func (a *numAtom) holds(c *fastChecker, v any, k valueKinds) bool {
 	// The record's text is read and compared with the very code CUE uses
 	// (literal.ParseNum, apd's Cmp), so that even exponents beyond apd's
 	// range, which it reads as 1 or NaN, come out the same.
-	if literal.ParseNum(s, &c.ni) != nil || c.ni.Decimal(&c.d) != nil {
+	if readDecimal(s, k, &c.ni, &c.d) != nil {
 		c.unsure = true
 		return false
 	}
@@ -234,4 +234,22 @@ func (m *ifAtom) holds(c *fastChecker, v any, k valueKinds) bool {
 		c.unsure = was
 	}
 	return ok
+}
+
+// readDecimal reads a record's number as CUE gets it: an integer as
+// toCUE encodes it (exact, -0 is 0), other numbers with the code CUE's
+// compiler uses for a literal (literal.ParseNum reads "-0" as NaN, which is
+// why integers do not go through it).
+func readDecimal(s string, k valueKinds, ni *literal.NumInfo, d *apd.Decimal) error {
+	if k == kInt {
+		if _, _, err := d.SetString(s); err != nil {
+			return err
+		}
+		d.Negative = d.Negative && !d.IsZero()
+		return nil
+	}
+	if err := literal.ParseNum(s, ni); err != nil {
+		return err
+	}
+	return ni.Decimal(d)
 }

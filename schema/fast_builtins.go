@@ -142,8 +142,8 @@ func (a *predAtom) holds(_ *fastChecker, v any, _ valueKinds) bool { return a.te
 // on the number read as CUE reads it.
 type multipleAtom struct{ y apd.Decimal }
 
-func (a *multipleAtom) holds(c *fastChecker, v any, _ valueKinds) bool {
-	if literal.ParseNum(string(v.(format.Number)), &c.ni) != nil || c.ni.Decimal(&c.d) != nil {
+func (a *multipleAtom) holds(c *fastChecker, v any, k valueKinds) bool {
+	if readDecimal(string(v.(format.Number)), k, &c.ni, &c.d) != nil {
 		c.unsure = true
 		return false
 	}
@@ -211,13 +211,15 @@ func canonical(b []byte, v any) ([]byte, bool) {
 		// Read as CUE reads it, as numAtom does.
 		var ni literal.NumInfo
 		var d apd.Decimal
-		if literal.ParseNum(string(x), &ni) != nil || ni.Decimal(&d) != nil {
+		k := numberKind(string(x))
+		if k == 0 || readDecimal(string(x), k, &ni, &d) != nil {
 			return b, false
 		}
 		d.Reduce(&d)
+		d.Negative = d.Negative && !d.IsZero() // -0 is 0
 		// CUE tells an int from a float: 1 and 1.0 are not equal.
 		kind := byte('f')
-		if numberKind(string(x)) == kInt {
+		if k == kInt {
 			kind = 'i'
 		}
 		return append(append(b, kind), d.Text('e')...), true
@@ -258,10 +260,11 @@ func canonical(b []byte, v any) ([]byte, bool) {
 type fieldsAtom struct {
 	min, max int
 	obj      *fastObject
+	unknown  bool // what unification fills in is not known here
 }
 
 func (a *fieldsAtom) holds(c *fastChecker, v any, _ valueKinds) bool {
-	if !a.count(v.(*format.Object)) {
+	if a.unknown || !a.count(v.(*format.Object)) {
 		c.unsure = true // a repeated key counts once in CUE, say
 		return false
 	}
@@ -296,9 +299,10 @@ func countAdded(n *fastNode, seen map[*fastNode]bool) {
 	for _, at := range n.atoms {
 		switch x := at.(type) {
 		case *uniqueAtom:
-			x.fills = n.list != nil && mayFill(&fastNode{list: n.list}, map[*fastNode]bool{})
+			x.fills = len(n.disjs) > 0 || n.list != nil && mayFill(&fastNode{list: n.list}, map[*fastNode]bool{})
 		case *fieldsAtom:
-			x.obj = n.obj
+			// A disjunction's branch may fill fields in too: CUE counts.
+			x.obj, x.unknown = n.obj, len(n.disjs) > 0
 		case *matchAtom:
 			for _, alt := range x.alts {
 				countAdded(alt, seen)

@@ -81,6 +81,7 @@ func (a *fastAnalyser) orCUE(exprs []ast.Expr, ev cue.Value, cause error) (*fast
 		}
 	}
 	a.fallbacks = append(kept, Fallback{Path: path, Why: a.why(u)})
+	a.siteBound++
 	return &fastNode{kinds: kAll, cue: &cueNode{ctx: a.ctx, v: ev, sh: shapeOf(ev, 0)}}, nil
 }
 

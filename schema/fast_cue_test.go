@@ -270,3 +270,48 @@ func TestFastPathTakesAnEmbeddedDefinitionField(t *testing.T) {
 		}
 	}
 }
+
+// Cases a review found where the fast path accepted what CUE rejects, or
+// wrote another record: each must now agree with CUE.
+func TestFastPathReviewCases(t *testing.T) {
+	for _, tc := range []struct{ src, recs string }{
+		// A definition's CUE fallback built at one use site, shared with
+		// another whose value differs.
+		{"#D: *{k?: \"a\", ...} | {k?: \"b\", ...}\n#T: {\n\ty: #D & {c: *1 | int, ...}\n\tx: #D\n}\n",
+			`{"y":{},"x":{}}` + "\n" + `{"y":{"k":"b"},"x":{"z":1}}`},
+		// Defaults that a disjunction's branch fills in count for
+		// list.UniqueItems and struct.MaxFields.
+		{"import \"list\"\n#T: x: list.UniqueItems() & ([...{a: *1 | int}] | string)\n", `{"x":[{},{"a":1}]}`},
+		{"import \"struct\"\n#T: x: struct.MaxFields(1) & ({a: *1 | int, ...} | string)\n", `{"x":{"b":1}}`},
+		// -0 is 0 to list.UniqueItems.
+		{"import \"list\"\n#T: x: list.UniqueItems()\n", `{"x":[0,-0]}` + "\n" + `{"x":[0.0,-0.0]}` + "\n" + `{"x":[1,-1]}`},
+		// -0 is the integer 0 (literal.ParseNum reads it as NaN).
+		{"import \"math\"\n#T: {x?: >-0.5 & <0.5, y?: math.MultipleOf(0.5), z?: <0.5}\n", `{"x":-0}` + "\n" + `{"y":-0}` + "\n" + `{"z":-0}` + "\n" + `{"z":-1}`},
+	} {
+		sch, err := Compile("t.cue", []byte(tc.src), "T")
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := sch.Validator()
+		if v.fast == nil {
+			t.Errorf("%s: no fast path: %s", tc.src, v.fastWhy)
+		}
+		for _, rec := range decodeAll([]byte(tc.recs + "\n")) {
+			if v.fast == nil {
+				break
+			}
+			fastOut, fastOK := v.fast.run(rec)
+			cueOut, vs := cueOnly(v, rec, false)
+			if !fastOK && vs == nil && !v.fast.unsure {
+				t.Errorf("%s: %s: the fast path rejects it for sure, CUE accepts it", tc.src, show(rec))
+			}
+			if fastOK && vs != nil {
+				t.Errorf("%s: %s: the fast path accepts it, CUE says %v", tc.src, show(rec), vs)
+			}
+			if fastOK && vs == nil && show(fastOut) != show(cueOut) {
+				t.Errorf("%s: %s: the fast path writes %s, CUE %s", tc.src, show(rec), show(fastOut), show(cueOut))
+			}
+		}
+		sch.Put(v)
+	}
+}

@@ -145,6 +145,7 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 	// matching, a value no branch is told for is unsure instead.
 	if ok, cyclic := a.alone(alts); ok && a.inMatch == 0 && !(cyclic && a.s.isolated) && ev.Exists() && ev.Err() == nil {
 		d.fb = &cueNode{ctx: a.ctx, v: ev, sh: shapeOf(ev, 0)}
+		a.siteBound++
 	}
 	return &fastNode{kinds: kAll, disjs: []*structDisj{d}}, nil
 }
