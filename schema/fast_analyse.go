@@ -66,8 +66,8 @@ type fastAnalyser struct {
 	// value (CUE's checks of one value): an expansion that built one is
 	// not shared, since another site's value may differ.
 	siteBound int
-	depth    int
-	nodes    int
+	depth     int
+	nodes     int
 	// path is where in the record the analysis is, for fallbacks.
 	path      []string
 	fallbacks []Fallback
