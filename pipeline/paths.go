@@ -97,19 +97,31 @@ func (s *Stage) excluded(dir, file string) bool {
 // reads reports whether one of the stage's source globs would match path,
 // a file another stage writes; placeholders in path stand for any name.
 func (s *Stage) reads(dir, path string) bool {
-	sample := placeholderRE.ReplaceAllString(path, "zpipe-any")
+	raw, sample := samplePath(path)
 	for _, pat := range s.Source.Paths {
-		if filepath.IsAbs(pat) {
-			if rel, err := filepath.Rel(dir, pat); err == nil {
-				pat = rel
-			}
-		}
-		pat = filepath.ToSlash(filepath.Clean(pat))
-		if ok, _ := doublestar.Match(pat, filepath.ToSlash(filepath.Clean(sample))); ok && !s.excluded(dir, filepath.Join(dir, sample)) {
+		if ok, _ := doublestar.Match(matchGlob(dir, pat), sample); ok && !s.excluded(dir, filepath.Join(dir, raw)) {
 			return true
 		}
 	}
 	return false
+}
+
+// matchGlob is a source glob as reads matches it: relative to dir, in
+// slash form.
+func matchGlob(dir, pat string) string {
+	if filepath.IsAbs(pat) {
+		if rel, err := filepath.Rel(dir, pat); err == nil {
+			pat = rel
+		}
+	}
+	return filepath.ToSlash(filepath.Clean(pat))
+}
+
+// samplePath is a written path with each placeholder a name: raw for
+// exclude patterns, sample in the slash form globs match.
+func samplePath(path string) (raw, sample string) {
+	raw = placeholderRE.ReplaceAllString(path, "zpipe-any")
+	return raw, filepath.ToSlash(filepath.Clean(raw))
 }
 
 // Matches reports whether rel, a slash path relative to the manifest, could

@@ -27,12 +27,7 @@ func newReadIndex(m *Manifest) *readIndex {
 	x := &readIndex{dir: m.Dir, byDir: map[string][]readGlob{}}
 	for i, s := range m.Stages {
 		for _, pat := range s.Source.Paths {
-			if filepath.IsAbs(pat) {
-				if rel, err := filepath.Rel(m.Dir, pat); err == nil {
-					pat = rel
-				}
-			}
-			pat = filepath.ToSlash(filepath.Clean(pat))
+			pat = matchGlob(m.Dir, pat)
 			lit := pat[:literalEnd(pat)]
 			folder := lit[:strings.LastIndexByte(lit, '/')+1]
 			x.byDir[folder] = append(x.byDir[folder], readGlob{i, pat})
@@ -52,8 +47,7 @@ func literalEnd(pat string) int {
 // readers calls f, once each and in no set order, with the index of every
 // stage that reads out, as Stage.reads says.
 func (x *readIndex) readers(m *Manifest, out string, f func(stage int)) {
-	raw := placeholderRE.ReplaceAllString(out, "zpipe-any")
-	sample := filepath.ToSlash(filepath.Clean(raw))
+	raw, sample := samplePath(out)
 	var seen map[int]bool
 	try := func(folder string) {
 		for _, g := range x.byDir[folder] {

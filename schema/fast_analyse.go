@@ -526,15 +526,7 @@ func (a *fastAnalyser) structDisjunctionIn(x ast.Expr, depth int) bool {
 	case *ast.UnaryExpr:
 		return x.Op == token.MUL && a.structDisjunctionIn(x.X, depth+1)
 	case *ast.Ident, *ast.SelectorExpr:
-		vals, err := a.resolve(x)
-		if err != nil {
-			return false
-		}
-		for _, v := range vals {
-			if a.structDisjunctionIn(v, depth+1) {
-				return true
-			}
-		}
+		return a.anyDecl(x, func(v ast.Expr) bool { return a.structDisjunctionIn(v, depth+1) })
 	}
 	return false
 }
@@ -550,17 +542,16 @@ func (a *fastAnalyser) structish(x ast.Expr, depth int) bool {
 	case *ast.BinaryExpr:
 		return x.Op == token.AND && (a.structish(x.X, depth+1) || a.structish(x.Y, depth+1))
 	case *ast.Ident, *ast.SelectorExpr:
-		vals, err := a.resolve(x)
-		if err != nil {
-			return false
-		}
-		for _, v := range vals {
-			if a.structish(v, depth+1) {
-				return true
-			}
-		}
+		return a.anyDecl(x, func(v ast.Expr) bool { return a.structish(v, depth+1) })
 	}
 	return false
+}
+
+// anyDecl reports whether f holds for a declaration of the definition x
+// refers to; false when x refers to none.
+func (a *fastAnalyser) anyDecl(x ast.Expr, f func(ast.Expr) bool) bool {
+	vals, err := a.resolve(x)
+	return err == nil && slices.ContainsFunc(vals, f)
 }
 
 // mergeNode adds m's constraints to n.
