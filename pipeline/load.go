@@ -149,17 +149,10 @@ func (l *loader) check(load func() (*schema.Schema, error), value any, path []st
 func (l *loader) fill() (*format.Object, bool) {
 	doc, _ := l.rec.Value.(*format.Object)
 	stages, _ := get(doc, "stages").(*format.Object)
-	top := &format.Object{Fields: slices.Clone(doc.Fields)}
-	for i := range top.Fields {
-		if top.Fields[i].Key == "stages" {
-			top.Fields[i].Value = &format.Object{}
-		}
-	}
-	filled, ok := l.check(filledSchema, top, nil)
+	filled, ok := l.check(filledSchema, withStages(doc, &format.Object{}), nil)
 	if !ok {
 		return nil, false
 	}
-	out, _ := filled.(*format.Object)
 	all := &format.Object{}
 	for _, f := range stages.Fields {
 		st, ok := l.check(filledStageSchema, f.Value, []string{"stages", f.Key})
@@ -168,13 +161,18 @@ func (l *loader) fill() (*format.Object, bool) {
 		}
 		all.Fields = append(all.Fields, format.Field{Key: f.Key, Value: st})
 	}
-	out = &format.Object{Fields: slices.Clone(out.Fields)}
+	return withStages(filled.(*format.Object), all), true
+}
+
+// withStages is a copy of a manifest whose stages are stages.
+func withStages(doc, stages *format.Object) *format.Object {
+	out := &format.Object{Fields: slices.Clone(doc.Fields)}
 	for i := range out.Fields {
 		if out.Fields[i].Key == "stages" {
-			out.Fields[i].Value = all
+			out.Fields[i].Value = stages
 		}
 	}
-	return out, true
+	return out
 }
 
 func decodeDiag(file string, err error) Diagnostic {
