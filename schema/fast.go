@@ -131,8 +131,11 @@ type fastChecker struct {
 	// fallbacks are the values CUE checks; none when the fast path
 	// covers the schema whole.
 	fallbacks []Fallback
-	ni        literal.NumInfo
-	d         apd.Decimal
+	// rawInts makes Passes leave numbers with a fraction or exponent to
+	// the usual path, which reads 1.0 as 1 for JSON Schema.
+	rawInts bool
+	ni      literal.NumInfo
+	d       apd.Decimal
 }
 
 // run checks a record. It returns the record with its defaults, and

@@ -49,7 +49,11 @@ type numAtom struct {
 }
 
 func (a *numAtom) holds(c *fastChecker, v any, k valueKinds) bool {
-	s := string(v.(format.Number))
+	return a.holdsText(c, string(v.(format.Number)), k)
+}
+
+// holdsText is holds for a number's text s.
+func (a *numAtom) holdsText(c *fastChecker, s string, k valueKinds) bool {
 	if a.isI && k == kInt {
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return a.op.test(cmpInt64(i, a.i))
@@ -95,11 +99,13 @@ type reAtom struct {
 	neg bool
 }
 
-func (a *reAtom) holds(_ *fastChecker, v any, _ valueKinds) bool {
+func (a *reAtom) holds(_ *fastChecker, v any, _ valueKinds) bool { return a.matches(v.(string)) }
+
+func (a *reAtom) matches(s string) bool {
 	if a.dfa != nil {
-		return a.dfa.match(v.(string)) != a.neg
+		return a.dfa.match(s) != a.neg
 	}
-	return a.re.MatchString(v.(string)) != a.neg
+	return a.re.MatchString(s) != a.neg
 }
 
 // lenAtom bounds the runes of a string or the items of a list;
