@@ -50,7 +50,7 @@ func NewEncoder(f Format, w io.Writer, opts EncodeOptions) (*Encoder, error) {
 	}
 	// The codec is looked up here, once: Encode calls unit directly.
 	unit, header := c.NewUnit(opts)
-	return &Encoder{w: bufio.NewWriterSize(w, 64<<10), frame: c.Frame, part: opts.Part, unit: unit, header: header}, nil
+	return &Encoder{w: bufio.NewWriterSize(w, 64<<10), frame: c.Frame, part: opts.Part, unit: unit, header: header, lines: f == NDJSON}, nil
 }
 
 // Encoder writes the records of one output.
@@ -65,6 +65,7 @@ type Encoder struct {
 	header func() []byte
 	buf    []byte
 	n      int
+	lines  bool // ndjson: a record's unit is its compact JSON and a newline
 }
 
 // Encode writes one record. A record the format cannot hold is an error
@@ -97,6 +98,17 @@ func (e *Encoder) Prepare(v any) error {
 		e.buf = append(e.header(), e.buf...)
 	}
 	return nil
+}
+
+// TakesLines reports whether PrepareLine may stand for Prepare: the
+// encoder writes ndjson.
+func (e *Encoder) TakesLines() bool { return e.lines }
+
+// PrepareLine is Prepare for a record given as the compact JSON that
+// Prepare would write for it, as schema.Validator.Passes vouches; only
+// for an encoder that TakesLines.
+func (e *Encoder) PrepareLine(json []byte) {
+	e.buf = append(append(e.buf[:0], json...), '\n')
 }
 
 // Commit writes the record Prepare encoded.

@@ -65,6 +65,21 @@ type Decoder interface {
 	Next() (Record, error)
 }
 
+// LineDecoder is a Decoder of one record per line that can hand over a
+// record's line before decoding it, for a caller that may write the line
+// as it stands (see schema.Validator.Passes). Next is NextLine, then
+// DecodeLine.
+type LineDecoder interface {
+	Decoder
+	// NextLine reads the next record's line, or fails as Next would
+	// before decoding: io.EOF, a line over the limit.
+	NextLine() error
+	// Line is the line NextLine read, valid until its next call.
+	Line() []byte
+	// DecodeLine decodes that line into its record, as Next does.
+	DecodeLine() (Record, error)
+}
+
 // Limits bound what a decoder accepts, so hostile input fails fast.
 type Limits struct {
 	// MaxDepth is the deepest nesting of lists and objects.

@@ -103,6 +103,7 @@ type ndjsonDecoder struct {
 	lim Limits
 	n   int
 	p   jsonParser // reused, so its scratch stacks are too
+	cur []byte     // the line NextLine read
 }
 
 func newNDJSONDecoder(r io.Reader, lim Limits) Decoder {
@@ -119,15 +120,24 @@ func NewNDJSONChunkDecoder(r io.Reader, firstLine, firstRecord int, lim Limits) 
 }
 
 func (d *ndjsonDecoder) Next() (Record, error) {
+	if err := d.NextLine(); err != nil {
+		return Record{}, err
+	}
+	return d.DecodeLine()
+}
+
+// NextLine reads the next record's line without decoding it: Line gives
+// it, DecodeLine decodes it.
+func (d *ndjsonDecoder) NextLine() error {
 	for {
 		b, err := d.lr.next()
 		if err == errLongLine {
 			d.n++
-			return Record{}, &Error{Line: d.lr.line, Col: 1, Record: d.n, Recoverable: true,
+			return &Error{Line: d.lr.line, Col: 1, Record: d.n, Recoverable: true,
 				Msg: fmt.Sprintf("line is longer than the limit of %d bytes", d.lim.MaxLine)}
 		}
 		if err != nil {
-			return Record{}, err
+			return err
 		}
 		if d.lr.line == 1 {
 			b = bytes.TrimPrefix(b, bom)
@@ -136,26 +146,36 @@ func (d *ndjsonDecoder) Next() (Record, error) {
 			continue
 		}
 		d.n++
-		src := string(b)
-		p := &d.p
-		p.data, p.src, p.pos, p.depth, p.lim = b, src, 0, 0, d.lim
-		v, err := p.value()
-		if err == nil {
-			p.skipSpace()
-			if p.pos < len(b) {
-				err = p.fail(p.pos, "unexpected data after the value; ndjson holds one value per line")
-			}
-		}
-		if err != nil {
-			se := err.(*syntaxError)
-			return Record{}, &Error{Line: d.lr.line, Col: se.off + 1, Record: d.n, Recoverable: true, Msg: se.msg, Raw: src}
-		}
-		line, lim := d.lr.line, d.lim
-		return Record{Value: v, Index: d.n, Line: line, Col: 1, locate: func(path []string) (int, int, bool) {
-			off, ok := jsonLocate([]byte(src), 0, path, lim)
-			return line, off + 1, ok
-		}}, nil
+		d.cur = b
+		return nil
 	}
+}
+
+// Line is the line NextLine read, valid until the next call to it.
+func (d *ndjsonDecoder) Line() []byte { return d.cur }
+
+// DecodeLine decodes the line NextLine read, as Next does.
+func (d *ndjsonDecoder) DecodeLine() (Record, error) {
+	b := d.cur
+	src := string(b)
+	p := &d.p
+	p.data, p.src, p.pos, p.depth, p.lim = b, src, 0, 0, d.lim
+	v, err := p.value()
+	if err == nil {
+		p.skipSpace()
+		if p.pos < len(b) {
+			err = p.fail(p.pos, "unexpected data after the value; ndjson holds one value per line")
+		}
+	}
+	if err != nil {
+		se := err.(*syntaxError)
+		return Record{}, &Error{Line: d.lr.line, Col: se.off + 1, Record: d.n, Recoverable: true, Msg: se.msg, Raw: src}
+	}
+	line, lim := d.lr.line, d.lim
+	return Record{Value: v, Index: d.n, Line: line, Col: 1, locate: func(path []string) (int, int, bool) {
+		off, ok := jsonLocate([]byte(src), 0, path, lim)
+		return line, off + 1, ok
+	}}, nil
 }
 
 // Chunk is a run of whole lines of a line-oriented file.
