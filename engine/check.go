@@ -57,6 +57,11 @@ type reporter func(RecordError)
 
 func (r reporter) Accept(any) error { return nil }
 
+// TakesLines is true: a check writes nothing.
+func (r reporter) TakesLines() bool { return true }
+
+func (r reporter) AcceptLine([]byte) error { return nil }
+
 func (r reporter) Reject(errs []RecordError, _, _ int, _ any) error {
 	for _, e := range errs {
 		r(e)

@@ -91,6 +91,16 @@ func (s convertSink) Accept(rec any) error {
 	return nil
 }
 
+func (s convertSink) TakesLines() bool { return s.c.Out.TakesLines() }
+
+func (s convertSink) AcceptLine(json []byte) error {
+	s.c.Out.PrepareLine(json)
+	if err := s.c.Out.Commit(); err != nil {
+		return &SinkError{err}
+	}
+	return nil
+}
+
 func (s convertSink) Reject(errs []RecordError, record, line int, input any) error {
 	if s.c.Report != nil {
 		for _, e := range errs {

@@ -258,23 +258,59 @@ func (w *partWriter) open(output int, name string, f format.Format, opts format.
 // so that a record one format cannot hold is rejected rather than half
 // written.
 func (w *partWriter) Accept(rec any) error {
-	outs := w.f.stage.Outputs
-	if w.encs == nil {
-		w.encs = make([]*format.Encoder, len(outs))
-		w.files = make([]io.WriteCloser, len(outs))
+	if err := w.openParts(); err != nil {
+		return err
 	}
-	for k, o := range outs {
-		if w.encs[k] == nil {
-			f, enc, err := w.open(k, strconv.Itoa(k), o.Format, o.EncodeOptions())
-			if err != nil {
-				return &SinkError{err}
-			}
-			w.files[k], w.encs[k] = f, enc
-		}
+	for k, o := range w.f.stage.Outputs {
 		if err := w.encs[k].Prepare(rec); err != nil {
 			return fmt.Errorf("cannot be written as %s to %s: %v", o.Format, o.Path, err)
 		}
 	}
+	return w.commit()
+}
+
+// TakesLines reports whether every output is ndjson, which AcceptLine
+// writes.
+func (w *partWriter) TakesLines() bool {
+	for _, o := range w.f.stage.Outputs {
+		if o.Format != format.NDJSON {
+			return false
+		}
+	}
+	return true
+}
+
+// AcceptLine is Accept for a record given as its compact JSON.
+func (w *partWriter) AcceptLine(json []byte) error {
+	if err := w.openParts(); err != nil {
+		return err
+	}
+	for _, enc := range w.encs {
+		enc.PrepareLine(json)
+	}
+	return w.commit()
+}
+
+// openParts creates the parts of the outputs, on the first record.
+func (w *partWriter) openParts() error {
+	outs := w.f.stage.Outputs
+	if w.encs != nil {
+		return nil
+	}
+	w.encs = make([]*format.Encoder, len(outs))
+	w.files = make([]io.WriteCloser, len(outs))
+	for k, o := range outs {
+		f, enc, err := w.open(k, strconv.Itoa(k), o.Format, o.EncodeOptions())
+		if err != nil {
+			return &SinkError{err}
+		}
+		w.files[k], w.encs[k] = f, enc
+	}
+	return nil
+}
+
+// commit writes the record every output prepared.
+func (w *partWriter) commit() error {
 	for _, enc := range w.encs {
 		if err := enc.Commit(); err != nil {
 			return &SinkError{err}

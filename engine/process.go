@@ -31,6 +31,15 @@ type Sink interface {
 	Reject(errs []RecordError, index, line int, input any) error
 }
 
+// lineSink is a Sink that can take a valid record as its compact JSON
+// text, when it TakesLines: it writes ndjson only, or nothing.
+type lineSink interface {
+	Sink
+	TakesLines() bool
+	// AcceptLine is Accept for the record whose compact JSON is json.
+	AcceptLine(json []byte) error
+}
+
 // SinkError is a failure of the sink rather than of a record.
 type SinkError struct{ Err error }
 
@@ -48,11 +57,12 @@ type Tally struct{ Records, OK, Failed int }
 // isolated schema's evaluator costs one round trip a batch.
 const checkBatch = 256
 
-// slot is a record awaiting its verdict, or a row the decoder could not
-// read, in input order.
+// slot is a record awaiting its verdict, a row the decoder could not
+// read, or a record that passes as it stands (its JSON), in input order.
 type slot struct {
-	rec format.Record
-	bad *format.Error
+	rec  format.Record
+	bad  *format.Error
+	json []byte
 }
 
 // Process runs every record of an item through the schema (none: every
@@ -61,13 +71,19 @@ type slot struct {
 // leaves nothing more to read, the evaluator's failure, or the sink's. On
 // an early stop the records read so far count as read.
 func Process(ctx context.Context, name string, in Records, v *schema.Validator, out Sink) (Tally, error) {
-	l := &loop{ctx: ctx, name: name, v: v, out: out}
+	l := &loop{ctx: ctx, name: name, v: v, out: out, in: in}
+	// A line that the schema vouches for as it stands is written as it
+	// is: no record is built, checked again nor encoded.
+	if ls, ok := out.(lineSink); ok && ls.TakesLines() && v != nil && v.PassesLines() {
+		l.lines, _ = in.(format.LineDecoder)
+		l.lineOut = ls
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			l.t.Records += len(l.batch)
 			return l.t, err
 		}
-		rec, err := in.Next()
+		sl, err := l.read()
 		if err == io.EOF {
 			break
 		}
@@ -82,8 +98,17 @@ func Process(ctx context.Context, name string, in Records, v *schema.Validator, 
 				return l.t, ferr
 			}
 			return l.t, err
+		case sl.json != nil && len(l.batch) == 0:
+			// Nothing waits for a verdict before it: out it goes.
+			l.t.Records++
+			if err := l.passed(sl.json); err != nil {
+				return l.t, err
+			}
+		case sl.json != nil:
+			sl.json = l.keep(sl.json)
+			l.batch = append(l.batch, sl)
 		default:
-			l.batch = append(l.batch, slot{rec: rec})
+			l.batch = append(l.batch, sl)
 		}
 		if len(l.batch) == checkBatch {
 			if err := l.flush(); err != nil {
@@ -106,8 +131,48 @@ type loop struct {
 	name  string
 	v     *schema.Validator
 	out   Sink
+	in    Records
 	batch []slot
 	t     Tally
+	// lines is in when records may pass as their lines, into lineOut;
+	// kept holds the lines of those that wait in the batch.
+	lines   format.LineDecoder
+	lineOut lineSink
+	kept    []byte
+}
+
+// read takes the next record: a line that passes as it stands, or a
+// decoded record.
+func (l *loop) read() (slot, error) {
+	if l.lines == nil {
+		rec, err := l.in.Next()
+		return slot{rec: rec}, err
+	}
+	if err := l.lines.NextLine(); err != nil {
+		return slot{}, err
+	}
+	if json, ok := l.v.Passes(l.lines.Line()); ok {
+		return slot{json: json}, nil
+	}
+	rec, err := l.lines.DecodeLine()
+	return slot{rec: rec}, err
+}
+
+// keep copies a passing line that must wait for the records before it:
+// the decoder reuses its line.
+func (l *loop) keep(json []byte) []byte {
+	start := len(l.kept)
+	l.kept = append(l.kept, json...)
+	return l.kept[start:len(l.kept):len(l.kept)]
+}
+
+// passed writes a record that passes as its line.
+func (l *loop) passed(json []byte) error {
+	if err := l.lineOut.AcceptLine(json); err != nil {
+		return err
+	}
+	l.t.OK++
+	return nil
 }
 
 // flush checks the waiting records in one batch and hands each, in order,
@@ -116,7 +181,7 @@ func (l *loop) flush() error {
 	values := make([]any, 0, len(l.batch))
 	untyped := false
 	for _, sl := range l.batch {
-		if sl.bad == nil {
+		if sl.bad == nil && sl.json == nil {
 			values = append(values, sl.rec.Value)
 			untyped = sl.rec.Untyped
 		}
@@ -133,9 +198,12 @@ func (l *loop) flush() error {
 	for i, sl := range l.batch {
 		l.t.Records++
 		var err error
-		if sl.bad != nil {
+		switch {
+		case sl.bad != nil:
 			err = l.badRow(sl.bad)
-		} else {
+		case sl.json != nil:
+			err = l.passed(sl.json)
+		default:
 			verdict := schema.Result{Out: sl.rec.Value}
 			if l.v != nil {
 				verdict = verdicts[k]
@@ -148,7 +216,7 @@ func (l *loop) flush() error {
 			return err
 		}
 	}
-	l.batch = l.batch[:0]
+	l.batch, l.kept = l.batch[:0], l.kept[:0]
 	return nil
 }
 
