@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"time"
 
@@ -87,4 +88,39 @@ func (r *runner) writeProvenance(p *RunProvenance) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(p)
 	})
+}
+
+// runDirName is the name of a run record's folder: its run ID.
+var runDirName = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-[0-9a-f]{6}$`)
+
+// pruneRuns removes the oldest run records in dir beyond the newest keep,
+// never current's. Only folders named as run IDs go: not a file someone
+// put there, nor a symbolic link, nor what it points to.
+func pruneRuns(dir, current string, keep int) error {
+	if keep == 0 {
+		keep = DefaultKeepRuns
+	}
+	if keep < 0 {
+		return nil
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	var runs []string
+	for _, e := range ents {
+		if e.IsDir() && runDirName.MatchString(e.Name()) && e.Name() != current {
+			runs = append(runs, e.Name())
+		}
+	}
+	// Run IDs start with their time, so the oldest sort first; this run
+	// is one of the keep.
+	sort.Strings(runs)
+	var first error
+	for _, name := range runs[:max(len(runs)-(keep-1), 0)] {
+		if err := os.RemoveAll(filepath.Join(dir, name)); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }

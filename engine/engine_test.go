@@ -430,3 +430,43 @@ func TestProvenanceCountsARejectAsAFailure(t *testing.T) {
 		t.Errorf("stage provenance = %+v", st)
 	}
 }
+
+// Old run records go, the newest stay; what is not a run record stays,
+// and a link named like one is not followed.
+func TestRunRecordsArePruned(t *testing.T) {
+	dir := project(t, map[string]string{
+		"user.cue":      userSchema,
+		"data/a.ndjson": "{\"id\":1,\"name\":\"a\"}\n",
+		"pipeline.yaml": "version: 1\nstages:\n  users:\n    source: {paths: [\"data/*\"]}\n    schema: user.cue#User\n    outputs: [{format: ndjson, path: out/all.ndjson}]\n",
+	})
+	runs := filepath.Join(dir, ".zpipe", "runs")
+	for i := range 5 {
+		os.MkdirAll(filepath.Join(runs, fmt.Sprintf("20200101T00000%dZ-abcdef", i)), 0o755)
+	}
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "keep.txt"), []byte("x"), 0o644)
+	if err := os.Symlink(outside, filepath.Join(runs, "20190101T000000Z-abcdef")); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(runs, "notes.txt"), []byte("mine"), 0o644)
+
+	sum := run(t, dir, Options{KeepRuns: 3})
+	var got []string
+	ents, _ := os.ReadDir(runs)
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	want := []string{"20190101T000000Z-abcdef", "20200101T000003Z-abcdef", "20200101T000004Z-abcdef", sum.RunID, "notes.txt"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("runs/ holds %q, want %q", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(outside, "keep.txt")); err != nil {
+		t.Errorf("pruning followed a link: %v", err)
+	}
+
+	// A negative KeepRuns keeps every record.
+	sum2 := run(t, dir, Options{KeepRuns: -1})
+	if _, err := os.Stat(filepath.Join(runs, sum.RunID, "provenance.json")); err != nil || sum2.RunID == sum.RunID {
+		t.Errorf("KeepRuns -1 removed a record: %v", err)
+	}
+}

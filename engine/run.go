@@ -54,7 +54,16 @@ type Options struct {
 	// Source, when set, gives a stage's items in place of its globs: for
 	// inputs that are not files where the manifest names them.
 	Source func(m *pipeline.Manifest, s *pipeline.Stage) Source
+	// KeepRuns is how many run records (runs/<id>/provenance.json) the
+	// state folder keeps, this run's included, the newest ones; 0 means
+	// DefaultKeepRuns, a negative number all of them.
+	KeepRuns int
 }
+
+// DefaultKeepRuns is how many run records a state folder keeps unless told:
+// each holds every item's hashes, so that a folder of a million files
+// rerun every minute would otherwise grow by gigabytes a day.
+const DefaultKeepRuns = 20
 
 // SetupError is a problem found before anything ran, such as a schema that
 // does not compile.
@@ -154,6 +163,8 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	sum.Provenance = r.provenance(nodes, start, sum)
 	if err := r.writeProvenance(sum.Provenance); err != nil {
 		r.emit(Event{Kind: Warning, Msg: "cannot write the provenance: " + err.Error()})
+	} else if err := pruneRuns(filepath.Join(r.opts.StateDir, "runs"), r.state.runID, r.opts.KeepRuns); err != nil {
+		r.emit(Event{Kind: Warning, Msg: "cannot remove old run records: " + err.Error()})
 	}
 	status := "finished"
 	if sum.Interrupted {

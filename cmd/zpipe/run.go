@@ -26,6 +26,7 @@ type runFlags struct {
 	progress   string
 	interval   time.Duration
 	provenance string
+	keepRuns   int
 	// watch and debounce are for zpipe watch and run --watch.
 	watch    bool
 	debounce time.Duration
@@ -43,6 +44,7 @@ func (f *runFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.progress, "progress", "auto", "how to show progress: "+progressModes+" (auto: a bar on a terminal, else a line every --progress-interval)")
 	cmd.Flags().DurationVar(&f.interval, "progress-interval", 5*time.Second, "how often --progress=lines prints")
 	cmd.Flags().StringVar(&f.provenance, "provenance", "", "also write the run's provenance to this file, or to stdout with -")
+	cmd.Flags().IntVar(&f.keepRuns, "keep-runs", engine.DefaultKeepRuns, "run records (provenance) to keep in the state folder, the newest; -1 keeps all")
 	cmd.Flags().DurationVar(&f.debounce, "debounce", 200*time.Millisecond, "with --watch: how long a changed file must be quiet before a rerun")
 	f.dist.register(cmd)
 }
@@ -117,6 +119,9 @@ func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
 	if len(args) == 0 {
 		return usageError{fmt.Errorf("%s takes one or more manifests; see zpipe %s --help", cmd.Name(), cmd.Name())}
 	}
+	if f.keepRuns == 0 || f.keepRuns < -1 {
+		return usageError{fmt.Errorf("--keep-runs %d: keep at least 1 run record, or -1 for all of them", f.keepRuns)}
+	}
 	onEvent, err := a.eventReporter(f.report)
 	if err != nil {
 		return err
@@ -143,6 +148,7 @@ func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
 	sum, err := engine.RunAll(cmd.Context(), plans, engine.Options{
 		Executor:   ex,
 		StateDir:   f.stateDir,
+		KeepRuns:   f.keepRuns,
 		Force:      f.force,
 		Stdin:      a.stdin,
 		Stop:       a.stop,
