@@ -77,6 +77,17 @@ func (e *CorruptError) Unwrap() error { return e.Err }
 func Decompress(r io.Reader) (io.ReadCloser, Compression, error) {
 	br, ok := r.(*bufio.Reader)
 	if !ok {
+		// Plain data goes on unbuffered: its decoder buffers it, and a
+		// buffer here would cost each of a million small files 64 KiB.
+		var head [4]byte
+		n, err := io.ReadFull(r, head[:])
+		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+			return nil, "", err
+		}
+		r = io.MultiReader(bytes.NewReader(head[:n]), r)
+		if sniffCompression(head[:n]) == "" {
+			return io.NopCloser(r), "", nil
+		}
 		br = bufio.NewReaderSize(r, 64<<10)
 	}
 	head, _ := br.Peek(4)

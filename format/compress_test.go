@@ -1,6 +1,7 @@
 package format
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -109,4 +110,25 @@ func FuzzDecompress(f *testing.F) {
 			t.Fatalf("%q: %v", c, err)
 		}
 	})
+}
+
+// Plain data shorter than the four bytes the sniff looks at comes back
+// whole, whether the reader is buffered or not.
+func TestDecompressShortPlainData(t *testing.T) {
+	for _, in := range []string{"", "{", "[1]", "{}\n", "{\"a\":1}\n"} {
+		for _, buffered := range []bool{false, true} {
+			var r io.Reader = strings.NewReader(in)
+			if buffered {
+				r = bufio.NewReader(r)
+			}
+			rc, c, err := Decompress(r)
+			if err != nil || c != "" {
+				t.Fatalf("Decompress(%q) = %v, %v", in, c, err)
+			}
+			got, _ := io.ReadAll(rc)
+			if string(got) != in {
+				t.Errorf("Decompress(%q) gives %q", in, got)
+			}
+		}
+	}
 }

@@ -3,8 +3,10 @@ package format
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // EncodeOptions shape an encoder's output.
@@ -50,8 +52,17 @@ func NewEncoder(f Format, w io.Writer, opts EncodeOptions) (*Encoder, error) {
 	}
 	// The codec is looked up here, once: Encode calls unit directly.
 	unit, header := c.NewUnit(opts)
-	return &Encoder{w: bufio.NewWriterSize(w, 64<<10), frame: c.Frame, part: opts.Part, unit: unit, header: header, lines: f == NDJSON}, nil
+	bw := writers.Get().(*bufio.Writer)
+	bw.Reset(w)
+	return &Encoder{w: bw, frame: c.Frame, part: opts.Part, unit: unit, header: header, lines: f == NDJSON}, nil
 }
+
+// writers are the buffers of closed encoders, for new ones: a run of a
+// million small files would otherwise make a million 64 KiB buffers.
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+
+// errClosed is a write to a closed Encoder.
+var errClosed = errors.New("format: write to a closed encoder")
 
 // Encoder writes the records of one output.
 type Encoder struct {
@@ -116,6 +127,9 @@ func (e *Encoder) Commit() error {
 	if len(e.buf) == 0 {
 		return nil
 	}
+	if e.w == nil {
+		return errClosed
+	}
 	e.n++
 	_, err := e.w.Write(e.buf)
 	e.buf = e.buf[:0]
@@ -126,8 +140,12 @@ func (e *Encoder) Commit() error {
 func (e *Encoder) Count() int { return e.n }
 
 // Close writes what ends the file, such as json's closing bracket, and
-// flushes. It leaves the underlying writer open.
+// flushes. It leaves the underlying writer open. A second Close does
+// nothing.
 func (e *Encoder) Close() error {
+	if e.w == nil {
+		return nil
+	}
 	if !e.part {
 		if e.n == 0 {
 			e.w.WriteString(e.frame.Empty)
@@ -135,7 +153,11 @@ func (e *Encoder) Close() error {
 			e.w.WriteString(e.frame.Tail)
 		}
 	}
-	return e.w.Flush()
+	err := e.w.Flush()
+	e.w.Reset(nil)
+	writers.Put(e.w)
+	e.w = nil
+	return err
 }
 
 // Join writes the parts, each made by an encoder with Part set, to w as one
@@ -149,8 +171,9 @@ func Join(f Format, w io.Writer, parts ...io.Reader) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	wrote := false
 	var header []byte
+	br := bufio.NewReaderSize(nil, 64<<10) // one for every part
 	for i, p := range parts {
-		br := bufio.NewReaderSize(p, 64<<10)
+		br.Reset(p)
 		if fr.Header {
 			h, err := br.ReadBytes('\n')
 			if err != nil && err != io.EOF {

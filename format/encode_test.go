@@ -237,3 +237,28 @@ func TestEncodeOptionsShapeJSONAndYAML(t *testing.T) {
 		})
 	}
 }
+
+// An encoder hands its buffer on when closed, so using it afterwards must
+// fail rather than write into another encoder's output.
+func TestEncoderAfterClose(t *testing.T) {
+	var a, b bytes.Buffer
+	enc, _ := NewEncoder(NDJSON, &a, EncodeOptions{})
+	if err := enc.Encode("x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := NewEncoder(NDJSON, &b, EncodeOptions{})
+	if err := enc.Encode("late"); err == nil {
+		t.Error("Encode after Close succeeded")
+	}
+	if err := enc.Close(); err != nil {
+		t.Errorf("a second Close: %v", err)
+	}
+	other.Encode("y")
+	other.Close()
+	if a.String() != "\"x\"\n" || b.String() != "\"y\"\n" {
+		t.Errorf("outputs %q and %q", a.String(), b.String())
+	}
+}

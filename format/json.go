@@ -523,6 +523,9 @@ type jsonDecoder struct {
 	// window, p.data; nil once it is all read.
 	in   io.Reader
 	scan elemScan
+	// step is how much the next window reads: it doubles from a few KiB
+	// up to jsonWindow, so that a small file costs a small buffer.
+	step int
 }
 
 func newJSONDecoder(r io.Reader, lim Limits) (Decoder, error) {

@@ -13,7 +13,7 @@ import (
 // locate functions read it, so a new window is a new buffer.
 
 // jsonWindow is how much a window grows by, and how far the decoder reads
-// before it starts a new one.
+// before it starts a new one, once past the first few windows.
 var jsonWindow = 256 << 10
 
 // elemScan finds where an array element ends: the comma or bracket at
@@ -73,7 +73,8 @@ func (d *jsonDecoder) fill() error {
 		return nil
 	}
 	keep := d.p.data[d.p.pos:]
-	buf := make([]byte, len(keep), len(keep)+max(jsonWindow, len(keep)))
+	d.step = min(max(d.step*2, 4<<10), jsonWindow)
+	buf := make([]byte, len(keep), len(keep)+max(d.step, len(keep)))
 	copy(buf, keep)
 	n, err := io.ReadFull(d.in, buf[len(keep):cap(buf)])
 	buf = buf[:len(keep)+n]
