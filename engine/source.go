@@ -143,6 +143,9 @@ func fileItems(ctx context.Context, path, name string, f format.Format, chunk in
 }
 
 func detect(path, name string) (format.Format, error) {
+	if ft, ok := format.FromName(name); ok {
+		return ft, nil // without opening the file: there may be a million
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err

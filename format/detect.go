@@ -10,8 +10,8 @@ import (
 // Detect names the format of a file: by its extension, and failing that by
 // its first bytes. It reports false when neither tells.
 func Detect(name string, content []byte) (Format, bool) {
-	if c, ok := byExtension[strings.ToLower(filepath.Ext(TrimCompression(name)))]; ok {
-		return c.Name, true
+	if f, ok := FromName(name); ok {
+		return f, true
 	}
 	if sniffCompression(content) != "" {
 		// What of the stream its first bytes hold.
@@ -20,6 +20,15 @@ func Detect(name string, content []byte) (Format, bool) {
 		}
 	}
 	return detectContent(content)
+}
+
+// FromName is the format a file's extension names, after a compression
+// extension such as .gz.
+func FromName(name string) (Format, bool) {
+	if c, ok := byExtension[strings.ToLower(filepath.Ext(TrimCompression(name)))]; ok {
+		return c.Name, true
+	}
+	return "", false
 }
 
 // detectContent asks each format's Sniff about the first significant lines
