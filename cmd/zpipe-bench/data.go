@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,13 +10,19 @@ import (
 	"github.com/zpipe/zpipe/internal/benchdata"
 )
 
-// jsonFiles is how many small json files the records are spread over.
-const jsonFiles = 2000
+// recordsPerJSONFile is how many records each small json file holds. It is
+// fixed, not the number of files, so that at every size the json case has
+// the same shape and its rate compares across sizes.
+const recordsPerJSONFile = 100
 
 // writeData writes the data set of n records from seed into dir: every
-// input format, the valid records alone for cue (which stops at the first
-// invalid record), the schema, and one manifest per zpipe input.
+// input format, the valid records alone (for cue, which stops at the first
+// invalid record, and for zpipe's all-valid case), the schema, one manifest
+// per zpipe input, and the folders the jobs write to.
 func writeData(dir string, n int, seed uint64) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
 	write := func(name string, fill func(*os.File) error) error {
 		f, err := os.Create(filepath.Join(dir, name))
 		if err != nil {
@@ -32,20 +37,18 @@ func writeData(dir string, n int, seed uint64) error {
 	steps := []error{
 		os.WriteFile(filepath.Join(dir, "user.cue"), []byte(benchdata.Schema), 0o644),
 		write("users.ndjson", func(f *os.File) error { return benchdata.WriteNDJSON(f, n, seed, 0) }),
-		write("users.valid.ndjson", func(f *os.File) error { return writeValid(f, n, seed) }),
+		write("users.valid.ndjson", func(f *os.File) error { return benchdata.WriteValidNDJSON(f, n, seed) }),
 		write("users.csv", func(f *os.File) error { return benchdata.WriteCSV(f, n, seed) }),
 		write("users.yaml", func(f *os.File) error { return benchdata.WriteYAML(f, n, seed) }),
 		write("users.json", func(f *os.File) error { return benchdata.WriteJSONArray(f, n, seed) }),
+		os.RemoveAll(filepath.Join(dir, "json")),
 	}
 	for _, err := range steps {
 		if err != nil {
 			return err
 		}
 	}
-	if err := os.RemoveAll(filepath.Join(dir, "json")); err != nil {
-		return err
-	}
-	if _, err := benchdata.WriteJSONFiles(filepath.Join(dir, "json"), n, seed, min(jsonFiles, max(n, 1))); err != nil {
+	if _, err := benchdata.WriteJSONFiles(filepath.Join(dir, "json"), n, seed, max(n/recordsPerJSONFile, 1)); err != nil {
 		return err
 	}
 	for _, in := range zpipeInputs {
@@ -61,28 +64,26 @@ stages:
 			return err
 		}
 	}
+	for _, d := range []string{"logs", "out"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-func writeValid(f *os.File, n int, seed uint64) error {
-	w := bufio.NewWriter(f)
-	g := benchdata.New(seed)
-	var b []byte
-	for range n {
-		if u := g.Next(); u.Valid() {
-			b = append(benchdata.AppendJSON(b[:0], u, 0), '\n')
-			w.Write(b)
-		}
-	}
-	return w.Flush()
-}
-
 // zpipeInputs are the inputs zpipe converts to ndjson; ndjson comes first
-// because every ratio is taken against it.
-var zpipeInputs = []struct{ name, label, source, def string }{
-	{"ndjson", "ndjson → ndjson", "users.ndjson", "User"},
-	{"csv", "csv → ndjson (flat)", "users.csv", "UserFlat"},
-	{"yaml", "yaml → ndjson", "users.yaml", "User"},
-	{"jsonarray", "one json array → ndjson", "users.json", "User"},
-	{"json", fmt.Sprintf("%d json → ndjson", jsonFiles), "json/*.json", "User"},
+// because every anchor on ndjson is compared with it. validOnly inputs hold
+// the valid records alone, so every record is expected ok.
+var zpipeInputs = []struct {
+	name, label, source, def string
+	validOnly                bool
+}{
+	{"ndjson", "ndjson → ndjson", "users.ndjson", "User", false},
+	// All valid: the case where zpipe passes each line through untouched.
+	{"valid", "ndjson → ndjson, valid records only", "users.valid.ndjson", "User", true},
+	{"csv", "csv → ndjson (flat)", "users.csv", "UserFlat", false},
+	{"yaml", "yaml → ndjson", "users.yaml", "User", false},
+	{"jsonarray", "one json array → ndjson", "users.json", "User", false},
+	{"json", fmt.Sprintf("json files of %d records → ndjson", recordsPerJSONFile), "json/*.json", "User", false},
 }

@@ -115,6 +115,24 @@ func WriteNDJSON(w io.Writer, n int, seed uint64, pad int) error {
 	return bw.Flush()
 }
 
+// WriteValidNDJSON writes the records of the first n of seed that are valid,
+// one per line: n - Invalid(n) lines, for tools that stop at the first
+// invalid record and for timing the all-valid case.
+func WriteValidNDJSON(w io.Writer, n int, seed uint64) error {
+	bw := bufio.NewWriter(w)
+	g := New(seed)
+	var b []byte
+	for range n {
+		if u := g.Next(); u.Valid() {
+			b = append(AppendJSON(b[:0], u, 0), '\n')
+			if _, err := bw.Write(b); err != nil {
+				return err
+			}
+		}
+	}
+	return bw.Flush()
+}
+
 // WriteJSONArray writes the first n records of seed as one json array,
 // a record a line.
 func WriteJSONArray(w io.Writer, n int, seed uint64) error {

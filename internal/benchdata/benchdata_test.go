@@ -95,3 +95,25 @@ func TestInvalidAndFormatsAgree(t *testing.T) {
 		t.Error("csv or yaml lacks record 100")
 	}
 }
+
+func TestWriteValidNDJSON(t *testing.T) {
+	const n, seed = 450, 3
+	var valid bytes.Buffer
+	if err := WriteValidNDJSON(&valid, n, seed); err != nil {
+		t.Fatal(err)
+	}
+	// The valid records are the ndjson lines whose zip has five digits, in
+	// order: every hundredth record left out.
+	var want []string
+	for i, line := range strings.SplitAfter(string(ndjson(t, n, seed)), "\n") {
+		if line != "" && (i+1)%100 != 0 {
+			want = append(want, line)
+		}
+	}
+	if got := valid.String(); got != strings.Join(want, "") {
+		t.Errorf("valid records differ from the ndjson lines without every hundredth")
+	}
+	if lines := strings.Count(valid.String(), "\n"); lines != n-Invalid(n) {
+		t.Errorf("%d valid lines, want %d", lines, n-Invalid(n))
+	}
+}
