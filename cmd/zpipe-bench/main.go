@@ -30,13 +30,14 @@ import (
 // job is one command timed on each round, on the data set of one size.
 type job struct {
 	key, tool, input string
-	versus           string   // key of the zpipe job an anchor is compared with; "" for zpipe jobs
-	records          int      // records it reads, for records/s
-	argv             []string // run in the data folder
-	stdoutFile       string   // where its stdout goes, inside the data folder
-	clean            []string // removed before each run, inside the data folder
-	okCodes          []int    // exit codes that mean it ran to the end
-	check            func(stdout []byte) string
+	versus           string                     // key of the zpipe job an anchor is compared with; "" for zpipe jobs
+	records          int                        // records it reads, for records/s
+	argv             []string                   // run in the data folder
+	stdoutFile       string                     // where its stdout goes, inside the data folder
+	clean            []string                   // removed before each run, inside the data folder
+	okCodes          []int                      // exit codes that mean it ran to the end
+	check            func(stdout []byte) string // for a small stdout
+	wantLines        int                        // lines a large stdout must hold
 	walls            []time.Duration
 	rssKB            int64
 	failed           bool
@@ -359,6 +360,14 @@ func (j *job) runOnce(dir string) (wall time.Duration, rssKB int64, warn string,
 			return 0, 0, "", err
 		}
 		warn = j.check(out)
+	}
+	if j.wantLines > 0 {
+		f, err := os.Open(stdoutPath)
+		if err != nil {
+			return 0, 0, "", err
+		}
+		warn = lineCheck(f, j.wantLines)
+		f.Close()
 	}
 	return wall, rssKB, warn, nil
 }

@@ -196,10 +196,10 @@ func TestWanted(t *testing.T) {
 }
 
 func TestLineCheck(t *testing.T) {
-	if w := lineCheck(2)([]byte("{}\n{}\n")); w != "" {
+	if w := lineCheck(strings.NewReader("{}\n{}\n"), 2); w != "" {
 		t.Error(w)
 	}
-	if w := lineCheck(3)([]byte("{}\n{}\n")); w != "2 lines, want 3" {
+	if w := lineCheck(strings.NewReader("{}\n{}\n"), 3); w != "2 lines, want 3" {
 		t.Error(w)
 	}
 }
