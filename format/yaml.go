@@ -1,11 +1,15 @@
 package format
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"regexp"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/goccy/go-yaml/ast"
@@ -43,42 +47,52 @@ func init() {
 
 var yamlKey = regexp.MustCompile(`^("[^"]*"|'[^']*'|[^\s#:][^:#]*):(\s|$)`)
 
-// yamlDecoder reads a whole YAML stream, splits it into documents by their
-// markers and parses one document per Next. Parsing each document on its own
-// keeps the cost per document flat, where goccy's streaming decoder slows
-// down as a file grows.
+// yamlDecoder reads a YAML stream a batch of documents at a time: it cuts
+// the documents out by their markers as it reads, parses a batch's
+// documents on every core, and hands out their records in order. Parsing
+// each document on its own keeps the cost per document flat, where goccy's
+// streaming decoder slows down as a file grows; reading a batch at a time
+// keeps memory flat too. No goroutine outlives a call to Next, so a
+// decoder dropped half read leaves nothing running.
 type yamlDecoder struct {
-	src     []byte
-	chunks  []yamlChunk
-	next    int // next chunk to parse
-	index   int // records handed out or skipped so far
+	split   *yamlSplitter
 	lim     Limits
-	pending []Record // documents of a chunk that goccy split further
+	index   int          // records handed out or skipped so far
+	batch   []yamlParsed // parsed documents not yet handed out, in order
+	pending []Record     // records of the document being handed out
 }
 
-// yamlChunk is the text of one document: its directives, its "---" line,
-// its content and its "..." line.
+// yamlChunk is one document: its directives, its "---" line, its content
+// and its "..." line.
 type yamlChunk struct {
-	start, end int // byte offsets in src
+	text       []byte
 	line       int // line number of the first line
 	marker     bool
 	markerLine int // line of "---", when marker is set
 	directives int // line of the first directive, or 0
 }
 
+// yamlParsed is what one document parsed into.
+type yamlParsed struct {
+	recs []Record
+	err  error
+}
+
+// yamlBatchDocs and yamlBatchBytes bound a batch: enough documents to keep
+// every core busy, few enough to keep memory flat.
+const (
+	yamlBatchDocs  = 256
+	yamlBatchBytes = 1 << 20
+)
+
 func newYAMLDecoder(r io.Reader, lim Limits) (Decoder, error) {
-	src, err := io.ReadAll(r)
-	if err != nil {
-		return nil, err
-	}
-	src = bytes.TrimPrefix(src, []byte("\uFEFF"))
 	if lim.MaxDepth <= 0 {
 		lim.MaxDepth = DefaultLimits.MaxDepth
 	}
 	if lim.MaxNodes <= 0 {
 		lim.MaxNodes = DefaultLimits.MaxNodes
 	}
-	return &yamlDecoder{src: src, chunks: splitYAML(src), lim: lim}, nil
+	return &yamlDecoder{split: newYAMLSplitter(r), lim: lim}, nil
 }
 
 // yamlLines calls fn for each line of src with its offset, its end (after
@@ -106,48 +120,160 @@ func isYAMLMarker(text []byte, m string) bool {
 	return bytes.HasPrefix(text, []byte(m)) && (len(text) == 3 || text[3] == ' ' || text[3] == '\t')
 }
 
-// splitYAML cuts a stream into documents. A line starting with "---" or
-// "..." is a marker wherever it is, because YAML forbids such lines inside
-// any scalar or collection. Directives ("%") belong to the document whose
-// "---" follows them; comments and blank lines alone make no document.
-func splitYAML(src []byte) []yamlChunk {
-	var chunks []yamlChunk
-	cur := yamlChunk{line: 1}
-	open := false  // cur has a marker or content
-	prefix := true // at the stream start or after "...": directives may come
-	line := 0
-	yamlLines(src, func(off, end int, text []byte) {
-		line++
-		switch {
-		case isYAMLMarker(text, "---"):
-			if open {
-				cur.end = off
-				chunks = append(chunks, cur)
-				cur = yamlChunk{start: off, line: line}
-			}
-			open, prefix = true, false
-			cur.marker, cur.markerLine = true, line
-		case isYAMLMarker(text, "..."):
-			if open || cur.directives > 0 {
-				cur.end = end
-				chunks = append(chunks, cur)
-			}
-			cur = yamlChunk{start: end, line: line + 1}
-			open, prefix = false, true
-		case prefix && len(text) > 0 && text[0] == '%':
-			if cur.directives == 0 {
-				cur.directives = line
-			}
-		case isYAMLBlank(text):
-		default:
-			open, prefix = true, false
+// yamlSplitter cuts a stream into documents as it reads. A line starting
+// with "---" or "..." is a marker wherever it is, because YAML forbids such
+// lines inside any scalar or collection. Directives ("%") belong to the
+// document whose "---" follows them; comments and blank lines alone make
+// no document.
+type yamlSplitter struct {
+	r *bufio.Reader
+	// text is the stream from the start of cur on; pos is where the next
+	// line starts in it, scanned how far a line break was looked for.
+	text         []byte
+	pos, scanned int
+	cur          yamlChunk
+	line         int // lines taken
+	// open: cur has a marker or content; prefix: at the stream start or
+	// after "...", where directives may come.
+	open, prefix bool
+	started, eof bool
+	err          error
+}
+
+func newYAMLSplitter(r io.Reader) *yamlSplitter {
+	return &yamlSplitter{r: bufio.NewReaderSize(r, 64<<10), cur: yamlChunk{line: 1}, prefix: true}
+}
+
+// next returns the next document, or io.EOF after the last.
+func (s *yamlSplitter) next() (yamlChunk, error) {
+	for s.err == nil {
+		off, textEnd, end, ok := s.nextLine()
+		if !ok {
+			break
 		}
-	})
-	if open || cur.directives > 0 {
-		cur.end = len(src)
-		chunks = append(chunks, cur)
+		if c, ok := s.take(off, textEnd, end); ok {
+			return c, nil
+		}
 	}
-	return chunks
+	if s.err != nil {
+		return yamlChunk{}, s.err
+	}
+	if s.open || s.cur.directives > 0 {
+		c := s.cut(len(s.text), len(s.text), s.line+1)
+		s.open = false
+		return c, nil
+	}
+	return yamlChunk{}, io.EOF
+}
+
+// nextLine finds the next line in text, reading more as needed: its
+// start, the end of its text and its end after the break ("\r\n", "\n" or
+// a lone "\r", as YAML and goccy break lines). ok is false at the end of
+// the stream or on a read error.
+func (s *yamlSplitter) nextLine() (off, textEnd, end int, ok bool) {
+	for {
+		if i := bytes.IndexAny(s.text[s.scanned:], "\r\n"); i >= 0 {
+			i += s.scanned
+			e := i + 1
+			if s.text[i] == '\r' {
+				if e == len(s.text) && !s.eof {
+					if !s.fill() {
+						return 0, 0, 0, false
+					}
+					continue // a "\n" may follow
+				}
+				if e < len(s.text) && s.text[e] == '\n' {
+					e++
+				}
+			}
+			off = s.pos
+			s.pos, s.scanned = e, e
+			return off, i, e, true
+		}
+		s.scanned = len(s.text)
+		if s.eof {
+			if s.pos == len(s.text) {
+				return 0, 0, 0, false
+			}
+			off = s.pos
+			s.pos = len(s.text)
+			return off, len(s.text), len(s.text), true
+		}
+		if !s.fill() {
+			return 0, 0, 0, false
+		}
+	}
+}
+
+// fill reads up to the next "\n"; false means a read error, kept in err.
+func (s *yamlSplitter) fill() bool {
+	b, err := s.r.ReadSlice('\n')
+	s.text = append(s.text, b...)
+	if !s.started && (len(s.text) >= 3 || err != nil) {
+		s.started = true
+		if bytes.HasPrefix(s.text, []byte("\uFEFF")) {
+			s.text = s.text[:copy(s.text, s.text[3:])]
+		}
+	}
+	switch err {
+	case nil, bufio.ErrBufferFull:
+	case io.EOF:
+		s.eof = true
+	default:
+		s.err = err
+		return false
+	}
+	return true
+}
+
+// take looks at the line text[off:textEnd] and returns the document it
+// ends, if it ends one.
+func (s *yamlSplitter) take(off, textEnd, end int) (yamlChunk, bool) {
+	s.line++
+	text := s.text[off:textEnd]
+	switch {
+	case isYAMLMarker(text, "---"):
+		var c yamlChunk
+		ended := s.open
+		if ended {
+			c = s.cut(off, off, s.line)
+		}
+		s.open, s.prefix = true, false
+		s.cur.marker, s.cur.markerLine = true, s.line
+		return c, ended
+	case isYAMLMarker(text, "..."):
+		var c yamlChunk
+		ended := s.open || s.cur.directives > 0
+		if ended {
+			c = s.cut(end, end, s.line+1)
+		} else {
+			s.cut(0, end, s.line+1) // comments alone: dropped
+		}
+		s.open, s.prefix = false, true
+		return c, ended
+	case s.prefix && len(text) > 0 && text[0] == '%':
+		if s.cur.directives == 0 {
+			s.cur.directives = s.line
+		}
+	case isYAMLBlank(text):
+	default:
+		s.open, s.prefix = true, false
+	}
+	return yamlChunk{}, false
+}
+
+// cut ends the current document at text[:end] and starts the next at
+// text[next:], on line nextLine. The document keeps its text; the rest
+// moves to a buffer of its own.
+func (s *yamlSplitter) cut(end, next, nextLine int) yamlChunk {
+	c := s.cur
+	c.text = s.text[:end:end]
+	rest := s.text[next:]
+	s.text = append(make([]byte, 0, max(len(rest), 4096)), rest...)
+	s.pos -= next
+	s.scanned -= next
+	s.cur = yamlChunk{line: nextLine}
+	return c
 }
 
 // isYAMLBlank reports whether a line holds only spaces, tabs and a comment.
@@ -158,33 +284,77 @@ func isYAMLBlank(text []byte) bool {
 
 func (d *yamlDecoder) Next() (Record, error) {
 	for len(d.pending) == 0 {
-		if d.next >= len(d.chunks) {
-			return Record{}, io.EOF
+		if len(d.batch) == 0 {
+			if err := d.parseBatch(); err != nil {
+				return Record{}, err
+			}
 		}
-		c := d.chunks[d.next]
-		d.next++
-		recs, err := d.decodeChunk(c)
-		if err != nil {
+		p := d.batch[0]
+		d.batch = d.batch[1:]
+		if p.err != nil {
 			d.index++
 			var e *Error
-			if errors.As(err, &e) {
+			if errors.As(p.err, &e) {
 				e.Record = d.index
-				// The next document starts after a marker line, so
-				// reading can go on there.
-				e.Recoverable = true
-				e.Raw = string(d.src[c.start:c.end])
 			}
-			return Record{}, err
+			return Record{}, p.err
 		}
-		d.pending = recs
+		for i := range p.recs {
+			d.index++
+			p.recs[i].Index = d.index
+		}
+		d.pending = p.recs
 	}
 	rec := d.pending[0]
 	d.pending = d.pending[1:]
 	return rec, nil
 }
 
+// parseBatch reads the next batch of documents and parses them, on as
+// many cores as there are. A read error comes after the documents read
+// before it.
+func (d *yamlDecoder) parseBatch() error {
+	var docs []yamlChunk
+	for size := 0; len(docs) < yamlBatchDocs && size < yamlBatchBytes; {
+		c, err := d.split.next()
+		if err != nil {
+			if len(docs) == 0 {
+				return err
+			}
+			break
+		}
+		docs = append(docs, c)
+		size += len(c.text)
+	}
+	d.batch = make([]yamlParsed, len(docs))
+	parse := func(i int) {
+		recs, err := d.decodeChunk(docs[i])
+		d.batch[i] = yamlParsed{recs, err}
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(docs))
+	if workers <= 1 {
+		for i := range docs {
+			parse(i)
+		}
+		return nil
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(docs); i = int(next.Add(1) - 1) {
+				parse(i)
+			}
+		})
+	}
+	wg.Wait()
+	return nil
+}
+
 // decodeChunk parses one document. goccy may still see more than one in it
-// (say, after a "..." followed by content), so it returns a list.
+// (say, after a "..." followed by content), so it returns a list, numbered
+// from 1. A malformed document is a recoverable error: the next document
+// starts after a marker line, so reading can go on there.
 func (d *yamlDecoder) decodeChunk(c yamlChunk) (recs []Record, err error) {
 	defer func() {
 		// goccy can panic on odd input, and its trees may then be odd
@@ -192,16 +362,19 @@ func (d *yamlDecoder) decodeChunk(c yamlChunk) (recs []Record, err error) {
 		if r := recover(); r != nil {
 			recs, err = nil, &Error{Line: c.line, Col: 1, Msg: fmt.Sprintf("yaml parser failed: %v", r)}
 		}
+		var e *Error
+		if errors.As(err, &e) {
+			e.Recoverable, e.Raw = true, string(c.text)
+		}
 	}()
-	text := d.src[c.start:c.end]
-	if e := yamlCheckUTF8(text, c.line); e != nil {
+	if e := yamlCheckUTF8(c.text, c.line); e != nil {
 		return nil, e
 	}
 	if c.directives > 0 && !c.marker {
 		return nil, &Error{Line: c.directives, Col: 1, Msg: `a directive must be followed by a document start marker "---"`}
 	}
 	check := &yamlCheck{first: c.line, marker: c.markerLine, maxDepth: d.lim.MaxDepth}
-	prepared := yamlPrepare(text, check)
+	prepared := yamlPrepare(c.text, check)
 	if e := check.directives(); e != nil {
 		return nil, e
 	}
@@ -214,13 +387,12 @@ func (d *yamlDecoder) decodeChunk(c yamlChunk) (recs []Record, err error) {
 		docs = append(docs, &ast.DocumentNode{})
 	}
 	for _, doc := range docs {
-		rec, err := d.record(doc, c, check, d.index+len(recs)+1)
+		rec, err := d.record(doc, c, check, len(recs)+1)
 		if err != nil {
 			return nil, err
 		}
 		recs = append(recs, rec)
 	}
-	d.index += len(recs)
 	return recs, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -401,6 +402,10 @@ func FuzzYAMLDecode(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
+		// However the reads fall, the documents are cut the same.
+		if a, b := yamlAll(bytes.NewReader(in)), yamlAll(iotest.OneByteReader(bytes.NewReader(in))); a != b {
+			t.Fatalf("read whole:\n%s\nread a byte at a time:\n%s", a, b)
+		}
 		d, err := newYAMLDecoder(bytes.NewReader(in), DefaultLimits)
 		if err != nil {
 			t.Fatal(err)
