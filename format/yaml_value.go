@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/token"
@@ -34,14 +35,14 @@ func (d *yamlDecoder) record(doc *ast.DocumentNode, c yamlChunk, check *yamlChec
 	rec.Value = v
 	pos := yamlPos(doc.Body)
 	rec.Line, rec.Col = pos.Line, pos.Column
-	body, aliases := doc.Body, p.aliases
+	loc := &yamlLocator{body: doc.Body, aliases: p.aliases}
 	rec.locate = func(path []string) (line, col int, ok bool) {
 		defer func() {
 			if recover() != nil {
 				ok = false // an odd tree: fall back to the record
 			}
 		}()
-		return yamlLocate(body, aliases, path)
+		return loc.locate(path)
 	}
 	return rec, nil
 }
@@ -546,13 +547,18 @@ func (w *yamlWalker) key(n ast.Node) (string, error) {
 
 // yamlLocate finds the node at path (object keys and list indexes) and
 // returns where it starts.
-func yamlLocate(n ast.Node, aliases map[*ast.AliasNode]ast.Node, path []string) (int, int, bool) {
+func (l *yamlLocator) locate(path []string) (int, int, bool) {
+	n, aliases := l.body, l.aliases
 	w := yamlWalker{aliases: aliases}
 	for _, p := range path {
 		n = yamlDeref(n, aliases)
 		switch m := n.(type) {
 		case *ast.MappingNode:
-			n = yamlFindKey(&w, m.Values, p)
+			if v := l.indexed(&w, m, p); v != nil {
+				n = v
+			} else {
+				n = yamlFindKey(&w, m.Values, p)
+			}
 		case *ast.MappingValueNode:
 			n = yamlFindKey(&w, []*ast.MappingValueNode{m}, p)
 		case *ast.SequenceNode:
@@ -570,6 +576,46 @@ func yamlLocate(n ast.Node, aliases map[*ast.AliasNode]ast.Node, path []string) 
 	}
 	pos := yamlPos(n)
 	return pos.Line, pos.Column, pos.Line > 0
+}
+
+// yamlLocator finds where values are in one document. It indexes the
+// keys of each large mapping it looks into, so that finding every field
+// of a mapping of many keys (a manifest of 10,000 stages, say) is not
+// quadratic.
+type yamlLocator struct {
+	body    ast.Node
+	aliases map[*ast.AliasNode]ast.Node
+	mu      sync.Mutex
+	index   map[*ast.MappingNode]map[string]ast.Node
+}
+
+// indexed returns the value of m's own key, the first when it is
+// repeated, for a large m; nil sends the caller to yamlFindKey.
+func (l *yamlLocator) indexed(w *yamlWalker, m *ast.MappingNode, key string) ast.Node {
+	if len(m.Values) <= 16 {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	keys, ok := l.index[m]
+	if !ok {
+		keys = make(map[string]ast.Node, len(m.Values))
+		for _, mv := range m.Values {
+			if yamlIsMerge(mv.Key) {
+				continue
+			}
+			if k, err := w.key(mv.Key); err == nil {
+				if _, dup := keys[k]; !dup {
+					keys[k] = mv.Value
+				}
+			}
+		}
+		if l.index == nil {
+			l.index = map[*ast.MappingNode]map[string]ast.Node{}
+		}
+		l.index[m] = keys
+	}
+	return keys[key]
 }
 
 // yamlDeref looks through anchors, tags and aliases to the node itself.

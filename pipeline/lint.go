@@ -24,8 +24,9 @@ func Lint(m *Manifest) []Diagnostic {
 	l := &linter{m: m, name: m.DisplayName(), schemas: map[string]schemaResult{}, stateDir: filepath.Join(m.Dir, ".zpipe")}
 	l.compile()
 	l.outputs()
-	for _, s := range m.Stages {
-		l.globs(s)
+	l.writtenGlobs()
+	for i, s := range m.Stages {
+		l.globs(i, s)
 		if sch := l.schema(s); sch != nil {
 			l.formats(s, sch)
 		}
@@ -47,6 +48,9 @@ type linter struct {
 	diags    []Diagnostic
 	// schemas caches compiled schemas by spec, since stages often share one.
 	schemas map[string]schemaResult
+	// written holds the source globs, by stage and path, that match a
+	// file some stage writes.
+	written map[[2]int]bool
 }
 
 type schemaResult struct {
@@ -98,7 +102,7 @@ func (l *linter) outputs() {
 
 // globs warns about a source glob that matches no file, unless a stage
 // writes a file it would match: that file appears during the run.
-func (l *linter) globs(s *Stage) {
+func (l *linter) globs(si int, s *Stage) {
 	for i, p := range s.Source.Paths {
 		if p == Stdin {
 			continue
@@ -114,24 +118,23 @@ func (l *linter) globs(s *Stage) {
 		for _, why := range src.Skipped {
 			l.add(SeverityWarning, at, "%s", why)
 		}
-		if len(src.Files) == 0 && !l.written(&one) {
+		if len(src.Files) == 0 && !l.written[[2]int{si, i}] {
 			l.add(SeverityWarning, at, "source %q matches no file", p)
 		}
 	}
 }
 
-// written reports whether a stage writes a file the reader's globs match.
-// The reader's own outputs count too: Compile reports that as an error, so
-// a warning would only repeat it.
-func (l *linter) written(reader *Stage) bool {
+// writtenGlobs finds the source globs that match a file a stage writes.
+// A stage's own outputs count too: Compile reports that as an error, so a
+// warning would only repeat it.
+func (l *linter) writtenGlobs() {
+	l.written = map[[2]int]bool{}
+	idx := newReadIndex(l.m)
 	for _, w := range l.m.Stages {
 		for _, out := range w.produces(l.m.Dir) {
-			if reader.reads(l.m.Dir, out) {
-				return true
-			}
+			idx.globs(l.m, out, func(stage, path int) { l.written[[2]int{stage, path}] = true })
 		}
 	}
-	return false
 }
 
 // schema compiles the stage's schema, then with its transform, so that an

@@ -19,18 +19,18 @@ type readIndex struct {
 }
 
 type readGlob struct {
-	stage int
-	pat   string // as Stage.reads matches it
+	stage, path int    // the stage, and which of its source paths
+	pat         string // as Stage.reads matches it
 }
 
 func newReadIndex(m *Manifest) *readIndex {
 	x := &readIndex{dir: m.Dir, byDir: map[string][]readGlob{}}
 	for i, s := range m.Stages {
-		for _, pat := range s.Source.Paths {
+		for k, pat := range s.Source.Paths {
 			pat = matchGlob(m.Dir, pat)
 			lit := pat[:literalEnd(pat)]
 			folder := lit[:strings.LastIndexByte(lit, '/')+1]
-			x.byDir[folder] = append(x.byDir[folder], readGlob{i, pat})
+			x.byDir[folder] = append(x.byDir[folder], readGlob{i, k, pat})
 		}
 	}
 	return x
@@ -47,21 +47,27 @@ func literalEnd(pat string) int {
 // readers calls f, once each and in no set order, with the index of every
 // stage that reads out, as Stage.reads says.
 func (x *readIndex) readers(m *Manifest, out string, f func(stage int)) {
-	raw, sample := samplePath(out)
 	var seen map[int]bool
-	try := func(folder string) {
-		for _, g := range x.byDir[folder] {
-			if seen[g.stage] {
-				continue
-			}
-			if ok, _ := doublestar.Match(g.pat, sample); !ok || m.Stages[g.stage].excluded(x.dir, filepath.Join(x.dir, raw)) {
-				continue
-			}
+	x.globs(m, out, func(stage, _ int) {
+		if !seen[stage] {
 			if seen == nil {
 				seen = map[int]bool{}
 			}
-			seen[g.stage] = true
-			f(g.stage)
+			seen[stage] = true
+			f(stage)
+		}
+	})
+}
+
+// globs calls f, in no set order, with every source glob that reads out:
+// its stage, and which of the stage's paths it is.
+func (x *readIndex) globs(m *Manifest, out string, f func(stage, path int)) {
+	raw, sample := samplePath(out)
+	try := func(folder string) {
+		for _, g := range x.byDir[folder] {
+			if ok, _ := doublestar.Match(g.pat, sample); ok && !m.Stages[g.stage].excluded(x.dir, filepath.Join(x.dir, raw)) {
+				f(g.stage, g.path)
+			}
 		}
 	}
 	try("")

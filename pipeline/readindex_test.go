@@ -47,6 +47,25 @@ func TestReadIndexMatchesPairwise(t *testing.T) {
 				}
 			}
 		}
+		// The linter's written globs: each glob alone, against every
+		// stage's outputs, its own included.
+		l := &linter{m: m}
+		l.writtenGlobs()
+		for si, s := range m.Stages {
+			for k, pat := range s.Source.Paths {
+				one := *s
+				one.Source.Paths = []string{pat}
+				pairwise := false
+				for _, w := range m.Stages {
+					for _, out := range w.produces(m.Dir) {
+						pairwise = pairwise || one.reads(m.Dir, out)
+					}
+				}
+				if l.written[[2]int{si, k}] != pairwise {
+					t.Fatalf("round %d: stage %s glob %q: written %v, pairwise %v", round, s.Name, pat, !pairwise, pairwise)
+				}
+			}
+		}
 		p, err := Compile(m)
 		if err != nil {
 			skipped++ // a cycle, or a stage that reads its own output
