@@ -76,6 +76,9 @@ type fastAnalyser struct {
 	// whose structs CUE leaves open though its schema value shows them
 	// closed (see conj).
 	unclosed bool
+	// mergedClosed tells structObj that it compiles a unification of
+	// structs that one part closes (see mergeStructs).
+	mergedClosed bool
 }
 
 // buildFast returns the native checker for a validator's schema, or nil
@@ -435,6 +438,9 @@ func findDefDecls(scope ast.Node, name string, at ast.Node) ([]ast.Expr, error) 
 
 // conj compiles the unification of several expressions.
 func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (*fastNode, error) {
+	if n, ok, err := a.mergeStructs(vals, ev, inDef); ok {
+		return n, err
+	}
 	if err := a.oneStruct(vals); err != nil {
 		return nil, err
 	}
@@ -464,6 +470,103 @@ func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (*fastNod
 		}
 	}
 	return n, nil
+}
+
+// mergeStructs compiles the unification of several structs, each a
+// literal or a reference to a definition that is one, as one struct: its
+// fields are all the parts' fields, each with every part's constraints.
+// At most one part may be closed, and it must allow every field the open
+// ones declare; it then closes the whole. ok is false when vals are not
+// such structs; CUE's finer closedness rules (two closed parts allow only
+// what both do) are left to it.
+func (a *fastAnalyser) mergeStructs(vals []ast.Expr, ev cue.Value, inDef bool) (*fastNode, bool, error) {
+	if len(vals) < 2 {
+		return nil, false, nil
+	}
+	var decls []ast.Decl
+	var openFields []string
+	closedParts := 0
+	for _, v := range vals {
+		lits, closed, ok := a.structPart(v, inDef)
+		if !ok {
+			return nil, false, nil
+		}
+		if closed {
+			closedParts++
+		}
+		for _, lit := range lits {
+			for _, d := range lit.Elts {
+				switch d := d.(type) {
+				case *ast.Ellipsis:
+					if d.Type != nil {
+						return nil, false, nil
+					}
+					continue // the part's own openness, judged above
+				case *ast.EmbedDecl:
+					if !closed {
+						return nil, false, nil
+					}
+				case *ast.Field:
+					if _, isPattern := d.Label.(*ast.ListLit); isPattern && !closed {
+						return nil, false, nil
+					}
+					if name, isDef, err := a.label(d); err == nil && !isDef && !closed {
+						openFields = append(openFields, name)
+					}
+				}
+				decls = append(decls, d)
+			}
+		}
+	}
+	if closedParts > 1 {
+		return nil, true, unsupportedAt(vals[1], "unification of two structs, both closed")
+	}
+	for _, name := range openFields {
+		if closedParts > 0 && !ev.Allows(cue.Str(name)) {
+			return nil, true, unsupportedAt(vals[0], "unification of structs where %s is not allowed", name)
+		}
+	}
+	// CUE's Allows says a field is allowed in such a unification that
+	// validation refuses, so the closedness check is not asked.
+	a.mergedClosed = closedParts > 0
+	n, err := a.structObj(decls, vals[0], ev, inDef, closedParts == 0)
+	return n, true, err
+}
+
+// structPart is one part of a unification of structs: its literals (a
+// definition may be declared more than once) and whether it is closed: a
+// definition, or a literal in one, without "...".
+func (a *fastAnalyser) structPart(x ast.Expr, inDef bool) (lits []*ast.StructLit, closed, ok bool) {
+	var vals []ast.Expr
+	switch x := stripParens(x).(type) {
+	case *ast.StructLit:
+		vals, closed = []ast.Expr{x}, inDef
+	case *ast.Ident, *ast.SelectorExpr:
+		if id, isIdent := x.(*ast.Ident); isIdent && !isDefName(id.Name) {
+			return nil, false, false
+		}
+		if sel, isSel := x.(*ast.SelectorExpr); isSel && !isDefName(selLabel(sel.Sel)) {
+			return nil, false, false // a field of a definition is not closed by it alone
+		}
+		rs, err := a.resolve(x)
+		if err != nil {
+			return nil, false, false
+		}
+		vals, closed = rs, true
+	default:
+		return nil, false, false
+	}
+	for _, v := range vals {
+		lit, isLit := stripParens(v).(*ast.StructLit)
+		if !isLit {
+			return nil, false, false
+		}
+		if slices.ContainsFunc(lit.Elts, func(d ast.Decl) bool { _, e := d.(*ast.Ellipsis); return e }) {
+			closed = false
+		}
+		lits = append(lits, lit)
+	}
+	return lits, closed, true
 }
 
 // flattenAnd lists the conjuncts of a & b & ...
@@ -1091,6 +1194,8 @@ func (a *fastAnalyser) structLit(decls []ast.Decl, at ast.Node, ev cue.Value, in
 // structObj is structLit for a struct that is open, unless it says
 // "...", as open says: closed in a definition or by close().
 func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, inDef, open bool) (*fastNode, error) {
+	merged := a.mergedClosed
+	a.mergedClosed = false
 	o := &fastObject{open: open}
 	vals := map[string][]ast.Expr{}
 	embedded := map[ast.Expr]bool{}
@@ -1125,8 +1230,13 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 			typ := map[token.Token]fieldKind{token.ILLEGAL: fieldRegular, token.OPTION: fieldOptional, token.NOT: fieldRequired}[d.Constraint]
 			if _, ok := vals[name]; !ok {
 				o.fields = append(o.fields, fastField{name: name, typ: typ})
-			} else if o.fields[fastFieldIndex(o, name)].typ != typ {
-				return nil, unsupportedAt(d, "field %s declared both with and without ? or !", name)
+			} else if fd := &o.fields[fastFieldIndex(o, name)]; fd.typ != typ {
+				// a?: x and a: y make a regular field of both; required
+				// fields are left to CUE.
+				if fd.typ == fieldRequired || typ == fieldRequired {
+					return nil, unsupportedAt(d, "field %s declared both with and without !", name)
+				}
+				fd.typ = fieldRegular
 			}
 			vals[name] = append(vals[name], d.Value)
 		case *ast.Ellipsis:
@@ -1170,7 +1280,7 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 			fd.fill, fd.has = x, true
 		}
 	}
-	if err := crossCheckFields(o, ev, at, a.unclosed && open); err != nil {
+	if err := crossCheckFields(o, ev, at, a.unclosed && open || merged); err != nil {
 		return nil, err
 	}
 	o.index = make(map[string]int, len(o.fields))

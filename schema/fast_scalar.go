@@ -171,6 +171,16 @@ func (a *fastAnalyser) disjunction(x *ast.BinaryExpr, ev cue.Value, inDef bool) 
 		alts = append(alts, e)
 	}
 	flatten(x)
+	for _, e := range alts {
+		if u, ok := stripParens(e).(*ast.UnaryExpr); ok && u.Op == token.MUL {
+			e = u.X
+		}
+		if id, ok := stripParens(e).(*ast.Ident); ok && id.Name == "_" {
+			// *d | _ takes any value; its default only fills a missing
+			// field, which CUE computes once.
+			return &fastNode{kinds: kAll}, nil
+		}
+	}
 	if n, ok, err := a.listDefault(alts, ev, inDef); ok || err != nil {
 		return n, err
 	}
