@@ -526,6 +526,11 @@ type jsonDecoder struct {
 	// step is how much the next window reads: it doubles from a few KiB
 	// up to jsonWindow, so that a small file costs a small buffer.
 	step int
+	// elem is the text of the element NextLine found, which ends at
+	// elemEnd; pending is set until it is decoded or moved past.
+	elem    []byte
+	elemEnd int
+	pending bool
 }
 
 func newJSONDecoder(r io.Reader, lim Limits) (Decoder, error) {
@@ -596,19 +601,57 @@ func (d *jsonDecoder) end() error {
 }
 
 func (d *jsonDecoder) Next() (Record, error) {
+	if err := d.NextLine(); err != nil {
+		return Record{}, err
+	}
+	return d.DecodeLine()
+}
+
+// NextLine finds the next record, an element of a top-level array or the
+// document, without decoding it; Line gives its text.
+func (d *jsonDecoder) NextLine() error {
 	if d.err != nil {
-		return Record{}, d.err
+		return d.err
+	}
+	if d.pending {
+		// The last record was taken as its text: move past it.
+		d.pending = false
+		d.p.pos = d.elemEnd
+		if err := d.after(); err != nil {
+			d.err = d.wrap(err)
+			return d.err
+		}
 	}
 	if d.done {
-		return Record{}, io.EOF
+		return io.EOF
 	}
 	if err := d.window(); err != nil {
 		d.err = err
-		return Record{}, err
+		return err
 	}
 	d.p.skipSpace()
-	start := d.p.pos
 	d.n++
+	d.elem, d.pending = nil, true
+	if d.inList {
+		scan := elemScan{pos: d.p.pos}
+		// Only an element a comma ends: what follows the last one
+		// may be an error that keeps it from being a record at all.
+		if end := scan.end(d.p.data); end >= 0 && d.p.data[end] == ',' {
+			d.elemEnd = end
+			d.elem = bytes.TrimRight(d.p.data[d.p.pos:end], " \t\r\n")
+		}
+	}
+	return nil
+}
+
+// Line is the text of the array element NextLine found, or nil when the
+// record is the whole document.
+func (d *jsonDecoder) Line() []byte { return d.elem }
+
+// DecodeLine decodes the record NextLine found.
+func (d *jsonDecoder) DecodeLine() (Record, error) {
+	d.pending = false
+	start := d.p.pos
 	v, err := d.p.value()
 	if err != nil {
 		d.err = d.wrap(err)

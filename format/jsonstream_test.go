@@ -149,3 +149,55 @@ func FuzzJSONWindows(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJSONLines holds the decoder to Next when a caller takes some
+// records as their text (Line) and moves past them undecoded: every
+// record it does decode, and any error, are the ones Next gives.
+func FuzzJSONLines(f *testing.F) {
+	f.Add([]byte(`[{"a":1},{"b":[1,2]} , "x",3]`))
+	f.Add([]byte(`[{"a":1}},{"b":2}]`))
+	f.Add([]byte(`[1,2] x`))
+	f.Add([]byte("[\n{\"a\":1},\n{\"a\":2}\n]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		describe := func(rec Record, err error) string {
+			if err != nil {
+				return "error " + err.Error()
+			}
+			b, _ := AppendJSON(nil, rec.Value)
+			return fmt.Sprintf("%d %d:%d %s", rec.Index, rec.Line, rec.Col, b)
+		}
+		var want []string
+		if d, err := NewDecoder(JSON, bytes.NewReader(data), DefaultLimits); err == nil {
+			for len(want) < 1000 {
+				rec, err := d.Next()
+				if err == io.EOF {
+					break
+				}
+				want = append(want, describe(rec, err))
+				if err != nil {
+					break
+				}
+			}
+		}
+		d, err := NewDecoder(JSON, bytes.NewReader(data), DefaultLimits)
+		if err != nil {
+			return
+		}
+		ld := d.(LineDecoder)
+		for i := 0; i < len(want); i++ {
+			err := ld.NextLine()
+			if err != nil {
+				if got := describe(Record{}, err); got != want[i] {
+					t.Fatalf("record %d: %s, want %s", i+1, got, want[i])
+				}
+				return
+			}
+			if ld.Line() != nil && i%2 == 0 {
+				continue // taken as its text
+			}
+			if got := describe(ld.DecodeLine()); got != want[i] {
+				t.Fatalf("record %d: %s, want %s", i+1, got, want[i])
+			}
+		}
+	})
+}
