@@ -151,7 +151,7 @@ func (l *loop) read() (slot, error) {
 	if err := l.lines.NextLine(); err != nil {
 		return slot{}, err
 	}
-	if json, ok := l.v.Passes(l.lines.Line()); ok {
+	if json, ok := l.v.Passes(l.lines.Line(), l.lines.LineDepth()); ok {
 		return slot{json: json}, nil
 	}
 	rec, err := l.lines.DecodeLine()

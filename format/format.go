@@ -78,6 +78,8 @@ type LineDecoder interface {
 	Line() []byte
 	// DecodeLine decodes that line into its record, as Next does.
 	DecodeLine() (Record, error)
+	// LineDepth is how deep the decoder lets a line's value nest.
+	LineDepth() int
 }
 
 // Limits bound what a decoder accepts, so hostile input fails fast.

@@ -644,6 +644,9 @@ func (d *jsonDecoder) NextLine() error {
 	return nil
 }
 
+// LineDepth is one less than MaxDepth: an element is inside the array.
+func (d *jsonDecoder) LineDepth() int { return d.p.lim.MaxDepth - 1 }
+
 // Line is the text of the array element NextLine found, or nil when the
 // record is the whole document.
 func (d *jsonDecoder) Line() []byte { return d.elem }

@@ -151,6 +151,9 @@ func (d *ndjsonDecoder) NextLine() error {
 	}
 }
 
+// LineDepth is the decoder's MaxDepth: a line is a whole document.
+func (d *ndjsonDecoder) LineDepth() int { return d.lim.MaxDepth }
+
 // Line is the line NextLine read, valid until the next call to it.
 func (d *ndjsonDecoder) Line() []byte { return d.cur }
 

@@ -134,8 +134,10 @@ type fastChecker struct {
 	// rawInts makes Passes leave numbers with a fraction or exponent to
 	// the usual path, which reads 1.0 as 1 for JSON Schema.
 	rawInts bool
-	ni      literal.NumInfo
-	d       apd.Decimal
+	// rawDepth is how deep Passes reads containers.
+	rawDepth int
+	ni       literal.NumInfo
+	d        apd.Decimal
 }
 
 // run checks a record. It returns the record with its defaults, and

@@ -5,6 +5,7 @@ import (
 	"cuelang.org/go/cue/literal"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -485,14 +486,20 @@ func (a *fastAnalyser) mergeStructs(vals []ast.Expr, ev cue.Value, inDef bool) (
 	}
 	var decls []ast.Decl
 	var openFields []string
-	closedParts := 0
+	var closedLits []*ast.StructLit
 	for _, v := range vals {
-		lits, closed, ok := a.structPart(v, inDef)
-		if !ok {
+		lits, closed, isDef, ok := a.structPart(v, inDef)
+		if !ok || isDef && !inDef {
+			// A definition's nested structs are closed, the literal's
+			// beside it outside a definition open: one inDef cannot
+			// say both.
 			return nil, false, nil
 		}
 		if closed {
-			closedParts++
+			if closedLits != nil {
+				return nil, true, unsupportedAt(v, "unification of two structs, both closed")
+			}
+			closedLits = lits
 		}
 		for _, lit := range lits {
 			for _, d := range lit.Elts {
@@ -518,55 +525,88 @@ func (a *fastAnalyser) mergeStructs(vals []ast.Expr, ev cue.Value, inDef bool) (
 			}
 		}
 	}
-	if closedParts > 1 {
-		return nil, true, unsupportedAt(vals[1], "unification of two structs, both closed")
-	}
-	for _, name := range openFields {
-		if closedParts > 0 && !ev.Allows(cue.Str(name)) {
-			return nil, true, unsupportedAt(vals[0], "unification of structs where %s is not allowed", name)
+	// The closed part must declare every field of the open ones: CUE's
+	// Allows says yes where validation says "field not allowed", so the
+	// syntax decides.
+	if closedLits != nil {
+		declared := a.declaredFields(closedLits, 0)
+		for _, name := range openFields {
+			if !declared[name] {
+				return nil, true, unsupportedAt(vals[0], "unification of structs where %s is not allowed", name)
+			}
 		}
 	}
-	// CUE's Allows says a field is allowed in such a unification that
-	// validation refuses, so the closedness check is not asked.
-	a.mergedClosed = closedParts > 0
-	n, err := a.structObj(decls, vals[0], ev, inDef, closedParts == 0)
+	// Nor is CUE's closedness probe asked about the result.
+	a.mergedClosed = closedLits != nil
+	n, err := a.structObj(decls, vals[0], ev, inDef, closedLits == nil)
 	return n, true, err
 }
 
+// declaredFields lists the regular, optional and required fields that
+// lits declare, those of the definitions they embed included.
+func (a *fastAnalyser) declaredFields(lits []*ast.StructLit, depth int) map[string]bool {
+	out := map[string]bool{}
+	if depth > fastMaxDepth {
+		return out
+	}
+	for _, lit := range lits {
+		for _, d := range lit.Elts {
+			switch d := d.(type) {
+			case *ast.Field:
+				if name, isDef, err := a.label(d); err == nil && !isDef {
+					out[name] = true
+				}
+			case *ast.EmbedDecl:
+				vals, err := a.resolve(d.Expr)
+				if err != nil {
+					continue
+				}
+				for _, v := range vals {
+					if el, ok := stripParens(v).(*ast.StructLit); ok {
+						maps.Copy(out, a.declaredFields([]*ast.StructLit{el}, depth+1))
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
 // structPart is one part of a unification of structs: its literals (a
-// definition may be declared more than once) and whether it is closed: a
-// definition, or a literal in one, without "...".
-func (a *fastAnalyser) structPart(x ast.Expr, inDef bool) (lits []*ast.StructLit, closed, ok bool) {
+// definition may be declared more than once), whether it is closed (a
+// definition, or a literal in one, without "...") and whether it is a
+// reference to a definition.
+func (a *fastAnalyser) structPart(x ast.Expr, inDef bool) (lits []*ast.StructLit, closed, isDef, ok bool) {
 	var vals []ast.Expr
 	switch x := stripParens(x).(type) {
 	case *ast.StructLit:
 		vals, closed = []ast.Expr{x}, inDef
 	case *ast.Ident, *ast.SelectorExpr:
 		if id, isIdent := x.(*ast.Ident); isIdent && !isDefName(id.Name) {
-			return nil, false, false
+			return nil, false, false, false
 		}
 		if sel, isSel := x.(*ast.SelectorExpr); isSel && !isDefName(selLabel(sel.Sel)) {
-			return nil, false, false // a field of a definition is not closed by it alone
+			return nil, false, false, false // a field of a definition is not closed by it alone
 		}
 		rs, err := a.resolve(x)
 		if err != nil {
-			return nil, false, false
+			return nil, false, false, false
 		}
-		vals, closed = rs, true
+		vals, closed, isDef = rs, true, true
 	default:
-		return nil, false, false
+		return nil, false, false, false
 	}
 	for _, v := range vals {
 		lit, isLit := stripParens(v).(*ast.StructLit)
 		if !isLit {
-			return nil, false, false
+			return nil, false, false, false
 		}
 		if slices.ContainsFunc(lit.Elts, func(d ast.Decl) bool { _, e := d.(*ast.Ellipsis); return e }) {
 			closed = false
 		}
 		lits = append(lits, lit)
 	}
-	return lits, closed, true
+	return lits, closed, isDef, true
 }
 
 // flattenAnd lists the conjuncts of a & b & ...

@@ -269,26 +269,58 @@ func TestFastPathTakesAnEmbeddedDefinitionField(t *testing.T) {
 // Cases a review found where the fast path accepted what CUE rejects, or
 // wrote another record: each must now agree with CUE.
 func TestFastPathReviewCases(t *testing.T) {
-	for _, tc := range []struct{ src, recs string }{
+	for _, tc := range []struct {
+		src, recs string
+		def       string // "T" unless set; "-" for the file's value
+		anyPath   bool   // the fast path may not run at all
+	}{
 		// A definition's CUE fallback built at one use site, shared with
 		// another whose value differs.
-		{"#D: *{k?: \"a\", ...} | {k?: \"b\", ...}\n#T: {\n\ty: #D & {c: *1 | int, ...}\n\tx: #D\n}\n",
-			`{"y":{},"x":{}}` + "\n" + `{"y":{"k":"b"},"x":{"z":1}}`},
+		{src: "#D: *{k?: \"a\", ...} | {k?: \"b\", ...}\n#T: {\n\ty: #D & {c: *1 | int, ...}\n\tx: #D\n}\n",
+			recs: `{"y":{},"x":{}}` + "\n" + `{"y":{"k":"b"},"x":{"z":1}}`},
 		// Defaults that a disjunction's branch fills in count for
 		// list.UniqueItems and struct.MaxFields.
-		{"import \"list\"\n#T: x: list.UniqueItems() & ([...{a: *1 | int}] | string)\n", `{"x":[{},{"a":1}]}`},
-		{"import \"struct\"\n#T: x: struct.MaxFields(1) & ({a: *1 | int, ...} | string)\n", `{"x":{"b":1}}`},
+		{src: "import \"list\"\n#T: x: list.UniqueItems() & ([...{a: *1 | int}] | string)\n", recs: `{"x":[{},{"a":1}]}`},
+		{src: "import \"struct\"\n#T: x: struct.MaxFields(1) & ({a: *1 | int, ...} | string)\n", recs: `{"x":{"b":1}}`},
 		// -0 is 0 to list.UniqueItems.
-		{"import \"list\"\n#T: x: list.UniqueItems()\n", `{"x":[0,-0]}` + "\n" + `{"x":[0.0,-0.0]}` + "\n" + `{"x":[1,-1]}`},
+		{src: "import \"list\"\n#T: x: list.UniqueItems()\n", recs: `{"x":[0,-0]}` + "\n" + `{"x":[0.0,-0.0]}` + "\n" + `{"x":[1,-1]}`},
 		// -0 is the integer 0 (literal.ParseNum reads it as NaN).
-		{"import \"math\"\n#T: {x?: >-0.5 & <0.5, y?: math.MultipleOf(0.5), z?: <0.5}\n", `{"x":-0}` + "\n" + `{"y":-0}` + "\n" + `{"z":-0}` + "\n" + `{"z":-1}`},
+		{src: "import \"math\"\n#T: {x?: >-0.5 & <0.5, y?: math.MultipleOf(0.5), z?: <0.5}\n", recs: `{"x":-0}` + "\n" + `{"y":-0}` + "\n" + `{"z":-0}` + "\n" + `{"z":-1}`},
+		// A unification of structs: a field only an open part declares
+		// is not allowed by the closed one (CUE's Allows says it is).
+		{src: "#A: {a: int}\n#T: {x: #A & {b?: int, ...}}\n", recs: `{"x":{"a":1,"b":1}}`},
+		{src: "#A: {a: int}\n#B: {b?: int, ...}\n#T: {x: #A & #B}\n", recs: `{"x":{"a":1,"b":1}}`},
+		{src: "#A: {a: int}\n#B: {#A, b?: int}\n#C: {c?: int, ...}\n#T: #B & #C\n", recs: `{"a":1,"c":2}`, anyPath: true},
+		{src: "#A: {a: int}\nx: #A & {b?: int}\n", recs: `{"x":{"a":1,"b":1}}`, def: "-", anyPath: true},
+		// Outside a definition, a definition's nested structs stay closed.
+		{src: "#A: {a: int, b?: {c: int}}\nx: #A & {b?: {d?: int}}\n", recs: `{"x":{"a":1,"b":{"c":1,"e":2}}}`, def: "-", anyPath: true},
+		{src: "#A: {a: int, l: [...{c: int}]}\nx: #A & {b?: int}\n", recs: `{"x":{"a":1,"l":[{"c":1,"z":1}]}}`, def: "-", anyPath: true},
+		// A struct default takes part in unification: *{x: int} | _.
+		{src: "#T: {a: *{x: int} | _}\n", recs: `{"a":{}}`, anyPath: true},
+		{src: "#T: {a: *{x!: int} | _}\n", recs: `{"a":{}}`, anyPath: true},
+		{src: "#T: {a: *{x: int, ...} | _}\n", recs: `{"a":{"y":1}}`, anyPath: true},
+		{src: "#T: {a: *\"n\" | _, b: *false | _}\n", recs: `{"a":{}}` + "\n" + `{}` + "\n" + `{"b":[1]}`},
 	} {
-		sch, err := Compile("t.cue", []byte(tc.src), "T")
+		def := tc.def
+		switch def {
+		case "":
+			def = "T"
+		case "-":
+			def = ""
+		}
+		sch, err := Compile("t.cue", []byte(tc.src), def)
 		if err != nil {
 			t.Fatal(err)
 		}
 		v := sch.Validator()
-		if v.fast == nil {
+		for _, line := range strings.Split(tc.recs, "\n") {
+			if _, ok := v.Passes([]byte(line), 1000); ok {
+				if _, vs := cueOnly(v, decodeAll([]byte(line + "\n"))[0], false); vs != nil {
+					t.Errorf("%s: Passes vouches for %s, CUE says %v", tc.src, line, vs)
+				}
+			}
+		}
+		if v.fast == nil && !tc.anyPath {
 			t.Errorf("%s: no fast path: %s", tc.src, v.fastWhy)
 		}
 		for _, rec := range decodeAll([]byte(tc.recs + "\n")) {

@@ -17,7 +17,7 @@ import (
 // needs no messages and cannot change a verdict.
 
 // rawMaxDepth is the deepest nesting read here; deeper records go the
-// usual way, where the decoder's limit applies.
+// usual way.
 const rawMaxDepth = 64
 
 // PassesLines reports whether Passes can say yes at all: the fast path
@@ -27,12 +27,15 @@ func (v *Validator) PassesLines() bool { return v.fast != nil && !v.hasXform }
 // Passes reports whether line, one JSON value and blanks around it, is a
 // record the schema accepts as it stands, written exactly as the ndjson
 // encoder writes the decoded record; it then returns that value's text.
-// False means "not known": decode the line and check the record.
-func (v *Validator) Passes(line []byte) ([]byte, bool) {
+// maxDepth is how deep the decoder lets the value nest (see
+// format.LineDecoder). False means "not known": decode the line and check
+// the record.
+func (v *Validator) Passes(line []byte, maxDepth int) ([]byte, bool) {
 	if !v.PassesLines() {
 		return nil, false
 	}
 	c := v.fast
+	c.rawDepth = min(maxDepth, rawMaxDepth)
 	// JSON Schema reads 1.0 as 1, so a fraction could be rewritten.
 	c.rawInts = v.integral
 	start := skipBlanks(line, 0)
@@ -53,8 +56,11 @@ func skipBlanks(b []byte, i int) int {
 // raw reads the value at b[i] against n (nil: anything, as under _) and
 // returns where it ends, or false when it cannot vouch for it.
 func (c *fastChecker) raw(n *fastNode, b []byte, i, depth int) (int, bool) {
-	if i >= len(b) || depth > rawMaxDepth || n != nil && (n.cue != nil || len(n.disjs) > 0) {
+	if i >= len(b) || n != nil && (n.cue != nil || len(n.disjs) > 0) {
 		return 0, false
+	}
+	if (b[i] == '{' || b[i] == '[') && depth >= c.rawDepth {
+		return 0, false // deeper than the decoder reads, or than is read here
 	}
 	switch ch := b[i]; {
 	case ch == '{':

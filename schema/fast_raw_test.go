@@ -15,7 +15,7 @@ import (
 // Passes vouched.
 func passAgrees(t *testing.T, name string, v *Validator, line []byte) bool {
 	t.Helper()
-	out, ok := v.Passes(line)
+	out, ok := v.Passes(line, format.DefaultLimits.MaxDepth)
 	if !ok {
 		return false
 	}
@@ -128,11 +128,31 @@ func TestPassesCases(t *testing.T) {
 		{`{"id":1,"name":"ann","extra":` + deep(70) + `}`, ""}, // deeper than Passes reads
 		{`{"id":1,"name":"ann","extra":` + deep(20) + `}`, `{"id":1,"name":"ann","extra":` + deep(20) + `}`},
 	} {
-		out, ok := v.Passes([]byte(tc.line))
+		out, ok := v.Passes([]byte(tc.line), format.DefaultLimits.MaxDepth)
 		if got := string(out); ok != (tc.want != "") || got != tc.want {
 			t.Errorf("Passes(%s) = %q, %v; want %q", tc.line, got, ok, tc.want)
 		}
 		passAgrees(t, "t", v, []byte(tc.line))
+	}
+}
+
+// Passes reads no deeper than the decoder lets a value nest.
+func TestPassesKeepsToTheDecodersDepth(t *testing.T) {
+	sch, err := Compile("t.cue", []byte("#T: {a?: _}"), "T")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := sch.Validator()
+	defer sch.Put(v)
+	line := []byte(`{"a":[[1]]}`) // three levels
+	for depth, want := range map[int]bool{2: false, 3: true} {
+		if _, ok := v.Passes(line, depth); ok != want {
+			t.Errorf("Passes(%s, %d) = %v, want %v", line, depth, ok, want)
+		}
+		_, err := format.NewNDJSONChunkDecoder(bytes.NewReader(line), 1, 1, format.Limits{MaxDepth: depth, MaxLine: 100}).Next()
+		if (err == nil) != want {
+			t.Errorf("the decoder at depth %d: %v", depth, err)
+		}
 	}
 }
 
@@ -155,7 +175,7 @@ func TestPassesNotWithATransform(t *testing.T) {
 	defer sch.Close()
 	v := sch.Validator()
 	defer sch.Put(v)
-	if _, ok := v.Passes([]byte(`{"a":1}`)); ok || v.PassesLines() {
+	if _, ok := v.Passes([]byte(`{"a":1}`), 100); ok || v.PassesLines() {
 		t.Error("Passes vouches for a record that a transform rewrites")
 	}
 }

@@ -171,15 +171,10 @@ func (a *fastAnalyser) disjunction(x *ast.BinaryExpr, ev cue.Value, inDef bool) 
 		alts = append(alts, e)
 	}
 	flatten(x)
-	for _, e := range alts {
-		if u, ok := stripParens(e).(*ast.UnaryExpr); ok && u.Op == token.MUL {
-			e = u.X
-		}
-		if id, ok := stripParens(e).(*ast.Ident); ok && id.Name == "_" {
-			// *d | _ takes any value; its default only fills a missing
-			// field, which CUE computes once.
-			return &fastNode{kinds: kAll}, nil
-		}
+	if anyWithScalarDefaults(alts) {
+		// *d | _ takes any value; its default only fills a missing
+		// field, which CUE computes once.
+		return &fastNode{kinds: kAll}, nil
 	}
 	if n, ok, err := a.listDefault(alts, ev, inDef); ok || err != nil {
 		return n, err
@@ -222,6 +217,28 @@ func (a *fastAnalyser) disjunction(x *ast.BinaryExpr, ev cue.Value, inDef bool) 
 		k |= n.kinds
 	}
 	return &fastNode{kinds: k, atoms: []fastAtom{d}}, nil
+}
+
+// anyWithScalarDefaults reports whether alts hold _ and every other
+// alternative is a default that is a scalar literal: *"normal" | _. A
+// struct default would take part in the value's unification ({} against
+// *{x: int} | _ is {x: int}, incomplete), a scalar one cannot.
+func anyWithScalarDefaults(alts []ast.Expr) bool {
+	top := false
+	for _, e := range alts {
+		if id, ok := stripParens(e).(*ast.Ident); ok && id.Name == "_" {
+			top = true
+			continue
+		}
+		u, ok := stripParens(e).(*ast.UnaryExpr)
+		if !ok || u.Op != token.MUL {
+			return false
+		}
+		if _, scalar := scalarValue(u.X); !scalar {
+			return false
+		}
+	}
+	return top
 }
 
 // call compiles a call of a builtin the fast path knows.
