@@ -42,6 +42,7 @@ func fromJSONSchema(ctx *cue.Context, file string, sources map[string][]byte, re
 	if integralDraft(src) {
 		ast.Walk(expr, nil, integralLiteral)
 	}
+	fixTranslation(expr, isDraft2020(src))
 	if len(refs) > 0 {
 		if expr, err = embedRefs(expr, file, src, sources, refs); err != nil {
 			return nil, err
@@ -105,6 +106,7 @@ func embedRefs(expr ast.Expr, file string, src []byte, sources map[string][]byte
 		if integralDraft(src) {
 			ast.Walk(e, nil, integralLiteral)
 		}
+		fixTranslation(e, isDraft2020(src))
 		if s, ok := e.(*ast.StructLit); ok {
 			// Before 2019-09 only the root may name its draft; an
 			// embedded document is read as the root's.
@@ -197,6 +199,16 @@ func integralDraft(src []byte) bool {
 	}
 	json.Unmarshal(src, &head)
 	return !strings.Contains(head.Schema, "draft-04") && !strings.Contains(head.Schema, "draft-03")
+}
+
+// isDraft2020 reports whether a document is read as draft 2020-12: it
+// names it, or no draft at all.
+func isDraft2020(src []byte) bool {
+	var head struct {
+		Schema string `json:"$schema"`
+	}
+	json.Unmarshal(src, &head)
+	return head.Schema == "" || strings.Contains(head.Schema, "2020-12")
 }
 
 // integralLiteral writes a number literal of the schema whose fraction is

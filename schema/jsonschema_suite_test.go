@@ -34,11 +34,13 @@ var suiteDrafts = []struct{ dir, uri string }{
 type suiteGroup struct {
 	Description string          `json:"description"`
 	Schema      json.RawMessage `json:"schema"`
-	Tests       []struct {
-		Description string          `json:"description"`
-		Data        json.RawMessage `json:"data"`
-		Valid       bool            `json:"valid"`
-	} `json:"tests"`
+	Tests       []suiteTest     `json:"tests"`
+}
+
+type suiteTest struct {
+	Description string          `json:"description"`
+	Data        json.RawMessage `json:"data"`
+	Valid       bool            `json:"valid"`
 }
 
 // tally counts the tests one validator got right.
