@@ -132,6 +132,7 @@ type yamlSplitter struct {
 	text         []byte
 	pos, scanned int
 	cur          yamlChunk
+	bufSize      int // of the last buffer made, see reserve
 	line         int // lines taken
 	// open: cur has a marker or content; prefix: at the stream start or
 	// after "...", where directives may come.
@@ -208,6 +209,7 @@ func (s *yamlSplitter) nextLine() (off, textEnd, end int, ok bool) {
 // fill reads up to the next "\n"; false means a read error, kept in err.
 func (s *yamlSplitter) fill() bool {
 	b, err := s.r.ReadSlice('\n')
+	s.reserve(len(b))
 	s.text = append(s.text, b...)
 	if !s.started && (len(s.text) >= 3 || err != nil) {
 		s.started = true
@@ -262,14 +264,30 @@ func (s *yamlSplitter) take(off, textEnd, end int) (yamlChunk, bool) {
 	return yamlChunk{}, false
 }
 
+// yamlSplitBuffer is the most a buffer of the splitter starts with: room
+// for many small documents. The first buffers are smaller, for small inputs.
+const yamlSplitBuffer = 64 << 10
+
+// reserve makes room for n more bytes after text, in a new buffer if need
+// be. The documents cut from a buffer share it: a buffer is only written
+// past the end of text, and documents end before text starts.
+func (s *yamlSplitter) reserve(n int) {
+	if cap(s.text)-len(s.text) >= n {
+		return
+	}
+	s.bufSize = min(max(2*s.bufSize, 4<<10), yamlSplitBuffer)
+	b := make([]byte, len(s.text), max(2*(len(s.text)+n), s.bufSize))
+	copy(b, s.text)
+	s.text = b
+}
+
 // cut ends the current document at text[:end] and starts the next at
-// text[next:], on line nextLine. The document keeps its text; the rest
-// moves to a buffer of its own.
+// text[next:], on line nextLine. The document keeps its text, which is
+// never written again.
 func (s *yamlSplitter) cut(end, next, nextLine int) yamlChunk {
 	c := s.cur
 	c.text = s.text[:end:end]
-	rest := s.text[next:]
-	s.text = append(make([]byte, 0, max(len(rest), 4096)), rest...)
+	s.text = s.text[next:]
 	s.pos -= next
 	s.scanned -= next
 	s.cur = yamlChunk{line: nextLine}
@@ -351,11 +369,21 @@ func (d *yamlDecoder) parseBatch() error {
 	return nil
 }
 
-// decodeChunk parses one document. goccy may still see more than one in it
-// (say, after a "..." followed by content), so it returns a list, numbered
-// from 1. A malformed document is a recoverable error: the next document
-// starts after a marker line, so reading can go on there.
-func (d *yamlDecoder) decodeChunk(c yamlChunk) (recs []Record, err error) {
+// decodeChunk parses one document: by the fast path when the document is
+// in its subset of YAML, else by goccy's parser.
+func (d *yamlDecoder) decodeChunk(c yamlChunk) ([]Record, error) {
+	if recs, ok := yamlFastRecords(c, d.lim); ok {
+		return recs, nil
+	}
+	return d.decodeGoccy(c)
+}
+
+// decodeGoccy parses one document with goccy's parser. goccy may still see
+// more than one document in it (say, after a "..." followed by content),
+// so it returns a list, numbered from 1. A malformed document is a
+// recoverable error: the next document starts after a marker line, so
+// reading can go on there.
+func (d *yamlDecoder) decodeGoccy(c yamlChunk) (recs []Record, err error) {
 	defer func() {
 		// goccy can panic on odd input, and its trees may then be odd
 		// too; a panic must not escape.

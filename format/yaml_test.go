@@ -51,73 +51,75 @@ func yamlValues(recs []Record) []any {
 	return vals
 }
 
+// yamlDecodeCases are documents and the values they decode to.
+var yamlDecodeCases = []struct {
+	name string
+	src  string
+	want []any
+}{
+	{"a stream of documents gives one record each",
+		"a: 1\n---\nb: 2\n...\n---\n- x\n", []any{yamlObj("a", Number("1")), yamlObj("b", Number("2")), []any{"x"}}},
+	{"a top-level list is one record",
+		"- 1\n- 2\n", []any{[]any{Number("1"), Number("2")}}},
+	{"keys keep their order",
+		"z: 1\na: 2\nm: {y: 3, b: 4}\n", []any{yamlObj("z", Number("1"), "a", Number("2"), "m", yamlObj("y", Number("3"), "b", Number("4")))}},
+	{"big integers stay exact",
+		"n: 12345678901234567890123\nm: -98765432109876543210\n", []any{yamlObj("n", Number("12345678901234567890123"), "m", Number("-98765432109876543210"))}},
+	{"decimals stay exact",
+		"d: 0.10000000000000000001\ne: 450.00\nf: 1.5e-400\n", []any{yamlObj("d", Number("0.10000000000000000001"), "e", Number("450.00"), "f", Number("1.5e-400"))}},
+	{"core schema numbers are written in JSON syntax",
+		"[+1, 007, 0x1F, 0o17, .5, -.5e3, 1., 1e3, -0, 0xFFFFFFFFFFFFFFFFFF]\n",
+		[]any{[]any{Number("1"), Number("7"), Number("31"), Number("15"), Number("0.5"), Number("-0.5e3"), Number("1.0"), Number("1e3"), Number("-0"), Number("4722366482869645213695")}}},
+	{"YAML 1.1 spellings stay strings",
+		"[yes, No, on, OFF, y, 1_000, 0b11, 12:30, 2001-12-14, 1.2.3, 0x, .]\n",
+		[]any{[]any{"yes", "No", "on", "OFF", "y", "1_000", "0b11", "12:30", "2001-12-14", "1.2.3", "0x", "."}}},
+	{"core schema booleans and nulls are read",
+		"[true, False, TRUE, null, Null, ~, '']\n---\nk:\n", []any{[]any{true, false, true, nil, nil, nil, ""}, yamlObj("k", nil)}},
+	{"quoted scalars are strings",
+		"['1', \"true\", \"a\\tb\\u00e9\", 'it''s', \"~\"]\n", []any{[]any{"1", "true", "a\tbé", "it's", "~"}}},
+	{"block scalars keep their text",
+		"lit: |\n  a\n   b\n\nfold: >-\n  c\n  d\n\n  e\nkeep: |+\n  f\n\n", []any{yamlObj("lit", "a\n b\n", "fold", "c d\ne", "keep", "f\n\n")}},
+	{"multi-line plain scalars fold",
+		"k: one\n  two\n\n  three\n", []any{yamlObj("k", "one two\nthree")}},
+	{"standard tags choose the type",
+		"[!!str 123, !!int '7', !!float 1, !!str true, ! 12, !!bool 'true', !!null x, !!binary aGk=]\n",
+		[]any{[]any{"123", Number("7"), Number("1"), "true", "12", true, nil, "aGk="}}},
+	{"other tags leave the value alone",
+		"--- !shape\n- !circle {r: 7}\n- !<tag:example.com:x> 5\n", []any{[]any{yamlObj("r", Number("7")), Number("5")}}},
+	{"aliases expand to the anchored value",
+		"a: &x {k: [1, 2]}\nb: *x\nc: &s str\nd: *s\n", []any{yamlObj("a", yamlObj("k", []any{Number("1"), Number("2")}), "b", yamlObj("k", []any{Number("1"), Number("2")}), "c", "str", "d", "str")}},
+	{"an alias takes the latest anchor of its name",
+		"- &a 1\n- *a\n- &a 2\n- *a\n", []any{[]any{Number("1"), Number("1"), Number("2"), Number("2")}}},
+	{"merge keys bring fields in, and the mapping's own keys win",
+		"b: &b {x: 1, y: 2}\no: &o {y: 3, z: 4}\nm:\n  <<: [*b, *o]\n  x: 9\nn:\n  w: 0\n  <<: *o\n",
+		[]any{yamlObj("b", yamlObj("x", Number("1"), "y", Number("2")), "o", yamlObj("y", Number("3"), "z", Number("4")),
+			"m", yamlObj("y", Number("2"), "z", Number("4"), "x", Number("9")), "n", yamlObj("w", Number("0"), "y", Number("3"), "z", Number("4")))}},
+	{"a key that ends in << is an ordinary key",
+		"A<<: null\n", []any{yamlObj("A<<", nil)}},
+	{"a quoted << is an ordinary key",
+		"\"<<\": {a: 1}\n", []any{yamlObj("<<", yamlObj("a", Number("1")))}},
+	{"scalar keys become their text",
+		"1: a\ntrue: b\nnull: c\n1.50: d\n0x10: e\n? |\n  f\n: g\n", []any{yamlObj("1", "a", "true", "b", "null", "c", "1.50", "d", "0x10", "e", "f\n", "g")}},
+	{"an explicitly empty document is null",
+		"---\n--- # nothing\n...\n---\na: 1\n", []any{nil, nil, yamlObj("a", Number("1"))}},
+	{"a stream of only comments has no records",
+		"# just a comment\n\n   \n# another\n", []any{}},
+	{"an empty stream has no records", "", []any{}},
+	{"a document end marker alone makes no document", "...\n", []any{}},
+	{"a byte order mark is skipped",
+		"\uFEFFa: 1\n", []any{yamlObj("a", Number("1"))}},
+	{"directives belong to the document that follows",
+		"%YAML 1.2\n---\na: 1\n...\n%YAML 1.2\n%TAG !e! tag:example.com,2000:\n--- !e!x\nb: 2\n", []any{yamlObj("a", Number("1")), yamlObj("b", Number("2"))}},
+	{"CRLF line breaks are read",
+		"a: 1\r\nb: |\r\n  x\r\n---\r\nc: 2\r\n", []any{yamlObj("a", Number("1"), "b", "x\n"), yamlObj("c", Number("2"))}},
+	{"a line of a tab between entries is blank",
+		"a: 1\n\t\nb: 2\n", []any{yamlObj("a", Number("1"), "b", Number("2"))}},
+	{"a document marker needs white space after it",
+		"---word\n", []any{"---word"}},
+}
+
 func TestYAMLDecode(t *testing.T) {
-	tests := []struct {
-		name string
-		src  string
-		want []any
-	}{
-		{"a stream of documents gives one record each",
-			"a: 1\n---\nb: 2\n...\n---\n- x\n", []any{yamlObj("a", Number("1")), yamlObj("b", Number("2")), []any{"x"}}},
-		{"a top-level list is one record",
-			"- 1\n- 2\n", []any{[]any{Number("1"), Number("2")}}},
-		{"keys keep their order",
-			"z: 1\na: 2\nm: {y: 3, b: 4}\n", []any{yamlObj("z", Number("1"), "a", Number("2"), "m", yamlObj("y", Number("3"), "b", Number("4")))}},
-		{"big integers stay exact",
-			"n: 12345678901234567890123\nm: -98765432109876543210\n", []any{yamlObj("n", Number("12345678901234567890123"), "m", Number("-98765432109876543210"))}},
-		{"decimals stay exact",
-			"d: 0.10000000000000000001\ne: 450.00\nf: 1.5e-400\n", []any{yamlObj("d", Number("0.10000000000000000001"), "e", Number("450.00"), "f", Number("1.5e-400"))}},
-		{"core schema numbers are written in JSON syntax",
-			"[+1, 007, 0x1F, 0o17, .5, -.5e3, 1., 1e3, -0, 0xFFFFFFFFFFFFFFFFFF]\n",
-			[]any{[]any{Number("1"), Number("7"), Number("31"), Number("15"), Number("0.5"), Number("-0.5e3"), Number("1.0"), Number("1e3"), Number("-0"), Number("4722366482869645213695")}}},
-		{"YAML 1.1 spellings stay strings",
-			"[yes, No, on, OFF, y, 1_000, 0b11, 12:30, 2001-12-14, 1.2.3, 0x, .]\n",
-			[]any{[]any{"yes", "No", "on", "OFF", "y", "1_000", "0b11", "12:30", "2001-12-14", "1.2.3", "0x", "."}}},
-		{"core schema booleans and nulls are read",
-			"[true, False, TRUE, null, Null, ~, '']\n---\nk:\n", []any{[]any{true, false, true, nil, nil, nil, ""}, yamlObj("k", nil)}},
-		{"quoted scalars are strings",
-			"['1', \"true\", \"a\\tb\\u00e9\", 'it''s', \"~\"]\n", []any{[]any{"1", "true", "a\tbé", "it's", "~"}}},
-		{"block scalars keep their text",
-			"lit: |\n  a\n   b\n\nfold: >-\n  c\n  d\n\n  e\nkeep: |+\n  f\n\n", []any{yamlObj("lit", "a\n b\n", "fold", "c d\ne", "keep", "f\n\n")}},
-		{"multi-line plain scalars fold",
-			"k: one\n  two\n\n  three\n", []any{yamlObj("k", "one two\nthree")}},
-		{"standard tags choose the type",
-			"[!!str 123, !!int '7', !!float 1, !!str true, ! 12, !!bool 'true', !!null x, !!binary aGk=]\n",
-			[]any{[]any{"123", Number("7"), Number("1"), "true", "12", true, nil, "aGk="}}},
-		{"other tags leave the value alone",
-			"--- !shape\n- !circle {r: 7}\n- !<tag:example.com:x> 5\n", []any{[]any{yamlObj("r", Number("7")), Number("5")}}},
-		{"aliases expand to the anchored value",
-			"a: &x {k: [1, 2]}\nb: *x\nc: &s str\nd: *s\n", []any{yamlObj("a", yamlObj("k", []any{Number("1"), Number("2")}), "b", yamlObj("k", []any{Number("1"), Number("2")}), "c", "str", "d", "str")}},
-		{"an alias takes the latest anchor of its name",
-			"- &a 1\n- *a\n- &a 2\n- *a\n", []any{[]any{Number("1"), Number("1"), Number("2"), Number("2")}}},
-		{"merge keys bring fields in, and the mapping's own keys win",
-			"b: &b {x: 1, y: 2}\no: &o {y: 3, z: 4}\nm:\n  <<: [*b, *o]\n  x: 9\nn:\n  w: 0\n  <<: *o\n",
-			[]any{yamlObj("b", yamlObj("x", Number("1"), "y", Number("2")), "o", yamlObj("y", Number("3"), "z", Number("4")),
-				"m", yamlObj("y", Number("2"), "z", Number("4"), "x", Number("9")), "n", yamlObj("w", Number("0"), "y", Number("3"), "z", Number("4")))}},
-		{"a key that ends in << is an ordinary key",
-			"A<<: null\n", []any{yamlObj("A<<", nil)}},
-		{"a quoted << is an ordinary key",
-			"\"<<\": {a: 1}\n", []any{yamlObj("<<", yamlObj("a", Number("1")))}},
-		{"scalar keys become their text",
-			"1: a\ntrue: b\nnull: c\n1.50: d\n0x10: e\n? |\n  f\n: g\n", []any{yamlObj("1", "a", "true", "b", "null", "c", "1.50", "d", "0x10", "e", "f\n", "g")}},
-		{"an explicitly empty document is null",
-			"---\n--- # nothing\n...\n---\na: 1\n", []any{nil, nil, yamlObj("a", Number("1"))}},
-		{"a stream of only comments has no records",
-			"# just a comment\n\n   \n# another\n", []any{}},
-		{"an empty stream has no records", "", []any{}},
-		{"a document end marker alone makes no document", "...\n", []any{}},
-		{"a byte order mark is skipped",
-			"\uFEFFa: 1\n", []any{yamlObj("a", Number("1"))}},
-		{"directives belong to the document that follows",
-			"%YAML 1.2\n---\na: 1\n...\n%YAML 1.2\n%TAG !e! tag:example.com,2000:\n--- !e!x\nb: 2\n", []any{yamlObj("a", Number("1")), yamlObj("b", Number("2"))}},
-		{"CRLF line breaks are read",
-			"a: 1\r\nb: |\r\n  x\r\n---\r\nc: 2\r\n", []any{yamlObj("a", Number("1"), "b", "x\n"), yamlObj("c", Number("2"))}},
-		{"a line of a tab between entries is blank",
-			"a: 1\n\t\nb: 2\n", []any{yamlObj("a", Number("1"), "b", Number("2"))}},
-		{"a document marker needs white space after it",
-			"---word\n", []any{"---word"}},
-	}
-	for _, tt := range tests {
+	for _, tt := range yamlDecodeCases {
 		t.Run(tt.name, func(t *testing.T) {
 			recs, err := readYAML(t, tt.src, DefaultLimits)
 			if err != nil {
@@ -130,43 +132,50 @@ func TestYAMLDecode(t *testing.T) {
 	}
 }
 
-func TestYAMLDecodeErrors(t *testing.T) {
+// yamlBomb is a document of ten values that expands to ten billion.
+func yamlBomb() string {
 	bomb := "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
 	for c := 'b'; c <= 'j'; c++ {
 		p := string(c - 1)
 		bomb += fmt.Sprintf("%c: &%c [*%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s, *%s]\n", c, c, p, p, p, p, p, p, p, p, p, p)
 	}
-	tests := []struct {
-		name string
-		src  string
-		lim  Limits
-		want string
-	}{
-		{"a duplicate key names the key", "name: a\nname: b\n", DefaultLimits, `2:1: duplicate key "name"`},
-		{"keys that read as the same text are duplicates", "1: a\n\"1\": b\n", DefaultLimits, `2:1: duplicate key "1"`},
-		{"a duplicate key in a nested mapping is found", "a:\n  b: 1\n  c: 2\n  b: 3\n", DefaultLimits, `4:3: duplicate key "b"`},
-		{"a syntax error gives goccy's message on one line", "a: [1, 2\n", DefaultLimits, "1:4: sequence end token ']' not found"},
-		{"a bad indentation is a syntax error", "a:\n  b: 1\n c: 2\n", DefaultLimits, "3:2: value is not allowed in this context"},
-		{"invalid UTF-8 is positioned", "a: 1\nb: é\xff\n", DefaultLimits, "2:5: invalid UTF-8 byte 0xff"},
-		{"infinity is not a JSON number", "x: -.inf\n", DefaultLimits, "1:4: -.inf cannot be represented as a JSON number"},
-		{"not-a-number is not a JSON number", "- .NaN\n", DefaultLimits, "1:3: .NaN cannot be represented as a JSON number"},
-		{"a mapping as a key is refused", "? {a: 1}\n: b\n", DefaultLimits, "1:3: complex mapping keys are not supported"},
-		{"a list as a key is refused", "[a, b]: c\n", DefaultLimits, "1:1: complex mapping keys are not supported"},
-		{"an alias to a list as a key is refused", "- &k [a]\n- {*k : b}\n", DefaultLimits, "1:6: complex mapping keys are not supported"},
-		{"an unknown alias is named", "a: *nope\n", DefaultLimits, `1:4: unknown alias "nope"`},
-		{"an anchor can't hold an alias to itself", "a: &a [*a]\n", DefaultLimits, `1:8: unknown alias "a"`},
-		{"a merge of a scalar is refused", "<<: 1\n", DefaultLimits, "1:5: the merge key << needs a mapping or a list of mappings"},
-		{"a tag that can't hold the value is refused", "n: !!int twelve\n", DefaultLimits, `1:4: !!int value "twelve" is not a number`},
-		{"a directive needs a document marker", "%YAML 1.2\na: 1\n", DefaultLimits, `1:1: a directive must be followed by a document start marker "---"`},
-		{"an undeclared tag handle is refused", "--- !e!x 1\n", DefaultLimits, "1:5: tag handle !e! is not declared by a %TAG directive"},
-		{"a comment needs space before it", "a: [1]#c\n", DefaultLimits, "1:7: a comment needs white space before the #"},
-		{"nesting past the limit is refused", strings.Repeat("[", 6) + strings.Repeat("]", 6), Limits{MaxDepth: 5, MaxNodes: 100}, "1:6: nesting deeper than 5 levels"},
-		{"block nesting past the limit is refused", "- - - x\n", Limits{MaxDepth: 2, MaxNodes: 100}, "1:5: nesting deeper than 2 levels"},
-		{"nesting through an alias past the limit is refused", "a: &a [[1]]\nb: [[*a]]\n", Limits{MaxDepth: 3, MaxNodes: 100}, "2:6: nesting deeper than 3 levels"},
-		{"an alias bomb fails at once", bomb, DefaultLimits, "6:36: document expands to more than 1000000 values through aliases"},
-		{"the alias limit counts expanded values", "a: &a [1, 2, 3]\nb: [*a, *a]\n", Limits{MaxDepth: 10, MaxNodes: 7}, "2:9: document expands to more than 7 values through aliases"},
-	}
-	for _, tt := range tests {
+	return bomb
+}
+
+// yamlErrorCases are documents and the errors they fail with.
+var yamlErrorCases = []struct {
+	name string
+	src  string
+	lim  Limits
+	want string
+}{
+	{"a duplicate key names the key", "name: a\nname: b\n", DefaultLimits, `2:1: duplicate key "name"`},
+	{"keys that read as the same text are duplicates", "1: a\n\"1\": b\n", DefaultLimits, `2:1: duplicate key "1"`},
+	{"a duplicate key in a nested mapping is found", "a:\n  b: 1\n  c: 2\n  b: 3\n", DefaultLimits, `4:3: duplicate key "b"`},
+	{"a syntax error gives goccy's message on one line", "a: [1, 2\n", DefaultLimits, "1:4: sequence end token ']' not found"},
+	{"a bad indentation is a syntax error", "a:\n  b: 1\n c: 2\n", DefaultLimits, "3:2: value is not allowed in this context"},
+	{"invalid UTF-8 is positioned", "a: 1\nb: é\xff\n", DefaultLimits, "2:5: invalid UTF-8 byte 0xff"},
+	{"infinity is not a JSON number", "x: -.inf\n", DefaultLimits, "1:4: -.inf cannot be represented as a JSON number"},
+	{"not-a-number is not a JSON number", "- .NaN\n", DefaultLimits, "1:3: .NaN cannot be represented as a JSON number"},
+	{"a mapping as a key is refused", "? {a: 1}\n: b\n", DefaultLimits, "1:3: complex mapping keys are not supported"},
+	{"a list as a key is refused", "[a, b]: c\n", DefaultLimits, "1:1: complex mapping keys are not supported"},
+	{"an alias to a list as a key is refused", "- &k [a]\n- {*k : b}\n", DefaultLimits, "1:6: complex mapping keys are not supported"},
+	{"an unknown alias is named", "a: *nope\n", DefaultLimits, `1:4: unknown alias "nope"`},
+	{"an anchor can't hold an alias to itself", "a: &a [*a]\n", DefaultLimits, `1:8: unknown alias "a"`},
+	{"a merge of a scalar is refused", "<<: 1\n", DefaultLimits, "1:5: the merge key << needs a mapping or a list of mappings"},
+	{"a tag that can't hold the value is refused", "n: !!int twelve\n", DefaultLimits, `1:4: !!int value "twelve" is not a number`},
+	{"a directive needs a document marker", "%YAML 1.2\na: 1\n", DefaultLimits, `1:1: a directive must be followed by a document start marker "---"`},
+	{"an undeclared tag handle is refused", "--- !e!x 1\n", DefaultLimits, "1:5: tag handle !e! is not declared by a %TAG directive"},
+	{"a comment needs space before it", "a: [1]#c\n", DefaultLimits, "1:7: a comment needs white space before the #"},
+	{"nesting past the limit is refused", strings.Repeat("[", 6) + strings.Repeat("]", 6), Limits{MaxDepth: 5, MaxNodes: 100}, "1:6: nesting deeper than 5 levels"},
+	{"block nesting past the limit is refused", "- - - x\n", Limits{MaxDepth: 2, MaxNodes: 100}, "1:5: nesting deeper than 2 levels"},
+	{"nesting through an alias past the limit is refused", "a: &a [[1]]\nb: [[*a]]\n", Limits{MaxDepth: 3, MaxNodes: 100}, "2:6: nesting deeper than 3 levels"},
+	{"an alias bomb fails at once", yamlBomb(), DefaultLimits, "6:36: document expands to more than 1000000 values through aliases"},
+	{"the alias limit counts expanded values", "a: &a [1, 2, 3]\nb: [*a, *a]\n", Limits{MaxDepth: 10, MaxNodes: 7}, "2:9: document expands to more than 7 values through aliases"},
+}
+
+func TestYAMLDecodeErrors(t *testing.T) {
+	for _, tt := range yamlErrorCases {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now()
 			_, err := readYAML(t, tt.src, tt.lim)

@@ -240,21 +240,32 @@ func (w *yamlWalker) value(n ast.Node) (any, error) {
 
 // plain resolves an untagged plain scalar by the YAML 1.2 core schema.
 func (w *yamlWalker) plain(n ast.Node, s string) (any, error) {
-	switch s {
-	case "", "~", "null", "Null", "NULL":
-		return nil, nil
-	case "true", "True", "TRUE":
-		return true, nil
-	case "false", "False", "FALSE":
-		return false, nil
-	}
-	if isYAMLInfNaN(s) {
+	v, ok := yamlPlain(s)
+	if !ok {
 		return nil, yamlNodeError(n, fmt.Sprintf("%s cannot be represented as a JSON number", s))
 	}
-	if num, ok := yamlNumber(s); ok {
-		return num, nil
+	return v, nil
+}
+
+// yamlPlain resolves the text of an untagged plain scalar by the YAML 1.2
+// core schema. ok is false for the infinities and not-a-numbers, which
+// JSON numbers can't hold.
+func yamlPlain(s string) (v any, ok bool) {
+	switch s {
+	case "", "~", "null", "Null", "NULL":
+		return nil, true
+	case "true", "True", "TRUE":
+		return true, true
+	case "false", "False", "FALSE":
+		return false, true
 	}
-	return s, nil
+	if isYAMLInfNaN(s) {
+		return nil, false
+	}
+	if num, ok := yamlNumber(s); ok {
+		return num, true
+	}
+	return s, true
 }
 
 // isYAMLInfNaN reports whether s is one of the core schema's infinities or
@@ -290,9 +301,9 @@ func yamlNumber(s string) (Number, bool) {
 	}
 	// [-+]? ( \. [0-9]+ | [0-9]+ ( \. [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?
 	i := 0
-	neg := false
+	neg, plus := false, false
 	if i < len(s) && (s[i] == '-' || s[i] == '+') {
-		neg = s[i] == '-'
+		neg, plus = s[i] == '-', s[i] == '+'
 		i++
 	}
 	intStart := i
@@ -333,6 +344,9 @@ func yamlNumber(s string) (Number, bool) {
 		return "", false
 	}
 	// JSON wants no "+", no leading zeros, and digits on both sides of ".".
+	if !plus && (intPart == "0" || intPart != "" && intPart[0] != '0') && (!hasDot || frac != "") {
+		return Number(s), true // JSON already
+	}
 	intPart = strings.TrimLeft(intPart, "0")
 	if intPart == "" {
 		intPart = "0"
