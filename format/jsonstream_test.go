@@ -75,31 +75,41 @@ func TestJSONArrayStreamsInBoundedMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	peak := readMeasuringHeap(t, d, rows, 20000, func(n int, rec Record) {
+		if rec.Line != n+1 || rec.Index != n {
+			t.Fatalf("record %d at line %d, index %d", n, rec.Line, rec.Index)
+		}
+	})
+	// The array is some 19 MB; a window is 256 KiB.
+	if peak > 8<<20 {
+		t.Errorf("%d MB of heap in use while reading, want the array not held", peak>>20)
+	}
+}
+
+// readMeasuringHeap reads every record of d, which must be want, calls
+// check on each, and returns the most heap in use, measured after a GC
+// every every records.
+func readMeasuringHeap(t *testing.T, d Decoder, want, every int, check func(n int, rec Record)) uint64 {
+	t.Helper()
 	var ms runtime.MemStats
 	peak := uint64(0)
 	for n := 1; ; n++ {
 		rec, err := d.Next()
 		if err == io.EOF {
-			if n-1 != rows {
-				t.Fatalf("read %d records, want %d", n-1, rows)
+			if n-1 != want {
+				t.Fatalf("read %d records, want %d", n-1, want)
 			}
-			break
+			return peak
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rec.Line != n+1 || rec.Index != n {
-			t.Fatalf("record %d at line %d, index %d", n, rec.Line, rec.Index)
-		}
-		if n%20000 == 0 {
+		check(n, rec)
+		if n%every == 0 {
 			runtime.GC()
 			runtime.ReadMemStats(&ms)
 			peak = max(peak, ms.HeapInuse)
 		}
-	}
-	// The array is some 19 MB; a window is 256 KiB.
-	if peak > 8<<20 {
-		t.Errorf("%d MB of heap in use while reading, want the array not held", peak>>20)
 	}
 }
 

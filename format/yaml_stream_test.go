@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -111,28 +110,11 @@ func TestYAMLStreamsInBoundedMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ms runtime.MemStats
-	peak := uint64(0)
-	for n := 1; ; n++ {
-		rec, err := d.Next()
-		if err == io.EOF {
-			if n-1 != docs {
-				t.Fatalf("read %d records, want %d", n-1, docs)
-			}
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	peak := readMeasuringHeap(t, d, docs, 2000, func(n int, rec Record) {
 		if rec.Index != n || rec.Line != 7*(n-1)+2 {
 			t.Fatalf("record %d: index %d at line %d", n, rec.Index, rec.Line)
 		}
-		if n%2000 == 0 {
-			runtime.GC()
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapInuse)
-		}
-	}
+	})
 	// The stream is some 20 MB.
 	if peak > 10<<20 {
 		t.Errorf("%d MB of heap in use while reading, want the stream not held", peak>>20)
