@@ -531,6 +531,8 @@ type jsonDecoder struct {
 	elem    []byte
 	elemEnd int
 	pending bool
+	// scanned is where window found the element's end, or -1.
+	scanned int
 }
 
 func newJSONDecoder(r io.Reader, lim Limits) (Decoder, error) {
@@ -625,6 +627,7 @@ func (d *jsonDecoder) NextLine() error {
 	if d.done {
 		return io.EOF
 	}
+	d.scanned = -1
 	if err := d.window(); err != nil {
 		d.err = err
 		return err
@@ -633,10 +636,14 @@ func (d *jsonDecoder) NextLine() error {
 	d.n++
 	d.elem, d.pending = nil, true
 	if d.inList {
-		scan := elemScan{pos: d.p.pos}
+		end := d.scanned
+		if end < 0 {
+			scan := elemScan{pos: d.p.pos}
+			end = scan.end(d.p.data)
+		}
 		// Only an element a comma ends: what follows the last one
 		// may be an error that keeps it from being a record at all.
-		if end := scan.end(d.p.data); end >= 0 && d.p.data[end] == ',' {
+		if end >= 0 && d.p.data[end] == ',' {
 			d.elemEnd = end
 			d.elem = bytes.TrimRight(d.p.data[d.p.pos:end], " \t\r\n")
 		}

@@ -123,6 +123,9 @@ func (d *jsonDecoder) window() error {
 		}
 	}
 	d.scan.started = false
+	if d.scan.pos < len(d.p.data) {
+		d.scanned = d.scan.pos // NextLine need not scan the element again
+	}
 	return nil
 }
 

@@ -189,6 +189,9 @@ func FuzzJSONLines(f *testing.F) {
 				}
 			}
 		}
+		// The same through small windows, so that elements straddle them.
+		defer func(w int) { jsonWindow = w }(jsonWindow)
+		jsonWindow = len(data)%13 + 1
 		d, err := NewDecoder(JSON, bytes.NewReader(data), DefaultLimits)
 		if err != nil {
 			return
