@@ -41,6 +41,11 @@ fuzz:
 	$(GO) test ./format -run '^$$' -fuzz '^FuzzYAMLDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./format -run '^$$' -fuzz '^FuzzTOMLDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./format -run '^$$' -fuzz '^FuzzDecompress$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./format -run '^$$' -fuzz '^FuzzJSONWindows$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./format -run '^$$' -fuzz '^FuzzJSONLines$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./format -run '^$$' -fuzz '^FuzzYAMLFastAgrees$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./schema -run '^$$' -fuzz '^FuzzPasses$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./schema -run '^$$' -fuzz '^FuzzFastPathAgreesWithCUE$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./pipeline -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 # Long measurements, kept out of make test: benchmarks, and the 200,000
