@@ -382,13 +382,15 @@ func (sr *stageRun) record(i int, it *item, res *itemResult) {
 		}
 		name := base + "-" + strconv.Itoa(k) + ".part"
 		job.moves = append(job.moves, [2]string{tmp, name})
-		e.Parts = append(e.Parts, partRef{Output: k, File: name, SHA256: res.sums[tmp], Size: res.sizes[tmp], Records: res.counts[tmp]})
+		f := res.fact(tmp)
+		e.Parts = append(e.Parts, partRef{Output: k, File: name, SHA256: f.sum, Size: f.size, Records: f.records})
 		cr.parts[k] = filepath.Join(sr.r.state.parts, name)
 	}
 	if res.rejects != "" {
 		name := base + "-rejects.part"
 		job.moves = append(job.moves, [2]string{res.rejects, name})
-		e.Rejects = &partRef{Output: -1, File: name, SHA256: res.sums[res.rejects], Size: res.sizes[res.rejects], Records: res.counts[res.rejects]}
+		f := res.fact(res.rejects)
+		e.Rejects = &partRef{Output: -1, File: name, SHA256: f.sum, Size: f.size, Records: f.records}
 		cr.rejects = filepath.Join(sr.r.state.parts, name)
 	}
 	sr.r.commits.add(job)

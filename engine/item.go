@@ -28,11 +28,9 @@ type itemResult struct {
 	parts     []string // per output; "" when the item wrote no record there
 	rejects   string
 	errs      []RecordError
-	// sums, sizes and counts hold each part's sha256, bytes and records,
-	// by path.
-	sums   map[string]string
-	sizes  map[string]int64
-	counts map[string]int
+	// facts are each part's sha256, bytes and records: a slice, not maps,
+	// since a run of a million small files holds one result per file.
+	facts []partFact
 	// cutOff is set when the item's last attempt was stopped before its
 	// end: it ran out of time or memory.
 	cutOff bool
@@ -43,6 +41,23 @@ type itemResult struct {
 }
 
 func (r *itemResult) failedAny() bool { return r.err != nil || r.failed > 0 }
+
+// partFact is what a part in the working folder holds.
+type partFact struct {
+	path, sum string
+	size      int64
+	records   int
+}
+
+// fact is what the part at path holds, as its report said.
+func (r *itemResult) fact(path string) partFact {
+	for _, f := range r.facts {
+		if f.path == path {
+			return f
+		}
+	}
+	return partFact{}
+}
 
 // tryItem is the Attempt of a stage's Work: it runs the n-th attempt of
 // item i here, with the stage's ItemFunc, after throwing away what a
@@ -131,7 +146,7 @@ func (sr *stageRun) job(i, n int) Job {
 // part is in the working folder.
 func (sr *stageRun) take(i, n int, rep Report, path func(name string) string) {
 	res := itemResult{records: rep.Records, ok: rep.OK, failed: rep.Failed, errs: rep.Errors, attempts: n,
-		parts: make([]string, len(sr.s.Outputs)), sums: map[string]string{}, sizes: map[string]int64{}, counts: map[string]int{}}
+		parts: make([]string, len(sr.s.Outputs)), facts: make([]partFact, 0, len(rep.Parts))}
 	for _, p := range rep.Parts {
 		file := path(p.Name)
 		if p.Output < 0 {
@@ -139,7 +154,7 @@ func (sr *stageRun) take(i, n int, rep Report, path func(name string) string) {
 		} else if p.Output < len(res.parts) {
 			res.parts[p.Output] = file
 		}
-		res.sums[file], res.sizes[file], res.counts[file] = p.SHA256, p.Size, p.Records
+		res.facts = append(res.facts, partFact{path: file, sum: p.SHA256, size: p.Size, records: p.Records})
 	}
 	if f := rep.Failure; f != nil {
 		res.err, res.transient, res.cutOff = f, f.Transient, f.CutOff
