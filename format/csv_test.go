@@ -250,14 +250,22 @@ func benchCSV(rows int) []byte {
 
 func BenchmarkCSVDecode(b *testing.B) {
 	const rows = 10000
-	data := benchCSV(rows)
+	benchDecode(b, CSV, benchCSV(rows), rows, nil)
+}
+
+// benchDecode times decoding data, which holds want records of format f,
+// and reports records/s; check, when set, looks at each record.
+func benchDecode(b *testing.B, f Format, data []byte, want int, check func(n int, rec Record)) {
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {
-		d, _ := NewDecoder(CSV, bytes.NewReader(data), DefaultLimits)
+		d, err := NewDecoder(f, bytes.NewReader(data), DefaultLimits)
+		if err != nil {
+			b.Fatal(err)
+		}
 		n := 0
 		for {
-			_, err := d.Next()
+			rec, err := d.Next()
 			if err == io.EOF {
 				break
 			}
@@ -265,10 +273,13 @@ func BenchmarkCSVDecode(b *testing.B) {
 				b.Fatal(err)
 			}
 			n++
+			if check != nil {
+				check(n, rec)
+			}
 		}
-		if n != rows {
-			b.Fatalf("read %d records, want %d", n, rows)
+		if n != want {
+			b.Fatalf("read %d records, want %d", n, want)
 		}
 	}
-	b.ReportMetric(float64(b.N*rows)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(b.N*want)/b.Elapsed().Seconds(), "records/s")
 }

@@ -331,31 +331,9 @@ func benchJSONArray(b *testing.B, rows int) {
 		fmt.Fprintf(&buf, `{"id": %d, "name": "user %d"}`, i, i)
 	}
 	buf.WriteString("\n]\n")
-	data := buf.Bytes()
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		d, err := NewDecoder(JSON, bytes.NewReader(data), DefaultLimits)
-		if err != nil {
-			b.Fatal(err)
+	benchDecode(b, JSON, buf.Bytes(), rows, func(n int, r Record) {
+		if r.Line != n+1 {
+			b.Fatalf("record %d on line %d", n, r.Line)
 		}
-		n := 0
-		for {
-			r, err := d.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			n++
-			if r.Line != n+1 {
-				b.Fatalf("record %d on line %d", n, r.Line)
-			}
-		}
-		if n != rows {
-			b.Fatalf("read %d records, want %d", n, rows)
-		}
-	}
-	b.ReportMetric(float64(b.N*rows)/b.Elapsed().Seconds(), "records/s")
+	})
 }

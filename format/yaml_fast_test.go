@@ -318,27 +318,7 @@ func BenchmarkYAMLDecode(b *testing.B) {
 		fmt.Fprintf(&buf, "---\nid: %d\nname: \"user %d\"\nemail: \"user%d@example.com\"\nage: %d\ntags: [\"dev\", \"admin\"]\naddress:\n  city: \"Oslo\"\n  zip: \"%05d\"\n",
 			i, i, i, 18+i%60, i*7919%100000)
 	}
-	data := buf.Bytes()
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		d, _ := NewDecoder(YAML, bytes.NewReader(data), DefaultLimits)
-		n := 0
-		for {
-			_, err := d.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
-			n++
-		}
-		if n != docs {
-			b.Fatalf("read %d records, want %d", n, docs)
-		}
-	}
-	b.ReportMetric(float64(b.N*docs)/b.Elapsed().Seconds(), "records/s")
+	benchDecode(b, YAML, buf.Bytes(), docs, nil)
 }
 
 // yamlGen writes random YAML documents near the fast path's subset: its

@@ -103,28 +103,25 @@ func AppendJSON(b []byte, u User, pad int) []byte {
 
 // WriteNDJSON writes the first n records of seed, one per line.
 func WriteNDJSON(w io.Writer, n int, seed uint64, pad int) error {
-	bw := bufio.NewWriter(w)
-	g := New(seed)
-	var b []byte
-	for range n {
-		b = append(AppendJSON(b[:0], g.Next(), pad), '\n')
-		if _, err := bw.Write(b); err != nil {
-			return err
-		}
-	}
-	return bw.Flush()
+	return writeLines(w, n, seed, pad, func(User) bool { return true })
 }
 
 // WriteValidNDJSON writes the records of the first n of seed that are valid,
 // one per line: n - Invalid(n) lines, for tools that stop at the first
 // invalid record and for timing the all-valid case.
 func WriteValidNDJSON(w io.Writer, n int, seed uint64) error {
+	return writeLines(w, n, seed, 0, User.Valid)
+}
+
+// writeLines writes those of the first n records of seed that keep
+// accepts, one per line.
+func writeLines(w io.Writer, n int, seed uint64, pad int, keep func(User) bool) error {
 	bw := bufio.NewWriter(w)
 	g := New(seed)
 	var b []byte
 	for range n {
-		if u := g.Next(); u.Valid() {
-			b = append(AppendJSON(b[:0], u, 0), '\n')
+		if u := g.Next(); keep(u) {
+			b = append(AppendJSON(b[:0], u, pad), '\n')
 			if _, err := bw.Write(b); err != nil {
 				return err
 			}
