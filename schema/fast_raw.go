@@ -118,7 +118,6 @@ func (c *fastChecker) rawAtoms(n *fastNode, k valueKinds, s string) bool {
 		var ok bool
 		switch a := a.(type) {
 		case *numAtom:
-			c.unsure = false
 			ok = a.holdsText(c, s, k)
 		case *strAtom:
 			ok = (s == a.s) == (a.op == opEq)
