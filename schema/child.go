@@ -55,6 +55,9 @@ type childHello struct {
 	Spec      Spec              `json:"spec"`
 	Transform *Spec             `json:"transform,omitempty"`
 	Refs      map[string]string `json:"refs,omitempty"`
+	// NativeWhole: the JSON Schema is checked natively alone (in the
+	// parent), and CUE sees it as _.
+	NativeWhole bool `json:"native_whole,omitempty"`
 }
 
 // childReply answers a check, or the hello.
@@ -91,6 +94,9 @@ func serveChild(in io.Reader, out io.Writer) int {
 	s := &Schema{spec: hello.Spec, transform: hello.Transform, refs: hello.Refs, sources: map[string][]byte{}, display: func(p string) string { return p }}
 	for f, src := range hello.Sources {
 		s.sources[f] = []byte(src)
+	}
+	if hello.NativeWhole {
+		s.native = &nativeCheck{whole: true}
 	}
 	v, err := s.newValidator()
 	if err != nil {
@@ -182,7 +188,7 @@ func (s *Schema) startChild(ctx context.Context) (*child, error) {
 	s.track(c, true)
 	go c.read(out, s)
 	c.w = bufio.NewWriterSize(c.in, 64<<10)
-	hello := childHello{Spec: s.spec, Transform: s.transform, Refs: s.refs, Sources: map[string]string{}}
+	hello := childHello{Spec: s.spec, Transform: s.transform, Refs: s.refs, Sources: map[string]string{}, NativeWhole: s.native != nil && s.native.whole}
 	for f, src := range s.sources {
 		hello.Sources[f] = string(src)
 	}

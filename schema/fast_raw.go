@@ -21,8 +21,9 @@ import (
 const rawMaxDepth = 64
 
 // PassesLines reports whether Passes can say yes at all: the fast path
-// checks records and no transform rewrites them.
-func (v *Validator) PassesLines() bool { return v.fast != nil && !v.hasXform }
+// checks records, no transform rewrites them and no native JSON Schema
+// check has to see them.
+func (v *Validator) PassesLines() bool { return v.fast != nil && !v.hasXform && v.s.native == nil }
 
 // Passes reports whether line, one JSON value and blanks around it, is a
 // record the schema accepts as it stands, written exactly as the ndjson

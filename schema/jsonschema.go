@@ -32,29 +32,32 @@ func IsJSONSchema(file string) bool {
 // the one $schema names (2020-12 when it names none). The documents its
 // $refs lead to (refs: URL → file, all in sources) are embedded under
 // their URLs. Positions stay those of the JSON files, so that a message
-// cites the keyword that failed.
-func fromJSONSchema(ctx *cue.Context, file string, sources map[string][]byte, refs map[string]string) (*ast.File, error) {
+// cites the keyword that failed. It also returns the keywords it took out
+// for the native check (see fixTranslation).
+func fromJSONSchema(ctx *cue.Context, file string, sources map[string][]byte, refs map[string]string) (*ast.File, leftOut, error) {
 	src := sources[file]
 	expr, err := cuejson.Extract(file, src)
 	if err != nil {
-		return nil, err
+		return nil, leftOut{}, err
 	}
 	if integralDraft(src) {
 		ast.Walk(expr, nil, integralLiteral)
 	}
-	fixTranslation(expr, isDraft2020(src))
+	removed := fixTranslation(expr, src)
 	if len(refs) > 0 {
-		if expr, err = embedRefs(expr, file, src, sources, refs); err != nil {
-			return nil, err
+		var more leftOut
+		if expr, more, err = embedRefs(expr, file, src, sources, refs); err != nil {
+			return nil, removed, err
 		}
+		removed.add(more)
 	}
 	doc := ctx.BuildExpr(expr, cue.Filename(file))
 	if err := doc.Err(); err != nil {
-		return nil, err
+		return nil, removed, err
 	}
 	f, err := jsonschema.Extract(doc, &jsonschema.Config{})
 	if err != nil {
-		return nil, err
+		return nil, removed, err
 	}
 	// A $ref that still leaves the document becomes a CUE import of the
 	// schema it names (a path with a host, not a standard package such
@@ -63,10 +66,10 @@ func fromJSONSchema(ctx *cue.Context, file string, sources map[string][]byte, re
 		path := strings.Trim(imp.Path.Value, `"`)
 		if first, _, _ := strings.Cut(path, "/"); strings.ContainsAny(first, ".:") {
 			refs := strings.Join(outsideRefs(src), ", ")
-			return nil, fmt.Errorf("$ref %s leads outside the file; zpipe follows $ref only within a JSON Schema's own file, and never over the network", refs)
+			return nil, removed, fmt.Errorf("$ref %s leads to a document that CUE's translation cannot import", refs)
 		}
 	}
-	return f, nil
+	return f, removed, nil
 }
 
 // embedRefs adds each document that refs names to the root document, as
@@ -74,10 +77,11 @@ func fromJSONSchema(ctx *cue.Context, file string, sources map[string][]byte, re
 // to 7) or $defs, with id (draft 4) or $id. The root gets its file's URL
 // as its id when it has none, so that its relative $refs resolve as they
 // did when the documents were found.
-func embedRefs(expr ast.Expr, file string, src []byte, sources map[string][]byte, refs map[string]string) (ast.Expr, error) {
+func embedRefs(expr ast.Expr, file string, src []byte, sources map[string][]byte, refs map[string]string) (ast.Expr, leftOut, error) {
+	var removed leftOut
 	root, ok := expr.(*ast.StructLit)
 	if !ok {
-		return expr, nil
+		return expr, removed, nil
 	}
 	var head struct {
 		Schema string `json:"$schema"`
@@ -101,12 +105,12 @@ func embedRefs(expr ast.Expr, file string, src []byte, sources map[string][]byte
 	for i, u := range slices.Sorted(maps.Keys(refs)) {
 		e, err := cuejson.Extract(refs[u], sources[refs[u]])
 		if err != nil {
-			return nil, err
+			return nil, removed, err
 		}
 		if integralDraft(src) {
 			ast.Walk(e, nil, integralLiteral)
 		}
-		fixTranslation(e, isDraft2020(src))
+		removed.add(fixTranslation(e, src))
 		if s, ok := e.(*ast.StructLit); ok {
 			// Before 2019-09 only the root may name its draft; an
 			// embedded document is read as the root's.
@@ -126,7 +130,7 @@ func embedRefs(expr ast.Expr, file string, src []byte, sources map[string][]byte
 		}
 		defs.Elts = append(defs.Elts, &ast.Field{Label: ast.NewString(fmt.Sprintf("zpipe-ref-%d", i)), Value: e})
 	}
-	return root, nil
+	return root, removed, nil
 }
 
 // field finds a struct's field by its (string) label.
@@ -183,7 +187,7 @@ func (s *Schema) cueSource(file string) (string, []byte, error) {
 	if !IsJSONSchema(file) {
 		return file, s.sources[file], nil
 	}
-	f, err := fromJSONSchema(cuecontext.New(), file, s.sources, s.refs)
+	f, err := s.translation(cuecontext.New(), file)
 	if err != nil {
 		return "", nil, err
 	}
@@ -209,6 +213,17 @@ func isDraft2020(src []byte) bool {
 	}
 	json.Unmarshal(src, &head)
 	return head.Schema == "" || strings.Contains(head.Schema, "2020-12")
+}
+
+// formatIsAnnotation reports whether format asserts nothing in the draft a
+// document is read as: 2019-09 and 2020-12 (unless a metaschema asks for
+// the format-assertion vocabulary, which zpipe does not read).
+func formatIsAnnotation(src []byte) bool {
+	var head struct {
+		Schema string `json:"$schema"`
+	}
+	json.Unmarshal(src, &head)
+	return isDraft2020(src) || strings.Contains(head.Schema, "2019-09")
 }
 
 // integralLiteral writes a number literal of the schema whose fraction is

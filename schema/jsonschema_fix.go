@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,6 +23,14 @@ import (
 //     longest: {"anyOf": [{"maxItems": 0}, {"maxItems": 1, "items": [A]},
 //     ..., {"items": [A, B, ...], "additionalItems": X}]}.
 //
+//   - format, from 2019-09 on, where it is only an annotation; CUE's
+//     translation checks some formats whatever the draft.
+//   - Draft 4's exclusiveMaximum and exclusiveMinimum when false (their
+//     default), which CUE reads as true.
+//   - Keywords the translation cannot express (nativeKeywords) are taken
+//     out: CUE checks what is left, which is looser, and zpipe checks the
+//     whole schema natively too (jsonschema_native.go).
+//
 // Subschemas are found by keyword, so that data under const, enum or
 // default, and property names that happen to be keywords, stay as they are.
 
@@ -29,14 +38,73 @@ import (
 // positions' schemas once per length.
 const maxTupleFix = 16
 
-func fixTranslation(x ast.Expr, draft2020 bool) {
-	f := &translationFix{draft2020: draft2020, keepTuples: refersIntoItems(x)}
-	f.schema(x, 0)
+// fixTranslation rewrites x in place and returns the keywords it took out
+// for the native check, by position.
+func fixTranslation(x ast.Expr, src []byte) leftOut {
+	f := &translationFix{draft2020: isDraft2020(src), draft4: !integralDraft(src), formatAnnotation: formatIsAnnotation(src), keepTuples: refersIntoItems(x)}
+	f.schema(x, 0, false)
+	return f.left
 }
 
 // keepTuples is set when a $ref points into a tuple ("#/items/0"), which
 // the rewrite would move.
-type translationFix struct{ draft2020, keepTuples bool }
+type translationFix struct {
+	draft2020, draft4, keepTuples bool
+	// formatAnnotation: format asserts nothing (2019-09 on), where CUE
+	// checks some formats.
+	formatAnnotation bool
+	left             leftOut
+}
+
+// leftOut is what the rewrite took out of CUE's sight for the native
+// check. Taking a keyword out loosens its subschema, and so the schema,
+// only where the subschema counts for the value (allOf, anyOf, properties,
+// items...): under not, if, oneOf or contains a looser subschema can make
+// the whole stricter. Then CUE's verdict on the rest means nothing, and
+// the native check decides alone; whole says why.
+type leftOut struct {
+	fields  []*ast.Field
+	whole   string
+	wholeAt token.Pos
+}
+
+func (l *leftOut) add(m leftOut) {
+	l.fields = append(l.fields, m.fields...)
+	if l.whole == "" {
+		l.whole, l.wholeAt = m.whole, m.wholeAt
+	}
+}
+
+// inverting are the keywords whose subschemas do not simply constrain the
+// value (see leftOut).
+var inverting = map[string]bool{"not": true, "if": true, "oneOf": true, "contains": true}
+
+// nativeKeywords are the keywords whose translation by CUE (v0.17) gives
+// wrong verdicts in the JSON-Schema-Test-Suite: names and dynamic scopes
+// that CUE has no form for, and dependent subschemas, which it applies as
+// if they were part of the enclosing struct's closedness.
+var nativeKeywords = map[string]bool{"propertyNames": true, "unevaluatedProperties": true, "unevaluatedItems": true,
+	"$dynamicRef": true, "$dynamicAnchor": true, "$recursiveRef": true, "$recursiveAnchor": true, "dependentSchemas": true}
+
+// leftToNative reports whether CUE must not see the keyword: one of
+// nativeKeywords, or draft 7's dependencies when one of them is a schema.
+func leftToNative(key string, v ast.Expr) bool {
+	if key != "dependencies" {
+		return nativeKeywords[key]
+	}
+	deps, ok := v.(*ast.StructLit)
+	if !ok {
+		return false
+	}
+	for _, e := range deps.Elts {
+		if pf, ok := e.(*ast.Field); ok {
+			if _, list := pf.Value.(*ast.ListLit); !list {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // refersIntoItems reports whether a $ref in the document points through
 // items, prefixItems or additionalItems.
@@ -66,11 +134,34 @@ var (
 	boolFixed = map[string]bool{"allOf": true, "anyOf": true, "oneOf": true, "not": true, "if": true, "then": true, "else": true, "contains": true}
 )
 
-func (f *translationFix) schema(x ast.Expr, depth int) {
+func (f *translationFix) schema(x ast.Expr, depth int, inverted bool) {
 	s, ok := x.(*ast.StructLit)
 	if !ok || depth > 200 {
 		return
 	}
+	s.Elts = slices.DeleteFunc(s.Elts, func(d ast.Decl) bool {
+		fd, ok := d.(*ast.Field)
+		if !ok {
+			return false
+		}
+		key, _, err := ast.LabelName(fd.Label)
+		lit, _ := fd.Value.(*ast.BasicLit)
+		if err == nil && key == "format" && lit != nil && f.formatAnnotation {
+			return true
+		}
+		if err == nil && f.draft4 && (key == "exclusiveMaximum" || key == "exclusiveMinimum") && lit != nil && lit.Kind == token.FALSE {
+			return true // the default, which CUE reads as true
+		}
+		if err == nil && leftToNative(key, fd.Value) {
+			f.left.fields = append(f.left.fields, fd)
+			if inverted && f.left.whole == "" {
+				f.left.whole = key + " under not, if, oneOf or contains, where leaving it to the native check could make CUE's check stricter than the schema"
+				f.left.wholeAt = fd.Pos()
+			}
+			return true
+		}
+		return false
+	})
 	for _, d := range s.Elts {
 		fd, ok := d.(*ast.Field)
 		if !ok {
@@ -80,16 +171,21 @@ func (f *translationFix) schema(x ast.Expr, depth int) {
 		if err != nil {
 			continue
 		}
+		inv := inverted || inverting[key]
+		if key == "$ref" && f.left.whole == "" && refersToAnchor(fd.Value) {
+			f.left.whole = "a $ref to an anchor, " + fd.Value.(*ast.BasicLit).Value + ", which CUE's translation resolves wrongly in some schemas"
+			f.left.wholeAt = fd.Pos()
+		}
 		switch v := fd.Value.(type) {
 		case *ast.StructLit:
 			if mapOfSubschemas[key] {
 				for _, e := range v.Elts {
 					if pf, ok := e.(*ast.Field); ok {
-						f.schema(pf.Value, depth+1)
+						f.schema(pf.Value, depth+1, inv)
 					}
 				}
 			} else if oneSubschema[key] {
-				f.schema(v, depth+1)
+				f.schema(v, depth+1, inv)
 			}
 		case *ast.ListLit:
 			if listOfSubschemas[key] {
@@ -97,7 +193,7 @@ func (f *translationFix) schema(x ast.Expr, depth int) {
 					if boolFixed[key] {
 						v.Elts[i] = schemaForBool(e)
 					}
-					f.schema(v.Elts[i], depth+1)
+					f.schema(v.Elts[i], depth+1, inv)
 				}
 			}
 		default:
@@ -107,6 +203,21 @@ func (f *translationFix) schema(x ast.Expr, depth int) {
 		}
 	}
 	f.tuple(s)
+}
+
+// refersToAnchor reports whether x, a $ref's value, names a plain-name
+// fragment ("#foo", "other.json#foo"), not a JSON pointer.
+func refersToAnchor(x ast.Expr) bool {
+	lit, ok := x.(*ast.BasicLit)
+	if !ok || lit.Kind != token.STRING {
+		return false
+	}
+	ref, err := strconv.Unquote(lit.Value)
+	if err != nil {
+		return false
+	}
+	_, frag, ok := strings.Cut(ref, "#")
+	return ok && frag != "" && !strings.HasPrefix(frag, "/")
 }
 
 // schemaForBool is {} for true and {"not": {}} for false; other values

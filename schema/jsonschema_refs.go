@@ -58,6 +58,14 @@ func docRefs(doc jsonDoc) (ids, refs []string, err error) {
 					}
 				}
 			}
+			// A metaschema of its own is read as a $ref is, for the
+			// native check (see customMetaschema).
+			if r, ok := v["$schema"].(string); ok && !metaschemaURL.MatchString(r) {
+				if u, perr := base.Parse(r); perr == nil {
+					u.Fragment = ""
+					refs = append(refs, u.String())
+				}
+			}
 			if r, ok := v["$ref"].(string); ok {
 				if u, perr := base.Parse(r); perr == nil {
 					u.Fragment = ""
@@ -96,7 +104,8 @@ func refDocuments(file string, src []byte, mapping map[string]string, read func(
 		}
 		self := append([]string{doc.base.String()}, ids...)
 		for _, ref := range refs {
-			if ref == "" || slices.Contains(self, ref) || found[ref] != "" {
+			// A draft's metaschema is built into the native check.
+			if ref == "" || slices.Contains(self, ref) || found[ref] != "" || metaschemaURL.MatchString(ref) {
 				continue
 			}
 			u, _ := url.Parse(ref)

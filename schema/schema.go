@@ -61,6 +61,9 @@ type Schema struct {
 	// isolated schemas check with CUE in child processes; children are
 	// the live ones.
 	isolated bool
+	// native checks a JSON Schema where CUE's translation falls short;
+	// nil when CUE's does it all.
+	native   *nativeCheck
 	childMu  sync.Mutex
 	children map[*child]bool
 }
@@ -148,6 +151,11 @@ func Compile(name string, src []byte, def string, opts ...Option) (*Schema, erro
 }
 
 func (s *Schema) init() (*Schema, error) {
+	if IsJSONSchema(s.spec.File) && s.spec.Def == "" {
+		if err := s.prepareNative(); err != nil {
+			return nil, err
+		}
+	}
 	v, err := s.newValidator()
 	if err != nil {
 		return nil, err
@@ -234,7 +242,7 @@ func (s *Schema) compile(ctx *cue.Context, spec Spec) (cue.Value, error) {
 		if spec.Def != "" {
 			return cue.Value{}, fmt.Errorf("%s is a JSON Schema, which is checked whole: drop #%s", s.display(spec.File), spec.Def)
 		}
-		f, err := fromJSONSchema(ctx, spec.File, s.sources, s.refs)
+		f, err := s.translation(ctx, spec.File)
 		var ce cueerrors.Error
 		switch {
 		case errors.As(err, &ce):
@@ -269,11 +277,21 @@ func (s *Schema) compile(ctx *cue.Context, spec Spec) (cue.Value, error) {
 	return def, nil
 }
 
+// translation is a JSON Schema's CUE form: CUE's translation, or _ when
+// the native check decides alone.
+func (s *Schema) translation(ctx *cue.Context, file string) (*ast.File, error) {
+	if s.native != nil && s.native.whole {
+		return &ast.File{Decls: []ast.Decl{&ast.EmbedDecl{Expr: ast.NewIdent("_")}}}, nil
+	}
+	f, _, err := fromJSONSchema(ctx, file, s.sources, s.refs)
+	return f, err
+}
+
 // fileSyntax is the file of spec as compile builds it: a JSON Schema's
 // translation, or the CUE file pruned to spec's definition.
 func (s *Schema) fileSyntax(spec Spec) (*ast.File, error) {
 	if IsJSONSchema(spec.File) {
-		return fromJSONSchema(cuecontext.New(), spec.File, s.sources, s.refs)
+		return s.translation(cuecontext.New(), spec.File)
 	}
 	f, _, err := prune(spec.File, s.sources[spec.File], spec.Def)
 	return f, err

@@ -108,6 +108,9 @@ func (v *Validator) CheckContext(ctx context.Context, rec any, untyped bool) (an
 	}
 	if v.fast != nil {
 		if out, ok := v.fast.run(rec); ok {
+			if vs := v.s.nativeCheck(rec); vs != nil {
+				return nil, vs, nil
+			}
 			return out, nil, nil
 		}
 	}
@@ -129,6 +132,22 @@ type Result struct {
 // isolated schema's evaluator for all of them that the fast path cannot
 // decide. The error, such as ctx's, is for the batch as a whole.
 func (v *Validator) CheckBatch(ctx context.Context, recs []any, untyped bool) ([]Result, error) {
+	res, err := v.checkBatch(ctx, recs, untyped)
+	if err != nil || v.s.native == nil {
+		return res, err
+	}
+	// What CUE accepts, the whole JSON Schema must accept too.
+	for i := range res {
+		if res[i].Violations == nil {
+			if vs := v.s.nativeCheck(recs[i]); vs != nil {
+				res[i] = Result{Violations: vs}
+			}
+		}
+	}
+	return res, nil
+}
+
+func (v *Validator) checkBatch(ctx context.Context, recs []any, untyped bool) ([]Result, error) {
 	res := make([]Result, len(recs))
 	var slow []int
 	for i, rec := range recs {

@@ -1,0 +1,120 @@
+package schema
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zpipe/zpipe/format"
+)
+
+// What CUE's translation cannot check, the native check does: each
+// keyword CUE has no form for, with its message and the keyword's place in
+// the schema, and the schemas that CUE refuses or that must be checked
+// natively whole. In process and with CUE in a child process alike.
+func TestNativeJSONSchemaChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name, schema string
+		whole        bool
+		recs         map[string]string // record → its violations, "" when valid
+	}{
+		{"propertyNames", `{"properties": {"m": {"propertyNames": {"maxLength": 2}}}}`, false, map[string]string{
+			`{"m": {"ab": 1}}`:  "",
+			`{"m": {"abc": 1}}`: `m: property name "abc": maxLength: got 3, want 2 (schema.json:1:42)`,
+			`{"m": 5}`:          "",
+		}},
+		{"unevaluatedProperties", `{"properties": {"a": {}}, "anyOf": [{"properties": {"b": {}}}], "unevaluatedProperties": false}`, false, map[string]string{
+			`{"a": 1, "b": 2}`: "",
+			`{"a": 1, "c": 2}`: "c: not allowed by unevaluatedProperties (schema.json:1:66)",
+		}},
+		{"unevaluatedItems", `{"prefixItems": [{"type": "string"}], "unevaluatedItems": false}`, false, map[string]string{
+			`["a"]`:    "",
+			`["a", 1]`: "[1]: not allowed by unevaluatedItems (schema.json:1:40)",
+		}},
+		{"dependentSchemas", `{"dependentSchemas": {"a": {"required": ["b"]}}}`, false, map[string]string{
+			`{"a": 1, "b": 2}`: "",
+			`{"a": 1}`:         "required: missing property 'b' (schema.json:1:30)",
+		}},
+		// CUE checks the rest, with its own message.
+		{"CUE first", `{"type": "object", "properties": {"n": {"type": "integer"}}, "propertyNames": {"pattern": "^[a-z]$"}}`, false, map[string]string{
+			`{"n": "x"}`: `n: conflicting values int and "x" (mismatched types int and string) (schema.json:1:42)`,
+			`{"N": 1}`:   `property name "N": pattern: 'N' does not match pattern '^[a-z]$' (schema.json:1:81)`,
+		}},
+		{"dynamicRef", `{"$dynamicAnchor": "node", "type": "object", "properties": {"kids": {"type": "array", "items": {"$dynamicRef": "#node"}}}}`, false, map[string]string{
+			`{"kids": [{"kids": []}]}`: "",
+			`{"kids": [5]}`:            "kids[0]: type: got number, want object (schema.json:1:29)",
+		}},
+		{"under not", `{"not": {"properties": {"x": {}}, "unevaluatedProperties": false}}`, true, map[string]string{
+			`{"x": 1}`:         "not: matches the schema it must not match (schema.json:1:3)",
+			`{"x": 1, "y": 2}`: "",
+		}},
+		{"anchor", `{"$defs": {"p": {"$anchor": "pos", "minimum": 1}}, "items": {"$ref": "#pos"}}`, true, map[string]string{
+			`[1, 2]`: "",
+			`[1, 0]`: "[1]: minimum: got 0, want 1 (schema.json:1:37)",
+		}},
+		{"draft 7 metaschema", `{"$schema": "http://json-schema.org/draft-07/schema#", "allOf": [{"$ref": "http://json-schema.org/draft-07/schema#"}]}`, true, map[string]string{
+			`{"type": "object"}`: "",
+			`{"type": 5}`: "type: enum: value must be one of 'array', 'boolean', 'integer', 'null', 'number', 'object', 'string' (http://json-schema.org/draft-07/schema#/definitions/simpleTypes/enum)\n" +
+				"type: type: got number, want array (http://json-schema.org/draft-07/schema#/properties/type/anyOf/1/type)",
+		}},
+	} {
+		for _, isolated := range []bool{false, true} {
+			t.Run(tc.name, func(t *testing.T) {
+				file := filepath.Join(t.TempDir(), "schema.json")
+				if err := os.WriteFile(file, []byte(tc.schema), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				opts := []Option{WithDisplayPath(func(string) string { return "schema.json" })}
+				if isolated {
+					opts = append(opts, Isolated())
+				}
+				s, err := Load(Spec{File: file}, opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.Close()
+				checks := s.NativeChecks()
+				if len(checks) == 0 || checks[0].Whole != tc.whole {
+					t.Fatalf("native checks %+v, want whole %v", checks, tc.whole)
+				}
+				v := s.Validator()
+				defer s.Put(v)
+				if v.PassesLines() {
+					t.Error("lines pass through untouched, unseen by the native check")
+				}
+				for rec, want := range tc.recs {
+					val, err := format.ParseJSON([]byte(rec))
+					if err != nil {
+						t.Fatal(err)
+					}
+					_, vs, err := v.CheckContext(context.Background(), val, false)
+					if err != nil {
+						t.Fatal(err)
+					}
+					var got []string
+					for _, x := range vs {
+						got = append(got, x.String())
+					}
+					if g := strings.Join(got, "\n"); g != want {
+						t.Errorf("%s (isolated %v):\n got %s\nwant %s", rec, isolated, g, want)
+					}
+				}
+			})
+		}
+	}
+}
+
+// A schema that CUE's translation checks whole needs no native check.
+func TestNoNativeCheckWhereCUESuffices(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "schema.json")
+	os.WriteFile(file, []byte(`{"properties": {"propertyNames": {"type": "string"}, "format": {"format": "date"}}}`), 0o644)
+	s, err := Load(Spec{File: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.NativeChecks(); n != nil {
+		t.Errorf("native checks %+v for a property named propertyNames", n)
+	}
+}
