@@ -131,6 +131,11 @@ func (a *app) loadSchema(ref string, refs map[string]string, verbose bool) (*sch
 		return nil, usageError{err}
 	}
 	if verbose {
+		native := sch.NativeChecks()
+		if len(native) > 0 && native[0].Whole {
+			a.log.Info("checking with zpipe's JSON Schema validator alone: " + native[0].Why)
+			return sch, nil
+		}
 		if on, why := sch.FastPath(); on {
 			a.log.Info("checking with the compiled fast path; invalid records are checked again by CUE for its message")
 			for _, f := range sch.Fallbacks() {
@@ -138,6 +143,9 @@ func (a *app) loadSchema(ref string, refs map[string]string, verbose bool) (*sch
 			}
 		} else {
 			a.log.Info("checking with CUE's evaluator: the fast path does not cover " + why)
+		}
+		for _, n := range native {
+			a.log.Info("zpipe's JSON Schema validator checks what CUE accepts against " + n.Why)
 		}
 	}
 	return sch, nil
