@@ -26,7 +26,8 @@ func TestSchemaCorpus(t *testing.T) {
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	refs := map[string]string{"https://json.schemastore.org/": dir + "/"}
-	var native, partly, refused, timedOut int
+	var native, partly, refused, timedOut, nativeAlone, nativeToo int
+	aloneReasons := map[string]int{}
 	reasons, partReasons := map[string]int{}, map[string]int{}
 	loadErrs := map[string]int{}
 	// Positions and names differ from schema to schema; the construct is
@@ -37,6 +38,7 @@ func TestSchemaCorpus(t *testing.T) {
 		var on bool
 		var why string
 		var fallbacks []Fallback
+		var natives []NativeCheck
 		var err error
 		go func() {
 			defer close(done)
@@ -45,6 +47,7 @@ func TestSchemaCorpus(t *testing.T) {
 			if err == nil {
 				on, why = s.FastPath()
 				fallbacks = s.Fallbacks()
+				natives = s.NativeChecks()
 			}
 		}()
 		select {
@@ -53,6 +56,18 @@ func TestSchemaCorpus(t *testing.T) {
 			timedOut++
 			t.Logf("%s: still compiling after 20s", filepath.Base(f))
 			continue
+		}
+		switch {
+		case err == nil && len(natives) > 0 && natives[0].Whole:
+			nativeAlone++
+			why := general.ReplaceAllString(natives[0].Why, "")
+			if len(why) > 70 {
+				why = why[:70]
+			}
+			aloneReasons[why]++
+			continue
+		case err == nil && len(natives) > 0:
+			nativeToo++
 		}
 		switch {
 		case err != nil:
@@ -81,9 +96,11 @@ func TestSchemaCorpus(t *testing.T) {
 			reasons[strings.TrimSpace(why)]++
 		}
 	}
-	t.Logf("%d schemas: %d checked fully natively, %d partly (some values by CUE), %d wholly by CUE, %d refused by the translation, %d timed out",
-		len(files), native, partly, len(files)-native-partly-refused-timedOut, refused, timedOut)
-	t.Log("\n" + top("why wholly by CUE", reasons) + top("values left to CUE, by construct", partReasons) + top("why refused", loadErrs))
+	t.Logf("%d schemas: %d checked fully natively, %d partly (some values by CUE), %d wholly by CUE, %d refused, %d timed out; "+
+		"%d by zpipe's JSON Schema validator alone, and %d of the others with it checking what CUE accepts",
+		len(files), native, partly, len(files)-native-partly-refused-timedOut-nativeAlone, refused, timedOut, nativeAlone, nativeToo)
+	t.Log("\n" + top("why wholly by CUE", reasons) + top("values left to CUE, by construct", partReasons) + top("why refused", loadErrs) +
+		top("why by the JSON Schema validator alone", aloneReasons))
 }
 
 func top(title string, m map[string]int) string {

@@ -1,10 +1,12 @@
 package schema
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -77,7 +79,11 @@ func (s *Schema) prepareNative() error {
 	for u, file := range s.refs {
 		n.files[u] = file
 	}
-	sch, nerr := n.compile(s.spec.File, s.refs)
+	// CUE reads a pattern RE2 cannot (a lookahead) as an error when a
+	// record meets it; where CUE checks the rest, the native check lets
+	// such a pattern match rather than refuse the schema.
+	lenient := err == nil && removed.whole == ""
+	sch, nerr := n.compile(s.spec.File, lenient)
 	switch {
 	case nerr != nil && err != nil:
 		return nil
@@ -124,18 +130,26 @@ func (s *Schema) prepareNative() error {
 
 func oneLineErr(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
-// compile compiles the root document and those its $refs lead to (refs:
-// URL → file), from the sources read at Load. Nothing else is loaded: a
+// compile compiles the root document and those its $refs lead to, from
+// the sources read at Load. Nothing else is loaded: a
 // draft's metaschema is built in, and any other URL is refused.
-func (n *nativeCheck) compile(root string, refs map[string]string) (*santhosh.Schema, error) {
+func (n *nativeCheck) compile(root string, lenient bool) (*santhosh.Schema, error) {
 	c := santhosh.NewCompiler()
-	c.UseLoader(refusingLoader{})
+	c.UseLoader(sourceLoader{n})
+	if lenient {
+		c.UseRegexpEngine(func(pattern string) (santhosh.Regexp, error) {
+			if re, err := regexp.Compile(pattern); err == nil {
+				return re, nil
+			}
+			return matchesAll(pattern), nil
+		})
+	}
 	// A document that names no draft is read as the root's, as CUE's
 	// translation reads the documents embedded in it.
 	c.DefaultDraft(draftOf(n.sources[root]))
 	rootURL := fileURL(root).String()
 	for u, file := range n.files {
-		doc, err := santhosh.UnmarshalJSON(strings.NewReader(string(n.sources[file])))
+		doc, err := santhosh.UnmarshalJSON(bytes.NewReader(n.sources[file]))
 		if err != nil {
 			return nil, err
 		}
@@ -163,10 +177,31 @@ func draftOf(src []byte) *santhosh.Draft {
 	return santhosh.Draft2020
 }
 
-type refusingLoader struct{}
+// matchesAll is a pattern that Go's regexp cannot read, left to CUE.
+type matchesAll string
 
-func (refusingLoader) Load(u string) (any, error) {
-	return nil, fmt.Errorf("zpipe never fetches a schema over the network: map %s to a local file with schema_refs", u)
+func (m matchesAll) String() string          { return string(m) }
+func (m matchesAll) MatchString(string) bool { return true }
+
+// sourceLoader serves a document the native check finds by a URL it was
+// not added under: a file: URL of a file read at Load, as a relative $ref
+// resolves where the document's $id does not count. Nothing else is read.
+type sourceLoader struct{ n *nativeCheck }
+
+func (l sourceLoader) Load(s string) (any, error) {
+	u, err := url.Parse(s)
+	if err == nil && u.Scheme == "file" {
+		path := filepath.FromSlash(u.Path)
+		if src, ok := l.n.sources[path]; ok {
+			doc, err := santhosh.UnmarshalJSON(bytes.NewReader(src))
+			if err != nil {
+				return nil, err
+			}
+			l.n.files[s] = path
+			return formatsAsAnnotations(doc), nil
+		}
+	}
+	return nil, fmt.Errorf("zpipe never fetches a schema over the network: map %s to a local file with schema_refs", s)
 }
 
 // formatsAsAnnotations removes format from every subschema of doc: CUE's
