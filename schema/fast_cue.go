@@ -8,6 +8,8 @@ import (
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
 	cueformat "cuelang.org/go/cue/format"
+
+	"github.com/zpipe/zpipe/format"
 )
 
 // A value whose constraint the fast path does not know is checked by CUE
@@ -37,10 +39,17 @@ func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
 		return c.maybe()
 	}
 	u := k.v.Unify(k.ctx.Encode(toCUE(v)))
-	if u.Validate(cue.Concrete(true)) != nil {
-		return false, false
+	switch v.(type) {
+	case *format.Object, []any:
+		if u.Validate(cue.Concrete(true)) != nil {
+			return false, false
+		}
+		return true, k.sh == nil || k.sh.adds(v)
 	}
-	return true, k.sh == nil || k.sh.adds(v)
+	// A concrete scalar unifies to itself or to an error, which Err
+	// reports without Validate's walk; and nothing can be added to it,
+	// so fill need not unify it again.
+	return u.Err() == nil, false
 }
 
 // cueFill is fill for a value checked by CUE: the input with what
