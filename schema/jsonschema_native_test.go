@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/internal/benchdata"
 )
 
 // What CUE's translation cannot check, the native check does: each
@@ -116,5 +117,34 @@ func TestNoNativeCheckWhereCUESuffices(t *testing.T) {
 	}
 	if n := s.NativeChecks(); n != nil {
 		t.Errorf("native checks %+v for a property named propertyNames", n)
+	}
+}
+
+// BenchmarkCheckJSONSchema measures a valid #User record checked by the
+// CUE form of the schema, by its JSON Schema form (CUE's translation, on
+// the fast path), and by that form closed with unevaluatedProperties,
+// which CUE's translation cannot express: the fast path checks the rest
+// and the native check the whole.
+func BenchmarkCheckJSONSchema(b *testing.B) {
+	unevaluated := strings.ReplaceAll(benchdata.JSONSchema, `"additionalProperties"`, `"unevaluatedProperties"`)
+	for _, bc := range []struct{ name, file, src, def string }{
+		{"CUE #User", "user.cue", benchSchema, "User"},
+		{"JSON Schema", "user.schema.json", benchdata.JSONSchema, ""},
+		{"JSON Schema, unevaluatedProperties", "user.schema.json", unevaluated, ""},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			sch, err := Compile(bc.file, []byte(bc.src), bc.def)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if ok, why := sch.FastPath(); !ok {
+				b.Fatal(why)
+			}
+			recs, err := format.ReadAll(format.JSON, strings.NewReader(benchRecord))
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchCheck(b, sch.Validator(), recs[0].Value)
+		})
 	}
 }

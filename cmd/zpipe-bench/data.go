@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/zpipe/zpipe/internal/benchdata"
 )
@@ -36,6 +37,9 @@ func writeData(dir string, n int, seed uint64) error {
 	}
 	steps := []error{
 		os.WriteFile(filepath.Join(dir, "user.cue"), []byte(benchdata.Schema), 0o644),
+		os.WriteFile(filepath.Join(dir, "user.schema.json"), []byte(benchdata.JSONSchema), 0o644),
+		os.WriteFile(filepath.Join(dir, "user.unevaluated.schema.json"),
+			[]byte(strings.ReplaceAll(benchdata.JSONSchema, `"additionalProperties"`, `"unevaluatedProperties"`)), 0o644),
 		write("users.ndjson", func(f *os.File) error { return benchdata.WriteNDJSON(f, n, seed, 0) }),
 		write("users.valid.ndjson", func(f *os.File) error { return benchdata.WriteValidNDJSON(f, n, seed) }),
 		write("users.csv", func(f *os.File) error { return benchdata.WriteCSV(f, n, seed) }),
@@ -56,10 +60,10 @@ func writeData(dir string, n int, seed uint64) error {
 stages:
   users:
     source: {paths: [%q]}
-    schema: user.cue#%s
+    schema: %s
     outputs: [{format: ndjson, path: out/%s/users.ndjson}]
     rejects: out/%s/rejects.ndjson
-`, in.source, in.def, in.name, in.name)
+`, in.source, in.schema, in.name, in.name)
 		if err := os.WriteFile(filepath.Join(dir, "pipeline-"+in.name+".yaml"), []byte(m), 0o644); err != nil {
 			return err
 		}
@@ -76,14 +80,21 @@ stages:
 // because every anchor on ndjson is compared with it. validOnly inputs hold
 // the valid records alone, so every record is expected ok.
 var zpipeInputs = []struct {
-	name, label, source, def string
-	validOnly                bool
+	name, label, source, schema string
+	validOnly                   bool
+	// tool names a row that checks with another form of the schema, and
+	// is compared with the ndjson row, which uses the CUE form.
+	tool string
 }{
-	{"ndjson", "ndjson → ndjson", "users.ndjson", "User", false},
+	{"ndjson", "ndjson → ndjson", "users.ndjson", "user.cue#User", false, ""},
 	// All valid: the case where zpipe passes each line through untouched.
-	{"valid", "ndjson → ndjson, valid records only", "users.valid.ndjson", "User", true},
-	{"csv", "csv → ndjson (flat)", "users.csv", "UserFlat", false},
-	{"yaml", "yaml → ndjson", "users.yaml", "User", false},
-	{"jsonarray", "one json array → ndjson", "users.json", "User", false},
-	{"json", fmt.Sprintf("json files of %d records → ndjson", recordsPerJSONFile), "json/*.json", "User", false},
+	{"valid", "ndjson → ndjson, valid records only", "users.valid.ndjson", "user.cue#User", true, ""},
+	{"csv", "csv → ndjson (flat)", "users.csv", "user.cue#UserFlat", false, ""},
+	{"yaml", "yaml → ndjson", "users.yaml", "user.cue#User", false, ""},
+	{"jsonarray", "one json array → ndjson", "users.json", "user.cue#User", false, ""},
+	{"json", fmt.Sprintf("json files of %d records → ndjson", recordsPerJSONFile), "json/*.json", "user.cue#User", false, ""},
+	// #User as a JSON Schema, and closed by unevaluatedProperties, which
+	// zpipe's own JSON Schema validator checks (CUE's translation cannot).
+	{"jsonschema", "ndjson → ndjson", "users.ndjson", "user.schema.json", false, "zpipe, JSON Schema form"},
+	{"unevaluated", "ndjson → ndjson", "users.ndjson", "user.unevaluated.schema.json", false, "zpipe, JSON Schema, unevaluatedProperties"},
 }

@@ -270,8 +270,12 @@ func zpipeJobs(zpipe string, n int, want func(key string) bool) []*job {
 		if in.validOnly {
 			records, check = valid, zpipeCheck(valid, 0)
 		}
+		tool, versus := "zpipe", ""
+		if in.tool != "" {
+			tool, versus = in.tool, "zpipe-ndjson"
+		}
 		jobs = append(jobs, &job{
-			key: "zpipe-" + in.name, tool: "zpipe", input: in.label, records: records,
+			key: "zpipe-" + in.name, tool: tool, versus: versus, input: in.label, records: records,
 			argv: []string{zpipe, "run", "--json", "--force", "--progress", "none", "--log-level", "error",
 				"--state-dir", "state-" + in.name, "pipeline-" + in.name + ".yaml"},
 			clean:   []string{"state-" + in.name, "out/" + in.name},

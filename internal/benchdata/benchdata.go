@@ -40,6 +40,32 @@ const Schema = `#User: {
 }
 `
 
+// JSONSchema is #User written as a JSON Schema (2020-12): the same
+// constraints, closed as a definition is.
+const JSONSchema = `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "required": ["id", "name", "email", "age", "tags", "address"],
+  "additionalProperties": false,
+  "properties": {
+    "id": {"type": "integer", "minimum": 1},
+    "name": {"type": "string", "minLength": 1},
+    "email": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+\\.[a-zA-Z]{2,}$"},
+    "age": {"type": "integer", "minimum": 0, "maximum": 150},
+    "tags": {"type": "array", "items": {"type": "string"}},
+    "address": {
+      "type": "object",
+      "required": ["city", "zip"],
+      "additionalProperties": false,
+      "properties": {
+        "city": {"type": "string", "minLength": 1},
+        "zip": {"type": "string", "pattern": "^[0-9]{5}$"}
+      }
+    }
+  }
+}
+`
+
 // User is one generated record.
 type User struct {
 	ID          int
