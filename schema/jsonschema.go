@@ -51,6 +51,7 @@ func fromJSONSchema(ctx *cue.Context, file string, sources map[string][]byte, re
 		}
 		removed.add(more)
 	}
+	removed.settle()
 	doc := ctx.BuildExpr(expr, cue.Filename(file))
 	if err := doc.Err(); err != nil {
 		return nil, removed, err
@@ -127,10 +128,34 @@ func embedRefs(expr ast.Expr, file string, src []byte, sources map[string][]byte
 			} else {
 				s.Elts = append(s.Elts, &ast.Field{Label: ast.NewString(idKey), Value: ast.NewString(u)})
 			}
+			if !constrains(s) {
+				// CUE's translation makes an embedded document that says
+				// nothing about the value a closed empty struct;
+				// "additionalProperties": true says nothing too, and CUE
+				// translates it as open.
+				s.Elts = append(s.Elts, &ast.Field{Label: ast.NewString("additionalProperties"), Value: ast.NewBool(true)})
+			}
 		}
 		defs.Elts = append(defs.Elts, &ast.Field{Label: ast.NewString(fmt.Sprintf("zpipe-ref-%d", i)), Value: e})
 	}
 	return root, removed, nil
+}
+
+// annotations are the keywords that say nothing about the value.
+var annotations = map[string]bool{"$id": true, "id": true, "$schema": true, "$comment": true, "title": true, "description": true,
+	"$defs": true, "definitions": true, "examples": true, "default": true, "$anchor": true, "deprecated": true, "readOnly": true, "writeOnly": true}
+
+// constrains reports whether a schema object has a keyword that may
+// constrain the value.
+func constrains(s *ast.StructLit) bool {
+	for _, d := range s.Elts {
+		if f, ok := d.(*ast.Field); ok {
+			if l, _, err := ast.LabelName(f.Label); err == nil && !annotations[l] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // field finds a struct's field by its (string) label.

@@ -62,16 +62,33 @@ type translationFix struct {
 // items...): under not, if, oneOf or contains a looser subschema can make
 // the whole stricter. Then CUE's verdict on the rest means nothing, and
 // the native check decides alone; whole says why.
+//
+// A $ref under not, if, oneOf or contains can lead anywhere, where a
+// keyword may have been taken out: invertedRef remembers the first, and
+// settle makes the native check decide alone when both meet.
 type leftOut struct {
-	fields  []*ast.Field
-	whole   string
-	wholeAt token.Pos
+	fields      []*ast.Field
+	whole       string
+	wholeAt     token.Pos
+	invertedRef *ast.Field
 }
 
 func (l *leftOut) add(m leftOut) {
 	l.fields = append(l.fields, m.fields...)
 	if l.whole == "" {
 		l.whole, l.wholeAt = m.whole, m.wholeAt
+	}
+	if l.invertedRef == nil {
+		l.invertedRef = m.invertedRef
+	}
+}
+
+// settle decides, once every document is read, whether a $ref under not,
+// if, oneOf or contains may reach a keyword that was taken out.
+func (l *leftOut) settle() {
+	if l.whole == "" && l.invertedRef != nil && len(l.fields) > 0 {
+		l.whole = "a $ref under not, if, oneOf or contains, which may lead to a keyword left to the native check"
+		l.wholeAt = l.invertedRef.Pos()
 	}
 }
 
@@ -172,6 +189,9 @@ func (f *translationFix) schema(x ast.Expr, depth int, inverted bool) {
 			continue
 		}
 		inv := inverted || inverting[key]
+		if key == "$ref" && inverted && f.left.invertedRef == nil {
+			f.left.invertedRef = fd
+		}
 		if key == "$ref" && f.left.whole == "" && refersToAnchor(fd.Value) {
 			f.left.whole = "a $ref to an anchor, " + fd.Value.(*ast.BasicLit).Value + ", which CUE's translation resolves wrongly in some schemas"
 			f.left.wholeAt = fd.Pos()

@@ -39,8 +39,9 @@ import (
 //   - a schema CUE refuses but the native check compiles: the native check
 //     decides alone, and CUE sees the schema as _.
 //
-// format stays an annotation, as CUE's translation reads it, so that a
-// schema's verdicts do not depend on which engine checks it.
+// format asserts what CUE's translation asserts (some formats before
+// 2019-09, none from then on), so that a schema's verdicts do not depend
+// on which engine checks it.
 
 // nativeCheck is a JSON Schema compiled for the native check. It is safe
 // for concurrent use.
@@ -79,9 +80,8 @@ func (s *Schema) prepareNative() error {
 	for u, file := range s.refs {
 		n.files[u] = file
 	}
-	// CUE reads a pattern RE2 cannot (a lookahead) as an error when a
-	// record meets it; where CUE checks the rest, the native check lets
-	// such a pattern match rather than refuse the schema.
+	// Where CUE checks the rest, a pattern RE2 cannot read (a
+	// lookahead) is read as CUE reads it rather than refuse the schema.
 	lenient := err == nil && removed.whole == ""
 	sch, nerr := n.compile(s.spec.File, lenient)
 	switch {
@@ -131,29 +131,33 @@ func (s *Schema) prepareNative() error {
 func oneLineErr(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
 
 // compile compiles the root document and those its $refs lead to, from
-// the sources read at Load. Nothing else is loaded: a
-// draft's metaschema is built in, and any other URL is refused.
+// the sources read at Load. Nothing else is loaded: a draft's metaschema
+// is built in, and any other URL is refused.
 func (n *nativeCheck) compile(root string, lenient bool) (*santhosh.Schema, error) {
 	c := santhosh.NewCompiler()
-	c.UseLoader(sourceLoader{n})
-	if lenient {
-		c.UseRegexpEngine(func(pattern string) (santhosh.Regexp, error) {
-			if re, err := regexp.Compile(pattern); err == nil {
-				return re, nil
-			}
-			return matchesAll(pattern), nil
-		})
-	}
+	c.UseLoader(sourceLoader{n, lenient})
 	// A document that names no draft is read as the root's, as CUE's
 	// translation reads the documents embedded in it.
-	c.DefaultDraft(draftOf(n.sources[root]))
+	draft := draftOf(n.sources[root])
+	c.DefaultDraft(draft)
+	if draft == santhosh.Draft4 || draft == santhosh.Draft6 || draft == santhosh.Draft7 {
+		// Before 2019-09 the validator asserts every format it knows;
+		// zpipe asserts those CUE's translation does, whichever engine
+		// checks. (From 2019-09 on it asserts none, and CUE does not
+		// see format.)
+		for _, name := range nativeFormats {
+			if !cueFormats[name] || name == "date" && draft != santhosh.Draft7 {
+				c.RegisterFormat(&santhosh.Format{Name: name, Validate: func(any) error { return nil }})
+			}
+		}
+	}
 	rootURL := fileURL(root).String()
 	for u, file := range n.files {
-		doc, err := santhosh.UnmarshalJSON(bytes.NewReader(n.sources[file]))
+		doc, err := n.doc(file, lenient)
 		if err != nil {
 			return nil, err
 		}
-		if err := c.AddResource(u, formatsAsAnnotations(doc)); err != nil {
+		if err := c.AddResource(u, doc); err != nil {
 			return nil, err
 		}
 	}
@@ -177,45 +181,67 @@ func draftOf(src []byte) *santhosh.Draft {
 	return santhosh.Draft2020
 }
 
-// matchesAll is a pattern that Go's regexp cannot read, left to CUE.
-type matchesAll string
-
-func (m matchesAll) String() string          { return string(m) }
-func (m matchesAll) MatchString(string) bool { return true }
-
 // sourceLoader serves a document the native check finds by a URL it was
 // not added under: a file: URL of a file read at Load, as a relative $ref
 // resolves where the document's $id does not count. Nothing else is read.
-type sourceLoader struct{ n *nativeCheck }
+type sourceLoader struct {
+	n       *nativeCheck
+	lenient bool
+}
 
 func (l sourceLoader) Load(s string) (any, error) {
 	u, err := url.Parse(s)
 	if err == nil && u.Scheme == "file" {
 		path := filepath.FromSlash(u.Path)
-		if src, ok := l.n.sources[path]; ok {
-			doc, err := santhosh.UnmarshalJSON(bytes.NewReader(src))
+		if _, ok := l.n.sources[path]; ok {
+			doc, err := l.n.doc(path, l.lenient)
 			if err != nil {
 				return nil, err
 			}
 			l.n.files[s] = path
-			return formatsAsAnnotations(doc), nil
+			return doc, nil
 		}
 	}
 	return nil, fmt.Errorf("zpipe never fetches a schema over the network: map %s to a local file with schema_refs", s)
 }
 
-// formatsAsAnnotations removes format from every subschema of doc: CUE's
-// translation does not assert it, and neither does zpipe.
-func formatsAsAnnotations(doc any) any {
+// doc reads a document of the schema for the native check. Where CUE
+// checks the rest (lenient), a pattern that Go's regexp cannot read (a
+// lookahead) is dropped, as CUE reads it: pattern then passes every
+// string and patternProperties matches no name.
+func (n *nativeCheck) doc(file string, lenient bool) (any, error) {
+	doc, err := santhosh.UnmarshalJSON(bytes.NewReader(n.sources[file]))
+	if err != nil || !lenient {
+		return doc, err
+	}
+	walkSubschemas(doc, func(m map[string]any) {
+		if p, ok := m["pattern"].(string); ok {
+			if _, err := regexp.Compile(p); err != nil {
+				delete(m, "pattern")
+			}
+		}
+		if pp, ok := m["patternProperties"].(map[string]any); ok {
+			for p := range pp {
+				if _, err := regexp.Compile(p); err != nil {
+					delete(pp, p)
+				}
+			}
+		}
+	})
+	return doc, nil
+}
+
+// walkSubschemas calls f on every schema object of doc, found by keyword
+// as fixTranslation finds them, so that data under const or enum, and
+// property names that happen to be keywords, are left alone.
+func walkSubschemas(doc any, f func(map[string]any)) {
 	var walk func(v any, depth int)
 	walk = func(v any, depth int) {
 		m, ok := v.(map[string]any)
 		if !ok || depth > 200 {
 			return
 		}
-		if _, ok := m["format"].(string); ok {
-			delete(m, "format")
-		}
+		f(m)
 		for key, sub := range m {
 			switch x := sub.(type) {
 			case map[string]any:
@@ -236,8 +262,15 @@ func formatsAsAnnotations(doc any) any {
 		}
 	}
 	walk(doc, 0)
-	return doc
 }
+
+// nativeFormats are the formats the native validator knows; cueFormats
+// those CUE's translation asserts before 2019-09 (date from draft 7).
+var (
+	nativeFormats = []string{"json-pointer", "relative-json-pointer", "uuid", "duration", "period", "ipv4", "ipv6", "hostname", "email",
+		"date", "time", "date-time", "uri", "iri", "uri-reference", "iri-reference", "uri-template", "semver"}
+	cueFormats = map[string]bool{"date-time": true, "uri": true, "uri-reference": true, "date": true, "iri": true, "iri-reference": true}
+)
 
 // metaschemaURL matches the drafts' metaschemas and vocabularies, which the
 // native check has built in.
@@ -322,13 +355,15 @@ func (n *nativeCheck) check(rec any) []Violation {
 }
 
 // propertyNameAt is the object that holds the property name a
-// propertyNames subschema refused. The native check places it at the
-// location of the error's parent, which is the record itself whenever the
-// subschema is not the root's (a quirk of santhosh-tekuri/jsonschema v6),
-// so the schema location is read too: properties/k and prefixItems/n (or
-// draft 2019's items/n) step into the record, allOf/anyOf/oneOf/n stay.
-// When that leads nowhere, the one object in the record that holds the
-// name is taken; else the parent's location stands.
+// propertyNames subschema refused. The native check places such an error
+// at the location of its parent in the error tree, which is not always
+// the object (a quirk of santhosh-tekuri/jsonschema v6), so the schema
+// location is read too: from the root document, properties/k and
+// prefixItems/n (or draft 2019's items/n) step into the record and
+// allOf/anyOf/oneOf/n stay; under $defs, the rest is read from the
+// parent's location, where the $ref that led there usually is. The
+// object must hold the name. Failing that, the one object in the record
+// that holds the name is taken; else the parent's location stands.
 func propertyNameAt(rec any, parent []string, schemaURL, name string) []string {
 	holds := func(path []string) bool {
 		v, ok := lookup(rec, path)
@@ -340,21 +375,34 @@ func propertyNameAt(rec any, parent []string, schemaURL, name string) []string {
 		return ok
 	}
 	_, frag, _ := strings.Cut(schemaURL, "#")
-	toks := strings.Split(strings.TrimPrefix(frag, "/"), "/")
-	path := slices.Clone(parent)
-	mapped := len(toks) > 0 && toks[len(toks)-1] == "propertyNames"
-	for i := 0; mapped && i+1 < len(toks); i += 2 {
-		key := strings.ReplaceAll(strings.ReplaceAll(toks[i+1], "~1", "/"), "~0", "~")
-		switch toks[i] {
-		case "properties", "prefixItems", "items":
-			path = append(path, key)
-		case "allOf", "anyOf", "oneOf":
-		default:
-			mapped = false
-		}
+	toks := pointerTokens(frag)
+	if len(toks) == 0 || toks[len(toks)-1] != "propertyNames" {
+		return parent
 	}
-	if mapped && holds(path) {
+	toks = toks[:len(toks)-1]
+	from := func(base []string, toks []string) ([]string, bool) {
+		path := slices.Clone(base)
+		for i := 0; i+1 < len(toks); i += 2 {
+			switch toks[i] {
+			case "properties", "prefixItems", "items":
+				path = append(path, toks[i+1])
+			case "allOf", "anyOf", "oneOf":
+			default:
+				return nil, false
+			}
+		}
+		return path, len(toks)%2 == 0 && holds(path)
+	}
+	if path, ok := from(nil, toks); ok {
 		return path
+	}
+	for i := len(toks) - 2; i >= 0; i-- {
+		if toks[i] == "$defs" || toks[i] == "definitions" {
+			if path, ok := from(parent, toks[i+2:]); ok {
+				return path
+			}
+			break
+		}
 	}
 	var found [][]string
 	var walk func(v any, at []string)
@@ -378,6 +426,22 @@ func propertyNameAt(rec any, parent []string, schemaURL, name string) []string {
 		return found[0]
 	}
 	return parent
+}
+
+// pointerTokens splits a URL fragment that is a JSON pointer into its
+// unescaped tokens.
+func pointerTokens(frag string) []string {
+	if frag == "" {
+		return nil
+	}
+	var toks []string
+	for _, tok := range strings.Split(strings.TrimPrefix(frag, "/"), "/") {
+		if t, err := url.PathUnescape(tok); err == nil {
+			tok = t
+		}
+		toks = append(toks, strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~"))
+	}
+	return toks
 }
 
 // violation is one failed keyword: its value's path, what failed (of the
@@ -425,14 +489,7 @@ func (n *nativeCheck) position(schemaURL string) string {
 	}
 	n.syntaxMu.Unlock()
 	at := ast.Node(x)
-	for _, tok := range strings.Split(strings.TrimPrefix(frag, "/"), "/") {
-		if tok == "" {
-			continue
-		}
-		if t, err := url.PathUnescape(tok); err == nil {
-			tok = t
-		}
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+	for _, tok := range pointerTokens(frag) {
 		if f, ok := at.(*ast.Field); ok {
 			at = f.Value
 		}

@@ -55,6 +55,28 @@ func TestNativeJSONSchemaChecks(t *testing.T) {
 			`[1, 2]`: "",
 			`[1, 0]`: "[1]: minimum: got 0, want 1 (schema.json:1:37)",
 		}},
+		// A $ref under not may reach a keyword CUE did not see: CUE's not
+		// would act on the looser schema, so the native check decides.
+		{"$ref under not", `{"$defs": {"x": {"propertyNames": {"maxLength": 1}}}, "not": {"$ref": "#/$defs/x"}}`, true, map[string]string{
+			`{"abc": 1}`: "",
+			`{"a": 1}`:   "not: matches the schema it must not match (schema.json:1:56)",
+		}},
+		// The property name's object, found from the schema's path.
+		{"propertyNames positions", `{"properties": {"a": {"allOf": [{"properties": {"b": {"propertyNames": {"maxLength": 1}}}}]}, "c": {"$ref": "#/$defs/n"}}, "$defs": {"n": {"propertyNames": {"maxLength": 1}}}}`, false, map[string]string{
+			`{"a": {"a": {"b": {"xx": 1}}, "b": {"xx": 1}}}`: `a.b: property name "xx": maxLength: got 2, want 1 (schema.json:1:74)`,
+			`{"c": {"xx": 1}, "d": {"xx": 1}}`:               `c: property name "xx": maxLength: got 2, want 1 (schema.json:1:159)`,
+		}},
+		// Where CUE checks the rest, a pattern Go's regexp cannot read is
+		// read as CUE reads it (no match), not a reason to refuse the
+		// schema; before 2019-09, formats are asserted as CUE asserts them.
+		{"lookahead and formats", `{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "patternProperties": {"^(?!x)": {"type": "integer"}}, "properties": {"ip": {"format": "ipv4"}, "t": {"type": "string", "format": "date-time"}}, "propertyNames": {"maxLength": 5}}`, false, map[string]string{
+			`{"xa": "s", "ip": "nope"}`: "",
+			`{"t": "nope"}`:             `t: invalid value "nope" (does not satisfy time.Time) (schema.json:1:194)`,
+		}},
+		{"formats, alone", `{"$schema": "http://json-schema.org/draft-07/schema#", "properties": {"ip": {"format": "ipv4"}, "t": {"format": "date-time"}}, "not": {"dependencies": {"x": {"required": ["y"]}}}}`, true, map[string]string{
+			`{"x": 1, "ip": "nope", "t": "2026-12-02T01:00:00Z"}`: "",
+			`{"x": 1, "t": "nope"}`:                               "t: format: 'nope' is not valid date-time: less than 20 characters long (schema.json:1:104)",
+		}},
 		{"draft 7 metaschema", `{"$schema": "http://json-schema.org/draft-07/schema#", "allOf": [{"$ref": "http://json-schema.org/draft-07/schema#"}]}`, true, map[string]string{
 			`{"type": "object"}`: "",
 			`{"type": 5}`: "type: enum: value must be one of 'array', 'boolean', 'integer', 'null', 'number', 'object', 'string' (http://json-schema.org/draft-07/schema#/definitions/simpleTypes/enum)\n" +
@@ -103,6 +125,26 @@ func TestNativeJSONSchemaChecks(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// A document a $ref leads to that has nothing CUE sees (here, after
+// propertyNames is taken out) still accepts every value.
+func TestNativeCheckOfAnEmptiedDocument(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "schema.json"), []byte(`{"properties": {"a": {"$ref": "other.json"}}}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "other.json"), []byte(`{"propertyNames": {"maxLength": 3}}`), 0o644)
+	s, err := Load(Spec{File: filepath.Join(dir, "schema.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := s.Validator()
+	defer s.Put(v)
+	for rec, want := range map[string]int{`{"a": {"b": 1}}`: 0, `{"a": 5}`: 0, `{"a": {"long": 1}}`: 1} {
+		val, _ := format.ParseJSON([]byte(rec))
+		if _, vs := v.Check(val, false); len(vs) != want {
+			t.Errorf("%s: %v, want %d violations", rec, vs, want)
 		}
 	}
 }
