@@ -80,6 +80,9 @@ type fastAnalyser struct {
 	// mergedClosed tells structObj that it compiles a unification of
 	// structs that one part closes (see mergeStructs).
 	mergedClosed bool
+	// noAlone counts the unifications being compiled inside which no
+	// value may be left to CUE alone (see aloneUnsound).
+	noAlone int
 }
 
 // buildFast returns the native checker for a validator's schema, or nil
@@ -438,7 +441,15 @@ func findDefDecls(scope ast.Node, name string, at ast.Node) ([]ast.Expr, error) 
 }
 
 // conj compiles the unification of several expressions.
-func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (*fastNode, error) {
+func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (n *fastNode, err error) {
+	vals = withoutRepeats(vals)
+	if !inDef && len(vals) > 1 && defBesideNestedStruct(vals) {
+		defer func() {
+			if err != nil {
+				err = aloneUnsound{err}
+			}
+		}()
+	}
 	if n, ok, err := a.mergeStructs(vals, ev, inDef); ok {
 		return n, err
 	}
@@ -453,7 +464,7 @@ func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (*fastNod
 	if len(vals) == 1 && !validated {
 		return a.expr(vals[0], ev, inDef) // as is: it may be a recursive node
 	}
-	n := &fastNode{kinds: kAll}
+	n = &fastNode{kinds: kAll}
 	for _, x := range vals {
 		def := inDef
 		if _, isList := stripParens(x).(*ast.ListLit); isList && validated {
@@ -473,6 +484,27 @@ func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (*fastNod
 	return n, nil
 }
 
+// withoutRepeats drops a reference that the conjunction already holds: x &
+// x is x, and JSON Schema's translation writes #D & #D for an allOf that
+// names a definition its branch names too.
+func withoutRepeats(vals []ast.Expr) []ast.Expr {
+	if len(vals) < 2 {
+		return vals
+	}
+	var out []ast.Expr
+	seen := map[string]bool{}
+	for _, x := range vals {
+		if id, ok := stripParens(x).(*ast.Ident); ok {
+			if seen[id.Name] {
+				continue
+			}
+			seen[id.Name] = true
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
 // mergeStructs compiles the unification of several structs, each a
 // literal or a reference to a definition that is one, as one struct: its
 // fields are all the parts' fields, each with every part's constraints.
@@ -487,14 +519,18 @@ func (a *fastAnalyser) mergeStructs(vals []ast.Expr, ev cue.Value, inDef bool) (
 	var decls []ast.Decl
 	var openFields []string
 	var closedLits []*ast.StructLit
+	// A definition among the parts closes the nested structs of every
+	// part, the literals' outside definitions too (CUE v0.17; the
+	// differential corpus holds it): the merge compiles as in one.
+	anyDef := false
+	genuine := false
 	for _, v := range vals {
-		lits, closed, isDef, ok := a.structPart(v, inDef)
-		if !ok || isDef && !inDef {
-			// A definition's nested structs are closed, the literal's
-			// beside it outside a definition open: one inDef cannot
-			// say both.
+		lits, closed, isDef, fromDisj, ok := a.structPart(v, inDef)
+		if !ok {
 			return nil, false, nil
 		}
+		genuine = genuine || !fromDisj
+		anyDef = anyDef || isDef
 		if closed {
 			if closedLits != nil {
 				return nil, true, unsupportedAt(v, "unification of two structs, both closed")
@@ -525,6 +561,11 @@ func (a *fastAnalyser) mergeStructs(vals []ast.Expr, ev cue.Value, inDef bool) (
 			}
 		}
 	}
+	if !genuine {
+		// Every part is a disjunction that may be other than a struct
+		// (null & null is null): not a unification of structs.
+		return nil, false, nil
+	}
 	// The closed part must declare every field of the open ones: CUE's
 	// Allows says yes where validation says "field not allowed", so the
 	// syntax decides.
@@ -538,8 +579,65 @@ func (a *fastAnalyser) mergeStructs(vals []ast.Expr, ev cue.Value, inDef bool) (
 	}
 	// Nor is CUE's closedness probe asked about the result.
 	a.mergedClosed = closedLits != nil
-	n, err := a.structObj(decls, vals[0], ev, inDef, closedLits == nil)
+	defMerge := anyDef && !inDef
+	if defMerge {
+		a.noAlone++
+	}
+	n, err := a.structObj(decls, vals[0], ev, inDef || anyDef, closedLits == nil)
+	if defMerge {
+		a.noAlone--
+		if err != nil {
+			err = aloneUnsound{err}
+		}
+	}
 	return n, true, err
+}
+
+// aloneUnsound marks a failure to compile a definition unified with
+// struct literals outside definitions. CUE (v0.17) closes the literals'
+// nested structs in the whole record's evaluation, but not when such a
+// value, or a part of it, is evaluated alone; so none of it may be left
+// to CUE alone (orCUE), and the fallback moves out to the whole record.
+type aloneUnsound struct{ error }
+
+func (e aloneUnsound) Unwrap() error { return e.error }
+
+// defBesideNestedStruct reports whether vals, a unification outside
+// definitions, holds a reference to a definition and a struct literal
+// with a struct literal inside it (see aloneUnsound).
+func defBesideNestedStruct(vals []ast.Expr) bool {
+	def, nested := false, false
+	for _, x := range vals {
+		switch x := stripParens(x).(type) {
+		case *ast.Ident:
+			def = def || isDefName(x.Name)
+		case *ast.SelectorExpr:
+			def = def || isDefName(selLabel(x.Sel))
+		default:
+			ast.Walk(x, func(n ast.Node) bool {
+				if lit, ok := n.(*ast.StructLit); ok {
+					for _, d := range lit.Elts {
+						if f, ok := d.(*ast.Field); ok && holdsStructLit(f.Value) {
+							nested = true
+						}
+					}
+				}
+				return !nested
+			}, nil)
+		}
+	}
+	return def && nested
+}
+
+// holdsStructLit reports whether x has a struct literal anywhere in it.
+func holdsStructLit(x ast.Expr) bool {
+	found := false
+	ast.Walk(x, func(n ast.Node) bool {
+		_, isLit := n.(*ast.StructLit)
+		found = found || isLit
+		return !found
+	}, nil)
+	return found
 }
 
 // declaredFields lists the regular, optional and required fields that
@@ -576,37 +674,97 @@ func (a *fastAnalyser) declaredFields(lits []*ast.StructLit, depth int) map[stri
 // definition may be declared more than once), whether it is closed (a
 // definition, or a literal in one, without "...") and whether it is a
 // reference to a definition.
-func (a *fastAnalyser) structPart(x ast.Expr, inDef bool) (lits []*ast.StructLit, closed, isDef, ok bool) {
+func (a *fastAnalyser) structPart(x ast.Expr, inDef bool) (lits []*ast.StructLit, closed, isDef, fromDisj, ok bool) {
 	var vals []ast.Expr
 	switch x := stripParens(x).(type) {
 	case *ast.StructLit:
 		vals, closed = []ast.Expr{x}, inDef
+	case *ast.BinaryExpr:
+		alt, isAlt := onlyStructAlternative(x)
+		if !isAlt {
+			return nil, false, false, false, false
+		}
+		vals, closed, fromDisj = []ast.Expr{alt}, inDef, true
 	case *ast.Ident, *ast.SelectorExpr:
 		if id, isIdent := x.(*ast.Ident); isIdent && !isDefName(id.Name) {
-			return nil, false, false, false
+			return nil, false, false, false, false
 		}
 		if sel, isSel := x.(*ast.SelectorExpr); isSel && !isDefName(selLabel(sel.Sel)) {
-			return nil, false, false, false // a field of a definition is not closed by it alone
+			return nil, false, false, false, false // a field of a definition is not closed by it alone
 		}
 		rs, err := a.resolve(x)
 		if err != nil {
-			return nil, false, false, false
+			return nil, false, false, false, false
+		}
+		if len(rs) == 1 {
+			if alt, isAlt := onlyStructAlternative(rs[0]); isAlt {
+				rs, fromDisj = []ast.Expr{alt}, true
+			}
 		}
 		vals, closed, isDef = rs, true, true
 	default:
-		return nil, false, false, false
+		return nil, false, false, false, false
 	}
 	for _, v := range vals {
 		lit, isLit := stripParens(v).(*ast.StructLit)
 		if !isLit {
-			return nil, false, false, false
+			return nil, false, false, false, false
 		}
 		if slices.ContainsFunc(lit.Elts, func(d ast.Decl) bool { _, e := d.(*ast.Ellipsis); return e }) {
 			closed = false
 		}
 		lits = append(lits, lit)
 	}
-	return lits, closed, isDef, true
+	return lits, closed, isDef, fromDisj, true
+}
+
+// onlyStructAlternative returns the one struct literal among the
+// alternatives of a disjunction whose others can only be scalars or lists,
+// such as JSON Schema's translation of an object schema without "type"
+// (null | bool | number | string | [...] | {...}). Unified with a struct,
+// every other alternative fails, so the unification is the struct's with
+// that literal. A default anywhere, or an alternative that might be a
+// struct (a reference, a call), and the answer is no.
+func onlyStructAlternative(x ast.Expr) (*ast.StructLit, bool) {
+	b, ok := stripParens(x).(*ast.BinaryExpr)
+	if !ok || b.Op != token.OR {
+		return nil, false
+	}
+	var found *ast.StructLit
+	for _, alt := range flattenOr(b, nil) {
+		switch v := stripParens(alt).(type) {
+		case *ast.StructLit:
+			if found != nil {
+				return nil, false
+			}
+			found = v
+		case *ast.ListLit:
+		case *ast.BasicLit:
+		case *ast.Ident:
+			switch v.Name {
+			case "null", "bool", "number", "string", "int", "float", "bytes":
+			default:
+				return nil, false
+			}
+		case *ast.UnaryExpr:
+			switch v.Op {
+			case token.GEQ, token.GTR, token.LSS, token.LEQ, token.MAT, token.NMAT:
+			default:
+				return nil, false // a default (*) among them
+			}
+		default:
+			return nil, false
+		}
+	}
+	return found, found != nil
+}
+
+// flattenOr lists the alternatives of a | b | ...
+func flattenOr(x ast.Expr, out []ast.Expr) []ast.Expr {
+	if b, ok := stripParens(x).(*ast.BinaryExpr); ok && b.Op == token.OR {
+		return flattenOr(b.Y, flattenOr(b.X, out))
+	}
+	return append(out, x)
 }
 
 // flattenAnd lists the conjuncts of a & b & ...
@@ -1320,7 +1478,9 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 			fd.fill, fd.has = x, true
 		}
 	}
-	if err := crossCheckFields(o, ev, at, a.unclosed && open || merged); err != nil {
+	// Inside a definition unified with literals outside definitions,
+	// CUE's Allows answers as for the value alone (see aloneUnsound).
+	if err := crossCheckFields(o, ev, at, a.unclosed && open || merged || a.noAlone > 0); err != nil {
 		return nil, err
 	}
 	o.index = make(map[string]int, len(o.fields))

@@ -74,7 +74,8 @@ func (c *fastChecker) cueFill(k *cueNode, v any) (any, bool) {
 // their value as CUE evaluated it in the schema.
 func (a *fastAnalyser) orCUE(exprs []ast.Expr, ev cue.Value, cause error) (*fastNode, error) {
 	var u *unsupportedError
-	if !errors.As(cause, &u) || a.inMatch > 0 || !ev.Exists() || ev.Err() != nil {
+	var unsound aloneUnsound
+	if !errors.As(cause, &u) || errors.As(cause, &unsound) || a.noAlone > 0 || a.inMatch > 0 || !ev.Exists() || ev.Err() != nil {
 		return nil, cause
 	}
 	ok, cyclic := a.alone(exprs)

@@ -18,7 +18,8 @@ import (
 
 // The differential test holds the fast path to CUE: for every record both
 // must agree on valid or not and, when valid, on the exact record written.
-// The corpus is testdata/diff/*.cue, each with a definition #T and a first
+// The corpus is testdata/diff/*.cue, each with a definition #T (or checked
+// as its whole value when it has none) and a first
 // line "// want: fast", "// want: fallback <reason>" or "// want: partial
 // <path>: <reason>; ...", which lists the values CUE checks.
 
@@ -50,7 +51,13 @@ func loadCorpus(tb testing.TB) []diffSchema {
 				corpusErr = errors.New(p + ": the first line must say // want: fast, // want: fallback <reason> or // want: partial <path>: <reason>")
 				return
 			}
-			sch, err := Compile(filepath.Base(p), src, "T")
+			// A file without #T is checked as its whole value, where
+			// definitions meet literals outside any definition.
+			def := "T"
+			if !strings.Contains(string(src), "\n#T:") {
+				def = ""
+			}
+			sch, err := Compile(filepath.Base(p), src, def)
 			if err != nil {
 				corpusErr = err
 				return
