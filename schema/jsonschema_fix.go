@@ -42,14 +42,68 @@ const maxTupleFix = 16
 // for the native check, by position.
 func fixTranslation(x ast.Expr, src []byte) leftOut {
 	f := &translationFix{draft2020: isDraft2020(src), draft4: !integralDraft(src), formatAnnotation: formatIsAnnotation(src), keepTuples: refersIntoItems(x)}
-	f.schema(x, 0, false)
+	f.schema(x, 0, false, "")
+	f.judgeInvertedRefs()
 	return f.left
+}
+
+// refAt is a $ref of the document: the JSON pointer of the schema object
+// that holds it, and its value.
+type refAt struct {
+	from, to string
+	fd       *ast.Field
+	inverted bool
+}
+
+// judgeInvertedRefs notes the first $ref under not, if, oneOf or contains
+// that may lead to a subschema that lost a keyword to the native check:
+// one that leaves the document, names an anchor, or points (#/...) at a
+// subschema that holds such a place or such a $ref, transitively. A
+// document with an $id below its root is not followed: its pointers would
+// be relative to other bases.
+func (f *translationFix) judgeInvertedRefs() {
+	under := func(p, root string) bool { return p == root || strings.HasPrefix(p, root+"/") }
+	for _, r := range f.refs {
+		if !r.inverted || f.left.invertedRef != nil {
+			continue
+		}
+		seen := map[string]bool{}
+		var reaches func(to string) bool
+		reaches = func(to string) bool {
+			target, local := strings.CutPrefix(to, "#")
+			if !local || f.nestedID || target != "" && !strings.HasPrefix(target, "/") || strings.Contains(target, "%") {
+				return true
+			}
+			if seen[target] {
+				return false
+			}
+			seen[target] = true
+			if slices.ContainsFunc(f.removedAt, func(p string) bool { return under(p, target) }) {
+				return true
+			}
+			for _, next := range f.refs {
+				if under(next.from, target) && reaches(next.to) {
+					return true
+				}
+			}
+			return false
+		}
+		if reaches(r.to) {
+			f.left.invertedRef = r.fd
+		}
+	}
 }
 
 // keepTuples is set when a $ref points into a tuple ("#/items/0"), which
 // the rewrite would move.
 type translationFix struct {
 	draft2020, draft4, keepTuples bool
+	// removedAt are the JSON pointers of the schema objects that lost a
+	// keyword; refs every $ref; nestedID whether an $id below the root
+	// changes the base (see judgeInvertedRefs).
+	removedAt []string
+	refs      []refAt
+	nestedID  bool
 	// formatAnnotation: format asserts nothing (2019-09 on), where CUE
 	// checks some formats.
 	formatAnnotation bool
@@ -151,7 +205,7 @@ var (
 	boolFixed = map[string]bool{"allOf": true, "anyOf": true, "oneOf": true, "not": true, "if": true, "then": true, "else": true, "contains": true}
 )
 
-func (f *translationFix) schema(x ast.Expr, depth int, inverted bool) {
+func (f *translationFix) schema(x ast.Expr, depth int, inverted bool, ptr string) {
 	s, ok := x.(*ast.StructLit)
 	if !ok || depth > 200 {
 		return
@@ -171,6 +225,7 @@ func (f *translationFix) schema(x ast.Expr, depth int, inverted bool) {
 		}
 		if err == nil && leftToNative(key, fd.Value) {
 			f.left.fields = append(f.left.fields, fd)
+			f.removedAt = append(f.removedAt, ptr)
 			if inverted && f.left.whole == "" {
 				f.left.whole = key + " under not, if, oneOf or contains, where leaving it to the native check could make CUE's check stricter than the schema"
 				f.left.wholeAt = fd.Pos()
@@ -189,8 +244,14 @@ func (f *translationFix) schema(x ast.Expr, depth int, inverted bool) {
 			continue
 		}
 		inv := inverted || inverting[key]
-		if key == "$ref" && inverted && f.left.invertedRef == nil {
-			f.left.invertedRef = fd
+		if lit, ok := fd.Value.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+			v, _ := strconv.Unquote(lit.Value)
+			switch {
+			case key == "$ref":
+				f.refs = append(f.refs, refAt{from: ptr, to: v, fd: fd, inverted: inverted})
+			case (key == "$id" || key == "id" && f.draft4) && ptr != "" && !strings.HasPrefix(v, "#"):
+				f.nestedID = true
+			}
 		}
 		if key == "$ref" && f.left.whole == "" && refersToAnchor(fd.Value) {
 			f.left.whole = "a $ref to an anchor, " + fd.Value.(*ast.BasicLit).Value + ", which CUE's translation resolves wrongly in some schemas"
@@ -201,11 +262,12 @@ func (f *translationFix) schema(x ast.Expr, depth int, inverted bool) {
 			if mapOfSubschemas[key] {
 				for _, e := range v.Elts {
 					if pf, ok := e.(*ast.Field); ok {
-						f.schema(pf.Value, depth+1, inv)
+						name, _, _ := ast.LabelName(pf.Label)
+						f.schema(pf.Value, depth+1, inv, ptr+"/"+pointerEscape(key)+"/"+pointerEscape(name))
 					}
 				}
 			} else if oneSubschema[key] {
-				f.schema(v, depth+1, inv)
+				f.schema(v, depth+1, inv, ptr+"/"+pointerEscape(key))
 			}
 		case *ast.ListLit:
 			if listOfSubschemas[key] {
@@ -213,7 +275,7 @@ func (f *translationFix) schema(x ast.Expr, depth int, inverted bool) {
 					if boolFixed[key] {
 						v.Elts[i] = schemaForBool(e)
 					}
-					f.schema(v.Elts[i], depth+1, inv)
+					f.schema(v.Elts[i], depth+1, inv, ptr+"/"+pointerEscape(key)+"/"+strconv.Itoa(i))
 				}
 			}
 		default:
@@ -223,6 +285,11 @@ func (f *translationFix) schema(x ast.Expr, depth int, inverted bool) {
 		}
 	}
 	f.tuple(s)
+}
+
+// pointerEscape escapes a JSON pointer token.
+func pointerEscape(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }
 
 // refersToAnchor reports whether x, a $ref's value, names a plain-name

@@ -61,6 +61,12 @@ func TestNativeJSONSchemaChecks(t *testing.T) {
 			`{"abc": 1}`: "",
 			`{"a": 1}`:   "not: matches the schema it must not match (schema.json:1:56)",
 		}},
+		// A $ref under oneOf that leads only where nothing was taken out
+		// leaves CUE's verdict sound: CUE checks the rest.
+		{"$ref under oneOf, elsewhere", `{"$defs": {"a": {"type": "object", "properties": {"k": {"$ref": "#/$defs/b"}}}, "b": {"type": "string"}}, "oneOf": [{"$ref": "#/$defs/a"}, {"type": "array"}], "propertyNames": {"maxLength": 2}}`, false, map[string]string{
+			`{"k": "x"}`:   "",
+			`{"kkk": "x"}`: `property name "kkk": maxLength: got 3, want 2 (schema.json:1:179)`,
+		}},
 		// The property name's object, found from the schema's path.
 		{"propertyNames positions", `{"properties": {"a": {"allOf": [{"properties": {"b": {"propertyNames": {"maxLength": 1}}}}]}, "c": {"$ref": "#/$defs/n"}}, "$defs": {"n": {"propertyNames": {"maxLength": 1}}}}`, false, map[string]string{
 			`{"a": {"a": {"b": {"xx": 1}}, "b": {"xx": 1}}}`: `a.b: property name "xx": maxLength: got 2, want 1 (schema.json:1:74)`,
