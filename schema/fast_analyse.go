@@ -226,11 +226,28 @@ func embedDeclaresIn(x ast.Expr, name string, depth int) bool {
 		return x.Op != token.AND || embedDeclaresIn(x.X, name, depth+1) || embedDeclaresIn(x.Y, name, depth+1)
 	case *ast.CallExpr:
 		id, ok := x.Fun.(*ast.Ident)
+		if ok && id.Name == "close" && id.Node == nil && len(x.Args) == 1 {
+			return embedDeclaresIn(x.Args[0], name, depth+1)
+		}
 		return !ok || id.Name != "matchN" || id.Node != nil
 	case *ast.Ident:
 		// A hidden field holding the schema, as the translation writes.
 		if v, ok := x.Node.(ast.Expr); ok && strings.HasPrefix(x.Name, "_") && !isDefName(x.Name) {
 			return embedDeclaresIn(v, name, depth+1)
+		}
+		// A definition of the file, as the translation embeds the one
+		// its root $ref names: what each of its declarations holds.
+		if file, atTop := x.Scope.(*ast.File); atTop && isDefName(x.Name) {
+			found := false
+			for _, d := range file.Decls {
+				if f, ok := d.(*ast.Field); ok && selLabel(f.Label) == x.Name {
+					found = true
+					if embedDeclaresIn(f.Value, name, depth+1) {
+						return true
+					}
+				}
+			}
+			return !found
 		}
 	case *ast.SelectorExpr:
 		// A field of a definition of the file, _#defs."/definitions/x":
