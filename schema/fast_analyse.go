@@ -992,11 +992,15 @@ func (a *fastAnalyser) expr(x ast.Expr, ev cue.Value, inDef bool) (*fastNode, er
 				return a.matchN(x)
 			case "matchIf":
 				return a.matchIf(x)
+			case "error":
+				// error("disallowed"), as the translation writes a false
+				// subschema: no value is allowed (CUE gives the message).
+				return &fastNode{}, nil
 			}
 		}
 		return a.call(x)
 	case *ast.BottomLit:
-		return nil, unsupportedAt(x, "_|_")
+		return &fastNode{}, nil // as error()
 	case *ast.Interpolation:
 		return nil, unsupportedAt(x, "string interpolation")
 	}
