@@ -961,6 +961,9 @@ func (a *fastAnalyser) expr(x ast.Expr, ev cue.Value, inDef bool) (*fastNode, er
 	case *ast.BasicLit, *ast.UnaryExpr:
 		return a.scalar(x)
 	case *ast.Ident:
+		if hiddenAtTop(x) {
+			return a.hidden(x, ev, inDef)
+		}
 		return a.ident(x, ev)
 	case *ast.SelectorExpr:
 		if isImportSelector(x) {
@@ -1327,7 +1330,40 @@ type expansion struct {
 }
 
 // expand compiles a definition's declarations, which are closed.
+// hiddenAtTop reports whether x refers to a hidden field of the file,
+// as CUE's translation holds a JSON Schema whose $ref "#" points back at
+// its root: _schema.
+func hiddenAtTop(x *ast.Ident) bool {
+	_, atTop := x.Scope.(*ast.File)
+	return atTop && strings.HasPrefix(x.Name, "_") && !isDefName(x.Name) && x.Name != "_"
+}
+
+// hidden compiles a reference to a hidden field of the file as its
+// value, recursively where it refers back to itself. Such a field is no
+// definition: its structs are as open as written. Inside a definition the
+// reference is left to the rest of the analysis, since CUE may close what
+// a definition unifies with.
+func (a *fastAnalyser) hidden(x *ast.Ident, ev cue.Value, inDef bool) (*fastNode, error) {
+	if inDef {
+		return nil, unsupportedAt(x, "reference to %s in a definition", x.Name)
+	}
+	vals, err := findDefDecls(x.Scope, x.Name, x)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.ContainsFunc(vals, func(v ast.Expr) bool { return ast.Node(v) == x.Node }) {
+		return nil, unsupportedAt(x, "reference to %s", x.Name)
+	}
+	return a.expandAs(vals, ev, false)
+}
+
 func (a *fastAnalyser) expand(at ast.Expr, vals []ast.Expr, ev cue.Value) (*fastNode, error) {
+	return a.expandAs(vals, ev, true)
+}
+
+// expandAs compiles the declarations a reference stands for, once, as
+// inside a definition (def) or not.
+func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastNode, error) {
 	for _, s := range a.stack {
 		if s.decl == vals[0] {
 			return s.n, nil // recursion: checked as deep as the data goes
@@ -1344,14 +1380,16 @@ func (a *fastAnalyser) expand(at ast.Expr, vals []ast.Expr, ev cue.Value) (*fast
 	a.pending[n] = true
 	a.stack = append(a.stack, expansion{decl: vals[0], n: n})
 	was := a.unclosed
-	a.unclosed = false // a definition closes its structs anywhere
+	if def {
+		a.unclosed = false // a definition closes its structs anywhere
+	}
 	defer func() {
 		a.stack = a.stack[:len(a.stack)-1]
 		a.unclosed = was
 		delete(a.pending, n)
 	}()
 	bound := a.siteBound
-	m, err := a.conj(vals, ev, true)
+	m, err := a.conj(vals, ev, def)
 	if err != nil {
 		return nil, err
 	}
