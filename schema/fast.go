@@ -103,16 +103,26 @@ type fastObject struct {
 	orders   map[uint64][]int // fillOrder by the fields present; the tree is per Validator
 }
 
-// fastPattern is one pattern constraint: labels that re matches (every
-// label when re is nil), or that it does not match when neg.
+// fastPattern is one pattern constraint: labels that every one of conds
+// accepts (every label when there are none).
 type fastPattern struct {
+	conds []labelCond
+	n     *fastNode
+}
+
+// labelCond is one conjunct of a pattern's label: =~re, or !~re when neg.
+type labelCond struct {
 	re  *regexp.Regexp
 	neg bool
-	n   *fastNode
 }
 
 func (p *fastPattern) matches(label string) bool {
-	return p.re == nil || p.re.MatchString(label) != p.neg
+	for _, c := range p.conds {
+		if c.re.MatchString(label) == c.neg {
+			return false
+		}
+	}
+	return true
 }
 
 type fastList struct {

@@ -1111,26 +1111,32 @@ func (a *fastAnalyser) pattern(d *ast.Field, l *ast.ListLit, inDef bool) (fastPa
 	if len(l.Elts) != 1 || d.Constraint != token.ILLEGAL {
 		return p, unsupportedAt(d, "pattern constraint")
 	}
-	switch x := stripParens(l.Elts[0]).(type) {
-	case *ast.Ident:
-		if x.Name != "string" || x.Node != nil || x.Scope != nil {
-			return p, unsupportedAt(d, "pattern constraint on %s", x.Name)
-		}
-	case *ast.UnaryExpr:
-		b, ok := x.X.(*ast.BasicLit)
-		if !ok || b.Kind != token.STRING || (x.Op != token.MAT && x.Op != token.NMAT) {
+	// The label: string, or =~ and !~ regexps, one or several unified
+	// (the translation of patternProperties beside properties writes
+	// [!~"^(a|b)$" & !~"^x-"]).
+	for _, c := range flattenAnd(l.Elts[0], nil) {
+		switch x := stripParens(c).(type) {
+		case *ast.Ident:
+			if x.Name != "string" || x.Node != nil || x.Scope != nil {
+				return p, unsupportedAt(d, "pattern constraint on %s", x.Name)
+			}
+		case *ast.UnaryExpr:
+			b, ok := x.X.(*ast.BasicLit)
+			if !ok || b.Kind != token.STRING || (x.Op != token.MAT && x.Op != token.NMAT) {
+				return p, unsupportedAt(d, "pattern constraint")
+			}
+			s, err := literal.Unquote(b.Value)
+			if err != nil {
+				return p, unsupportedAt(d, "pattern constraint")
+			}
+			re, err := regexp.Compile(s)
+			if err != nil {
+				return p, unsupportedAt(d, "pattern constraint with the regexp %s", b.Value)
+			}
+			p.conds = append(p.conds, labelCond{re: re, neg: x.Op == token.NMAT})
+		default:
 			return p, unsupportedAt(d, "pattern constraint")
 		}
-		s, err := literal.Unquote(b.Value)
-		if err != nil {
-			return p, unsupportedAt(d, "pattern constraint")
-		}
-		if p.re, err = regexp.Compile(s); err != nil {
-			return p, unsupportedAt(d, "pattern constraint with the regexp %s", b.Value)
-		}
-		p.neg = x.Op == token.NMAT
-	default:
-		return p, unsupportedAt(d, "pattern constraint")
 	}
 	label := "alt"
 	if inDef {
