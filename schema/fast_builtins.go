@@ -9,6 +9,7 @@ import (
 	"cuelang.org/go/cue/literal"
 	cuemath "cuelang.org/go/pkg/math"
 	cuenet "cuelang.org/go/pkg/net"
+	cueregexp "cuelang.org/go/pkg/regexp"
 	cuetime "cuelang.org/go/pkg/time"
 	"github.com/cockroachdb/apd/v3"
 
@@ -50,6 +51,7 @@ var builtins = map[string]builtin{
 	"net.IPv4":            strTest(func(s string) bool { ip, err := netip.ParseAddr(s); return err == nil && ip.Is4() }),
 	"net.IPv6":            strTest(func(s string) bool { ip, err := netip.ParseAddr(s); return err == nil && ip.Is6() }),
 	"time.Time":           strTest(func(s string) bool { ok, _ := cuetime.Time(s); return ok }),
+	"regexp.Valid":        strTest(func(s string) bool { ok, _ := cueregexp.Valid(s); return ok }),
 	"time.Format": {kinds: kString, args: []valueKinds{kString}, make: func(a []any) fastAtom {
 		layout := a[0].(string)
 		return &predAtom{test: func(s string) bool { ok, _ := cuetime.Format(s, layout); return ok }}
