@@ -872,6 +872,11 @@ func (a *fastAnalyser) anyDecl(x ast.Expr, f func(ast.Expr) bool) bool {
 	return err == nil && slices.ContainsFunc(vals, f)
 }
 
+// isTop reports whether n takes any value, as _ or the elements of [...].
+func isTop(n *fastNode) bool {
+	return n.kinds == kAll && len(n.atoms) == 0 && n.obj == nil && n.list == nil && n.cue == nil && len(n.disjs) == 0
+}
+
 // mergeNode adds m's constraints to n.
 func (a *fastAnalyser) mergeNode(n, m *fastNode, at ast.Node) error {
 	if a.pending[m] {
@@ -912,6 +917,13 @@ func (a *fastAnalyser) mergeLists(x, y *fastList, at ast.Node) (*fastList, error
 		return l.rest
 	}
 	both := func(p, q *fastNode) (*fastNode, error) {
+		// [...] & [...#T] is [...#T], #T recursive (not yet built) or not.
+		switch {
+		case isTop(p):
+			return q, nil
+		case isTop(q):
+			return p, nil
+		}
 		n := &fastNode{kinds: kAll}
 		for _, e := range []*fastNode{p, q} {
 			if e.cue != nil {
