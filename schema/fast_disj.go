@@ -55,6 +55,10 @@ func surelyFails(c *fastChecker, n *fastNode, v any, k valueKinds) bool {
 	if k&n.kinds == 0 {
 		return true
 	}
+	// A list longer than a closed list's positions ([] among them).
+	if l, isList := v.([]any); isList && n.list != nil && n.list.rest == nil && len(l) > len(n.list.prefix) {
+		return true
+	}
 	x, ok := v.(*format.Object)
 	if !ok || n.obj == nil {
 		return false
@@ -121,6 +125,7 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 		label = "#alt"
 	}
 	d := &structDisj{}
+	recursive := false
 	for _, e := range alts {
 		if u, ok := stripParens(e).(*ast.UnaryExpr); ok && u.Op == token.MUL {
 			e = u.X // the default only fills a missing field: CUE did that
@@ -136,14 +141,19 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 		if err != nil {
 			return nil, err
 		}
-		if n.cue != nil || a.pending[n] {
+		if n.cue != nil {
 			return nil, unsupportedAt(e, "disjunction with a struct or list")
 		}
+		// An alternative may be the definition being expanded (it is
+		// built by the time a record meets it); CUE's value of the
+		// disjunction then shows its inner levels as bottom, so a value
+		// no branch is told for goes to CUE with the whole record.
+		recursive = recursive || a.pending[n]
 		d.alts = append(d.alts, n)
 	}
 	// In a matchN alternative, where CUE counts an incomplete value as
 	// matching, a value no branch is told for is unsure instead.
-	if ok, cyclic := a.alone(alts); ok && a.inMatch == 0 && !(cyclic && a.s.isolated) && ev.Exists() && ev.Err() == nil {
+	if ok, cyclic := a.alone(alts); ok && !recursive && a.inMatch == 0 && !(cyclic && a.s.isolated) && ev.Exists() && ev.Err() == nil {
 		d.fb = &cueNode{ctx: a.ctx, v: ev, sh: shapeOf(ev, 0)}
 		a.siteBound++
 	}
