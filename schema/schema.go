@@ -60,7 +60,9 @@ type Schema struct {
 	free   []*Validator
 	// isolated schemas check with CUE in child processes; children are
 	// the live ones.
-	isolated bool
+	isolated  bool
+	sumOnce   sync.Once
+	sum, tsum string
 	// native checks a JSON Schema where CUE's translation falls short;
 	// nil when CUE's does it all.
 	native   *nativeCheck
@@ -170,6 +172,19 @@ func (s *Schema) Spec() Spec { return s.spec }
 // SchemaSum returns the sha256 of the schema's definition name and file,
 // as hex: two definitions of one file are two schemas, with two sums.
 func (s *Schema) SchemaSum() string {
+	// Every item's fingerprint asks; the sources do not change after Load.
+	s.sumOnce.Do(s.sums)
+	return s.sum
+}
+
+func (s *Schema) sums() {
+	s.sum = s.schemaSum()
+	if s.transform != nil {
+		s.tsum = specSum(*s.transform, s.sources[s.transform.File])
+	}
+}
+
+func (s *Schema) schemaSum() string {
 	src := s.sources[s.spec.File]
 	if len(s.refs) > 0 {
 		// The documents a JSON Schema's $refs lead to are part of it.
@@ -198,10 +213,8 @@ func (s *Schema) SchemaSum() string {
 
 // TransformSum is SchemaSum for the transform, or "" without one.
 func (s *Schema) TransformSum() string {
-	if s.transform == nil {
-		return ""
-	}
-	return specSum(*s.transform, s.sources[s.transform.File])
+	s.sumOnce.Do(s.sums)
+	return s.tsum
 }
 
 func specSum(spec Spec, src []byte) string {
