@@ -519,21 +519,5 @@ func (n *nativeCheck) position(schemaURL string) string {
 // (a repeated key, which the decoders refuse, would keep its last value),
 // numbers as json.Number.
 func nativeValue(v any) any {
-	switch x := v.(type) {
-	case *format.Object:
-		m := make(map[string]any, len(x.Fields))
-		for _, f := range x.Fields {
-			m[f.Key] = nativeValue(f.Value)
-		}
-		return m
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = nativeValue(e)
-		}
-		return out
-	case format.Number:
-		return json.Number(x)
-	}
-	return v
+	return plainValue(v, func(n format.Number) any { return json.Number(n) })
 }

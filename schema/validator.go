@@ -238,28 +238,36 @@ func (v *Validator) cueCheck(rec any) (any, []Violation) {
 // toCUE converts a record to Go values that cue.Context.Encode turns into
 // the same CUE values the JSON would give: integers stay int, numbers with
 // a fraction or exponent stay float, and nothing passes through float64.
-func toCUE(v any) any {
+func toCUE(v any) any { return plainValue(v, cueNumber) }
+
+func cueNumber(v format.Number) any {
+	if i, ok := v.Int64(); ok {
+		return i
+	}
+	if b, ok := v.BigInt(); ok {
+		return b
+	}
+	return &ast.BasicLit{Kind: token.FLOAT, Value: string(v)}
+}
+
+// plainValue is a record as maps and slices, for a library that reads
+// those, with each number as number gives it.
+func plainValue(v any, number func(format.Number) any) any {
 	switch v := v.(type) {
 	case *format.Object:
 		m := make(map[string]any, len(v.Fields))
 		for _, f := range v.Fields {
-			m[f.Key] = toCUE(f.Value)
+			m[f.Key] = plainValue(f.Value, number)
 		}
 		return m
 	case []any:
 		l := make([]any, len(v))
 		for i, e := range v {
-			l[i] = toCUE(e)
+			l[i] = plainValue(e, number)
 		}
 		return l
 	case format.Number:
-		if i, ok := v.Int64(); ok {
-			return i
-		}
-		if b, ok := v.BigInt(); ok {
-			return b
-		}
-		return &ast.BasicLit{Kind: token.FLOAT, Value: string(v)}
+		return number(v)
 	}
 	return v
 }
