@@ -183,11 +183,7 @@ func (a *fastAnalyser) disjunction(x *ast.BinaryExpr, ev cue.Value, inDef bool) 
 		if u, ok := stripParens(e).(*ast.UnaryExpr); ok && u.Op == token.MUL {
 			e = u.X
 		}
-		switch stripParens(e).(type) {
-		case *ast.StructLit, *ast.ListLit:
-			return a.structDisjunction(x, alts, ev, inDef)
-		}
-		if a.structish(e, 0) {
+		if compositeLit(e) || a.structish(e, 0) {
 			return a.structDisjunction(x, alts, ev, inDef)
 		}
 	}
@@ -217,6 +213,18 @@ func (a *fastAnalyser) disjunction(x *ast.BinaryExpr, ev cue.Value, inDef bool) 
 		k |= n.kinds
 	}
 	return &fastNode{kinds: k, atoms: []fastAtom{d}}, nil
+}
+
+// compositeLit reports whether x is a struct or list literal, or unifies
+// one with more: list.UniqueItems() & [...string].
+func compositeLit(x ast.Expr) bool {
+	switch x := stripParens(x).(type) {
+	case *ast.StructLit, *ast.ListLit:
+		return true
+	case *ast.BinaryExpr:
+		return x.Op == token.AND && (compositeLit(x.X) || compositeLit(x.Y))
+	}
+	return false
 }
 
 // anyWithScalarDefaults reports whether alts hold _ and every other
