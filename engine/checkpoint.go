@@ -31,9 +31,12 @@ func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (*fing
 	}
 	var stat *fileStat
 	if it.Open == nil {
-		var err error
-		if stat, err = statOf(it.Path); err != nil {
-			return nil, nil, err
+		stat = it.listed
+		if stat == nil {
+			var err error
+			if stat, err = statOf(it.Path); err != nil {
+				return nil, nil, err
+			}
 		}
 		// A file changed within a clock tick of being hashed can look
 		// unchanged, so a stat recorded that close is not trusted (git

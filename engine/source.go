@@ -45,6 +45,9 @@ type Item struct {
 	Fingerprint string
 	// runs, when set, says why the item runs whatever the journal says.
 	runs string
+	// listed is the file's stat when the source listed it, so that the
+	// fingerprint need not stat it again.
+	listed *fileStat
 }
 
 // Source lists the items a stage reads, in input order.
@@ -113,8 +116,8 @@ func (g *globSource) Items(ctx context.Context) ([]Item, error) {
 // is line-oriented and larger than chunk bytes, so that it uses every core.
 func fileItems(ctx context.Context, path, name string, f format.Format, chunk int64) []Item {
 	it := Item{Key: name, Name: name, Path: path, Format: f}
-	if fi, err := os.Stat(path); err == nil {
-		it.Size = fi.Size()
+	if st, err := statOf(path); err == nil {
+		it.Size, it.listed = st.Size, st
 	}
 	if it.Format == "" {
 		it.Format, it.Err = detect(path, name)
