@@ -81,8 +81,13 @@ type fastAnalyser struct {
 	// structs that one part closes (see mergeStructs).
 	mergedClosed bool
 	// noAlone counts the unifications being compiled inside which no
-	// value may be left to CUE alone (see aloneUnsound).
-	noAlone int
+	// value may be left to CUE alone (see aloneUnsound); defMerges counts
+	// every such unification compiled, and mergingDefs marks the shared
+	// expansions that hold one, so that a disjunction can tell whether
+	// its alternatives do.
+	noAlone     int
+	defMerges   int
+	mergingDefs map[*fastNode]bool
 }
 
 // buildFast returns the native checker for a validator's schema, or nil
@@ -509,13 +514,20 @@ func withoutRepeats(vals []ast.Expr) []ast.Expr {
 		return vals
 	}
 	var out []ast.Expr
-	seen := map[string]bool{}
+	type ref struct {
+		name string
+		decl ast.Node
+	}
+	seen := map[ref]bool{}
 	for _, x := range vals {
-		if id, ok := stripParens(x).(*ast.Ident); ok {
-			if seen[id.Name] {
+		// The same declaration, not just the same name: a literal
+		// beside may declare its own #X.
+		if id, ok := stripParens(x).(*ast.Ident); ok && id.Node != nil {
+			r := ref{id.Name, id.Node}
+			if seen[r] {
 				continue
 			}
-			seen[id.Name] = true
+			seen[r] = true
 		}
 		out = append(out, x)
 	}
@@ -539,7 +551,13 @@ func (a *fastAnalyser) mergeStructs(vals []ast.Expr, ev cue.Value, inDef bool) (
 	// A definition among the parts closes the nested structs of every
 	// part, the literals' outside definitions too (CUE v0.17; the
 	// differential corpus holds it): the merge compiles as in one.
-	anyDef := false
+	type part struct {
+		v             ast.Expr
+		lits          []*ast.StructLit
+		closed, isDef bool
+	}
+	var parts []part
+	anyDef, litOpen, litNested := false, false, false
 	genuine := false
 	for _, v := range vals {
 		lits, closed, isDef, fromDisj, ok := a.structPart(v, inDef)
@@ -548,6 +566,28 @@ func (a *fastAnalyser) mergeStructs(vals []ast.Expr, ev cue.Value, inDef bool) (
 		}
 		genuine = genuine || !fromDisj
 		anyDef = anyDef || isDef
+		if !isDef {
+			for _, lit := range lits {
+				for _, d := range lit.Elts {
+					switch d := d.(type) {
+					case *ast.Ellipsis:
+						litOpen = true
+					case *ast.Field:
+						litNested = litNested || holdsStructLit(d.Value)
+					}
+				}
+			}
+		}
+		parts = append(parts, part{v, lits, closed, isDef})
+	}
+	for _, p := range parts {
+		v, lits, closed, isDef := p.v, p.lits, p.closed, p.isDef
+		if anyDef && !isDef {
+			// Beside a definition, a literal does not close the
+			// unification at its own level, even in a definition
+			// (CUE v0.17): the definitions' closedness decides.
+			closed = false
+		}
 		if closed {
 			if closedLits != nil {
 				return nil, true, unsupportedAt(v, "unification of two structs, both closed")
@@ -583,6 +623,12 @@ func (a *fastAnalyser) mergeStructs(vals []ast.Expr, ev cue.Value, inDef bool) (
 		// (null & null is null): not a unification of structs.
 		return nil, false, nil
 	}
+	if anyDef && !inDef && litNested && (!litOpen || a.inMatch > 0) {
+		// CUE closes the literals' nested structs only when a literal
+		// part is open itself, and not in a matchN alternative, which
+		// it evaluates alone (the review's cases): left to the caller.
+		return nil, false, nil
+	}
 	// The closed part must declare every field of the open ones: CUE's
 	// Allows says yes where validation says "field not allowed", so the
 	// syntax decides.
@@ -599,6 +645,7 @@ func (a *fastAnalyser) mergeStructs(vals []ast.Expr, ev cue.Value, inDef bool) (
 	defMerge := anyDef && !inDef
 	if defMerge {
 		a.noAlone++
+		a.defMerges++
 	}
 	n, err := a.structObj(decls, vals[0], ev, inDef || anyDef, closedLits == nil)
 	if defMerge {
@@ -1389,8 +1436,12 @@ func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastN
 	}
 	key := expandKey{vals[0], a.inMatch > 0}
 	if n, ok := a.expanded[key]; ok {
+		if a.mergingDefs[n] {
+			a.defMerges++
+		}
 		return n, nil
 	}
+	merges := a.defMerges
 	n := &fastNode{}
 	if a.pending == nil {
 		a.pending = map[*fastNode]bool{}
@@ -1411,7 +1462,17 @@ func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastN
 	if err != nil {
 		return nil, err
 	}
+	if a.pending[m] {
+		// #A: #B, #B: #A: references and nothing else, round and round.
+		return nil, unsupportedAt(vals[0], "reference cycle with nothing else in it")
+	}
 	*n = *m
+	if a.defMerges != merges {
+		if a.mergingDefs == nil {
+			a.mergingDefs = map[*fastNode]bool{}
+		}
+		a.mergingDefs[n] = true
+	}
 	if a.siteBound != bound {
 		return n, nil
 	}

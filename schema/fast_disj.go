@@ -126,6 +126,7 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 	}
 	d := &structDisj{}
 	recursive := false
+	merges := a.defMerges
 	for _, e := range alts {
 		if u, ok := stripParens(e).(*ast.UnaryExpr); ok && u.Op == token.MUL {
 			e = u.X // the default only fills a missing field: CUE did that
@@ -153,7 +154,11 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 	}
 	// In a matchN alternative, where CUE counts an incomplete value as
 	// matching, a value no branch is told for is unsure instead.
-	if ok, cyclic := a.alone(alts); ok && !recursive && a.inMatch == 0 && !(cyclic && a.s.isolated) && ev.Exists() && ev.Err() == nil {
+	// Nor where a definition meets literals outside definitions, in an
+	// alternative or around the disjunction: CUE evaluates the value
+	// alone with other closedness (see aloneUnsound).
+	viaDefMerge := a.defMerges != merges || a.noAlone > 0
+	if ok, cyclic := a.alone(alts); ok && !recursive && !viaDefMerge && a.inMatch == 0 && !(cyclic && a.s.isolated) && ev.Exists() && ev.Err() == nil {
 		d.fb = &cueNode{ctx: a.ctx, v: ev, sh: shapeOf(ev, 0)}
 		a.siteBound++
 	}
