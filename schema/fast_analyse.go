@@ -1463,8 +1463,10 @@ func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastN
 		return nil, err
 	}
 	if a.pending[m] {
-		// #A: #B, #B: #A: references and nothing else, round and round.
-		return nil, unsupportedAt(vals[0], "reference cycle with nothing else in it")
+		// #A: #B, #B: #A: references and nothing else, round and
+		// round. CUE reads such a value as _ alone and otherwise in the
+		// whole record, so the whole record goes to CUE.
+		return nil, aloneUnsound{unsupportedAt(vals[0], "reference cycle with nothing else in it")}
 	}
 	*n = *m
 	if a.defMerges != merges {
