@@ -244,6 +244,9 @@ func (f *translationFix) schema(x ast.Expr, depth int, inverted bool, ptr string
 			continue
 		}
 		inv := inverted || inverting[key]
+		if l, ok := fd.Value.(*ast.ListLit); ok && key == "enum" && f.draft4 {
+			l.Elts = withNumberForms(l.Elts)
+		}
 		if lit, ok := fd.Value.(*ast.BasicLit); ok && lit.Kind == token.STRING {
 			v, _ := strconv.Unquote(lit.Value)
 			switch {
@@ -285,6 +288,61 @@ func (f *translationFix) schema(x ast.Expr, depth int, inverted bool, ptr string
 		}
 	}
 	f.tuple(s)
+}
+
+// withNumberForms adds to a draft 4 enum each element again with its
+// integral numbers written the other way (0 as 0.0, 1.0 as 1): JSON
+// Schema compares numbers by value, CUE int and float by kind, and draft 4
+// does not read 1.0 as the integer 1 (so the data keeps its form). An
+// element with more than three such numbers is left as it is.
+func withNumberForms(elts []ast.Expr) []ast.Expr {
+	out := slices.Clone(elts)
+	for _, e := range elts {
+		var n int
+		ast.Walk(e, func(x ast.Node) bool {
+			if lit, ok := x.(*ast.BasicLit); ok && otherNumberForm(lit) != "" {
+				n++
+			}
+			return true
+		}, nil)
+		if n == 0 || n > 3 {
+			continue
+		}
+		for mask := 1; mask < 1<<n; mask++ {
+			c := copyJSON(e)
+			i := 0
+			ast.Walk(c, func(x ast.Node) bool {
+				if lit, ok := x.(*ast.BasicLit); ok {
+					if other := otherNumberForm(lit); other != "" {
+						if mask&(1<<i) != 0 {
+							lit.Value = other
+							lit.Kind = map[token.Token]token.Token{token.INT: token.FLOAT, token.FLOAT: token.INT}[lit.Kind]
+						}
+						i++
+					}
+				}
+				return true
+			}, nil)
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// otherNumberForm is an integral number literal written the other way:
+// 2 as 2.0, 2.0 (or 2.00) as 2; "" for anything else.
+func otherNumberForm(lit *ast.BasicLit) string {
+	switch lit.Kind {
+	case token.INT:
+		if _, err := strconv.ParseInt(lit.Value, 10, 64); err == nil {
+			return lit.Value + ".0"
+		}
+	case token.FLOAT:
+		if s, ok := integral(lit.Value); ok {
+			return s
+		}
+	}
+	return ""
 }
 
 // pointerEscape escapes a JSON pointer token.

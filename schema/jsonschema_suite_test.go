@@ -58,7 +58,7 @@ func (t tally) String() string {
 // and through santhosh-tekuri/jsonschema (the reference), and prints the
 // three side by side, required and optional apart. It asserts that zpipe
 // never does worse than CUE's decoder alone, never panics or hangs, and
-// passes every required test of drafts 6, 7 and 2020-12. Where CUE's
+// passes every required test of drafts 4, 6, 7 and 2020-12. Where CUE's
 // translation falls short, zpipe checks natively (jsonschema_native.go).
 func TestJSONSchemaSuite(t *testing.T) {
 	root := filepath.Join("..", "..", "shared", "testsuites", "jsonschema")
@@ -141,7 +141,7 @@ func TestJSONSchemaSuite(t *testing.T) {
 		t.Errorf("zpipe gets wrong what CUE's decoder gets right: %s", s)
 	}
 	// Every required test of these drafts passes (issue 11's goal).
-	for _, dir := range []string{"draft6", "draft7", "draft2020-12"} {
+	for _, dir := range []string{"draft4", "draft6", "draft7", "draft2020-12"} {
 		if r := rows[dir+" required"]; r.zpipe.pass != r.zpipe.total {
 			t.Errorf("%s: zpipe passes %s of the required tests, not all", dir, r.zpipe)
 		}
