@@ -14,28 +14,7 @@ mkdir -p "$work/data"
 go run ./internal/gendata -n "$N" > "$work/data/users.ndjson"
 go run ./internal/gendata -schema > "$work/user.cue"
 # The same schema as JSON Schema, checked through CUE's translation.
-cat > "$work/user.schema.json" <<'JSON'
-{
-  "$schema": "https://json-schema.org/draft/2020-12/schema",
-  "type": "object",
-  "required": ["id", "name", "email", "age", "tags", "address"],
-  "properties": {
-    "id": {"type": "integer", "minimum": 1},
-    "name": {"type": "string", "minLength": 1},
-    "email": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+\\.[a-zA-Z]{2,}$"},
-    "age": {"type": "integer", "minimum": 0, "maximum": 150},
-    "tags": {"type": "array", "items": {"type": "string"}},
-    "address": {
-      "type": "object",
-      "required": ["city", "zip"],
-      "properties": {
-        "city": {"type": "string", "minLength": 1},
-        "zip": {"type": "string", "pattern": "^[0-9]{5}$"}
-      }
-    }
-  }
-}
-JSON
+go run ./internal/gendata -jsonschema > "$work/user.schema.json"
 cat > "$work/p.yaml" <<'YAML'
 version: 1
 stages:

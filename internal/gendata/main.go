@@ -5,6 +5,7 @@
 //
 //	go run ./internal/gendata -n 200000 > users.ndjson
 //	go run ./internal/gendata -schema > user.cue     # the schema they are made for
+//	go run ./internal/gendata -jsonschema > user.schema.json  # #User as a JSON Schema
 package main
 
 import (
@@ -20,9 +21,14 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed")
 	pad := flag.Int("pad", 0, "bytes of filler text per record, to make big files from few records")
 	schema := flag.Bool("schema", false, "write the records' CUE schema (#User, #UserFlat) instead")
+	jsonSchema := flag.Bool("jsonschema", false, "write #User as a JSON Schema instead")
 	flag.Parse()
-	if *schema {
+	switch {
+	case *schema:
 		fmt.Print(benchdata.Schema)
+		return
+	case *jsonSchema:
+		fmt.Print(benchdata.JSONSchema)
 		return
 	}
 	if err := benchdata.WriteNDJSON(os.Stdout, *n, *seed, *pad); err != nil {
