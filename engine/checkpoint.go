@@ -105,7 +105,7 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 			toRun++
 			continue
 		}
-		*res = resultOf(prev, sr.r.state.parts, len(sr.s.Outputs))
+		*res = resultOf(prev)
 		sr.finished[i] = true
 	}
 	intact = sr.outputsIntact()
@@ -152,18 +152,10 @@ func planLine(stage string, upToDate, toRun int, why map[string][]string, output
 	return msg
 }
 
-// resultOf rebuilds an up-to-date item's result from its journal entry.
-func resultOf(e *entry, dir string, outputs int) itemResult {
-	res := itemResult{upToDate: true, records: e.Records, ok: e.OK, failed: e.Failed, attempts: e.Attempts, parts: make([]string, outputs), entry: e}
-	for _, p := range e.Parts {
-		if p.Output < outputs {
-			res.parts[p.Output] = filepath.Join(dir, p.File)
-		}
-	}
-	if e.Rejects != nil {
-		res.rejects = filepath.Join(dir, e.Rejects.File)
-	}
-	return res
+// resultOf rebuilds an up-to-date item's result from its journal entry,
+// which names its saved parts.
+func resultOf(e *entry) itemResult {
+	return itemResult{upToDate: true, records: e.Records, ok: e.OK, failed: e.Failed, attempts: e.Attempts, entry: e}
 }
 
 // recheckParts sends back to run every up-to-date item whose saved parts
@@ -197,7 +189,9 @@ func (sr *stageRun) recheckParts(why map[string][]string) (n int) {
 // bytes no longer hash to what the journal recorded, or "".
 func (sr *stageRun) changedPart(e *entry) (string, error) {
 	for _, p := range e.allParts() {
-		sum, err := hashFile(sr.ctx, filepath.Join(sr.r.state.parts, p.File))
+		part := sr.r.state.open(sr.ctx, p)
+		sum, err := hashReader(sr.ctx, part)
+		part.Close()
 		if err != nil || sum != p.SHA256 {
 			return p.File, err
 		}
@@ -346,11 +340,9 @@ func (sr *stageRun) prevOutputs() []string {
 
 // commitResult is what the committer did with an item.
 type commitResult struct {
-	set     bool
-	parts   []string // final paths, per output
-	rejects string
-	entry   *entry
-	err     error
+	set   bool
+	entry *entry
+	err   error
 }
 
 // record hands a finished item to the committer: its parts go into the
@@ -377,24 +369,21 @@ func (sr *stageRun) record(i int, it *item, res *itemResult) {
 		return
 	}
 	e.Status = "done"
+	// A large part keeps a file of its own, named after what it was made
+	// from; the committer packs the others and names their pack.
 	base := hashString(e.Stage, e.Key, e.FP.Input, e.FP.Schema, e.FP.Transform, e.FP.Settings, e.FP.Version)[:32]
-	cr.parts = make([]string, len(res.parts))
 	for k, tmp := range res.parts {
 		if tmp == "" {
 			continue
 		}
-		name := base + "-" + strconv.Itoa(k) + ".part"
-		job.moves = append(job.moves, [2]string{tmp, name})
 		f := res.fact(tmp)
-		e.Parts = append(e.Parts, partRef{Output: k, File: name, SHA256: f.sum, Size: f.size, Records: f.records})
-		cr.parts[k] = filepath.Join(sr.r.state.parts, name)
+		e.Parts = append(e.Parts, partRef{Output: k, File: base + "-" + strconv.Itoa(k) + ".part", SHA256: f.sum, Size: f.size, Records: f.records})
+		job.moves = append(job.moves, tmp)
 	}
 	if res.rejects != "" {
-		name := base + "-rejects.part"
-		job.moves = append(job.moves, [2]string{res.rejects, name})
 		f := res.fact(res.rejects)
-		e.Rejects = &partRef{Output: -1, File: name, SHA256: f.sum, Size: f.size, Records: f.records}
-		cr.rejects = filepath.Join(sr.r.state.parts, name)
+		e.Rejects = &partRef{Output: -1, File: base + "-rejects.part", SHA256: f.sum, Size: f.size, Records: f.records}
+		job.moves = append(job.moves, res.rejects)
 	}
 	sr.r.commits.add(job)
 }
@@ -415,12 +404,14 @@ func (sr *stageRun) applyCommits() {
 				res.failed, res.ok = res.records, 0
 			}
 		case cr.entry.Status == "done":
-			res.parts, res.rejects, res.committed = cr.parts, cr.rejects, true
+			// Its parts are the entry's now, and its temp files gone.
+			res.parts, res.rejects, res.committed = nil, "", true
 		}
 	}
 }
 
-// inputsDigest hashes the latest journal entry of every item, in order.
+// inputsDigest hashes the latest journal entry of every item, in order:
+// what its parts hold, not where they are, which repacking changes.
 func (sr *stageRun) inputsDigest() string {
 	var parts []string
 	for i := range sr.items {
@@ -431,7 +422,7 @@ func (sr *stageRun) inputsDigest() string {
 		}
 		parts = append(parts, e.Key, e.Status)
 		for _, p := range e.allParts() {
-			parts = append(parts, p.File, p.SHA256)
+			parts = append(parts, p.SHA256)
 		}
 	}
 	return hashString(parts...)

@@ -167,14 +167,19 @@ func (sr *stageRun) take(i, n int, rep Report, path func(name string) string) {
 // partDir is the PartStore of attempt n of item i: files in the run's
 // working folder.
 func (sr *stageRun) partDir(i, n int) partDir {
-	return partDir{dir: sr.r.tmp, prefix: sr.n.key + "-" + strconv.Itoa(i) + "-" + strconv.Itoa(n) + "-"}
+	return partDir{dir: sr.r.tmp, prefix: sr.n.key + "-" + strconv.Itoa(i) + "-" + strconv.Itoa(n) + "-", temps: sr.r.temps}
 }
 
-type partDir struct{ dir, prefix string }
+type partDir struct {
+	dir, prefix string
+	temps       *tempParts
+}
 
 func (d partDir) path(name string) string { return filepath.Join(d.dir, d.prefix+name+".part") }
 
-func (d partDir) Create(name string) (io.WriteCloser, error) { return os.Create(d.path(name)) }
+func (d partDir) Create(name string) (io.WriteCloser, error) {
+	return d.temps.create(d.path(name)), nil
+}
 
 // finishItem settles item i after its last attempt: an attempt cut off by
 // a stop did not fail, and the next run does it; a failed item writes none
@@ -213,7 +218,7 @@ func (sr *stageRun) finishItem(ctx context.Context, i int) {
 func (sr *stageRun) dropParts(res *itemResult) {
 	sr.discard(res)
 	if res.rejects != "" {
-		os.Remove(res.rejects)
+		sr.r.temps.remove(res.rejects)
 		res.rejects = ""
 	}
 }
@@ -221,7 +226,7 @@ func (sr *stageRun) dropParts(res *itemResult) {
 func (sr *stageRun) discard(res *itemResult) {
 	for i, p := range res.parts {
 		if p != "" {
-			os.Remove(p)
+			sr.r.temps.remove(p)
 			res.parts[i] = ""
 		}
 	}
@@ -244,6 +249,8 @@ func (sr *stageRun) appendReject(it *item, res *itemResult, re RecordError) erro
 	}
 	if res.rejects == "" {
 		res.rejects = filepath.Join(sr.r.tmp, sr.n.key+"-"+strconv.Itoa(it.index)+"-failed.part")
+	} else if err := sr.r.temps.toFile(res.rejects); err != nil {
+		return err
 	}
 	f, err := os.OpenFile(res.rejects, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -268,7 +275,7 @@ func (sr *stageRun) appendReject(it *item, res *itemResult, re RecordError) erro
 // error, as in a run.
 func (sr *stageRun) rejectEach(it *item, res *itemResult, re RecordError) error {
 	if res.rejects != "" {
-		os.Remove(res.rejects)
+		sr.r.temps.remove(res.rejects)
 		res.rejects = ""
 	}
 	res.records, res.failed = 0, 0

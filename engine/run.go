@@ -82,7 +82,8 @@ type runner struct {
 	state   *state
 	commits *committer
 	tmp     string
-	gate    *Gate // bytes in flight, when max_memory is set
+	temps   *tempParts // parts not yet saved, in tmp or in memory
+	gate    *Gate      // bytes in flight, when max_memory is set
 	budget  int64
 	// stdin is standard input, read once for every stage that reads it.
 	stdin   *spool
@@ -153,7 +154,8 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		return nil, &SetupError{err}
 	}
 	defer os.RemoveAll(r.tmp)
-	r.commits = newCommitter(r.state)
+	r.temps = newTempParts()
+	r.commits = newCommitter(r.state, r.temps)
 	r.watchAndDispatch(ctx, nodes, slots)
 	r.commits.close()
 	if !r.stopping(ctx) {

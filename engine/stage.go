@@ -442,15 +442,22 @@ func (sr *stageRun) assemble(g *atomicfile.Group, t target) (string, error) {
 	var parts []io.Reader
 	for _, i := range t.items {
 		res := &sr.results[i]
+		if t.output >= 0 && (res.err != nil || res.notRun) {
+			continue
+		}
+		if res.upToDate || res.committed {
+			// Saved: the journal entry says where.
+			if p, ok := res.entry.part(t.output); ok {
+				parts = append(parts, sr.r.state.open(sr.ctx, p))
+			}
+			continue
+		}
 		p := res.rejects
 		if t.output >= 0 {
-			if res.err != nil || res.notRun {
-				continue
-			}
 			p = res.parts[t.output]
 		}
 		if p != "" {
-			parts = append(parts, &lazyFile{ctx: sr.ctx, path: p})
+			parts = append(parts, sr.r.temps.lazy(sr.ctx, p))
 		}
 	}
 	if t.perSource && len(parts) == 0 {
@@ -511,11 +518,11 @@ func (sr *stageRun) cleanup() {
 		}
 		for _, p := range res.parts {
 			if p != "" {
-				os.Remove(p)
+				sr.r.temps.remove(p)
 			}
 		}
 		if res.rejects != "" {
-			os.Remove(res.rejects)
+			sr.r.temps.remove(res.rejects)
 		}
 	}
 }
@@ -603,9 +610,12 @@ func countLines(path string) int {
 type lazyFile struct {
 	ctx  context.Context
 	path string
-	r    io.Reader // in place of the file at path, when set
-	f    *os.File
-	done bool
+	// section, when set, reads only size bytes from off: a packed part.
+	section   bool
+	off, size int64
+	r         io.Reader // in place of the file at path, when set
+	f         *os.File
+	done      bool
 }
 
 func (l *lazyFile) Read(p []byte) (int, error) {
@@ -625,9 +635,29 @@ func (l *lazyFile) Read(p []byte) (int, error) {
 		}
 		l.f = f
 	}
-	n, err := l.f.Read(p)
-	if err == io.EOF {
+	if !l.section {
+		n, err := l.f.Read(p)
+		if err == io.EOF {
+			l.Close()
+		}
+		return n, err
+	}
+	if l.size <= 0 {
 		l.Close()
+		return 0, io.EOF
+	}
+	if int64(len(p)) > l.size {
+		p = p[:l.size]
+	}
+	n, err := l.f.ReadAt(p, l.off)
+	l.off += int64(n)
+	l.size -= int64(n)
+	switch {
+	case err == io.EOF && l.size > 0:
+		// A pack cut short since: never a short part.
+		err = io.ErrUnexpectedEOF
+	case err == io.EOF, l.size == 0:
+		err = nil
 	}
 	return n, err
 }

@@ -74,18 +74,36 @@ type fileStat struct {
 }
 
 // partRef is a saved part of an output: the file in the parts folder and
-// the sha256 of its bytes.
+// the sha256 of its bytes. A small part is a section of a pack, a file
+// that holds the parts of a group of items; a large one has a file of its
+// own.
 type partRef struct {
 	Output  int    `json:"output"`
 	File    string `json:"file"`
+	Offset  int64  `json:"offset,omitempty"`
 	SHA256  string `json:"sha256"`
 	Size    int64  `json:"size,omitempty"`
 	Records int    `json:"records"`
 }
 
+// packed reports whether the part is a section of a pack.
+func (p partRef) packed() bool { return strings.HasSuffix(p.File, packSuffix) }
+
+const packSuffix = ".pack"
+
 // partName is the form of every name record gives a part, so that a
 // journal edited to name ../../secret can never make zpipe read it.
-var partName = regexp.MustCompile(`^[0-9a-f]{32}-([0-9]+|rejects)\.part$`)
+var partName = regexp.MustCompile(`^[0-9a-f]{32}(-([0-9]+|rejects)\.part|\.pack)$`)
+
+// open reads a saved part, on the first read; it holds no descriptor
+// until then, so that joining a million parts holds one at a time.
+func (st *state) open(ctx context.Context, p partRef) *lazyFile {
+	l := &lazyFile{ctx: ctx, path: filepath.Join(st.parts, p.File)}
+	if p.packed() {
+		l.section, l.off, l.size = true, p.Offset, p.Size
+	}
+	return l
+}
 
 // state is a run's hold on its state folder: the lock, the journal, and
 // the latest entry of every item and stage.
@@ -393,10 +411,18 @@ func (st *state) close(status string) error {
 		err = cerr
 	}
 	if status == "finished" {
+		repacked := false
 		if err == nil {
-			err = st.compact()
+			repacked, err = st.repack()
 		}
-		st.collect()
+		if err == nil {
+			err = st.compact(repacked)
+		}
+		// Entries moved to new packs are not on disk until the journal
+		// is rewritten: until then the old packs must stay.
+		if err == nil || !repacked {
+			st.collect()
+		}
 	}
 	if rerr := st.lock.Release(); err == nil {
 		err = rerr
@@ -407,9 +433,9 @@ func (st *state) close(status string) error {
 // compact rewrites the journal with only the latest entries once most of
 // its lines are history, so that it does not grow with every run. The new
 // journal replaces the old by rename: a crash leaves one or the other.
-func (st *state) compact() error {
+func (st *state) compact(force bool) error {
 	live := len(st.items) + len(st.stages) + 1
-	if st.lines < 2*live+1000 {
+	if st.lines < 2*live+1000 && !force {
 		return nil
 	}
 	path := filepath.Join(st.dir, "journal.ndjson")
@@ -437,15 +463,15 @@ func (st *state) compact() error {
 }
 
 // collect removes parts that no latest entry refers to: those of inputs
-// that changed or went away.
+// that changed or went away, and packs none of whose parts is used.
 func (st *state) collect() {
 	live := map[string]bool{}
 	for _, e := range st.items {
-		for _, p := range e.Parts {
-			live[p.File] = true
+		if e.Status == "removed" {
+			continue
 		}
-		if e.Rejects != nil {
-			live[e.Rejects.File] = true
+		for _, p := range e.allParts() {
+			live[p.File] = true
 		}
 	}
 	names, _ := os.ReadDir(st.parts)
@@ -454,6 +480,85 @@ func (st *state) collect() {
 			os.Remove(filepath.Join(st.parts, n.Name()))
 		}
 	}
+}
+
+// repackMin is the room that packs must waste before repack rewrites
+// them: below it, copying the parts they still hold costs more than the
+// room is worth.
+var repackMin int64 = 4 << 20
+
+// repack copies the parts still used out of packs that are mostly unused
+// (the other items of their group changed since) into new packs, and
+// points the entries at the copies, so that a pack is not kept whole for
+// one small part. It reports whether it moved any: the journal must then
+// be rewritten before the old packs go.
+func (st *state) repack() (bool, error) {
+	used := map[string]int64{}
+	var refs []*partRef
+	for _, e := range st.items {
+		if e.Status == "removed" {
+			continue
+		}
+		for _, p := range e.partRefs() {
+			if p.packed() {
+				used[p.File] += p.Size
+				refs = append(refs, p)
+			}
+		}
+	}
+	sparse, wasted := map[string]bool{}, int64(0)
+	for name, n := range used {
+		fi, err := os.Stat(filepath.Join(st.parts, name))
+		if err != nil {
+			continue // its items run again: reason says the part is missing
+		}
+		if fi.Size() > 2*n {
+			sparse[name] = true
+			wasted += fi.Size() - n
+		}
+	}
+	if wasted < repackMin {
+		return false, nil
+	}
+	// Copy in the order of the old packs, so that reads go forward.
+	refs = slices.DeleteFunc(refs, func(p *partRef) bool { return !sparse[p.File] })
+	slices.SortFunc(refs, func(a, b *partRef) int {
+		if c := strings.Compare(a.File, b.File); c != 0 {
+			return c
+		}
+		return int(min(max(a.Offset-b.Offset, -1), 1))
+	})
+	pk, err := st.newPack()
+	if err != nil {
+		return false, err
+	}
+	moved := make([]partRef, len(refs))
+	for i, p := range refs {
+		moved[i] = *p
+		src := st.open(context.Background(), *p)
+		n, err := io.Copy(pk.w, src)
+		src.Close()
+		if err == nil && n == p.Size {
+			moved[i].File, moved[i].Offset = pk.name, pk.off
+		}
+		// A part cut short stays where it is: its item runs again,
+		// since reason finds it changed.
+		pk.off += n
+	}
+	if err = pk.close(); err == nil {
+		err = pk.commit()
+	}
+	if err == nil {
+		err = st.syncParts()
+	}
+	if err != nil {
+		pk.abort()
+		return false, err
+	}
+	for i, p := range refs {
+		*p = moved[i]
+	}
+	return true, nil
 }
 
 // hashFile returns the sha256 of a file.
@@ -530,11 +635,42 @@ func (st *state) reason(prev *entry, fp *fingerprint) string {
 		switch {
 		case err != nil:
 			return "its saved part is missing"
-		case p.Size > 0 && fi.Size() != p.Size:
+		case p.packed() && (p.Offset < 0 || p.Size < 0 || fi.Size() < p.Offset+p.Size):
+			return "its saved part was changed"
+		case !p.packed() && p.Size > 0 && fi.Size() != p.Size:
 			return "its saved part was changed"
 		}
 	}
 	return ""
+}
+
+// part is an item entry's part for output k, its rejects for -1.
+func (e *entry) part(k int) (partRef, bool) {
+	if k < 0 {
+		if e.Rejects == nil {
+			return partRef{}, false
+		}
+		return *e.Rejects, true
+	}
+	for _, p := range e.Parts {
+		if p.Output == k {
+			return p, true
+		}
+	}
+	return partRef{}, false
+}
+
+// partRefs points at an item entry's parts, its rejects part last, for
+// the committer to say where each was saved.
+func (e *entry) partRefs() []*partRef {
+	refs := make([]*partRef, 0, len(e.Parts)+1)
+	for k := range e.Parts {
+		refs = append(refs, &e.Parts[k])
+	}
+	if e.Rejects != nil {
+		refs = append(refs, e.Rejects)
+	}
+	return refs
 }
 
 // allParts lists an item entry's parts, its rejects part last.

@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// partsIn lists the parts folder: its packs and the parts with files of
+// their own.
+func partsIn(t *testing.T, dir string) (packs, own []string) {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(dir, ".zpipe", "parts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		switch name := e.Name(); {
+		case strings.HasSuffix(name, packSuffix):
+			packs = append(packs, name)
+		case strings.HasSuffix(name, ".part"):
+			own = append(own, name)
+		default:
+			t.Errorf("parts folder holds %s", name)
+		}
+	}
+	return packs, own
+}
+
+// Small parts are saved in packs, a large one in a file of its own; a
+// rerun joins both into the same bytes, and a pack goes once no item's
+// entry names it. Whether parts wait in memory or in files does not show.
+func TestSmallPartsArePackedAndLargeOnesKeepAFile(t *testing.T) {
+	for _, budget := range []int64{tempBudget, 0} {
+		t.Run(fmt.Sprintf("budget %d", budget), func(t *testing.T) {
+			defer func(b int64) { tempBudget = b }(tempBudget)
+			tempBudget = budget
+			big := manyUsers(4000, 0) // > packMax as ndjson
+			if len(big) <= packMax {
+				t.Fatalf("the big input is %d bytes", len(big))
+			}
+			dir := project(t, map[string]string{
+				"user.cue": userSchema,
+				"pipeline.yaml": `version: 1
+stages:
+  users:
+    source: {paths: ["data/*.ndjson"]}
+    schema: user.cue#User
+    outputs: [{format: ndjson, path: out/all.ndjson}]
+    rejects: out/rejects.ndjson
+`,
+				"data/a.ndjson": manyUsers(2, 0),
+				"data/b.ndjson": big,
+				"data/c.ndjson": manyUsers(3, 2),
+			})
+			if sum := run(t, dir, Options{}); sum.Records != 4005 || sum.Failed != 1 {
+				t.Fatalf("summary = %+v", sum)
+			}
+			all, rejects := read(t, dir, "out/all.ndjson"), read(t, dir, "out/rejects.ndjson")
+			packs, own := partsIn(t, dir)
+			if len(packs) == 0 || len(own) != 1 {
+				t.Fatalf("packs %v, own files %v; want packs and one file", packs, own)
+			}
+			// The outputs are rebuilt from the saved parts.
+			os.Remove(filepath.Join(dir, "out/all.ndjson"))
+			os.Remove(filepath.Join(dir, "out/rejects.ndjson"))
+			if sum := run(t, dir, Options{}); sum.Stages[0].UpToDate != 3 {
+				t.Fatalf("second run: %+v", sum.Stages[0])
+			}
+			if got := read(t, dir, "out/all.ndjson"); got != all {
+				t.Errorf("rebuilt output differs:\n%s", got)
+			}
+			if got := read(t, dir, "out/rejects.ndjson"); got != rejects {
+				t.Errorf("rebuilt rejects differ:\n%s", got)
+			}
+			// New small parts: the packs of the old ones go.
+			os.WriteFile(filepath.Join(dir, "data/a.ndjson"), []byte(manyUsers(1, 0)), 0o644)
+			os.WriteFile(filepath.Join(dir, "data/c.ndjson"), []byte(manyUsers(4, 4)), 0o644)
+			run(t, dir, Options{})
+			packs2, own2 := partsIn(t, dir)
+			for _, p := range packs {
+				if slices.Contains(packs2, p) {
+					t.Errorf("pack %s is kept, though no entry names it", p)
+				}
+			}
+			if !slices.Equal(own, own2) {
+				t.Errorf("own files %v, then %v", own, own2)
+			}
+			want := manyUsers(1, 0) + big + manyUsers(3, 0)
+			if got := read(t, dir, "out/all.ndjson"); got != strings.ReplaceAll(want, `"}`, `","tier":"free"}`) {
+				t.Errorf("output after the change:\n%.300s", got)
+			}
+		})
+	}
+}
+
+// A pack whose other parts are no longer used is rewritten: the parts
+// still used move to a new pack, the journal says so, and the old pack
+// goes. Nothing runs again for it, and the outputs stay as they are.
+func TestMostlyUnusedPacksAreRewritten(t *testing.T) {
+	defer func(m int64) { repackMin = m }(repackMin)
+	repackMin = 1
+	files := map[string]string{
+		"user.cue":      userSchema,
+		"pipeline.yaml": "version: 1\nstages:\n  users:\n    source: {paths: [\"data/*.json\"]}\n    schema: user.cue#User\n    outputs: [{format: ndjson, path: out/all.ndjson}]\n",
+	}
+	for i := 0; i < 100; i++ {
+		files[fmt.Sprintf("data/%03d.json", i)] = fmt.Sprintf(`{"id":%d,"name":"u"}`, i+1)
+	}
+	dir := project(t, files)
+	run(t, dir, Options{})
+	first, _ := partsIn(t, dir)
+	for k := 5; k < 100; k++ {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("data/%03d.json", k)), []byte(fmt.Sprintf(`{"id":%d,"name":"v"}`, k+1)), 0o644)
+	}
+	if sum := run(t, dir, Options{}); sum.UpToDate != 5 || sum.OK != 100 {
+		t.Fatalf("second run: %+v", sum)
+	}
+	want := read(t, dir, "out/all.ndjson")
+	second, _ := partsIn(t, dir)
+	for _, p := range first {
+		if slices.Contains(second, p) {
+			t.Errorf("pack %s of the first run is kept for five small parts", p)
+		}
+	}
+	var events []string
+	sum := run(t, dir, Options{OnEvent: func(e Event) { events = append(events, e.Msg) }})
+	if sum.UpToDate != 100 {
+		t.Errorf("third run: %d up to date, want 100", sum.UpToDate)
+	}
+	if !slices.Contains(events, "stage users: 100 up to date, 0 to run") {
+		t.Errorf("third run said %q", events)
+	}
+	os.Remove(filepath.Join(dir, "out/all.ndjson"))
+	run(t, dir, Options{})
+	if got := read(t, dir, "out/all.ndjson"); got != want {
+		t.Errorf("output rebuilt from the moved parts differs:\n%s", got)
+	}
+}
