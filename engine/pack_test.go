@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -138,5 +139,80 @@ func TestMostlyUnusedPacksAreRewritten(t *testing.T) {
 	run(t, dir, Options{})
 	if got := read(t, dir, "out/all.ndjson"); got != want {
 		t.Errorf("output rebuilt from the moved parts differs:\n%s", got)
+	}
+}
+
+// A journal written before bases and stat arrays (each item with its whole
+// fingerprint, its stat as an object) is read as it was: nothing reruns.
+// One that lost a base reruns the items that named it.
+func TestJournalOfTheEarlierFormIsRead(t *testing.T) {
+	files := map[string]string{
+		"user.cue":      userSchema,
+		"pipeline.yaml": "version: 1\nstages:\n  users:\n    source: {paths: [\"data/*.json\"]}\n    schema: user.cue#User\n    outputs: [{format: ndjson, path: out/all.ndjson}]\n",
+	}
+	for i := 0; i < 5; i++ {
+		files[fmt.Sprintf("data/%d.json", i)] = fmt.Sprintf(`{"id":%d,"name":"u"}`, i+1)
+	}
+	dir := project(t, files)
+	run(t, dir, Options{})
+	path := filepath.Join(dir, ".zpipe", "journal.ndjson")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old []string
+	bases := map[string]map[string]any{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var e map[string]any
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatal(err)
+		}
+		switch e["type"] {
+		case "base":
+			bases[e["key"].(string)] = e["fp"].(map[string]any)
+			continue
+		case "item":
+			fp := e["fp"].(map[string]any)
+			for k, v := range bases[fp["base"].(string)] {
+				if k != "input" {
+					fp[k] = v
+				}
+			}
+			delete(fp, "base")
+			st := e["stat"].([]any)
+			e["stat"] = map[string]any{"size": st[0], "mtime_ns": st[1], "ctime_ns": st[2], "ino": st[3], "dev": st[4]}
+		}
+		line, _ := json.Marshal(e)
+		old = append(old, string(line))
+	}
+	if len(bases) != 1 {
+		t.Fatalf("%d bases written for one stage", len(bases))
+	}
+	os.WriteFile(path, []byte(strings.Join(old, "\n")+"\n"), 0o644)
+	if sum := run(t, dir, Options{}); sum.UpToDate != 5 {
+		t.Errorf("after the earlier form: %d up to date, want 5", sum.UpToDate)
+	}
+
+	// Drop the base line from a journal of this version.
+	dir = project(t, files)
+	run(t, dir, Options{})
+	path = filepath.Join(dir, ".zpipe", "journal.ndjson")
+	b, _ = os.ReadFile(path)
+	var kept []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if !strings.HasPrefix(line, `{"type":"base"`) {
+			kept = append(kept, line)
+		}
+	}
+	if len(kept) != len(old) {
+		t.Fatalf("%d lines without the base, %d with it", len(kept), len(old))
+	}
+	os.WriteFile(path, []byte(strings.Join(kept, "\n")+"\n"), 0o644)
+	var events []string
+	if sum := run(t, dir, Options{OnEvent: func(e Event) { events = append(events, e.Msg) }}); sum.UpToDate != 0 || sum.OK != 5 {
+		t.Errorf("without its base: %+v", sum)
+	}
+	if !slices.Contains(events, "stage users: 0 up to date, 5 to run: schema changed (data/0.json, data/1.json, data/2.json and 2 more)") {
+		t.Errorf("without its base, the run said %q", events)
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -56,21 +58,70 @@ type entry struct {
 
 // fingerprint says what an item's output depends on. Its parts are kept
 // apart so that a rerun can say which one changed.
+//
+// In the journal, what every item of a stage shares (all but the input)
+// is written once, in a "base" entry, and an item names it by Base: a
+// million items would otherwise repeat the same three hashes.
 type fingerprint struct {
 	Input     string `json:"input"`
-	Schema    string `json:"schema"`
+	Base      string `json:"base,omitempty"`
+	Schema    string `json:"schema,omitempty"`
 	Transform string `json:"transform,omitempty"`
-	Settings  string `json:"settings"`
-	Version   string `json:"version"`
+	Settings  string `json:"settings,omitempty"`
+	Version   string `json:"version,omitempty"`
+}
+
+// baseID names what a fingerprint shares with the stage's other items.
+func (fp *fingerprint) baseID() string {
+	return hashString(fp.Schema, fp.Transform, fp.Settings, fp.Version)[:16]
 }
 
 // fileStat lets an unchanged file skip rehashing, as git's index does.
+// The journal writes it as [size, mtime_ns, ctime_ns, ino, dev].
 type fileStat struct {
 	Size  int64  `json:"size"`
 	Mtime int64  `json:"mtime_ns"`
 	Ctime int64  `json:"ctime_ns"`
 	Ino   uint64 `json:"ino"`
 	Dev   uint64 `json:"dev"`
+}
+
+func (s fileStat) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 80)
+	b = append(b, '[')
+	b = strconv.AppendInt(b, s.Size, 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, s.Mtime, 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, s.Ctime, 10)
+	b = append(b, ',')
+	b = strconv.AppendUint(b, s.Ino, 10)
+	b = append(b, ',')
+	b = strconv.AppendUint(b, s.Dev, 10)
+	return append(b, ']'), nil
+}
+
+// UnmarshalJSON reads the array, or the object journals wrote before.
+func (s *fileStat) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '{' {
+		type plain fileStat
+		return json.Unmarshal(b, (*plain)(s))
+	}
+	var a [5]json.Number
+	if err := json.Unmarshal(b, &a); err != nil {
+		return err
+	}
+	var err error
+	parse := func(n json.Number) uint64 {
+		v, perr := strconv.ParseUint(string(n), 10, 64)
+		if perr != nil && err == nil {
+			err = perr
+		}
+		return v
+	}
+	s.Size, s.Mtime, s.Ctime = int64(parse(a[0])), int64(parse(a[1])), int64(parse(a[2]))
+	s.Ino, s.Dev = parse(a[3]), parse(a[4])
+	return err
 }
 
 // partRef is a saved part of an output: the file in the parts folder and
@@ -114,8 +165,14 @@ type state struct {
 	lock  *journal.Lock
 	j     *journal.Journal
 
-	mu      sync.Mutex
-	items   map[string]*entry // stage + "\x00" + key → latest item entry
+	mu    sync.Mutex
+	items map[string]*entry // stage + "\x00" + key → latest item entry
+	bases map[string]*fingerprint
+	// written are the bases the journal file holds; baseMu keeps an
+	// item's line behind its base's.
+	baseMu  sync.Mutex
+	written map[string]bool
+	strings map[string]string // interned, while the journal is read
 	stages  map[string]*entry // stage → latest stage entry
 	pending map[string]*entry // stage → a commit begun and not done
 	lastRun *entry            // the previous run's last run entry
@@ -138,12 +195,14 @@ func openState(dir string, force bool) (*state, error) {
 		return nil, err
 	}
 	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), lock: lock, runID: newRunID(),
-		items: map[string]*entry{}, stages: map[string]*entry{}, pending: map[string]*entry{}}
+		items: map[string]*entry{}, stages: map[string]*entry{}, pending: map[string]*entry{}, bases: map[string]*fingerprint{}, written: map[string]bool{}}
 	path := filepath.Join(dir, "journal.ndjson")
 	st.j, err = journal.Open(path, st.load)
+	st.strings = nil
 	var ce *journal.CorruptError
 	if errors.As(err, &ce) && force {
 		st.items, st.stages, st.pending, st.lastRun, st.lines = map[string]*entry{}, map[string]*entry{}, map[string]*entry{}, nil, 0
+		st.bases, st.written = map[string]*fingerprint{}, map[string]bool{}
 		if err = os.Remove(path); err == nil {
 			st.j, err = journal.Open(path, st.load)
 		}
@@ -228,11 +287,44 @@ func (st *state) load(line []byte) error {
 	if err := json.Unmarshal(line, &e); err != nil {
 		return err
 	}
-	if e.Type == "run" {
+	switch e.Type {
+	case "run":
 		st.lastRun = &e
 		return nil
+	case "base":
+		if e.FP != nil {
+			st.bases[e.Key], st.written[e.Key] = e.FP, true
+		}
+		return nil
+	}
+	// A million entries name a few runs, stages and packs: keep one copy.
+	e.Run, e.Stage = st.intern(e.Run), st.intern(e.Stage)
+	for i := range e.Parts {
+		if e.Parts[i].packed() {
+			e.Parts[i].File = st.intern(e.Parts[i].File)
+		}
+	}
+	if fp := e.FP; fp != nil && fp.Base != "" {
+		// The strings are the base's, shared by its items. A base the
+		// journal lost leaves them empty: the item runs again.
+		if b := st.bases[fp.Base]; b != nil {
+			fp.Schema, fp.Transform, fp.Settings, fp.Version = b.Schema, b.Transform, b.Settings, b.Version
+		}
+		fp.Base = ""
 	}
 	return st.index(&e)
+}
+
+// intern returns the copy of s the state keeps.
+func (st *state) intern(s string) string {
+	if st.strings == nil {
+		st.strings = map[string]string{}
+	}
+	if v, ok := st.strings[s]; ok {
+		return v
+	}
+	st.strings[s] = s
+	return s
 }
 
 // index keeps an entry as the latest of its item or stage.
@@ -252,7 +344,7 @@ func (st *state) index(e *entry) error {
 		} else {
 			delete(st.pending, e.Stage)
 		}
-	case "run":
+	case "run", "base":
 	default:
 		return fmt.Errorf("unknown entry type %q", e.Type)
 	}
@@ -265,7 +357,8 @@ func readState(dir string) (*state, error) {
 	if err := checkStateDir(dir); err != nil {
 		return nil, err
 	}
-	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), items: map[string]*entry{}, stages: map[string]*entry{}, pending: map[string]*entry{}}
+	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), items: map[string]*entry{}, stages: map[string]*entry{}, pending: map[string]*entry{},
+		bases: map[string]*fingerprint{}, written: map[string]bool{}}
 	if err := journal.Read(filepath.Join(dir, "journal.ndjson"), st.load); err != nil {
 		var ce *journal.CorruptError
 		if errors.As(err, &ce) {
@@ -291,7 +384,34 @@ func (st *state) append(e *entry) error {
 	st.index(e)
 	st.lines++
 	st.mu.Unlock()
-	return st.j.Append(e)
+	st.baseMu.Lock()
+	d, err := st.diskForm(e, st.written, st.j.Append)
+	st.baseMu.Unlock()
+	if err != nil {
+		return err
+	}
+	return st.j.Append(d)
+}
+
+// diskForm is an entry as the journal writes it: an item's fingerprint
+// names its base, which write writes first unless written says it is in
+// the file already.
+func (st *state) diskForm(e *entry, written map[string]bool, write func(any) error) (*entry, error) {
+	if e.Type != "item" || e.FP == nil {
+		return e, nil
+	}
+	id := e.FP.baseID()
+	if !written[id] {
+		base := *e.FP
+		base.Input = ""
+		if err := write(&entry{Type: "base", Run: e.Run, Key: id, FP: &base, Time: e.Time}); err != nil {
+			return nil, err
+		}
+		written[id] = true
+	}
+	d := *e
+	d.FP = &fingerprint{Input: e.FP.Input, Base: id}
+	return &d, nil
 }
 
 func (st *state) item(stage, key string) *entry {
@@ -440,10 +560,16 @@ func (st *state) compact(force bool) error {
 	}
 	path := filepath.Join(st.dir, "journal.ndjson")
 	return atomicfile.Write(path, func(w io.Writer) error {
-		enc := json.NewEncoder(w)
+		bw := bufio.NewWriterSize(w, 64<<10)
+		enc := json.NewEncoder(bw)
+		written := map[string]bool{}
 		for _, k := range slices.Sorted(maps.Keys(st.items)) {
 			if e := st.items[k]; e.Status != "removed" {
-				if err := enc.Encode(e); err != nil {
+				d, err := st.diskForm(e, written, enc.Encode)
+				if err == nil {
+					err = enc.Encode(d)
+				}
+				if err != nil {
 					return err
 				}
 			}
@@ -458,7 +584,10 @@ func (st *state) compact(force bool) error {
 				return err
 			}
 		}
-		return enc.Encode(&entry{Type: "run", Run: st.runID, Status: "finished", Time: time.Now().UTC()})
+		if err := enc.Encode(&entry{Type: "run", Run: st.runID, Status: "finished", Time: time.Now().UTC()}); err != nil {
+			return err
+		}
+		return bw.Flush()
 	})
 }
 

@@ -172,7 +172,7 @@ stages:
 		}
 		json.Unmarshal(sc.Bytes(), &e)
 		if e.Type == "item" && e.Status == "done" {
-			k := e.Stage + " " + e.Key + " " + e.FP["input"] + e.FP["schema"] + e.FP["settings"]
+			k := e.Stage + " " + e.Key + " " + e.FP["input"] + e.FP["base"] + e.FP["schema"] + e.FP["settings"]
 			if done[k]++; done[k] > 1 {
 				t.Errorf("item %s was redone after it was recorded done", e.Key)
 			}
