@@ -162,12 +162,14 @@ func resultOf(e *entry) itemResult {
 // no longer hash to what the journal recorded, with a warning, and
 // returns how many it sent.
 func (sr *stageRun) recheckParts(why map[string][]string) (n int) {
+	packs := &packFile{}
+	defer packs.Close()
 	for i := range sr.items {
 		res := &sr.results[i]
 		if !res.upToDate {
 			continue
 		}
-		bad, err := sr.changedPart(res.entry)
+		bad, err := sr.changedPart(res.entry, packs)
 		if err != nil && sr.ctx.Err() != nil {
 			return n
 		}
@@ -187,9 +189,9 @@ func (sr *stageRun) recheckParts(why map[string][]string) (n int) {
 
 // changedPart returns the name of the first part of an item entry whose
 // bytes no longer hash to what the journal recorded, or "".
-func (sr *stageRun) changedPart(e *entry) (string, error) {
+func (sr *stageRun) changedPart(e *entry, packs *packFile) (string, error) {
 	for _, p := range e.allParts() {
-		part := sr.r.state.open(sr.ctx, p)
+		part := sr.r.state.open(sr.ctx, p, packs)
 		sum, err := hashReader(sr.ctx, part)
 		part.Close()
 		if err != nil || sum != p.SHA256 {

@@ -191,16 +191,20 @@ func (c *committer) commit(group []*commitJob) {
 		}
 		return
 	}
+	entries := make([]*entry, len(group))
+	for i, j := range group {
+		entries[i] = j.entry
+	}
+	err = c.st.appendAll(entries...)
 	for _, j := range group {
-		jerr := c.st.append(j.entry)
-		if jerr == nil {
+		if err == nil {
 			for k, ref := range j.entry.partRefs() {
 				if ref.packed() {
 					c.temps.remove(j.moves[k])
 				}
 			}
 		}
-		j.apply(jerr)
+		j.apply(err)
 	}
 }
 

@@ -440,6 +440,8 @@ func (sr *stageRun) targets() ([]target, error) {
 // nothing.
 func (sr *stageRun) assemble(g *atomicfile.Group, t target) (string, error) {
 	var parts []io.Reader
+	packs := &packFile{}
+	defer packs.Close()
 	for _, i := range t.items {
 		res := &sr.results[i]
 		if t.output >= 0 && (res.err != nil || res.notRun) {
@@ -448,7 +450,7 @@ func (sr *stageRun) assemble(g *atomicfile.Group, t target) (string, error) {
 		if res.upToDate || res.committed {
 			// Saved: the journal entry says where.
 			if p, ok := res.entry.part(t.output); ok {
-				parts = append(parts, sr.r.state.open(sr.ctx, p))
+				parts = append(parts, sr.r.state.open(sr.ctx, p, packs))
 			}
 			continue
 		}
@@ -613,6 +615,7 @@ type lazyFile struct {
 	// section, when set, reads only size bytes from off: a packed part.
 	section   bool
 	off, size int64
+	pack      *packFile // shares the section's file, when set
 	r         io.Reader // in place of the file at path, when set
 	f         *os.File
 	done      bool
@@ -629,7 +632,13 @@ func (l *lazyFile) Read(p []byte) (int, error) {
 		return l.r.Read(p)
 	}
 	if l.f == nil {
-		f, err := os.Open(l.path)
+		var f *os.File
+		var err error
+		if l.pack != nil {
+			f, err = l.pack.open(l.path)
+		} else {
+			f, err = os.Open(l.path)
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -664,8 +673,9 @@ func (l *lazyFile) Read(p []byte) (int, error) {
 
 func (l *lazyFile) Close() error {
 	l.done = true
-	if l.f == nil {
-		return nil
+	if l.f == nil || l.pack != nil {
+		l.f = nil
+		return nil // the pack's holder closes it
 	}
 	err := l.f.Close()
 	l.f = nil

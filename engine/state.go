@@ -147,13 +147,44 @@ const packSuffix = ".pack"
 var partName = regexp.MustCompile(`^[0-9a-f]{32}(-([0-9]+|rejects)\.part|\.pack)$`)
 
 // open reads a saved part, on the first read; it holds no descriptor
-// until then, so that joining a million parts holds one at a time.
-func (st *state) open(ctx context.Context, p partRef) *lazyFile {
+// until then, so that joining a million parts holds one at a time. Parts
+// read one after another through the same packs keep the last one open.
+func (st *state) open(ctx context.Context, p partRef, packs *packFile) *lazyFile {
 	l := &lazyFile{ctx: ctx, path: filepath.Join(st.parts, p.File)}
 	if p.packed() {
-		l.section, l.off, l.size = true, p.Offset, p.Size
+		l.section, l.off, l.size, l.pack = true, p.Offset, p.Size, packs
 	}
 	return l
+}
+
+// packFile is the pack that parts read in turn share: consecutive items
+// were mostly committed in the same group, and opening a file per part
+// cost more than reading it.
+type packFile struct {
+	path string
+	f    *os.File
+}
+
+func (p *packFile) open(path string) (*os.File, error) {
+	if p.f != nil && p.path == path {
+		return p.f, nil
+	}
+	p.Close()
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	p.path, p.f = path, f
+	return f, nil
+}
+
+func (p *packFile) Close() error {
+	if p.f == nil {
+		return nil
+	}
+	err := p.f.Close()
+	p.f = nil
+	return err
 }
 
 // state is a run's hold on its state folder: the lock, the journal, and
@@ -375,22 +406,39 @@ func newRunID() string {
 	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
 }
 
-func (st *state) append(e *entry) error {
-	e.Run = st.runID
-	if e.Time.IsZero() {
-		e.Time = time.Now().UTC()
-	}
+func (st *state) append(e *entry) error { return st.appendAll(e) }
+
+// appendAll writes entries to the journal in one write, each behind the
+// base it names.
+func (st *state) appendAll(es ...*entry) error {
+	now := time.Now().UTC()
 	st.mu.Lock()
-	st.index(e)
-	st.lines++
+	for _, e := range es {
+		e.Run = st.runID
+		if e.Time.IsZero() {
+			e.Time = now
+		}
+		st.index(e)
+		st.lines++
+	}
 	st.mu.Unlock()
 	st.baseMu.Lock()
-	d, err := st.diskForm(e, st.written, st.j.Append)
-	st.baseMu.Unlock()
-	if err != nil {
+	defer st.baseMu.Unlock()
+	lines := make([]any, 0, len(es))
+	add := func(v any) error {
+		lines = append(lines, v)
+		return nil
+	}
+	for _, e := range es {
+		d, _ := st.diskForm(e, st.written, add)
+		lines = append(lines, d)
+	}
+	if err := st.j.AppendAll(lines...); err != nil {
+		// Not in the file after all: write them again next time.
+		clear(st.written)
 		return err
 	}
-	return st.j.Append(d)
+	return nil
 }
 
 // diskForm is an entry as the journal writes it: an item's fingerprint
@@ -662,9 +710,11 @@ func (st *state) repack() (bool, error) {
 		return false, err
 	}
 	moved := make([]partRef, len(refs))
+	packs := &packFile{}
+	defer packs.Close()
 	for i, p := range refs {
 		moved[i] = *p
-		src := st.open(context.Background(), *p)
+		src := st.open(context.Background(), *p, packs)
 		n, err := io.Copy(pk.w, src)
 		src.Close()
 		if err == nil && n == p.Size {
