@@ -204,10 +204,12 @@ type state struct {
 	baseMu  sync.Mutex
 	written map[string]bool
 	strings map[string]string // interned, while the journal is read
-	stages  map[string]*entry // stage → latest stage entry
-	pending map[string]*entry // stage → a commit begun and not done
-	lastRun *entry            // the previous run's last run entry
-	lines   int               // entries in the journal, read and appended
+	// packSizes are the sizes of the packs reason has looked at.
+	packSizes map[string]int64
+	stages    map[string]*entry // stage → latest stage entry
+	pending   map[string]*entry // stage → a commit begun and not done
+	lastRun   *entry            // the previous run's last run entry
+	lines     int               // entries in the journal, read and appended
 }
 
 // openState locks the state folder and reads its journal. force is the
@@ -315,7 +317,7 @@ func display(p string) string {
 func (st *state) load(line []byte) error {
 	st.lines++
 	var e entry
-	if err := json.Unmarshal(line, &e); err != nil {
+	if err := decodeEntry(line, &e); err != nil {
 		return err
 	}
 	switch e.Type {
@@ -810,13 +812,13 @@ func (st *state) reason(prev *entry, fp *fingerprint) string {
 		if !partName.MatchString(p.File) {
 			return "the journal names a part outside the parts folder"
 		}
-		fi, err := os.Stat(filepath.Join(st.parts, p.File))
+		size, err := st.partSize(p)
 		switch {
 		case err != nil:
 			return "its saved part is missing"
-		case p.packed() && (p.Offset < 0 || p.Size < 0 || fi.Size() < p.Offset+p.Size):
+		case p.packed() && (p.Offset < 0 || p.Size < 0 || size < p.Offset+p.Size):
 			return "its saved part was changed"
-		case !p.packed() && p.Size > 0 && fi.Size() != p.Size:
+		case !p.packed() && p.Size > 0 && size != p.Size:
 			return "its saved part was changed"
 		}
 	}
@@ -850,6 +852,33 @@ func (e *entry) partRefs() []*partRef {
 		refs = append(refs, e.Rejects)
 	}
 	return refs
+}
+
+// partSize is the size of a part's file. A pack's is asked once a run:
+// packs are written whole and never grow, and a million items name a few
+// thousand of them.
+func (st *state) partSize(p partRef) (int64, error) {
+	if p.packed() {
+		st.mu.Lock()
+		n, ok := st.packSizes[p.File]
+		st.mu.Unlock()
+		if ok {
+			return n, nil
+		}
+	}
+	fi, err := os.Stat(filepath.Join(st.parts, p.File))
+	if err != nil {
+		return 0, err
+	}
+	if p.packed() {
+		st.mu.Lock()
+		if st.packSizes == nil {
+			st.packSizes = map[string]int64{}
+		}
+		st.packSizes[p.File] = fi.Size()
+		st.mu.Unlock()
+	}
+	return fi.Size(), nil
 }
 
 // allParts lists an item entry's parts, its rejects part last.
