@@ -47,6 +47,11 @@ func (r *runner) provenance(nodes []*node, start time.Time, sum *Summary) *RunPr
 		Totals: map[string]int{}, Outputs: map[string]string{}, Items: []ItemProvenance{}}
 	formats := map[string]bool{}
 	seen := map[string]bool{}
+	total := 0
+	for _, n := range nodes {
+		total += len(n.items)
+	}
+	p.Items = make([]ItemProvenance, 0, total)
 	for _, n := range nodes {
 		m := n.plan.Manifest
 		if !seen[m.File] {

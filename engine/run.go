@@ -82,9 +82,12 @@ type runner struct {
 	state   *state
 	commits *committer
 	tmp     string
-	temps   *tempParts // parts not yet saved, in tmp or in memory
-	gate    *Gate      // bytes in flight, when max_memory is set
-	budget  int64
+	// manifests is how many the run has: with more than one, a stage
+	// cannot tell which others write what it reads.
+	manifests int
+	temps     *tempParts // parts not yet saved, in tmp or in memory
+	gate      *Gate      // bytes in flight, when max_memory is set
+	budget    int64
 	// stdin is standard input, read once for every stage that reads it.
 	stdin   *spool
 	flights flights
@@ -135,7 +138,7 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		return nil, &SetupError{err}
 	}
 	r := &runner{opts: opts, guard: newGuard(plans, opts.StateDir), stop: make(chan struct{}),
-		stdin: &spool{r: opts.Stdin}}
+		stdin: &spool{r: opts.Stdin}, manifests: len(plans)}
 	if err := r.guard.Check(); err != nil {
 		return nil, &SetupError{err}
 	}

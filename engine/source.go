@@ -64,12 +64,15 @@ func (sr *stageRun) sourcesOf() []Source {
 	var out []Source
 	globs := sr.s.Source.Paths[:0:0]
 	flush := func() {
-		if len(globs) > 0 {
+		switch {
+		case len(globs) == len(sr.s.Source.Paths):
+			out = append(out, &globSource{sr: sr, stage: sr.s})
+		case len(globs) > 0:
 			s := *sr.s
 			s.Source.Paths = globs
 			out = append(out, &globSource{sr: sr, stage: &s})
-			globs = nil
 		}
+		globs = nil
 	}
 	for _, p := range sr.s.Source.Paths {
 		if p != pipeline.Stdin {
@@ -91,9 +94,15 @@ type globSource struct {
 
 func (g *globSource) Items(ctx context.Context) ([]Item, error) {
 	sr, m := g.sr, g.sr.m
-	src, err := g.stage.Resolve(m, sr.r.opts.StateDir)
-	if err != nil {
-		return nil, err
+	// What the run's check found is what the stage would find, unless
+	// another stage of the run wrote since: one of its own dependencies,
+	// or any stage of another manifest.
+	src := sr.r.guard.Found(g.stage)
+	if src == nil || len(sr.n.deps) > 0 || sr.r.manifests > 1 {
+		var err error
+		if src, err = g.stage.Resolve(m, sr.r.opts.StateDir); err != nil {
+			return nil, err
+		}
 	}
 	for _, p := range src.Empty {
 		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: source %q matches no file", sr.s.Name, p)})
@@ -104,7 +113,7 @@ func (g *globSource) Items(ctx context.Context) ([]Item, error) {
 	if sr.sources == nil {
 		sr.sources = map[string]bool{}
 	}
-	var items []Item
+	items := make([]Item, 0, len(src.Files))
 	for _, f := range src.Files {
 		sr.sources[f.Real] = true
 		items = append(items, fileItems(ctx, f.Path, m.Rel(f.Path), sr.s.Source.Format, sr.r.opts.ChunkSize)...)

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -188,9 +189,13 @@ func (w *walker) walk(dir, real, pat string, depth int, boundary string, out *[]
 	if err != nil {
 		return
 	}
+	// A file in the folder is in the state folder when the folder is;
+	// a link or a folder is asked on its own.
+	dirInState := w.state != "" && Inside(w.state, real)
+	*out = slices.Grow(*out, len(ents))
 	for _, e := range ents {
-		p := filepath.Join(dir, e.Name())
-		r := filepath.Join(real, e.Name())
+		p := join(dir, e.Name())
+		r := join(real, e.Name())
 		typ := e.Type()
 		link := typ&fs.ModeSymlink != 0
 		if link {
@@ -204,7 +209,11 @@ func (w *walker) walk(dir, real, pat string, depth int, boundary string, out *[]
 			}
 			r, typ = target, fi.Mode().Type()
 		}
-		if w.state != "" && Inside(w.state, r) {
+		inState := dirInState
+		if link || typ.IsDir() {
+			inState = w.state != "" && Inside(w.state, r)
+		}
+		if inState {
 			continue // zpipe's own files are never a source
 		}
 		if typ.IsDir() {
@@ -237,6 +246,16 @@ func (w *walker) walk(dir, real, pat string, depth int, boundary string, out *[]
 			*out = append(*out, SourceFile{p, r})
 		}
 	}
+}
+
+// join is filepath.Join for a clean folder and a name from it, without
+// cleaning again: a folder of a million files asked for it a million
+// times.
+func join(dir, name string) string {
+	if dir != "" && os.IsPathSeparator(dir[len(dir)-1]) {
+		return dir + name
+	}
+	return dir + string(filepath.Separator) + name
 }
 
 // skip notes a path the walk leaves out: "not following" a link, or "not
