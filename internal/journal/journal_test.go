@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -120,4 +121,28 @@ func BenchmarkAppend(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(entry)+1), "bytes/entry")
+}
+
+// Lines are read in place; one longer than the read buffer (a commit of
+// many outputs) comes whole, and a torn one at the end is dropped.
+func TestLongLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.ndjson")
+	long := `{"n":2,"pad":"` + strings.Repeat("x", 700<<10) + `"}`
+	os.WriteFile(path, []byte(`{"n":1}`+"\n"+long+"\n"+`{"n":3}`+"\n"+long[:500<<10]), 0o644)
+	var lens []int
+	j, err := Open(path, func(line []byte) error {
+		lens = append(lens, len(line))
+		var r rec
+		return json.Unmarshal(line, &r)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if want := []int{7, len(long), 7}; !slices.Equal(lens, want) {
+		t.Errorf("lines of %v bytes, want %v", lens, want)
+	}
+	if fi, _ := os.Stat(path); fi.Size() != int64(7+1+len(long)+1+7+1) {
+		t.Errorf("the torn line is kept: %d bytes", fi.Size())
+	}
 }
