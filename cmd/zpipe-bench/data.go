@@ -55,6 +55,12 @@ func writeData(dir string, n int, seed uint64) error {
 	if _, err := benchdata.WriteJSONFiles(filepath.Join(dir, "json"), n, seed, max(n/recordsPerJSONFile, 1)); err != nil {
 		return err
 	}
+	if err := os.RemoveAll(filepath.Join(dir, "files")); err != nil {
+		return err
+	}
+	if _, err := benchdata.WriteJSONFiles(filepath.Join(dir, "files"), n, seed, n); err != nil {
+		return err
+	}
 	for _, in := range zpipeInputs {
 		m := fmt.Sprintf(`version: 1
 stages:
@@ -85,16 +91,23 @@ var zpipeInputs = []struct {
 	// tool names a row that checks with another form of the schema, and
 	// is compared with the ndjson row, which uses the CUE form.
 	tool string
+	// rerun rows time a run with nothing to do: the state of a first,
+	// untimed run is kept, and nothing is forced.
+	rerun bool
 }{
-	{"ndjson", "ndjson → ndjson", "users.ndjson", "user.cue#User", false, ""},
+	{"ndjson", "ndjson → ndjson", "users.ndjson", "user.cue#User", false, "", false},
 	// All valid: the case where zpipe passes each line through untouched.
-	{"valid", "ndjson → ndjson, valid records only", "users.valid.ndjson", "user.cue#User", true, ""},
-	{"csv", "csv → ndjson (flat)", "users.csv", "user.cue#UserFlat", false, ""},
-	{"yaml", "yaml → ndjson", "users.yaml", "user.cue#User", false, ""},
-	{"jsonarray", "one json array → ndjson", "users.json", "user.cue#User", false, ""},
-	{"json", fmt.Sprintf("json files of %d records → ndjson", recordsPerJSONFile), "json/*.json", "user.cue#User", false, ""},
+	{"valid", "ndjson → ndjson, valid records only", "users.valid.ndjson", "user.cue#User", true, "", false},
+	{"csv", "csv → ndjson (flat)", "users.csv", "user.cue#UserFlat", false, "", false},
+	{"yaml", "yaml → ndjson", "users.yaml", "user.cue#User", false, "", false},
+	{"jsonarray", "one json array → ndjson", "users.json", "user.cue#User", false, "", false},
+	{"json", fmt.Sprintf("json files of %d records → ndjson", recordsPerJSONFile), "json/*.json", "user.cue#User", false, "", false},
 	// #User as a JSON Schema, and closed by unevaluatedProperties, which
 	// zpipe's own JSON Schema validator checks (CUE's translation cannot).
-	{"jsonschema", "ndjson → ndjson", "users.ndjson", "user.schema.json", false, "zpipe, JSON Schema form"},
-	{"unevaluated", "ndjson → ndjson", "users.ndjson", "user.unevaluated.schema.json", false, "zpipe, JSON Schema, unevaluatedProperties"},
+	{"jsonschema", "ndjson → ndjson", "users.ndjson", "user.schema.json", false, "zpipe, JSON Schema form", false},
+	{"unevaluated", "ndjson → ndjson", "users.ndjson", "user.unevaluated.schema.json", false, "zpipe, JSON Schema, unevaluatedProperties", false},
+	// As many files as records: what a tree of small documents costs,
+	// per file, on a first run and on a rerun that has nothing to do.
+	{"files", "one-record json files → ndjson", "files/*.json", "user.cue#User", false, "", false},
+	{"files-rerun", "one-record json files, no-op rerun", "files/*.json", "user.cue#User", false, "", true},
 }
