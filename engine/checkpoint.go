@@ -2,6 +2,8 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"os"
@@ -204,19 +206,37 @@ func (sr *stageRun) changedPart(e *entry, packs *packFile) (string, error) {
 // removedItems lists the items the journal has done for this stage whose
 // source no longer exists or no longer matches.
 func (sr *stageRun) removedItems() []string {
-	now := map[string]bool{}
+	// Mostly none is: when every entry of the stage is one of the
+	// items (whose keys, which key the journal, are unique), no set of a
+	// million keys needs building.
+	prefix := sr.id() + "\x00"
+	st := sr.r.state
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	entries, matched := 0, 0
+	for k, e := range st.items {
+		if strings.HasPrefix(k, prefix) && e.Status != "removed" {
+			entries++
+		}
+	}
+	for i := range sr.items {
+		if e := st.items[prefix+sr.items[i].Key]; e != nil && e.Status != "removed" {
+			matched++
+		}
+	}
+	if matched == entries {
+		return nil
+	}
+	now := make(map[string]bool, len(sr.items))
 	for i := range sr.items {
 		now[sr.items[i].Key] = true
 	}
 	var gone []string
-	prefix := sr.id() + "\x00"
-	sr.r.state.mu.Lock()
-	for k, e := range sr.r.state.items {
+	for k, e := range st.items {
 		if strings.HasPrefix(k, prefix) && e.Status != "removed" && !now[e.Key] {
 			gone = append(gone, e.Key)
 		}
 	}
-	sr.r.state.mu.Unlock()
 	sort.Strings(gone)
 	return gone
 }
@@ -415,17 +435,27 @@ func (sr *stageRun) applyCommits() {
 // inputsDigest hashes the latest journal entry of every item, in order:
 // what its parts hold, not where they are, which repacking changes.
 func (sr *stageRun) inputsDigest() string {
-	var parts []string
+	// As hashString(key, status, sums..., ...) would, without holding
+	// the million strings at once.
+	h := sha256.New()
+	add := func(s string) {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
 	for i := range sr.items {
 		e := sr.r.state.item(sr.id(), sr.items[i].Key)
 		if e == nil {
-			parts = append(parts, "-")
+			add("-")
 			continue
 		}
-		parts = append(parts, e.Key, e.Status)
-		for _, p := range e.allParts() {
-			parts = append(parts, p.SHA256)
+		add(e.Key)
+		add(e.Status)
+		for _, p := range e.Parts {
+			add(p.SHA256)
+		}
+		if e.Rejects != nil {
+			add(e.Rejects.SHA256)
 		}
 	}
-	return hashString(parts...)
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -111,7 +111,7 @@ func (g *globSource) Items(ctx context.Context) ([]Item, error) {
 		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: "stage " + sr.s.Name + ": " + why})
 	}
 	if sr.sources == nil {
-		sr.sources = map[string]bool{}
+		sr.sources = make(map[string]bool, len(src.Files))
 	}
 	items := make([]Item, 0, len(src.Files))
 	for _, f := range src.Files {
