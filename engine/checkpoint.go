@@ -303,6 +303,7 @@ func (r *runner) removal(m *pipeline.Manifest, stage, rel, sum, why string) *Rem
 
 // removeStale carries out a removal, and says what it did.
 func (r *runner) removeStale(m *pipeline.Manifest, stage, rel, sum, why string) {
+	r.outputsTouched.Store(true)
 	rm := r.removal(m, stage, rel, sum, why)
 	switch {
 	case rm == nil:

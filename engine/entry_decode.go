@@ -251,23 +251,34 @@ func (d *entryDecoder) fingerprint(fp *fingerprint) bool {
 }
 
 // stat reads the array form, five numbers each read as UnmarshalJSON
-// reads them; the object form goes to encoding/json.
+// reads them (size and times signed, inode and device not); the object
+// form goes to encoding/json.
 func (d *entryDecoder) stat(s *fileStat) bool {
 	if !d.next('[') {
 		return false
 	}
-	var v [5]uint64
+	var v [3]int64
 	for k := range v {
 		if k > 0 && !d.next(',') {
 			return false
 		}
-		n, ok := d.uint()
+		n, ok := d.int() // times before 1970 are negative
 		if !ok {
 			return false
 		}
 		v[k] = n
 	}
-	s.Size, s.Mtime, s.Ctime, s.Ino, s.Dev = int64(v[0]), int64(v[1]), int64(v[2]), v[3], v[4]
+	var ok bool
+	if !d.next(',') {
+		return false
+	}
+	if s.Ino, ok = d.uint(); !ok || !d.next(',') {
+		return false
+	}
+	if s.Dev, ok = d.uint(); !ok {
+		return false
+	}
+	s.Size, s.Mtime, s.Ctime = v[0], v[1], v[2]
 	return d.next(']')
 }
 

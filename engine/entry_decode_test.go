@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // journalLines are lines of the forms zpipe writes, and near misses.
@@ -110,4 +111,24 @@ func BenchmarkDecodeEntry(b *testing.B) {
 			}
 		}
 	})
+}
+
+// What the journal writes it reads back, by hand and by encoding/json:
+// times before 1970 included.
+func TestEntriesRoundTrip(t *testing.T) {
+	for _, st := range []fileStat{
+		{Size: 1, Mtime: 2, Ctime: 3, Ino: 4, Dev: 5},
+		{Size: 0, Mtime: -315619200000000000, Ctime: -1, Ino: 1<<64 - 1, Dev: 0},
+	} {
+		e := entry{Type: "item", Key: "k", Stat: &st, Time: time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC)}
+		b, err := json.Marshal(&e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		agree(t, b)
+		var got entry
+		if err := decodeEntry(b, &got); err != nil || *got.Stat != st {
+			t.Errorf("%s: read back %+v, %v", b, got.Stat, err)
+		}
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // partsIn lists the parts folder: its packs and the parts with files of
@@ -214,5 +215,82 @@ func TestJournalOfTheEarlierFormIsRead(t *testing.T) {
 	}
 	if !slices.Contains(events, "stage users: 0 up to date, 5 to run: schema changed (data/0.json, data/1.json, data/2.json and 2 more)") {
 		t.Errorf("without its base, the run said %q", events)
+	}
+}
+
+// A source dated before 1970 has a negative mtime; the journal writes it
+// and reads it back, and the next run finds the file up to date.
+func TestFilesBefore1970StayUpToDate(t *testing.T) {
+	dir := project(t, map[string]string{
+		"user.cue":      userSchema,
+		"pipeline.yaml": "version: 1\nstages:\n  users:\n    source: {paths: [\"data/*.json\"]}\n    schema: user.cue#User\n    outputs: [{format: ndjson, path: out/all.ndjson}]\n",
+		"data/a.json":   `{"id":1,"name":"a"}`,
+		"data/b.json":   `{"id":2,"name":"b"}`,
+	})
+	old := time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(filepath.Join(dir, "data/a.json"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	run(t, dir, Options{})
+	for i := 0; i < 2; i++ {
+		if sum := run(t, dir, Options{}); sum.UpToDate != 2 {
+			t.Fatalf("run %d: %d up to date, want 2", i+2, sum.UpToDate)
+		}
+	}
+}
+
+// A journal edited to name a pack outside the parts folder never makes
+// zpipe read it, not even to rewrite packs.
+func TestRepackReadsOnlyThePartsFolder(t *testing.T) {
+	defer func(m int64) { repackMin = m }(repackMin)
+	repackMin = 1
+	dir := project(t, map[string]string{
+		"user.cue":      userSchema,
+		"pipeline.yaml": "version: 1\nstages:\n  users:\n    source: {paths: [\"data/*.json\"]}\n    schema: user.cue#User\n    outputs: [{format: ndjson, path: out/all.ndjson}]\n",
+		"data/a.json":   `{"id":1,"name":"a"}`,
+		"secret.pack":   "TOP-SECRET" + strings.Repeat("\x00", 100),
+	})
+	run(t, dir, Options{})
+	f, err := os.OpenFile(filepath.Join(dir, ".zpipe", "journal.ndjson"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(f, `{"type":"item","run":"x","stage":"../gone.yaml#s","key":"k","status":"done","parts":[{"output":0,"file":"../../secret.pack","sha256":"00","size":10,"records":1}],"time":"2026-01-01T00:00:00Z"}`)
+	fmt.Fprintln(f, `{"type":"item","run":"x","stage":"../gone.yaml#s","key":"j","status":"done","parts":[{"output":0,"file":"0123456789abcdef0123456789abcdef.pack","offset":-5,"sha256":"00","size":10,"records":1}],"time":"2026-01-01T00:00:00Z"}`)
+	f.Close()
+	run(t, dir, Options{})
+	packs, _ := partsIn(t, dir)
+	for _, p := range packs {
+		if b, _ := os.ReadFile(filepath.Join(dir, ".zpipe", "parts", p)); strings.Contains(string(b), "SECRET") {
+			t.Errorf("pack %s holds the outside file's bytes", p)
+		}
+	}
+}
+
+// A stage that reads another's output through a link has no dependency
+// on it; it still lists its files when it starts, after the other wrote.
+func TestAStageSeesWhatAnEarlierOneWroteThroughALink(t *testing.T) {
+	dir := project(t, map[string]string{
+		"user.cue": userSchema,
+		"pipeline.yaml": `version: 1
+stages:
+  first:
+    source: {paths: ["data/*.ndjson"]}
+    schema: user.cue#User
+    outputs: [{format: ndjson, path: out/first.ndjson}]
+  second:
+    source: {paths: ["alias/*.ndjson"]}
+    schema: user.cue#User
+    outputs: [{format: ndjson, path: second.ndjson}]
+`,
+		"data/a.ndjson": manyUsers(2, 0),
+	})
+	os.MkdirAll(filepath.Join(dir, "out"), 0o755)
+	if err := os.Symlink("out", filepath.Join(dir, "alias")); err != nil {
+		t.Skip("no symlinks here:", err)
+	}
+	run(t, dir, Options{})
+	if got, want := read(t, dir, "second.ndjson"), read(t, dir, "out/first.ndjson"); got != want || got == "" {
+		t.Errorf("second stage wrote %q, want %q", got, want)
 	}
 }

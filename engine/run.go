@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -85,9 +86,12 @@ type runner struct {
 	// manifests is how many the run has: with more than one, a stage
 	// cannot tell which others write what it reads.
 	manifests int
-	temps     *tempParts // parts not yet saved, in tmp or in memory
-	gate      *Gate      // bytes in flight, when max_memory is set
-	budget    int64
+	// outputsTouched is set once a stage writes or removes an output:
+	// from then on the files the run's check listed may be stale.
+	outputsTouched atomic.Bool
+	temps          *tempParts // parts not yet saved, in tmp or in memory
+	gate           *Gate      // bytes in flight, when max_memory is set
+	budget         int64
 	// stdin is standard input, read once for every stage that reads it.
 	stdin   *spool
 	flights flights

@@ -95,10 +95,10 @@ type globSource struct {
 func (g *globSource) Items(ctx context.Context) ([]Item, error) {
 	sr, m := g.sr, g.sr.m
 	// What the run's check found is what the stage would find, unless
-	// another stage of the run wrote since: one of its own dependencies,
-	// or any stage of another manifest.
+	// something wrote or removed an output since: a stage can read
+	// another's output through a link, which no dependency shows.
 	src := sr.r.guard.Found(g.stage)
-	if src == nil || len(sr.n.deps) > 0 || sr.r.manifests > 1 {
+	if src == nil || sr.r.outputsTouched.Load() || len(sr.n.deps) > 0 || sr.r.manifests > 1 {
 		var err error
 		if src, err = g.stage.Resolve(m, sr.r.opts.StateDir); err != nil {
 			return nil, err

@@ -269,6 +269,7 @@ func (sr *stageRun) settle(st *StageSummary) bool {
 // commit writes every output from the items' parts, then replaces them all
 // together, and forgets what the stage no longer writes.
 func (sr *stageRun) commit(st *StageSummary, targets []target) {
+	sr.r.outputsTouched.Store(true)
 	m, s := sr.m, sr.s
 	var g atomicfile.Group
 	defer g.Abort()

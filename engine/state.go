@@ -112,15 +112,24 @@ func (s *fileStat) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	var err error
-	parse := func(n json.Number) uint64 {
-		v, perr := strconv.ParseUint(string(n), 10, 64)
+	keep := func(perr error) {
 		if perr != nil && err == nil {
 			err = perr
 		}
+	}
+	signed := func(n json.Number) int64 {
+		v, perr := strconv.ParseInt(string(n), 10, 64)
+		keep(perr)
 		return v
 	}
-	s.Size, s.Mtime, s.Ctime = int64(parse(a[0])), int64(parse(a[1])), int64(parse(a[2]))
-	s.Ino, s.Dev = parse(a[3]), parse(a[4])
+	unsigned := func(n json.Number) uint64 {
+		v, perr := strconv.ParseUint(string(n), 10, 64)
+		keep(perr)
+		return v
+	}
+	// Times before 1970 are negative.
+	s.Size, s.Mtime, s.Ctime = signed(a[0]), signed(a[1]), signed(a[2])
+	s.Ino, s.Dev = unsigned(a[3]), unsigned(a[4])
 	return err
 }
 
@@ -679,7 +688,10 @@ func (st *state) repack() (bool, error) {
 			continue
 		}
 		for _, p := range e.partRefs() {
-			if p.packed() {
+			// A journal edited to name a file outside the parts
+			// folder, or a section outside a pack, is never read:
+			// reason sends such an item to run again.
+			if p.packed() && partName.MatchString(p.File) && p.Offset >= 0 && p.Size >= 0 {
 				used[p.File] += p.Size
 				refs = append(refs, p)
 			}
@@ -816,7 +828,7 @@ func (st *state) reason(prev *entry, fp *fingerprint) string {
 		switch {
 		case err != nil:
 			return "its saved part is missing"
-		case p.packed() && (p.Offset < 0 || p.Size < 0 || size < p.Offset+p.Size):
+		case p.packed() && (p.Offset < 0 || p.Size < 0 || p.Offset > size-p.Size):
 			return "its saved part was changed"
 		case !p.packed() && p.Size > 0 && size != p.Size:
 			return "its saved part was changed"
