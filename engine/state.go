@@ -729,13 +729,14 @@ func (st *state) repack() (bool, error) {
 	for i, p := range refs {
 		moved[i] = *p
 		src := st.open(context.Background(), *p, packs)
-		n, err := io.Copy(pk.w, src)
+		h := sha256.New()
+		n, err := io.Copy(io.MultiWriter(pk.w, h), src)
 		src.Close()
-		if err == nil && n == p.Size {
+		if err == nil && n == p.Size && hex.EncodeToString(h.Sum(nil)) == p.SHA256 {
 			moved[i].File, moved[i].Offset = pk.name, pk.off
 		}
-		// A part cut short stays where it is: its item runs again,
-		// since reason finds it changed.
+		// A part cut short or changed stays where it is, for reason or
+		// recheckParts to send its item to run again.
 		pk.off += n
 	}
 	if err = pk.close(); err == nil {
