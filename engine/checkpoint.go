@@ -209,18 +209,18 @@ func (sr *stageRun) removedItems() []string {
 	// Mostly none is: when every entry of the stage is one of the
 	// items (whose keys, which key the journal, are unique), no set of a
 	// million keys needs building.
-	prefix := sr.id() + "\x00"
 	st := sr.r.state
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	byKey := st.items[sr.id()]
 	entries, matched := 0, 0
-	for k, e := range st.items {
-		if strings.HasPrefix(k, prefix) && e.Status != "removed" {
+	for _, e := range byKey {
+		if e.Status != "removed" {
 			entries++
 		}
 	}
 	for i := range sr.items {
-		if e := st.items[prefix+sr.items[i].Key]; e != nil && e.Status != "removed" {
+		if e := byKey[sr.items[i].Key]; e != nil && e.Status != "removed" {
 			matched++
 		}
 	}
@@ -232,8 +232,8 @@ func (sr *stageRun) removedItems() []string {
 		now[sr.items[i].Key] = true
 	}
 	var gone []string
-	for k, e := range st.items {
-		if strings.HasPrefix(k, prefix) && e.Status != "removed" && !now[e.Key] {
+	for _, e := range byKey {
+		if e.Status != "removed" && !now[e.Key] {
 			gone = append(gone, e.Key)
 		}
 	}

@@ -257,7 +257,7 @@ func (r *runner) open(plans []*pipeline.Plan) error {
 	}
 	if last := r.state.lastRun; last != nil && last.Status == "started" && !r.opts.Force {
 		done := 0
-		for _, e := range r.state.items {
+		for e := range r.state.allItems() {
 			if e.Run == last.Run && e.Status == "done" {
 				done++
 			}
@@ -548,8 +548,8 @@ func (r *runner) dropRemovedStages(plans []*pipeline.Plan) {
 		}
 		r.state.mu.Lock()
 		var items []string
-		for _, it := range r.state.items {
-			if it.Stage == g.key && it.Status != "removed" {
+		for _, it := range r.state.items[g.key] {
+			if it.Status != "removed" {
 				items = append(items, it.Key)
 			}
 		}

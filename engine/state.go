@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"maps"
 	"os"
 	"path/filepath"
@@ -205,20 +206,23 @@ type state struct {
 	lock  *journal.Lock
 	j     *journal.Journal
 
-	mu    sync.Mutex
-	items map[string]*entry // stage + "\x00" + key → latest item entry
-	bases map[string]*fingerprint
+	mu sync.Mutex
+	// items holds the latest entry of each item, by stage and key: a map
+	// per stage, so that no key is copied to make a map key.
+	items   map[string]map[string]*entry
+	stages  map[string]*entry // stage → latest stage entry
+	pending map[string]*entry // stage → a commit begun and not done
+	lastRun *entry            // the previous run's last run entry
+	lines   int               // entries in the journal, read and appended
+	bases   map[string]*fingerprint
+	// packSizes are the sizes of the packs reason has looked at.
+	packSizes map[string]int64
+	strings   map[string]string // interned, while the journal is read
+
 	// written are the bases the journal file holds; baseMu keeps an
 	// item's line behind its base's.
 	baseMu  sync.Mutex
 	written map[string]bool
-	strings map[string]string // interned, while the journal is read
-	// packSizes are the sizes of the packs reason has looked at.
-	packSizes map[string]int64
-	stages    map[string]*entry // stage → latest stage entry
-	pending   map[string]*entry // stage → a commit begun and not done
-	lastRun   *entry            // the previous run's last run entry
-	lines     int               // entries in the journal, read and appended
 }
 
 // openState locks the state folder and reads its journal. force is the
@@ -237,13 +241,13 @@ func openState(dir string, force bool) (*state, error) {
 		return nil, err
 	}
 	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), lock: lock, runID: newRunID(),
-		items: map[string]*entry{}, stages: map[string]*entry{}, pending: map[string]*entry{}, bases: map[string]*fingerprint{}, written: map[string]bool{}}
+		items: map[string]map[string]*entry{}, stages: map[string]*entry{}, pending: map[string]*entry{}, bases: map[string]*fingerprint{}, written: map[string]bool{}}
 	path := filepath.Join(dir, "journal.ndjson")
 	st.j, err = journal.Open(path, st.load)
 	st.strings = nil
 	var ce *journal.CorruptError
 	if errors.As(err, &ce) && force {
-		st.items, st.stages, st.pending, st.lastRun, st.lines = map[string]*entry{}, map[string]*entry{}, map[string]*entry{}, nil, 0
+		st.items, st.stages, st.pending, st.lastRun, st.lines = map[string]map[string]*entry{}, map[string]*entry{}, map[string]*entry{}, nil, 0
 		st.bases, st.written = map[string]*fingerprint{}, map[string]bool{}
 		if err = os.Remove(path); err == nil {
 			st.j, err = journal.Open(path, st.load)
@@ -357,6 +361,19 @@ func (st *state) load(line []byte) error {
 	return st.index(&e)
 }
 
+// allItems yields the latest entry of every item of every stage.
+func (st *state) allItems() iter.Seq[*entry] {
+	return func(yield func(*entry) bool) {
+		for _, byKey := range st.items {
+			for _, e := range byKey {
+				if !yield(e) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // intern returns the copy of s the state keeps.
 func (st *state) intern(s string) string {
 	if st.strings == nil {
@@ -373,7 +390,12 @@ func (st *state) intern(s string) string {
 func (st *state) index(e *entry) error {
 	switch e.Type {
 	case "item":
-		st.items[e.Stage+"\x00"+e.Key] = e
+		byKey := st.items[e.Stage]
+		if byKey == nil {
+			byKey = map[string]*entry{}
+			st.items[e.Stage] = byKey
+		}
+		byKey[e.Key] = e
 	case "stage":
 		if e.Status == "removed" {
 			delete(st.stages, e.Stage)
@@ -399,7 +421,7 @@ func readState(dir string) (*state, error) {
 	if err := checkStateDir(dir); err != nil {
 		return nil, err
 	}
-	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), items: map[string]*entry{}, stages: map[string]*entry{}, pending: map[string]*entry{},
+	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), items: map[string]map[string]*entry{}, stages: map[string]*entry{}, pending: map[string]*entry{},
 		bases: map[string]*fingerprint{}, written: map[string]bool{}}
 	if err := journal.Read(filepath.Join(dir, "journal.ndjson"), st.load); err != nil {
 		var ce *journal.CorruptError
@@ -476,7 +498,7 @@ func (st *state) diskForm(e *entry, written map[string]bool, write func(any) err
 func (st *state) item(stage, key string) *entry {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.items[stage+"\x00"+key]
+	return st.items[stage][key]
 }
 
 func (st *state) stage(stage string) *entry {
@@ -613,7 +635,10 @@ func (st *state) close(status string) error {
 // its lines are history, so that it does not grow with every run. The new
 // journal replaces the old by rename: a crash leaves one or the other.
 func (st *state) compact(force bool) error {
-	live := len(st.items) + len(st.stages) + 1
+	live := len(st.stages) + 1
+	for _, byKey := range st.items {
+		live += len(byKey)
+	}
 	if st.lines < 2*live+1000 && !force {
 		return nil
 	}
@@ -622,14 +647,17 @@ func (st *state) compact(force bool) error {
 		bw := bufio.NewWriterSize(w, 64<<10)
 		enc := json.NewEncoder(bw)
 		written := map[string]bool{}
-		for _, k := range slices.Sorted(maps.Keys(st.items)) {
-			if e := st.items[k]; e.Status != "removed" {
-				d, err := st.diskForm(e, written, enc.Encode)
-				if err == nil {
-					err = enc.Encode(d)
-				}
-				if err != nil {
-					return err
+		for _, stage := range slices.Sorted(maps.Keys(st.items)) {
+			byKey := st.items[stage]
+			for _, k := range slices.Sorted(maps.Keys(byKey)) {
+				if e := byKey[k]; e.Status != "removed" {
+					d, err := st.diskForm(e, written, enc.Encode)
+					if err == nil {
+						err = enc.Encode(d)
+					}
+					if err != nil {
+						return err
+					}
 				}
 			}
 		}
@@ -654,7 +682,7 @@ func (st *state) compact(force bool) error {
 // that changed or went away, and packs none of whose parts is used.
 func (st *state) collect() {
 	live := map[string]bool{}
-	for _, e := range st.items {
+	for e := range st.allItems() {
 		if e.Status == "removed" {
 			continue
 		}
@@ -683,7 +711,7 @@ var repackMin int64 = 4 << 20
 func (st *state) repack() (bool, error) {
 	used := map[string]int64{}
 	var refs []*partRef
-	for _, e := range st.items {
+	for e := range st.allItems() {
 		if e.Status == "removed" {
 			continue
 		}
