@@ -32,6 +32,19 @@ func partsIn(t *testing.T, dir string) (packs, own []string) {
 	return packs, own
 }
 
+// oneRecordFiles is a project of n json files of one record each, read
+// by one stage into out/all.ndjson.
+func oneRecordFiles(n int) map[string]string {
+	files := map[string]string{
+		"user.cue":      userSchema,
+		"pipeline.yaml": "version: 1\nstages:\n  users:\n    source: {paths: [\"data/*.json\"]}\n    schema: user.cue#User\n    outputs: [{format: ndjson, path: out/all.ndjson}]\n",
+	}
+	for i := 0; i < n; i++ {
+		files[fmt.Sprintf("data/%03d.json", i)] = fmt.Sprintf(`{"id":%d,"name":"u"}`, i+1)
+	}
+	return files
+}
+
 // Small parts are saved in packs, a large one in a file of its own; a
 // rerun joins both into the same bytes, and a pack goes once no item's
 // entry names it. Whether parts wait in memory or in files does not show.
@@ -105,14 +118,7 @@ stages:
 func TestMostlyUnusedPacksAreRewritten(t *testing.T) {
 	defer func(m int64) { repackMin = m }(repackMin)
 	repackMin = 1
-	files := map[string]string{
-		"user.cue":      userSchema,
-		"pipeline.yaml": "version: 1\nstages:\n  users:\n    source: {paths: [\"data/*.json\"]}\n    schema: user.cue#User\n    outputs: [{format: ndjson, path: out/all.ndjson}]\n",
-	}
-	for i := 0; i < 100; i++ {
-		files[fmt.Sprintf("data/%03d.json", i)] = fmt.Sprintf(`{"id":%d,"name":"u"}`, i+1)
-	}
-	dir := project(t, files)
+	dir := project(t, oneRecordFiles(100))
 	run(t, dir, Options{})
 	first, _ := partsIn(t, dir)
 	for k := 5; k < 100; k++ {
@@ -147,13 +153,7 @@ func TestMostlyUnusedPacksAreRewritten(t *testing.T) {
 // fingerprint, its stat as an object) is read as it was: nothing reruns.
 // One that lost a base reruns the items that named it.
 func TestJournalOfTheEarlierFormIsRead(t *testing.T) {
-	files := map[string]string{
-		"user.cue":      userSchema,
-		"pipeline.yaml": "version: 1\nstages:\n  users:\n    source: {paths: [\"data/*.json\"]}\n    schema: user.cue#User\n    outputs: [{format: ndjson, path: out/all.ndjson}]\n",
-	}
-	for i := 0; i < 5; i++ {
-		files[fmt.Sprintf("data/%d.json", i)] = fmt.Sprintf(`{"id":%d,"name":"u"}`, i+1)
-	}
+	files := oneRecordFiles(5)
 	dir := project(t, files)
 	run(t, dir, Options{})
 	path := filepath.Join(dir, ".zpipe", "journal.ndjson")
@@ -213,7 +213,7 @@ func TestJournalOfTheEarlierFormIsRead(t *testing.T) {
 	if sum := run(t, dir, Options{OnEvent: func(e Event) { events = append(events, e.Msg) }}); sum.UpToDate != 0 || sum.OK != 5 {
 		t.Errorf("without its base: %+v", sum)
 	}
-	if !slices.Contains(events, "stage users: 0 up to date, 5 to run: schema changed (data/0.json, data/1.json, data/2.json and 2 more)") {
+	if !slices.Contains(events, "stage users: 0 up to date, 5 to run: schema changed (data/000.json, data/001.json, data/002.json and 2 more)") {
 		t.Errorf("without its base, the run said %q", events)
 	}
 }
