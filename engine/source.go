@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 
@@ -113,12 +114,29 @@ func (g *globSource) Items(ctx context.Context) ([]Item, error) {
 	if sr.sources == nil {
 		sr.sources = make(map[string]bool, len(src.Files))
 	}
-	items := make([]Item, 0, len(src.Files))
 	for _, f := range src.Files {
 		sr.sources[f.Real] = true
-		items = append(items, fileItems(ctx, f.Path, m.Rel(f.Path), sr.s.Source.Format, sr.r.opts.ChunkSize)...)
 	}
-	return items, nil
+	// A stat per file is most of listing a tree of small files: each
+	// core takes a run of the files, and the runs are joined in order.
+	workers := min(runtime.GOMAXPROCS(0), 1+len(src.Files)/1000)
+	runs := make([][]Item, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			files := src.Files[w*len(src.Files)/workers : (w+1)*len(src.Files)/workers]
+			out := make([]Item, 0, len(files))
+			for _, f := range files {
+				out = append(out, fileItems(ctx, f.Path, m.Rel(f.Path), sr.s.Source.Format, sr.r.opts.ChunkSize)...)
+			}
+			runs[w] = out
+		})
+	}
+	wg.Wait()
+	if workers == 1 {
+		return runs[0], nil
+	}
+	return slices.Concat(runs...), nil
 }
 
 // fileItems makes the items of one file: the file, or its chunks when it
