@@ -94,6 +94,11 @@ func (g *Guard) Check() error {
 				continue
 			}
 			reals := src.Reals()
+			if len(g.sources) == 0 {
+				// Sized once: a stage of a million files grew it
+				// a million times.
+				g.sources = make(map[string]bool, len(reals))
+			}
 			for r := range reals {
 				g.sources[r] = true
 			}

@@ -62,6 +62,12 @@ func (s *Stage) Resolve(m *Manifest, stateDir string) (*Sources, error) {
 		sort.Slice(globs[i], func(a, b int) bool { return globs[i][a].Path < globs[i][b].Path })
 	}
 	own := s.ownFiles(m, globs)
+	total := 0
+	for _, matches := range globs {
+		total += len(matches)
+	}
+	w.out.Files = make([]SourceFile, 0, total)
+	w.seen = make(map[string]bool, total)
 	for i, matches := range globs {
 		n := 0
 		for _, f := range matches {
