@@ -15,15 +15,14 @@ import (
 	"github.com/zpipe/zpipe/internal/atomicfile"
 )
 
-// itemProvenance describes what an item read and wrote, from its result.
-func (sr *stageRun) itemProvenance(it *item, res *itemResult) ItemProvenance {
+// itemProvenance describes what an item read and wrote, from its result;
+// schema is the stage's, shared by its items.
+func (sr *stageRun) itemProvenance(it *item, res *itemResult, schema *SchemaProvenance) ItemProvenance {
 	p := ItemProvenance{ID: sr.s.Name + ":" + it.Key, Source: it.Name, SourceFormat: string(it.Format),
-		Attempts: res.attempts, DurationNS: int64(res.duration), Time: time.Now().UTC(), UpToDate: res.upToDate}
+		Attempts: res.attempts, DurationNS: int64(res.duration), Time: time.Now().UTC(), UpToDate: res.upToDate, Schema: schema}
 	if it.fp != nil {
 		p.InputSHA256 = it.fp.Input
 	}
-	spec := sr.schema.Spec()
-	p.Schema = &SchemaProvenance{Path: sr.m.Rel(spec.File), Definition: spec.Def, SHA256: sr.schema.SchemaSum()}
 	if e := res.entry; e != nil {
 		p.Time = e.Time
 		for _, part := range e.Parts {

@@ -11,11 +11,12 @@ type ItemProvenance struct {
 	InputSHA256  string             `json:"input_sha256"`
 	SourceFormat string             `json:"source_format"`
 	Outputs      []OutputProvenance `json:"outputs,omitempty"`
-	Schema       *SchemaProvenance  `json:"schema,omitempty"`
-	Attempts     int                `json:"attempts"`
-	DurationNS   int64              `json:"duration_ns"`
-	Time         time.Time          `json:"time"`
-	Error        string             `json:"error,omitempty"`
+	// Schema is shared by the items of a stage: read it, do not change it.
+	Schema     *SchemaProvenance `json:"schema,omitempty"`
+	Attempts   int               `json:"attempts"`
+	DurationNS int64             `json:"duration_ns"`
+	Time       time.Time         `json:"time"`
+	Error      string            `json:"error,omitempty"`
 	// UpToDate is set for an item this run did not redo: its outputs are
 	// those of the run that made them.
 	UpToDate bool `json:"up_to_date,omitempty"`

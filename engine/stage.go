@@ -340,6 +340,8 @@ func (sr *stageRun) tally(st *StageSummary) (notRun int) {
 	// Sized once: growing a slice of a million records page by page
 	// cost more than filling it.
 	sr.n.items = slices.Grow(sr.n.items, len(sr.results))
+	spec := sr.schema.Spec()
+	schema := &SchemaProvenance{Path: sr.m.Rel(spec.File), Definition: spec.Def, SHA256: sr.schema.SchemaSum()}
 	for i := range sr.results {
 		res := &sr.results[i]
 		if res.notRun {
@@ -349,7 +351,7 @@ func (sr *stageRun) tally(st *StageSummary) (notRun int) {
 		if res.upToDate {
 			st.UpToDate++
 		}
-		sr.n.items = append(sr.n.items, sr.itemProvenance(&sr.items[i], res))
+		sr.n.items = append(sr.n.items, sr.itemProvenance(&sr.items[i], res, schema))
 		st.Records += res.records
 		st.OK += res.ok
 		st.Failed += res.failed
