@@ -623,8 +623,9 @@ type lazyFile struct {
 	// section, when set, reads only size bytes from off: a packed part.
 	section   bool
 	off, size int64
-	pack      *packFile // shares the section's file, when set
-	r         io.Reader // in place of the file at path, when set
+	pack      *packFile   // shares the section's pack, when set
+	at        io.ReaderAt // the section's pack, once opened
+	r         io.Reader   // in place of the file at path, when set
 	f         *os.File
 	done      bool
 }
@@ -639,25 +640,34 @@ func (l *lazyFile) Read(p []byte) (int, error) {
 	if l.r != nil {
 		return l.r.Read(p)
 	}
-	if l.f == nil {
-		var f *os.File
-		var err error
-		if l.pack != nil {
-			f, err = l.pack.open(l.path)
-		} else {
-			f, err = os.Open(l.path)
-		}
-		if err != nil {
-			return 0, err
-		}
-		l.f = f
-	}
 	if !l.section {
+		if l.f == nil {
+			f, err := os.Open(l.path)
+			if err != nil {
+				return 0, err
+			}
+			l.f = f
+		}
 		n, err := l.f.Read(p)
 		if err == io.EOF {
 			l.Close()
 		}
 		return n, err
+	}
+	if l.at == nil {
+		if l.pack != nil {
+			at, err := l.pack.open(l.path)
+			if err != nil {
+				return 0, err
+			}
+			l.at = at
+		} else {
+			f, err := os.Open(l.path)
+			if err != nil {
+				return 0, err
+			}
+			l.f, l.at = f, f
+		}
 	}
 	if l.size <= 0 {
 		l.Close()
@@ -666,7 +676,7 @@ func (l *lazyFile) Read(p []byte) (int, error) {
 	if int64(len(p)) > l.size {
 		p = p[:l.size]
 	}
-	n, err := l.f.ReadAt(p, l.off)
+	n, err := l.at.ReadAt(p, l.off)
 	l.off += int64(n)
 	l.size -= int64(n)
 	switch {
@@ -681,9 +691,9 @@ func (l *lazyFile) Read(p []byte) (int, error) {
 
 func (l *lazyFile) Close() error {
 	l.done = true
-	if l.f == nil || l.pack != nil {
-		l.f = nil
-		return nil // the pack's holder closes it
+	l.at = nil // a shared pack's holder closes it
+	if l.f == nil {
+		return nil
 	}
 	err := l.f.Close()
 	l.f = nil

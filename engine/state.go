@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -169,26 +170,42 @@ func (st *state) open(ctx context.Context, p partRef, packs *packFile) *lazyFile
 
 // packFile is the pack that parts read in turn share: consecutive items
 // were mostly committed in the same group, and opening a file per part
-// cost more than reading it.
+// cost more than reading it. A small pack is read whole, once, rather
+// than with a read per part.
 type packFile struct {
 	path string
-	f    *os.File
+	at   io.ReaderAt // the pack's bytes, or its file
+	f    *os.File    // the file, when it is held open
 }
 
-func (p *packFile) open(path string) (*os.File, error) {
-	if p.f != nil && p.path == path {
-		return p.f, nil
+// packHold is the size up to which a pack is read whole.
+const packHold = 4 << 20
+
+func (p *packFile) open(path string) (io.ReaderAt, error) {
+	if p.at != nil && p.path == path {
+		return p.at, nil
 	}
 	p.Close()
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	p.path, p.f = path, f
+	p.path = path
+	if fi, err := f.Stat(); err == nil && fi.Size() <= packHold {
+		b := make([]byte, fi.Size())
+		if _, err := io.ReadFull(f, b); err == nil {
+			f.Close()
+			p.at = bytes.NewReader(b)
+			return p.at, nil
+		}
+		// Cut short since the stat: the file's own reads say how.
+	}
+	p.at, p.f = f, f
 	return f, nil
 }
 
 func (p *packFile) Close() error {
+	p.at = nil
 	if p.f == nil {
 		return nil
 	}
