@@ -238,6 +238,9 @@ func (sr *stageRun) open(it *item) (io.ReadCloser, error) {
 	if it.Open != nil {
 		return it.Open()
 	}
+	if it.Chunk == nil && it.Size > 0 && it.Size <= smallFile {
+		return openSmall(it.Path, it.Size)
+	}
 	return openSection(it.Path, it.Chunk)
 }
 

@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -292,5 +293,27 @@ stages:
 	run(t, dir, Options{})
 	if got, want := read(t, dir, "second.ndjson"), read(t, dir, "out/first.ndjson"); got != want || got == "" {
 		t.Errorf("second stage wrote %q, want %q", got, want)
+	}
+}
+
+// A small input is read in one call when it still has the size it was
+// listed at; one that grew or shrank since is read whole all the same.
+func TestSmallInputsAreReadWhole(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.json")
+	body := `{"id":1,"name":"a"}`
+	os.WriteFile(path, []byte(body), 0o644)
+	for _, listed := range []int64{int64(len(body)), 5, 1, int64(len(body)) + 1, 100} {
+		r, err := openSmall(path, listed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil || string(b) != body {
+			t.Errorf("listed at %d bytes: read %q, %v", listed, b, err)
+		}
+	}
+	if _, err := openSmall(filepath.Join(t.TempDir(), "gone.json"), 10); !os.IsNotExist(err) {
+		t.Errorf("a file gone since: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -277,6 +278,36 @@ func (s *spool) remove() {
 }
 
 // openSection opens a file, or the chunk of it that c says.
+// smallFile is the size up to which an input is read in one call: a tree
+// of one-record files cost three or four reads a file (sniffing its
+// compression, filling the decoder's window, meeting its end).
+const smallFile = 64 << 10
+
+// openSmall reads a file listed at size bytes with one read when it
+// still has that size, and goes on reading it when it has not.
+func openSmall(path string, size int64) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	buf := make([]byte, size+1)
+	n, err := f.Read(buf)
+	if err != nil && err != io.EOF {
+		f.Close()
+		return nil, err
+	}
+	if int64(n) == size {
+		// Short of the byte asked beyond it: the end of a regular file.
+		f.Close()
+		return io.NopCloser(bytes.NewReader(buf[:n])), nil
+	}
+	// Grown or shrunk since it was listed: the rest is read as it comes.
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(buf[:n]), f), f}, nil
+}
+
 func openSection(path string, c *format.Chunk) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil || c == nil {
