@@ -411,6 +411,8 @@ func (sr *stageRun) record(i int, it *item, res *itemResult) {
 		e.Rejects = &partRef{Output: -1, File: base + "-rejects.part", SHA256: f.sum, Size: f.size, Records: f.records}
 		job.moves = append(job.moves, res.rejects)
 	}
+	// The entry holds them now: a million results need not too.
+	res.facts = nil
 	sr.r.commits.add(job)
 }
 
