@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zpipe/zpipe/pipeline"
 )
 
 // partsIn lists the parts folder: its packs and the parts with files of
@@ -315,5 +319,45 @@ func TestSmallInputsAreReadWhole(t *testing.T) {
 	}
 	if _, err := openSmall(filepath.Join(t.TempDir(), "gone.json"), 10); !os.IsNotExist(err) {
 		t.Errorf("a file gone since: %v", err)
+	}
+}
+
+// A run stopped after repacking wrote its new pack and before the journal
+// named it leaves the old journal and the old packs: the next run finds
+// every item up to date, and the orphan pack goes.
+func TestRepackStoppedBeforeTheJournalLosesNothing(t *testing.T) {
+	defer func(m int64) { repackMin, repackHook = m, nil }(repackMin)
+	repackMin = 1
+	dir := project(t, oneRecordFiles(100))
+	run(t, dir, Options{})
+	for k := 5; k < 100; k++ {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("data/%03d.json", k)), []byte(fmt.Sprintf(`{"id":%d,"name":"v"}`, k+1)), 0o644)
+	}
+	repackHook = func() error { return errors.New("killed") }
+	m, err := pipeline.Load(filepath.Join(dir, "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pipeline.Compile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), plan, Options{}); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Fatalf("run stopped at repacking: %v", err)
+	}
+	repackHook = nil
+	want := read(t, dir, "out/all.ndjson")
+	before, _ := partsIn(t, dir)
+	if sum := run(t, dir, Options{}); sum.UpToDate != 100 {
+		t.Errorf("after the stop: %d up to date, want 100", sum.UpToDate)
+	}
+	after, _ := partsIn(t, dir)
+	if len(after) >= len(before) {
+		t.Errorf("packs %v, then %v: the orphan and the rewritten ones should go", before, after)
+	}
+	os.Remove(filepath.Join(dir, "out/all.ndjson"))
+	run(t, dir, Options{})
+	if got := read(t, dir, "out/all.ndjson"); got != want {
+		t.Errorf("output rebuilt after the stop differs:\n%s", got)
 	}
 }

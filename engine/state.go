@@ -560,6 +560,10 @@ func (st *state) commit(g *atomicfile.Group, stage string, done *entry, sum func
 	return st.finish(stage, done)
 }
 
+// repackHook, when set by a test, runs after new packs are durable and
+// before the journal names them, to stand in for a crash there.
+var repackHook func() error
+
 // commitHook, when set by a test, runs after a commit's intent is durable
 // and before its renames, to stand in for a crash there.
 var commitHook func(renames [][2]string) error
@@ -632,6 +636,9 @@ func (st *state) close(status string) error {
 		repacked := false
 		if err == nil {
 			repacked, err = st.repack()
+		}
+		if err == nil && repacked && repackHook != nil {
+			err = repackHook()
 		}
 		if err == nil {
 			err = st.compact(repacked)
