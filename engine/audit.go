@@ -46,11 +46,18 @@ func (r *runner) provenance(nodes []*node, start time.Time, sum *Summary) *RunPr
 		Totals: map[string]int{}, Outputs: map[string]string{}, Items: []ItemProvenance{}}
 	formats := map[string]bool{}
 	seen := map[string]bool{}
-	total := 0
+	total, with := 0, 0
 	for _, n := range nodes {
 		total += len(n.items)
+		if len(n.items) > 0 {
+			with++
+		}
 	}
-	p.Items = make([]ItemProvenance, 0, total)
+	// The items of one stage are taken as they are: a copy of a million
+	// records was a tenth of a rerun's peak memory.
+	if with > 1 {
+		p.Items = make([]ItemProvenance, 0, total)
+	}
 	for _, n := range nodes {
 		m := n.plan.Manifest
 		if !seen[m.File] {
@@ -67,7 +74,12 @@ func (r *runner) provenance(nodes []*node, start time.Time, sum *Summary) *RunPr
 		for _, ip := range n.items {
 			formats[ip.SourceFormat] = true
 		}
-		p.Items = append(p.Items, n.items...)
+		if with > 1 {
+			p.Items = append(p.Items, n.items...)
+			n.items = nil
+		} else if len(n.items) > 0 {
+			p.Items = n.items
+		}
 		if e := r.state.stage(n.id); e != nil {
 			for k, v := range e.Outputs {
 				p.Outputs[k] = v
