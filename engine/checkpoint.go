@@ -27,10 +27,14 @@ func (sr *stageRun) id() string { return sr.n.id }
 // not needed to decide, so it is taken while the item is read instead of
 // in a pass of its own.
 func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (*fingerprint, *fileStat, error) {
-	fp := &fingerprint{Schema: sr.schema.SchemaSum(), Transform: sr.schema.TransformSum(), Settings: settings, Version: Version()}
+	now := fingerprint{Schema: sr.schema.SchemaSum(), Transform: sr.schema.TransformSum(), Settings: settings, Version: Version()}
+	made := func(input string) *fingerprint {
+		fp := now
+		fp.Input = input
+		return &fp
+	}
 	if it.Fingerprint != "" {
-		fp.Input = it.Fingerprint
-		return fp, nil, nil
+		return made(it.Fingerprint), nil, nil
 	}
 	var stat *fileStat
 	if it.Open == nil {
@@ -45,21 +49,26 @@ func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (*fing
 		// unchanged, so a stat recorded that close is not trusted (git
 		// calls such entries racily clean).
 		if prev != nil && prev.FP != nil && prev.Stat != nil && *prev.Stat == *stat && stat.Mtime < prev.Time.UnixNano()-2e9 {
-			fp.Input = prev.FP.Input
-			return fp, stat, nil
+			// Unchanged, as is most of a rerun of a million files:
+			// share the journal's records rather than hold copies.
+			it.listed = nil
+			if now.Input = prev.FP.Input; now == *prev.FP {
+				return prev.FP, prev.Stat, nil
+			}
+			return made(prev.FP.Input), prev.Stat, nil
 		}
 	}
 	if prev == nil || prev.Status != "done" || sr.r.opts.Force {
 		it.hashLater = true
-		return fp, stat, nil
+		return made(""), stat, nil
 	}
 	in, err := sr.open(it)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer in.Close()
-	fp.Input, err = hashReader(sr.ctx, in)
-	return fp, stat, err
+	input, err := hashReader(sr.ctx, in)
+	return made(input), stat, err
 }
 
 // decide marks each item up to date or to run, with the reason, and tells
