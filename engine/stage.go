@@ -129,6 +129,9 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 		sr.upToDate(st)
 	default:
 		defer sr.elided(st)
+		if toRun >= manyItems {
+			defer sr.r.gc.lower()()
+		}
 		sr.execute()
 		if sr.settle(st) {
 			sr.commit(st, targets)

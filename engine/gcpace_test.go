@@ -1,0 +1,35 @@
+package engine
+
+import (
+	"runtime/debug"
+	"testing"
+)
+
+func gcPercent() int {
+	v := debug.SetGCPercent(-1)
+	debug.SetGCPercent(v)
+	return v
+}
+
+// Stages of many items run at GOGC=100 at most, the last to end puts the
+// target back, and a lower one (or none) set by the user stays.
+func TestGCPaceLowersAndRestores(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	for _, tc := range []struct{ set, during int }{{200, 100}, {100, 100}, {50, 50}, {-1, -1}} {
+		debug.SetGCPercent(tc.set)
+		var g gcPace
+		endA := g.lower()
+		endB := g.lower()
+		if got := gcPercent(); got != tc.during {
+			t.Errorf("GOGC %d: %d while two stages run, want %d", tc.set, got, tc.during)
+		}
+		endA()
+		if got := gcPercent(); got != tc.during {
+			t.Errorf("GOGC %d: %d while one still runs, want %d", tc.set, got, tc.during)
+		}
+		endB()
+		if got := gcPercent(); got != tc.set {
+			t.Errorf("GOGC %d: %d after, want it back", tc.set, got)
+		}
+	}
+}
