@@ -15,6 +15,10 @@ import (
 // 3.4 GB against 88 s and 4.25 GB.
 const manyItems = 10_000
 
+// processGC is the one gcPace of the process: the collector's target is
+// the process's, and runs of a library caller may overlap.
+var processGC gcPace
+
 // gcPace lowers the collector's target while stages with many items run,
 // and puts it back when the last of them ends: stages may run at once,
 // and a lower target set by the user (GOGC) is kept.

@@ -86,7 +86,6 @@ type runner struct {
 	// manifests is how many the run has: with more than one, a stage
 	// cannot tell which others write what it reads.
 	manifests int
-	gc        gcPace // the collector's target while stages of many items run
 	// outputsTouched is set once a stage writes or removes an output:
 	// from then on the files the run's check listed may be stale.
 	outputsTouched atomic.Bool

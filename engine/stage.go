@@ -130,7 +130,7 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	default:
 		defer sr.elided(st)
 		if toRun >= manyItems {
-			defer sr.r.gc.lower()()
+			defer processGC.lower()()
 		}
 		sr.execute()
 		if sr.settle(st) {
