@@ -450,27 +450,21 @@ func (sr *stageRun) applyCommits() {
 // inputsDigest hashes the latest journal entry of every item, in order:
 // what its parts hold, not where they are, which repacking changes.
 func (sr *stageRun) inputsDigest() string {
-	// As hashString(key, status, sums..., ...) would, without holding
-	// the million strings at once.
-	h := sha256.New()
-	add := func(s string) {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
-	}
+	h := newStringHash()
 	for i := range sr.items {
 		e := sr.r.state.item(sr.id(), sr.items[i].Key)
 		if e == nil {
-			add("-")
+			h.add("-")
 			continue
 		}
-		add(e.Key)
-		add(e.Status)
+		h.add(e.Key)
+		h.add(e.Status)
 		for _, p := range e.Parts {
-			add(p.SHA256)
+			h.add(p.SHA256)
 		}
 		if e.Rejects != nil {
-			add(e.Rejects.SHA256)
+			h.add(e.Rejects.SHA256)
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return h.sum()
 }

@@ -45,6 +45,17 @@ func run(t *testing.T, dir string, opts Options) *Summary {
 
 func runCtx(ctx context.Context, t *testing.T, dir string, opts Options) *Summary {
 	t.Helper()
+	sum, err := tryRun(ctx, t, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+// tryRun runs the project's manifest, which must load, and returns what
+// Run returns.
+func tryRun(ctx context.Context, t *testing.T, dir string, opts Options) (*Summary, error) {
+	t.Helper()
 	m, err := pipeline.Load(filepath.Join(dir, "pipeline.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -53,11 +64,7 @@ func runCtx(ctx context.Context, t *testing.T, dir string, opts Options) *Summar
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := Run(ctx, plan, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sum
+	return Run(ctx, plan, opts)
 }
 
 func read(t *testing.T, dir, name string) string {

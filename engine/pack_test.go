@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/zpipe/zpipe/pipeline"
 )
 
 // partsIn lists the parts folder: its packs and the parts with files of
@@ -334,15 +332,7 @@ func TestRepackStoppedBeforeTheJournalLosesNothing(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, fmt.Sprintf("data/%03d.json", k)), []byte(fmt.Sprintf(`{"id":%d,"name":"v"}`, k+1)), 0o644)
 	}
 	repackHook = func() error { return errors.New("killed") }
-	m, err := pipeline.Load(filepath.Join(dir, "pipeline.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := pipeline.Compile(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Run(context.Background(), plan, Options{}); err == nil || !strings.Contains(err.Error(), "killed") {
+	if _, err := tryRun(context.Background(), t, dir, Options{}); err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Fatalf("run stopped at repacking: %v", err)
 	}
 	repackHook = nil

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"iter"
 	"maps"
@@ -841,13 +842,25 @@ func (c ctxReader) Read(p []byte) (int, error) {
 }
 
 func hashString(parts ...string) string {
-	h := sha256.New()
+	h := newStringHash()
 	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
+		h.add(p)
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return h.sum()
 }
+
+// stringHash is hashString fed a string at a time, for more strings than
+// are worth holding at once.
+type stringHash struct{ h hash.Hash }
+
+func newStringHash() stringHash { return stringHash{sha256.New()} }
+
+func (s stringHash) add(p string) {
+	io.WriteString(s.h, p)
+	s.h.Write([]byte{0})
+}
+
+func (s stringHash) sum() string { return hex.EncodeToString(s.h.Sum(nil)) }
 
 // syncParts makes the renames of committed parts durable.
 func (st *state) syncParts() error { return atomicfile.SyncDir(st.parts) }

@@ -80,7 +80,7 @@ func (w *tempWriter) Close() error {
 	return os.WriteFile(w.path, w.buf, 0o644)
 }
 
-// held returns the bytes of the part at path when it is in memory.
+// inMemory returns the bytes of the part at path when it is in memory.
 func (t *tempParts) inMemory(path string) ([]byte, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
