@@ -615,6 +615,13 @@ func (d *jsonDecoder) NextLine() error {
 	if d.err != nil {
 		return d.err
 	}
+	if d.pending && d.elem == nil {
+		// A record without its text (the document, or an array's last
+		// element) was skipped: only decoding it finds its end.
+		if _, err := d.DecodeLine(); err != nil {
+			return err
+		}
+	}
 	if d.pending {
 		// The last record was taken as its text: move past it.
 		d.pending = false

@@ -214,3 +214,47 @@ func FuzzJSONLines(f *testing.F) {
 		}
 	})
 }
+
+// A caller may move on from a record without taking its text or decoding
+// it. The last element of an array and a lone document have no text, so
+// NextLine must find their end itself: it once went back to the element
+// before and read on forever.
+func TestSkippedRecordsEnd(t *testing.T) {
+	for _, tc := range []struct {
+		f    Format
+		in   string
+		want int
+	}{
+		{JSON, "[{\"a\":1}, {\"a\":2}, {\"a\":3}]\n", 3},
+		{JSON, "[{\"a\":1}]", 1},
+		{JSON, "{\"a\":1}\n", 1},
+		{NDJSON, "{\"a\":1}\n{\"a\":2}\n", 2},
+	} {
+		d, err := NewDecoder(tc.f, strings.NewReader(tc.in), DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ld := d.(LineDecoder)
+		n := 0
+		for ; n <= tc.want; n++ {
+			if err := ld.NextLine(); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("%s %q: %v", tc.f, tc.in, err)
+			}
+		}
+		if n != tc.want {
+			t.Errorf("%s %q: %d records, want %d", tc.f, tc.in, n, tc.want)
+		}
+	}
+	// What follows a skipped last element is still checked.
+	d, _ := NewDecoder(JSON, strings.NewReader(`[{"a":1}] x`), DefaultLimits)
+	ld := d.(LineDecoder)
+	if err := ld.NextLine(); err != nil {
+		t.Fatal(err)
+	}
+	want := "1:11: unexpected data after the end of the document"
+	if err := ld.NextLine(); err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}
