@@ -27,19 +27,44 @@ type elemScan struct {
 	started  bool // pos belongs to the element being scanned
 }
 
+// scanStops marks the bytes the scan must look at: outside a string
+// (bit 1) the brackets, comma and quote; inside one (bit 2) the quote and
+// backslash. Runs of other bytes are skipped in a tight loop.
+var scanStops = func() (t [256]uint8) {
+	for _, c := range []byte(`[]{},"`) {
+		t[c] |= 1
+	}
+	t['"'] |= 2
+	t['\\'] |= 2
+	return t
+}()
+
 // end returns the offset of the byte that ends the element at s.pos in
 // data, or -1 when data ends first.
 func (s *elemScan) end(data []byte) int {
-	for ; s.pos < len(data); s.pos++ {
-		c := data[s.pos]
+	pos := s.pos
+	for pos < len(data) {
+		if s.escaped {
+			s.escaped = false
+			pos++
+			continue
+		}
+		stop := uint8(1)
+		if s.inString {
+			stop = 2
+		}
+		for pos < len(data) && scanStops[data[pos]]&stop == 0 {
+			pos++
+		}
+		if pos == len(data) {
+			break
+		}
+		c := data[pos]
 		switch {
 		case s.inString:
-			switch {
-			case s.escaped:
-				s.escaped = false
-			case c == '\\':
+			if c == '\\' {
 				s.escaped = true
-			case c == '"':
+			} else {
 				s.inString = false
 			}
 		case c == '"':
@@ -48,13 +73,17 @@ func (s *elemScan) end(data []byte) int {
 			s.depth++
 		case c == ']' || c == '}':
 			if s.depth == 0 {
-				return s.pos
+				s.pos = pos
+				return pos
 			}
 			s.depth--
 		case c == ',' && s.depth == 0:
-			return s.pos
+			s.pos = pos
+			return pos
 		}
+		pos++
 	}
+	s.pos = pos
 	return -1
 }
 
