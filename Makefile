@@ -43,6 +43,7 @@ fuzz:
 	$(GO) test ./format -run '^$$' -fuzz '^FuzzDecompress$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./format -run '^$$' -fuzz '^FuzzJSONWindows$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./format -run '^$$' -fuzz '^FuzzJSONLines$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./format -run '^$$' -fuzz '^FuzzJSONSplit$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./format -run '^$$' -fuzz '^FuzzYAMLFastAgrees$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./schema -run '^$$' -fuzz '^FuzzPasses$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./schema -run '^$$' -fuzz '^FuzzFastPathAgreesWithCUE$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s

@@ -477,3 +477,61 @@ func TestRunRecordsArePruned(t *testing.T) {
 		t.Errorf("KeepRuns -1 removed a record: %v", err)
 	}
 }
+
+// A json file of one large array is cut between its elements and read on
+// every core, as an ndjson file is: what it writes, and where it places
+// each rejected record, are the same as when it is read whole.
+func TestLargeJSONArraysAreReadInChunks(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("[\n")
+	for i := 1; i <= 120; i++ {
+		name := fmt.Sprintf("u%d", i)
+		if i%9 == 0 {
+			name = ""
+		}
+		fmt.Fprintf(&b, "  {\"id\": %d, \"name\": %q},", i, name)
+		if i%4 == 0 {
+			b.WriteString("\n")
+		}
+	}
+	b.WriteString(" {\"id\": 121, \"name\": \"last\"}\n]\n")
+	files := map[string]string{
+		"user.cue":    userSchema,
+		"data/a.json": b.String(),
+		"pipeline.yaml": `version: 1
+stages:
+  users:
+    source: {paths: ["data/*.json"]}
+    schema: user.cue#User
+    outputs:
+      - {format: ndjson, path: out/all.ndjson}
+      - {format: json, path: out/all.json}
+    rejects: out/rejects.ndjson
+`,
+	}
+	var want map[string]string
+	for _, chunk := range []int64{0, 300} {
+		dir := project(t, files)
+		sum := run(t, dir, Options{ChunkSize: chunk})
+		st := sum.Stages[0]
+		if st.Records != 121 || st.Failed != 13 || (chunk > 0) != (st.Items > 1) {
+			t.Fatalf("chunk %d: summary = %+v", chunk, st)
+		}
+		got := map[string]string{}
+		for _, name := range []string{"out/all.ndjson", "out/all.json", "out/rejects.ndjson"} {
+			got[name] = read(t, dir, name)
+		}
+		if want == nil {
+			want = got
+			if !strings.Contains(got["out/rejects.ndjson"], `"record":9,"line":4,"errors":[{"path":"name","line":4,"column":21,`) {
+				t.Fatalf("rejects:\n%s", got["out/rejects.ndjson"])
+			}
+			continue
+		}
+		for name := range want {
+			if got[name] != want[name] {
+				t.Errorf("%s read in chunks:\n%s\nwhole:\n%s", name, got[name], want[name])
+			}
+		}
+	}
+}

@@ -198,7 +198,7 @@ func failureAt(source string, err error) RecordError {
 // count from its first line and record.
 func newItemDecoder(f format.Format, c *format.Chunk, in io.Reader, lim format.Limits) (format.Decoder, error) {
 	if c != nil {
-		return format.NewChunkDecoder(f, in, c.Line, c.Record, lim)
+		return format.NewChunkDecoder(f, in, *c, lim)
 	}
 	dec, err := format.NewDecoder(f, in, lim)
 	if err != nil {

@@ -41,8 +41,9 @@ type Options struct {
 	// MaxShownErrors bounds the RecordFailed events per stage; the rejects
 	// file has them all. The default is 20.
 	MaxShownErrors int
-	// ChunkSize is the size above which an ndjson file is split into
-	// items worked on in parallel. The default is 8 MiB.
+	// ChunkSize is the size above which an ndjson file, or a json file
+	// of one top-level array, is split into items worked on in parallel.
+	// The default is 8 MiB.
 	ChunkSize int64
 	// Limits bound what decoders accept.
 	Limits format.Limits

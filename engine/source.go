@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/zpipe/zpipe/format"
@@ -82,7 +83,7 @@ func (sr *stageRun) sourcesOf() []Source {
 			continue
 		}
 		flush()
-		out = append(out, &stdinSource{r: sr.r.stdin, dir: sr.r.tmp, m: sr.m, format: sr.s.Source.Format, chunk: sr.r.opts.ChunkSize})
+		out = append(out, &stdinSource{r: sr.r.stdin, dir: sr.r.tmp, m: sr.m, format: sr.s.Source.Format, chunk: sr.chunkSize()})
 	}
 	flush()
 	return out
@@ -120,6 +121,7 @@ func (g *globSource) Items(ctx context.Context) ([]Item, error) {
 	}
 	// A stat per file is most of listing a tree of small files: each
 	// core takes a run of the files, and the runs are joined in order.
+	chunk := sr.chunkSize()
 	workers := min(runtime.GOMAXPROCS(0), 1+len(src.Files)/1000)
 	runs := make([][]Item, workers)
 	var wg sync.WaitGroup
@@ -128,7 +130,7 @@ func (g *globSource) Items(ctx context.Context) ([]Item, error) {
 			files := src.Files[w*len(src.Files)/workers : (w+1)*len(src.Files)/workers]
 			out := make([]Item, 0, len(files))
 			for _, f := range files {
-				out = append(out, fileItems(ctx, f.Path, m.Rel(f.Path), sr.s.Source.Format, sr.r.opts.ChunkSize)...)
+				out = append(out, fileItems(ctx, f.Path, m.Rel(f.Path), sr.s.Source.Format, chunk)...)
 			}
 			runs[w] = out
 		})
@@ -140,8 +142,18 @@ func (g *globSource) Items(ctx context.Context) ([]Item, error) {
 	return slices.Concat(runs...), nil
 }
 
-// fileItems makes the items of one file: the file, or its chunks when it
-// is line-oriented and larger than chunk bytes, so that it uses every core.
+// chunkSize is the size above which the stage's files are cut into
+// chunks; 0 when they are read whole.
+func (sr *stageRun) chunkSize() int64 {
+	if sr.s.Source.Whole {
+		return 0 // a json array is then one record, so it is never cut
+	}
+	return sr.r.opts.ChunkSize
+}
+
+// fileItems makes the items of one file: the file, or its chunks when its
+// format is Chunked and it is larger than chunk bytes, so that it uses
+// every core.
 func fileItems(ctx context.Context, path, name string, f format.Format, chunk int64) []Item {
 	it := Item{Key: name, Name: name, Path: path, Format: f}
 	if st, err := statOf(path); err == nil {
@@ -150,12 +162,12 @@ func fileItems(ctx context.Context, path, name string, f format.Format, chunk in
 	if it.Format == "" {
 		it.Format, it.Err = detect(path, name)
 	}
-	if it.Err != nil || !it.Format.LineOriented() || it.Size <= chunk || compressed(path) {
-		// A compressed file is one item: its lines cannot be found
+	if it.Err != nil || !it.Format.Chunked() || chunk <= 0 || it.Size <= chunk || compressed(path) {
+		// A compressed file is one item: its records cannot be found
 		// without reading it all.
 		return []Item{it}
 	}
-	chunks, err := splitFile(ctx, path, chunk)
+	chunks, err := splitFile(ctx, path, it.Format, chunk)
 	if err != nil || len(chunks) <= 1 {
 		it.Err = err
 		return []Item{it}
@@ -165,10 +177,14 @@ func fileItems(ctx context.Context, path, name string, f format.Format, chunk in
 		c := &chunks[i]
 		items[i] = it
 		items[i].Chunk, items[i].Size = c, c.Size
-		// Offsets, sizes and the starting line and record all go in, so
-		// that another chunk size or a shifted line numbering is another
-		// item.
+		// Offsets, sizes and the starting line, column and record all
+		// go in, so that another chunk size or a shifted numbering is
+		// another item. (A line's chunks start at column 1, and their
+		// keys leave it out.)
 		items[i].Key = fmt.Sprintf("%s@%d+%d:%d:%d", name, c.Offset, c.Size, c.Line, c.Record)
+		if c.Col > 1 {
+			items[i].Key += ":" + strconv.Itoa(c.Col)
+		}
 	}
 	return items
 }

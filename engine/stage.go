@@ -386,7 +386,7 @@ func (sr *stageRun) resolve() ([]item, error) {
 	return items, nil
 }
 
-func splitFile(ctx context.Context, path string, size int64) ([]format.Chunk, error) {
+func splitFile(ctx context.Context, path string, f format.Format, size int64) ([]format.Chunk, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -394,12 +394,12 @@ func splitFile(ctx context.Context, path string, size int64) ([]format.Chunk, er
 	if st.Size() <= size {
 		return nil, nil
 	}
-	f, err := os.Open(path)
+	in, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	return format.SplitLines(ctxReader{ctx, f}, size)
+	defer in.Close()
+	return format.Split(f, ctxReader{ctx, in}, size)
 }
 
 // targets lists the files the stage writes, each checked and claimed by

@@ -113,20 +113,38 @@ func NewDecoder(f Format, r io.Reader, lim Limits) (Decoder, error) {
 	return c.NewDecoder(r, lim)
 }
 
-// NewChunkDecoder returns a decoder of a Chunk of a line-oriented f that
-// starts at line firstLine and record firstRecord of the whole input.
-func NewChunkDecoder(f Format, r io.Reader, firstLine, firstRecord int, lim Limits) (Decoder, error) {
-	c, err := codecOf(f)
+// NewChunkDecoder returns a decoder of chunk c of an input in f, as Split
+// cut it; r holds the chunk's bytes alone. Positions count from the
+// chunk's place in the whole input.
+func NewChunkDecoder(f Format, r io.Reader, c Chunk, lim Limits) (Decoder, error) {
+	codec, err := codecOf(f)
 	if err != nil {
 		return nil, err
 	}
-	if c.NewChunkDecoder == nil {
-		return nil, fmt.Errorf("%s is not line-oriented, so it cannot be read in chunks", f)
+	if codec.NewChunkDecoder == nil {
+		return nil, fmt.Errorf("%s cannot be read in chunks", f)
 	}
 	if lim == (Limits{}) {
 		lim = DefaultLimits
 	}
-	return c.NewChunkDecoder(r, firstLine, firstRecord, lim), nil
+	return codec.NewChunkDecoder(r, c, lim)
+}
+
+// Split cuts an input in f into chunks of about size bytes, for
+// NewChunkDecoder. Fewer than two chunks mean the input is best read
+// whole.
+func Split(f Format, r io.Reader, size int64) ([]Chunk, error) {
+	codec, err := codecOf(f)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case codec.NewChunkDecoder == nil:
+		return nil, nil
+	case codec.Split != nil:
+		return codec.Split(r, size)
+	}
+	return SplitLines(r, size)
 }
 
 // ReadAll decodes every record of r. It stops at the first error.

@@ -24,12 +24,14 @@ func init() {
 			}
 			return 0
 		},
-		NewDecoder: newJSONDecoder,
-		NewUnit:    jsonUnit,
-		Frame:      Frame{Head: "[\n", Sep: ",\n", Tail: "\n]\n", Empty: "[]\n"},
-		Holds:      Objects | Lists | Nulls,
-		Layout:     []string{"indent", "pretty"},
-		Weight:     WholeFileWeight,
+		NewDecoder:      newJSONDecoder,
+		NewChunkDecoder: newJSONChunkDecoder,
+		Split:           splitJSONArray,
+		NewUnit:         jsonUnit,
+		Frame:           Frame{Head: "[\n", Sep: ",\n", Tail: "\n]\n", Empty: "[]\n"},
+		Holds:           Objects | Lists | Nulls,
+		Layout:          []string{"indent", "pretty"},
+		Weight:          WholeFileWeight,
 	})
 }
 
@@ -516,9 +518,12 @@ type jsonDecoder struct {
 	p      jsonParser
 	cur    cursor
 	inList bool
-	done   bool
-	n      int
-	err    error
+	// open is set for a chunk of an array (jsonsplit.go) that may end
+	// after a comma, where its last record ends.
+	open bool
+	done bool
+	n    int
+	err  error
 	// in is the rest of the input while an array streams through a
 	// window, p.data; nil once it is all read.
 	in   io.Reader
@@ -640,6 +645,10 @@ func (d *jsonDecoder) NextLine() error {
 		return err
 	}
 	d.p.skipSpace()
+	if d.open && d.p.pos >= len(d.p.data) {
+		d.done = true
+		return io.EOF
+	}
 	d.n++
 	d.elem, d.pending = nil, true
 	if d.inList {
@@ -670,6 +679,18 @@ func (d *jsonDecoder) DecodeLine() (Record, error) {
 	d.pending = false
 	start := d.p.pos
 	v, err := d.p.value()
+	if se, ok := err.(*syntaxError); ok && d.elem != nil {
+		// The element's end is known, a comma at the array's own
+		// level: the bad element is skipped, as a bad ndjson line is,
+		// and the elements after it are read.
+		line, col := d.cur.at(d.p.data, se.off)
+		bad := &Error{Line: line, Col: col, Record: d.n, Recoverable: true, Msg: se.msg, Raw: string(d.elem)}
+		d.p.pos, d.p.depth = d.elemEnd, 1
+		if err := d.after(); err != nil {
+			d.err = d.wrap(err)
+		}
+		return Record{}, bad
+	}
 	if err != nil {
 		d.err = d.wrap(err)
 		return Record{}, d.err

@@ -26,7 +26,9 @@ func init() {
 		NewDecoder: func(r io.Reader, lim format.Limits) (format.Decoder, error) {
 			return newLinesDecoder(r, 1, 1, lim), nil
 		},
-		NewChunkDecoder: newLinesDecoder,
+		NewChunkDecoder: func(r io.Reader, c format.Chunk, lim format.Limits) (format.Decoder, error) {
+			return newLinesDecoder(r, c.Line, c.Record, lim), nil
+		},
 		NewUnit: func(format.EncodeOptions) (format.UnitFunc, func() []byte) {
 			return appendLine, nil
 		},
@@ -95,11 +97,15 @@ func TestANewFormatIsOneFile(t *testing.T) {
 			t.Errorf("records = %q, want %q", got, want)
 		}
 	})
-	t.Run("it is line-oriented, so a chunk decodes with its numbers", func(t *testing.T) {
-		if !lines.LineOriented() {
-			t.Fatal("lines is not LineOriented")
+	t.Run("it is read in chunks of lines, each decoded with its numbers", func(t *testing.T) {
+		if !lines.Chunked() {
+			t.Fatal("lines is not Chunked")
 		}
-		d, err := format.NewChunkDecoder(lines, strings.NewReader("x\n"), 5, 3, format.Limits{})
+		chunks, err := format.Split(lines, strings.NewReader("a\nb\nc\nd\n"), 4)
+		if err != nil || len(chunks) != 2 || chunks[1].Line != 3 || chunks[1].Record != 3 {
+			t.Fatalf("Split = %+v, %v; want two chunks of two lines", chunks, err)
+		}
+		d, err := format.NewChunkDecoder(lines, strings.NewReader("x\n"), format.Chunk{Line: 5, Record: 3}, format.Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}

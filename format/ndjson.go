@@ -24,11 +24,13 @@ func init() {
 			}
 			return 0
 		},
-		NewDecoder:      func(r io.Reader, lim Limits) (Decoder, error) { return newNDJSONDecoder(r, lim), nil },
-		NewChunkDecoder: NewNDJSONChunkDecoder,
-		NewUnit:         fixedUnit(appendNDJSONLine),
-		Holds:           Objects | Lists | Nulls,
-		Weight:          StreamedWeight,
+		NewDecoder: func(r io.Reader, lim Limits) (Decoder, error) { return newNDJSONDecoder(r, lim), nil },
+		NewChunkDecoder: func(r io.Reader, c Chunk, lim Limits) (Decoder, error) {
+			return NewNDJSONChunkDecoder(r, c.Line, c.Record, lim), nil
+		},
+		NewUnit: fixedUnit(appendNDJSONLine),
+		Holds:   Objects | Lists | Nulls,
+		Weight:  StreamedWeight,
 	})
 }
 
@@ -181,12 +183,16 @@ func (d *ndjsonDecoder) DecodeLine() (Record, error) {
 	}}, nil
 }
 
-// Chunk is a run of whole lines of a line-oriented file.
+// Chunk is a piece of a file that holds whole records: a run of lines of
+// a line-oriented file, or a run of elements of a json array.
 type Chunk struct {
 	Offset, Size int64
 	// Line and Record are the numbers of the chunk's first line and record.
 	Line, Record int
-	// Records counts the non-blank lines in the chunk.
+	// Col is the column of the chunk's first byte, for a chunk that may
+	// start within a line (json); 0 is the same as 1.
+	Col int `json:",omitempty"`
+	// Records counts the records in the chunk.
 	Records int
 }
 

@@ -31,9 +31,14 @@ type Codec struct {
 	// NewDecoder reads the records of one input. The limits it is given
 	// are never zero: DefaultLimits stand in for none.
 	NewDecoder func(r io.Reader, lim Limits) (Decoder, error)
-	// NewChunkDecoder, for a format with one record per line, reads a
-	// Chunk of a larger input. Setting it makes the format LineOriented.
-	NewChunkDecoder func(r io.Reader, firstLine, firstRecord int, lim Limits) Decoder
+	// NewChunkDecoder, for a format whose large inputs may be cut into
+	// pieces read in parallel, reads one Chunk of an input: r holds the
+	// chunk's bytes alone. Setting it makes the format Chunked.
+	NewChunkDecoder func(r io.Reader, c Chunk, lim Limits) (Decoder, error)
+	// Split cuts an input into Chunks of about size bytes; nil means
+	// SplitLines, for a format of one record per line. It may return a
+	// single chunk, or none, to have the input read whole.
+	Split func(r io.Reader, size int64) ([]Chunk, error)
 	// NewUnit is called once per encoder. It returns the function that
 	// appends one record and, when Frame.Header is set, the function
 	// that gives the header line once the columns are known: from
@@ -154,9 +159,10 @@ func HonouredBy(option string) []Format {
 	return out
 }
 
-// LineOriented reports whether f puts one record per line, so that a
-// large file can be read in chunks at line boundaries.
-func (f Format) LineOriented() bool {
+// Chunked reports whether a large input of f can be cut into Chunks,
+// read in parallel and resumed in pieces: at line boundaries (ndjson), or
+// between the elements of a top-level array (json).
+func (f Format) Chunked() bool {
 	c, ok := codecs[f]
 	return ok && c.NewChunkDecoder != nil
 }

@@ -13,20 +13,20 @@ func TestParseRefusesAnUnknownName(t *testing.T) {
 	}
 }
 
-func TestLineOriented(t *testing.T) {
+func TestChunked(t *testing.T) {
 	tests := []struct {
 		f    Format
 		want bool
 	}{
-		{JSON, false}, {NDJSON, true}, {YAML, false}, {TOML, false}, {CSV, false}, {TSV, false}, {"xml", false},
+		{JSON, true}, {NDJSON, true}, {YAML, false}, {TOML, false}, {CSV, false}, {TSV, false}, {"xml", false},
 	}
 	for _, tt := range tests {
-		if got := tt.f.LineOriented(); got != tt.want {
-			t.Errorf("%s.LineOriented() = %v, want %v", tt.f, got, tt.want)
+		if got := tt.f.Chunked(); got != tt.want {
+			t.Errorf("%s.Chunked() = %v, want %v", tt.f, got, tt.want)
 		}
 	}
-	if _, err := NewChunkDecoder(JSON, nil, 1, 1, Limits{}); err == nil || err.Error() != "json is not line-oriented, so it cannot be read in chunks" {
-		t.Errorf("NewChunkDecoder(json) err = %v", err)
+	if _, err := NewChunkDecoder(YAML, nil, Chunk{Line: 1, Record: 1}, Limits{}); err == nil || err.Error() != "yaml cannot be read in chunks" {
+		t.Errorf("NewChunkDecoder(yaml) err = %v", err)
 	}
 }
 
