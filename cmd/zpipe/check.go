@@ -111,7 +111,7 @@ func (a *app) check(ctx context.Context, args []string, f *checkFlags) error {
 		}
 	}
 	findings.close()
-	a.log.Info(fmt.Sprintf("checked %d records in %d files: %d invalid", records, files, failed))
+	a.log.Info(fmt.Sprintf("checked %s in %s: %d invalid", plural(records, "record"), plural(files, "file"), failed))
 	if failed > 0 {
 		return exitError{1}
 	}
