@@ -30,6 +30,8 @@ type Validator struct {
 	shape    *shape              // nil when unknown: merge always walks
 	fast     *fastChecker        // native checks; nil when CUE must decide
 	fastWhy  string              // why fast is nil
+	// blameAt caches the constraint at each path blamed (fast_blame.go).
+	blameAt map[string]cue.Value
 	// child is the evaluator process of an isolated schema; the memory
 	// watchdog reads it from another goroutine.
 	child atomic.Pointer[child]
@@ -163,6 +165,10 @@ func (v *Validator) checkBatch(ctx context.Context, recs []any, untyped bool) ([
 		if v.fast != nil {
 			if out, ok := v.fast.run(rec); ok {
 				res[i].Out = out
+				continue
+			}
+			if vs, ok := v.blamed(rec); ok {
+				res[i].Violations = vs
 				continue
 			}
 		}

@@ -1,0 +1,133 @@
+package schema
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	"cuelang.org/go/cue"
+	cueerrors "cuelang.org/go/cue/errors"
+
+	"github.com/zpipe/zpipe/format"
+)
+
+// A rejected record costs CUE's evaluation of the whole record, for the
+// message: some 40 times the fast path's check. When the fast path finds
+// that one scalar, reached through struct fields alone, is all that is
+// wrong, CUE evaluates that scalar against its constraint instead, and
+// its message is the record's. Only a bound's message ("invalid value 5
+// (out of bound <3)") is taken so: it reads the same in any context,
+// while the order of a conflict's two values depends on how CUE reached
+// them. Anything else, and any doubt, goes to CUE whole.
+// TestFastPathAgreesWithCUE holds the two to the same violations.
+
+// blame returns the path and value of the one scalar of rec that fails
+// the fast path, when everything else in rec passes and only struct
+// fields lead to it; ok is false otherwise.
+func (c *fastChecker) blame(rec any) (path []string, val any, ok bool) {
+	n, v := c.root, rec
+	for {
+		if n.cue != nil || len(n.disjs) > 0 {
+			return nil, nil, false
+		}
+		k := valueKindOf(v)
+		if k == 0 || k == kList {
+			return nil, nil, false
+		}
+		if k != kObject {
+			c.unsure = false
+			if ok, _ := c.checkBase(n, v); ok || c.unsure {
+				return nil, nil, false
+			}
+			return path, v, true
+		}
+		if k&n.kinds == 0 || n.obj == nil {
+			return nil, nil, false
+		}
+		for _, a := range n.atoms {
+			if !a.holds(c, v, k) {
+				return nil, nil, false
+			}
+		}
+		field, ok := c.blameField(n.obj, v.(*format.Object))
+		if !ok {
+			return nil, nil, false
+		}
+		path = append(path, field.Key)
+		n, v = n.obj.fields[n.obj.lookup(field.Key, 0)].n, field.Value
+	}
+}
+
+// blameField returns the one field of x whose value fails its declared
+// constraint, when every other field passes and none is missing, extra or
+// matched by a pattern.
+func (c *fastChecker) blameField(o *fastObject, x *format.Object) (bad *format.Field, ok bool) {
+	seen := newFieldSet(len(o.fields))
+	for i := range x.Fields {
+		f := &x.Fields[i]
+		if !utf8.ValidString(f.Key) {
+			return nil, false
+		}
+		for p := range o.patterns {
+			if o.patterns[p].matches(f.Key) {
+				return nil, false
+			}
+		}
+		j := o.lookup(f.Key, i)
+		if j < 0 {
+			if !o.open || !c.anyOK(f.Value) {
+				return nil, false
+			}
+			continue
+		}
+		if seen.has(j) {
+			return nil, false
+		}
+		seen.add(j)
+		c.unsure = false
+		if ok, _ := c.check(o.fields[j].n, f.Value); !ok {
+			if c.unsure || bad != nil {
+				return nil, false
+			}
+			bad = f
+		}
+	}
+	for j := range o.fields {
+		if !seen.has(j) && o.fields[j].typ != fieldOptional && (o.fields[j].typ == fieldRequired || !o.fields[j].has) {
+			return nil, false
+		}
+	}
+	return bad, bad != nil
+}
+
+// blamed is the violation of a record that fails only at one scalar, as
+// CUE words it, from CUE's look at that scalar alone; ok is false when the
+// record needs CUE's look at all of it.
+func (v *Validator) blamed(rec any) (vs []Violation, ok bool) {
+	if v.fast == nil {
+		return nil, false
+	}
+	path, val, ok := v.fast.blame(rec)
+	if !ok {
+		return nil, false
+	}
+	key := strings.Join(path, "\x00")
+	at, found := v.blameAt[key]
+	if !found {
+		if at, found = v.schemaAt(path); !found {
+			return nil, false
+		}
+		if v.blameAt == nil {
+			v.blameAt = map[string]cue.Value{}
+		}
+		v.blameAt[key] = at
+	}
+	errs := cueerrors.Errors(at.Unify(v.ctx.Encode(toCUE(val))).Err())
+	if len(errs) != 1 {
+		return nil, false
+	}
+	msg := oneLine(errs[0])
+	if !strings.HasPrefix(msg, "invalid value ") {
+		return nil, false
+	}
+	return []Violation{{Path: pathString(path), Elems: path, Msg: msg, Schema: v.schemaPos(errs[0])}}, true
+}
