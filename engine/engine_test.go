@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -533,5 +534,59 @@ stages:
 				t.Errorf("%s read in chunks:\n%s\nwhole:\n%s", name, got[name], want[name])
 			}
 		}
+	}
+	// A plan names each chunk by where it starts, the column too when
+	// chunks share a line.
+	files["data/a.json"] = strings.ReplaceAll(files["data/a.json"], "\n", " ")
+	dir := project(t, files)
+	m, err := pipeline.Load(filepath.Join(dir, "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pipeline.Compile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := DryRun([]*pipeline.Plan{plan}, Options{ChunkSize: 300, StateDir: filepath.Join(dir, ".zpipe")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, it := range rep.Stages[0].Items {
+		ids = append(ids, it.Item)
+	}
+	if len(ids) < 3 || ids[0] != "data/a.json:1" || ids[1] != "data/a.json:1:321" || len(slices.Compact(slices.Clone(ids))) != len(ids) {
+		t.Errorf("plan items %q, want one name each, by line and column", ids)
+	}
+}
+
+// whole: true reads a json array as one record, so such a file is never
+// cut; an ndjson file of the same stage still is.
+func TestWholeKeepsOnlyJSONInOnePiece(t *testing.T) {
+	var arr strings.Builder
+	arr.WriteString("[")
+	for i := 1; i <= 60; i++ {
+		fmt.Fprintf(&arr, "{\"id\": %d, \"name\": \"u%d\"},\n", i, i)
+	}
+	arr.WriteString("{\"id\": 61, \"name\": \"u61\"}]\n")
+	dir := project(t, map[string]string{
+		"any.cue":       "#Any: _\n",
+		"data/a.json":   arr.String(),
+		"data/b.ndjson": manyUsers(60, 0),
+		"pipeline.yaml": `version: 1
+stages:
+  all:
+    source: {paths: ["data/*"], whole: true}
+    schema: any.cue#Any
+    outputs: [{format: ndjson, path: out/all.ndjson}]
+`,
+	})
+	sum := run(t, dir, Options{ChunkSize: 300})
+	if st := sum.Stages[0]; st.Records != 61 || st.Items < 4 {
+		t.Fatalf("summary = %+v; want the array as one record and the ndjson file cut", st)
+	}
+	lines := strings.Split(read(t, dir, "out/all.ndjson"), "\n")
+	if !strings.HasPrefix(lines[0], `[{"id":1,`) {
+		t.Errorf("first record %.40s, want the whole array", lines[0])
 	}
 }

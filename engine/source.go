@@ -83,7 +83,7 @@ func (sr *stageRun) sourcesOf() []Source {
 			continue
 		}
 		flush()
-		out = append(out, &stdinSource{r: sr.r.stdin, dir: sr.r.tmp, m: sr.m, format: sr.s.Source.Format, chunk: sr.chunkSize()})
+		out = append(out, &stdinSource{r: sr.r.stdin, dir: sr.r.tmp, m: sr.m, format: sr.s.Source.Format, chunk: sr.r.opts.ChunkSize, whole: sr.s.Source.Whole})
 	}
 	flush()
 	return out
@@ -121,7 +121,6 @@ func (g *globSource) Items(ctx context.Context) ([]Item, error) {
 	}
 	// A stat per file is most of listing a tree of small files: each
 	// core takes a run of the files, and the runs are joined in order.
-	chunk := sr.chunkSize()
 	workers := min(runtime.GOMAXPROCS(0), 1+len(src.Files)/1000)
 	runs := make([][]Item, workers)
 	var wg sync.WaitGroup
@@ -130,7 +129,7 @@ func (g *globSource) Items(ctx context.Context) ([]Item, error) {
 			files := src.Files[w*len(src.Files)/workers : (w+1)*len(src.Files)/workers]
 			out := make([]Item, 0, len(files))
 			for _, f := range files {
-				out = append(out, fileItems(ctx, f.Path, m.Rel(f.Path), sr.s.Source.Format, chunk)...)
+				out = append(out, fileItems(ctx, f.Path, m.Rel(f.Path), sr.s.Source.Format, sr.r.opts.ChunkSize, sr.s.Source.Whole)...)
 			}
 			runs[w] = out
 		})
@@ -142,19 +141,11 @@ func (g *globSource) Items(ctx context.Context) ([]Item, error) {
 	return slices.Concat(runs...), nil
 }
 
-// chunkSize is the size above which the stage's files are cut into
-// chunks; 0 when they are read whole.
-func (sr *stageRun) chunkSize() int64 {
-	if sr.s.Source.Whole {
-		return 0 // a json array is then one record, so it is never cut
-	}
-	return sr.r.opts.ChunkSize
-}
-
 // fileItems makes the items of one file: the file, or its chunks when its
 // format is Chunked and it is larger than chunk bytes, so that it uses
-// every core.
-func fileItems(ctx context.Context, path, name string, f format.Format, chunk int64) []Item {
+// every core. A json file read whole (the source's whole) is one record,
+// so it is not cut.
+func fileItems(ctx context.Context, path, name string, f format.Format, chunk int64, whole bool) []Item {
 	it := Item{Key: name, Name: name, Path: path, Format: f}
 	if st, err := statOf(path); err == nil {
 		it.Size, it.listed = st.Size, st
@@ -162,7 +153,7 @@ func fileItems(ctx context.Context, path, name string, f format.Format, chunk in
 	if it.Format == "" {
 		it.Format, it.Err = detect(path, name)
 	}
-	if it.Err != nil || !it.Format.Chunked() || chunk <= 0 || it.Size <= chunk || compressed(path) {
+	if it.Err != nil || !it.Format.Chunked() || whole && it.Format == format.JSON || it.Size <= chunk || compressed(path) {
 		// A compressed file is one item: its records cannot be found
 		// without reading it all.
 		return []Item{it}
@@ -231,6 +222,7 @@ type stdinSource struct {
 	m      *pipeline.Manifest
 	format format.Format
 	chunk  int64
+	whole  bool
 }
 
 // stdinLabel is how messages and the journal name standard input.
@@ -245,7 +237,7 @@ func (s *stdinSource) Items(ctx context.Context) ([]Item, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading standard input: %w", err)
 	}
-	items := fileItems(ctx, path, stdinLabel, s.format, s.chunk)
+	items := fileItems(ctx, path, stdinLabel, s.format, s.chunk, s.whole)
 	for i := range items {
 		// Placeholders see standard input as a file named stdin beside
 		// the manifest.

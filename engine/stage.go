@@ -97,12 +97,16 @@ type stageRun struct {
 }
 
 // itemID names an item in progress events: its file, and for a chunk the
-// line it starts at.
+// line it starts at, and the column when it starts within a line.
 func itemID(it *item) string {
 	if it.Chunk == nil {
 		return showPath(it.Name)
 	}
-	return showPath(it.Name) + ":" + strconv.Itoa(it.Chunk.Line)
+	id := showPath(it.Name) + ":" + strconv.Itoa(it.Chunk.Line)
+	if it.Chunk.Col > 1 {
+		id += ":" + strconv.Itoa(it.Chunk.Col)
+	}
+	return id
 }
 
 func (r *runner) runStage(ctx context.Context, n *node) {

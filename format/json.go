@@ -531,10 +531,13 @@ type jsonDecoder struct {
 	// step is how much the next window reads: it doubles from a few KiB
 	// up to jsonWindow, so that a small file costs a small buffer.
 	step int
-	// elem is the text of the element NextLine found, which ends at
-	// elemEnd; pending is set until it is decoded or moved past.
+	// elem is the text of the element NextLine found, when a comma
+	// ends it at elemEnd; pending is set until it is decoded or moved
+	// past. known is set when elemEnd holds the element's end, a comma
+	// or the closing bracket: a bad element is then skipped.
 	elem    []byte
 	elemEnd int
+	known   bool
 	pending bool
 	// scanned is where window found the element's end, or -1.
 	scanned int
@@ -650,17 +653,21 @@ func (d *jsonDecoder) NextLine() error {
 		return io.EOF
 	}
 	d.n++
-	d.elem, d.pending = nil, true
+	d.elem, d.known, d.pending = nil, false, true
 	if d.inList {
 		end := d.scanned
 		if end < 0 {
 			scan := elemScan{pos: d.p.pos}
 			end = scan.end(d.p.data)
 		}
-		// Only an element a comma ends: what follows the last one
-		// may be an error that keeps it from being a record at all.
-		if end >= 0 && d.p.data[end] == ',' {
-			d.elemEnd = end
+		// An empty element (a comma too many) is no record to skip.
+		if end > d.p.pos && (d.p.data[end] == ',' || d.p.data[end] == ']') {
+			d.elemEnd, d.known = end, true
+		}
+		// Only an element a comma ends is handed over as its text:
+		// what follows the last one may be an error that keeps it from
+		// being a record at all.
+		if d.known && d.p.data[end] == ',' {
 			d.elem = bytes.TrimRight(d.p.data[d.p.pos:end], " \t\r\n")
 		}
 	}
@@ -679,12 +686,18 @@ func (d *jsonDecoder) DecodeLine() (Record, error) {
 	d.pending = false
 	start := d.p.pos
 	v, err := d.p.value()
-	if se, ok := err.(*syntaxError); ok && d.elem != nil {
-		// The element's end is known, a comma at the array's own
-		// level: the bad element is skipped, as a bad ndjson line is,
-		// and the elements after it are read.
+	if err == nil && d.known {
+		if d.p.skipSpace(); d.p.pos < d.elemEnd {
+			err = d.p.unexpected("',' or ']'")
+		}
+	}
+	if se, ok := err.(*syntaxError); ok && d.known {
+		// The element's end is known, a comma or bracket at the
+		// array's own level: the bad element is skipped, as a bad
+		// ndjson line is, and the elements after it are read.
 		line, col := d.cur.at(d.p.data, se.off)
-		bad := &Error{Line: line, Col: col, Record: d.n, Recoverable: true, Msg: se.msg, Raw: string(d.elem)}
+		raw := bytes.TrimRight(d.p.data[start:d.elemEnd], " \t\r\n")
+		bad := &Error{Line: line, Col: col, Record: d.n, Recoverable: true, Msg: se.msg, Raw: string(raw)}
 		d.p.pos, d.p.depth = d.elemEnd, 1
 		if err := d.after(); err != nil {
 			d.err = d.wrap(err)

@@ -11,8 +11,9 @@ import (
 // commas); what the scan cannot vouch for is read whole, so that the
 // decoder reports what is wrong at its place, once.
 
-// splitScanBuf is how much of the input the scan holds at a time.
-const splitScanBuf = 256 << 10
+// splitScanBuf is how much of the input the scan holds at a time; tests
+// make it small, so that elements straddle blocks.
+var splitScanBuf = 256 << 10
 
 // splitDepth bounds the scan's stack: an array nested deeper is read
 // whole, and its decoder refuses it by Limits.MaxDepth.
@@ -20,17 +21,24 @@ const splitDepth = 1 << 16
 
 // splitJSONArray cuts a json array into chunks of about size bytes, each
 // a run of whole elements. A chunk ends just after the comma that follows
-// its last element; the last chunk holds the closing bracket and all that
-// follows it, which its decoder checks. Anything else is not cut: another
-// kind of top-level value, a byte order mark other than UTF-8's, brackets
-// that do not match, a line break inside a string, an array that does
-// not close.
+// its last element; the last chunk holds the closing bracket and the white
+// space after it. Anything else is not cut, so that an error that fails
+// the file when it is read whole fails it whole when read in chunks too:
+// another kind of top-level value, a byte order mark other than UTF-8's,
+// brackets that do not match, a line break inside a string, an empty
+// element (a comma too many), an array that does not close, anything but
+// white space after it. An error inside an element is the element's: its
+// decoder skips it.
 func splitJSONArray(r io.Reader, size int64) ([]Chunk, error) {
 	s := jsonSplitter{size: size, line: 1, cur: Chunk{Line: 1, Record: 1}}
 	buf := make([]byte, splitScanBuf)
 	for {
 		n, err := io.ReadFull(r, buf)
-		if n > 0 && !s.done && !s.refused {
+		switch {
+		case n == 0 || s.refused:
+		case s.done:
+			s.refused = !blank(buf[:n])
+		default:
 			s.scan(buf[:n])
 		}
 		s.off += int64(n)
@@ -64,11 +72,14 @@ type jsonSplitter struct {
 	stack     []byte // the brackets open inside the array
 	inString  bool
 	escaped   bool
-	elems     int // elements seen, counting the one under way
-	done      bool
-	refused   bool
-	cur       Chunk
-	chunks    []Chunk
+	// sawValue is set once the element under way shows a byte other
+	// than white space.
+	sawValue bool
+	elems    int // elements seen, counting the one under way
+	done     bool
+	refused  bool
+	cur      Chunk
+	chunks   []Chunk
 }
 
 // splitStops marks the bytes the scan stops at: outside a string (bit 1)
@@ -101,13 +112,20 @@ func (s *jsonSplitter) scan(b []byte) {
 		if s.inString {
 			stop = 2
 		}
+		from := i
 		for i < len(b) && splitStops[b[i]]&stop == 0 {
 			i++
+		}
+		if !s.sawValue && !s.inString && len(s.stack) == 0 && !blank(b[from:i]) {
+			s.sawValue = true // a number or literal between elements
 		}
 		if i == len(b) {
 			break
 		}
 		c := b[i]
+		if len(s.stack) == 0 && (c == '"' || c == '[' || c == '{') && !s.inString {
+			s.sawValue = true
+		}
 		switch {
 		case s.inString:
 			switch c {
@@ -128,7 +146,10 @@ func (s *jsonSplitter) scan(b []byte) {
 			}
 			s.stack = append(s.stack, c)
 		case c == ']' && len(s.stack) == 0:
+			// A trailing comma leaves an empty last element; an
+			// empty array has no element at all.
 			s.done = true
+			s.refused = !s.sawValue && s.elems > 1 || !blank(b[i+1:])
 			return
 		case c == ']' || c == '}':
 			if len(s.stack) == 0 || s.stack[len(s.stack)-1] != c-2 { // '[' is ']'-2, '{' is '}'-2
@@ -137,7 +158,11 @@ func (s *jsonSplitter) scan(b []byte) {
 			}
 			s.stack = s.stack[:len(s.stack)-1]
 		case c == ',' && len(s.stack) == 0:
-			s.elems++
+			if !s.sawValue {
+				s.refused = true
+				return
+			}
+			s.elems, s.sawValue = s.elems+1, false
 			if end := s.off + int64(i) + 1; end-s.cur.Offset >= s.size {
 				s.cut(b, i+1)
 			}
@@ -190,6 +215,16 @@ func (s *jsonSplitter) advance(b []byte) {
 		s.line += n
 		s.lineStart = s.off + int64(bytes.LastIndexByte(b, '\n')) + 1
 	}
+}
+
+// blank reports whether b is JSON white space alone.
+func blank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return false
+		}
+	}
+	return true
 }
 
 // newJSONChunkDecoder reads a chunk that splitJSONArray cut: the first
