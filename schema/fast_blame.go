@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -12,9 +13,9 @@ import (
 
 // A rejected record costs CUE's evaluation of the whole record, for the
 // message: some 40 times the fast path's check. When the fast path finds
-// that one scalar, reached through struct fields alone, is all that is
-// wrong, CUE evaluates that scalar against its constraint instead, and
-// its message is the record's. Only a bound's message ("invalid value 5
+// that one scalar, reached through struct fields and list elements, is
+// all that is wrong, CUE evaluates that scalar against its constraint
+// instead, and its message is the record's. Only a bound's message ("invalid value 5
 // (out of bound <3)") is taken so: it reads the same in any context,
 // while the order of a conflict's two values depends on how CUE reached
 // them. Anything else, and any doubt, goes to CUE whole.
@@ -22,7 +23,7 @@ import (
 
 // blame returns the path and value of the one scalar of rec that fails
 // the fast path, when everything else in rec passes and only struct
-// fields lead to it; ok is false otherwise.
+// fields and list elements lead to it; ok is false otherwise.
 func (c *fastChecker) blame(rec any) (path []string, val any, ok bool) {
 	n, v := c.root, rec
 	for {
@@ -30,17 +31,17 @@ func (c *fastChecker) blame(rec any) (path []string, val any, ok bool) {
 			return nil, nil, false
 		}
 		k := valueKindOf(v)
-		if k == 0 || k == kList {
+		if k == 0 {
 			return nil, nil, false
 		}
-		if k != kObject {
+		if k != kObject && k != kList {
 			c.unsure = false
 			if ok, _ := c.checkBase(n, v); ok || c.unsure {
 				return nil, nil, false
 			}
 			return path, v, true
 		}
-		if k&n.kinds == 0 || n.obj == nil {
+		if k&n.kinds == 0 {
 			return nil, nil, false
 		}
 		for _, a := range n.atoms {
@@ -48,13 +49,53 @@ func (c *fastChecker) blame(rec any) (path []string, val any, ok bool) {
 				return nil, nil, false
 			}
 		}
-		field, ok := c.blameField(n.obj, v.(*format.Object))
-		if !ok {
-			return nil, nil, false
+		switch x := v.(type) {
+		case *format.Object:
+			if n.obj == nil {
+				return nil, nil, false
+			}
+			field, ok := c.blameField(n.obj, x)
+			if !ok {
+				return nil, nil, false
+			}
+			path = append(path, field.Key)
+			n, v = n.obj.fields[n.obj.lookup(field.Key, 0)].n, field.Value
+		case []any:
+			i, ok := c.blameElem(n.list, x)
+			if !ok {
+				return nil, nil, false
+			}
+			path = append(path, strconv.Itoa(i))
+			n, v = n.list.elem(i), x[i]
 		}
-		path = append(path, field.Key)
-		n, v = n.obj.fields[n.obj.lookup(field.Key, 0)].n, field.Value
 	}
+}
+
+// blameElem returns the index of the one element of x that fails its
+// constraint, when every other passes and x has a length l allows.
+func (c *fastChecker) blameElem(l *fastList, x []any) (bad int, ok bool) {
+	if l == nil || len(x) < len(l.prefix) || l.rest == nil && len(x) > len(l.prefix) {
+		return 0, false
+	}
+	bad = -1
+	for i, e := range x {
+		c.unsure = false
+		if ok, _ := c.check(l.elem(i), e); !ok {
+			if c.unsure || bad >= 0 {
+				return 0, false
+			}
+			bad = i
+		}
+	}
+	return bad, bad >= 0
+}
+
+// elem is the constraint on element i.
+func (l *fastList) elem(i int) *fastNode {
+	if i < len(l.prefix) {
+		return l.prefix[i]
+	}
+	return l.rest
 }
 
 // blameField returns the one field of x whose value fails its declared
@@ -99,6 +140,9 @@ func (c *fastChecker) blameField(o *fastObject, x *format.Object) (bad *format.F
 	return bad, bad != nil
 }
 
+// blameCache bounds the constraints a Validator keeps by path.
+const blameCache = 1024
+
 // blamed is the violation of a record that fails only at one scalar, as
 // CUE words it, from CUE's look at that scalar alone; ok is false when the
 // record needs CUE's look at all of it.
@@ -116,7 +160,9 @@ func (v *Validator) blamed(rec any) (vs []Violation, ok bool) {
 		if at, found = v.schemaAt(path); !found {
 			return nil, false
 		}
-		if v.blameAt == nil {
+		if v.blameAt == nil || len(v.blameAt) == blameCache {
+			// Each list index is a path of its own: the cache is
+			// bounded, and starts again when full.
 			v.blameAt = map[string]cue.Value{}
 		}
 		v.blameAt[key] = at
