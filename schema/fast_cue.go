@@ -23,6 +23,38 @@ type cueNode struct {
 	ctx *cue.Context
 	v   cue.Value // the constraint, evaluated in the schema
 	sh  *shape    // what unification can add; nil: it may add anything
+	// seen holds CUE's verdict on scalars checked before: evaluation is
+	// pure, and real data repeats its values (a status, a country), each
+	// of which costs CUE some 20 µs. It is bounded by scalarMemo.
+	seen map[scalarKey]bool
+}
+
+// scalarKey is a scalar by kind and text.
+type scalarKey struct {
+	k valueKinds
+	s string
+}
+
+// scalarMemo bounds the verdicts a cueNode keeps; it starts again when
+// full.
+const scalarMemo = 4096
+
+// memoKey is v's key in seen; false for a value that is not a scalar.
+func memoKey(v any, k valueKinds) (scalarKey, bool) {
+	switch x := v.(type) {
+	case string:
+		return scalarKey{k, x}, true
+	case format.Number:
+		return scalarKey{k, string(x)}, true
+	case bool:
+		if x {
+			return scalarKey{k, "true"}, true
+		}
+		return scalarKey{k, "false"}, true
+	case nil:
+		return scalarKey{k: k}, true
+	}
+	return scalarKey{}, false
 }
 
 // Fallback is a value of the record that the fast path leaves to CUE's
@@ -38,6 +70,11 @@ func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
 	if !c.anyOK(v) {
 		return c.maybe()
 	}
+	if key, isScalar := memoKey(v, valueKindOf(v)); isScalar {
+		if ok, seen := k.seen[key]; seen {
+			return ok, false
+		}
+	}
 	u := k.v.Unify(k.ctx.Encode(toCUE(v)))
 	switch v.(type) {
 	case *format.Object, []any:
@@ -49,7 +86,16 @@ func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
 	// A concrete scalar unifies to itself or to an error, which Err
 	// reports without Validate's walk; and nothing can be added to it,
 	// so fill need not unify it again.
-	return u.Err() == nil, false
+	ok = u.Err() == nil
+	if key, isScalar := memoKey(v, valueKindOf(v)); isScalar {
+		if k.seen == nil || len(k.seen) == scalarMemo {
+			k.seen = make(map[scalarKey]bool)
+		}
+		// A copy: the record's strings may share a decoder's buffer.
+		key.s = strings.Clone(key.s)
+		k.seen[key] = ok
+	}
+	return ok, false
 }
 
 // cueFill is fill for a value checked by CUE: the input with what
