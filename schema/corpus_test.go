@@ -33,6 +33,14 @@ func TestSchemaCorpus(t *testing.T) {
 	// Positions and names differ from schema to schema; the construct is
 	// what counts.
 	general := regexp.MustCompile(`^.*?\d+:\d+: `)
+	// ZPIPE_SCHEMA_CORPUS_STATUS names a file to list each schema's
+	// status in, to compare two versions schema by schema.
+	var status []string
+	defer func() {
+		if p := os.Getenv("ZPIPE_SCHEMA_CORPUS_STATUS"); p != "" {
+			os.WriteFile(p, []byte(strings.Join(status, "\n")+"\n"), 0o644)
+		}
+	}()
 	for _, f := range files {
 		done := make(chan struct{})
 		var on bool
@@ -68,6 +76,16 @@ func TestSchemaCorpus(t *testing.T) {
 			continue
 		case err == nil && len(natives) > 0:
 			nativeToo++
+		}
+		switch {
+		case err != nil:
+			status = append(status, filepath.Base(f)+" refused")
+		case on && len(fallbacks) > 0:
+			status = append(status, filepath.Base(f)+" partly")
+		case on:
+			status = append(status, filepath.Base(f)+" native")
+		default:
+			status = append(status, filepath.Base(f)+" cue")
 		}
 		switch {
 		case err != nil:

@@ -908,6 +908,10 @@ func (a *fastAnalyser) structish(x ast.Expr, depth int) bool {
 		return x.Op == token.AND && (a.structish(x.X, depth+1) || a.structish(x.Y, depth+1))
 	case *ast.Ident, *ast.SelectorExpr:
 		return a.anyDecl(x, func(v ast.Expr) bool { return a.structish(v, depth+1) })
+	case *ast.CallExpr:
+		// close({...}), as JSON Schema's translation writes a struct
+		// that allows no other fields.
+		return embeddedStruct(x) != nil
 	}
 	return false
 }

@@ -215,9 +215,12 @@ func (a *fastAnalyser) disjunction(x *ast.BinaryExpr, ev cue.Value, inDef bool) 
 	return &fastNode{kinds: k, atoms: []fastAtom{d}}, nil
 }
 
-// compositeLit reports whether x is a struct or list literal, or unifies
-// one with more: list.UniqueItems() & [...string].
+// compositeLit reports whether x is a struct or list literal (or close of
+// one), or unifies one with more: list.UniqueItems() & [...string].
 func compositeLit(x ast.Expr) bool {
+	if embeddedStruct(x) != nil {
+		return true
+	}
 	switch x := stripParens(x).(type) {
 	case *ast.StructLit, *ast.ListLit:
 		return true
