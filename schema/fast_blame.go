@@ -27,7 +27,9 @@ import (
 func (c *fastChecker) blame(rec any) (path []string, val any, ok bool) {
 	n, v := c.root, rec
 	for {
-		if n.cue != nil || len(n.disjs) > 0 {
+		// Each level checks what is under it again: past a few, a
+		// deep record costs more so than CUE's one look.
+		if n.cue != nil || len(n.disjs) > 0 || len(path) == blameDepth {
 			return nil, nil, false
 		}
 		k := valueKindOf(v)
@@ -143,9 +145,26 @@ func (c *fastChecker) blameField(o *fastObject, x *format.Object) (bad *format.F
 // blameCache bounds the constraints a Validator keeps by path.
 const blameCache = 1024
 
+// blameDepth is how deep blame looks for the value at fault.
+const blameDepth = 32
+
+// pathKey is a path as one string, each element with its length, so
+// that no two paths share one: ["a\x00b"] is not ["a", "b"].
+func pathKey(path []string) string {
+	var b strings.Builder
+	for _, p := range path {
+		b.WriteString(strconv.Itoa(len(p)))
+		b.WriteByte(':')
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
 // blamed is the violation of a record that fails only at one scalar, as
 // CUE words it, from CUE's look at that scalar alone; ok is false when the
-// record needs CUE's look at all of it.
+// record needs CUE's look at all of it. The look is in this process even
+// for an isolated schema: the constraint is one the fast path compiled,
+// made only of constructs whose cost the data cannot blow up.
 func (v *Validator) blamed(rec any) (vs []Violation, ok bool) {
 	if v.fast == nil {
 		return nil, false
@@ -154,7 +173,7 @@ func (v *Validator) blamed(rec any) (vs []Violation, ok bool) {
 	if !ok {
 		return nil, false
 	}
-	key := strings.Join(path, "\x00")
+	key := pathKey(path)
 	at, found := v.blameAt[key]
 	if !found {
 		if at, found = v.schemaAt(path); !found {

@@ -36,16 +36,22 @@ type scalarKey struct {
 }
 
 // scalarMemo bounds the verdicts a cueNode keeps; it starts again when
-// full.
-const scalarMemo = 4096
+// full. Only scalars of up to memoText bytes are kept, so that a pooled
+// Validator holds at most some 4096 * 128 bytes a node: values that long
+// rarely repeat.
+const (
+	scalarMemo = 4096
+	memoText   = 128
+)
 
-// memoKey is v's key in seen; false for a value that is not a scalar.
+// memoKey is v's key in seen; false for a value that is not a scalar, or
+// whose text is too long to keep.
 func memoKey(v any, k valueKinds) (scalarKey, bool) {
 	switch x := v.(type) {
 	case string:
-		return scalarKey{k, x}, true
+		return scalarKey{k, x}, len(x) <= memoText
 	case format.Number:
-		return scalarKey{k, string(x)}, true
+		return scalarKey{k, string(x)}, len(x) <= memoText
 	case bool:
 		if x {
 			return scalarKey{k, "true"}, true

@@ -452,6 +452,9 @@ func (v *Validator) violations(err error, rec any, prefix string) []Violation {
 		if len(elems) > 0 && strings.HasPrefix(elems[0], "#") {
 			elems = elems[1:]
 		}
+		if len(elems) == 0 {
+			elems = nil // the record itself, however CUE got there
+		}
 		// CUE quotes a label that is not an identifier ("on-error"); the
 		// record's keys are plain.
 		for i, el := range elems {
