@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -157,6 +159,14 @@ func FuzzJSONSplit(f *testing.F) {
 	f.Add([]byte("[\n{\"a\":1},\n{\"a\":2}\n]\n"), uint8(3))
 	f.Add([]byte(`[1, "a,\"]", [2, {"b": [3]}], null]`), uint8(1))
 	f.Add([]byte("\xef\xbb\xbf [ 1 , 2 ] "), uint8(2))
+	// Files at the project root, each with large and tiny scan blocks.
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "fuzz", "FuzzJSONSplit", "*"))
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b, uint8(5))
+			f.Add(b, uint8(0xc3))
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte, size uint8) {
 		defer func(b int) { splitScanBuf = b }(splitScanBuf)
 		if size&0x40 != 0 {
