@@ -590,3 +590,73 @@ stages:
 		t.Errorf("first record %.40s, want the whole array", lines[0])
 	}
 }
+
+// A large file the journal has chunks for is cut as it was, without
+// reading it again, while its stat is the one each chunk was run with.
+func TestUnchangedFilesKeepTheirChunks(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := 1; i <= 60; i++ {
+		fmt.Fprintf(&b, "{\"id\": %d, \"name\": \"u%d\"}, ", i, i)
+	}
+	b.WriteString("{\"id\": 61, \"name\": \"u61\"}]\n")
+	dir := project(t, map[string]string{
+		"user.cue":    userSchema,
+		"data/a.json": b.String(),
+		"pipeline.yaml": `version: 1
+stages:
+  users:
+    source: {paths: ["data/*.json"]}
+    schema: user.cue#User
+    outputs: [{format: ndjson, path: out/all.ndjson}]
+`,
+	})
+	opts := Options{ChunkSize: 300}
+	before := splits.Load()
+	if st := run(t, dir, opts).Stages[0]; st.Items < 3 || st.Records != 61 {
+		t.Fatalf("first run: %+v", st)
+	}
+	if n := splits.Load() - before; n != 1 {
+		t.Fatalf("first run cut the file %d times, want 1", n)
+	}
+	st := run(t, dir, opts).Stages[0]
+	if n := splits.Load() - before; n != 1 || st.UpToDate != st.Items {
+		t.Errorf("rerun: cut %d times in all, %d of %d items up to date; want the file not read again", n, st.UpToDate, st.Items)
+	}
+	// A changed file is cut again, and read as it is now.
+	edited := strings.Replace(b.String(), `"u61"}]`, `"u61"}, {"id": 62, "name": "u62"}]`, 1)
+	if err := os.WriteFile(filepath.Join(dir, "data/a.json"), []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st = run(t, dir, opts).Stages[0]
+	if n := splits.Load() - before; n != 2 || st.Records == 0 {
+		t.Errorf("after an edit: cut %d times in all, summary %+v", n, st)
+	}
+	if got := strings.Count(read(t, dir, "out/all.ndjson"), "\n"); got != 62 {
+		t.Errorf("%d records written, want 62", got)
+	}
+	if !strings.Contains(read(t, dir, "out/all.ndjson"), `{"id":62,"name":"u62","tier":"free"}`) {
+		t.Error("the new record is not written")
+	}
+}
+
+func TestParseChunkKey(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want format.Chunk
+		ok   bool
+	}{
+		{"0+300:1:1", format.Chunk{Size: 300, Line: 1, Record: 1}, true},
+		{"300+25:3:9:14", format.Chunk{Offset: 300, Size: 25, Line: 3, Record: 9, Col: 14}, true},
+		{"300+25:3", format.Chunk{}, false},
+		{"300+25:3:9:14:2", format.Chunk{}, false},
+		{"-1+25:3:9", format.Chunk{}, false},
+		{"01+25:3:9", format.Chunk{}, false},
+		{"a+25:3:9", format.Chunk{}, false},
+	} {
+		got, ok := parseChunkKey(tc.in)
+		if ok != tc.ok || got != tc.want {
+			t.Errorf("parseChunkKey(%q) = %+v, %v; want %+v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}

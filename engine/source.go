@@ -129,7 +129,7 @@ func (g *globSource) Items(ctx context.Context) ([]Item, error) {
 			files := src.Files[w*len(src.Files)/workers : (w+1)*len(src.Files)/workers]
 			out := make([]Item, 0, len(files))
 			for _, f := range files {
-				out = append(out, fileItems(ctx, f.Path, m.Rel(f.Path), sr.s.Source.Format, sr.r.opts.ChunkSize, sr.s.Source.Whole)...)
+				out = append(out, fileItems(ctx, f.Path, m.Rel(f.Path), sr.s.Source.Format, sr.r.opts.ChunkSize, sr.s.Source.Whole, sr.chunksOf)...)
 			}
 			runs[w] = out
 		})
@@ -144,8 +144,9 @@ func (g *globSource) Items(ctx context.Context) ([]Item, error) {
 // fileItems makes the items of one file: the file, or its chunks when its
 // format is Chunked and it is larger than chunk bytes, so that it uses
 // every core. A json file read whole (the source's whole) is one record,
-// so it is not cut.
-func fileItems(ctx context.Context, path, name string, f format.Format, chunk int64, whole bool) []Item {
+// so it is not cut. known, when set, gives the chunks the journal has for
+// the file as it is now, which spares reading it to cut it.
+func fileItems(ctx context.Context, path, name string, f format.Format, chunk int64, whole bool, known func(string, *fileStat) []format.Chunk) []Item {
 	it := Item{Key: name, Name: name, Path: path, Format: f}
 	if st, err := statOf(path); err == nil {
 		it.Size, it.listed = st.Size, st
@@ -158,7 +159,14 @@ func fileItems(ctx context.Context, path, name string, f format.Format, chunk in
 		// without reading it all.
 		return []Item{it}
 	}
-	chunks, err := splitFile(ctx, path, it.Format, chunk)
+	var chunks []format.Chunk
+	var err error
+	if known != nil {
+		chunks = known(name, it.listed)
+	}
+	if chunks == nil {
+		chunks, err = splitFile(ctx, path, it.Format, chunk)
+	}
 	if err != nil || len(chunks) <= 1 {
 		it.Err = err
 		return []Item{it}
@@ -237,7 +245,7 @@ func (s *stdinSource) Items(ctx context.Context) ([]Item, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading standard input: %w", err)
 	}
-	items := fileItems(ctx, path, stdinLabel, s.format, s.chunk, s.whole)
+	items := fileItems(ctx, path, stdinLabel, s.format, s.chunk, s.whole, nil)
 	for i := range items {
 		// Placeholders see standard input as a file named stdin beside
 		// the manifest.

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zpipe/zpipe/format"
@@ -94,6 +95,8 @@ type stageRun struct {
 	toRun   int
 	// execErr is the executor's failure.
 	execErr error
+	// known holds the chunks the journal names, by file (chunks.go).
+	known knownChunks
 }
 
 // itemID names an item in progress events: its file, and for a chunk the
@@ -390,6 +393,9 @@ func (sr *stageRun) resolve() ([]item, error) {
 	return items, nil
 }
 
+// splits counts the files cut by reading them, for tests.
+var splits atomic.Int64
+
 func splitFile(ctx context.Context, path string, f format.Format, size int64) ([]format.Chunk, error) {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -403,6 +409,7 @@ func splitFile(ctx context.Context, path string, f format.Format, size int64) ([
 		return nil, err
 	}
 	defer in.Close()
+	splits.Add(1)
 	return format.Split(f, ctxReader{ctx, in}, size)
 }
 
