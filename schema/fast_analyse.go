@@ -13,7 +13,6 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
-	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 )
@@ -465,7 +464,7 @@ func findDefDecls(scope ast.Node, name string, at ast.Node) ([]ast.Expr, error) 
 
 // conj compiles the unification of several expressions.
 func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (n *fastNode, err error) {
-	vals = a.withoutAnyStruct(withoutRepeats(vals))
+	vals = withoutRepeats(vals)
 	if !inDef && len(vals) > 1 && defBesideNestedStruct(vals) {
 		defer func() {
 			if err != nil {
@@ -505,20 +504,6 @@ func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (n *fastN
 		}
 	}
 	return n, nil
-}
-
-// withoutAnyStruct drops {...} beside a struct, which it adds nothing
-// to: JSON Schema's translation writes "type": "object" beside the
-// properties as {...} & close({...}). Beside anything else, null | {...}
-// say, {...} still rules out what is not a struct.
-func (a *fastAnalyser) withoutAnyStruct(vals []ast.Expr) []ast.Expr {
-	if len(vals) < 2 || !slices.ContainsFunc(vals, anyStructLit) {
-		return vals
-	}
-	if !slices.ContainsFunc(vals, func(x ast.Expr) bool { return !anyStructLit(x) && a.structish(x, 0) }) {
-		return vals
-	}
-	return slices.DeleteFunc(slices.Clone(vals), anyStructLit)
 }
 
 // withoutRepeats drops a reference that the conjunction already holds: x &
@@ -886,29 +871,6 @@ func (a *fastAnalyser) oneStruct(vals []ast.Expr) error {
 		}
 	}
 	return nil
-}
-
-// anyStructLit reports whether x is {...}: a struct literal that declares
-// nothing and allows any field.
-func anyStructLit(x ast.Expr) bool {
-	lit, ok := stripParens(x).(*ast.StructLit)
-	if !ok {
-		return false
-	}
-	open := false
-	for _, d := range lit.Elts {
-		switch d := d.(type) {
-		case *ast.Ellipsis:
-			open = open || d.Type == nil
-			if d.Type != nil {
-				return false
-			}
-		case *ast.CommentGroup, *ast.Attribute:
-		default:
-			return false
-		}
-	}
-	return open
 }
 
 // structDisjunctionIn reports whether x is, or refers to, a disjunction
@@ -1733,22 +1695,8 @@ func crossCheckFields(o *fastObject, ev cue.Value, at ast.Node, unclosed bool) e
 	}
 	probe := "\x00zpipe: a field no schema declares"
 	allows := o.open || slices.ContainsFunc(o.patterns, func(p fastPattern) bool { return p.matches(probe) })
-	if ev.Allows(cue.Str(probe)) != allows && !unclosed && unifyAllows(ev, probe) != allows {
+	if ev.Allows(cue.Str(probe)) != allows && !unclosed {
 		return unsupportedAt(at, "struct whose closedness differs in CUE")
 	}
 	return nil
-}
-
-// unifyAllows reports whether unifying ev with a struct that has the
-// field label passes, as checking a record does. Allows can say otherwise:
-// for {...} & close({a?: int}) it says yes, and unification says "field
-// not allowed".
-func unifyAllows(ev cue.Value, label string) bool {
-	probe := ev.Context().Encode(map[string]int{label: 1})
-	for _, e := range cueerrors.Errors(ev.Unify(probe).Validate()) {
-		if msg, _ := e.Msg(); msg == "field not allowed" {
-			return false // the one field the probe adds
-		}
-	}
-	return true
 }

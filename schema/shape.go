@@ -38,12 +38,14 @@ func shapeOf(v cue.Value, depth int) *shape {
 			if !it.IsOptional() {
 				sh.regular = append(sh.regular, name)
 			}
-			switch it.Value().IncompleteKind() {
-			case cue.BottomKind:
+			// A kind that takes in a struct or list may add to one:
+			// null | {x: *1 | int} does, and is no struct kind.
+			switch k := it.Value().IncompleteKind(); {
+			case k == cue.BottomKind:
 				// A recursive schema's inner levels, which CUE leaves
 				// unevaluated until data reaches them.
 				return nil
-			case cue.StructKind, cue.ListKind:
+			case k&(cue.StructKind|cue.ListKind) != 0:
 				sub := shapeOf(it.Value(), depth+1)
 				if sub == nil {
 					return nil
@@ -53,10 +55,10 @@ func shapeOf(v cue.Value, depth int) *shape {
 		}
 	case cue.ListKind:
 		if e := v.LookupPath(cue.MakePath(cue.AnyIndex)); e.Exists() {
-			switch e.IncompleteKind() {
-			case cue.BottomKind:
+			switch k := e.IncompleteKind(); {
+			case k == cue.BottomKind:
 				return nil // as for a field
-			case cue.StructKind, cue.ListKind:
+			case k&(cue.StructKind|cue.ListKind) != 0:
 				if sh.elem = shapeOf(e, depth+1); sh.elem == nil {
 					return nil
 				}
