@@ -465,7 +465,7 @@ func findDefDecls(scope ast.Node, name string, at ast.Node) ([]ast.Expr, error) 
 // conj compiles the unification of several expressions.
 func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (n *fastNode, err error) {
 	vals = withoutRepeats(vals)
-	if !inDef && len(vals) > 1 && defBesideNestedStruct(vals) {
+	if len(vals) > 1 && (!inDef && defBesideNestedStruct(vals) || a.closedDefBesideStruct(vals)) {
 		defer func() {
 			if err != nil {
 				err = aloneUnsound{err}
@@ -691,6 +691,27 @@ func defBesideNestedStruct(vals []ast.Expr) bool {
 		}
 	}
 	return def && nested
+}
+
+// closedDefBesideStruct reports whether vals unify a definition whose
+// value is close({...}) with a struct literal: CUE (v0.17) checks such a
+// value alone as if the definition's nested structs were open (#E:
+// close({n?: {b?: int}}) & {a?: int} takes n: {q: 1}, which the record
+// as a whole does not), so it is no value to leave to CUE alone.
+func (a *fastAnalyser) closedDefBesideStruct(vals []ast.Expr) bool {
+	closedDef, lit := false, false
+	for _, x := range vals {
+		switch x := stripParens(x).(type) {
+		case *ast.Ident, *ast.SelectorExpr:
+			closedDef = closedDef || a.anyDecl(x, func(v ast.Expr) bool {
+				_, isCall := stripParens(v).(*ast.CallExpr)
+				return isCall && embeddedStruct(v) != nil
+			})
+		default:
+			lit = lit || embeddedStruct(x) != nil
+		}
+	}
+	return closedDef && lit
 }
 
 // holdsStructLit reports whether x has a struct literal anywhere in it.
