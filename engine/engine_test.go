@@ -57,6 +57,12 @@ func runCtx(ctx context.Context, t *testing.T, dir string, opts Options) *Summar
 // Run returns.
 func tryRun(ctx context.Context, t *testing.T, dir string, opts Options) (*Summary, error) {
 	t.Helper()
+	return Run(ctx, planOf(t, dir), opts)
+}
+
+// planOf loads and compiles the project's manifest, which must load.
+func planOf(t *testing.T, dir string) *pipeline.Plan {
+	t.Helper()
 	m, err := pipeline.Load(filepath.Join(dir, "pipeline.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +71,7 @@ func tryRun(ctx context.Context, t *testing.T, dir string, opts Options) (*Summa
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Run(ctx, plan, opts)
+	return plan
 }
 
 func read(t *testing.T, dir, name string) string {
@@ -539,15 +545,7 @@ stages:
 	// chunks share a line.
 	files["data/a.json"] = strings.ReplaceAll(files["data/a.json"], "\n", " ")
 	dir := project(t, files)
-	m, err := pipeline.Load(filepath.Join(dir, "pipeline.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := pipeline.Compile(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := DryRun([]*pipeline.Plan{plan}, Options{ChunkSize: 300, StateDir: filepath.Join(dir, ".zpipe")})
+	rep, err := DryRun([]*pipeline.Plan{planOf(t, dir)}, Options{ChunkSize: 300, StateDir: filepath.Join(dir, ".zpipe")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -560,18 +558,26 @@ stages:
 	}
 }
 
+// userArray is a json array of n users, u1 to un, sep between them.
+func userArray(n int, sep string) string {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := 1; i <= n; i++ {
+		if i > 1 {
+			b.WriteString(sep)
+		}
+		fmt.Fprintf(&b, "{\"id\": %d, \"name\": \"u%d\"}", i, i)
+	}
+	b.WriteString("]\n")
+	return b.String()
+}
+
 // whole: true reads a json array as one record, so such a file is never
 // cut; an ndjson file of the same stage still is.
 func TestWholeKeepsOnlyJSONInOnePiece(t *testing.T) {
-	var arr strings.Builder
-	arr.WriteString("[")
-	for i := 1; i <= 60; i++ {
-		fmt.Fprintf(&arr, "{\"id\": %d, \"name\": \"u%d\"},\n", i, i)
-	}
-	arr.WriteString("{\"id\": 61, \"name\": \"u61\"}]\n")
 	dir := project(t, map[string]string{
 		"any.cue":       "#Any: _\n",
-		"data/a.json":   arr.String(),
+		"data/a.json":   userArray(61, ",\n"),
 		"data/b.ndjson": manyUsers(60, 0),
 		"pipeline.yaml": `version: 1
 stages:
@@ -594,15 +600,10 @@ stages:
 // A large file the journal has chunks for is cut as it was, without
 // reading it again, while its stat is the one each chunk was run with.
 func TestUnchangedFilesKeepTheirChunks(t *testing.T) {
-	var b strings.Builder
-	b.WriteString("[")
-	for i := 1; i <= 60; i++ {
-		fmt.Fprintf(&b, "{\"id\": %d, \"name\": \"u%d\"}, ", i, i)
-	}
-	b.WriteString("{\"id\": 61, \"name\": \"u61\"}]\n")
+	array := userArray(61, ", ")
 	dir := project(t, map[string]string{
 		"user.cue":    userSchema,
-		"data/a.json": b.String(),
+		"data/a.json": array,
 		"pipeline.yaml": `version: 1
 stages:
   users:
@@ -624,7 +625,7 @@ stages:
 		t.Errorf("rerun: cut %d times in all, %d of %d items up to date; want the file not read again", n, st.UpToDate, st.Items)
 	}
 	// A changed file is cut again, and read as it is now.
-	edited := strings.Replace(b.String(), `"u61"}]`, `"u61"}, {"id": 62, "name": "u62"}]`, 1)
+	edited := strings.Replace(array, `"u61"}]`, `"u61"}, {"id": 62, "name": "u62"}]`, 1)
 	if err := os.WriteFile(filepath.Join(dir, "data/a.json"), []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}

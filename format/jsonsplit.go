@@ -82,19 +82,6 @@ type jsonSplitter struct {
 	chunks   []Chunk
 }
 
-// splitStops marks the bytes the scan stops at: outside a string (bit 1)
-// brackets, braces, comma and quote; inside one (bit 2) quote, backslash
-// and line break.
-var splitStops = func() (t [256]uint8) {
-	for _, c := range []byte(`[]{},"`) {
-		t[c] |= 1
-	}
-	for _, c := range []byte("\"\\\n") {
-		t[c] |= 2
-	}
-	return t
-}()
-
 func (s *jsonSplitter) scan(b []byte) {
 	i := 0
 	if !s.started {
@@ -108,12 +95,12 @@ func (s *jsonSplitter) scan(b []byte) {
 			i++
 			continue
 		}
-		stop := uint8(1)
+		stop := uint8(stopOutside)
 		if s.inString {
-			stop = 2
+			stop = stopInside | stopBreak
 		}
 		from := i
-		for i < len(b) && splitStops[b[i]]&stop == 0 {
+		for i < len(b) && scanStops[b[i]]&stop == 0 {
 			i++
 		}
 		if !s.sawValue && !s.inString && len(s.stack) == 0 && !blank(b[from:i]) {

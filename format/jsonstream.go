@@ -27,15 +27,24 @@ type elemScan struct {
 	started  bool // pos belongs to the element being scanned
 }
 
-// scanStops marks the bytes the scan must look at: outside a string
-// (bit 1) the brackets, comma and quote; inside one (bit 2) the quote and
-// backslash. Runs of other bytes are skipped in a tight loop.
+// scanStops marks the bytes a scan must look at: outside a string
+// (stopOutside) the brackets, comma and quote; inside one (stopInside)
+// the quote and backslash, and (stopBreak) the line break no string
+// holds, which the splitter looks for. Runs of other bytes are skipped in
+// a tight loop.
+const (
+	stopOutside = 1 << iota
+	stopInside
+	stopBreak
+)
+
 var scanStops = func() (t [256]uint8) {
 	for _, c := range []byte(`[]{},"`) {
-		t[c] |= 1
+		t[c] |= stopOutside
 	}
-	t['"'] |= 2
-	t['\\'] |= 2
+	t['"'] |= stopInside
+	t['\\'] |= stopInside
+	t['\n'] |= stopBreak
 	return t
 }()
 
@@ -49,9 +58,9 @@ func (s *elemScan) end(data []byte) int {
 			pos++
 			continue
 		}
-		stop := uint8(1)
+		stop := uint8(stopOutside)
 		if s.inString {
-			stop = 2
+			stop = stopInside
 		}
 		for pos < len(data) && scanStops[data[pos]]&stop == 0 {
 			pos++

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -148,18 +149,6 @@ const blameCache = 1024
 // blameDepth is how deep blame looks for the value at fault.
 const blameDepth = 32
 
-// pathKey is a path as one string, each element with its length, so
-// that no two paths share one: ["a\x00b"] is not ["a", "b"].
-func pathKey(path []string) string {
-	var b strings.Builder
-	for _, p := range path {
-		b.WriteString(strconv.Itoa(len(p)))
-		b.WriteByte(':')
-		b.WriteString(p)
-	}
-	return b.String()
-}
-
 // blamed is the violation of a record that fails only at one scalar, as
 // CUE words it, from CUE's look at that scalar alone; ok is false when the
 // record needs CUE's look at all of it. The look is in this process even
@@ -173,7 +162,9 @@ func (v *Validator) blamed(rec any) (vs []Violation, ok bool) {
 	if !ok {
 		return nil, false
 	}
-	key := pathKey(path)
+	// Each element quoted, so that no two paths share a key: ["a\x00b"]
+	// is not ["a", "b"].
+	key := fmt.Sprintf("%q", path)
 	at, found := v.blameAt[key]
 	if !found {
 		if at, found = v.schemaAt(path); !found {
