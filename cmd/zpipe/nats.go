@@ -46,6 +46,7 @@ func (f *distFlags) register(cmd *cobra.Command) {
 // the workers in this process, and who answered how many items.
 type distributed struct {
 	srv    *znats.Server
+	store  string // the embedded server's streams, removed at close
 	closes []func()
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -66,11 +67,11 @@ func (a *app) executor(f *distFlags, plans []*pipeline.Plan) (engine.Executor, *
 	url, workers := kind, f.localWorkers
 	switch {
 	case kind == "nats":
-		srv, err := a.startServer(f)
+		srv, store, err := a.startServer(f)
 		if err != nil {
 			return nil, nil, usageError{err}
 		}
-		d.srv = srv
+		d.srv, d.store = srv, store
 		url = srv.URL()
 		a.log.Info("NATS server listening on " + url)
 		if workers < 0 {
@@ -114,26 +115,28 @@ func (a *app) executor(f *distFlags, plans []*pipeline.Plan) (engine.Executor, *
 	return ex, d, nil
 }
 
-func (a *app) startServer(f *distFlags) (*znats.Server, error) {
+// startServer starts an embedded server whose streams live in a fresh
+// temporary folder, which the caller removes after Shutdown.
+func (a *app) startServer(f *distFlags) (*znats.Server, string, error) {
 	o := znats.ServerOptions{Listen: f.listen, Creds: f.creds}
 	if f.tlsCert != "" || f.tlsKey != "" {
 		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
 		if err != nil {
-			return nil, fmt.Errorf("--tls-cert and --tls-key: %w", err)
+			return nil, "", fmt.Errorf("--tls-cert and --tls-key: %w", err)
 		}
 		o.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	dir, err := os.MkdirTemp("", "zpipe-nats-")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	o.StoreDir = dir
 	srv, err := znats.StartServer(o)
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, err
+		return nil, "", err
 	}
-	return srv, nil
+	return srv, dir, nil
 }
 
 func (d *distributed) connect(url string, f *distFlags, name string) (jetstream.JetStream, error) {
@@ -159,6 +162,9 @@ func (d *distributed) close() {
 	}
 	if d.srv != nil {
 		d.srv.Shutdown()
+	}
+	if d.store != "" {
+		os.RemoveAll(d.store)
 	}
 }
 
