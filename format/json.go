@@ -600,10 +600,10 @@ func (d *jsonDecoder) wrap(err error) error {
 
 // end checks that nothing but white space follows the document.
 func (d *jsonDecoder) end() error {
-	if err := d.readAll(); err != nil {
+	// Window by window: what follows may be as large as the array.
+	if err := d.skipSpace(); err != nil {
 		return err
 	}
-	d.p.skipSpace()
 	if d.p.pos < len(d.p.data) {
 		return d.p.fail(d.p.pos, "unexpected data after the end of the document")
 	}

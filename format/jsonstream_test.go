@@ -86,6 +86,50 @@ func TestJSONArrayStreamsInBoundedMemory(t *testing.T) {
 	}
 }
 
+// What follows an array's closing bracket is read window by window too:
+// a file of blanks after it is not held whole to find the stray byte.
+func TestJSONAfterTheArrayStreams(t *testing.T) {
+	const blankLines = 8 << 20 // 32 MiB of "   \n"
+	blanks := &heapSampler{r: &repeatReader{s: "   \n", n: blankLines}, every: 4 << 20}
+	r := io.MultiReader(strings.NewReader("[1, 2]\n"), blanks, strings.NewReader("  x"))
+	d, err := NewDecoder(JSON, r, DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Next(); err != nil {
+		t.Fatal(err)
+	}
+	// What follows the last element decides whether it is a record.
+	_, err = d.Next()
+	want := fmt.Sprintf("%d:3: unexpected data after the end of the document", blankLines+2)
+	if err == nil || err.Error() != want {
+		t.Fatalf("got %v, want %s", err, want)
+	}
+	if blanks.peak > 8<<20 {
+		t.Errorf("%d MB of heap in use while reading past the array, want a few windows", blanks.peak>>20)
+	}
+}
+
+// heapSampler reads r and notes the most heap in use, after a GC, every
+// every bytes.
+type heapSampler struct {
+	r           io.Reader
+	every, next int
+	peak        uint64
+}
+
+func (h *heapSampler) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	if h.next -= n; h.next <= 0 {
+		h.next = h.every
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		h.peak = max(h.peak, ms.HeapInuse)
+	}
+	return n, err
+}
+
 // readMeasuringHeap reads every record of d, which must be want, calls
 // check on each, and returns the most heap in use, measured after a GC
 // every every records.
