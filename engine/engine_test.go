@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -488,6 +489,53 @@ func TestRunRecordsArePruned(t *testing.T) {
 // A json file of one large array is cut between its elements and read on
 // every core, as an ndjson file is: what it writes, and where it places
 // each rejected record, are the same as when it is read whole.
+// A file cut shorter after it was split fails the chunks it no longer
+// holds, loudly: their records are not quietly missing from the outputs.
+func TestAFileCutAfterItWasSplitFailsItsChunks(t *testing.T) {
+	var b strings.Builder
+	for i := 1; i <= 40; i++ {
+		fmt.Fprintf(&b, "{\"id\": %d, \"name\": \"u%d\"}\n", i, i)
+	}
+	dir := project(t, map[string]string{
+		"user.cue":      userSchema,
+		"data/a.ndjson": b.String(),
+		"pipeline.yaml": `version: 1
+stages:
+  users:
+    source: {paths: ["data/*.ndjson"]}
+    schema: user.cue#User
+    outputs: [{format: ndjson, path: out/all.ndjson}]
+`,
+	})
+	var cut sync.Once
+	ex := &countingExecutor{before: func(i, n int) {
+		cut.Do(func() {
+			half := strings.Index(b.String(), `{"id": 21,`)
+			if err := os.Truncate(filepath.Join(dir, "data/a.ndjson"), int64(half)); err != nil {
+				t.Error(err)
+			}
+		})
+	}}
+	var msgs []string
+	sum := run(t, dir, Options{ChunkSize: 200, Executor: ex, OnEvent: func(e Event) { msgs = append(msgs, e.Msg) }})
+	if st := sum.Stages[0]; st.FailedItems == 0 || st.Status != StatusFailed {
+		t.Fatalf("summary = %+v, want failed chunks", st)
+	}
+	if !slices.ContainsFunc(msgs, func(m string) bool {
+		return strings.Contains(m, "the file ends ") && strings.HasSuffix(m, " before this chunk does: it changed after it was split; the next run reads it again")
+	}) {
+		t.Errorf("no event says the file changed:\n%s", strings.Join(msgs, "\n"))
+	}
+	// The next run reads what the file now holds.
+	sum = run(t, dir, Options{ChunkSize: 200})
+	if sum.Records != 20 || sum.Failed != 0 || sum.FailedItems != 0 {
+		t.Errorf("rerun: %+v", sum)
+	}
+	if out := read(t, dir, "out/all.ndjson"); strings.Count(out, "\n") != 20 || !strings.HasSuffix(out, `{"id":20,"name":"u20","tier":"free"}`+"\n") {
+		t.Errorf("rerun wrote:\n%s", out)
+	}
+}
+
 func TestLargeJSONArraysAreReadInChunks(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("[\n")

@@ -241,7 +241,7 @@ func (sr *stageRun) open(it *item) (io.ReadCloser, error) {
 	if it.Chunk == nil && it.Size > 0 && it.Size <= smallFile {
 		return openSmall(it.Path, it.Size)
 	}
-	return openSection(it.Path, it.Chunk)
+	return OpenChunk(it.Path, it.Chunk)
 }
 
 // appendReject adds the entry for a failed item to its rejects part, after

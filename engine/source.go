@@ -251,7 +251,7 @@ func (s *stdinSource) Items(ctx context.Context) ([]Item, error) {
 		// the manifest.
 		items[i].Path = filepath.Join(s.m.Dir, "stdin")
 		c := items[i].Chunk
-		items[i].Open = func() (io.ReadCloser, error) { return openSection(path, c) }
+		items[i].Open = func() (io.ReadCloser, error) { return OpenChunk(path, c) }
 	}
 	return slices.Clip(items), nil
 }
@@ -293,7 +293,6 @@ func (s *spool) remove() {
 	}
 }
 
-// openSection opens a file, or the chunk of it that c says.
 // smallFile is the size up to which an input is read in one call: a tree
 // of one-record files cost three or four reads a file (sniffing its
 // compression, filling the decoder's window, meeting its end).
@@ -324,7 +323,10 @@ func openSmall(path string, size int64) (io.ReadCloser, error) {
 	}{io.MultiReader(bytes.NewReader(buf[:n]), f), f}, nil
 }
 
-func openSection(path string, c *format.Chunk) (io.ReadCloser, error) {
+// OpenChunk opens a file, or the chunk of it that c says. Distributed
+// executors' workers use it too, so that a chunk the file no longer holds
+// fails wherever it is read.
+func OpenChunk(path string, c *format.Chunk) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil || c == nil {
 		return f, err
@@ -332,5 +334,22 @@ func openSection(path string, c *format.Chunk) (io.ReadCloser, error) {
 	return struct {
 		io.Reader
 		io.Closer
-	}{io.NewSectionReader(f, c.Offset, c.Size), f}, nil
+	}{&sectionReader{r: io.NewSectionReader(f, c.Offset, c.Size), left: c.Size}, f}, nil
+}
+
+// sectionReader reads a chunk and fails if the file ends before it does:
+// a file cut shorter since it was split must not end a chunk quietly,
+// with its last records missing from the outputs.
+type sectionReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (s *sectionReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.left -= int64(n)
+	if err == io.EOF && s.left > 0 {
+		err = fmt.Errorf("the file ends %d bytes before this chunk does: it changed after it was split; the next run reads it again", s.left)
+	}
+	return n, err
 }

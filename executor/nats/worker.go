@@ -265,14 +265,7 @@ func (wk *Worker) input(ctx context.Context, w *workMsg, data jetstream.ObjectSt
 	case w.Path == "":
 		return io.NopCloser(bytes.NewReader(w.Data)), nil
 	}
-	f, err := os.Open(w.Path)
-	if err != nil || w.Job.Chunk == nil {
-		return f, err
-	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{io.NewSectionReader(f, w.Job.Chunk.Offset, w.Job.Chunk.Size), f}, nil
+	return engine.OpenChunk(w.Path, w.Job.Chunk)
 }
 
 // itemFunc compiles a stage once per worker, and checks that it is the
