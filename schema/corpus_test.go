@@ -85,7 +85,7 @@ func TestSchemaCorpus(t *testing.T) {
 		case on:
 			status = append(status, filepath.Base(f)+" native")
 		default:
-			status = append(status, filepath.Base(f)+" cue")
+			status = append(status, filepath.Base(f)+" cue "+strings.SplitN(why, "\n", 2)[0])
 		}
 		switch {
 		case err != nil:
