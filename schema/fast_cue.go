@@ -27,6 +27,30 @@ type cueNode struct {
 	// pure, and real data repeats its values (a status, a country), each
 	// of which costs CUE some 20 µs. It is bounded by scalarMemo.
 	seen map[scalarKey]bool
+	// alts are v's alternatives when v is a disjunction, with their
+	// kinds: a scalar is checked against those of its kind alone, since
+	// it unifies with a | b exactly when it unifies with a or with b.
+	// CUE's disjunction machinery costs most of a check otherwise.
+	alts []cueAlt
+}
+
+type cueAlt struct {
+	v    cue.Value
+	kind cue.Kind
+}
+
+// alternatives lists v's alternatives, or none when v is not a
+// disjunction.
+func alternatives(v cue.Value) []cueAlt {
+	op, args := v.Expr()
+	if op != cue.OrOp || len(args) < 2 {
+		return nil
+	}
+	alts := make([]cueAlt, len(args))
+	for i, a := range args {
+		alts[i] = cueAlt{a, a.IncompleteKind()}
+	}
+	return alts
 }
 
 // scalarKey is a scalar by kind and text.
@@ -81,10 +105,10 @@ func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
 			return ok, false
 		}
 	}
-	u := k.v.Unify(k.ctx.Encode(toCUE(v)))
+	x := k.ctx.Encode(toCUE(v))
 	switch v.(type) {
 	case *format.Object, []any:
-		if u.Validate(cue.Concrete(true)) != nil {
+		if k.v.Unify(x).Validate(cue.Concrete(true)) != nil {
 			return false, false
 		}
 		return true, k.sh == nil || k.sh.adds(v)
@@ -92,7 +116,17 @@ func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
 	// A concrete scalar unifies to itself or to an error, which Err
 	// reports without Validate's walk; and nothing can be added to it,
 	// so fill need not unify it again.
-	ok = u.Err() == nil
+	if k.alts == nil {
+		ok = k.v.Unify(x).Err() == nil
+	} else {
+		kind := x.Kind()
+		for _, a := range k.alts {
+			if a.kind&kind != 0 && a.v.Unify(x).Err() == nil {
+				ok = true
+				break
+			}
+		}
+	}
 	if key, isScalar := memoKey(v, valueKindOf(v)); isScalar {
 		if k.seen == nil || len(k.seen) == scalarMemo {
 			k.seen = make(map[scalarKey]bool)
@@ -144,7 +178,7 @@ func (a *fastAnalyser) orCUE(exprs []ast.Expr, ev cue.Value, cause error) (*fast
 	}
 	a.fallbacks = append(kept, Fallback{Path: path, Why: a.why(u)})
 	a.siteBound++
-	return &fastNode{kinds: kAll, cue: &cueNode{ctx: a.ctx, v: ev, sh: shapeOf(ev, 0)}}, nil
+	return &fastNode{kinds: kAll, cue: &cueNode{ctx: a.ctx, v: ev, sh: shapeOf(ev, 0), alts: alternatives(ev)}}, nil
 }
 
 // why is an unsupported construct with its position, file:line:col: what.
