@@ -48,13 +48,20 @@ var (
 	tomlKey   = regexp.MustCompile(`^[A-Za-z0-9_."'-]+(\s*\.\s*[A-Za-z0-9_"'-]+)*\s*=`)
 )
 
-// tomlDecoder yields the records of one TOML document. The document is
-// decoded up front: a table may be reopened anywhere in the file, so no
-// record is complete before the end.
+// tomlDecoder yields the records of one TOML document. A document that is
+// [[records]] tables alone is read a table at a time: each table is the
+// whole of one record, and building every record up front held some 20
+// times the file. Any other document is decoded up front: a table may be
+// reopened anywhere in the file, so no record is complete before the end.
 type tomlDecoder struct {
 	recs []Record
 	next int
 	err  error
+	// data is a document of [[records]] tables; sections holds where
+	// each table's first line is.
+	data     []byte
+	sections []tomlSection
+	lim      Limits
 }
 
 func newTOMLDecoder(r io.Reader, lim Limits) (Decoder, error) {
@@ -62,22 +69,120 @@ func newTOMLDecoder(r io.Reader, lim Limits) (Decoder, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &tomlDecoder{}
+	d := &tomlDecoder{lim: lim}
+	if text := bytes.TrimPrefix(data, []byte("\uFEFF")); utf8.Valid(text) {
+		if sections, ok := tomlSections(text); ok {
+			d.data, d.sections = text, sections
+			return d, nil
+		}
+	}
 	d.recs, d.err = decodeTOML(data, lim)
 	return d, nil
 }
 
-// Next returns the records in order; a decoding error is returned by the
-// first call and every call after it.
+// Next returns the records in order; a decoding error of the document is
+// returned by the first call and every call after it, and that of one of
+// its [[records]] tables by the call for that record alone.
 func (d *tomlDecoder) Next() (Record, error) {
 	if d.err != nil {
 		return Record{}, d.err
+	}
+	if d.sections != nil {
+		if d.next >= len(d.sections) {
+			return Record{}, io.EOF
+		}
+		d.next++
+		return d.section(d.next - 1)
 	}
 	if d.next >= len(d.recs) {
 		return Record{}, io.EOF
 	}
 	d.next++
 	return d.recs[d.next-1], nil
+}
+
+// tomlSection is where a [[records]] table starts: the offset and number
+// of the line of its header.
+type tomlSection struct{ off, line int }
+
+// tomlSections returns where each [[records]] table of a document that
+// holds nothing but those tables and their subtables starts; false for
+// any other document, or one go-toml's parser refuses.
+func tomlSections(data []byte) (starts []tomlSection, ok bool) {
+	defer func() {
+		if recover() != nil {
+			starts, ok = nil, false
+		}
+	}()
+	var p unstable.Parser
+	p.Reset(data)
+	for p.NextExpression() {
+		e := p.Expression()
+		switch e.Kind {
+		case unstable.KeyValue:
+			if len(starts) == 0 {
+				return nil, false // a key of the document itself
+			}
+		case unstable.Table, unstable.ArrayTable:
+			keys := tomlKeyNodes(e)
+			switch {
+			case string(keys[0].Data) != "records":
+				return nil, false
+			case len(keys) == 1 && e.Kind == unstable.Table:
+				return nil, false // [records]: one table, not a list
+			case len(keys) == 1:
+				off := bytes.LastIndexByte(data[:int(keys[0].Raw.Offset)], '\n') + 1
+				line, from := 1, 0
+				if n := len(starts); n > 0 {
+					line, from = starts[n-1].line, starts[n-1].off
+				}
+				line += bytes.Count(data[from:off], []byte{'\n'})
+				starts = append(starts, tomlSection{off, line})
+			case len(starts) == 0:
+				return nil, false // [records.x] before any [[records]]
+			}
+		}
+	}
+	if p.Error() != nil || len(starts) == 0 {
+		return nil, false
+	}
+	return starts, true
+}
+
+// section decodes the i-th [[records]] table alone, with the positions of
+// the document. Its error is the record's: the records after it are read.
+func (d *tomlDecoder) section(i int) (Record, error) {
+	start, end := d.sections[i].off, len(d.data)
+	if i+1 < len(d.sections) {
+		end = d.sections[i+1].off
+	}
+	text := d.data[start:end]
+	shift := d.sections[i].line - 1
+	recs, err := decodeTOML(text, d.lim)
+	if err == nil && len(recs) != 1 {
+		err = &Error{Line: 1, Col: 1, Msg: "a [[records]] table that is not one record"}
+	}
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			e = &Error{Msg: err.Error()}
+		}
+		bad := *e
+		if bad.Line > 0 {
+			bad.Line += shift
+		}
+		bad.Record, bad.Recoverable, bad.Raw = i+1, true, string(text)
+		return Record{}, &bad
+	}
+	rec := recs[0]
+	rec.Index, rec.Line = i+1, rec.Line+shift
+	if inner := rec.locate; inner != nil {
+		rec.locate = func(path []string) (int, int, bool) {
+			line, col, ok := inner(path)
+			return line + shift, col, ok
+		}
+	}
+	return rec, nil
 }
 
 // decodeTOML validates data with go-toml, then builds the ordered value

@@ -3,6 +3,7 @@ package format
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	toml "github.com/pelletier/go-toml/v2"
 )
@@ -294,6 +296,42 @@ func TestTOMLDecodeErrors(t *testing.T) {
 				t.Errorf("got records %s before the error", tomlShowRecords(recs))
 			}
 		})
+	}
+}
+
+// In a document of [[records]] tables, each table is one record: an error
+// inside one is that record's, at its place in the document, and the
+// records after it are read, as a bad line of ndjson is skipped.
+func TestTOMLRecordTableErrors(t *testing.T) {
+	doc := "# users\n[[records]]\nid = 1\n\n[[records]]\nid = 2\nid = 3\n[records.address]\ncity = \"Oslo\"\n\n[[records]]\nid = 4\nwhen = 1979-02-30\n\n[[records]]\nid = 5\n"
+	d, err := newTOMLDecoder(strings.NewReader(doc), DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for {
+		r, err := d.Next()
+		if err == io.EOF {
+			break
+		}
+		var e *Error
+		switch {
+		case errors.As(err, &e) && e.Recoverable:
+			got = append(got, fmt.Sprintf("record %d: %v; raw %q", e.Record, e, e.Raw))
+		case err != nil:
+			t.Fatal(err)
+		default:
+			got = append(got, fmt.Sprintf("record %d at %d:%d: %s", r.Index, r.Line, r.Col, tomlShow(r.Value)))
+		}
+	}
+	want := []string{
+		`record 1 at 2:1: {"id":1}`,
+		`record 2: 7:1: key id is already defined; raw "[[records]]\nid = 2\nid = 3\n[records.address]\ncity = \"Oslo\"\n\n"`,
+		`record 3: 13:16: impossible date; raw "[[records]]\nid = 4\nwhen = 1979-02-30\n\n"`,
+		`record 4 at 15:1: {"id":5}`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -683,6 +721,87 @@ func FuzzTOMLDecode(f *testing.F) {
 		}
 		if got, want := tomlShowRecords(back), tomlShowRecords(recs); got != want {
 			t.Fatalf("round trip through\n%s\ngave\n%s\nwant\n%s", doc, got, want)
+		}
+	})
+}
+
+// tomlTrace writes down a document's records as a caller sees them: each
+// record's index, position and value, and where each of its values is.
+func tomlTrace(recs []Record) string {
+	var b strings.Builder
+	var walk func(r Record, v any, path []string)
+	walk = func(r Record, v any, path []string) {
+		l, c := r.Locate(path)
+		fmt.Fprintf(&b, " %s@%d:%d", strings.Join(path, "."), l, c)
+		switch v := v.(type) {
+		case *Object:
+			for _, f := range v.Fields {
+				walk(r, f.Value, tomlAppendPath(path, f.Key))
+			}
+		case []any:
+			for i, e := range v {
+				walk(r, e, tomlAppendPath(path, strconv.Itoa(i)))
+			}
+		}
+	}
+	for _, r := range recs {
+		fmt.Fprintf(&b, "%d %d:%d %s", r.Index, r.Line, r.Col, tomlShow(r.Value))
+		walk(r, r.Value, nil)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// FuzzTOMLSections holds a document of [[records]] tables, read a table at
+// a time, to decoding it whole: the same records at the same positions,
+// and an error wherever decoding it whole fails.
+func FuzzTOMLSections(f *testing.F) {
+	seeds, _ := filepath.Glob("../testdata/fuzz/FuzzTOMLDecode/*.toml")
+	for _, s := range seeds {
+		data, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte("[[records]]\nid = 1\n[records.a]\nx = [\n[1],\n]\n\n[[records]]\nid = 2\n[[records.b]]\n[[records.b]]\ny = 1\n"))
+	f.Add([]byte("[[records]]\nid = 1\nid = 2\n[[records]]\nid = 3\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		text := bytes.TrimPrefix(data, []byte("\uFEFF"))
+		if _, ok := tomlSections(text); !ok || !utf8.Valid(text) {
+			return
+		}
+		whole, werr := decodeTOML(data, DefaultLimits)
+		d, err := newTOMLDecoder(bytes.NewReader(data), DefaultLimits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []Record
+		var errs []string
+		for {
+			r, err := d.Next()
+			if err == io.EOF {
+				break
+			}
+			var e *Error
+			if errors.As(err, &e) && e.Recoverable {
+				errs = append(errs, err.Error())
+				continue
+			}
+			if err != nil {
+				t.Fatalf("a table at a time: %v", err)
+			}
+			got = append(got, r)
+		}
+		switch {
+		case werr != nil && len(errs) == 0:
+			t.Fatalf("whole: %v; a table at a time, no error", werr)
+		case werr == nil && len(errs) > 0:
+			t.Fatalf("whole: no error; a table at a time: %s", strings.Join(errs, "; "))
+		case werr == nil:
+			if w, g := tomlTrace(whole), tomlTrace(got); w != g {
+				t.Fatalf("whole:\n%s\na table at a time:\n%s", w, g)
+			}
 		}
 	})
 }
