@@ -40,6 +40,7 @@ fuzz:
 	$(GO) test ./format -run '^$$' -fuzz '^FuzzCSVDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./format -run '^$$' -fuzz '^FuzzYAMLDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./format -run '^$$' -fuzz '^FuzzTOMLDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./format -run '^$$' -fuzz '^FuzzTOMLSections$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./format -run '^$$' -fuzz '^FuzzDecompress$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./format -run '^$$' -fuzz '^FuzzJSONWindows$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./format -run '^$$' -fuzz '^FuzzJSONLines$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
