@@ -43,7 +43,9 @@ func writeData(dir string, n int, seed uint64) error {
 		write("users.ndjson", func(f *os.File) error { return benchdata.WriteNDJSON(f, n, seed, 0) }),
 		write("users.valid.ndjson", func(f *os.File) error { return benchdata.WriteValidNDJSON(f, n, seed) }),
 		write("users.csv", func(f *os.File) error { return benchdata.WriteCSV(f, n, seed) }),
+		write("users.tsv", func(f *os.File) error { return benchdata.WriteTSV(f, n, seed) }),
 		write("users.yaml", func(f *os.File) error { return benchdata.WriteYAML(f, n, seed) }),
+		write("users.toml", func(f *os.File) error { return benchdata.WriteTOML(f, n, seed) }),
 		write("users.json", func(f *os.File) error { return benchdata.WriteJSONArray(f, n, seed) }),
 		os.RemoveAll(filepath.Join(dir, "json")),
 	}
@@ -99,7 +101,9 @@ var zpipeInputs = []struct {
 	// All valid: the case where zpipe passes each line through untouched.
 	{"valid", "ndjson → ndjson, valid records only", "users.valid.ndjson", "user.cue#User", true, "", false},
 	{"csv", "csv → ndjson (flat)", "users.csv", "user.cue#UserFlat", false, "", false},
+	{"tsv", "tsv → ndjson (flat)", "users.tsv", "user.cue#UserFlat", false, "", false},
 	{"yaml", "yaml → ndjson", "users.yaml", "user.cue#User", false, "", false},
+	{"toml", "toml [[records]] → ndjson", "users.toml", "user.cue#User", false, "", false},
 	{"jsonarray", "one json array → ndjson", "users.json", "user.cue#User", false, "", false},
 	{"json", fmt.Sprintf("json files of %d records → ndjson", recordsPerJSONFile), "json/*.json", "user.cue#User", false, "", false},
 	// #User as a JSON Schema, and closed by unevaluatedProperties, which

@@ -50,7 +50,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed of the data sets")
 	runs := flag.Int("runs", 3, "runs of each command at each size; records/s is from the median")
 	dir := flag.String("dir", "", "keep the data sets and outputs in this folder (default: a temporary one, removed)")
-	only := flag.String("only", "", "comma-separated job names or prefixes to run (zpipe-ndjson, zpipe-valid, zpipe-csv, zpipe-yaml, zpipe-jsonarray, zpipe-json, cue-vet, cue-export, jq-ndjson, jq-jsonarray, yq, zod); zpipe-ndjson, the reference, always runs")
+	only := flag.String("only", "", "comma-separated job names or prefixes to run (zpipe-ndjson, zpipe-valid, zpipe-csv, zpipe-tsv, zpipe-yaml, zpipe-toml, zpipe-jsonarray, zpipe-json, cue-vet, cue-export, jq-ndjson, jq-jsonarray, yq, zod); zpipe-ndjson, the reference, always runs")
 	flag.Parse()
 	spec := *sizes
 	if isSet("n") {
@@ -294,10 +294,10 @@ func zpipeJobs(zpipe string, n int, want func(key string) bool) []*job {
 
 // zpipeNotes explains zpipe rows whose input differs from the others.
 func zpipeNotes(want func(key string) bool) []string {
-	if !want("zpipe-csv") {
+	if !want("zpipe-csv") && !want("zpipe-tsv") {
 		return nil
 	}
-	return []string{"note: csv cannot hold tags or address, so csv runs a flat variant (#UserFlat: address.city and .zip as top-level city and zip, no tags)"}
+	return []string{"note: csv and tsv cannot hold tags or address, so they run a flat variant (#UserFlat: address.city and .zip as top-level city and zip, no tags)"}
 }
 
 // wanted returns whether -only asks for a job: one of its comma-separated

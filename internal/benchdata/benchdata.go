@@ -189,6 +189,41 @@ func WriteCSV(w io.Writer, n int, seed uint64) error {
 	return bw.Flush()
 }
 
+// WriteTSV writes the first n records of seed as tsv with the columns of
+// #UserFlat.
+func WriteTSV(w io.Writer, n int, seed uint64) error {
+	bw := bufio.NewWriter(w)
+	bw.WriteString("id\tname\temail\tage\tcity\tzip\n")
+	g := New(seed)
+	for range n {
+		u := g.Next()
+		fmt.Fprintf(bw, "%d\t%s\t%s\t%d\t%s\t%s\n", u.ID, u.Name, u.Email, u.Age, u.City, u.Zip)
+	}
+	return bw.Flush()
+}
+
+// WriteTOML writes the first n records of seed as one toml document of
+// [[records]] tables, as zpipe writes toml.
+func WriteTOML(w io.Writer, n int, seed uint64) error {
+	bw := bufio.NewWriter(w)
+	g := New(seed)
+	for i := range n {
+		u := g.Next()
+		if i > 0 {
+			bw.WriteString("\n")
+		}
+		fmt.Fprintf(bw, "[[records]]\nid = %d\nname = %q\nemail = %q\nage = %d\ntags = [", u.ID, u.Name, u.Email, u.Age)
+		for j, t := range u.Tags {
+			if j > 0 {
+				bw.WriteString(", ")
+			}
+			fmt.Fprintf(bw, "%q", t)
+		}
+		fmt.Fprintf(bw, "]\n\n[records.address]\ncity = %q\nzip = %q\n", u.City, u.Zip)
+	}
+	return bw.Flush()
+}
+
 // WriteYAML writes the first n records of seed as a yaml multi-document
 // stream in block style. Strings are double-quoted so that a zip code stays
 // a string.
