@@ -7,10 +7,13 @@ import (
 	"io"
 	"math/big"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	toml "github.com/pelletier/go-toml/v2"
@@ -62,7 +65,17 @@ type tomlDecoder struct {
 	data     []byte
 	sections []tomlSection
 	lim      Limits
+	// batch holds tables decoded ahead, on every core, in order.
+	batch []tomlParsed
 }
+
+type tomlParsed struct {
+	rec Record
+	err error
+}
+
+// tomlBatch is how many tables are decoded together, one core each.
+const tomlBatch = 256
 
 func newTOMLDecoder(r io.Reader, lim Limits) (Decoder, error) {
 	data, err := io.ReadAll(r)
@@ -88,11 +101,15 @@ func (d *tomlDecoder) Next() (Record, error) {
 		return Record{}, d.err
 	}
 	if d.sections != nil {
-		if d.next >= len(d.sections) {
-			return Record{}, io.EOF
+		if len(d.batch) == 0 {
+			if d.next >= len(d.sections) {
+				return Record{}, io.EOF
+			}
+			d.decodeBatch()
 		}
-		d.next++
-		return d.section(d.next - 1)
+		p := d.batch[0]
+		d.batch = d.batch[1:]
+		return p.rec, p.err
 	}
 	if d.next >= len(d.recs) {
 		return Record{}, io.EOF
@@ -147,6 +164,25 @@ func tomlSections(data []byte) (starts []tomlSection, ok bool) {
 		return nil, false
 	}
 	return starts, true
+}
+
+// decodeBatch decodes the next tables on as many cores as there are.
+func (d *tomlDecoder) decodeBatch() {
+	first := d.next
+	n := min(len(d.sections)-first, tomlBatch)
+	d.next += n
+	d.batch = make([]tomlParsed, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				rec, err := d.section(first + i)
+				d.batch[i] = tomlParsed{rec, err}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // section decodes the i-th [[records]] table alone, with the positions of
