@@ -437,8 +437,14 @@ func (sr *stageRun) applyCommits() {
 		switch {
 		case cr.err != nil:
 			if res.err == nil {
+				// The item's records are in no part the outputs can be
+				// built from: the stage must not replace them (settle).
 				res.err = fmt.Errorf("saving the item: %w", cr.err)
-				res.failed, res.ok = res.records, 0
+				res.failed, res.ok, res.saving = res.records, 0, true
+				re := failureAt(sr.items[i].Name, res.err)
+				res.errs = append(res.errs, re)
+				res.failure = len(res.errs)
+				sr.r.emit(Event{Kind: RecordFailed, Stage: sr.s.Name, Msg: re.Error(), Err: &re, Manifest: sr.m.File})
 			}
 		case cr.entry.Status == "done":
 			// Its parts are the entry's now, and its temp files gone.

@@ -34,6 +34,11 @@ type itemResult struct {
 	// cutOff is set when the item's last attempt was stopped before its
 	// end: it ran out of time or memory.
 	cutOff bool
+	// saving is set when the last attempt could not write its parts.
+	saving bool
+	// failure is where in errs the item's own failure is, from 1: it is
+	// shown however many record errors came before it.
+	failure int
 	// upToDate items were not run: the journal has their parts. committed
 	// items have moved their parts into the state folder.
 	upToDate, committed bool
@@ -157,7 +162,7 @@ func (sr *stageRun) take(i, n int, rep Report, path func(name string) string) {
 		res.facts = append(res.facts, partFact{path: file, sum: p.SHA256, size: p.Size, records: p.Records})
 	}
 	if f := rep.Failure; f != nil {
-		res.err, res.transient, res.cutOff = f, f.Transient, f.CutOff
+		res.err, res.transient, res.cutOff, res.saving = f, f.Transient, f.CutOff, f.Saving
 	} else if it := &sr.items[i]; it.hashLater && rep.InputSHA256 != "" {
 		it.fp.Input = rep.InputSHA256
 	}
@@ -208,6 +213,7 @@ func (sr *stageRun) finishItem(ctx context.Context, i int) {
 			res.errs = append(res.errs, re)
 			err = sr.appendReject(it, res, re)
 		}
+		res.failure = len(res.errs)
 		if err != nil {
 			res.errs = append(res.errs, RecordError{Source: it.Name, Message: "cannot write the rejects part: " + err.Error()})
 		}

@@ -97,7 +97,9 @@ func (f *ItemFunc) Run(ctx context.Context, job Job, in io.Reader, parts PartSto
 	var transient, cutOff bool
 	defer func() {
 		if failed != nil {
-			rep.Failure = &Failure{At: failureAt(job.Name, failed), Text: failed.Error(), Transient: transient, CutOff: cutOff}
+			var se *saveError
+			rep.Failure = &Failure{At: failureAt(job.Name, failed), Text: failed.Error(), Transient: transient, CutOff: cutOff,
+				Saving: errors.As(failed, &se)}
 		}
 	}()
 	if t := f.stage.Timeout; t > 0 {
@@ -239,10 +241,11 @@ func (c *byteCount) Write(p []byte) (int, error) {
 }
 
 func (w *partWriter) open(output int, name string, f format.Format, opts format.EncodeOptions) (io.WriteCloser, *format.Encoder, error) {
-	file, err := w.store.Create(name)
+	created, err := w.store.Create(name)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, &saveError{err}
 	}
+	file := savingWriter{created}
 	h, size := sha256.New(), new(byteCount)
 	opts.Part, opts.Columns = true, w.f.columns
 	enc, err := format.NewEncoder(f, io.MultiWriter(file, h, size), opts)
@@ -252,6 +255,31 @@ func (w *partWriter) open(output int, name string, f format.Format, opts format.
 	}
 	w.hashes = append(w.hashes, partHash{output, name, h, size, enc})
 	return file, enc, nil
+}
+
+// saveError is a failure to write a part: of the place the work is kept,
+// not of the input.
+type saveError struct{ err error }
+
+func (e *saveError) Error() string { return e.err.Error() }
+func (e *saveError) Unwrap() error { return e.err }
+
+// savingWriter marks the errors of a part's writer as saveErrors.
+type savingWriter struct{ w io.WriteCloser }
+
+func (s savingWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil {
+		err = &saveError{err}
+	}
+	return n, err
+}
+
+func (s savingWriter) Close() error {
+	if err := s.w.Close(); err != nil {
+		return &saveError{err}
+	}
+	return nil
 }
 
 // Accept encodes a record for every output and writes it to all or none,

@@ -71,6 +71,10 @@ type Failure struct {
 	// CutOff: the attempt stopped before the input's end, so none of the
 	// item's records is written and each goes to the rejects.
 	CutOff bool `json:"cut_off,omitempty"`
+	// Saving: the attempt could not write its parts (a full disk, say):
+	// the fault is where the work is kept, not the input, so the stage
+	// keeps its outputs rather than write them without the item.
+	Saving bool `json:"saving,omitempty"`
 }
 
 func (f *Failure) Error() string { return f.Text }

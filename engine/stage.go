@@ -264,6 +264,12 @@ func (sr *stageRun) settle(st *StageSummary) bool {
 		st.Status = StatusFailed
 		st.Error = "the executor failed: " + sr.execErr.Error() + "; no output of this stage was replaced; finished items are saved for the next run"
 		return false
+	case sr.savingFailed() != nil:
+		// Written without the item, the outputs would lose its records
+		// for a fault of the disk, not of the data.
+		st.Status = StatusFailed
+		st.Error = "could not save an item's work: " + sr.savingFailed().Error() + "; no output of this stage was replaced; finished items are saved for the next run"
+		return false
 	case sr.ctx.Err() != nil || notRun > 0:
 		st.Status = StatusInterrupted
 		st.Error = "interrupted; no output of this stage was replaced; finished items are saved for the next run"
@@ -274,6 +280,17 @@ func (sr *stageRun) settle(st *StageSummary) bool {
 		st.Status = StatusOK
 	}
 	return true
+}
+
+// savingFailed returns the failure of the first item that could not write
+// its parts, or nil.
+func (sr *stageRun) savingFailed() error {
+	for i := range sr.results {
+		if res := &sr.results[i]; res.saving && !res.notRun {
+			return res.err
+		}
+	}
+	return nil
 }
 
 // commit writes every output from the items' parts, then replaces them all
@@ -572,6 +589,11 @@ func (sr *stageRun) report(i int) {
 	for ; sr.next < len(sr.items) && sr.finished[sr.next]; sr.next++ {
 		res := &sr.results[sr.next]
 		for k := range res.errs {
+			if k+1 == res.failure {
+				// Why a whole item failed is no record's error.
+				sr.r.emit(Event{Kind: RecordFailed, Stage: sr.s.Name, Msg: res.errs[k].Error(), Err: &res.errs[k], Manifest: sr.m.File})
+				continue
+			}
 			sr.shown++
 			if sr.shown <= sr.r.opts.MaxShownErrors {
 				sr.r.emit(Event{Kind: RecordFailed, Stage: sr.s.Name, Msg: res.errs[k].Error(), Err: &res.errs[k], Manifest: sr.m.File})
