@@ -126,6 +126,13 @@ func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
 				break
 			}
 		}
+		if !ok {
+			// Expr can leave an alternative out: a default it judges
+			// another to subsume, as !="bad" is wrongly judged to hold
+			// true. What each alternative accepts the disjunction does;
+			// a refusal is the whole disjunction's to give.
+			ok = k.v.Unify(x).Err() == nil
+		}
 	}
 	if key, isScalar := memoKey(v, valueKindOf(v)); isScalar {
 		if k.seen == nil || len(k.seen) == scalarMemo {
