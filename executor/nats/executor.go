@@ -214,7 +214,11 @@ func (d *dispatch) run(ctx context.Context, results <-chan any) error {
 				break
 			}
 			if err := d.send(ctx, i, n); err != nil {
-				return d.abort(err)
+				var ie *inputError
+				if !errors.As(err, &ie) {
+					return d.abort(err)
+				}
+				d.unread(i, n, ie)
 			}
 			if n > 1 {
 				d.due = d.due[1:]
@@ -356,25 +360,74 @@ func (d *dispatch) send(ctx context.Context, i, n int) error {
 	return nil
 }
 
+// inputError is a failure to read an item's input on this side: the
+// item's, not the server's, so it is neither retried as a call to the
+// server nor a reason to stop the stage.
+type inputError struct{ err error }
+
+func (e *inputError) Error() string { return e.err.Error() }
+func (e *inputError) Unwrap() error { return e.err }
+
+// unread fails attempt n of item i, whose input could not be read, as a
+// local run fails an item it cannot read: retried by the policy, the
+// other items going on.
+func (d *dispatch) unread(i, n int, ie *inputError) {
+	d.flights[i] = &flight{attempt: n}
+	job := d.w.Job(i, n)
+	text := ie.Error()
+	rep := engine.Report{Failure: &engine.Failure{At: engine.RecordError{Source: job.Name, Message: text}, Text: text, Transient: true}}
+	again, _ := d.w.Record(i, n, rep, nil)
+	d.settle(i, again)
+}
+
 func (d *dispatch) readInput(i int) ([]byte, error) {
 	in, err := d.w.Open(i)
 	if err != nil {
-		return nil, err
+		return nil, &inputError{err}
 	}
 	defer in.Close()
-	return io.ReadAll(io.LimitReader(in, inlineMax+1))
+	b, err := io.ReadAll(io.LimitReader(in, inlineMax+1))
+	if err != nil {
+		return nil, &inputError{err}
+	}
+	return b, nil
 }
 
 func (d *dispatch) putInput(ctx context.Context, i int, name string) error {
-	return retry(ctx, func(ctx context.Context) error {
+	var unread error
+	err := retry(ctx, func(ctx context.Context) error {
 		in, err := d.w.Open(i)
 		if err != nil {
-			return err
+			unread = err
+			return nil
 		}
 		defer in.Close()
-		_, err = d.data.Put(ctx, jetstream.ObjectMeta{Name: name}, in)
+		r := &readErr{r: in}
+		_, err = d.data.Put(ctx, jetstream.ObjectMeta{Name: name}, r)
+		if r.err != nil {
+			unread = r.err
+			return nil
+		}
 		return err
 	})
+	if unread != nil {
+		return &inputError{unread}
+	}
+	return err
+}
+
+// readErr keeps the error its reader gave, to tell it from the server's.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (r *readErr) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		r.err = err
+	}
+	return n, err
 }
 
 // answer settles a worker's report, or the server's word that an item's

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -409,5 +410,80 @@ func TestAWorkerReadsOnlyWhatItWasSent(t *testing.T) {
 		if st := sum.Stages[0]; st.FailedItems != tc.failed {
 			t.Errorf("$ref %s: %d items failed, want %d (%+v)", tc.ref, st.FailedItems, tc.failed, st)
 		}
+	}
+}
+
+// truncating is an Executor that cuts a file to half just before the
+// items go out, as a file shortened after it was split is.
+type truncating struct {
+	Executor
+	path string
+	at   int64
+}
+
+func (e *truncating) Execute(ctx context.Context, w *engine.Work) error {
+	if err := os.Truncate(e.path, e.at); err != nil {
+		return err
+	}
+	return e.Executor.Execute(ctx, w)
+}
+
+// An input the coordinator cannot read whole any more fails its items, as
+// in a local run, and the others are written: it is not retried as a call
+// to the server (which never ended), nor does it stop the stage. Small
+// chunks go inline in the work message, large ones through the bucket.
+func TestUnreadableInputsFailTheirItems(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		lines int
+		chunk int64
+	}{{"inline", 3000, 16 << 10}, {"bucket", 40000, 600 << 10}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := startCluster(t, 1)
+			var b strings.Builder
+			for i := 1; i <= tc.lines; i++ {
+				fmt.Fprintf(&b, "{\"id\":%d,\"name\":\"user %d\",\"tier\":\"pro\"}\n", i, i)
+			}
+			dir := t.TempDir()
+			for name, body := range map[string]string{
+				"schemas/user.cue": userSchema,
+				"data/big.ndjson":  b.String(),
+				"pipeline.yaml":    "version: 1\nstages:\n  users:\n    source: {paths: [\"data/*\"]}\n    schema: schemas/user.cue#User\n    outputs:\n      - {format: ndjson, path: out/users.ndjson}\n",
+			} {
+				os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ex := &truncating{Executor: Executor{JS: c.js}, path: filepath.Join(dir, "data/big.ndjson"), at: int64(b.Len() / 2)}
+			m, err := pipeline.Load(filepath.Join(dir, "pipeline.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, _ := pipeline.Compile(m)
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			var mu sync.Mutex
+			var msgs []string
+			sum, err := engine.Run(ctx, plan, engine.Options{Executor: ex, ChunkSize: tc.chunk, OnEvent: func(e engine.Event) {
+				mu.Lock()
+				msgs = append(msgs, e.Msg)
+				mu.Unlock()
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := sum.Stages[0]
+			if st.FailedItems == 0 || st.OK == 0 || st.Status != engine.StatusFailed || ctx.Err() != nil {
+				t.Fatalf("stage %+v (context: %v)", st, ctx.Err())
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !slices.ContainsFunc(msgs, func(m string) bool {
+				return strings.Contains(m, " before this chunk does: it changed after it was split")
+			}) {
+				t.Errorf("no event says the file changed:\n%s", strings.Join(msgs, "\n"))
+			}
+		})
 	}
 }
