@@ -296,10 +296,11 @@ func (sr *stageRun) rejectEach(it *item, res *itemResult, re RecordError) error 
 		return err
 	}
 	defer in.Close()
-	dec, err := newItemDecoder(it.Format, it.Chunk, in, sr.r.opts.Limits)
+	dec, closeDec, err := sr.fn.decoder(it.Format, it.Chunk, in)
 	if err != nil {
 		return err
 	}
+	defer closeDec()
 	res.rejects = filepath.Join(sr.r.tmp, sr.n.key+"-"+strconv.Itoa(it.index)+"-failed.part")
 	out, err := os.Create(res.rejects)
 	if err != nil {

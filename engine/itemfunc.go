@@ -114,22 +114,12 @@ func (f *ItemFunc) Run(ctx context.Context, job Job, in io.Reader, parts PartSto
 		h = sha256.New()
 		in = io.TeeReader(in, h)
 	}
-	records := in
-	if job.Chunk == nil {
-		// A chunk is never compressed: compressed files are not split.
-		rc, _, err := format.Decompress(in)
-		if err != nil {
-			failed = err
-			return rep
-		}
-		defer rc.Close()
-		records = rc
-	}
-	dec, err := newItemDecoder(job.Format, job.Chunk, records, f.limits)
+	dec, closeDec, err := f.decoder(job.Format, job.Chunk, in)
 	if err != nil {
 		failed = err
 		return rep
 	}
+	defer closeDec()
 	if h != nil {
 		defer func() {
 			// The decoder may stop short of the end; what it left still
@@ -194,6 +184,27 @@ func failureAt(source string, err error) RecordError {
 		re.Message = pe.Op + ": " + pe.Err.Error()
 	}
 	return re
+}
+
+// decoder reads an item's records from in, as the stage says: a whole
+// file is decompressed first (a chunk never is: compressed files are not
+// split), and whole: true keeps a json array one record. Its close ends
+// the decompression.
+func (f *ItemFunc) decoder(ft format.Format, c *format.Chunk, in io.Reader) (format.Decoder, func(), error) {
+	closer := func() {}
+	if c == nil {
+		rc, _, err := format.Decompress(in)
+		if err != nil {
+			return nil, nil, err
+		}
+		in, closer = rc, func() { rc.Close() }
+	}
+	dec, err := newItemDecoder(ft, c, in, f.limits)
+	if err != nil {
+		closer()
+		return nil, nil, err
+	}
+	return dec, closer, nil
 }
 
 // newItemDecoder reads an item's records from in: a chunk's positions
