@@ -439,12 +439,9 @@ func (sr *stageRun) applyCommits() {
 			if res.err == nil {
 				// The item's records are in no part the outputs can be
 				// built from: the stage must not replace them (settle).
+				// The stage's error says why, once for the group.
 				res.err = fmt.Errorf("saving the item: %w", cr.err)
 				res.failed, res.ok, res.saving = res.records, 0, true
-				re := failureAt(sr.items[i].Name, res.err)
-				res.errs = append(res.errs, re)
-				res.failure = len(res.errs)
-				sr.r.emit(Event{Kind: RecordFailed, Stage: sr.s.Name, Msg: re.Error(), Err: &re, Manifest: sr.m.File})
 			}
 		case cr.entry.Status == "done":
 			// Its parts are the entry's now, and its temp files gone.

@@ -34,11 +34,10 @@ type itemResult struct {
 	// cutOff is set when the item's last attempt was stopped before its
 	// end: it ran out of time or memory.
 	cutOff bool
-	// saving is set when the last attempt could not write its parts.
-	saving bool
-	// failure is where in errs the item's own failure is, from 1: it is
-	// shown however many record errors came before it.
-	failure int
+	// saving is set when the item's work could not be written: its parts,
+	// their pack, or its rejects; saveErr says why when err does not.
+	saving  bool
+	saveErr error
 	// upToDate items were not run: the journal has their parts. committed
 	// items have moved their parts into the state folder.
 	upToDate, committed bool
@@ -94,7 +93,8 @@ func (sr *stageRun) recordRemote(i, n int, rep Report, src PartSource) (again bo
 	store := sr.partDir(i, n)
 	for k := range rep.Parts {
 		if err := fetchPart(&rep.Parts[k], src, store.path(rep.Parts[k].Name)); err != nil {
-			sr.results[i] = itemResult{err: err, transient: true, attempts: n, parts: make([]string, len(sr.s.Outputs))}
+			var se *saveError
+			sr.results[i] = itemResult{err: err, transient: true, attempts: n, parts: make([]string, len(sr.s.Outputs)), saving: errors.As(err, &se)}
 			for _, p := range rep.Parts[:k+1] {
 				os.Remove(store.path(p.Name))
 			}
@@ -113,10 +113,11 @@ func fetchPart(p *Part, src PartSource, path string) error {
 		return fmt.Errorf("fetching part %s: %w", p.Name, err)
 	}
 	defer r.Close()
-	f, err := os.Create(path)
+	file, err := os.Create(path)
 	if err != nil {
-		return err
+		return &saveError{err}
 	}
+	f := savingWriter{file} // the disk's errors, told from the source's
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(f, h), r)
 	if cerr := f.Close(); err == nil {
@@ -210,11 +211,15 @@ func (sr *stageRun) finishItem(ctx context.Context, i int) {
 			res.errs = []RecordError{re}
 			err = sr.rejectEach(it, res, re)
 		} else {
-			res.errs = append(res.errs, re)
+			// First: why the whole item failed is shown before its
+			// records' errors, which the cap on shown errors may hide.
+			res.errs = append([]RecordError{re}, res.errs...)
 			err = sr.appendReject(it, res, re)
 		}
-		res.failure = len(res.errs)
 		if err != nil {
+			// The rejects would miss records: the disk's fault, as
+			// for the parts, so the stage keeps what it has.
+			res.saving, res.saveErr = true, fmt.Errorf("writing the rejects part: %w", err)
 			res.errs = append(res.errs, RecordError{Source: it.Name, Message: "cannot write the rejects part: " + err.Error()})
 		}
 	}

@@ -257,18 +257,18 @@ func (sr *stageRun) settle(st *StageSummary) bool {
 	notRun := sr.tally(st)
 	sr.r.progress(Progress{Type: ProgressComplete, Name: sr.s.Name, Completed: sr.toRun - notRun, Total: sr.toRun, Records: st.Records, Failed: st.Failed})
 	switch {
+	case sr.savingFailed() != nil:
+		// Written without the item, the outputs would lose its records
+		// for a fault of the disk, not of the data.
+		st.Status = StatusFailed
+		st.Error = "could not save an item's work: " + sr.savingFailed().Error() + "; no output of this stage was replaced; finished items are saved for the next run"
+		return false
 	case sr.s.OnError == pipeline.Stop && (st.Failed > 0 || st.FailedItems > 0):
 		st.Status = StatusStopped
 		st.Error = "stopped at the first failure (on_error: stop); its outputs were not replaced"
 	case sr.execErr != nil:
 		st.Status = StatusFailed
 		st.Error = "the executor failed: " + sr.execErr.Error() + "; no output of this stage was replaced; finished items are saved for the next run"
-		return false
-	case sr.savingFailed() != nil:
-		// Written without the item, the outputs would lose its records
-		// for a fault of the disk, not of the data.
-		st.Status = StatusFailed
-		st.Error = "could not save an item's work: " + sr.savingFailed().Error() + "; no output of this stage was replaced; finished items are saved for the next run"
 		return false
 	case sr.ctx.Err() != nil || notRun > 0:
 		st.Status = StatusInterrupted
@@ -287,6 +287,9 @@ func (sr *stageRun) settle(st *StageSummary) bool {
 func (sr *stageRun) savingFailed() error {
 	for i := range sr.results {
 		if res := &sr.results[i]; res.saving && !res.notRun {
+			if res.saveErr != nil {
+				return res.saveErr
+			}
 			return res.err
 		}
 	}
@@ -589,11 +592,6 @@ func (sr *stageRun) report(i int) {
 	for ; sr.next < len(sr.items) && sr.finished[sr.next]; sr.next++ {
 		res := &sr.results[sr.next]
 		for k := range res.errs {
-			if k+1 == res.failure {
-				// Why a whole item failed is no record's error.
-				sr.r.emit(Event{Kind: RecordFailed, Stage: sr.s.Name, Msg: res.errs[k].Error(), Err: &res.errs[k], Manifest: sr.m.File})
-				continue
-			}
 			sr.shown++
 			if sr.shown <= sr.r.opts.MaxShownErrors {
 				sr.r.emit(Event{Kind: RecordFailed, Stage: sr.s.Name, Msg: res.errs[k].Error(), Err: &res.errs[k], Manifest: sr.m.File})

@@ -100,13 +100,20 @@ stages:
 		os.WriteFile(filler, make([]byte, max(avail()-slack, 0)), 0o644)
 		out, _ := run(dir)
 		levels++
-		if bytes.Contains(out, []byte("no space left on device")) {
-			failed++
-		}
 		if bytes.Contains(out, []byte("panic")) || bytes.Contains(out, []byte("goroutine ")) {
 			t.Fatalf("slack %d: %s", slack, out)
 		}
-		for name, got := range outputs(dir) {
+		full := bytes.Contains(out, []byte("no space left on device"))
+		now := outputs(dir)
+		for name := range want {
+			if _, ok := now[name]; !ok {
+				t.Errorf("slack %d: %s is gone", slack, name)
+			}
+			if !full && !bytes.Equal(now[name], want[name]) {
+				t.Errorf("slack %d: the run met no full disk, but %s is not the new output:\n%s", slack, name, out)
+			}
+		}
+		for name, got := range now {
 			if strings.Contains(name, ".zpipe-tmp") {
 				t.Errorf("slack %d: a temp file is left: %s", slack, name)
 				continue
@@ -114,6 +121,9 @@ stages:
 			if !bytes.Equal(got, want[name]) && !bytes.Equal(got, was[name]) {
 				t.Errorf("slack %d: %s is neither the old output nor the new one:\n%s\n%s", slack, name, got, out)
 			}
+		}
+		if full {
+			failed++
 		}
 		os.Remove(filler)
 		if out, err := run(dir); err != nil && !isExit(err, 1) {
