@@ -117,7 +117,7 @@ type dispatch struct {
 	warned  map[string]bool
 	// answered counts the reports taken.
 	answered int
-	// big marks the items whose input is in the bucket.
+	// big marks the items whose input is in the bucket, stored.
 	big map[int]bool
 	// due are the retries whose wait is over, to send before new items.
 	due [][2]int
@@ -336,11 +336,12 @@ func (d *dispatch) send(ctx context.Context, i, n int) error {
 		msg.Data = data
 	default:
 		msg.Input = inputObject(d.exec, i)
-		d.big[i] = true
-		if n == 1 {
+		if !d.big[i] {
+			// Once, by the first attempt that could read the input.
 			if err := d.putInput(ctx, i, msg.Input); err != nil {
 				return err
 			}
+			d.big[i] = true
 		}
 	}
 	body, err := json.Marshal(msg)

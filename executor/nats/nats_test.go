@@ -2,7 +2,9 @@ package nats
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -485,5 +487,68 @@ func TestUnreadableInputsFailTheirItems(t *testing.T) {
 				t.Errorf("no event says the file changed:\n%s", strings.Join(msgs, "\n"))
 			}
 		})
+	}
+}
+
+// flakyOpen fails the first read of each input, as a passing read error
+// (EIO on a network file system) would.
+type flakyOpen struct {
+	Executor
+	mu     sync.Mutex
+	failed map[int]bool
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("input/output error") }
+func (failingReader) Close() error             { return nil }
+
+func (e *flakyOpen) Execute(ctx context.Context, w *engine.Work) error {
+	open := w.Open
+	w.Open = func(i int) (io.ReadCloser, error) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if !e.failed[i] {
+			e.failed[i] = true
+			return failingReader{}, nil
+		}
+		return open(i)
+	}
+	return e.Executor.Execute(ctx, w)
+}
+
+// An attempt that could not read its input is retried, and the retry
+// stores the input it could read, inline or in the bucket.
+func TestARetryReadsTheInputAgain(t *testing.T) {
+	c := startCluster(t, 1)
+	var b strings.Builder
+	for i := 1; i <= 40000; i++ {
+		fmt.Fprintf(&b, "{\"id\":%d,\"name\":\"user %d\",\"tier\":\"pro\"}\n", i, i)
+	}
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"schemas/user.cue": userSchema,
+		"data/big.ndjson":  b.String(),
+		"data/small.json":  `{"id": 1, "name": "ada"}`,
+		"pipeline.yaml":    "version: 1\nstages:\n  users:\n    retry: {max: 1, delay: 10ms}\n    source: {paths: [\"data/*\"]}\n    schema: schemas/user.cue#User\n    outputs:\n      - {format: ndjson, path: out/users.ndjson}\n",
+	} {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := pipeline.Load(filepath.Join(dir, "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, _ := pipeline.Compile(m)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sum, err := engine.Run(ctx, plan, engine.Options{Executor: &flakyOpen{Executor: Executor{JS: c.js}, failed: map[int]bool{}}, ChunkSize: 600 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := sum.Stages[0]; st.Status != engine.StatusOK || st.OK != 40001 || st.Retries != st.Items {
+		t.Fatalf("stage %+v", st)
 	}
 }

@@ -255,7 +255,15 @@ func (wk *Worker) run(ctx context.Context, w *workMsg, data jetstream.ObjectStor
 	parts := &bucketParts{ctx: ctx, data: data, dir: wk.Dir, inline: map[string][]byte{},
 		name: func(n string) string { return partObject(w.Exec, w.Job.Item, w.Job.Attempt, n) }}
 	rep = fn.Run(ctx, w.Job, in, parts)
-	return rep, parts.inline, parts.err
+	if parts.err != nil {
+		// The bucket, where the work is kept, failed (a full store):
+		// the coordinator keeps the stage's outputs rather than write
+		// them without the item.
+		text := "the worker " + wk.Name + " could not store the item's parts: " + parts.err.Error()
+		rep = engine.Report{Failure: &engine.Failure{At: engine.RecordError{Source: w.Job.Name, Message: text}, Text: text, Transient: true, Saving: true}}
+		return rep, nil, nil
+	}
+	return rep, parts.inline, nil
 }
 
 func (wk *Worker) input(ctx context.Context, w *workMsg, data jetstream.ObjectStore) (io.ReadCloser, error) {
