@@ -216,10 +216,13 @@ func (sr *stageRun) finishItem(ctx context.Context, i int) {
 			res.errs = append([]RecordError{re}, res.errs...)
 			err = sr.appendReject(it, res, re)
 		}
-		if err != nil {
+		var se *sourceError
+		if err != nil && !errors.As(err, &se) {
 			// The rejects would miss records: the disk's fault, as
 			// for the parts, so the stage keeps what it has.
 			res.saving, res.saveErr = true, fmt.Errorf("writing the rejects part: %w", err)
+		}
+		if err != nil {
 			res.errs = append(res.errs, RecordError{Source: it.Name, Message: "cannot write the rejects part: " + err.Error()})
 		}
 	}
@@ -298,12 +301,12 @@ func (sr *stageRun) rejectEach(it *item, res *itemResult, re RecordError) error 
 	}
 	in, err := sr.open(it)
 	if err != nil {
-		return err
+		return &sourceError{err}
 	}
 	defer in.Close()
 	dec, closeDec, err := sr.fn.decoder(it.Format, it.Chunk, in)
 	if err != nil {
-		return err
+		return &sourceError{err}
 	}
 	defer closeDec()
 	res.rejects = filepath.Join(sr.r.tmp, sr.n.key+"-"+strconv.Itoa(it.index)+"-failed.part")
@@ -331,7 +334,7 @@ func (sr *stageRun) rejectEach(it *item, res *itemResult, re RecordError) error 
 			res.records++
 			res.failed++
 		case derr != nil:
-			err = derr
+			err = &sourceError{derr}
 		default:
 			res.records++
 			res.failed++
@@ -350,6 +353,13 @@ func (sr *stageRun) rejectEach(it *item, res *itemResult, re RecordError) error 
 	}
 	return err
 }
+
+// sourceError is a failure to read an item's input again for its
+// rejects: the input's, not the disk's.
+type sourceError struct{ err error }
+
+func (e *sourceError) Error() string { return e.err.Error() }
+func (e *sourceError) Unwrap() error { return e.err }
 
 func rejectEntry(source string, errs []RecordError, record, line int, input any) *format.Object {
 	list := make([]any, len(errs))
