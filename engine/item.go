@@ -93,8 +93,7 @@ func (sr *stageRun) recordRemote(i, n int, rep Report, src PartSource) (again bo
 	store := sr.partDir(i, n)
 	for k := range rep.Parts {
 		if err := fetchPart(&rep.Parts[k], src, store.path(rep.Parts[k].Name)); err != nil {
-			var se *saveError
-			sr.results[i] = itemResult{err: err, transient: true, attempts: n, parts: make([]string, len(sr.s.Outputs)), saving: errors.As(err, &se)}
+			sr.results[i] = itemResult{err: err, transient: true, attempts: n, parts: make([]string, len(sr.s.Outputs)), saving: isSaving(err)}
 			for _, p := range rep.Parts[:k+1] {
 				os.Remove(store.path(p.Name))
 			}
@@ -216,8 +215,7 @@ func (sr *stageRun) finishItem(ctx context.Context, i int) {
 			res.errs = append([]RecordError{re}, res.errs...)
 			err = sr.appendReject(it, res, re)
 		}
-		var se *sourceError
-		if err != nil && !errors.As(err, &se) {
+		if isSaving(err) {
 			// The rejects would miss records: the disk's fault, as
 			// for the parts, so the stage keeps what it has.
 			res.saving, res.saveErr = true, fmt.Errorf("writing the rejects part: %w", err)
@@ -260,10 +258,15 @@ func (sr *stageRun) open(it *item) (io.ReadCloser, error) {
 
 // appendReject adds the entry for a failed item to its rejects part, after
 // the part's writer is closed.
-func (sr *stageRun) appendReject(it *item, res *itemResult, re RecordError) error {
+func (sr *stageRun) appendReject(it *item, res *itemResult, re RecordError) (err error) {
 	if sr.s.Rejects == "" {
 		return nil
 	}
+	defer func() {
+		if err != nil {
+			err = &saveError{err} // every step writes
+		}
+	}()
 	if res.rejects == "" {
 		res.rejects = filepath.Join(sr.r.tmp, sr.n.key+"-"+strconv.Itoa(it.index)+"-failed.part")
 	} else if err := sr.r.temps.toFile(res.rejects); err != nil {
@@ -301,19 +304,20 @@ func (sr *stageRun) rejectEach(it *item, res *itemResult, re RecordError) error 
 	}
 	in, err := sr.open(it)
 	if err != nil {
-		return &sourceError{err}
+		return err
 	}
 	defer in.Close()
 	dec, closeDec, err := sr.fn.decoder(it.Format, it.Chunk, in)
 	if err != nil {
-		return &sourceError{err}
+		return err
 	}
 	defer closeDec()
 	res.rejects = filepath.Join(sr.r.tmp, sr.n.key+"-"+strconv.Itoa(it.index)+"-failed.part")
-	out, err := os.Create(res.rejects)
+	file, err := os.Create(res.rejects)
 	if err != nil {
-		return err
+		return &saveError{err}
 	}
+	out := savingWriter{file} // its errors are the disk's; the input's are not
 	enc, err := format.NewEncoder(format.NDJSON, out, format.EncodeOptions{Part: true})
 	for err == nil {
 		rec, derr := dec.Next()
@@ -334,7 +338,7 @@ func (sr *stageRun) rejectEach(it *item, res *itemResult, re RecordError) error 
 			res.records++
 			res.failed++
 		case derr != nil:
-			err = &sourceError{derr}
+			err = derr
 		default:
 			res.records++
 			res.failed++
@@ -353,13 +357,6 @@ func (sr *stageRun) rejectEach(it *item, res *itemResult, re RecordError) error 
 	}
 	return err
 }
-
-// sourceError is a failure to read an item's input again for its
-// rejects: the input's, not the disk's.
-type sourceError struct{ err error }
-
-func (e *sourceError) Error() string { return e.err.Error() }
-func (e *sourceError) Unwrap() error { return e.err }
 
 func rejectEntry(source string, errs []RecordError, record, line int, input any) *format.Object {
 	list := make([]any, len(errs))

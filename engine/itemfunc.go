@@ -97,9 +97,8 @@ func (f *ItemFunc) Run(ctx context.Context, job Job, in io.Reader, parts PartSto
 	var transient, cutOff bool
 	defer func() {
 		if failed != nil {
-			var se *saveError
 			rep.Failure = &Failure{At: failureAt(job.Name, failed), Text: failed.Error(), Transient: transient, CutOff: cutOff,
-				Saving: errors.As(failed, &se)}
+				Saving: isSaving(failed)}
 		}
 	}()
 	if t := f.stage.Timeout; t > 0 {
@@ -274,6 +273,12 @@ type saveError struct{ err error }
 
 func (e *saveError) Error() string { return e.err.Error() }
 func (e *saveError) Unwrap() error { return e.err }
+
+// isSaving reports whether err is a failure to write the item's work.
+func isSaving(err error) bool {
+	var se *saveError
+	return errors.As(err, &se)
+}
 
 // savingWriter marks the errors of a part's writer as saveErrors.
 type savingWriter struct{ w io.WriteCloser }
