@@ -376,9 +376,14 @@ func (d *dispatch) unread(i, n int, ie *inputError) {
 	d.flights[i] = &flight{attempt: n}
 	job := d.w.Job(i, n)
 	text := ie.Error()
-	rep := engine.Report{Failure: &engine.Failure{At: engine.RecordError{Source: job.Name, Message: text}, Text: text, Transient: true}}
-	again, _ := d.w.Record(i, n, rep, nil)
+	again, _ := d.w.Record(i, n, failedReport(job.Name, text, true), nil)
 	d.settle(i, again)
+}
+
+// failedReport is an attempt at the item named name that failed as a
+// whole, for text; transient when another attempt may mend it.
+func failedReport(name, text string, transient bool) engine.Report {
+	return engine.Report{Failure: &engine.Failure{At: engine.RecordError{Source: name, Message: text}, Text: text, Transient: transient}}
 }
 
 func (d *dispatch) readInput(i int) ([]byte, error) {
@@ -463,8 +468,7 @@ func (d *dispatch) answer(ctx context.Context, r any) error {
 		}
 		job := d.w.Job(i, d.flights[i].attempt)
 		text := fmt.Sprintf("handed to a worker %d times without an answer; its workers died or lost contact", r.Deliveries)
-		rep := engine.Report{Failure: &engine.Failure{At: engine.RecordError{Source: job.Name, Message: text}, Text: text}}
-		again, _ := d.w.Record(i, job.Attempt, rep, nil)
+		again, _ := d.w.Record(i, job.Attempt, failedReport(job.Name, text, false), nil)
 		return d.settle(i, again)
 	}
 	return nil

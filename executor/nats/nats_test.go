@@ -86,6 +86,13 @@ stages:
     outputs: [{format: csv, path: out/public.csv}]
 `,
 	}
+	writeFiles(t, dir, files)
+	return dir
+}
+
+// writeFiles writes files, by path under dir.
+func writeFiles(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
 	for name, body := range files {
 		p := filepath.Join(dir, name)
 		os.MkdirAll(filepath.Dir(p), 0o755)
@@ -93,10 +100,16 @@ stages:
 			t.Fatal(err)
 		}
 	}
-	return dir
 }
 
 func run(t *testing.T, dir string, opts engine.Options) *engine.Summary {
+	t.Helper()
+	return runCtx(context.Background(), t, dir, opts)
+}
+
+// runCtx runs dir/pipeline.yaml; the big file is cut in several chunks
+// unless opts says how.
+func runCtx(ctx context.Context, t *testing.T, dir string, opts engine.Options) *engine.Summary {
 	t.Helper()
 	m, err := pipeline.Load(filepath.Join(dir, "pipeline.yaml"))
 	if err != nil {
@@ -106,8 +119,10 @@ func run(t *testing.T, dir string, opts engine.Options) *engine.Summary {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.ChunkSize = 16 << 10 // the big file in several chunks
-	sum, err := engine.Run(context.Background(), plan, opts)
+	if opts.ChunkSize == 0 {
+		opts.ChunkSize = 16 << 10
+	}
+	sum, err := engine.Run(ctx, plan, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -447,34 +462,21 @@ func TestUnreadableInputsFailTheirItems(t *testing.T) {
 				fmt.Fprintf(&b, "{\"id\":%d,\"name\":\"user %d\",\"tier\":\"pro\"}\n", i, i)
 			}
 			dir := t.TempDir()
-			for name, body := range map[string]string{
+			writeFiles(t, dir, map[string]string{
 				"schemas/user.cue": userSchema,
 				"data/big.ndjson":  b.String(),
 				"pipeline.yaml":    "version: 1\nstages:\n  users:\n    source: {paths: [\"data/*\"]}\n    schema: schemas/user.cue#User\n    outputs:\n      - {format: ndjson, path: out/users.ndjson}\n",
-			} {
-				os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
-				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			})
 			ex := &truncating{Executor: Executor{JS: c.js}, path: filepath.Join(dir, "data/big.ndjson"), at: int64(b.Len() / 2)}
-			m, err := pipeline.Load(filepath.Join(dir, "pipeline.yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			plan, _ := pipeline.Compile(m)
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			var mu sync.Mutex
 			var msgs []string
-			sum, err := engine.Run(ctx, plan, engine.Options{Executor: ex, ChunkSize: tc.chunk, OnEvent: func(e engine.Event) {
+			sum := runCtx(ctx, t, dir, engine.Options{Executor: ex, ChunkSize: tc.chunk, OnEvent: func(e engine.Event) {
 				mu.Lock()
 				msgs = append(msgs, e.Msg)
 				mu.Unlock()
 			}})
-			if err != nil {
-				t.Fatal(err)
-			}
 			st := sum.Stages[0]
 			if st.FailedItems == 0 || st.OK == 0 || st.Status != engine.StatusFailed || ctx.Err() != nil {
 				t.Fatalf("stage %+v (context: %v)", st, ctx.Err())
@@ -526,28 +528,15 @@ func TestARetryReadsTheInputAgain(t *testing.T) {
 		fmt.Fprintf(&b, "{\"id\":%d,\"name\":\"user %d\",\"tier\":\"pro\"}\n", i, i)
 	}
 	dir := t.TempDir()
-	for name, body := range map[string]string{
+	writeFiles(t, dir, map[string]string{
 		"schemas/user.cue": userSchema,
 		"data/big.ndjson":  b.String(),
 		"data/small.json":  `{"id": 1, "name": "ada"}`,
 		"pipeline.yaml":    "version: 1\nstages:\n  users:\n    retry: {max: 1, delay: 10ms}\n    source: {paths: [\"data/*\"]}\n    schema: schemas/user.cue#User\n    outputs:\n      - {format: ndjson, path: out/users.ndjson}\n",
-	} {
-		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	m, err := pipeline.Load(filepath.Join(dir, "pipeline.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, _ := pipeline.Compile(m)
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	sum, err := engine.Run(ctx, plan, engine.Options{Executor: &flakyOpen{Executor: Executor{JS: c.js}, failed: map[int]bool{}}, ChunkSize: 600 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sum := runCtx(ctx, t, dir, engine.Options{Executor: &flakyOpen{Executor: Executor{JS: c.js}, failed: map[int]bool{}}, ChunkSize: 600 << 10})
 	if st := sum.Stages[0]; st.Status != engine.StatusOK || st.OK != 40001 || st.Retries != st.Items {
 		t.Fatalf("stage %+v", st)
 	}

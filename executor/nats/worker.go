@@ -227,7 +227,7 @@ func (wk *Worker) handle(ctx context.Context, msg jetstream.Msg, data jetstream.
 	}
 	if err != nil {
 		text := "the worker " + wk.Name + " could not run the item: " + err.Error()
-		rep = engine.Report{Failure: &engine.Failure{At: engine.RecordError{Source: w.Job.Name, Message: text}, Text: text, Transient: true}}
+		rep = failedReport(w.Job.Name, text, true)
 	}
 	answer.Report, answer.Inline = rep, inline
 	if err := wk.publish(ctx, answer); err != nil {
@@ -260,7 +260,8 @@ func (wk *Worker) run(ctx context.Context, w *workMsg, data jetstream.ObjectStor
 		// the coordinator keeps the stage's outputs rather than write
 		// them without the item.
 		text := "the worker " + wk.Name + " could not store the item's parts: " + parts.err.Error()
-		rep = engine.Report{Failure: &engine.Failure{At: engine.RecordError{Source: w.Job.Name, Message: text}, Text: text, Transient: true, Saving: true}}
+		rep = failedReport(w.Job.Name, text, true)
+		rep.Failure.Saving = true
 		return rep, nil, nil
 	}
 	return rep, parts.inline, nil
