@@ -178,26 +178,21 @@ func WriteJSONArray(w io.Writer, n int, seed uint64) error {
 
 // WriteCSV writes the first n records of seed as csv with the columns of
 // #UserFlat. No generated value needs quoting.
-func WriteCSV(w io.Writer, n int, seed uint64) error {
-	bw := bufio.NewWriter(w)
-	bw.WriteString("id,name,email,age,city,zip\n")
-	g := New(seed)
-	for range n {
-		u := g.Next()
-		fmt.Fprintf(bw, "%d,%s,%s,%d,%s,%s\n", u.ID, u.Name, u.Email, u.Age, u.City, u.Zip)
-	}
-	return bw.Flush()
-}
+func WriteCSV(w io.Writer, n int, seed uint64) error { return writeFlat(w, n, seed, ",") }
 
 // WriteTSV writes the first n records of seed as tsv with the columns of
 // #UserFlat.
-func WriteTSV(w io.Writer, n int, seed uint64) error {
+func WriteTSV(w io.Writer, n int, seed uint64) error { return writeFlat(w, n, seed, "\t") }
+
+// writeFlat writes a header row and a row a record, the columns of
+// #UserFlat separated by sep.
+func writeFlat(w io.Writer, n int, seed uint64, sep string) error {
 	bw := bufio.NewWriter(w)
-	bw.WriteString("id\tname\temail\tage\tcity\tzip\n")
+	bw.WriteString(strings.Join([]string{"id", "name", "email", "age", "city", "zip"}, sep) + "\n")
 	g := New(seed)
 	for range n {
 		u := g.Next()
-		fmt.Fprintf(bw, "%d\t%s\t%s\t%d\t%s\t%s\n", u.ID, u.Name, u.Email, u.Age, u.City, u.Zip)
+		bw.WriteString(strings.Join([]string{strconv.Itoa(u.ID), u.Name, u.Email, strconv.Itoa(u.Age), u.City, u.Zip}, sep) + "\n")
 	}
 	return bw.Flush()
 }
