@@ -7,13 +7,10 @@ import (
 	"io"
 	"math/big"
 	"regexp"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"unicode/utf8"
 
 	toml "github.com/pelletier/go-toml/v2"
@@ -172,17 +169,10 @@ func (d *tomlDecoder) decodeBatch() {
 	n := min(len(d.sections)-first, tomlBatch)
 	d.next += n
 	d.batch = make([]tomlParsed, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), n) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
-				rec, err := d.section(first + i)
-				d.batch[i] = tomlParsed{rec, err}
-			}
-		})
-	}
-	wg.Wait()
+	onEveryCore(n, func(i int) {
+		rec, err := d.section(first + i)
+		d.batch[i] = tomlParsed{rec, err}
+	})
 }
 
 // section decodes the i-th [[records]] table alone, with the positions of

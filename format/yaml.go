@@ -345,28 +345,33 @@ func (d *yamlDecoder) parseBatch() error {
 		size += len(c.text)
 	}
 	d.batch = make([]yamlParsed, len(docs))
-	parse := func(i int) {
+	onEveryCore(len(docs), func(i int) {
 		recs, err := d.decodeChunk(docs[i])
 		d.batch[i] = yamlParsed{recs, err}
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(docs))
+	})
+	return nil
+}
+
+// onEveryCore calls f for each of 0 to n-1, on as many cores as there
+// are, and returns when every call has.
+func onEveryCore(n int, f func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
 	if workers <= 1 {
-		for i := range docs {
-			parse(i)
+		for i := range n {
+			f(i)
 		}
-		return nil
+		return
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(docs); i = int(next.Add(1) - 1) {
-				parse(i)
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
 			}
 		})
 	}
 	wg.Wait()
-	return nil
 }
 
 // decodeChunk parses one document: by the fast path when the document is
