@@ -17,13 +17,14 @@ import (
 
 // itemProvenance describes what an item read and wrote, from its result;
 // schema is the stage's, shared by its items.
-func (sr *stageRun) itemProvenance(it *item, res *itemResult, schema *SchemaProvenance) ItemProvenance {
+func (sr *stageRun) itemProvenance(i int, schema *SchemaProvenance) ItemProvenance {
+	it, res := &sr.items[i], &sr.results[i]
 	p := ItemProvenance{ID: sr.s.Name + ":" + it.Key, Source: it.Name, SourceFormat: string(it.Format),
 		Attempts: res.attempts, DurationNS: int64(res.duration), Time: time.Now().UTC(), UpToDate: res.upToDate, Schema: schema}
 	if it.fp != nil {
 		p.InputSHA256 = it.fp.Input
 	}
-	if e := res.entry; e != nil {
+	if e := sr.entryOf(i); e != nil {
 		p.Time = e.Time
 		for _, part := range e.Parts {
 			o := sr.s.Outputs[part.Output]

@@ -167,7 +167,22 @@ func planLine(stage string, upToDate, toRun int, why map[string][]string, output
 // resultOf rebuilds an up-to-date item's result from its journal entry,
 // which names its saved parts.
 func resultOf(e *entry) itemResult {
-	return itemResult{upToDate: true, records: e.Records, ok: e.OK, failed: e.Failed, attempts: e.Attempts, entry: e}
+	return itemResult{upToDate: true, records: e.Records, ok: e.OK, failed: e.Failed, attempts: e.Attempts, journaled: true}
+}
+
+// entryOf is item i's journal entry, which names its saved parts; nil
+// when the item has none from this run or an earlier one it is up to
+// date with. The state holds it: a million results holding a copy each
+// would undo what packing the state saves.
+func (sr *stageRun) entryOf(i int) *entry {
+	res := &sr.results[i]
+	switch {
+	case res.entry != nil:
+		return res.entry
+	case res.journaled:
+		return sr.r.state.item(sr.id(), sr.items[i].Key)
+	}
+	return nil
 }
 
 // recheckParts sends back to run every up-to-date item whose saved parts
@@ -182,7 +197,7 @@ func (sr *stageRun) recheckParts(why map[string][]string) (n int) {
 		if !res.upToDate {
 			continue
 		}
-		bad, err := sr.changedPart(res.entry, packs, buf)
+		bad, err := sr.changedPart(sr.entryOf(i), packs, buf)
 		if err != nil && sr.ctx.Err() != nil {
 			return n
 		}
@@ -224,15 +239,13 @@ func (sr *stageRun) removedItems() []string {
 	st := sr.r.state
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	byKey := st.items[sr.id()]
-	entries, matched := 0, 0
-	for _, e := range byKey {
-		if e.Status != "removed" {
-			entries++
-		}
+	items := st.items[sr.id()]
+	if items == nil {
+		return nil
 	}
+	entries, matched := items.live(), 0
 	for i := range sr.items {
-		if e := byKey[sr.items[i].Key]; e != nil && e.Status != "removed" {
+		if status, ok := items.status(sr.items[i].Key); ok && status != "removed" {
 			matched++
 		}
 	}
@@ -244,9 +257,9 @@ func (sr *stageRun) removedItems() []string {
 		now[sr.items[i].Key] = true
 	}
 	var gone []string
-	for _, e := range byKey {
-		if e.Status != "removed" && !now[e.Key] {
-			gone = append(gone, e.Key)
+	for key, status := range items.statuses() {
+		if status != "removed" && !now[key] {
+			gone = append(gone, key)
 		}
 	}
 	sort.Strings(gone)
@@ -373,9 +386,12 @@ func (sr *stageRun) prevOutputs() []string {
 	return out
 }
 
-// commitResult is what the committer did with an item.
+// commitResult is what the committer did with an item. It keeps the
+// item's entry only when the entry could not be saved: the state holds
+// the others.
 type commitResult struct {
 	set   bool
+	done  bool
 	entry *entry
 	err   error
 }
@@ -390,7 +406,10 @@ func (sr *stageRun) record(i int, it *item, res *itemResult) {
 		Records: res.records, OK: res.ok, Failed: res.failed, Attempts: res.attempts, Duration: int64(res.duration)}
 	cr := &commitResult{set: true, entry: e}
 	job := &commitJob{entry: e, apply: func(err error) {
-		cr.err = err
+		cr.err, cr.done = err, e.Status == "done"
+		if err == nil {
+			cr.entry = nil
+		}
 		sr.mu.Lock()
 		sr.commits[i] = cr
 		sr.mu.Unlock()
@@ -433,7 +452,7 @@ func (sr *stageRun) applyCommits() {
 			continue
 		}
 		res := &sr.results[i]
-		res.entry = cr.entry
+		res.entry, res.journaled = cr.entry, cr.err == nil
 		switch {
 		case cr.err != nil:
 			if res.err == nil {
@@ -443,7 +462,7 @@ func (sr *stageRun) applyCommits() {
 				res.err = fmt.Errorf("saving the item: %w", cr.err)
 				res.failed, res.ok, res.saving = res.records, 0, true
 			}
-		case cr.entry.Status == "done":
+		case cr.done:
 			// Its parts are the entry's now, and its temp files gone.
 			res.parts, res.rejects, res.committed = nil, "", true
 		}
@@ -454,20 +473,16 @@ func (sr *stageRun) applyCommits() {
 // what its parts hold, not where they are, which repacking changes.
 func (sr *stageRun) inputsDigest() string {
 	h := newStringHash()
+	st := sr.r.state
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	items := st.items[sr.id()]
 	for i := range sr.items {
-		e := sr.r.state.item(sr.id(), sr.items[i].Key)
-		if e == nil {
+		if items == nil {
 			h.add("-")
 			continue
 		}
-		h.add(e.Key)
-		h.add(e.Status)
-		for _, p := range e.Parts {
-			h.add(p.SHA256)
-		}
-		if e.Rejects != nil {
-			h.add(e.Rejects.SHA256)
-		}
+		items.hashSaved(h, sr.items[i].Key)
 	}
 	return h.sum()
 }

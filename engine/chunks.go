@@ -40,9 +40,17 @@ func (sr *stageRun) chunksOf(name string, st *fileStat) []format.Chunk {
 		state := sr.r.state
 		state.mu.Lock()
 		defer state.mu.Unlock()
-		for key, e := range state.items[sr.id()] {
+		items := state.items[sr.id()]
+		if items == nil {
+			return
+		}
+		for key := range items.keys() {
 			at := strings.LastIndexByte(key, '@')
-			if at < 0 || e.Status == "removed" || e.Stat == nil {
+			if at < 0 {
+				continue
+			}
+			e := items.get(key)
+			if e.Status == "removed" || e.Stat == nil {
 				continue
 			}
 			c, ok := parseChunkKey(key[at+1:])

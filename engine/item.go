@@ -41,7 +41,10 @@ type itemResult struct {
 	// upToDate items were not run: the journal has their parts. committed
 	// items have moved their parts into the state folder.
 	upToDate, committed bool
-	entry               *entry
+	// journaled is set when the state holds the item's entry; entry is
+	// the entry when it does not (its commit failed).
+	journaled bool
+	entry     *entry
 }
 
 func (r *itemResult) failedAny() bool { return r.err != nil || r.failed > 0 }

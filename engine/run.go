@@ -549,9 +549,11 @@ func (r *runner) dropRemovedStages(plans []*pipeline.Plan) {
 		}
 		r.state.mu.Lock()
 		var items []string
-		for _, it := range r.state.items[g.key] {
-			if it.Status != "removed" {
-				items = append(items, it.Key)
+		if all := r.state.items[g.key]; all != nil {
+			for it := range all.all() {
+				if it.Status != "removed" {
+					items = append(items, it.Key)
+				}
 			}
 		}
 		r.state.mu.Unlock()

@@ -381,7 +381,7 @@ func (sr *stageRun) tally(st *StageSummary) (notRun int) {
 		if res.upToDate {
 			st.UpToDate++
 		}
-		sr.n.items = append(sr.n.items, sr.itemProvenance(&sr.items[i], res, schema))
+		sr.n.items = append(sr.n.items, sr.itemProvenance(i, schema))
 		st.Records += res.records
 		st.OK += res.ok
 		st.Failed += res.failed
@@ -491,7 +491,7 @@ func (sr *stageRun) assemble(g *atomicfile.Group, t target) (string, error) {
 		}
 		if res.upToDate || res.committed {
 			// Saved: the journal entry says where.
-			if p, ok := res.entry.part(t.output); ok {
+			if p, ok := sr.entryOf(i).part(t.output); ok {
 				parts = append(parts, sr.r.state.open(sr.ctx, p, packs))
 			}
 			continue

@@ -225,9 +225,8 @@ type state struct {
 	j     *journal.Journal
 
 	mu sync.Mutex
-	// items holds the latest entry of each item, by stage and key: a map
-	// per stage, so that no key is copied to make a map key.
-	items   map[string]map[string]*entry
+	// items holds the latest entry of each item, by stage.
+	items   map[string]*itemStore
 	stages  map[string]*entry // stage → latest stage entry
 	pending map[string]*entry // stage → a commit begun and not done
 	lastRun *entry            // the previous run's last run entry
@@ -235,7 +234,6 @@ type state struct {
 	bases   map[string]*fingerprint
 	// packSizes are the sizes of the packs reason has looked at.
 	packSizes map[string]int64
-	strings   map[string]string // interned, while the journal is read
 
 	// written are the bases the journal file holds; baseMu keeps an
 	// item's line behind its base's.
@@ -259,13 +257,12 @@ func openState(dir string, force bool) (*state, error) {
 		return nil, err
 	}
 	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), lock: lock, runID: newRunID(),
-		items: map[string]map[string]*entry{}, stages: map[string]*entry{}, pending: map[string]*entry{}, bases: map[string]*fingerprint{}, written: map[string]bool{}}
+		items: map[string]*itemStore{}, stages: map[string]*entry{}, pending: map[string]*entry{}, bases: map[string]*fingerprint{}, written: map[string]bool{}}
 	path := filepath.Join(dir, "journal.ndjson")
 	st.j, err = journal.Open(path, st.load)
-	st.strings = nil
 	var ce *journal.CorruptError
 	if errors.As(err, &ce) && force {
-		st.items, st.stages, st.pending, st.lastRun, st.lines = map[string]map[string]*entry{}, map[string]*entry{}, map[string]*entry{}, nil, 0
+		st.items, st.stages, st.pending, st.lastRun, st.lines = map[string]*itemStore{}, map[string]*entry{}, map[string]*entry{}, nil, 0
 		st.bases, st.written = map[string]*fingerprint{}, map[string]bool{}
 		if err = os.Remove(path); err == nil {
 			st.j, err = journal.Open(path, st.load)
@@ -361,13 +358,6 @@ func (st *state) load(line []byte) error {
 		}
 		return nil
 	}
-	// A million entries name a few runs, stages and packs: keep one copy.
-	e.Run, e.Stage = st.intern(e.Run), st.intern(e.Stage)
-	for i := range e.Parts {
-		if e.Parts[i].packed() {
-			e.Parts[i].File = st.intern(e.Parts[i].File)
-		}
-	}
 	if fp := e.FP; fp != nil && fp.Base != "" {
 		// The strings are the base's, shared by its items. A base the
 		// journal lost leaves them empty: the item runs again.
@@ -379,11 +369,12 @@ func (st *state) load(line []byte) error {
 	return st.index(&e)
 }
 
-// allItems yields the latest entry of every item of every stage.
+// allItems yields a copy of the latest entry of every item of every
+// stage; put stores a changed one.
 func (st *state) allItems() iter.Seq[*entry] {
 	return func(yield func(*entry) bool) {
-		for _, byKey := range st.items {
-			for _, e := range byKey {
+		for _, items := range st.items {
+			for e := range items.all() {
 				if !yield(e) {
 					return
 				}
@@ -392,28 +383,29 @@ func (st *state) allItems() iter.Seq[*entry] {
 	}
 }
 
-// intern returns the copy of s the state keeps.
-func (st *state) intern(s string) string {
-	if st.strings == nil {
-		st.strings = map[string]string{}
+// savedParts yields where the parts of every item not removed are.
+func (st *state) savedParts() iter.Seq[partRef] {
+	return func(yield func(partRef) bool) {
+		for _, items := range st.items {
+			for p := range items.savedParts() {
+				if !yield(p) {
+					return
+				}
+			}
+		}
 	}
-	if v, ok := st.strings[s]; ok {
-		return v
-	}
-	st.strings[s] = s
-	return s
 }
 
 // index keeps an entry as the latest of its item or stage.
 func (st *state) index(e *entry) error {
 	switch e.Type {
 	case "item":
-		byKey := st.items[e.Stage]
-		if byKey == nil {
-			byKey = map[string]*entry{}
-			st.items[e.Stage] = byKey
+		items := st.items[e.Stage]
+		if items == nil {
+			items = newItemStore(e.Stage)
+			st.items[e.Stage] = items
 		}
-		byKey[e.Key] = e
+		items.put(e)
 	case "stage":
 		if e.Status == "removed" {
 			delete(st.stages, e.Stage)
@@ -439,7 +431,7 @@ func readState(dir string) (*state, error) {
 	if err := checkStateDir(dir); err != nil {
 		return nil, err
 	}
-	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), items: map[string]map[string]*entry{}, stages: map[string]*entry{}, pending: map[string]*entry{},
+	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), items: map[string]*itemStore{}, stages: map[string]*entry{}, pending: map[string]*entry{},
 		bases: map[string]*fingerprint{}, written: map[string]bool{}}
 	if err := journal.Read(filepath.Join(dir, "journal.ndjson"), st.load); err != nil {
 		var ce *journal.CorruptError
@@ -513,10 +505,14 @@ func (st *state) diskForm(e *entry, written map[string]bool, write func(any) err
 	return &d, nil
 }
 
+// item returns a copy of the latest entry of an item, or nil.
 func (st *state) item(stage, key string) *entry {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return st.items[stage][key]
+	if items := st.items[stage]; items != nil {
+		return items.get(key)
+	}
+	return nil
 }
 
 func (st *state) stage(stage string) *entry {
@@ -661,8 +657,8 @@ func (st *state) close(status string) error {
 // journal replaces the old by rename: a crash leaves one or the other.
 func (st *state) compact(force bool) error {
 	live := len(st.stages) + 1
-	for _, byKey := range st.items {
-		live += len(byKey)
+	for _, items := range st.items {
+		live += items.len()
 	}
 	if st.lines < 2*live+1000 && !force {
 		return nil
@@ -673,9 +669,9 @@ func (st *state) compact(force bool) error {
 		enc := json.NewEncoder(bw)
 		written := map[string]bool{}
 		for _, stage := range slices.Sorted(maps.Keys(st.items)) {
-			byKey := st.items[stage]
-			for _, k := range slices.Sorted(maps.Keys(byKey)) {
-				if e := byKey[k]; e.Status != "removed" {
+			items := st.items[stage]
+			for _, k := range slices.Sorted(items.keys()) {
+				if e := items.get(k); e.Status != "removed" {
 					d, err := st.diskForm(e, written, enc.Encode)
 					if err == nil {
 						err = enc.Encode(d)
@@ -707,13 +703,8 @@ func (st *state) compact(force bool) error {
 // that changed or went away, and packs none of whose parts is used.
 func (st *state) collect() {
 	live := map[string]bool{}
-	for e := range st.allItems() {
-		if e.Status == "removed" {
-			continue
-		}
-		for _, p := range e.allParts() {
-			live[p.File] = true
-		}
+	for p := range st.savedParts() {
+		live[p.File] = true
 	}
 	names, _ := os.ReadDir(st.parts)
 	for _, n := range names {
@@ -735,19 +726,12 @@ var repackMin int64 = 4 << 20
 // be rewritten before the old packs go.
 func (st *state) repack() (bool, error) {
 	used := map[string]int64{}
-	var refs []*partRef
-	for e := range st.allItems() {
-		if e.Status == "removed" {
-			continue
-		}
-		for _, p := range e.partRefs() {
-			// A journal edited to name a file outside the parts
-			// folder, or a section outside a pack, is never read:
-			// reason sends such an item to run again.
-			if p.packed() && partName.MatchString(p.File) && p.Offset >= 0 && p.Size >= 0 {
-				used[p.File] += p.Size
-				refs = append(refs, p)
-			}
+	for p := range st.savedParts() {
+		// A journal edited to name a file outside the parts folder, or
+		// a section outside a pack, is never read: reason sends such an
+		// item to run again.
+		if p.packed() && partName.MatchString(p.File) && p.Offset >= 0 && p.Size >= 0 {
+			used[p.File] += p.Size
 		}
 	}
 	sparse, wasted := map[string]bool{}, int64(0)
@@ -764,8 +748,24 @@ func (st *state) repack() (bool, error) {
 	if wasted < repackMin {
 		return false, nil
 	}
+	// The entries are copies: keep those that change, to store them.
+	var refs []*partRef
+	var changed []*entry
+	for e := range st.allItems() {
+		if e.Status == "removed" {
+			continue
+		}
+		n := len(refs)
+		for _, p := range e.partRefs() {
+			if sparse[p.File] && p.Offset >= 0 && p.Size >= 0 {
+				refs = append(refs, p)
+			}
+		}
+		if len(refs) > n {
+			changed = append(changed, e)
+		}
+	}
 	// Copy in the order of the old packs, so that reads go forward.
-	refs = slices.DeleteFunc(refs, func(p *partRef) bool { return !sparse[p.File] })
 	slices.SortFunc(refs, func(a, b *partRef) int {
 		if c := strings.Compare(a.File, b.File); c != 0 {
 			return c
@@ -804,6 +804,9 @@ func (st *state) repack() (bool, error) {
 	}
 	for i, p := range refs {
 		*p = moved[i]
+	}
+	for _, e := range changed {
+		st.items[e.Stage].put(e)
 	}
 	return true, nil
 }
@@ -857,6 +860,11 @@ func newStringHash() stringHash { return stringHash{sha256.New()} }
 
 func (s stringHash) add(p string) {
 	io.WriteString(s.h, p)
+	s.h.Write([]byte{0})
+}
+
+func (s stringHash) addBytes(p []byte) {
+	s.h.Write(p)
 	s.h.Write([]byte{0})
 }
 

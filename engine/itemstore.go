@@ -1,0 +1,563 @@
+package engine
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"hash/maphash"
+	"iter"
+	"time"
+)
+
+// itemStore holds the latest journal entry of every item of one stage,
+// packed into blocks of bytes. As structs, a million items were 650 bytes
+// each and some six million objects for the collector to walk on every
+// cycle; packed, they are about 200 bytes each and no objects at all. An
+// entry is unpacked when asked for, as a copy: changing it changes the
+// store only through put.
+type itemStore struct {
+	stage  string
+	seed   maphash.Seed
+	blocks [][]byte
+	// at finds a key's latest record by the key's hash; clash holds the
+	// keys whose hash an earlier key already has.
+	at    map[uint64]uint64
+	clash map[string]uint64
+	// names are the strings that many records share (runs, statuses,
+	// packs), and bases the fingerprints a stage's items share.
+	names  []string
+	nameAt map[string]uint64
+	bases  []fingerprint
+	baseAt map[fingerprint]uint64
+	// size and waste are the bytes of all records and of replaced ones.
+	size, waste int
+}
+
+func newItemStore(stage string) *itemStore {
+	return &itemStore{stage: stage, seed: maphash.MakeSeed(), at: map[uint64]uint64{}, nameAt: map[string]uint64{}, baseAt: map[fingerprint]uint64{}}
+}
+
+// storeBlock is the size of a block of records; a larger record has a
+// block of its own.
+const storeBlock = 256 << 10
+
+// len is the number of items.
+func (s *itemStore) len() int { return len(s.at) + len(s.clash) }
+
+// get returns a copy of the latest entry of key, or nil.
+func (s *itemStore) get(key string) *entry {
+	pos, ok := s.find(key)
+	if !ok {
+		return nil
+	}
+	return s.entryAt(pos)
+}
+
+func (s *itemStore) find(key string) (uint64, bool) {
+	pos, ok := s.at[maphash.String(s.seed, key)]
+	if !ok {
+		return 0, false
+	}
+	if s.keyIs(pos, key) {
+		return pos, true
+	}
+	pos, ok = s.clash[key]
+	return pos, ok
+}
+
+// status returns the status of key's latest entry, and whether it has
+// one, without unpacking the rest.
+func (s *itemStore) status(key string) (string, bool) {
+	pos, ok := s.find(key)
+	if !ok {
+		return "", false
+	}
+	r := s.reader(pos)
+	r.skip()
+	return s.names[r.uvarint()], true
+}
+
+// statuses yields every item's key and status.
+func (s *itemStore) statuses() iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for pos := range s.positions() {
+			r := s.reader(pos)
+			key := r.str()
+			if !yield(key, s.names[r.uvarint()]) {
+				return
+			}
+		}
+	}
+}
+
+// live counts the items whose latest entry is not "removed".
+func (s *itemStore) live() int {
+	n := 0
+	for pos := range s.positions() {
+		r := s.reader(pos)
+		r.skip()
+		if s.names[r.uvarint()] != "removed" {
+			n++
+		}
+	}
+	return n
+}
+
+// savedParts yields where the parts of every item not removed are, with
+// their sums left out: what collecting and repacking parts look at.
+func (s *itemStore) savedParts() iter.Seq[partRef] {
+	return func(yield func(partRef) bool) {
+		for pos := range s.positions() {
+			r := s.reader(pos)
+			r.skip()
+			if s.names[r.uvarint()] == "removed" {
+				continue
+			}
+			r.uvarint() // run
+			r.skip()    // error
+			if r.uvarint() == 1 {
+				r.skipSum()
+				r.uvarint()
+			}
+			if r.uvarint() == 1 {
+				r.varint()
+				r.varint()
+				r.varint()
+				r.uvarint()
+				r.uvarint()
+			}
+			n := r.uvarint()
+			for ; n > 0; n-- {
+				if !yield(s.unpackPartLean(&r)) {
+					return
+				}
+			}
+			if r.uvarint() == 1 && !yield(s.unpackPartLean(&r)) {
+				return
+			}
+		}
+	}
+}
+
+// hashSaved adds to h what the latest entry of key says its parts hold,
+// as inputsDigest hashes it, without unpacking the entry.
+func (s *itemStore) hashSaved(h stringHash, key string) {
+	pos, ok := s.find(key)
+	if !ok {
+		h.add("-")
+		return
+	}
+	r := s.reader(pos)
+	r.skip()
+	h.add(key)
+	h.add(s.names[r.uvarint()])
+	r.uvarint() // run
+	r.skip()    // error
+	if r.uvarint() == 1 {
+		r.skipSum()
+		r.uvarint()
+	}
+	if r.uvarint() == 1 {
+		r.varint()
+		r.varint()
+		r.varint()
+		r.uvarint()
+		r.uvarint()
+	}
+	var buf [64]byte
+	part := func() {
+		r.varint()
+		if r.uvarint() == 1 {
+			r.uvarint()
+		} else {
+			r.skip()
+		}
+		r.varint()
+		h.addBytes(r.sumInto(buf[:0]))
+		r.varint()
+		r.varint()
+	}
+	for n := r.uvarint(); n > 0; n-- {
+		part()
+	}
+	if r.uvarint() == 1 {
+		part()
+	}
+}
+
+// put packs e as the latest entry of its key.
+func (s *itemStore) put(e *entry) {
+	pos := s.add(s.pack(e))
+	h := maphash.String(s.seed, e.Key)
+	old, ok := s.at[h]
+	switch {
+	case !ok:
+		s.at[h] = pos
+		return
+	case s.keyAt(old) == e.Key:
+		s.at[h] = pos
+	default:
+		if s.clash == nil {
+			s.clash = map[string]uint64{}
+		}
+		if old, ok = s.clash[e.Key]; !ok {
+			s.clash[e.Key] = pos
+			return
+		}
+		s.clash[e.Key] = pos
+	}
+	s.waste += s.recordLen(old)
+	if s.waste > 64<<20 && s.waste > s.size/2 {
+		s.repack()
+	}
+}
+
+// all yields a copy of every item's latest entry.
+func (s *itemStore) all() iter.Seq[*entry] {
+	return func(yield func(*entry) bool) {
+		for pos := range s.positions() {
+			if !yield(s.entryAt(pos)) {
+				return
+			}
+		}
+	}
+}
+
+// keys yields every item's key.
+func (s *itemStore) keys() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for pos := range s.positions() {
+			if !yield(s.keyAt(pos)) {
+				return
+			}
+		}
+	}
+}
+
+func (s *itemStore) positions() iter.Seq[uint64] {
+	return func(yield func(uint64) bool) {
+		for _, pos := range s.at {
+			if !yield(pos) {
+				return
+			}
+		}
+		for _, pos := range s.clash {
+			if !yield(pos) {
+				return
+			}
+		}
+	}
+}
+
+// add appends a record to the last block, or to a new one, and returns
+// its position: the block's index and the offset in it.
+func (s *itemStore) add(rec []byte) uint64 {
+	n := len(s.blocks)
+	if n == 0 || len(s.blocks[n-1])+len(rec) > cap(s.blocks[n-1]) {
+		s.blocks = append(s.blocks, make([]byte, 0, max(storeBlock, len(rec))))
+		n++
+	}
+	b := s.blocks[n-1]
+	pos := uint64(n-1)<<32 | uint64(len(b))
+	s.blocks[n-1] = append(b, rec...)
+	s.size += len(rec)
+	return pos
+}
+
+// repack copies the latest records into new blocks, once replaced ones
+// take most of the room.
+func (s *itemStore) repack() {
+	old := s.blocks
+	s.blocks, s.size, s.waste = nil, 0, 0
+	move := func(pos uint64) uint64 {
+		b := old[pos>>32][uint32(pos):]
+		return s.add(b[:s.lenOf(b)])
+	}
+	for h, pos := range s.at {
+		s.at[h] = move(pos)
+	}
+	for k, pos := range s.clash {
+		s.clash[k] = move(pos)
+	}
+}
+
+func (s *itemStore) record(pos uint64) []byte { return s.blocks[pos>>32][uint32(pos):] }
+
+func (s *itemStore) recordLen(pos uint64) int { return s.lenOf(s.record(pos)) }
+
+// lenOf reads a record's length, which leads it.
+func (s *itemStore) lenOf(b []byte) int {
+	n, w := binary.Uvarint(b)
+	return w + int(n)
+}
+
+func (s *itemStore) keyAt(pos uint64) string {
+	r := s.reader(pos)
+	return r.str()
+}
+
+func (s *itemStore) keyIs(pos uint64, key string) bool {
+	r := s.reader(pos)
+	n := int(r.uvarint())
+	return string(r.b[r.i:r.i+n]) == key // compared in place: no copy
+}
+
+// reader reads the record at pos from its first field.
+func (s *itemStore) reader(pos uint64) recordReader {
+	r := recordReader{b: s.record(pos)}
+	r.uvarint() // length
+	return r
+}
+
+// name returns the index of a shared string, adding it when new.
+func (s *itemStore) name(v string) uint64 {
+	if i, ok := s.nameAt[v]; ok {
+		return i
+	}
+	i := uint64(len(s.names))
+	s.names = append(s.names, v)
+	s.nameAt[v] = i
+	return i
+}
+
+func (s *itemStore) base(fp fingerprint) uint64 {
+	fp.Input = ""
+	if i, ok := s.baseAt[fp]; ok {
+		return i
+	}
+	i := uint64(len(s.bases))
+	s.bases = append(s.bases, fp)
+	s.baseAt[fp] = i
+	return i
+}
+
+// pack writes an item entry as a record: its length, then its fields.
+// The fields an item entry never has (outputs, inputs, renames, then)
+// are not kept.
+func (s *itemStore) pack(e *entry) []byte {
+	var w recordWriter
+	w.str(e.Key)
+	w.uvarint(s.name(e.Status))
+	w.uvarint(s.name(e.Run))
+	w.str(e.Error)
+	if fp := e.FP; fp != nil {
+		w.uvarint(1)
+		w.sum(fp.Input)
+		w.uvarint(s.base(*fp))
+	} else {
+		w.uvarint(0)
+	}
+	if st := e.Stat; st != nil {
+		w.uvarint(1)
+		w.varint(st.Size)
+		w.varint(st.Mtime)
+		w.varint(st.Ctime)
+		w.uvarint(st.Ino)
+		w.uvarint(st.Dev)
+	} else {
+		w.uvarint(0)
+	}
+	w.uvarint(uint64(len(e.Parts)))
+	for _, p := range e.Parts {
+		s.packPart(&w, p)
+	}
+	if e.Rejects != nil {
+		w.uvarint(1)
+		s.packPart(&w, *e.Rejects)
+	} else {
+		w.uvarint(0)
+	}
+	for _, n := range []int{e.Records, e.OK, e.Failed, e.Attempts} {
+		w.varint(int64(n))
+	}
+	w.varint(e.Duration)
+	if e.Time.IsZero() {
+		w.uvarint(0)
+	} else {
+		w.uvarint(1)
+		w.varint(e.Time.Unix())
+		w.uvarint(uint64(e.Time.Nanosecond()))
+		_, off := e.Time.Zone()
+		w.varint(int64(off))
+	}
+	rec := binary.AppendUvarint(make([]byte, 0, len(w.b)+3), uint64(len(w.b)))
+	return append(rec, w.b...)
+}
+
+func (s *itemStore) packPart(w *recordWriter, p partRef) {
+	w.varint(int64(p.Output))
+	if p.packed() {
+		w.uvarint(1)
+		w.uvarint(s.name(p.File))
+	} else {
+		w.uvarint(0)
+		w.str(p.File)
+	}
+	w.varint(p.Offset)
+	w.sum(p.SHA256)
+	w.varint(p.Size)
+	w.varint(int64(p.Records))
+}
+
+// entryAt unpacks the record at pos.
+func (s *itemStore) entryAt(pos uint64) *entry {
+	r := s.reader(pos)
+	e := &entry{Type: "item", Stage: s.stage, Key: r.str()}
+	e.Status = s.names[r.uvarint()]
+	e.Run = s.names[r.uvarint()]
+	e.Error = r.str()
+	if r.uvarint() == 1 {
+		input := r.sum()
+		fp := s.bases[r.uvarint()]
+		fp.Input = input
+		e.FP = &fp
+	}
+	if r.uvarint() == 1 {
+		e.Stat = &fileStat{Size: r.varint(), Mtime: r.varint(), Ctime: r.varint(), Ino: r.uvarint(), Dev: r.uvarint()}
+	}
+	if n := r.uvarint(); n > 0 {
+		e.Parts = make([]partRef, n)
+		for i := range e.Parts {
+			e.Parts[i] = s.unpackPart(&r)
+		}
+	}
+	if r.uvarint() == 1 {
+		p := s.unpackPart(&r)
+		e.Rejects = &p
+	}
+	e.Records, e.OK, e.Failed, e.Attempts = int(r.varint()), int(r.varint()), int(r.varint()), int(r.varint())
+	e.Duration = r.varint()
+	if r.uvarint() == 1 {
+		sec, nsec, off := r.varint(), r.uvarint(), r.varint()
+		e.Time = time.Unix(sec, int64(nsec)).UTC()
+		if off != 0 {
+			e.Time = e.Time.In(time.FixedZone("", int(off)))
+		}
+	}
+	return e
+}
+
+func (s *itemStore) unpackPart(r *recordReader) partRef {
+	return s.readPart(r, true)
+}
+
+func (s *itemStore) unpackPartLean(r *recordReader) partRef {
+	return s.readPart(r, false)
+}
+
+// readPart reads a part, with its sum or without.
+func (s *itemStore) readPart(r *recordReader, sum bool) partRef {
+	p := partRef{Output: int(r.varint())}
+	if r.uvarint() == 1 {
+		p.File = s.names[r.uvarint()]
+	} else {
+		p.File = r.str()
+	}
+	p.Offset = r.varint()
+	if sum {
+		p.SHA256 = r.sum()
+	} else {
+		r.skipSum()
+	}
+	p.Size = r.varint()
+	p.Records = int(r.varint())
+	return p
+}
+
+// recordWriter appends a record's fields.
+type recordWriter struct{ b []byte }
+
+func (w *recordWriter) uvarint(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
+func (w *recordWriter) varint(v int64)   { w.b = binary.AppendVarint(w.b, v) }
+
+func (w *recordWriter) str(v string) {
+	w.uvarint(uint64(len(v)))
+	w.b = append(w.b, v...)
+}
+
+// sum writes a sha256 in lowercase hex as its 32 bytes, and any other
+// string (a journal may have been edited) as it is.
+func (w *recordWriter) sum(v string) {
+	if len(v) == 64 && isLowerHex(v) {
+		w.uvarint(1)
+		w.b, _ = hex.AppendDecode(w.b, []byte(v)) // lower hex: cannot fail
+		return
+	}
+	w.uvarint(0)
+	w.str(v)
+}
+
+func isLowerHex(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// recordReader reads the fields recordWriter wrote. Records are the
+// store's own, never read from outside, so a short one is a bug.
+type recordReader struct {
+	b []byte
+	i int
+}
+
+var errShortRecord = errors.New("engine: item record cut short")
+
+func (r *recordReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b[r.i:])
+	if n <= 0 {
+		panic(errShortRecord)
+	}
+	r.i += n
+	return v
+}
+
+func (r *recordReader) varint() int64 {
+	v, n := binary.Varint(r.b[r.i:])
+	if n <= 0 {
+		panic(errShortRecord)
+	}
+	r.i += n
+	return v
+}
+
+func (r *recordReader) str() string {
+	n := int(r.uvarint())
+	v := string(r.b[r.i : r.i+n])
+	r.i += n
+	return v
+}
+
+func (r *recordReader) skip() { r.i += int(r.uvarint()) }
+
+func (r *recordReader) skipSum() {
+	if r.uvarint() == 1 {
+		r.i += 32
+		return
+	}
+	r.skip()
+}
+
+// sumInto appends what sum would return to b.
+func (r *recordReader) sumInto(b []byte) []byte {
+	if r.uvarint() == 1 {
+		b = hex.AppendEncode(b, r.b[r.i:r.i+32])
+		r.i += 32
+		return b
+	}
+	n := int(r.uvarint())
+	b = append(b, r.b[r.i:r.i+n]...)
+	r.i += n
+	return b
+}
+
+func (r *recordReader) sum() string {
+	if r.uvarint() == 1 {
+		v := hex.EncodeToString(r.b[r.i : r.i+32])
+		r.i += 32
+		return v
+	}
+	return r.str()
+}

@@ -1,0 +1,107 @@
+package engine
+
+import (
+	"fmt"
+	"hash/maphash"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestItemStoreKeepsEveryField packs entries of every shape and unpacks
+// them unchanged: a field the store dropped would be a journal that
+// forgets, after compaction, what it recorded.
+func TestItemStoreKeepsEveryField(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	at := time.Date(2026, 12, 2, 5, 10, 55, 650447117, time.UTC)
+	cases := []*entry{
+		{Key: "data/a.json", Status: "done", Run: "r1", FP: &fingerprint{Input: sum, Schema: "s", Transform: "t", Settings: "x", Version: "v1"},
+			Stat:    &fileStat{Size: 125, Mtime: 1796183213472435161, Ctime: -5, Ino: 1<<64 - 1, Dev: 65024},
+			Parts:   []partRef{{Output: 0, File: "7899f8b3ca5d58840b963433d797e1ef.pack", Offset: 112, SHA256: sum, Size: 112, Records: 1}, {Output: 2, File: strings.Repeat("c", 32) + "-2.part", SHA256: "NOT-HEX", Size: 1 << 40, Records: 1 << 33}},
+			Records: 3, OK: 2, Failed: 1, Attempts: 4, Duration: 361489, Time: at},
+		{Key: "data/b.json", Status: "failed", Run: "r2", Error: "parse: bad\nline 2", FP: &fingerprint{Input: strings.ToUpper(sum)}, Time: at.In(time.FixedZone("", 3600))},
+		{Key: "data/c.json", Status: "done", Rejects: &partRef{Output: -1, File: "x.pack", SHA256: "", Records: 2}},
+		{Key: "", Status: "removed", Run: "r3"},
+		{Key: "a\x00b@4096-8192", Status: "something new", Time: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC)},
+	}
+	s := newItemStore("m.yaml#users")
+	for _, e := range cases {
+		s.put(e)
+	}
+	if s.len() != len(cases) {
+		t.Fatalf("len = %d, want %d", s.len(), len(cases))
+	}
+	for _, want := range cases {
+		want.Type, want.Stage = "item", "m.yaml#users"
+		got := s.get(want.Key)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("get(%q) =\n %+v\nwant\n %+v", want.Key, got, want)
+		}
+		if !got.Time.Equal(want.Time) {
+			t.Errorf("time of %q = %v, want %v", want.Key, got.Time, want.Time)
+		}
+	}
+	if s.get("data/none") != nil {
+		t.Error("get of a key never put is not nil")
+	}
+}
+
+// TestItemStoreLatestWins puts many versions of many keys, some of whose
+// hashes collide, and checks that each key gives its last version, that
+// iteration yields each key once, and that replaced records are
+// reclaimed.
+func TestItemStoreLatestWins(t *testing.T) {
+	s := newItemStore("st")
+	const keys, versions = 300, 5
+	for v := range versions {
+		for k := range keys {
+			s.put(&entry{Key: fmt.Sprintf("k%03d", k), Status: "done", Records: v, Error: strings.Repeat("e", 1000)})
+		}
+	}
+	var got []string
+	for e := range s.all() {
+		if e.Records != versions-1 {
+			t.Errorf("%s: records = %d, want the last version's %d", e.Key, e.Records, versions-1)
+		}
+		got = append(got, e.Key)
+	}
+	if len(got) != keys || len(slices.Compact(slices.Sorted(slices.Values(got)))) != keys {
+		t.Fatalf("all yielded %d keys, %d distinct; want %d", len(got), len(slices.Compact(slices.Sorted(slices.Values(got)))), keys)
+	}
+	if s.waste != (versions-1)*keys*s.recordLen(s.at[maphash.String(s.seed, "k000")]) {
+		t.Errorf("waste = %d after %d replacements", s.waste, (versions-1)*keys)
+	}
+	s.repack()
+	if s.waste != 0 || len(s.blocks) != 2 {
+		t.Errorf("after repack: waste %d, %d blocks", s.waste, len(s.blocks))
+	}
+	for k := range keys {
+		if e := s.get(fmt.Sprintf("k%03d", k)); e == nil || e.Records != versions-1 {
+			t.Fatalf("after repack, k%03d = %+v", k, e)
+		}
+	}
+}
+
+// TestItemStoreHashClash forces two keys onto one hash, as a 64-bit hash
+// of a billion keys may: each must still find its own entry.
+func TestItemStoreHashClash(t *testing.T) {
+	s := newItemStore("st")
+	s.put(&entry{Key: "a", Status: "done", Records: 1})
+	// Stand in for a clash: point b's hash at a's record, as put would
+	// find it, then put b and a again.
+	hb := maphash.String(s.seed, "b")
+	s.at[hb] = s.at[maphash.String(s.seed, "a")]
+	s.put(&entry{Key: "b", Status: "done", Records: 2})
+	s.put(&entry{Key: "b", Status: "done", Records: 3})
+	if e := s.get("b"); e == nil || e.Records != 3 {
+		t.Fatalf("b = %+v, want records 3 from the clash map", e)
+	}
+	if e := s.get("a"); e == nil || e.Records != 1 {
+		t.Fatalf("a = %+v", e)
+	}
+	if len(s.clash) != 1 {
+		t.Fatalf("clash holds %d keys, want 1", len(s.clash))
+	}
+}
