@@ -127,6 +127,9 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	}
 	st.Items = len(sr.items)
 	defer sr.cleanup()
+	if len(sr.items) >= manyItems {
+		defer processGC.lower()()
+	}
 	toRun, intact := sr.decide(targets)
 	sr.toRun = toRun
 	switch {
@@ -136,9 +139,6 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 		sr.upToDate(st)
 	default:
 		defer sr.elided(st)
-		if toRun >= manyItems {
-			defer processGC.lower()()
-		}
 		sr.execute()
 		if sr.settle(st) {
 			sr.commit(st, targets)
