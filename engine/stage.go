@@ -481,51 +481,44 @@ func (sr *stageRun) targets() ([]target, error) {
 // the group, and returns the sha256 of what it wrote; "" when it wrote
 // nothing.
 func (sr *stageRun) assemble(g *atomicfile.Group, t target) (string, error) {
-	var parts []io.Reader
 	packs := &packFile{}
 	defer packs.Close()
-	for _, i := range t.items {
-		res := &sr.results[i]
-		if t.output >= 0 && (res.err != nil || res.notRun) {
-			continue
-		}
-		if res.upToDate || res.committed {
-			// Saved: the journal entry says where.
-			if p, ok := sr.entryOf(i).part(t.output); ok {
-				parts = append(parts, sr.r.state.open(sr.ctx, p, packs))
+	// The parts are made as the join reads them: a million readers held
+	// at once were a tenth of a first run's peak memory.
+	parts := func(yield func(io.Reader) bool) {
+		for _, i := range t.items {
+			if p := sr.partOf(t, i, packs); p != nil {
+				more := yield(p)
+				p.Close()
+				if !more {
+					return
+				}
 			}
-			continue
-		}
-		p := res.rejects
-		if t.output >= 0 {
-			p = res.parts[t.output]
-		}
-		if p != "" {
-			parts = append(parts, sr.r.temps.lazy(sr.ctx, p))
 		}
 	}
-	if t.perSource && len(parts) == 0 {
+	some := false
+	for _, i := range t.items {
+		if some = sr.partOf(t, i, packs) != nil; some {
+			break
+		}
+	}
+	if t.perSource && !some {
 		return "", nil
 	}
-	if header := format.HeaderLine(t.format, sr.columns); len(parts) == 0 && header != nil && len(sr.columns) > 0 {
+	if header := format.HeaderLine(t.format, sr.columns); !some && header != nil && len(sr.columns) > 0 {
 		// Every record was rejected: the file still says its columns.
-		parts = append(parts, &lazyFile{ctx: sr.ctx, r: bytes.NewReader(header)})
+		parts = func(yield func(io.Reader) bool) { yield(bytes.NewReader(header)) }
 	}
 	h := sha256.New()
 	var lines lineCount
 	err := g.Write(t.path, func(w io.Writer) error {
-		defer func() {
-			for _, p := range parts {
-				p.(*lazyFile).Close()
-			}
-		}()
 		// The hash is of the bytes on disk, compressed or not; the line
 		// count, of the records.
 		cw, err := format.Compress(format.CompressionOf(t.path), io.MultiWriter(w, h))
 		if err != nil {
 			return err
 		}
-		if err := format.Join(t.format, io.MultiWriter(cw, &lines), parts...); err != nil {
+		if err := format.JoinSeq(t.format, io.MultiWriter(cw, &lines), parts); err != nil {
 			return err
 		}
 		return cw.Close()
@@ -537,6 +530,29 @@ func (sr *stageRun) assemble(g *atomicfile.Group, t target) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// partOf is the part of item i that target t joins, unopened, or nil.
+func (sr *stageRun) partOf(t target, i int, packs *packFile) *lazyFile {
+	res := &sr.results[i]
+	if t.output >= 0 && (res.err != nil || res.notRun) {
+		return nil
+	}
+	if res.upToDate || res.committed {
+		// Saved: the journal entry says where.
+		if p, ok := sr.entryOf(i).part(t.output); ok {
+			return sr.r.state.open(sr.ctx, p, packs)
+		}
+		return nil
+	}
+	p := res.rejects
+	if t.output >= 0 {
+		p = res.parts[t.output]
+	}
+	if p == "" {
+		return nil
+	}
+	return sr.r.temps.lazy(sr.ctx, p)
 }
 
 // removeStaleTemps deletes the temp files a killed run left beside the

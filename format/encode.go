@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"slices"
 	"sync"
 )
 
@@ -163,6 +165,12 @@ func (e *Encoder) Close() error {
 // Join writes the parts, each made by an encoder with Part set, to w as one
 // file of format f: one header, brackets and separators where f needs them.
 func Join(f Format, w io.Writer, parts ...io.Reader) error {
+	return JoinSeq(f, w, slices.Values(parts))
+}
+
+// JoinSeq is Join of parts made as they are read, so that an output of a
+// million parts never holds a million readers.
+func JoinSeq(f Format, w io.Writer, parts iter.Seq[io.Reader]) error {
 	c, err := codecOf(f)
 	if err != nil {
 		return err
@@ -172,7 +180,9 @@ func Join(f Format, w io.Writer, parts ...io.Reader) error {
 	wrote := false
 	var header []byte
 	br := bufio.NewReaderSize(nil, 64<<10) // one for every part
-	for i, p := range parts {
+	i := -1
+	for p := range parts {
+		i++
 		br.Reset(p)
 		if fr.Header {
 			h, err := br.ReadBytes('\n')

@@ -129,6 +129,32 @@ func TestJoin(t *testing.T) {
 			t.Fatalf("err = %v", err)
 		}
 	})
+	t.Run("a sequence is read a part at a time", func(t *testing.T) {
+		// JoinSeq is done with a part when it asks for the next: the
+		// engine closes each then, so a million parts are never open
+		// at once.
+		var out bytes.Buffer
+		made, stopped := 0, false
+		parts := func(yield func(io.Reader) bool) {
+			for range 3 {
+				made++
+				p := part(CSV, a).(*bytes.Buffer)
+				if !yield(p) {
+					stopped = true
+					return
+				}
+				if p.Len() != 0 {
+					t.Errorf("part %d was not read to its end before the next was asked for", made)
+				}
+			}
+		}
+		if err := JoinSeq(CSV, &out, parts); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != "a\n1\n1\n1\n" || made != 3 || stopped {
+			t.Errorf("got %q from %d parts (stopped early: %v)", out.String(), made, stopped)
+		}
+	})
 }
 
 func TestDetect(t *testing.T) {
