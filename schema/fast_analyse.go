@@ -228,14 +228,31 @@ func embedDeclaresIn(x ast.Expr, name string, depth int) bool {
 	}
 	switch x := stripParens(x).(type) {
 	case *ast.BinaryExpr:
-		return x.Op != token.AND || embedDeclaresIn(x.X, name, depth+1) || embedDeclaresIn(x.Y, name, depth+1)
+		// A unification declares what either side does; a disjunction,
+		// what any alternative does.
+		if x.Op != token.AND && x.Op != token.OR {
+			return true
+		}
+		return embedDeclaresIn(x.X, name, depth+1) || embedDeclaresIn(x.Y, name, depth+1)
 	case *ast.CallExpr:
 		id, ok := x.Fun.(*ast.Ident)
 		if ok && id.Name == "close" && id.Node == nil && len(x.Args) == 1 {
 			return embedDeclaresIn(x.Args[0], name, depth+1)
 		}
-		return !ok || id.Name != "matchN" || id.Node != nil
+		// matchN and matchIf check the value; they add nothing to it.
+		return !ok || id.Name != "matchN" && id.Name != "matchIf" || id.Node != nil
+	case *ast.UnaryExpr:
+		if x.Op == token.MUL { // a default: what it marks
+			return embedDeclaresIn(x.X, name, depth+1)
+		}
+		return false // a bound has no fields
+	case *ast.ListLit, *ast.BasicLit:
+		// A list and a literal scalar have no fields.
+		return false
 	case *ast.Ident:
+		if x.Node == nil && predeclaredType[x.Name] {
+			return false
+		}
 		// A hidden field holding the schema, as the translation writes.
 		if v, ok := x.Node.(ast.Expr); ok && strings.HasPrefix(x.Name, "_") && !isDefName(x.Name) {
 			return embedDeclaresIn(v, name, depth+1)
@@ -289,6 +306,10 @@ func embedDeclaresIn(x ast.Expr, name string, depth int) bool {
 	}
 	return true
 }
+
+// predeclaredType names the types an identifier means when no field of
+// that name is in scope.
+var predeclaredType = map[string]bool{"_": true, "null": true, "bool": true, "int": true, "float": true, "number": true, "string": true, "bytes": true}
 
 // declaresIn reports whether a struct literal declares the label name at
 // its own level, or could: an embedding or comprehension in it.
