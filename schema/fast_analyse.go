@@ -1315,6 +1315,12 @@ func inside(n ast.Node, x ast.Expr) bool {
 
 // scope is the file's value, built once, pruned to what the schema
 // uses: a costly definition that nothing refers to is never evaluated.
+//
+// A file that embeds something other than a struct, such as JSON
+// Schema's translation of a root that may be null (null | close({...})),
+// has no fields to look a reference up in: its scope is then its
+// declarations alone. They are what the references mean, since a
+// reference never resolves to a name its file's embedding declares.
 func (a *fastAnalyser) scope() (cue.Value, error) {
 	if !a.file.Exists() {
 		f, err := a.s.fileSyntax(a.s.spec)
@@ -1322,6 +1328,18 @@ func (a *fastAnalyser) scope() (cue.Value, error) {
 			return cue.Value{}, err
 		}
 		a.file = a.ctx.BuildFile(f)
+		if k := a.file.IncompleteKind(); a.file.Err() == nil && k != cue.StructKind {
+			// Each embedding becomes a hidden field, so that the
+			// imports it uses are still used.
+			decls := *f
+			decls.Decls = slices.Clone(f.Decls)
+			for i, d := range decls.Decls {
+				if e, ok := d.(*ast.EmbedDecl); ok {
+					decls.Decls[i] = &ast.Field{Label: ast.NewIdent(fmt.Sprintf("_zpipe_embedded_%d", i)), Value: e.Expr}
+				}
+			}
+			a.file = a.ctx.BuildFile(&decls)
+		}
 	}
 	return a.file, a.file.Err()
 }
