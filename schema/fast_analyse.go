@@ -124,7 +124,7 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 			// close({...}) at the top, as CUE's translation of a
 			// JSON Schema writes: that value is the whole file's.
 			// It may name a hidden field, _schema, that holds it.
-			if id, ok := embed.Expr.(*ast.Ident); ok && strings.HasPrefix(id.Name, "_") && !isDefName(id.Name) {
+			if id, ok := embed.Expr.(*ast.Ident); ok && strings.HasPrefix(id.Name, "_") && !isDefName(id.Name) && id.Name != "_" {
 				var vals []ast.Expr
 				for _, d := range f.Decls {
 					if fd, ok := d.(*ast.Field); ok && fd.Constraint == token.ILLEGAL && selLabel(fd.Label) == id.Name {
