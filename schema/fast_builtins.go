@@ -3,10 +3,12 @@ package schema
 import (
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/literal"
+	"cuelang.org/go/cue/token"
 	cuemath "cuelang.org/go/pkg/math"
 	cuenet "cuelang.org/go/pkg/net"
 	cueregexp "cuelang.org/go/pkg/regexp"
@@ -92,6 +94,9 @@ func (a *fastAnalyser) builtinCall(at ast.Expr, fun ast.Expr, args []ast.Expr) (
 		return nil, unsupportedAt(at, "call of %s", refString(fun))
 	}
 	name := path + "." + selLabel(sel.Sel)
+	if name == "list.MatchN" {
+		return a.listMatchN(at, args)
+	}
 	b, ok := builtins[name]
 	if !ok {
 		return nil, unsupportedAt(at, "call of %s", name)
@@ -362,4 +367,110 @@ func mayFill(n *fastNode, seen map[*fastNode]bool) bool {
 		return mayFill(n.list.rest, seen)
 	}
 	return false
+}
+
+// listMatchN compiles list.MatchN(n, x), which CUE's translation of a
+// JSON Schema writes for contains, minContains and maxContains: the
+// number of items that x holds must satisfy n. Only an x that holds no
+// struct or list is taken: CUE validates each item unified with x as
+// final, which closes the structs and lists x holds.
+func (a *fastAnalyser) listMatchN(at ast.Expr, args []ast.Expr) (*fastNode, error) {
+	if len(args) != 2 {
+		return nil, unsupportedAt(at, "call of list.MatchN with %d arguments", len(args))
+	}
+	m := &countAtom{max: -1}
+	if !countBounds(args[0], &m.min, &m.max) {
+		return nil, unsupportedAt(at, "call of list.MatchN with %s", constructName(args[0]))
+	}
+	item, err := a.validatorArg(args[1], "list.MatchN value")
+	if err != nil {
+		return nil, err
+	}
+	if item.kinds&(kList|kObject) != 0 {
+		return nil, unsupportedAt(args[1], "list.MatchN of a value that may be a struct or list")
+	}
+	m.item = item
+	return &fastNode{kinds: kList, atoms: []fastAtom{m}}, nil
+}
+
+// countBounds reads n of list.MatchN into lo and hi (-1: none): an int,
+// a bound on one (>=1), or bounds unified (>=1 & <=3).
+func countBounds(x ast.Expr, lo, hi *int) bool {
+	atMost := func(n int) {
+		if *hi < 0 || n < *hi {
+			*hi = n
+		}
+	}
+	switch x := stripParens(x).(type) {
+	case *ast.BinaryExpr:
+		return x.Op == token.AND && countBounds(x.X, lo, hi) && countBounds(x.Y, lo, hi)
+	case *ast.BasicLit:
+		n, err := strconv.Atoi(x.Value)
+		if err != nil || x.Kind != token.INT || n < 0 {
+			return false
+		}
+		*lo = max(*lo, n)
+		atMost(n)
+		return true
+	case *ast.UnaryExpr:
+		b, ok := x.X.(*ast.BasicLit)
+		if !ok || b.Kind != token.INT {
+			return false
+		}
+		n, err := strconv.Atoi(b.Value)
+		if err != nil || n < 0 {
+			return false
+		}
+		switch x.Op {
+		case token.GEQ:
+			*lo = max(*lo, n)
+		case token.GTR:
+			*lo = max(*lo, n+1)
+		case token.LEQ:
+			atMost(n)
+		case token.LSS:
+			if n == 0 {
+				return false
+			}
+			atMost(n - 1)
+		default:
+			return false
+		}
+		return true
+	}
+	return false
+}
+
+// countAtom is list.MatchN: between min and max items (max -1: any
+// number) hold item.
+type countAtom struct {
+	item     *fastNode
+	min, max int
+}
+
+// An item the fast check is unsure of cannot be counted either way: the
+// value is then left to CUE, unsure.
+func (m *countAtom) holds(c *fastChecker, v any, _ valueKinds) bool {
+	items, ok := v.([]any)
+	if !ok {
+		return false
+	}
+	if !plain(v) {
+		c.unsure = true
+		return false
+	}
+	was := c.unsure
+	n := 0
+	for _, it := range items {
+		c.unsure = false
+		ok, _ := c.check(m.item, it)
+		if !ok && c.unsure {
+			return false
+		}
+		if ok {
+			n++
+		}
+	}
+	c.unsure = was
+	return n >= m.min && (m.max < 0 || n <= m.max)
 }
