@@ -254,8 +254,28 @@ func embedDeclaresIn(x ast.Expr, name string, depth int) bool {
 			return false
 		}
 		// A hidden field holding the schema, as the translation writes.
-		if v, ok := x.Node.(ast.Expr); ok && strings.HasPrefix(x.Name, "_") && !isDefName(x.Name) {
-			return embedDeclaresIn(v, name, depth+1)
+		// CUE unifies every declaration of it, not just the one
+		// x.Node links (the last): each must declare nothing.
+		if _, ok := x.Node.(ast.Expr); ok && strings.HasPrefix(x.Name, "_") && !isDefName(x.Name) {
+			var decls []ast.Decl
+			switch sc := x.Scope.(type) {
+			case *ast.File:
+				decls = sc.Decls
+			case *ast.StructLit:
+				decls = sc.Elts
+			default:
+				return true
+			}
+			found := false
+			for _, d := range decls {
+				if f, ok := d.(*ast.Field); ok && selLabel(f.Label) == x.Name {
+					found = true
+					if embedDeclaresIn(f.Value, name, depth+1) {
+						return true
+					}
+				}
+			}
+			return !found
 		}
 		// A definition of the file, as the translation embeds the one
 		// its root $ref names: what each of its declarations holds.
