@@ -52,7 +52,9 @@ type fastAnalyser struct {
 	// in whose scope matchN's alternatives and pattern values are
 	// evaluated; made when first needed.
 	file cue.Value
-	ctx  *cue.Context
+	// top is the file's syntax, as the analysis reads it.
+	top *ast.File
+	ctx *cue.Context
 	// stack holds the definitions being expanded, each with the node it
 	// will be: a reference back to one is that node (a recursive schema
 	// is a cyclic tree), and pending until the expansion ends.
@@ -119,6 +121,7 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 	if err != nil {
 		return nil, err
 	}
+	a.top = f
 	if spec.Def == "" {
 		if embed, ok := soleEmbedding(f); ok {
 			// close({...}) at the top, as CUE's translation of a
@@ -1296,8 +1299,13 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (cue.Value, error) {
 		return cue.Value{}, err
 	}
 	// By name, a reference to anything but the file's own declarations
-	// could find another of the same name.
+	// could find another of the same name. A definition or hidden field
+	// declared in the struct a top-level field holds, where JSON Schema's
+	// translation puts the definitions of _schema, is found in that
+	// field's value: those names are the struct's alone, and no record
+	// sets them.
 	var local ast.Node
+	var nested *ast.StructLit
 	ast.Walk(x, func(n ast.Node) bool {
 		id, ok := n.(*ast.Ident)
 		if !ok || id.Node == nil || local != nil {
@@ -1306,11 +1314,25 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (cue.Value, error) {
 		if _, isImport := id.Node.(*ast.ImportSpec); isImport {
 			return true
 		}
-		if _, atTop := id.Scope.(*ast.File); !atTop && !inside(id.Node, x) {
-			local = id
+		if _, atTop := id.Scope.(*ast.File); atTop || inside(id.Node, x) {
+			return true
 		}
+		lit, ok := id.Scope.(*ast.StructLit)
+		if ok && (nested == nil || nested == lit) && (isDefName(id.Name) || strings.HasPrefix(id.Name, "_") && id.Name != "_") {
+			nested = lit
+			return true
+		}
+		local = id
 		return true
 	}, nil)
+	if nested != nil && local == nil {
+		if file, err = a.fieldScope(file, nested); err != nil {
+			return cue.Value{}, err
+		}
+		if !file.Exists() {
+			local = nested
+		}
+	}
 	if local != nil {
 		return cue.Value{}, unsupportedAt(local, "%s in a value evaluated alone", constructName(local))
 	}
@@ -1324,6 +1346,40 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (cue.Value, error) {
 	}
 	wrap := &ast.StructLit{Elts: []ast.Decl{&ast.Field{Label: ast.NewIdent(label), Value: e}}}
 	return a.ctx.BuildExpr(wrap, cue.Scope(file), cue.InferBuiltins(true)).LookupPath(cue.ParsePath(label)), nil
+}
+
+// fieldScope is the value of the top-level definition or hidden field
+// whose declaration is the struct lit, in the file's value; it does not
+// exist when no such field is found.
+func (a *fastAnalyser) fieldScope(file cue.Value, lit *ast.StructLit) (cue.Value, error) {
+	if a.top == nil {
+		return cue.Value{}, nil
+	}
+	for _, d := range a.top.Decls {
+		f, ok := d.(*ast.Field)
+		if !ok || stripParens(f.Value) != ast.Expr(lit) || f.Constraint != token.ILLEGAL {
+			continue
+		}
+		name, isIdent, err := ast.LabelName(f.Label)
+		if err != nil || !isIdent {
+			break
+		}
+		var sel cue.Selector
+		switch {
+		case isDefName(name):
+			sel = cue.Def(name)
+		case strings.HasPrefix(name, "_") && name != "_":
+			sel = cue.Hid(name, "_")
+		default:
+			return cue.Value{}, nil
+		}
+		v := file.LookupPath(cue.MakePath(sel))
+		if v.Err() != nil {
+			return cue.Value{}, nil
+		}
+		return v, nil
+	}
+	return cue.Value{}, nil
 }
 
 // inside reports whether n's position is within x's.
