@@ -130,9 +130,15 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 			if id, ok := embed.Expr.(*ast.Ident); ok && strings.HasPrefix(id.Name, "_") && !isDefName(id.Name) && id.Name != "_" {
 				var vals []ast.Expr
 				for _, d := range f.Decls {
-					if fd, ok := d.(*ast.Field); ok && fd.Constraint == token.ILLEGAL && selLabel(fd.Label) == id.Name {
-						vals = append(vals, fd.Value)
+					fd, ok := d.(*ast.Field)
+					if !ok || selLabel(fd.Label) != id.Name {
+						continue
 					}
+					if fd.Constraint != token.ILLEGAL {
+						// CUE unifies an optional declaration too.
+						return nil, unsupportedAt(fd, "optional or required declaration of %s", id.Name)
+					}
+					vals = append(vals, fd.Value)
 				}
 				if !containsNode(vals, id.Node) || a.structish(id.Node.(ast.Expr), 0) && embedDeclares(id.Node.(ast.Expr), id.Name) {
 					return nil, unsupportedAt(id, "reference to %s", id.Name)
@@ -1355,6 +1361,17 @@ func (a *fastAnalyser) fieldScope(file cue.Value, lit *ast.StructLit) (cue.Value
 	if a.top == nil {
 		return cue.Value{}, nil
 	}
+	// The field's value must be what the literal declares and nothing
+	// else: no other declaration of the field, no embedding or
+	// comprehension in it. Otherwise a name the value is given from
+	// elsewhere could shadow one the file declares.
+	for _, d := range lit.Elts {
+		switch d.(type) {
+		case *ast.Field, *ast.Attribute, *ast.CommentGroup, *ast.Ellipsis:
+		default:
+			return cue.Value{}, nil
+		}
+	}
 	for _, d := range a.top.Decls {
 		f, ok := d.(*ast.Field)
 		if !ok || stripParens(f.Value) != ast.Expr(lit) || f.Constraint != token.ILLEGAL {
@@ -1363,6 +1380,13 @@ func (a *fastAnalyser) fieldScope(file cue.Value, lit *ast.StructLit) (cue.Value
 		name, isIdent, err := ast.LabelName(f.Label)
 		if err != nil || !isIdent {
 			break
+		}
+		for _, d := range a.top.Decls {
+			if g, ok := d.(*ast.Field); ok && g != f {
+				if other, _, err := ast.LabelName(g.Label); err != nil || other == name {
+					return cue.Value{}, nil
+				}
+			}
 		}
 		var sel cue.Selector
 		switch {
@@ -1414,7 +1438,14 @@ func (a *fastAnalyser) scope() (cue.Value, error) {
 					decls.Decls[i] = &ast.Field{Label: ast.NewIdent(fmt.Sprintf("_zpipe_embedded_%d", i)), Value: e.Expr}
 				}
 			}
-			a.file = a.ctx.BuildFile(&decls)
+			// A field of the file already so named would take the
+			// embedding in: the file's value then stays the scope.
+			if !slices.ContainsFunc(f.Decls, func(d ast.Decl) bool {
+				fd, ok := d.(*ast.Field)
+				return ok && strings.HasPrefix(selLabel(fd.Label), "_zpipe_embedded_")
+			}) {
+				a.file = a.ctx.BuildFile(&decls)
+			}
 		}
 	}
 	return a.file, a.file.Err()
@@ -1836,3 +1867,4 @@ func crossCheckFields(o *fastObject, ev cue.Value, at ast.Node, unclosed bool) e
 	}
 	return nil
 }
+

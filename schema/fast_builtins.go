@@ -393,6 +393,10 @@ func (a *fastAnalyser) listMatchN(at ast.Expr, args []ast.Expr) (*fastNode, erro
 	return &fastNode{kinds: kList, atoms: []fastAtom{m}}, nil
 }
 
+// maxCount bounds the counts countBounds takes, so that n+1 cannot
+// overflow; a list has fewer items.
+const maxCount = 1 << 31
+
 // countBounds reads n of list.MatchN into lo and hi (-1: none): an int,
 // a bound on one (>=1), or bounds unified (>=1 & <=3).
 func countBounds(x ast.Expr, lo, hi *int) bool {
@@ -406,7 +410,7 @@ func countBounds(x ast.Expr, lo, hi *int) bool {
 		return x.Op == token.AND && countBounds(x.X, lo, hi) && countBounds(x.Y, lo, hi)
 	case *ast.BasicLit:
 		n, err := strconv.Atoi(x.Value)
-		if err != nil || x.Kind != token.INT || n < 0 {
+		if err != nil || x.Kind != token.INT || n < 0 || n > maxCount {
 			return false
 		}
 		*lo = max(*lo, n)
@@ -418,7 +422,7 @@ func countBounds(x ast.Expr, lo, hi *int) bool {
 			return false
 		}
 		n, err := strconv.Atoi(b.Value)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || n > maxCount {
 			return false
 		}
 		switch x.Op {
