@@ -143,6 +143,9 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 				if !containsNode(vals, id.Node) || a.structish(id.Node.(ast.Expr), 0) && embedDeclares(id.Node.(ast.Expr), id.Name) {
 					return nil, unsupportedAt(id, "reference to %s", id.Name)
 				}
+				for i := range vals {
+					vals[i] = unwrapEmbedding(vals[i])
+				}
 				return a.conj(vals, ev, false)
 			}
 			return a.expr(embed.Expr, ev, false)
@@ -1590,6 +1593,9 @@ func (a *fastAnalyser) hidden(x *ast.Ident, ev cue.Value, inDef bool) (*fastNode
 	if !slices.ContainsFunc(vals, func(v ast.Expr) bool { return ast.Node(v) == x.Node }) {
 		return nil, unsupportedAt(x, "reference to %s", x.Name)
 	}
+	for i := range vals {
+		vals[i] = unwrapEmbedding(vals[i])
+	}
 	return a.expandAs(vals, ev, false)
 }
 
@@ -1868,3 +1874,30 @@ func crossCheckFields(o *fastObject, ev cue.Value, at ast.Node, unclosed bool) e
 	return nil
 }
 
+// unwrapEmbedding returns what a struct literal embeds when it holds that
+// alone, with attributes and comments: {@jsonschema(id="x"), close({...})}
+// is the close({...}), as the translation of an $id beside the root
+// writes it.
+func unwrapEmbedding(x ast.Expr) ast.Expr {
+	lit, ok := stripParens(x).(*ast.StructLit)
+	if !ok {
+		return x
+	}
+	var embed *ast.EmbedDecl
+	for _, d := range lit.Elts {
+		switch d := d.(type) {
+		case *ast.EmbedDecl:
+			if embed != nil {
+				return x
+			}
+			embed = d
+		case *ast.Attribute, *ast.CommentGroup:
+		default:
+			return x
+		}
+	}
+	if embed == nil {
+		return x
+	}
+	return embed.Expr
+}
