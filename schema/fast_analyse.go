@@ -1315,15 +1315,37 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (cue.Value, error) {
 	// sets them.
 	var local ast.Node
 	var nested *ast.StructLit
-	ast.Walk(x, func(n ast.Node) bool {
+	var outer []string // names found outside the struct: the file's, imports, predeclared
+	var visit func(n ast.Node) bool
+	visit = func(n ast.Node) bool {
+		if f, ok := n.(*ast.Field); ok {
+			// A plain label names no value; a pattern's or a dynamic
+			// one's may.
+			switch f.Label.(type) {
+			case *ast.Ident, *ast.BasicLit:
+			default:
+				ast.Walk(f.Label, visit, nil)
+			}
+			ast.Walk(f.Value, visit, nil)
+			return false
+		}
 		id, ok := n.(*ast.Ident)
-		if !ok || id.Node == nil || local != nil {
+		if !ok || local != nil {
 			return local == nil
 		}
-		if _, isImport := id.Node.(*ast.ImportSpec); isImport {
+		if id.Node == nil {
+			outer = append(outer, id.Name)
 			return true
 		}
-		if _, atTop := id.Scope.(*ast.File); atTop || inside(id.Node, x) {
+		if _, isImport := id.Node.(*ast.ImportSpec); isImport {
+			outer = append(outer, id.Name)
+			return true
+		}
+		if inside(id.Node, x) {
+			return true
+		}
+		if _, atTop := id.Scope.(*ast.File); atTop {
+			outer = append(outer, id.Name)
 			return true
 		}
 		lit, ok := id.Scope.(*ast.StructLit)
@@ -1333,12 +1355,15 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (cue.Value, error) {
 		}
 		local = id
 		return true
-	}, nil)
+	}
+	ast.Walk(x, visit, nil)
 	if nested != nil && local == nil {
 		if file, err = a.fieldScope(file, nested); err != nil {
 			return cue.Value{}, err
 		}
-		if !file.Exists() {
+		// In the field's value, a name it has as a member would be
+		// found before the one the reference means.
+		if !file.Exists() || slices.ContainsFunc(outer, func(name string) bool { return hasMember(file, name) }) {
 			local = nested
 		}
 	}
@@ -1364,17 +1389,6 @@ func (a *fastAnalyser) fieldScope(file cue.Value, lit *ast.StructLit) (cue.Value
 	if a.top == nil {
 		return cue.Value{}, nil
 	}
-	// The field's value must be what the literal declares and nothing
-	// else: no other declaration of the field, no embedding or
-	// comprehension in it. Otherwise a name the value is given from
-	// elsewhere could shadow one the file declares.
-	for _, d := range lit.Elts {
-		switch d.(type) {
-		case *ast.Field, *ast.Attribute, *ast.CommentGroup, *ast.Ellipsis:
-		default:
-			return cue.Value{}, nil
-		}
-	}
 	for _, d := range a.top.Decls {
 		f, ok := d.(*ast.Field)
 		if !ok || stripParens(f.Value) != ast.Expr(lit) || f.Constraint != token.ILLEGAL {
@@ -1383,13 +1397,6 @@ func (a *fastAnalyser) fieldScope(file cue.Value, lit *ast.StructLit) (cue.Value
 		name, isIdent, err := ast.LabelName(f.Label)
 		if err != nil || !isIdent {
 			break
-		}
-		for _, d := range a.top.Decls {
-			if g, ok := d.(*ast.Field); ok && g != f {
-				if other, _, err := ast.LabelName(g.Label); err != nil || other == name {
-					return cue.Value{}, nil
-				}
-			}
 		}
 		var sel cue.Selector
 		switch {
@@ -1407,6 +1414,19 @@ func (a *fastAnalyser) fieldScope(file cue.Value, lit *ast.StructLit) (cue.Value
 		return v, nil
 	}
 	return cue.Value{}, nil
+}
+
+// hasMember reports whether v has a field, definition or hidden field
+// of the name, optional ones included.
+func hasMember(v cue.Value, name string) bool {
+	sel := cue.Str(name)
+	switch {
+	case isDefName(name):
+		sel = cue.Def(name)
+	case strings.HasPrefix(name, "_") && name != "_":
+		sel = cue.Hid(name, "_")
+	}
+	return v.LookupPath(cue.MakePath(sel)).Exists() || v.LookupPath(cue.MakePath(sel.Optional())).Exists()
 }
 
 // inside reports whether n's position is within x's.
