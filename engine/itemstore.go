@@ -113,19 +113,7 @@ func (s *itemStore) savedParts() iter.Seq[partRef] {
 			if s.names[r.uvarint()] == "removed" {
 				continue
 			}
-			r.uvarint() // run
-			r.skip()    // error
-			if r.uvarint() == 1 {
-				r.skipSum()
-				r.uvarint()
-			}
-			if r.uvarint() == 1 {
-				r.varint()
-				r.varint()
-				r.varint()
-				r.uvarint()
-				r.uvarint()
-			}
+			r.skipToParts()
 			n := r.uvarint()
 			for ; n > 0; n-- {
 				if !yield(s.unpackPartLean(&r)) {
@@ -151,19 +139,7 @@ func (s *itemStore) hashSaved(h stringHash, key string) {
 	r.skip()
 	h.add(key)
 	h.add(s.names[r.uvarint()])
-	r.uvarint() // run
-	r.skip()    // error
-	if r.uvarint() == 1 {
-		r.skipSum()
-		r.uvarint()
-	}
-	if r.uvarint() == 1 {
-		r.varint()
-		r.varint()
-		r.varint()
-		r.uvarint()
-		r.uvarint()
-	}
+	r.skipToParts()
 	var buf [64]byte
 	part := func() {
 		r.varint()
@@ -531,6 +507,22 @@ func (r *recordReader) str() string {
 }
 
 func (r *recordReader) skip() { r.i += int(r.uvarint()) }
+
+// skipToParts moves past what pack writes between an entry's status and
+// its parts: its run, error, fingerprint and stat.
+func (r *recordReader) skipToParts() {
+	r.uvarint() // run
+	r.skip()    // error
+	if r.uvarint() == 1 {
+		r.skipSum() // input
+		r.uvarint() // base
+	}
+	if r.uvarint() == 1 {
+		for range 5 { // size, mtime, ctime, ino, dev: a varint's bytes are a uvarint's
+			r.uvarint()
+		}
+	}
+}
 
 func (r *recordReader) skipSum() {
 	if r.uvarint() == 1 {
