@@ -127,7 +127,7 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 			// close({...}) at the top, as CUE's translation of a
 			// JSON Schema writes: that value is the whole file's.
 			// It may name a hidden field, _schema, that holds it.
-			if id, ok := embed.Expr.(*ast.Ident); ok && strings.HasPrefix(id.Name, "_") && !isDefName(id.Name) && id.Name != "_" {
+			if id, ok := embed.Expr.(*ast.Ident); ok && isHiddenName(id.Name) {
 				var vals []ast.Expr
 				for _, d := range f.Decls {
 					fd, ok := d.(*ast.Field)
@@ -265,43 +265,14 @@ func embedDeclaresIn(x ast.Expr, name string, depth int) bool {
 		if x.Node == nil && predeclaredType[x.Name] {
 			return false
 		}
-		// A hidden field holding the schema, as the translation writes.
-		// CUE unifies every declaration of it, not just the one
-		// x.Node links (the last): each must declare nothing.
-		if _, ok := x.Node.(ast.Expr); ok && strings.HasPrefix(x.Name, "_") && !isDefName(x.Name) {
-			var decls []ast.Decl
-			switch sc := x.Scope.(type) {
-			case *ast.File:
-				decls = sc.Decls
-			case *ast.StructLit:
-				decls = sc.Elts
-			default:
-				return true
-			}
-			found := false
-			for _, d := range decls {
-				if f, ok := d.(*ast.Field); ok && selLabel(f.Label) == x.Name {
-					found = true
-					if embedDeclaresIn(f.Value, name, depth+1) {
-						return true
-					}
-				}
-			}
-			return !found
-		}
-		// A definition of the file, as the translation embeds the one
-		// its root $ref names: what each of its declarations holds.
-		if file, atTop := x.Scope.(*ast.File); atTop && isDefName(x.Name) {
-			found := false
-			for _, d := range file.Decls {
-				if f, ok := d.(*ast.Field); ok && selLabel(f.Label) == x.Name {
-					found = true
-					if embedDeclaresIn(f.Value, name, depth+1) {
-						return true
-					}
-				}
-			}
-			return !found
+		// A hidden field holding the schema, as the translation writes,
+		// or a definition of the file, as it embeds the one its root $ref
+		// names. CUE unifies every declaration of the name, not just the
+		// one x.Node links (the last): each must declare nothing.
+		_, isExpr := x.Node.(ast.Expr)
+		_, atTop := x.Scope.(*ast.File)
+		if isExpr && isHiddenName(x.Name) || atTop && isDefName(x.Name) {
+			return declarationsDeclare(x.Scope, x.Name, name, depth)
 		}
 	case *ast.SelectorExpr:
 		// A field of a definition of the file, _#defs."/definitions/x":
@@ -337,6 +308,30 @@ func embedDeclaresIn(x ast.Expr, name string, depth int) bool {
 		return !found
 	}
 	return true
+}
+
+// declarationsDeclare reports whether a declaration of label in scope, a
+// file or a struct, could declare name, or whether none is found.
+func declarationsDeclare(scope ast.Node, label, name string, depth int) bool {
+	var decls []ast.Decl
+	switch sc := scope.(type) {
+	case *ast.File:
+		decls = sc.Decls
+	case *ast.StructLit:
+		decls = sc.Elts
+	default:
+		return true
+	}
+	found := false
+	for _, d := range decls {
+		if f, ok := d.(*ast.Field); ok && selLabel(f.Label) == label {
+			found = true
+			if embedDeclaresIn(f.Value, name, depth+1) {
+				return true
+			}
+		}
+	}
+	return !found
 }
 
 // predeclaredType names the types an identifier means when no field of
@@ -1349,7 +1344,7 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (cue.Value, error) {
 			return true
 		}
 		lit, ok := id.Scope.(*ast.StructLit)
-		if ok && (nested == nil || nested == lit) && (isDefName(id.Name) || strings.HasPrefix(id.Name, "_") && id.Name != "_") {
+		if ok && (nested == nil || nested == lit) && (isDefName(id.Name) || isHiddenName(id.Name)) {
 			nested = lit
 			return true
 		}
@@ -1398,16 +1393,10 @@ func (a *fastAnalyser) fieldScope(file cue.Value, lit *ast.StructLit) (cue.Value
 		if err != nil || !isIdent {
 			break
 		}
-		var sel cue.Selector
-		switch {
-		case isDefName(name):
-			sel = cue.Def(name)
-		case strings.HasPrefix(name, "_") && name != "_":
-			sel = cue.Hid(name, "_")
-		default:
+		if !isDefName(name) && !isHiddenName(name) {
 			return cue.Value{}, nil
 		}
-		v := file.LookupPath(cue.MakePath(sel))
+		v := file.LookupPath(cue.MakePath(nameSelector(name)))
 		if v.Err() != nil {
 			return cue.Value{}, nil
 		}
@@ -1419,14 +1408,20 @@ func (a *fastAnalyser) fieldScope(file cue.Value, lit *ast.StructLit) (cue.Value
 // hasMember reports whether v has a field, definition or hidden field
 // of the name, optional ones included.
 func hasMember(v cue.Value, name string) bool {
-	sel := cue.Str(name)
+	sel := nameSelector(name)
+	return v.LookupPath(cue.MakePath(sel)).Exists() || v.LookupPath(cue.MakePath(sel.Optional())).Exists()
+}
+
+// nameSelector selects a field, definition or hidden field (of the
+// anonymous package) by the name a reference uses.
+func nameSelector(name string) cue.Selector {
 	switch {
 	case isDefName(name):
-		sel = cue.Def(name)
-	case strings.HasPrefix(name, "_") && name != "_":
-		sel = cue.Hid(name, "_")
+		return cue.Def(name)
+	case isHiddenName(name):
+		return cue.Hid(name, "_")
 	}
-	return v.LookupPath(cue.MakePath(sel)).Exists() || v.LookupPath(cue.MakePath(sel.Optional())).Exists()
+	return cue.Str(name)
 }
 
 // inside reports whether n's position is within x's.
@@ -1594,7 +1589,7 @@ type expansion struct {
 // its root: _schema.
 func hiddenAtTop(x *ast.Ident) bool {
 	_, atTop := x.Scope.(*ast.File)
-	return atTop && strings.HasPrefix(x.Name, "_") && !isDefName(x.Name) && x.Name != "_"
+	return atTop && isHiddenName(x.Name)
 }
 
 // hidden compiles a reference to a hidden field of the file as its
@@ -1863,6 +1858,12 @@ func (a *fastAnalyser) label(d *ast.Field) (name string, isDef bool, err error) 
 // isDefName reports whether a name is a definition's, #x or hidden _#x.
 func isDefName(name string) bool {
 	return strings.HasPrefix(name, "#") || strings.HasPrefix(name, "_#")
+}
+
+// isHiddenName reports whether name is a hidden field's: _x, not _ (top)
+// and not _#x (a hidden definition).
+func isHiddenName(name string) bool {
+	return strings.HasPrefix(name, "_") && name != "_" && !isDefName(name)
 }
 
 // crossCheckFields compares the fields found in the syntax with those of
