@@ -1249,7 +1249,7 @@ func (a *fastAnalyser) pattern(d *ast.Field, l *ast.ListLit, inDef bool) (fastPa
 	for _, c := range flattenAnd(l.Elts[0], nil) {
 		switch x := stripParens(c).(type) {
 		case *ast.Ident:
-			if x.Name != "string" || x.Node != nil || x.Scope != nil {
+			if x.Name != "string" && x.Name != "_" || x.Node != nil || x.Scope != nil {
 				return p, unsupportedAt(d, "pattern constraint on %s", x.Name)
 			}
 		case *ast.UnaryExpr:

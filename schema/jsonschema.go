@@ -60,6 +60,7 @@ func fromJSONSchema(ctx *cue.Context, file string, sources map[string][]byte, re
 	if err != nil {
 		return nil, removed, err
 	}
+	closeOpenStructs(f)
 	// A $ref that still leaves the document becomes a CUE import of the
 	// schema it names (a path with a host, not a standard package such
 	// as strings), which zpipe does not fetch.

@@ -1,12 +1,18 @@
 package schema
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 // The rewrites of fixTranslation give JSON Schema's verdicts, and touch
 // nothing but keywords: data under const and property names that happen
 // to be keywords stay as they are.
 func TestJSONSchemaTranslationFixes(t *testing.T) {
 	const d7 = `"$schema": "http://json-schema.org/draft-07/schema#", `
+	const closedA = `"$defs": {"a": {"type": "object", "properties": {"n": {"type": "string"}}, "additionalProperties": false}}`
+	const nullOrB = `"$defs": {"b": {"type": ["object", "null"], "properties": {"n": {"type": "string"}}, "additionalProperties": false}}`
 	for _, tc := range []struct {
 		schema string
 		valid  []string
@@ -32,6 +38,21 @@ func TestJSONSchemaTranslationFixes(t *testing.T) {
 		{`{` + d7 + `"properties": {"items": {"type": "array"}, "allOf": {"const": false}}}`, []string{`{"items": [], "allOf": false}`}, []string{`{"allOf": true}`}},
 		// A $ref into the tuple keeps it as written.
 		{`{` + d7 + `"items": [{"type": "integer"}, {"$ref": "#/items/0"}]}`, []string{`[1, 2]`}, []string{`[1, "a"]`}},
+		// "type": "object" beside a $ref to a closed object, under a root
+		// that is closed too or a list: CUE v0.17 let the {...} it is
+		// translated to open the $ref's object (dropOpenStructs).
+		{`{"additionalProperties": false, "properties": {"t": {"type": "object", "$ref": "#/$defs/a"}}, ` + closedA + `}`,
+			[]string{`{"t": {"n": "a"}}`, `{}`}, []string{`{"t": {"n": "a", "extra": 1}}`, `{"t": {"n": 1}}`, `{"u": 1}`}},
+		{`{"items": {"type": "object", "$ref": "#/$defs/a"}, ` + closedA + `}`,
+			[]string{`[{"n": "a"}]`, `[]`}, []string{`[{"n": "a", "extra": 1}]`}},
+		{`{"additionalProperties": false, "properties": {"t": {"type": "object", "$ref": "#/$defs/b"}}, ` + nullOrB + `}`,
+			[]string{`{"t": {"n": "a"}}`}, []string{`{"t": null}`, `{"t": {"n": "a", "extra": 1}}`}},
+		{`{"additionalProperties": false, "properties": {"t": {"type": "object", "$ref": "#/$defs/a", "properties": {"m": {"type": "string"}}}}, ` + closedA + `}`,
+			[]string{`{"t": {"n": "a"}}`}, []string{`{"t": {"n": "a", "m": "x"}}`, `{"t": {"n": "a", "extra": 1}}`, `{"t": {"m": 1}}`}},
+		{`{"additionalProperties": false, "properties": {"t": {"type": "object", "oneOf": [{"$ref": "#/$defs/a"}, {"$ref": "#/$defs/c"}]}}, "$defs": {` +
+			`"a": {"properties": {"n": {"type": "string"}}, "required": ["n"], "additionalProperties": false}, ` +
+			`"c": {"type": "object", "properties": {"k": {"type": "integer"}}, "required": ["k"], "additionalProperties": false}}}`,
+			[]string{`{"t": {"n": "a"}}`, `{"t": {"k": 1}}`}, []string{`{"t": {"n": "a", "extra": 1}}`, `{"t": {"n": "a", "k": 1}}`, `{"t": null}`}},
 	} {
 		g := suiteGroup{Description: tc.schema, Schema: []byte(tc.schema)}
 		for _, d := range tc.valid {
@@ -45,6 +66,31 @@ func TestJSONSchemaTranslationFixes(t *testing.T) {
 			if got[i] != tt.Valid {
 				t.Errorf("%s: %s: valid %v, want %v", tc.schema, tt.Description, got[i], tt.Valid)
 			}
+		}
+	}
+}
+
+// "type": "object" beside a $ref to an object schema is translated to
+// #a & {...}; the rewrite leaves #a, so that the fast path takes the
+// whole schema where it refused a unification of two structs.
+func TestTypeObjectBesideARefIsOneStruct(t *testing.T) {
+	const defs = `"$defs": {"a": {"type": "object", "properties": {"n": {"type": "string"}}, "additionalProperties": false}, ` +
+		`"c": {"type": "object", "properties": {"k": {"type": "integer"}}, "additionalProperties": false}}`
+	for _, src := range []string{
+		`{"additionalProperties": false, "properties": {"t": {"type": "object", "$ref": "#/$defs/a"}}, ` + defs + `}`,
+		`{"items": {"type": "object", "oneOf": [{"$ref": "#/$defs/a"}, {"$ref": "#/$defs/c"}]}, ` + defs + `}`,
+		`{"type": "object", "allOf": [{"if": {"required": ["n"]}, "then": {"$ref": "#/$defs/a"}}], ` + defs + `}`,
+	} {
+		file := filepath.Join(t.TempDir(), "s.schema.json")
+		if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		sch, err := Load(Spec{File: file})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, why := sch.FastPath(); !ok || len(sch.Fallbacks()) > 0 {
+			t.Errorf("%s: FastPath() = %v, %q; Fallbacks() = %v", src, ok, why, sch.Fallbacks())
 		}
 	}
 }
