@@ -101,6 +101,30 @@ type fastObject struct {
 	patterns []fastPattern
 	decls    []string         // labels in source order, definitions too, for fillOrder
 	orders   map[uint64][]int // fillOrder by the fields present; the tree is per Validator
+	deps     []fastDependency
+}
+
+// fastDependency is JSON Schema's dependentRequired, which CUE's
+// translation writes as if a != _|_ {"b"!: _}: when the field on is in
+// the record, so must the fields it requires be.
+type fastDependency struct {
+	on       int
+	requires []int
+}
+
+// depsHold reports whether the fields present, s, meet every dependency.
+func (o *fastObject) depsHold(s *fieldSet) bool {
+	for _, d := range o.deps {
+		if !s.has(d.on) {
+			continue
+		}
+		for _, r := range d.requires {
+			if !s.has(r) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // fastPattern is one pattern constraint: labels that every one of conds
@@ -244,6 +268,11 @@ func (c *fastChecker) checkBase(n *fastNode, v any) (ok, adds bool) {
 		return c.maybe()
 	}
 	if k&n.kinds == 0 {
+		if n.obj != nil && len(n.obj.deps) > 0 {
+			// CUE v0.17 takes a scalar or list for a struct that
+			// holds an if field: it decides.
+			return c.maybe()
+		}
 		return false, false
 	}
 	if len(n.atoms) > 0 {
@@ -368,6 +397,9 @@ func (c *fastChecker) checkObj(o *fastObject, x *format.Object) (ok, adds bool) 
 			return false, false
 		}
 		adds = adds || a
+	}
+	if !o.depsHold(&s) {
+		return false, false
 	}
 	for j := range o.fields {
 		if s.has(j) {

@@ -1729,8 +1729,15 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 	o := &fastObject{open: open}
 	vals := map[string][]ast.Expr{}
 	embedded := map[ast.Expr]bool{}
+	var deps []dependency
 	for i := 0; i < len(decls); i++ {
 		switch d := decls[i].(type) {
+		case *ast.Comprehension:
+			dep, ok := dependencyOf(d)
+			if !ok {
+				return nil, unsupportedAt(d, "%s", constructName(d))
+			}
+			deps = append(deps, dep)
 		case *ast.EmbedDecl:
 			elts, err := a.embedded(d, inDef, embedded)
 			if err != nil {
@@ -1779,6 +1786,13 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 			return nil, unsupportedAt(d, "%s", constructName(d))
 		}
 	}
+	for _, dep := range deps {
+		d, err := dep.compile(o)
+		if err != nil {
+			return nil, err
+		}
+		o.deps = append(o.deps, d)
+	}
 	for j := range o.fields {
 		fd := &o.fields[j]
 		sel := cue.Str(fd.name)
@@ -1820,6 +1834,92 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 		o.index[f.name] = j
 	}
 	return &fastNode{kinds: kObject, obj: o}, nil
+}
+
+// dependency is if on != _|_ {"a"!: _, "b"!: _}, as CUE's translation
+// writes JSON Schema's dependentRequired, with on a field of the struct
+// that holds it.
+type dependency struct {
+	at       *ast.Comprehension
+	on       string
+	requires []string
+}
+
+func dependencyOf(d *ast.Comprehension) (dependency, bool) {
+	dep := dependency{at: d}
+	if len(d.Clauses) != 1 {
+		return dep, false
+	}
+	clause, ok := d.Clauses[0].(*ast.IfClause)
+	if !ok {
+		return dep, false
+	}
+	cond, ok := stripParens(clause.Condition).(*ast.BinaryExpr)
+	if !ok || cond.Op != token.NEQ {
+		return dep, false
+	}
+	on, isIdent := cond.X.(*ast.Ident)
+	if _, bottom := cond.Y.(*ast.BottomLit); !isIdent || !bottom || !declaredBeside(on, d) {
+		return dep, false
+	}
+	dep.on = on.Name
+	body, ok := d.Value.(*ast.StructLit)
+	if !ok {
+		return dep, false
+	}
+	for _, e := range body.Elts {
+		f, ok := e.(*ast.Field)
+		if !ok || f.Constraint != token.NOT || f.Alias != nil {
+			return dep, false
+		}
+		if v, top := f.Value.(*ast.Ident); !top || v.Name != "_" || v.Node != nil {
+			return dep, false
+		}
+		name, isIdent, err := ast.LabelName(f.Label)
+		if err != nil || isIdent && (isDefName(name) || strings.HasPrefix(name, "_")) {
+			return dep, false
+		}
+		dep.requires = append(dep.requires, name)
+	}
+	return dep, len(dep.requires) > 0
+}
+
+// declaredBeside reports whether the field id refers to is declared in
+// the struct (or file) that holds d.
+func declaredBeside(id *ast.Ident, d ast.Decl) bool {
+	if _, isField := id.Node.(ast.Expr); !isField || isDefName(id.Name) || strings.HasPrefix(id.Name, "_") {
+		return false
+	}
+	switch s := id.Scope.(type) {
+	case *ast.StructLit:
+		return slices.Contains(s.Elts, d)
+	case *ast.File:
+		return slices.Contains(s.Decls, d)
+	}
+	return false
+}
+
+// compile finds the dependency's fields in o: optional or required ones,
+// present only when the record has them. A regular field may be filled
+// in, which is left to CUE.
+func (dep dependency) compile(o *fastObject) (fastDependency, error) {
+	inRecord := func(name string) (int, bool) {
+		j := fastFieldIndex(o, name)
+		return j, j >= 0 && o.fields[j].typ != fieldRegular
+	}
+	on, ok := inRecord(dep.on)
+	if !ok {
+		return fastDependency{}, unsupportedAt(dep.at, "if field on %s, which is not an optional or required field", dep.on)
+	}
+	d := fastDependency{on: on}
+	for _, name := range dep.requires {
+		j, ok := inRecord(name)
+		if !ok {
+			return fastDependency{}, unsupportedAt(dep.at, "if field requiring %s, which is not an optional or required field", name)
+		}
+		d.requires = append(d.requires, j)
+	}
+	return d, nil
 }
 
 func fastFieldIndex(o *fastObject, name string) int {

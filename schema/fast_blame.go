@@ -140,6 +140,9 @@ func (c *fastChecker) blameField(o *fastObject, x *format.Object) (bad *format.F
 			return nil, false
 		}
 	}
+	if !o.depsHold(&seen) {
+		return nil, false
+	}
 	return bad, bad != nil
 }
 

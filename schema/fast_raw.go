@@ -230,7 +230,8 @@ func (c *fastChecker) rawField(o *fastObject, seen *fieldSet, key string, idx in
 }
 
 // rawComplete reports whether the object needs nothing more: every
-// declared field absent from it is optional. A missing regular field
+// declared field absent from it is optional, and no field present
+// requires one that is absent. A missing regular field
 // would be filled in, and a missing required one is an error.
 func (c *fastChecker) rawComplete(o *fastObject, seen *fieldSet) bool {
 	if o == nil {
@@ -241,7 +242,7 @@ func (c *fastChecker) rawComplete(o *fastObject, seen *fieldSet) bool {
 			return false
 		}
 	}
-	return true
+	return o.depsHold(seen)
 }
 
 // rawList reads the list at b[i] against l (nil: any list).
