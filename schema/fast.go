@@ -255,6 +255,14 @@ func (c *fastChecker) check(n *fastNode, v any) (ok, adds bool) {
 	return true, adds
 }
 
+// kindSurelyFails reports whether a value of a kind n does not take
+// surely fails it. CUE v0.17 takes a scalar or list for a struct that
+// holds an if field (null & close({a?: _, if a != _|_ {...}}) is no
+// error): such a value is left to it.
+func (n *fastNode) kindSurelyFails() bool {
+	return n.obj == nil || len(n.obj.deps) == 0
+}
+
 // maybe is the false of a check that does not know CUE's verdict.
 func (c *fastChecker) maybe() (ok, adds bool) {
 	c.unsure = true
@@ -268,9 +276,7 @@ func (c *fastChecker) checkBase(n *fastNode, v any) (ok, adds bool) {
 		return c.maybe()
 	}
 	if k&n.kinds == 0 {
-		if n.obj != nil && len(n.obj.deps) > 0 {
-			// CUE v0.17 takes a scalar or list for a struct that
-			// holds an if field: it decides.
+		if !n.kindSurelyFails() {
 			return c.maybe()
 		}
 		return false, false

@@ -53,7 +53,7 @@ const (
 // that v holds another value in.
 func surelyFails(c *fastChecker, n *fastNode, v any, k valueKinds) bool {
 	if k&n.kinds == 0 {
-		return true
+		return n.kindSurelyFails()
 	}
 	// A list longer than a closed list's positions ([] among them).
 	if l, isList := v.([]any); isList && n.list != nil && n.list.rest == nil && len(l) > len(n.list.prefix) {

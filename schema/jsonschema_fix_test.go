@@ -49,6 +49,17 @@ func TestJSONSchemaTranslationFixes(t *testing.T) {
 			[]string{`{"t": {"n": "a"}}`}, []string{`{"t": null}`, `{"t": {"n": "a", "extra": 1}}`}},
 		{`{"additionalProperties": false, "properties": {"t": {"type": "object", "$ref": "#/$defs/a", "properties": {"m": {"type": "string"}}}}, ` + closedA + `}`,
 			[]string{`{"t": {"n": "a"}}`}, []string{`{"t": {"n": "a", "m": "x"}}`, `{"t": {"n": "a", "extra": 1}}`, `{"t": {"m": 1}}`}},
+		// "properties" beside a $ref without "type": the open literal is
+		// an alternative of the type disjunction (the review's cases).
+		{`{"$ref": "#/$defs/a", "properties": {"m": {"type": "string"}}, ` + closedA + `}`,
+			[]string{`{"n": "a"}`}, []string{`{"n": "a", "extra": 1}`, `{"m": "x"}`, `1`}},
+		{`{"additionalProperties": false, "properties": {"t": {"$ref": "#/$defs/a", "properties": {"m": {"type": "string"}}}}, ` + closedA + `}`,
+			[]string{`{"t": {"n": "a"}}`}, []string{`{"t": {"n": "a", "extra": 1}}`, `{"t": {"m": "x"}}`}},
+		// Two open objects unified: neither is dropped for the other.
+		{`{"type": "object", "additionalProperties": true, "allOf": [{"type": "object", "additionalProperties": true}]}`,
+			[]string{`{"a": 1}`, `{}`}, []string{`1`, `null`}},
+		{`{"properties": {"t": {"type": "object", "additionalProperties": true, "allOf": [{"type": "object", "additionalProperties": true}]}}}`,
+			[]string{`{"t": {"a": 1}}`}, []string{`{"t": 1}`}},
 		{`{"additionalProperties": false, "properties": {"t": {"type": "object", "oneOf": [{"$ref": "#/$defs/a"}, {"$ref": "#/$defs/c"}]}}, "$defs": {` +
 			`"a": {"properties": {"n": {"type": "string"}}, "required": ["n"], "additionalProperties": false}, ` +
 			`"c": {"type": "object", "properties": {"k": {"type": "integer"}}, "required": ["k"], "additionalProperties": false}}}`,

@@ -21,7 +21,9 @@ import (
 //   - {...} beside a value that is a struct anyway says nothing, and is
 //     dropped: #a & {...} becomes #a, which the fast path takes as one
 //     struct where it refused a unification of two;
-//   - any other ... beside what may be a closed struct becomes [_]: _,
+//   - any other ... beside what may be a closed struct, in a literal or
+//     in an alternative of a disjunction (#a & (null | {m?: string,
+//     ...}), as "properties" without "type" is written), becomes [_]: _,
 //     which allows the same fields and which CUE does not let open #a;
 //     but not in matchN or matchIf, whose arguments CUE evaluates
 //     closed, and where the fast path knows ... but not the pattern.
@@ -42,17 +44,21 @@ func closeOpenStructs(f *ast.File) {
 			return true
 		}
 		conjuncts := flattenAnd(b, nil)
+		// {...} goes beside a struct that stays, never beside another
+		// {...}: {...} & {...} is not nothing.
+		structAnyway := slices.ContainsFunc(conjuncts, func(y ast.Expr) bool { return !emptyOpenStruct(y) && alwaysStruct(y, 0) })
 		var kept []ast.Expr
 		for i, x := range conjuncts {
-			others := slices.Concat(conjuncts[:i], conjuncts[i+1:])
-			switch lit := openLiteral(x); {
-			case lit == nil:
-			case emptyOpenStruct(lit) && slices.ContainsFunc(others, func(y ast.Expr) bool { return alwaysStruct(y, 0) }):
+			if structAnyway && emptyOpenStruct(x) {
 				continue
-			case inMatch == 0 && slices.ContainsFunc(others, func(y ast.Expr) bool { return mayBeClosed(y, 0) }):
-				patternForEllipsis(lit)
 			}
 			kept = append(kept, x)
+			others := slices.Concat(conjuncts[:i], conjuncts[i+1:])
+			if inMatch == 0 && slices.ContainsFunc(others, func(y ast.Expr) bool { return mayBeClosed(y, 0) }) {
+				for _, lit := range openLiterals(x, 0) {
+					patternForEllipsis(lit)
+				}
+			}
 		}
 		if len(kept) < len(conjuncts) {
 			x := kept[0]
@@ -73,6 +79,29 @@ func isMatchCall(n ast.Node) bool {
 	}
 	fn, ok := c.Fun.(*ast.Ident)
 	return ok && fn.Node == nil && (fn.Name == "matchN" || fn.Name == "matchIf")
+}
+
+// openLiterals returns the struct literals with an untyped ... that x is
+// or has among its alternatives, as the translation of "properties"
+// without "type" writes: null | bool | number | string | [...] | {...}.
+func openLiterals(x ast.Expr, depth int) []*ast.StructLit {
+	if depth > fastMaxDepth {
+		return nil
+	}
+	switch y := stripParens(x).(type) {
+	case *ast.BinaryExpr:
+		if y.Op == token.OR {
+			return append(openLiterals(y.X, depth+1), openLiterals(y.Y, depth+1)...)
+		}
+	case *ast.UnaryExpr:
+		if y.Op == token.MUL {
+			return openLiterals(y.X, depth+1)
+		}
+	}
+	if lit := openLiteral(x); lit != nil {
+		return []*ast.StructLit{lit}
+	}
+	return nil
 }
 
 // openLiteral returns x when it is a struct literal with an untyped ...
