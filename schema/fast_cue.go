@@ -113,15 +113,14 @@ func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
 		}
 		return true, k.sh == nil || k.sh.adds(v)
 	}
-	// A concrete scalar unifies to itself or to an error, which Err
-	// reports without Validate's walk; and nothing can be added to it,
-	// so fill need not unify it again.
+	// Nothing can be added to a concrete scalar, so fill need not
+	// unify it again.
 	if k.alts == nil {
-		ok = k.v.Unify(x).Err() == nil
+		ok = scalarHolds(k.v, x)
 	} else {
 		kind := x.Kind()
 		for _, a := range k.alts {
-			if a.kind&kind != 0 && a.v.Unify(x).Err() == nil {
+			if a.kind&kind != 0 && scalarHolds(a.v, x) {
 				ok = true
 				break
 			}
@@ -131,7 +130,7 @@ func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
 			// another to subsume, as !="bad" is wrongly judged to hold
 			// true. What each alternative accepts the disjunction does;
 			// a refusal is the whole disjunction's to give.
-			ok = k.v.Unify(x).Err() == nil
+			ok = scalarHolds(k.v, x)
 		}
 	}
 	if key, isScalar := memoKey(v, valueKindOf(v)); isScalar {
@@ -143,6 +142,16 @@ func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
 		k.seen[key] = ok
 	}
 	return ok, false
+}
+
+// scalarHolds reports whether the concrete scalar x satisfies v. It
+// unifies to itself or to an error, which Err reports without Validate's
+// walk; or, in CUE v0.17, to an unresolved disjunction when v has an
+// alternative that holds an if field: null & (null | close({a?: _, if
+// a != _|_ {...}})) is null | null, which validation calls incomplete.
+func scalarHolds(v, x cue.Value) bool {
+	u := v.Unify(x)
+	return u.Err() == nil && u.IsConcrete()
 }
 
 // cueFill is fill for a value checked by CUE: the input with what

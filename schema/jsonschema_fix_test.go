@@ -55,6 +55,11 @@ func TestJSONSchemaTranslationFixes(t *testing.T) {
 			[]string{`{"n": "a"}`}, []string{`{"n": "a", "extra": 1}`, `{"m": "x"}`, `1`}},
 		{`{"additionalProperties": false, "properties": {"t": {"$ref": "#/$defs/a", "properties": {"m": {"type": "string"}}}}, ` + closedA + `}`,
 			[]string{`{"t": {"n": "a"}}`}, []string{`{"t": {"n": "a", "extra": 1}}`, `{"t": {"m": "x"}}`}},
+		// ... and with a conjunction in that alternative.
+		{`{"$ref": "#/$defs/a", "properties": {"m": {"type": "string"}}, "maxProperties": 3, ` + closedA + `}`,
+			[]string{`{"n": "a"}`}, []string{`{"n": "a", "extra": 1}`, `{"m": "x"}`}},
+		{`{"additionalProperties": false, "properties": {"t": {"$ref": "#/$defs/a", "properties": {"m": {"type": "string"}}, "minProperties": 1}}, ` + closedA + `}`,
+			[]string{`{"t": {"n": "a"}}`}, []string{`{"t": {"n": "a", "extra": 1}}`, `{"t": {"m": "x"}}`}},
 		// Two open objects unified: neither is dropped for the other.
 		{`{"type": "object", "additionalProperties": true, "allOf": [{"type": "object", "additionalProperties": true}]}`,
 			[]string{`{"a": 1}`, `{}`}, []string{`1`, `null`}},

@@ -82,15 +82,18 @@ func isMatchCall(n ast.Node) bool {
 }
 
 // openLiterals returns the struct literals with an untyped ... that x is
-// or has among its alternatives, as the translation of "properties"
-// without "type" writes: null | bool | number | string | [...] | {...}.
+// or has among its alternatives and their conjuncts, as the translation
+// of "properties" without "type" writes: null | bool | number | string |
+// [...] | {...}.
 func openLiterals(x ast.Expr, depth int) []*ast.StructLit {
 	if depth > fastMaxDepth {
 		return nil
 	}
 	switch y := stripParens(x).(type) {
 	case *ast.BinaryExpr:
-		if y.Op == token.OR {
+		// An alternative may be a conjunction itself:
+		// struct.MaxFields(3) & {m?: string, ...}.
+		if y.Op == token.OR || y.Op == token.AND {
 			return append(openLiterals(y.X, depth+1), openLiterals(y.Y, depth+1)...)
 		}
 	case *ast.UnaryExpr:
