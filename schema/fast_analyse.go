@@ -822,8 +822,8 @@ func (a *fastAnalyser) structPart(x ast.Expr, inDef bool) (lits []*ast.StructLit
 		if id, isIdent := x.(*ast.Ident); isIdent && !isDefName(id.Name) {
 			return nil, false, false, false, false
 		}
-		if sel, isSel := x.(*ast.SelectorExpr); isSel && !isDefName(selLabel(sel.Sel)) {
-			return nil, false, false, false, false // a field of a definition is not closed by it alone
+		if sel, isSel := x.(*ast.SelectorExpr); isSel && !isDefName(selLabel(sel.Sel)) && !inDefinition(sel) {
+			return nil, false, false, false, false // a field of a regular struct is not closed by it alone
 		}
 		rs, err := a.resolve(x)
 		if err != nil {
@@ -849,6 +849,23 @@ func (a *fastAnalyser) structPart(x ast.Expr, inDef bool) (lits []*ast.StructLit
 		lits = append(lits, lit)
 	}
 	return lits, closed, isDef, fromDisj, true
+}
+
+// inDefinition reports whether a selector starts from a definition, as
+// #."a-b" or _#defs."/definitions/x" do, where JSON Schema's translation
+// puts definitions whose names are not identifiers: a definition closes
+// the structs in it.
+func inDefinition(sel *ast.SelectorExpr) bool {
+	for {
+		switch x := sel.X.(type) {
+		case *ast.Ident:
+			return isDefName(x.Name)
+		case *ast.SelectorExpr:
+			sel = x
+		default:
+			return false
+		}
+	}
 }
 
 // onlyStructAlternative returns the one struct literal among the
