@@ -256,9 +256,9 @@ func (c *fastChecker) check(n *fastNode, v any) (ok, adds bool) {
 }
 
 // kindSurelyFails reports whether a value of a kind n does not take
-// surely fails it. CUE v0.17 takes a scalar or list for a struct that
-// holds an if field (null & close({a?: _, if a != _|_ {...}}) is no
-// error): such a value is left to it.
+// surely fails it, as it does but for a struct that holds an if field:
+// CUE v0.17 takes a scalar or a list for one (null & close({a?: _, if
+// a != _|_ {...}}) is no error), so such a value is left to CUE.
 func (n *fastNode) kindSurelyFails() bool {
 	return n.obj == nil || len(n.obj.deps) == 0
 }

@@ -219,11 +219,37 @@ func embeddedStruct(x ast.Expr) *ast.StructLit {
 	case *ast.StructLit:
 		return x
 	case *ast.CallExpr:
-		if id, ok := x.Fun.(*ast.Ident); ok && id.Name == "close" && id.Node == nil && len(x.Args) == 1 {
-			return embeddedStruct(x.Args[0])
+		if c := predeclaredCall(x, "close"); c != nil && len(c.Args) == 1 {
+			return embeddedStruct(c.Args[0])
 		}
 	}
 	return nil
+}
+
+// predeclaredCall returns x when it calls one of the predeclared
+// functions names (close, matchN...), not a field of that name.
+func predeclaredCall(x ast.Node, names ...string) *ast.CallExpr {
+	c, ok := x.(*ast.CallExpr)
+	if !ok {
+		return nil
+	}
+	fn, ok := c.Fun.(*ast.Ident)
+	if !ok || fn.Node != nil || !slices.Contains(names, fn.Name) {
+		return nil
+	}
+	return c
+}
+
+// scopeDecls returns the declarations of a file or a struct literal, the
+// scopes the resolver links a name to; ok is false for any other scope.
+func scopeDecls(scope ast.Node) (decls []ast.Decl, ok bool) {
+	switch s := scope.(type) {
+	case *ast.File:
+		return s.Decls, true
+	case *ast.StructLit:
+		return s.Elts, true
+	}
+	return nil, false
 }
 
 // embedDeclares reports whether an embedded expression could declare the
@@ -247,12 +273,11 @@ func embedDeclaresIn(x ast.Expr, name string, depth int) bool {
 		}
 		return embedDeclaresIn(x.X, name, depth+1) || embedDeclaresIn(x.Y, name, depth+1)
 	case *ast.CallExpr:
-		id, ok := x.Fun.(*ast.Ident)
-		if ok && id.Name == "close" && id.Node == nil && len(x.Args) == 1 {
-			return embedDeclaresIn(x.Args[0], name, depth+1)
+		if c := predeclaredCall(x, "close"); c != nil && len(c.Args) == 1 {
+			return embedDeclaresIn(c.Args[0], name, depth+1)
 		}
 		// matchN and matchIf check the value; they add nothing to it.
-		return !ok || id.Name != "matchN" && id.Name != "matchIf" || id.Node != nil
+		return predeclaredCall(x, "matchN", "matchIf") == nil
 	case *ast.UnaryExpr:
 		if x.Op == token.MUL { // a default: what it marks
 			return embedDeclaresIn(x.X, name, depth+1)
@@ -313,13 +338,8 @@ func embedDeclaresIn(x ast.Expr, name string, depth int) bool {
 // declarationsDeclare reports whether a declaration of label in scope, a
 // file or a struct, could declare name, or whether none is found.
 func declarationsDeclare(scope ast.Node, label, name string, depth int) bool {
-	var decls []ast.Decl
-	switch sc := scope.(type) {
-	case *ast.File:
-		decls = sc.Decls
-	case *ast.StructLit:
-		decls = sc.Elts
-	default:
+	decls, ok := scopeDecls(scope)
+	if !ok {
 		return true
 	}
 	found := false
@@ -473,13 +493,8 @@ func (a *fastAnalyser) declsIn(scope ast.Node, name string, at ast.Node) ([]ast.
 }
 
 func findDefDecls(scope ast.Node, name string, at ast.Node) ([]ast.Expr, error) {
-	var decls []ast.Decl
-	switch s := scope.(type) {
-	case *ast.File:
-		decls = s.Decls
-	case *ast.StructLit:
-		decls = s.Elts
-	default:
+	decls, ok := scopeDecls(scope)
+	if !ok {
 		return nil, unsupportedAt(at, "reference to %s", name)
 	}
 	var vals []ast.Expr
@@ -1907,13 +1922,8 @@ func declaredBeside(id *ast.Ident, d ast.Decl) bool {
 	if _, isField := id.Node.(ast.Expr); !isField || isDefName(id.Name) || strings.HasPrefix(id.Name, "_") {
 		return false
 	}
-	switch s := id.Scope.(type) {
-	case *ast.StructLit:
-		return slices.Contains(s.Elts, d)
-	case *ast.File:
-		return slices.Contains(s.Decls, d)
-	}
-	return false
+	decls, _ := scopeDecls(id.Scope)
+	return slices.Contains(decls, d)
 }
 
 // compile finds the dependency's fields in o: optional or required ones,

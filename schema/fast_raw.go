@@ -231,8 +231,8 @@ func (c *fastChecker) rawField(o *fastObject, seen *fieldSet, key string, idx in
 
 // rawComplete reports whether the object needs nothing more: every
 // declared field absent from it is optional, and no field present
-// requires one that is absent. A missing regular field
-// would be filled in, and a missing required one is an error.
+// requires one that is absent. A missing regular field would be filled
+// in, and a missing required one is an error.
 func (c *fastChecker) rawComplete(o *fastObject, seen *fieldSet) bool {
 	if o == nil {
 		return true

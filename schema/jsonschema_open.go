@@ -31,12 +31,12 @@ func closeOpenStructs(f *ast.File) {
 	astutil.Resolve(f, func(token.Pos, string, ...any) {})
 	inMatch := 0
 	astutil.Apply(f, func(c astutil.Cursor) bool {
-		if isMatchCall(c.Node()) {
+		if predeclaredCall(c.Node(), "matchN", "matchIf") != nil {
 			inMatch++
 		}
 		return true
 	}, func(c astutil.Cursor) bool {
-		if isMatchCall(c.Node()) {
+		if predeclaredCall(c.Node(), "matchN", "matchIf") != nil {
 			inMatch--
 		}
 		b, ok := c.Node().(*ast.BinaryExpr)
@@ -69,16 +69,6 @@ func closeOpenStructs(f *ast.File) {
 		}
 		return true
 	})
-}
-
-// isMatchCall reports whether n is a call of matchN or matchIf.
-func isMatchCall(n ast.Node) bool {
-	c, ok := n.(*ast.CallExpr)
-	if !ok {
-		return false
-	}
-	fn, ok := c.Fun.(*ast.Ident)
-	return ok && fn.Node == nil && (fn.Name == "matchN" || fn.Name == "matchIf")
 }
 
 // openLiterals returns the struct literals with an untyped ... that x is
@@ -144,8 +134,7 @@ func mayBeClosed(x ast.Expr, depth int) bool {
 	case *ast.StructLit:
 		return openLiteral(x) == nil
 	case *ast.CallExpr:
-		fn, ok := x.Fun.(*ast.Ident)
-		return ok && fn.Name == "close"
+		return predeclaredCall(x, "close") != nil
 	case *ast.BinaryExpr:
 		return (x.Op == token.AND || x.Op == token.OR) && (mayBeClosed(x.X, depth+1) || mayBeClosed(x.Y, depth+1))
 	case *ast.UnaryExpr:
@@ -205,8 +194,8 @@ func alwaysStruct(x ast.Expr, depth int) bool {
 		}
 		return true
 	case *ast.CallExpr:
-		fn, ok := x.Fun.(*ast.Ident)
-		return ok && fn.Name == "close" && fn.Node == nil && len(x.Args) == 1 && alwaysStruct(x.Args[0], depth+1)
+		c := predeclaredCall(x, "close")
+		return c != nil && len(c.Args) == 1 && alwaysStruct(c.Args[0], depth+1)
 	case *ast.BinaryExpr:
 		return x.Op == token.AND && (alwaysStruct(x.X, depth+1) || alwaysStruct(x.Y, depth+1))
 	case *ast.Ident, *ast.SelectorExpr:
@@ -260,16 +249,7 @@ func referredValues(x ast.Expr, depth int) (vals []ast.Expr, all bool) {
 // literal named name; all is false when one of its embeddings or
 // comprehensions may declare more.
 func fieldsNamed(scope ast.Node, name string) (vals []ast.Expr, all bool) {
-	var decls []ast.Decl
-	switch s := scope.(type) {
-	case *ast.File:
-		decls = s.Decls
-	case *ast.StructLit:
-		decls = s.Elts
-	default:
-		return nil, false
-	}
-	all = true
+	decls, all := scopeDecls(scope)
 	for _, d := range decls {
 		switch d := d.(type) {
 		case *ast.Field:
