@@ -60,6 +60,7 @@ Exit status: 0 when there is no error (warnings are allowed unless
 			var diags []pipeline.Diagnostic
 			var loaded []*pipeline.Manifest
 			for _, file := range args {
+				a.log.Debug("validating " + file)
 				m, found := validate(file, opts)
 				diags = append(diags, found...)
 				if m != nil {
