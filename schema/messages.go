@@ -2,10 +2,14 @@ package schema
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/token"
 )
 
 // explain rewrites CUE's message for the two mistakes people make most,
@@ -15,7 +19,7 @@ import (
 func (v *Validator) explain(elems []string, msg string, rec any) (string, string) {
 	switch {
 	case msg == "field not allowed" && len(elems) > 0:
-		parent, ok := v.schemaAt(elems[:len(elems)-1])
+		parent, ok := v.schemaIn(elems[:len(elems)-1], rec)
 		if !ok {
 			return msg, ""
 		}
@@ -23,7 +27,7 @@ func (v *Validator) explain(elems []string, msg string, rec any) (string, string
 			return fmt.Sprintf("field not allowed (did you mean %q?)", near), ""
 		}
 	case strings.Contains(msg, "empty disjunction") || strings.HasPrefix(msg, "conflicting values"):
-		at, ok := v.schemaAt(elems)
+		at, ok := v.schemaIn(elems, rec)
 		if !ok {
 			return msg, ""
 		}
@@ -35,11 +39,159 @@ func (v *Validator) explain(elems []string, msg string, rec any) (string, string
 	return msg, ""
 }
 
+// narrowed is an error of one alternative of a disjunction, evaluated
+// alone, with its path in the record.
+type narrowed struct {
+	cueError
+	elems []string
+	// alt is where the alternative is, for an error about it or one of
+	// its fields: CUE gives those no position in the schema when the
+	// alternative is evaluated alone.
+	alt token.Pos
+}
+
+func (n narrowed) InputPositions() []token.Pos {
+	return append(n.cueError.InputPositions(), n.alt)
+}
+
+// cueError names CUE's error type for embedding, where the name Error
+// would hide its method.
+type cueError = cueerrors.Error
+
+// disjunctionFailed matches what CUE says of a value that fails a
+// disjunction: the head of the alternatives' errors, or, when they share
+// one position, just one of them.
+var disjunctionFailed = regexp.MustCompile(`^\d+ errors in empty disjunction:$|^conflicting values .* \(mismatched types \w+ and \w+\)$`)
+
+// narrowDisjunctions replaces the errors of a failed disjunction with
+// those of its one alternative that allows the value's kind. A value that
+// fails a disjunction fails every alternative, and CUE shows a few of
+// their errors only, often not the one that says why: a record checked
+// against JSON Schema's untyped `null | bool | … | close({…})` got
+// "conflicting values {…} and bool", and not its misspelt field. The
+// verdict stays CUE's; only the reasons shown change.
+func (v *Validator) narrowDisjunctions(errs []cueerrors.Error, rec any) []cueerrors.Error {
+	done := map[string]bool{}
+	for i := 0; i < len(errs); i++ {
+		if !disjunctionFailed.MatchString(oneLine(errs[i])) {
+			continue
+		}
+		at := recordPath(errs[i])
+		if key := fmt.Sprintf("%q", at); done[key] {
+			continue
+		} else {
+			done[key] = true
+		}
+		reasons := v.alternativeErrors(at, rec)
+		if reasons == nil {
+			continue
+		}
+		var out []cueerrors.Error
+		for j, e := range errs {
+			switch {
+			case j == i:
+				out = append(out, reasons...)
+			case !hasPrefix(recordPath(e), at):
+				out = append(out, e)
+			}
+		}
+		// The reasons may hold a failed disjunction further down.
+		errs, i = out, -1
+	}
+	return errs
+}
+
+// alternativeErrors evaluates the value at a path of rec against the one
+// alternative of the disjunction there that allows its kind, and returns
+// its errors; nil when there is no such one alternative, or when it alone
+// allows the value.
+func (v *Validator) alternativeErrors(at []string, rec any) []cueerrors.Error {
+	val, ok := lookup(rec, at)
+	if !ok {
+		return nil
+	}
+	sch, ok := v.walkSchema(at, rec)
+	if !ok {
+		return nil
+	}
+	data := v.ctx.Encode(toCUE(val))
+	alt, ok := alternative(sch, data.Kind())
+	if !ok {
+		return nil
+	}
+	errs := cueerrors.Errors(alt.Unify(data).Validate(cue.Concrete(true)))
+	base := len(alt.Path().Selectors())
+	out := make([]cueerrors.Error, 0, len(errs))
+	for _, e := range errs {
+		rel := e.Path()
+		if len(rel) < base {
+			return nil
+		}
+		elems := append(slices.Clip(at), plainPath(rel[base:])...)
+		n := narrowed{cueError: e, elems: elems}
+		if len(elems) <= len(at)+1 {
+			n.alt = alt.Pos()
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// alternative returns the one alternative of the disjunction d that
+// allows a value of kind k, looking into nested disjunctions.
+func alternative(d cue.Value, k cue.Kind) (cue.Value, bool) {
+	op, args := cue.Dereference(d).Expr()
+	if op != cue.OrOp {
+		return cue.Value{}, false
+	}
+	var only cue.Value
+	n := 0
+	for _, a := range args {
+		if a.IncompleteKind()&k != 0 {
+			only = a
+			n++
+		}
+	}
+	if n != 1 {
+		return cue.Value{}, false
+	}
+	if nested, ok := alternative(only, k); ok {
+		return nested, true
+	}
+	return only, true
+}
+
+func hasPrefix(path, prefix []string) bool {
+	return len(path) >= len(prefix) && slices.Equal(path[:len(prefix)], prefix)
+}
+
+// schemaIn is schemaAt for the values of rec: where the constraint is a
+// disjunction, it follows the one alternative that allows the kind of
+// rec's value there.
+func (v *Validator) schemaIn(elems []string, rec any) (cue.Value, bool) {
+	at, ok := v.walkSchema(elems, rec)
+	if ok {
+		at = v.alternativeFor(at, rec, elems)
+	}
+	return at, ok
+}
+
 // schemaAt finds the constraint that applies at a data path, following
 // pattern constraints ([string]: T) and list element types.
 func (v *Validator) schemaAt(elems []string) (cue.Value, bool) {
+	return v.walkSchema(elems, nil)
+}
+
+// walkSchema is schemaAt, and schemaIn but for the last step.
+func (v *Validator) walkSchema(elems []string, rec any) (cue.Value, bool) {
 	cur := v.schema
-	for _, e := range elems {
+	for i, e := range elems {
+		if rec != nil {
+			cur = v.alternativeFor(cur, rec, elems[:i])
+		}
 		var next cue.Value
 		if _, err := strconv.Atoi(e); err == nil && cur.IncompleteKind() == cue.ListKind {
 			next = cur.LookupPath(cue.MakePath(cue.Index(mustAtoi(e))))
@@ -58,6 +210,17 @@ func (v *Validator) schemaAt(elems []string) (cue.Value, bool) {
 		cur = next
 	}
 	return cur, true
+}
+
+// alternativeFor is the alternative of the constraint at that allows the
+// kind of rec's value at path, or at itself.
+func (v *Validator) alternativeFor(at cue.Value, rec any, path []string) cue.Value {
+	if val, ok := lookup(rec, path); ok {
+		if alt, ok := alternative(at, v.ctx.Encode(toCUE(val)).Kind()); ok {
+			return alt
+		}
+	}
+	return at
 }
 
 func mustAtoi(s string) int { i, _ := strconv.Atoi(s); return i }

@@ -446,22 +446,12 @@ func (v *Validator) typeCells(rec any) any {
 func (v *Validator) violations(err error, rec any, prefix string) []Violation {
 	var out []Violation
 	seen := map[string]bool{}
-	for _, e := range cueerrors.Errors(err) {
-		elems := e.Path()
-		// Errors on a definition carry its name first; the record has none.
-		if len(elems) > 0 && strings.HasPrefix(elems[0], "#") {
-			elems = elems[1:]
-		}
-		if len(elems) == 0 {
-			elems = nil // the record itself, however CUE got there
-		}
-		// CUE quotes a label that is not an identifier ("on-error"); the
-		// record's keys are plain.
-		for i, el := range elems {
-			if u, err := strconv.Unquote(el); err == nil && strings.HasPrefix(el, `"`) {
-				elems[i] = u
-			}
-		}
+	errs := cueerrors.Errors(err)
+	if prefix == "" {
+		errs = v.narrowDisjunctions(errs, rec)
+	}
+	for _, e := range errs {
+		elems := recordPath(e)
 		msg := oneLine(e)
 		if strings.HasPrefix(msg, "incomplete value ") && prefix == "" && !has(rec, elems) {
 			msg = "field is required but not present"
@@ -484,6 +474,33 @@ func (v *Validator) violations(err error, rec any, prefix string) []Violation {
 		out = append(out, Violation{Msg: prefix + err.Error()})
 	}
 	return out
+}
+
+// recordPath is the path in the record that a CUE error is about.
+func recordPath(e cueerrors.Error) []string {
+	if n, ok := e.(narrowed); ok {
+		return n.elems
+	}
+	elems := e.Path()
+	// Errors on a definition carry its name first; the record has none.
+	if len(elems) > 0 && strings.HasPrefix(elems[0], "#") {
+		elems = elems[1:]
+	}
+	return plainPath(elems)
+}
+
+// plainPath is a path as CUE shows it, with the record's keys as they are:
+// CUE quotes a label that is not an identifier ("on-error").
+func plainPath(elems []string) []string {
+	if len(elems) == 0 {
+		return nil // the record itself, however CUE got there
+	}
+	for i, el := range elems {
+		if u, err := strconv.Unquote(el); err == nil && strings.HasPrefix(el, `"`) {
+			elems[i] = u
+		}
+	}
+	return elems
 }
 
 func (v *Validator) schemaPos(e cueerrors.Error) string {

@@ -1,0 +1,84 @@
+package schema
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zpipe/zpipe/format"
+)
+
+// A value that fails a disjunction is told why by the one alternative
+// that allows its kind; CUE alone names a few alternatives it is not.
+func TestDisjunctionMessages(t *testing.T) {
+	const untyped = `{
+  "additionalProperties": false,
+  "required": ["name"],
+  "properties": {
+    "name": {"type": "string"},
+    "t": {"properties": {"n": {"type": "string"}}, "additionalProperties": false}
+  }
+}`
+	tests := []struct {
+		name   string
+		file   string // schema.json or schema.cue
+		src    string
+		def    string
+		record string
+		errs   []string
+	}{
+		{"a JSON Schema with no type: a misspelt field", "schema.json", untyped, "",
+			`{"name":"a","nmae":1}`,
+			[]string{`1:20:nmae: field not allowed (did you mean "name"?) (schema.json:4:4)`}},
+		{"a JSON Schema with no type: a field of the wrong type", "schema.json", untyped, "",
+			`{"name":1}`,
+			[]string{`1:9:name: conflicting values string and 1 (mismatched types string and int) (schema.json:4:4)`}},
+		{"a JSON Schema with no type, in a field with no type", "schema.json", untyped, "",
+			`{"name":"a","t":{"n":"b","z":1}}`,
+			[]string{`1:30:t.z: field not allowed (did you mean "n"?) (schema.json:6:12)`}},
+		{"a JSON Schema with no type: a value of another kind is valid", "schema.json", untyped, "",
+			`[1]`, nil},
+		{"a struct or a string", "schema.cue", "#A: {kind: \"a\", n: int} | string", "A",
+			`{"kind":"a","n":"x"}`,
+			[]string{`1:17:n: conflicting values int and "x" (mismatched types int and string) (schema.cue:1:20)`}},
+		{"a list or a string, under a field", "schema.cue", "#A: {xs: [...int] | string}", "A",
+			`{"xs":[1,"b"]}`,
+			[]string{`1:10:xs[1]: conflicting values "b" and int (mismatched types string and int) (schema.cue:1:14)`}},
+		{"two structs: CUE's message", "schema.cue", "#A: {a: int} | {b: string}", "A",
+			`{"a":"x"}`,
+			[]string{
+				`1:1:2 errors in empty disjunction:`,
+				`1:6:a: conflicting values "x" and int (mismatched types string and int) (schema.cue:1:9)`,
+				`1:6:a: field not allowed`,
+			}},
+		{"two strings and a struct: CUE's message", "schema.cue", "#A: {r: \"x\" | \"y\" | {n: int}}", "A",
+			`{"r":"z"}`,
+			[]string{
+				`1:6:r: 3 errors in empty disjunction:`,
+				`1:6:r: conflicting values "x" and "z" (schema.cue:1:9)`,
+				`1:6:r: conflicting values "y" and "z" (schema.cue:1:15)`,
+				`1:6:r: conflicting values "z" and {n:int} (mismatched types string and struct) (schema.cue:1:21)`,
+			}},
+		{"two strings and a struct: a struct", "schema.cue", "#A: {r: \"x\" | \"y\" | {n: int}}", "A",
+			`{"r":{"n":true}}`,
+			[]string{`1:11:r.n: conflicting values int and true (mismatched types int and bool) (schema.cue:1:25)`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, tt.file)
+			if err := os.WriteFile(p, []byte(tt.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Load(Spec{File: p, Def: tt.def}, WithDisplayPath(DisplayRel(dir)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, errs := check(t, s, format.JSON, tt.record)
+			if strings.Join(errs, "\n") != strings.Join(tt.errs, "\n") {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(errs, "\n"), strings.Join(tt.errs, "\n"))
+			}
+		})
+	}
+}
