@@ -114,12 +114,11 @@ func (v *Validator) alternativeErrors(at []string, rec any) []cueerrors.Error {
 	if !ok {
 		return nil
 	}
-	data := v.ctx.Encode(toCUE(val))
-	alt, ok := alternative(sch, data.Kind())
+	alt, ok := alternative(sch, cueKind(val))
 	if !ok {
 		return nil
 	}
-	errs := cueerrors.Errors(alt.Unify(data).Validate(cue.Concrete(true)))
+	errs := cueerrors.Errors(alt.Unify(v.ctx.Encode(toCUE(val))).Validate(cue.Concrete(true)))
 	base := len(alt.Path().Selectors())
 	out := make([]cueerrors.Error, 0, len(errs))
 	for _, e := range errs {
@@ -164,6 +163,28 @@ func alternative(d cue.Value, k cue.Kind) (cue.Value, bool) {
 	return only, true
 }
 
+// cueKind is the kind of a record's value as CUE sees it, or bottom for
+// one that no alternative should be picked for.
+func cueKind(val any) cue.Kind {
+	switch valueKindOf(val) {
+	case kNull:
+		return cue.NullKind
+	case kBool:
+		return cue.BoolKind
+	case kInt:
+		return cue.IntKind
+	case kFloat:
+		return cue.FloatKind
+	case kString:
+		return cue.StringKind
+	case kList:
+		return cue.ListKind
+	case kObject:
+		return cue.StructKind
+	}
+	return cue.BottomKind
+}
+
 func hasPrefix(path, prefix []string) bool {
 	return len(path) >= len(prefix) && slices.Equal(path[:len(prefix)], prefix)
 }
@@ -174,7 +195,7 @@ func hasPrefix(path, prefix []string) bool {
 func (v *Validator) schemaIn(elems []string, rec any) (cue.Value, bool) {
 	at, ok := v.walkSchema(elems, rec)
 	if ok {
-		at = v.alternativeFor(at, rec, elems)
+		at = alternativeFor(at, rec, elems)
 	}
 	return at, ok
 }
@@ -190,7 +211,7 @@ func (v *Validator) walkSchema(elems []string, rec any) (cue.Value, bool) {
 	cur := v.schema
 	for i, e := range elems {
 		if rec != nil {
-			cur = v.alternativeFor(cur, rec, elems[:i])
+			cur = alternativeFor(cur, rec, elems[:i])
 		}
 		var next cue.Value
 		if _, err := strconv.Atoi(e); err == nil && cur.IncompleteKind() == cue.ListKind {
@@ -214,9 +235,9 @@ func (v *Validator) walkSchema(elems []string, rec any) (cue.Value, bool) {
 
 // alternativeFor is the alternative of the constraint at that allows the
 // kind of rec's value at path, or at itself.
-func (v *Validator) alternativeFor(at cue.Value, rec any, path []string) cue.Value {
+func alternativeFor(at cue.Value, rec any, path []string) cue.Value {
 	if val, ok := lookup(rec, path); ok {
-		if alt, ok := alternative(at, v.ctx.Encode(toCUE(val)).Kind()); ok {
+		if alt, ok := alternative(at, cueKind(val)); ok {
 			return alt
 		}
 	}
