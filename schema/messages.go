@@ -10,6 +10,8 @@ import (
 	"cuelang.org/go/cue"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
+
+	"github.com/zpipe/zpipe/format"
 )
 
 // explain rewrites CUE's message for the two mistakes people make most,
@@ -114,7 +116,7 @@ func (v *Validator) alternativeErrors(at []string, rec any) []cueerrors.Error {
 	if !ok {
 		return nil
 	}
-	alt, ok := alternative(sch, cueKind(val))
+	alt, ok := v.alternative(sch, val)
 	if !ok {
 		return nil
 	}
@@ -139,28 +141,52 @@ func (v *Validator) alternativeErrors(at []string, rec any) []cueerrors.Error {
 	return out
 }
 
-// alternative returns the one alternative of the disjunction d that
-// allows a value of kind k, looking into nested disjunctions.
-func alternative(d cue.Value, k cue.Kind) (cue.Value, bool) {
+// alternative returns the one alternative of the disjunction d that val
+// can be meant for: the only one of its kind or, among structs, the only
+// one whose fixed fields val does not contradict (kind: "circle").
+func (v *Validator) alternative(d cue.Value, val any) (cue.Value, bool) {
+	alts := disjuncts(d)
+	if len(alts) < 2 {
+		return cue.Value{}, false
+	}
+	k := cueKind(val)
+	alts = slices.DeleteFunc(alts, func(a cue.Value) bool { return a.IncompleteKind()&k == 0 })
+	if obj, ok := val.(*format.Object); ok && len(alts) > 1 {
+		alts = slices.DeleteFunc(alts, func(a cue.Value) bool { return v.contradicts(a, obj) })
+	}
+	if len(alts) != 1 {
+		return cue.Value{}, false
+	}
+	return alts[0], true
+}
+
+// disjuncts are the alternatives of d, those of nested disjunctions
+// included; d alone when it is no disjunction.
+func disjuncts(d cue.Value) []cue.Value {
 	op, args := cue.Dereference(d).Expr()
 	if op != cue.OrOp {
-		return cue.Value{}, false
+		return []cue.Value{d}
 	}
-	var only cue.Value
-	n := 0
+	var out []cue.Value
 	for _, a := range args {
-		if a.IncompleteKind()&k != 0 {
-			only = a
-			n++
+		out = append(out, disjuncts(a)...)
+	}
+	return out
+}
+
+// contradicts reports whether obj has a field that the struct a fixes
+// to another scalar.
+func (v *Validator) contradicts(a cue.Value, obj *format.Object) bool {
+	for _, f := range obj.Fields {
+		fv, ok := v.field(a, f.Key)
+		if !ok || !fv.IsConcrete() || fv.Kind()&(cue.StructKind|cue.ListKind) != 0 {
+			continue
+		}
+		if fv.Unify(v.ctx.Encode(toCUE(f.Value))).Err() != nil {
+			return true
 		}
 	}
-	if n != 1 {
-		return cue.Value{}, false
-	}
-	if nested, ok := alternative(only, k); ok {
-		return nested, true
-	}
-	return only, true
+	return false
 }
 
 // cueKind is the kind of a record's value as CUE sees it, or bottom for
@@ -195,7 +221,7 @@ func hasPrefix(path, prefix []string) bool {
 func (v *Validator) schemaIn(elems []string, rec any) (cue.Value, bool) {
 	at, ok := v.walkSchema(elems, rec)
 	if ok {
-		at = alternativeFor(at, rec, elems)
+		at = v.alternativeFor(at, rec, elems)
 	}
 	return at, ok
 }
@@ -211,7 +237,7 @@ func (v *Validator) walkSchema(elems []string, rec any) (cue.Value, bool) {
 	cur := v.schema
 	for i, e := range elems {
 		if rec != nil {
-			cur = alternativeFor(cur, rec, elems[:i])
+			cur = v.alternativeFor(cur, rec, elems[:i])
 		}
 		var next cue.Value
 		if _, err := strconv.Atoi(e); err == nil && cur.IncompleteKind() == cue.ListKind {
@@ -235,9 +261,9 @@ func (v *Validator) walkSchema(elems []string, rec any) (cue.Value, bool) {
 
 // alternativeFor is the alternative of the constraint at that allows the
 // kind of rec's value at path, or at itself.
-func alternativeFor(at cue.Value, rec any, path []string) cue.Value {
+func (v *Validator) alternativeFor(at cue.Value, rec any, path []string) cue.Value {
 	if val, ok := lookup(rec, path); ok {
-		if alt, ok := alternative(at, cueKind(val)); ok {
+		if alt, ok := v.alternative(at, val); ok {
 			return alt
 		}
 	}

@@ -20,6 +20,8 @@ func TestDisjunctionMessages(t *testing.T) {
     "t": {"properties": {"n": {"type": "string"}}, "additionalProperties": false}
   }
 }`
+	const shapes = `
+#Shape: {kind: "circle", r: number} | {kind: "square", side: number}`
 	tests := []struct {
 		name   string
 		file   string // schema.json or schema.cue
@@ -45,6 +47,19 @@ func TestDisjunctionMessages(t *testing.T) {
 		{"a list or a string, under a field", "schema.cue", "#A: {xs: [...int] | string}", "A",
 			`{"xs":[1,"b"]}`,
 			[]string{`1:10:xs[1]: conflicting values "b" and int (mismatched types string and int) (schema.cue:1:14)`}},
+		{"structs told apart by a fixed field", "schema.cue", shapes, "Shape",
+			`{"kind":"square","sid":2}`,
+			[]string{`1:24:sid: field not allowed (did you mean "side"?) (schema.cue:2:39)`}},
+		{"structs told apart by a fixed field, deeper", "schema.cue", shapes, "Shape",
+			`{"kind":"circle","r":"x"}`,
+			[]string{`1:22:r: conflicting values number and "x" (mismatched types number and string) (schema.cue:2:29)`}},
+		{"structs none of which a fixed field allows: CUE's message", "schema.cue", shapes, "Shape",
+			`{"kind":"tri"}`,
+			[]string{
+				`1:1:2 errors in empty disjunction:`,
+				`1:9:kind: conflicting values "circle" and "tri" (schema.cue:2:16)`,
+				`1:9:kind: conflicting values "square" and "tri" (schema.cue:2:46)`,
+			}},
 		{"two structs: CUE's message", "schema.cue", "#A: {a: int} | {b: string}", "A",
 			`{"a":"x"}`,
 			[]string{
