@@ -86,6 +86,9 @@ func (v *Validator) narrowDisjunctions(errs []cueerrors.Error, rec any) []cueerr
 		}
 		reasons := v.alternativeErrors(at, rec)
 		if reasons == nil {
+			reasons = v.discriminatorError(at, rec)
+		}
+		if reasons == nil {
 			continue
 		}
 		var out []cueerrors.Error
@@ -139,6 +142,52 @@ func (v *Validator) alternativeErrors(at []string, rec any) []cueerrors.Error {
 		return nil
 	}
 	return out
+}
+
+// discriminatorError is the one error of an object that no struct of the
+// disjunction at path allows, when it has a field that every struct fixes
+// to a scalar it does not have: kind: "tri" is not one of circle, square.
+func (v *Validator) discriminatorError(at []string, rec any) []cueerrors.Error {
+	val, _ := lookup(rec, at)
+	obj, ok := val.(*format.Object)
+	if !ok {
+		return nil
+	}
+	sch, ok := v.walkSchema(at, rec)
+	if !ok {
+		return nil
+	}
+	alts := slices.DeleteFunc(disjuncts(sch), func(a cue.Value) bool { return a.IncompleteKind()&cue.StructKind == 0 })
+	if len(alts) < 2 {
+		return nil
+	}
+	for _, f := range obj.Fields {
+		if allowed := v.fixedOtherwise(alts, f); allowed != nil {
+			e := cueerrors.Newf(token.NoPos, "%s is not one of %s", show(f.Value), strings.Join(allowed, ", "))
+			return []cueerrors.Error{narrowed{cueError: e, elems: append(slices.Clip(at), f.Key), alt: sch.Pos()}}
+		}
+	}
+	return nil
+}
+
+// fixedOtherwise lists the scalars that the structs alts fix field f to,
+// when each fixes it to one that f's value is not.
+func (v *Validator) fixedOtherwise(alts []cue.Value, f format.Field) []string {
+	var allowed []string
+	for _, a := range alts {
+		fv, ok := v.field(a, f.Key)
+		if !ok || !fv.IsConcrete() {
+			return nil
+		}
+		text, ok := literalText(fv)
+		if !ok || fv.Unify(v.ctx.Encode(toCUE(f.Value))).Err() == nil {
+			return nil
+		}
+		if !slices.Contains(allowed, text) {
+			allowed = append(allowed, text)
+		}
+	}
+	return allowed
 }
 
 // alternative returns the one alternative of the disjunction d that val
@@ -290,18 +339,27 @@ func literals(v cue.Value) []string {
 			out = append(out, nested...)
 			continue
 		}
-		switch a.Kind() {
-		case cue.StringKind:
-			s, _ := a.String()
-			out = append(out, s)
-		case cue.IntKind, cue.FloatKind, cue.BoolKind, cue.NullKind:
-			b, _ := a.MarshalJSON()
-			out = append(out, string(b))
-		default:
+		text, ok := literalText(a)
+		if !ok {
 			return nil
 		}
+		out = append(out, text)
 	}
 	return out
+}
+
+// literalText shows a concrete scalar as an enumeration's message lists
+// it: a string bare, anything else as JSON.
+func literalText(a cue.Value) (string, bool) {
+	switch a.Kind() {
+	case cue.StringKind:
+		s, _ := a.String()
+		return s, true
+	case cue.IntKind, cue.FloatKind, cue.BoolKind, cue.NullKind:
+		b, _ := a.MarshalJSON()
+		return string(b), true
+	}
+	return "", false
 }
 
 func fieldNames(v cue.Value) []string {
