@@ -13,6 +13,7 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/ast/astutil"
 	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 )
@@ -1405,8 +1406,40 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (cue.Value, error) {
 	if err != nil {
 		return cue.Value{}, unsupportedAt(x, "%s that cannot be written out", constructName(x))
 	}
-	wrap := &ast.StructLit{Elts: []ast.Decl{&ast.Field{Label: ast.NewIdent(label), Value: e}}}
-	return a.ctx.BuildExpr(wrap, cue.Scope(file), cue.InferBuiltins(true)).LookupPath(cue.ParsePath(label)), nil
+	build := func() cue.Value {
+		wrap := &ast.StructLit{Elts: []ast.Decl{&ast.Field{Label: ast.NewIdent(label), Value: e}}}
+		return a.ctx.BuildExpr(wrap, cue.Scope(file), cue.InferBuiltins(true)).LookupPath(cue.ParsePath(label))
+	}
+	v := build()
+	if v.Err() != nil && dropMinFields(e) {
+		// struct.MinFields(n) fails on a struct alone, which has no field
+		// yet. What the analysis reads of the value, its defaults, fields
+		// and closedness, does not depend on it; the check compiles it from
+		// the syntax.
+		v = build()
+	}
+	return v, nil
+}
+
+// dropMinFields replaces each call of struct.MinFields in x with _, and
+// reports whether there was one.
+func dropMinFields(x ast.Expr) bool {
+	dropped := false
+	astutil.Apply(x, func(c astutil.Cursor) bool {
+		call, ok := c.Node().(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		if sel, ok := call.Fun.(*ast.SelectorExpr); ok {
+			if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "struct" && selLabel(sel.Sel) == "MinFields" {
+				c.Replace(ast.NewIdent("_"))
+				dropped = true
+				return false
+			}
+		}
+		return true
+	}, nil)
+	return dropped
 }
 
 // fieldScope is the value of the top-level definition or hidden field
@@ -1891,10 +1924,12 @@ func dependencyOf(d *ast.Comprehension) (dependency, bool) {
 		return dep, false
 	}
 	on, isIdent := cond.X.(*ast.Ident)
-	if _, bottom := cond.Y.(*ast.BottomLit); !isIdent || !bottom || !declaredBeside(on, d) {
+	if _, bottom := cond.Y.(*ast.BottomLit); !isIdent || !bottom {
 		return dep, false
 	}
-	dep.on = on.Name
+	if dep.on, ok = fieldBeside(on, d); !ok {
+		return dep, false
+	}
 	body, ok := d.Value.(*ast.StructLit)
 	if !ok {
 		return dep, false
@@ -1916,14 +1951,42 @@ func dependencyOf(d *ast.Comprehension) (dependency, bool) {
 	return dep, len(dep.requires) > 0
 }
 
-// declaredBeside reports whether the field id refers to is declared in
-// the struct (or file) that holds d.
-func declaredBeside(id *ast.Ident, d ast.Decl) bool {
-	if _, isField := id.Node.(ast.Expr); !isField || isDefName(id.Name) || strings.HasPrefix(id.Name, "_") {
-		return false
-	}
+// fieldBeside returns the name of the field id refers to, when it is
+// declared in the struct (or file) that holds d: by its name, or by a
+// label alias, as CUE's translation refers to a field whose name is no
+// identifier (_t0="working-directory"?: _).
+func fieldBeside(id *ast.Ident, d ast.Decl) (string, bool) {
 	decls, _ := scopeDecls(id.Scope)
-	return slices.Contains(decls, d)
+	if !slices.Contains(decls, d) || isDefName(id.Name) {
+		return "", false
+	}
+	if f, ok := id.Node.(*ast.Field); ok {
+		al, ok := f.Label.(*ast.Alias)
+		if !ok || al.Ident.Name != id.Name || !slices.Contains(decls, ast.Decl(f)) {
+			return "", false
+		}
+		return aliasedLabel(al)
+	}
+	if _, isField := id.Node.(ast.Expr); !isField || strings.HasPrefix(id.Name, "_") {
+		return "", false
+	}
+	return id.Name, true
+}
+
+// aliasedLabel is the name of the field that X="name" labels: a plain
+// name, not a pattern or an expression.
+func aliasedLabel(al *ast.Alias) (string, bool) {
+	l, ok := al.Expr.(ast.Label)
+	if !ok {
+		return "", false
+	}
+	switch l.(type) {
+	case *ast.Ident, *ast.BasicLit:
+	default:
+		return "", false
+	}
+	name, _, err := ast.LabelName(l)
+	return name, err == nil
 }
 
 // compile finds the dependency's fields in o: optional or required ones,
@@ -1965,7 +2028,14 @@ func (a *fastAnalyser) label(d *ast.Field) (name string, isDef bool, err error) 
 	}
 	switch l := d.Label.(type) {
 	case *ast.Alias:
-		return "", false, unsupportedAt(d, "alias")
+		// X="a-b": T is the field "a-b": the alias only names it, and a
+		// reference to it is refused as any to a field is, but in the
+		// condition of a dependency (see fieldBeside).
+		name, ok := aliasedLabel(l)
+		if !ok || isHiddenName(name) || isDefName(name) {
+			return "", false, unsupportedAt(d, "alias")
+		}
+		return name, false, nil
 	case *ast.ListLit:
 		return "", false, unsupportedAt(d, "pattern constraint")
 	case *ast.ParenExpr, *ast.Interpolation:
