@@ -13,7 +13,6 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
-	"cuelang.org/go/cue/ast/astutil"
 	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 )
@@ -1256,7 +1255,7 @@ func (a *fastAnalyser) matchIf(x *ast.CallExpr) (*fastNode, error) {
 // no default; where it says nothing about a value lacking a regular field,
 // which CUE counts as matching, the check is unsure (see checkObj).
 func (a *fastAnalyser) validatorArg(e ast.Expr, what string) (*fastNode, error) {
-	ev, err := a.evalAlone(e, "alt")
+	ev, err := a.evalAlone(e, "alt", true)
 	if err != nil {
 		return nil, err
 	}
@@ -1307,7 +1306,7 @@ func (a *fastAnalyser) pattern(d *ast.Field, l *ast.ListLit, inDef bool) (fastPa
 	if inDef {
 		label = "#alt"
 	}
-	ev, err := a.evalAlone(d.Value, label)
+	ev, err := a.evalAlone(d.Value, label, false)
 	if err != nil {
 		return p, err
 	}
@@ -1330,7 +1329,11 @@ func (a *fastAnalyser) pattern(d *ast.Field, l *ast.ListLit, inDef bool) (fastPa
 // scope. x is written out and parsed again: its identifiers are resolved
 // to nodes of the file's syntax, which CUE's compiler does not take for an
 // expression of its own; by name, they resolve through the scope.
-func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (cue.Value, error) {
+//
+// When the value is only read, never checked against by CUE (a matchN
+// alternative's, a disjunction alternative's), its own struct.MinFields
+// may be left out of it.
+func (a *fastAnalyser) evalAlone(x ast.Expr, label string, readOnly bool) (cue.Value, error) {
 	file, err := a.scope()
 	if err != nil {
 		return cue.Value{}, err
@@ -1411,7 +1414,7 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (cue.Value, error) {
 		return a.ctx.BuildExpr(wrap, cue.Scope(file), cue.InferBuiltins(true)).LookupPath(cue.ParsePath(label))
 	}
 	v := build()
-	if v.Err() != nil && dropMinFields(e) {
+	if v.Err() != nil && readOnly && dropMinFields(e) {
 		// struct.MinFields(n) fails on a struct alone, which has no field
 		// yet. What the analysis reads of the value, its defaults, fields
 		// and closedness, does not depend on it; the check compiles it from
@@ -1421,25 +1424,46 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (cue.Value, error) {
 	return v, nil
 }
 
-// dropMinFields replaces each call of struct.MinFields in x with _, and
-// reports whether there was one.
+// dropMinFields replaces each call of struct.MinFields that x unifies
+// with _, and reports whether there was one. Only x's own conjuncts: a
+// field's value may be left to CUE, with its part of the value.
 func dropMinFields(x ast.Expr) bool {
-	dropped := false
-	astutil.Apply(x, func(c astutil.Cursor) bool {
-		call, ok := c.Node().(*ast.CallExpr)
-		if !ok {
+	switch e := x.(type) {
+	case *ast.ParenExpr:
+		if isMinFields(e.X) {
+			e.X = ast.NewIdent("_")
 			return true
 		}
-		if sel, ok := call.Fun.(*ast.SelectorExpr); ok {
-			if pkg, ok := sel.X.(*ast.Ident); ok && pkg.Name == "struct" && selLabel(sel.Sel) == "MinFields" {
-				c.Replace(ast.NewIdent("_"))
+		return dropMinFields(e.X)
+	case *ast.BinaryExpr:
+		if e.Op != token.AND {
+			return false
+		}
+		dropped := false
+		for _, side := range []*ast.Expr{&e.X, &e.Y} {
+			if isMinFields(*side) {
+				*side = ast.NewIdent("_")
 				dropped = true
-				return false
+			} else if dropMinFields(*side) {
+				dropped = true
 			}
 		}
-		return true
-	}, nil)
-	return dropped
+		return dropped
+	}
+	return false
+}
+
+func isMinFields(x ast.Expr) bool {
+	call, ok := x.(*ast.CallExpr)
+	if !ok {
+		return false
+	}
+	sel, ok := call.Fun.(*ast.SelectorExpr)
+	if !ok {
+		return false
+	}
+	pkg, ok := sel.X.(*ast.Ident)
+	return ok && pkg.Name == "struct" && selLabel(sel.Sel) == "MinFields"
 }
 
 // fieldScope is the value of the top-level definition or hidden field
