@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"cuelang.org/go/cue"
 	cueerrors "cuelang.org/go/cue/errors"
@@ -21,15 +22,17 @@ import (
 func (v *Validator) explain(elems []string, msg string, rec any) (string, string) {
 	switch {
 	case msg == "field not allowed" && len(elems) > 0:
-		parent, ok := v.schemaIn(elems[:len(elems)-1], rec)
+		parent, ok := v.schemaFor(elems[:len(elems)-1], rec)
 		if !ok {
 			return msg, ""
 		}
-		if near := closest(elems[len(elems)-1], fieldNames(parent)); near != "" {
+		// A name the record has is no typo of another.
+		names := slices.DeleteFunc(fieldNames(parent), func(n string) bool { return has(rec, append(slices.Clip(elems[:len(elems)-1]), n)) })
+		if near := closest(elems[len(elems)-1], names); near != "" {
 			return fmt.Sprintf("field not allowed (did you mean %q?)", near), ""
 		}
 	case strings.Contains(msg, "empty disjunction") || strings.HasPrefix(msg, "conflicting values"):
-		at, ok := v.schemaIn(elems, rec)
+		at, ok := v.schemaFor(elems, rec)
 		if !ok {
 			return msg, ""
 		}
@@ -41,19 +44,21 @@ func (v *Validator) explain(elems []string, msg string, rec any) (string, string
 	return msg, ""
 }
 
-// narrowed is an error of one alternative of a disjunction, evaluated
-// alone, with its path in the record.
+// narrowed is an error of one alternative of a disjunction, with its
+// path in the record, or one that zpipe words, with the position of the
+// constraint it is about.
 type narrowed struct {
 	cueError
 	elems []string
-	// alt is where the alternative is, for an error about it or one of
-	// its fields: CUE gives those no position in the schema when the
-	// alternative is evaluated alone.
-	alt token.Pos
+	pos   token.Pos
+	// from is the value at fromAt that the error is of: where a
+	// disjunction under it is narrowed in its turn.
+	from   cue.Value
+	fromAt []string
 }
 
 func (n narrowed) InputPositions() []token.Pos {
-	return append(n.cueError.InputPositions(), n.alt)
+	return append(n.cueError.InputPositions(), n.pos)
 }
 
 // cueError names CUE's error type for embedding, where the name Error
@@ -66,75 +71,206 @@ type cueError = cueerrors.Error
 var disjunctionFailed = regexp.MustCompile(`^\d+ errors in empty disjunction:$|^conflicting values .* \(mismatched types \w+ and \w+\)$`)
 
 // narrowDisjunctions replaces the errors of a failed disjunction with
-// those of its one alternative that allows the value's kind. A value that
-// fails a disjunction fails every alternative, and CUE shows a few of
+// those of its one alternative that the value can be meant for. A value
+// that fails a disjunction fails every alternative, and CUE shows a few of
 // their errors only, often not the one that says why: a record checked
 // against JSON Schema's untyped `null | bool | … | close({…})` got
 // "conflicting values {…} and bool", and not its misspelt field. The
-// verdict stays CUE's; only the reasons shown change.
-func (v *Validator) narrowDisjunctions(errs []cueerrors.Error, rec any) []cueerrors.Error {
+// verdict stays CUE's; only the reasons shown change. u is the schema
+// unified with rec: its values carry the record's context, such as the
+// value of a field that a bound names.
+func (v *Validator) narrowDisjunctions(u cue.Value, errs []cueerrors.Error, rec any) []cueerrors.Error {
+	type located struct {
+		err  cueerrors.Error
+		path []string
+	}
+	list := make([]located, len(errs))
+	for i, e := range errs {
+		list[i] = located{e, recordPath(e)}
+	}
 	done := map[string]bool{}
-	for i := 0; i < len(errs); i++ {
-		if !disjunctionFailed.MatchString(oneLine(errs[i])) {
+	budget := narrowBudget * nodes(rec)
+	narrowedAny := false
+	for i := 0; i < len(list) && budget > 0; i++ {
+		if !disjunctionFailed.MatchString(oneLine(list[i].err)) {
 			continue
 		}
-		at := recordPath(errs[i])
+		at := list[i].path
 		if key := fmt.Sprintf("%q", at); done[key] {
 			continue
 		} else {
 			done[key] = true
 		}
-		reasons := v.alternativeErrors(at, rec)
+		base, baseAt := u, []string(nil)
+		if n, ok := list[i].err.(narrowed); ok && n.from.Exists() {
+			base, baseAt = n.from, n.fromAt
+		}
+		sub, _ := lookup(rec, baseAt)
+		val, _ := lookup(rec, at)
+		budget -= nodes(val)
+		disj, rest, ok := disjunctionAt(base, at[len(baseAt):], sub)
+		if !ok {
+			continue
+		}
+		reasons := v.alternativeErrors(disj, rest, at, rec)
 		if reasons == nil {
-			reasons = v.discriminatorError(at, rec)
+			reasons = v.discriminatorError(disj, at, rec)
 		}
 		if reasons == nil {
 			continue
 		}
-		var out []cueerrors.Error
-		for j, e := range errs {
+		narrowedAny = true
+		var out []located
+		next := 0
+		for j, l := range list {
 			switch {
 			case j == i:
-				out = append(out, reasons...)
-			case !hasPrefix(recordPath(e), at):
-				out = append(out, e)
+				// The reasons are looked at next: one may be a failed
+				// disjunction further down.
+				next = len(out)
+				for _, r := range reasons {
+					out = append(out, located{r, recordPath(r)})
+				}
+			case !hasPrefix(l.path, at):
+				out = append(out, l)
 			}
 		}
-		// The reasons may hold a failed disjunction further down.
-		errs, i = out, -1
+		list, i = out, next-1
+	}
+	if !narrowedAny {
+		return errs
+	}
+	errs = make([]cueerrors.Error, len(list))
+	for i, l := range list {
+		errs[i] = l.err
 	}
 	return errs
 }
 
-// alternativeErrors evaluates the value at a path of rec against the one
-// alternative of the disjunction there that allows its kind, and returns
-// its errors; nil when there is no such one alternative, or when it alone
-// allows the value.
-func (v *Validator) alternativeErrors(at []string, rec any) []cueerrors.Error {
-	val, ok := lookup(rec, at)
+// narrowBudget bounds the work of narrowing a record's disjunctions, in
+// evaluations of the whole record: each costs one of the value under it,
+// and a recursive schema nests them as deep as the record goes.
+const narrowBudget = 4
+
+// nodes counts the values in v.
+func nodes(v any) int {
+	n := 1
+	switch v := v.(type) {
+	case *format.Object:
+		for _, f := range v.Fields {
+			n += nodes(f.Value)
+		}
+	case []any:
+		for _, e := range v {
+			n += nodes(e)
+		}
+	}
+	return n
+}
+
+// disjunctionAt splits the value at a path of u, the schema unified with
+// rec, into its one disjunction and the rest of its conjuncts (the
+// record's value among them).
+func disjunctionAt(u cue.Value, at []string, rec any) (disj cue.Value, rest []cue.Value, ok bool) {
+	path, ok := cuePath(at, rec)
+	if !ok {
+		return cue.Value{}, nil, false
+	}
+	here := u.LookupPath(path)
+	if !here.Exists() {
+		return cue.Value{}, nil, false
+	}
+	found := 0
+	for _, c := range conjuncts(here) {
+		if op, _ := c.Expr(); op == cue.OrOp {
+			disj = c
+			found++
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	return disj, rest, found == 1
+}
+
+func conjuncts(v cue.Value) []cue.Value {
+	op, args := v.Expr()
+	if op != cue.AndOp {
+		return []cue.Value{v}
+	}
+	var out []cue.Value
+	for _, a := range args {
+		out = append(out, conjuncts(a)...)
+	}
+	return out
+}
+
+// cuePath is a record's path as a CUE path: an element of a list is an
+// index, of an object a field.
+func cuePath(elems []string, rec any) (cue.Path, bool) {
+	sels := make([]cue.Selector, 0, len(elems))
+	cur := rec
+	for _, e := range elems {
+		switch c := cur.(type) {
+		case *format.Object:
+			x, ok := c.Get(e)
+			if !ok {
+				return cue.Path{}, false
+			}
+			sels, cur = append(sels, cue.Str(e)), x
+		case []any:
+			i, err := strconv.Atoi(e)
+			if err != nil || i < 0 || i >= len(c) {
+				return cue.Path{}, false
+			}
+			sels, cur = append(sels, cue.Index(i)), c[i]
+		default:
+			return cue.Path{}, false
+		}
+	}
+	return cue.MakePath(sels...), true
+}
+
+// alternativeErrors unifies the one alternative of disj that the value at
+// a path of rec can be meant for with the rest of the schema's conjuncts
+// there and the value, and returns its errors; nil when there is no such
+// one alternative, or when it allows the value. The conjuncts come from
+// the record's evaluation, so that their references have the record's
+// values, but the value is the record's own: as a conjunct there it is
+// closed by what it met.
+func (v *Validator) alternativeErrors(disj cue.Value, rest []cue.Value, at []string, rec any) []cueerrors.Error {
+	val, _ := lookup(rec, at)
+	alt, ok := v.alternative(disj, val)
 	if !ok {
 		return nil
 	}
-	sch, ok := v.walkSchema(at, rec)
-	if !ok {
-		return nil
+	for _, c := range rest {
+		if c.Source() != nil || !c.IsConcrete() {
+			alt = alt.Unify(c)
+		}
 	}
-	alt, ok := v.alternative(sch, val)
-	if !ok {
-		return nil
+	if alt.Err() != nil {
+		return nil // the schema rules the alternative out here: CUE says why
 	}
-	errs := cueerrors.Errors(alt.Unify(v.ctx.Encode(toCUE(val))).Validate(cue.Concrete(true)))
-	base := len(alt.Path().Selectors())
+	alt = alt.Unify(v.ctx.Encode(toCUE(val)))
+	errs := cueerrors.Errors(alt.Validate(cue.Concrete(true)))
+	// CUE gives an error of the alternative no position in the schema
+	// when the alternative closes the struct the record is, or is of
+	// another kind: the alternative's own position says where.
+	var altPos token.Pos
+	if sch, ok := v.walkSchema(at, rec); ok {
+		if a, ok := v.alternative(sch, val); ok {
+			altPos = a.Pos()
+		}
+	}
 	out := make([]cueerrors.Error, 0, len(errs))
 	for _, e := range errs {
-		rel := e.Path()
-		if len(rel) < base {
+		elems := recordPath(e)
+		if !hasPrefix(elems, at) {
 			return nil
 		}
-		elems := append(slices.Clip(at), plainPath(rel[base:])...)
-		n := narrowed{cueError: e, elems: elems}
-		if len(elems) <= len(at)+1 {
-			n.alt = alt.Pos()
+		n := narrowed{cueError: e, elems: elems, from: alt, fromAt: at}
+		if len(elems) == len(at) || len(elems) == len(at)+1 && oneLine(e) == "field not allowed" {
+			n.pos = altPos
 		}
 		out = append(out, n)
 	}
@@ -144,27 +280,27 @@ func (v *Validator) alternativeErrors(at []string, rec any) []cueerrors.Error {
 	return out
 }
 
-// discriminatorError is the one error of an object that no struct of the
-// disjunction at path allows, when it has a field that every struct fixes
-// to a scalar it does not have: kind: "tri" is not one of circle, square.
-func (v *Validator) discriminatorError(at []string, rec any) []cueerrors.Error {
+// discriminatorError is the one error of an object that no struct of disj
+// allows, when it has a field that every struct fixes to a scalar it does
+// not have: kind: "tri" is not one of circle, square.
+func (v *Validator) discriminatorError(disj cue.Value, at []string, rec any) []cueerrors.Error {
 	val, _ := lookup(rec, at)
 	obj, ok := val.(*format.Object)
 	if !ok {
 		return nil
 	}
-	sch, ok := v.walkSchema(at, rec)
-	if !ok {
-		return nil
-	}
-	alts := slices.DeleteFunc(disjuncts(sch), func(a cue.Value) bool { return a.IncompleteKind()&cue.StructKind == 0 })
+	alts := slices.DeleteFunc(disjuncts(disj), func(a cue.Value) bool { return a.IncompleteKind()&cue.StructKind == 0 })
 	if len(alts) < 2 {
 		return nil
 	}
 	for _, f := range obj.Fields {
 		if allowed := v.fixedOtherwise(alts, f); allowed != nil {
 			e := cueerrors.Newf(token.NoPos, "%s is not one of %s", show(f.Value), strings.Join(allowed, ", "))
-			return []cueerrors.Error{narrowed{cueError: e, elems: append(slices.Clip(at), f.Key), alt: sch.Pos()}}
+			var pos token.Pos
+			if sch, ok := v.walkSchema(at, rec); ok {
+				pos = sch.Pos()
+			}
+			return []cueerrors.Error{narrowed{cueError: e, elems: append(slices.Clip(at), f.Key), pos: pos}}
 		}
 	}
 	return nil
@@ -203,7 +339,8 @@ func (v *Validator) alternative(d cue.Value, val any) (cue.Value, bool) {
 	if obj, ok := val.(*format.Object); ok && len(alts) > 1 {
 		alts = slices.DeleteFunc(alts, func(a cue.Value) bool { return v.contradicts(a, obj) })
 	}
-	if len(alts) != 1 {
+	// A literal alone is no reason: an enumeration's message lists them.
+	if len(alts) != 1 || alts[0].IsConcrete() && k&(cue.StructKind|cue.ListKind) == 0 {
 		return cue.Value{}, false
 	}
 	return alts[0], true
@@ -262,6 +399,16 @@ func cueKind(val any) cue.Kind {
 
 func hasPrefix(path, prefix []string) bool {
 	return len(path) >= len(prefix) && slices.Equal(path[:len(prefix)], prefix)
+}
+
+// schemaFor is schemaAt, or where that meets a disjunction, schemaIn:
+// most schemas have none, and schemaIn costs a look at the record at
+// every step.
+func (v *Validator) schemaFor(elems []string, rec any) (cue.Value, bool) {
+	if at, ok := v.schemaAt(elems); ok && len(disjuncts(at)) < 2 {
+		return at, true
+	}
+	return v.schemaIn(elems, rec)
 }
 
 // schemaIn is schemaAt for the values of rec: where the constraint is a
@@ -405,4 +552,74 @@ func distance(a, b string) int {
 		prev = cur
 	}
 	return prev[len(b)]
+}
+
+// abbreviate shortens each struct or list that CUE writes out whole in a
+// message, when it is long: a failed matchN shows the value it was given,
+// which may be the whole record, and the record has it anyway.
+func abbreviate(msg string) string {
+	const long, keep = 80, 60
+	if len(msg) <= long {
+		return msg
+	}
+	var b strings.Builder
+	for i := 0; i < len(msg); {
+		switch msg[i] {
+		case '"':
+			j := endOfString(msg, i)
+			b.WriteString(msg[i:j])
+			i = j
+			continue
+		case '{', '[':
+			if j := endOfValue(msg, i); j-i > long {
+				cut := i + keep
+				for !utf8.RuneStart(msg[cut]) {
+					cut--
+				}
+				b.WriteString(msg[i:cut])
+				b.WriteString("…")
+				b.WriteByte(msg[j-1])
+				i = j
+				continue
+			}
+		}
+		b.WriteByte(msg[i])
+		i++
+	}
+	return b.String()
+}
+
+// endOfString is the index after the quoted string that starts at i.
+func endOfString(s string, i int) int {
+	for j := i + 1; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return len(s)
+}
+
+// endOfValue is the index after the struct or list that starts at i, or
+// i when it does not end.
+func endOfValue(s string, i int) int {
+	depth := 0
+	for j := i; j < len(s); {
+		switch s[j] {
+		case '"':
+			j = endOfString(s, j)
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return j + 1
+			}
+		}
+		j++
+	}
+	return i
 }

@@ -31,14 +31,14 @@ func TestDisjunctionMessages(t *testing.T) {
 		errs   []string
 	}{
 		{"a JSON Schema with no type: a misspelt field", "schema.json", untyped, "",
-			`{"name":"a","nmae":1}`,
-			[]string{`1:20:nmae: field not allowed (did you mean "name"?) (schema.json:4:4)`}},
+			`{"name":"a","tt":{}}`,
+			[]string{`1:18:tt: field not allowed (did you mean "t"?) (schema.json:4:4)`}},
 		{"a JSON Schema with no type: a field of the wrong type", "schema.json", untyped, "",
 			`{"name":1}`,
-			[]string{`1:9:name: conflicting values string and 1 (mismatched types string and int) (schema.json:4:4)`}},
+			[]string{`1:9:name: conflicting values string and 1 (mismatched types string and int)`}},
 		{"a JSON Schema with no type, in a field with no type", "schema.json", untyped, "",
 			`{"name":"a","t":{"n":"b","z":1}}`,
-			[]string{`1:30:t.z: field not allowed (did you mean "n"?) (schema.json:6:12)`}},
+			[]string{`1:30:t.z: field not allowed (schema.json:6:12)`}},
 		{"a JSON Schema with no type: a value of another kind is valid", "schema.json", untyped, "",
 			`[1]`, nil},
 		{"a struct or a string", "schema.cue", "#A: {kind: \"a\", n: int} | string", "A",
@@ -59,6 +59,32 @@ func TestDisjunctionMessages(t *testing.T) {
 		{"structs that fix a field to numbers", "schema.cue", "#V: {v: 1, a: int} | {v: 2, b: int}", "V",
 			`{"v":3}`,
 			[]string{`1:6:v: 3 is not one of 1, 2 (schema.cue:1:1)`}},
+		{"a bound that names a sibling has the record's value", "schema.cue", "#A: {lim: int, x: {n: <=lim} | string}", "A",
+			`{"lim":5,"x":{"n":10}}`,
+			[]string{`1:19:x.n: invalid value 10 (out of bound <=5) (schema.cue:1:23)`}},
+		{"a bound through an alias has the record's value", "schema.cue", "#A: X={n?: int, x?: {a: <=X.n} | string}", "A",
+			`{"n":3,"x":{"a":7}}`,
+			[]string{
+				`1:12:x: 2 errors in empty disjunction:`,
+				`1:12:x: conflicting values {a:7} and string (mismatched types struct and string) (schema.cue:1:34)`,
+				`1:17:x.a: invalid value 7 (out of bound <=3) (schema.cue:1:25)`,
+			}},
+		{"a constraint that the record adds counts", "schema.cue", "#A: {k?: string, x: {a: int} | string, if k != _|_ if k == \"a\" {x: string}}", "A",
+			`{"k":"a","x":{"a":"s"}}`,
+			[]string{`1:14:x: conflicting values {a:"s"} and string (mismatched types struct and string) (schema.cue:1:68)`}},
+		{"an enumeration of several kinds", "schema.cue", "#A: {mode?: \"auto\" | 0 | 1}", "A",
+			`{"mode":"manual"}`,
+			[]string{`1:9:mode: "manual" is not one of auto, 0, 1 (schema.cue:1:6)`}},
+		{"a field the record has is not suggested", "schema.cue", "#A: {a: int} | string", "A",
+			`{"a":1,"b":2}`,
+			[]string{`1:12:b: field not allowed (schema.cue:1:5)`}},
+		{"a list's own disjunction keeps its own position", "schema.json", `{"additionalProperties": false, "properties": {"p": {"type": ["string", "null"], "minLength": 2}}}`, "",
+			`{"p":5}`,
+			[]string{
+				`1:6:p: 2 errors in empty disjunction:`,
+				`1:6:p: conflicting values 5 and null (mismatched types int and null)`,
+				`1:6:p: conflicting values 5 and strings.MinRunes(2) (mismatched types int and string) (schema.json:1:83)`,
+			}},
 		{"two structs: CUE's message", "schema.cue", "#A: {a: int} | {b: string}", "A",
 			`{"a":"x"}`,
 			[]string{
@@ -94,5 +120,21 @@ func TestDisjunctionMessages(t *testing.T) {
 				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(errs, "\n"), strings.Join(tt.errs, "\n"))
 			}
 		})
+	}
+}
+
+func TestAbbreviate(t *testing.T) {
+	long := `{a:"` + strings.Repeat("x", 30) + `",b:[1,2,3],c:{d:"}{ ][",e:` + strings.Repeat("1", 40) + `}}`
+	tests := []struct{ in, want string }{
+		{`invalid value {a:1} (does not satisfy matchN)`, `invalid value {a:1} (does not satisfy matchN)`},
+		{`invalid value ` + long + ` (does not satisfy matchN)`,
+			`invalid value {a:"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",b:[1,2,3],c:{d:"}{ ][",e…} (does not satisfy matchN)`},
+		{`conflicting values "` + strings.Repeat("{", 90) + `" and int`, `conflicting values "` + strings.Repeat("{", 90) + `" and int`},
+		{`conflicting values [` + strings.Repeat("é", 50) + `] and string`, `conflicting values [` + strings.Repeat("é", 29) + `…] and string`},
+	}
+	for _, tt := range tests {
+		if got := abbreviate(tt.in); got != tt.want {
+			t.Errorf("abbreviate(%q)\n = %q\nwant %q", tt.in, got, tt.want)
+		}
 	}
 }

@@ -209,12 +209,12 @@ func (v *Validator) cueCheck(rec any) (any, []Violation) {
 	data := v.ctx.Encode(toCUE(rec))
 	u := v.schema.Unify(data)
 	if err := u.Validate(cue.Concrete(true)); err != nil {
-		return nil, v.violations(err, rec, "")
+		return nil, v.violations(err, rec, "", u)
 	}
 	if v.hasXform {
 		t := v.transform.FillPath(cue.MakePath(cue.Str("in")), u)
 		if err := t.Validate(cue.Concrete(true)); err != nil {
-			return nil, v.violations(err, rec, "transform: ")
+			return nil, v.violations(err, rec, "transform: ", t)
 		}
 		out, err := export(t)
 		if err != nil {
@@ -443,12 +443,12 @@ func (v *Validator) typeCells(rec any) any {
 
 // violations turns a CUE validation error into one Violation per problem,
 // each with the schema position of the constraint.
-func (v *Validator) violations(err error, rec any, prefix string) []Violation {
+func (v *Validator) violations(err error, rec any, prefix string, checked cue.Value) []Violation {
 	var out []Violation
 	seen := map[string]bool{}
 	errs := cueerrors.Errors(err)
 	if prefix == "" {
-		errs = v.narrowDisjunctions(errs, rec)
+		errs = v.narrowDisjunctions(checked, errs, rec)
 	}
 	for _, e := range errs {
 		elems := recordPath(e)
@@ -463,7 +463,7 @@ func (v *Validator) violations(err error, rec any, prefix string) []Violation {
 				pos = moved
 			}
 		}
-		vi := Violation{Path: pathString(elems), Elems: elems, Msg: prefix + msg, Schema: pos}
+		vi := Violation{Path: pathString(elems), Elems: elems, Msg: prefix + abbreviate(msg), Schema: pos}
 		// A disjunction fails once per alternative; say it once.
 		if key := vi.Path + "\x00" + vi.Msg; !seen[key] {
 			seen[key] = true
