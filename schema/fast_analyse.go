@@ -1255,7 +1255,7 @@ func (a *fastAnalyser) matchIf(x *ast.CallExpr) (*fastNode, error) {
 // no default; where it says nothing about a value lacking a regular field,
 // which CUE counts as matching, the check is unsure (see checkObj).
 func (a *fastAnalyser) validatorArg(e ast.Expr, what string) (*fastNode, error) {
-	ev, err := a.evalAlone(e, "alt", true)
+	ev, _, err := a.evalAlone(e, "alt")
 	if err != nil {
 		return nil, err
 	}
@@ -1306,7 +1306,7 @@ func (a *fastAnalyser) pattern(d *ast.Field, l *ast.ListLit, inDef bool) (fastPa
 	if inDef {
 		label = "#alt"
 	}
-	ev, err := a.evalAlone(d.Value, label, false)
+	ev, partial, err := a.evalAlone(d.Value, label)
 	if err != nil {
 		return p, err
 	}
@@ -1316,6 +1316,9 @@ func (a *fastAnalyser) pattern(d *ast.Field, l *ast.ListLit, inDef bool) (fastPa
 	a.path = append(a.path, "["+constructLabel(l.Elts[0])+"]")
 	defer func() { a.path = a.path[:len(a.path)-1] }()
 	n, err := a.expr(d.Value, ev, inDef)
+	if err != nil && partial {
+		return p, unsupportedAt(d, "pattern constraint whose value CUE cannot evaluate alone")
+	}
 	if err != nil {
 		if n, err = a.orCUE([]ast.Expr{d.Value}, ev, err); err != nil {
 			return p, err
@@ -1330,13 +1333,13 @@ func (a *fastAnalyser) pattern(d *ast.Field, l *ast.ListLit, inDef bool) (fastPa
 // to nodes of the file's syntax, which CUE's compiler does not take for an
 // expression of its own; by name, they resolve through the scope.
 //
-// When the value is only read, never checked against by CUE (a matchN
-// alternative's, a disjunction alternative's), its own struct.MinFields
-// may be left out of it.
-func (a *fastAnalyser) evalAlone(x ast.Expr, label string, readOnly bool) (cue.Value, error) {
+// When the value fails, it is evaluated again without its own validators,
+// and partial says so: such a value may be read, but CUE must not check
+// a record's value against it.
+func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (v cue.Value, partial bool, err error) {
 	file, err := a.scope()
 	if err != nil {
-		return cue.Value{}, err
+		return cue.Value{}, false, err
 	}
 	// By name, a reference to anything but the file's own declarations
 	// could find another of the same name. A definition or hidden field
@@ -1390,7 +1393,7 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string, readOnly bool) (cue.V
 	ast.Walk(x, visit, nil)
 	if nested != nil && local == nil {
 		if file, err = a.fieldScope(file, nested); err != nil {
-			return cue.Value{}, err
+			return cue.Value{}, false, err
 		}
 		// In the field's value, a name it has as a member would be
 		// found before the one the reference means.
@@ -1399,52 +1402,53 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string, readOnly bool) (cue.V
 		}
 	}
 	if local != nil {
-		return cue.Value{}, unsupportedAt(local, "%s in a value evaluated alone", constructName(local))
+		return cue.Value{}, false, unsupportedAt(local, "%s in a value evaluated alone", constructName(local))
 	}
 	src, err := cueformat.Node(x)
 	if err != nil {
-		return cue.Value{}, unsupportedAt(x, "%s that cannot be written out", constructName(x))
+		return cue.Value{}, false, unsupportedAt(x, "%s that cannot be written out", constructName(x))
 	}
 	e, err := parser.ParseExpr("alone", src)
 	if err != nil {
-		return cue.Value{}, unsupportedAt(x, "%s that cannot be written out", constructName(x))
+		return cue.Value{}, false, unsupportedAt(x, "%s that cannot be written out", constructName(x))
 	}
 	build := func() cue.Value {
 		wrap := &ast.StructLit{Elts: []ast.Decl{&ast.Field{Label: ast.NewIdent(label), Value: e}}}
 		return a.ctx.BuildExpr(wrap, cue.Scope(file), cue.InferBuiltins(true)).LookupPath(cue.ParsePath(label))
 	}
-	v := build()
-	if v.Err() != nil && readOnly && dropMinFields(e) {
-		// struct.MinFields(n) fails on a struct alone, which has no field
-		// yet. What the analysis reads of the value, its defaults, fields
-		// and closedness, does not depend on it; the check compiles it from
-		// the syntax.
-		v = build()
+	v = build()
+	if v.Err() != nil && dropValidators(e) {
+		// A validator such as struct.MinFields(n) fails on a struct
+		// alone, which has no field yet. What the analysis reads of the
+		// value, its defaults, fields and closedness, does not depend on
+		// it; the check compiles it from the syntax.
+		return build(), true, nil
 	}
-	return v, nil
+	return v, false, nil
 }
 
-// dropMinFields replaces each call of struct.MinFields that x unifies
-// with _, and reports whether there was one. Only x's own conjuncts: a
-// field's value may be left to CUE, with its part of the value.
-func dropMinFields(x ast.Expr) bool {
+// dropValidators replaces each validator that x unifies with _ (a call
+// of struct.MinFields, matchN or matchIf), and reports whether there was
+// one. Only x's own conjuncts: a field's value may be left to CUE, with
+// its part of the value.
+func dropValidators(x ast.Expr) bool {
 	switch e := x.(type) {
 	case *ast.ParenExpr:
-		if isMinFields(e.X) {
+		if failsAlone(e.X) {
 			e.X = ast.NewIdent("_")
 			return true
 		}
-		return dropMinFields(e.X)
+		return dropValidators(e.X)
 	case *ast.BinaryExpr:
 		if e.Op != token.AND {
 			return false
 		}
 		dropped := false
 		for _, side := range []*ast.Expr{&e.X, &e.Y} {
-			if isMinFields(*side) {
+			if failsAlone(*side) {
 				*side = ast.NewIdent("_")
 				dropped = true
-			} else if dropMinFields(*side) {
+			} else if dropValidators(*side) {
 				dropped = true
 			}
 		}
@@ -1453,17 +1457,22 @@ func dropMinFields(x ast.Expr) bool {
 	return false
 }
 
-func isMinFields(x ast.Expr) bool {
+// failsAlone reports whether x is a call of a validator that adds no
+// field, default or closedness to a value, and that fails on a struct
+// evaluated alone, with no field yet.
+func failsAlone(x ast.Expr) bool {
 	call, ok := x.(*ast.CallExpr)
 	if !ok {
 		return false
 	}
-	sel, ok := call.Fun.(*ast.SelectorExpr)
-	if !ok {
-		return false
+	switch f := call.Fun.(type) {
+	case *ast.Ident:
+		return f.Name == "matchN" || f.Name == "matchIf"
+	case *ast.SelectorExpr:
+		pkg, ok := f.X.(*ast.Ident)
+		return ok && pkg.Name == "struct" && selLabel(f.Sel) == "MinFields"
 	}
-	pkg, ok := sel.X.(*ast.Ident)
-	return ok && pkg.Name == "struct" && selLabel(sel.Sel) == "MinFields"
+	return false
 }
 
 // fieldScope is the value of the top-level definition or hidden field

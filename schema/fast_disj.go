@@ -131,7 +131,7 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 		if u, ok := stripParens(e).(*ast.UnaryExpr); ok && u.Op == token.MUL {
 			e = u.X // the default only fills a missing field: CUE did that
 		}
-		aev, err := a.evalAlone(e, label, true)
+		aev, _, err := a.evalAlone(e, label)
 		if err != nil {
 			return nil, err
 		}
