@@ -206,13 +206,22 @@ func (a *fastAnalyser) disjunction(x *ast.BinaryExpr, ev cue.Value, inDef bool) 
 		if err != nil {
 			return nil, err
 		}
-		if n.kinds&(kList|kObject) != 0 {
+		// A list or struct the alternative only validates (list.MaxItems(0),
+		// matchN(...)) is checked as a scalar is: it fills nothing in.
+		if n.kinds&(kList|kObject) != 0 && !validatesOnly(n) {
 			return nil, unsupportedAt(e, "disjunction with a struct or list")
 		}
 		d.alts = append(d.alts, n)
 		k |= n.kinds
 	}
 	return &fastNode{kinds: k, atoms: []fastAtom{d}}, nil
+}
+
+// validatesOnly reports whether n checks a value without any shape of its
+// own: no fields, elements or disjunctions, whose defaults would fill
+// the value in.
+func validatesOnly(n *fastNode) bool {
+	return n.obj == nil && n.list == nil && n.cue == nil && len(n.disjs) == 0
 }
 
 // compositeLit reports whether x is a struct or list literal (or close of
