@@ -285,6 +285,61 @@ func integralNumbers(v any) any {
 	return nv
 }
 
+// withDigitsOf gives the record out the numbers of orig wherever out has
+// them as integralNumbers wrote them: a valid record keeps its own digits,
+// 10.00 stays 10.00. Defaults out adds are left as they are.
+func withDigitsOf(out, orig any) (any, bool) {
+	switch o := out.(type) {
+	case format.Number:
+		if n, ok := orig.(format.Number); ok && n != o {
+			if s, ok := integral(string(n)); ok && s == string(o) {
+				return n, true
+			}
+		}
+	case *format.Object:
+		src, ok := orig.(*format.Object)
+		if !ok {
+			return out, false
+		}
+		var res *format.Object
+		for i, f := range o.Fields {
+			var ov any
+			if i < len(src.Fields) && src.Fields[i].Key == f.Key {
+				ov = src.Fields[i].Value
+			} else if ov, ok = src.Get(f.Key); !ok {
+				continue
+			}
+			if nv, changed := withDigitsOf(f.Value, ov); changed {
+				if res == nil {
+					res = &format.Object{Fields: slices.Clone(o.Fields)}
+				}
+				res.Fields[i].Value = nv
+			}
+		}
+		if res != nil {
+			return res, true
+		}
+	case []any:
+		src, ok := orig.([]any)
+		if !ok || len(src) != len(o) {
+			return out, false
+		}
+		var res []any
+		for i, e := range o {
+			if ne, changed := withDigitsOf(e, src[i]); changed {
+				if res == nil {
+					res = slices.Clone(o)
+				}
+				res[i] = ne
+			}
+		}
+		if res != nil {
+			return res, true
+		}
+	}
+	return out, false
+}
+
 // integralValue is integralNumbers, saying whether anything changed.
 func integralValue(v any) (any, bool) {
 	switch x := v.(type) {

@@ -105,15 +105,16 @@ func (v *Validator) CheckContext(ctx context.Context, rec any, untyped bool) (an
 	if untyped {
 		rec = v.typeCells(rec)
 	}
-	if v.integral {
-		rec = integralNumbers(rec)
-	}
 	if v.fast != nil {
-		if out, ok := v.fast.run(rec); ok {
-			if vs := v.s.nativeCheck(rec); vs != nil {
+		checked := rec
+		if v.integral {
+			checked = integralNumbers(rec)
+		}
+		if out, ok := v.fast.run(checked); ok {
+			if vs := v.s.nativeCheck(checked); vs != nil {
 				return nil, vs, nil
 			}
-			return out, nil, nil
+			return v.ownDigits(out, rec), nil, nil
 		}
 	}
 	res, err := v.CheckBatch(ctx, []any{rec}, false)
@@ -121,6 +122,17 @@ func (v *Validator) CheckContext(ctx context.Context, rec any, untyped bool) (an
 		return nil, nil, err
 	}
 	return res[0].Out, res[0].Violations, nil
+}
+
+// ownDigits gives a valid record's output the numbers the record was
+// written with, where a JSON Schema's integral numbers were checked in
+// another form; a transform's output is its own.
+func (v *Validator) ownDigits(out, rec any) any {
+	if !v.integral || v.hasXform || out == nil {
+		return out
+	}
+	out, _ = withDigitsOf(out, rec)
+	return out
 }
 
 // Result is the verdict on one record of a batch: the record to write, or
@@ -149,8 +161,17 @@ func (v *Validator) CheckBatch(ctx context.Context, recs []any, untyped bool) ([
 	return res, nil
 }
 
-func (v *Validator) checkBatch(ctx context.Context, recs []any, untyped bool) ([]Result, error) {
-	res := make([]Result, len(recs))
+func (v *Validator) checkBatch(ctx context.Context, recs []any, untyped bool) (res []Result, err error) {
+	res = make([]Result, len(recs))
+	var own []any // the records as written, where integral numbers are checked in another form
+	if v.integral {
+		own = make([]any, len(recs))
+		defer func() {
+			for i := range res {
+				res[i].Out = v.ownDigits(res[i].Out, own[i])
+			}
+		}()
+	}
 	var slow []int
 	for i, rec := range recs {
 		if untyped {
@@ -158,6 +179,7 @@ func (v *Validator) checkBatch(ctx context.Context, recs []any, untyped bool) ([
 			recs[i] = rec
 		}
 		if v.integral {
+			own[i] = rec
 			rec = integralNumbers(rec)
 			recs[i] = rec
 		}
