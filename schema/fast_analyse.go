@@ -1428,8 +1428,8 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (v cue.Value, partial
 }
 
 // dropValidators replaces each validator that x unifies with _ (a call
-// of struct.MinFields, matchN or matchIf), and reports whether there was
-// one. Only x's own conjuncts: a field's value may be left to CUE, with
+// of struct.MinFields, list.UniqueItems, list.MatchN, matchN or matchIf),
+// and reports whether there was one. Only x's own conjuncts: a field's value may be left to CUE, with
 // its part of the value.
 func dropValidators(x ast.Expr) bool {
 	switch e := x.(type) {
@@ -1470,7 +1470,13 @@ func failsAlone(x ast.Expr) bool {
 		return f.Name == "matchN" || f.Name == "matchIf"
 	case *ast.SelectorExpr:
 		pkg, ok := f.X.(*ast.Ident)
-		return ok && pkg.Name == "struct" && selLabel(f.Sel) == "MinFields"
+		if !ok {
+			return false
+		}
+		switch pkg.Name + "." + selLabel(f.Sel) {
+		case "struct.MinFields", "list.UniqueItems", "list.MatchN":
+			return true
+		}
 	}
 	return false
 }
