@@ -238,6 +238,9 @@ func (c *fastChecker) check(n *fastNode, v any) (ok, adds bool) {
 	if n.cue != nil {
 		return c.cueCheck(n.cue, v)
 	}
+	if k := valueKindOf(v); k&(kObject|kList) != 0 && seesFilled(n.atoms) {
+		return c.checkFilledFirst(n, v)
+	}
 	ok, adds = c.checkBase(n, v)
 	if !ok || len(n.disjs) == 0 {
 		return ok, adds
@@ -253,6 +256,43 @@ func (c *fastChecker) check(n *fastNode, v any) (ok, adds bool) {
 		adds = adds || dadds
 	}
 	return true, adds
+}
+
+// seesFilled reports whether an atom checks a struct's or list's content:
+// matchN, matchIf, or a disjunction that may take one. CUE checks those
+// against the value with its defaults filled in.
+func seesFilled(atoms []fastAtom) bool {
+	for _, a := range atoms {
+		switch a := a.(type) {
+		case *matchAtom, *ifAtom:
+			return true
+		case *disjAtom:
+			for _, alt := range a.alts {
+				if alt.kinds&(kObject|kList) != 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// checkFilledFirst is check for a node whose atoms look into the value:
+// the rest of the node first, and the atoms only when it fills nothing
+// in, so that they see the value CUE checks them against.
+func (c *fastChecker) checkFilledFirst(n *fastNode, v any) (ok, adds bool) {
+	rest := *n
+	rest.atoms = nil
+	if ok, adds = c.check(&rest, v); !ok {
+		return false, false
+	}
+	if adds {
+		return c.maybe()
+	}
+	if ok, _ = c.checkBase(n, v); !ok {
+		return false, false
+	}
+	return true, false
 }
 
 // kindSurelyFails reports whether a value of a kind n does not take

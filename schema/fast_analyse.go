@@ -1428,8 +1428,8 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (v cue.Value, partial
 }
 
 // dropValidators replaces each validator that x unifies with _ (a call
-// of struct.MinFields, list.UniqueItems, list.MatchN, matchN or matchIf),
-// and reports whether there was one. Only x's own conjuncts: a field's value may be left to CUE, with
+// of struct.MinFields, list.UniqueItems or list.MatchN), and reports
+// whether there was one. Only x's own conjuncts: a field's value may be left to CUE, with
 // its part of the value.
 func dropValidators(x ast.Expr) bool {
 	switch e := x.(type) {
@@ -1465,9 +1465,11 @@ func failsAlone(x ast.Expr) bool {
 	if !ok {
 		return false
 	}
+	// Not matchN or matchIf: they check the value with its defaults
+	// filled in, and CUE v0.17 leaves open a struct literal unified with
+	// one in a definition, both of which the value read without them
+	// would hide.
 	switch f := call.Fun.(type) {
-	case *ast.Ident:
-		return f.Name == "matchN" || f.Name == "matchIf"
 	case *ast.SelectorExpr:
 		pkg, ok := f.X.(*ast.Ident)
 		if !ok {
