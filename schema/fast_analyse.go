@@ -545,15 +545,20 @@ func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (n *fastN
 	// that is unified with a validator, such as [...{a?: int}] &
 	// list.MinItems(1), even in a definition; a definition they refer
 	// to, or close(), still closes them.
+	// It leaves open a struct literal unified with matchN or matchIf too.
 	validated := slices.ContainsFunc(vals, isValidator)
+	matched := slices.ContainsFunc(vals, func(x ast.Expr) bool { return predeclaredCall(stripParens(x), "matchN", "matchIf") != nil })
 	if len(vals) == 1 && !validated {
 		return a.expr(vals[0], ev, inDef) // as is: it may be a recursive node
 	}
 	n = &fastNode{kinds: kAll}
 	for _, x := range vals {
 		def := inDef
-		if _, isList := stripParens(x).(*ast.ListLit); isList && validated {
-			def = false
+		switch stripParens(x).(type) {
+		case *ast.ListLit:
+			def = def && !validated
+		case *ast.StructLit:
+			def = def && !matched
 		}
 		was := a.unclosed
 		a.unclosed = a.unclosed || def != inDef
