@@ -38,6 +38,12 @@ func shapeOf(v cue.Value, depth int) *shape {
 			if !it.IsOptional() {
 				sh.regular = append(sh.regular, name)
 			}
+			// An alternative that CUE dropped from the schema's value,
+			// as one that fails on its own, still adds to a record it
+			// meets: (struct.MinFields(2) & {a: *1 | int}) | string.
+			if droppedComposite(it.Value()) {
+				return nil
+			}
 			// A kind that takes in a struct or list may add to one:
 			// null | {x: *1 | int} does, and is no struct kind.
 			switch k := it.Value().IncompleteKind(); {
@@ -90,6 +96,22 @@ func (sh *shape) adds(in any) bool {
 					return true
 				}
 			}
+		}
+	}
+	return false
+}
+
+// droppedComposite reports whether v is a disjunction with a struct or
+// list among its alternatives that its kind does not show.
+func droppedComposite(v cue.Value) bool {
+	op, args := v.Expr()
+	if op != cue.OrOp {
+		return false
+	}
+	k := v.IncompleteKind()
+	for _, a := range args {
+		if ak := a.IncompleteKind(); ak&(cue.StructKind|cue.ListKind) != 0 && ak&k == 0 || ak == cue.BottomKind {
+			return true
 		}
 	}
 	return false
