@@ -554,11 +554,13 @@ func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (n *fastN
 	n = &fastNode{kinds: kAll}
 	for _, x := range vals {
 		def := inDef
-		switch stripParens(x).(type) {
+		switch x := stripParens(x).(type) {
 		case *ast.ListLit:
 			def = def && !validated
 		case *ast.StructLit:
 			def = def && !matched
+		case *ast.BinaryExpr:
+			def = def && !(matched && x.Op == token.OR) // its literal alternatives too
 		}
 		was := a.unclosed
 		a.unclosed = a.unclosed || def != inDef
@@ -1320,6 +1322,12 @@ func (a *fastAnalyser) pattern(d *ast.Field, l *ast.ListLit, inDef bool) (fastPa
 	}
 	a.path = append(a.path, "["+constructLabel(l.Elts[0])+"]")
 	defer func() { a.path = a.path[:len(a.path)-1] }()
+	if partial {
+		// Without its validators, the value may differ in closedness
+		// too: nothing in it is CUE's to check with it.
+		a.noAlone++
+		defer func() { a.noAlone-- }()
+	}
 	n, err := a.expr(d.Value, ev, inDef)
 	if err != nil && partial {
 		return p, unsupportedAt(d, "pattern constraint whose value CUE cannot evaluate alone")
@@ -1470,11 +1478,13 @@ func failsAlone(x ast.Expr) bool {
 	if !ok {
 		return false
 	}
-	// Not matchN or matchIf: they check the value with its defaults
-	// filled in, and CUE v0.17 leaves open a struct literal unified with
-	// one in a definition, both of which the value read without them
-	// would hide.
+	// matchN and matchIf check the value with its defaults filled in,
+	// which the checker then leaves to CUE (checkFilledFirst), and CUE
+	// v0.17 leaves open a struct literal unified with one, which conj
+	// compiles open.
 	switch f := call.Fun.(type) {
+	case *ast.Ident:
+		return f.Name == "matchN" || f.Name == "matchIf"
 	case *ast.SelectorExpr:
 		pkg, ok := f.X.(*ast.Ident)
 		if !ok {

@@ -131,14 +131,20 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 		if u, ok := stripParens(e).(*ast.UnaryExpr); ok && u.Op == token.MUL {
 			e = u.X // the default only fills a missing field: CUE did that
 		}
-		aev, _, err := a.evalAlone(e, label)
+		aev, partial, err := a.evalAlone(e, label)
 		if err != nil {
 			return nil, err
 		}
 		if aev.Err() != nil {
 			return nil, unsupportedAt(e, "disjunction with a struct or list whose alternative CUE cannot evaluate alone")
 		}
+		if partial {
+			a.noAlone++ // as in pattern: nothing in it is CUE's to check
+		}
 		n, err := a.expr(e, aev, inDef)
+		if partial {
+			a.noAlone--
+		}
 		if err != nil {
 			return nil, err
 		}
