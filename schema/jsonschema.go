@@ -253,7 +253,7 @@ func formatIsAnnotation(src []byte) bool {
 }
 
 // integralLiteral writes a number literal of the schema whose fraction is
-// all zeros as an integer, as integralNumbers does for the data, so that
+// all zeros as an integer, as integralValue does for the data, so that
 // "const": -2.0 and the data -2 are one value to CUE too.
 func integralLiteral(n ast.Node) {
 	if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.FLOAT {
@@ -275,18 +275,8 @@ func integral(s string) (string, bool) {
 	return whole, true
 }
 
-// integralNumbers returns v with each number whose fraction is all zeros
-// (1.0, -2.00) written as the integer it is: to JSON Schema they are one
-// value, and "type": "integer" takes 1.0, where CUE's int would not.
-// Exponent forms are left as written. v itself is not changed (its
-// record still goes to the rejects as read); what changes is copied.
-func integralNumbers(v any) any {
-	nv, _ := integralValue(v)
-	return nv
-}
-
 // withDigitsOf gives the record out the numbers of orig wherever out has
-// them as integralNumbers wrote them: a valid record keeps its own digits,
+// them as integralValue wrote them: a valid record keeps its own digits,
 // 10.00 stays 10.00. Defaults out adds are left as they are.
 func withDigitsOf(out, orig any) (any, bool) {
 	switch o := out.(type) {
@@ -340,7 +330,12 @@ func withDigitsOf(out, orig any) (any, bool) {
 	return out, false
 }
 
-// integralValue is integralNumbers, saying whether anything changed.
+// integralValue returns v with each number whose fraction is all zeros
+// (1.0, -2.00) written as the integer it is, and whether there was one:
+// to JSON Schema they are one value, and "type": "integer" takes 1.0,
+// where CUE's int would not. Exponent forms are left as written. v itself
+// is not changed (its record still goes to the rejects as read); what
+// changes is copied.
 func integralValue(v any) (any, bool) {
 	switch x := v.(type) {
 	case format.Number:

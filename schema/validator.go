@@ -106,15 +106,18 @@ func (v *Validator) CheckContext(ctx context.Context, rec any, untyped bool) (an
 		rec = v.typeCells(rec)
 	}
 	if v.fast != nil {
-		checked := rec
+		checked, rewritten := rec, false
 		if v.integral {
-			checked = integralNumbers(rec)
+			checked, rewritten = integralValue(rec)
 		}
 		if out, ok := v.fast.run(checked); ok {
 			if vs := v.s.nativeCheck(checked); vs != nil {
 				return nil, vs, nil
 			}
-			return v.ownDigits(out, rec), nil, nil
+			if rewritten {
+				out = v.ownDigits(out, rec)
+			}
+			return out, nil, nil
 		}
 	}
 	res, err := v.CheckBatch(ctx, []any{rec}, false)
@@ -168,7 +171,9 @@ func (v *Validator) checkBatch(ctx context.Context, recs []any, untyped bool) (r
 		own = make([]any, len(recs))
 		defer func() {
 			for i := range res {
-				res[i].Out = v.ownDigits(res[i].Out, own[i])
+				if own[i] != nil {
+					res[i].Out = v.ownDigits(res[i].Out, own[i])
+				}
 			}
 		}()
 	}
@@ -179,9 +184,10 @@ func (v *Validator) checkBatch(ctx context.Context, recs []any, untyped bool) (r
 			recs[i] = rec
 		}
 		if v.integral {
-			own[i] = rec
-			rec = integralNumbers(rec)
-			recs[i] = rec
+			if checked, rewritten := integralValue(rec); rewritten {
+				own[i], rec = rec, checked
+				recs[i] = rec
+			}
 		}
 		// What the fast path accepts CUE accepts; the rest CUE decides.
 		if v.fast != nil {
