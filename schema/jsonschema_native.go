@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -316,7 +317,17 @@ func customMetaschema(src []byte) string {
 
 // check validates rec against the whole schema, and returns its
 // violations, sorted, or nil.
-func (n *nativeCheck) check(rec any) []Violation {
+func (n *nativeCheck) check(rec any) (vs []Violation) {
+	if path, num, ok := unreadableNumber(rec, nil); ok {
+		return []Violation{{Path: pathString(path), Elems: path, Msg: fmt.Sprintf("%s has too large an exponent to be checked against a JSON Schema", num)}}
+	}
+	defer func() {
+		// The validator is a library: whatever else it cannot take is
+		// this record's error, not a crash.
+		if r := recover(); r != nil {
+			vs = []Violation{{Msg: fmt.Sprintf("the JSON Schema validator failed on this record: %v", r)}}
+		}
+	}()
 	err := n.sch.Validate(nativeValue(rec))
 	if err == nil {
 		return nil
@@ -520,4 +531,31 @@ func (n *nativeCheck) position(schemaURL string) string {
 // numbers as json.Number.
 func nativeValue(v any) any {
 	return plainValue(v, func(n format.Number) any { return json.Number(n) })
+}
+
+// unreadableNumber finds a number of v that the JSON Schema validator
+// cannot read, and would crash on: one whose exponent math/big refuses
+// (1e2147483648), with its path.
+func unreadableNumber(v any, path []string) ([]string, format.Number, bool) {
+	switch x := v.(type) {
+	case format.Number:
+		if i := strings.IndexAny(string(x), "eE"); i >= 0 && len(strings.TrimLeft(string(x[i+1:]), "+-")) >= 5 {
+			if _, ok := new(big.Rat).SetString(string(x)); !ok {
+				return path, x, true
+			}
+		}
+	case *format.Object:
+		for _, f := range x.Fields {
+			if p, n, ok := unreadableNumber(f.Value, append(path, f.Key)); ok {
+				return p, n, true
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if p, n, ok := unreadableNumber(e, append(path, strconv.Itoa(i))); ok {
+				return p, n, true
+			}
+		}
+	}
+	return nil, "", false
 }
