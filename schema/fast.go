@@ -289,8 +289,13 @@ func (c *fastChecker) checkFilledFirst(n *fastNode, v any) (ok, adds bool) {
 	if adds {
 		return c.maybe()
 	}
-	if ok, _ = c.checkBase(n, v); !ok {
-		return false, false
+	// Only the atoms: the rest is checked, and checking it again would
+	// double the work at every such level of a nested value.
+	k := valueKindOf(v)
+	for _, a := range n.atoms {
+		if !a.holds(c, v, k) {
+			return false, false
+		}
 	}
 	return true, false
 }

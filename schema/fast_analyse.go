@@ -1262,11 +1262,13 @@ func (a *fastAnalyser) matchIf(x *ast.CallExpr) (*fastNode, error) {
 // no default; where it says nothing about a value lacking a regular field,
 // which CUE counts as matching, the check is unsure (see checkObj).
 func (a *fastAnalyser) validatorArg(e ast.Expr, what string) (*fastNode, error) {
-	ev, _, err := a.evalAlone(e, "alt")
+	ev, partial, err := a.evalAlone(e, "alt")
 	if err != nil {
 		return nil, err
 	}
-	if ev.Err() != nil {
+	// A matchIf with an argument that fails alone fails for every value
+	// in CUE v0.17; a matchN alternative only does not match.
+	if ev.Err() != nil || partial && what != "matchN alternative" {
 		return nil, unsupportedAt(e, "%s that CUE cannot evaluate alone", what)
 	}
 	a.inMatch++
@@ -1441,8 +1443,8 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (v cue.Value, partial
 }
 
 // dropValidators replaces each validator that x unifies with _ (a call
-// of struct.MinFields, list.UniqueItems or list.MatchN), and reports
-// whether there was one. Only x's own conjuncts: a field's value may be left to CUE, with
+// of struct.MinFields, list.UniqueItems, list.MatchN or matchN), and
+// reports whether there was one. Only x's own conjuncts: a field's value may be left to CUE, with
 // its part of the value.
 func dropValidators(x ast.Expr) bool {
 	switch e := x.(type) {
@@ -1478,13 +1480,13 @@ func failsAlone(x ast.Expr) bool {
 	if !ok {
 		return false
 	}
-	// matchN and matchIf check the value with its defaults filled in,
-	// which the checker then leaves to CUE (checkFilledFirst), and CUE
-	// v0.17 leaves open a struct literal unified with one, which conj
-	// compiles open.
+	// matchN checks the value with its defaults filled in, which the
+	// checker then leaves to CUE (checkFilledFirst), and CUE v0.17 leaves
+	// open a struct literal unified with it, which conj compiles open.
+	// Not matchIf: one whose argument fails alone fails for every value.
 	switch f := call.Fun.(type) {
 	case *ast.Ident:
-		return f.Name == "matchN" || f.Name == "matchIf"
+		return f.Name == "matchN"
 	case *ast.SelectorExpr:
 		pkg, ok := f.X.(*ast.Ident)
 		if !ok {

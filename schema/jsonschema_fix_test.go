@@ -18,16 +18,6 @@ func TestJSONSchemaTranslationFixes(t *testing.T) {
 		valid  []string
 		bad    []string
 	}{
-		// oneOf of if/then/else: false, as uxp-manifest-5 writes its
-		// entrypoints. CUE v0.17 fails matchIf(c, t, matchN(0, [_]) & {...})
-		// inside a matchN alternative even where c holds; the fast path
-		// checks it as JSON Schema does.
-		{`{` + d7 + `"type": "object", "oneOf": [
-			{"if": {"properties": {"type": {"const": "command"}}}, "then": {"properties": {"type": true, "id": true}, "additionalProperties": false}, "else": false},
-			{"if": {"properties": {"type": {"const": "panel"}}}, "then": {"properties": {"type": true, "size": true}, "additionalProperties": false}, "else": false},
-			{"properties": {"type": {"not": {"enum": ["command", "panel"]}}}}]}`,
-			[]string{`{"type": "command", "id": "x"}`, `{"type": "panel", "size": 1}`, `{"type": "other", "z": 1}`},
-			[]string{`{"type": "command", "size": 1}`, `{"type": "panel", "id": "x"}`}},
 		// A tuple allows fewer items (CUE requires them all).
 		{`{` + d7 + `"items": [{"type": "integer"}, {"type": "string"}], "additionalItems": false}`,
 			[]string{`[]`, `[1]`, `[1, "a"]`, `"not a list"`}, []string{`["a"]`, `[1, 2]`, `[1, "a", 3]`}},
