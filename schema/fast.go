@@ -238,7 +238,7 @@ func (c *fastChecker) check(n *fastNode, v any) (ok, adds bool) {
 	if n.cue != nil {
 		return c.cueCheck(n.cue, v)
 	}
-	if k := valueKindOf(v); k&(kObject|kList) != 0 && seesFilled(n.atoms) {
+	if len(n.atoms) > 0 && composite(v) && seesFilled(n.atoms) {
 		return c.checkFilledFirst(n, v)
 	}
 	ok, adds = c.checkBase(n, v)
@@ -256,6 +256,16 @@ func (c *fastChecker) check(n *fastNode, v any) (ok, adds bool) {
 		adds = adds || dadds
 	}
 	return true, adds
+}
+
+// composite reports whether v is an object or a list: what defaults can
+// fill in. A type switch, where valueKindOf would scan a number's text.
+func composite(v any) bool {
+	switch v.(type) {
+	case *format.Object, []any:
+		return true
+	}
+	return false
 }
 
 // seesFilled reports whether an atom checks a struct's or list's content:
