@@ -318,6 +318,10 @@ func countAdded(n *fastNode, seen map[*fastNode]bool) {
 			for _, alt := range x.alts {
 				countAdded(alt, seen)
 			}
+		case *ifAtom:
+			countAdded(x.cond, seen)
+			countAdded(x.then, seen)
+			countAdded(x.els, seen)
 		}
 	}
 	for _, d := range n.disjs {
