@@ -546,8 +546,22 @@ func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (n *fastN
 	// list.MinItems(1), even in a definition; a definition they refer
 	// to, or close(), still closes them.
 	// It leaves open a struct literal unified with matchN or matchIf too.
+	// So it does when matchN comes through a reference or a disjunction:
+	// {a?: int} & #M, where #M: matchN(...).
 	validated := slices.ContainsFunc(vals, isValidator)
-	matched := slices.ContainsFunc(vals, func(x ast.Expr) bool { return predeclaredCall(stripParens(x), "matchN", "matchIf") != nil })
+	matched := slices.ContainsFunc(vals, func(x ast.Expr) bool { return a.matchesIn(x, 0) })
+	if len(vals) > 1 {
+		for _, x := range vals {
+			// [...{a?: int}] & [...matchN(...)]: the structs of the other
+			// list are open where the elements meet.
+			other := func(y ast.Expr) bool {
+				return y != x && !isValidator(y) && (holdsStructLit(y) || a.anyDecl(stripParens(y), holdsStructLit))
+			}
+			if a.elemsMatch(x, 0) && slices.ContainsFunc(vals, other) {
+				return nil, unsupportedAt(x, "list elements unified with matchN")
+			}
+		}
+	}
 	if len(vals) == 1 && !validated {
 		return a.expr(vals[0], ev, inDef) // as is: it may be a recursive node
 	}
@@ -559,6 +573,9 @@ func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (n *fastN
 			def = def && !validated
 		case *ast.StructLit:
 			def = def && !matched
+		case *ast.CallExpr:
+			// close({n?: {b?: int}}) closes its top, not n.
+			def = def && !(matched && embeddedStruct(x) != nil)
 		case *ast.BinaryExpr:
 			def = def && !(matched && x.Op == token.OR) // its literal alternatives too
 		}
@@ -979,6 +996,50 @@ func (a *fastAnalyser) oneStruct(vals []ast.Expr) error {
 		}
 	}
 	return nil
+}
+
+// matchesIn reports whether x is, or refers to, a matchN or matchIf call,
+// alone, in a conjunction or as an alternative.
+func (a *fastAnalyser) matchesIn(x ast.Expr, depth int) bool {
+	if depth > fastMaxDepth {
+		return false
+	}
+	switch x := stripParens(x).(type) {
+	case *ast.CallExpr:
+		return predeclaredCall(x, "matchN", "matchIf") != nil
+	case *ast.BinaryExpr:
+		return (x.Op == token.AND || x.Op == token.OR) && (a.matchesIn(x.X, depth+1) || a.matchesIn(x.Y, depth+1))
+	case *ast.UnaryExpr:
+		return x.Op == token.MUL && a.matchesIn(x.X, depth+1)
+	case *ast.Ident, *ast.SelectorExpr:
+		return a.anyDecl(x, func(v ast.Expr) bool { return a.matchesIn(v, depth+1) })
+	}
+	return false
+}
+
+// elemsMatch reports whether x is, or refers to, a list literal whose
+// elements meet matchN or matchIf.
+func (a *fastAnalyser) elemsMatch(x ast.Expr, depth int) bool {
+	if depth > fastMaxDepth {
+		return false
+	}
+	switch x := stripParens(x).(type) {
+	case *ast.ListLit:
+		for _, e := range x.Elts {
+			if el, ok := e.(*ast.Ellipsis); ok {
+				if el.Type != nil && a.matchesIn(el.Type, depth+1) {
+					return true
+				}
+			} else if a.matchesIn(e, depth+1) {
+				return true
+			}
+		}
+	case *ast.BinaryExpr:
+		return (x.Op == token.AND || x.Op == token.OR) && (a.elemsMatch(x.X, depth+1) || a.elemsMatch(x.Y, depth+1))
+	case *ast.Ident, *ast.SelectorExpr:
+		return a.anyDecl(x, func(v ast.Expr) bool { return a.elemsMatch(v, depth+1) })
+	}
+	return false
 }
 
 // structDisjunctionIn reports whether x is, or refers to, a disjunction
