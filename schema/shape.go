@@ -64,6 +64,8 @@ func shapeOf(v cue.Value, depth int) *shape {
 			switch k := e.IncompleteKind(); {
 			case k == cue.BottomKind:
 				return nil // as for a field
+			case droppedComposite(e):
+				return nil // as for a field
 			case k&(cue.StructKind|cue.ListKind) != 0:
 				if sh.elem = shapeOf(e, depth+1); sh.elem == nil {
 					return nil
@@ -85,16 +87,18 @@ func (sh *shape) adds(in any) bool {
 			}
 		}
 		for _, f := range in.Fields {
-			if sub := sh.fields[f.Key]; sub != nil && sub.adds(f.Value) {
+			sub := sh.fields[f.Key]
+			if sub == nil && composite(f.Value) || sub != nil && sub.adds(f.Value) {
+				// A struct or list under a field the shape does not
+				// declare may meet a pattern, [=~"^q"]: {a: *1 | int},
+				// which Fields does not show.
 				return true
 			}
 		}
 	case []any:
-		if sh.elem != nil {
-			for _, e := range in {
-				if sh.elem.adds(e) {
-					return true
-				}
+		for _, e := range in {
+			if sh.elem == nil && composite(e) || sh.elem != nil && sh.elem.adds(e) {
+				return true
 			}
 		}
 	}
@@ -102,16 +106,34 @@ func (sh *shape) adds(in any) bool {
 }
 
 // droppedComposite reports whether v is a disjunction with a struct or
-// list among its alternatives that its kind does not show.
-func droppedComposite(v cue.Value) bool {
-	op, args := v.Expr()
-	if op != cue.OrOp {
-		return false
+// list among its alternatives that its kind does not show, as is or
+// through a reference or a conjunction: x?: #U, where #U is such a
+// disjunction, shows only #U's string.
+func droppedComposite(v cue.Value) bool { return droppedIn(v, 0) }
+
+func droppedIn(v cue.Value, depth int) bool {
+	if depth > 32 {
+		return true // not known: walk the unified value
 	}
-	k := v.IncompleteKind()
-	for _, a := range args {
-		if ak := a.IncompleteKind(); ak&(cue.StructKind|cue.ListKind) != 0 && ak&k == 0 || ak == cue.BottomKind {
+	if root, path := v.ReferencePath(); len(path.Selectors()) > 0 {
+		if droppedIn(root.LookupPath(path), depth+1) {
 			return true
+		}
+	}
+	op, args := v.Expr()
+	switch op {
+	case cue.OrOp:
+		k := v.IncompleteKind()
+		for _, a := range args {
+			if ak := a.IncompleteKind(); ak&(cue.StructKind|cue.ListKind) != 0 && ak&k == 0 || ak == cue.BottomKind {
+				return true
+			}
+		}
+	case cue.AndOp:
+		for _, a := range args {
+			if droppedIn(a, depth+1) {
+				return true
+			}
 		}
 	}
 	return false
