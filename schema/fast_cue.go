@@ -171,13 +171,19 @@ func (c *fastChecker) cueFill(k *cueNode, v any) (any, bool) {
 // orCUE returns a node that has CUE check the value of exprs, whose
 // native compilation failed with cause, when that is sound: they can be
 // checked alone, not inside a matchN alternative (where CUE counts an
-// incomplete value as matching), and, for an isolated schema, without
+// incomplete value as matching), nor inside a literal CUE leaves open,
+// and, for an isolated schema, without
 // recursion, whose cost the data could blow up in this process. ev is
 // their value as CUE evaluated it in the schema.
 func (a *fastAnalyser) orCUE(exprs []ast.Expr, ev cue.Value, cause error) (*fastNode, error) {
 	var u *unsupportedError
 	var unsound aloneUnsound
 	if !errors.As(cause, &u) || errors.As(cause, &unsound) || a.noAlone > 0 || a.inMatch > 0 || !ev.Exists() || ev.Err() != nil {
+		return nil, cause
+	}
+	// Where CUE leaves a literal open that its schema value shows closed
+	// (see conj), ev would refuse the fields the record may add.
+	if a.unclosed {
 		return nil, cause
 	}
 	ok, cyclic := a.alone(exprs)
