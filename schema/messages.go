@@ -36,8 +36,10 @@ func (v *Validator) explain(elems []string, msg string, rec any) (string, string
 		if !ok {
 			return msg, ""
 		}
-		if alts := literals(at); alts != nil {
-			got, _ := lookup(rec, elems)
+		got, _ := lookup(rec, elems)
+		// A value of the enumeration conflicts with something else,
+		// such as another branch's const: that message is CUE's.
+		if alts := literals(at); alts != nil && !slices.Contains(alts, v.literalOf(got)) {
 			return fmt.Sprintf("%s is not one of %s", show(got), strings.Join(alts, ", ")), v.position(cue.Dereference(at).Pos())
 		}
 	}
@@ -493,6 +495,15 @@ func literals(v cue.Value) []string {
 		out = append(out, text)
 	}
 	return out
+}
+
+// literalOf is literalText of a record's value; "" for a struct or list.
+func (v *Validator) literalOf(x any) string {
+	if composite(x) {
+		return ""
+	}
+	text, _ := literalText(v.ctx.Encode(toCUE(x)))
+	return text
 }
 
 // literalText shows a concrete scalar as an enumeration's message lists

@@ -103,6 +103,10 @@ func TestDisjunctionMessages(t *testing.T) {
 		{"two strings and a struct: a struct", "schema.cue", "#A: {r: \"x\" | \"y\" | {n: int}}", "A",
 			`{"r":{"n":true}}`,
 			[]string{`1:11:r.n: conflicting values int and true (mismatched types int and bool) (schema.cue:1:25)`}},
+		{"a value of the enumeration that conflicts with another constraint: CUE's message", "schema.cue",
+			"#A: {t: \"a\" | \"b\", u?: int, if u != _|_ {t: \"b\"}}", "A",
+			`{"t":"a","u":1}`,
+			[]string{`1:6:t: conflicting values "b" and "a" (schema.cue:1:45)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
