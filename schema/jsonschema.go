@@ -231,6 +231,21 @@ func integralDraft(src []byte) bool {
 	return !strings.Contains(head.Schema, "draft-04") && !strings.Contains(head.Schema, "draft-03")
 }
 
+// hasConditionals reports whether a document's draft reads if, then and
+// else: draft 7 and later, and a document that names no draft.
+func hasConditionals(src []byte) bool {
+	var head struct {
+		Schema string `json:"$schema"`
+	}
+	json.Unmarshal(src, &head)
+	for _, old := range []string{"draft-03", "draft-04", "draft-06"} {
+		if strings.Contains(head.Schema, old) {
+			return false
+		}
+	}
+	return true
+}
+
 // isDraft2020 reports whether a document is read as draft 2020-12: it
 // names it, or no draft at all.
 func isDraft2020(src []byte) bool {

@@ -41,7 +41,8 @@ const maxTupleFix = 16
 // fixTranslation rewrites x in place and returns the keywords it took out
 // for the native check, by position.
 func fixTranslation(x ast.Expr, src []byte) leftOut {
-	f := &translationFix{draft2020: isDraft2020(src), draft4: !integralDraft(src), formatAnnotation: formatIsAnnotation(src), keepTuples: refersIntoItems(x)}
+	f := &translationFix{draft2020: isDraft2020(src), draft4: !integralDraft(src), formatAnnotation: formatIsAnnotation(src), keepTuples: refersIntoItems(x),
+		conditionals: hasConditionals(src)}
 	f.schema(x, 0, false, "")
 	f.judgeInvertedRefs()
 	return f.left
@@ -107,7 +108,9 @@ type translationFix struct {
 	// formatAnnotation: format asserts nothing (2019-09 on), where CUE
 	// checks some formats.
 	formatAnnotation bool
-	left             leftOut
+	// conditionals: if, then and else are keywords (draft 7 on).
+	conditionals bool
+	left         leftOut
 }
 
 // leftOut is what the rewrite took out of CUE's sight for the native
@@ -209,6 +212,9 @@ func (f *translationFix) schema(x ast.Expr, depth int, inverted bool, ptr string
 	s, ok := x.(*ast.StructLit)
 	if !ok || depth > 200 {
 		return
+	}
+	if f.conditionals {
+		elseFalse(s)
 	}
 	s.Elts = slices.DeleteFunc(s.Elts, func(d ast.Decl) bool {
 		fd, ok := d.(*ast.Field)
@@ -430,6 +436,50 @@ func deleteFields(decls []ast.Decl, fields ...*ast.Field) []ast.Decl {
 		}
 	}
 	return out
+}
+
+// elseFalse rewrites {"if": C, "then": T, "else": false}, which holds
+// where both C and T do, as {"if": C, "then": T, "allOf": [C]}: CUE v0.17
+// fails a matchIf whose else never holds inside a matchN even where C
+// holds, so uxp's plug-in manifests were all refused.
+func elseFalse(s *ast.StructLit) {
+	var cond, els, allOf *ast.Field
+	for _, d := range s.Elts {
+		fd, ok := d.(*ast.Field)
+		if !ok {
+			continue
+		}
+		switch key, _, _ := ast.LabelName(fd.Label); key {
+		case "if":
+			cond = fd
+		case "else":
+			els = fd
+		case "allOf":
+			allOf = fd
+		}
+	}
+	lit, isLit := stripParens(valueOf(els)).(*ast.BasicLit)
+	if cond == nil || !isLit || lit.Kind != token.FALSE {
+		return
+	}
+	list, isList := valueOf(allOf).(*ast.ListLit)
+	if allOf != nil && !isList {
+		return
+	}
+	s.Elts = deleteFields(s.Elts, els)
+	if allOf == nil {
+		list = &ast.ListLit{Lbrack: lit.ValuePos, Rbrack: lit.ValuePos}
+		s.Elts = append(s.Elts, &ast.Field{Label: ast.NewString("allOf"), Value: list})
+	}
+	list.Elts = append(list.Elts, copyJSON(cond.Value))
+}
+
+// valueOf is a field's value, nil for no field.
+func valueOf(fd *ast.Field) ast.Expr {
+	if fd == nil {
+		return nil
+	}
+	return fd.Value
 }
 
 // copyJSON copies the CUE form of a JSON value, positions included, so

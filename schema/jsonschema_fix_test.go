@@ -32,6 +32,14 @@ func TestJSONSchemaTranslationFixes(t *testing.T) {
 		{`{` + d7 + `"if": false, "then": {"const": 1}, "else": {"const": 2}}`, []string{`2`}, []string{`1`}},
 		{`{` + d7 + `"if": {"const": 1}, "then": false}`, []string{`2`}, []string{`1`}},
 		{`{` + d7 + `"if": {"const": 1}, "else": false}`, []string{`1`}, []string{`2`}},
+		// else: false inside oneOf, as uxp's plug-in manifests have it:
+		// CUE v0.17 failed the matchIf even where its condition held.
+		{`{` + d7 + `"type": "object", "properties": {"e": {"type": "array", "items": {"type": "object", "required": ["t"], "properties": {"t": {"enum": ["a", "b"]}}, ` +
+			`"oneOf": [{"if": {"properties": {"t": {"const": "a"}}}, "then": {"properties": {"t": true, "n": {"type": "integer"}}, "additionalProperties": false}, "else": false}, ` +
+			`{"if": {"properties": {"t": {"const": "b"}}}, "then": {"properties": {"t": true, "m": true}, "additionalProperties": false}, "else": false, "allOf": [{"required": ["t"]}]}]}}}}`,
+			[]string{`{"e": [{"t": "a"}]}`, `{"e": [{"t": "a", "n": 1}, {"t": "b", "m": 1}]}`}, []string{`{"e": [{"t": "a", "m": 1}]}`, `{"e": [{"t": "a", "n": "x"}]}`, `{"e": [{"t": "c"}]}`, `{"e": [{"t": "b", "n": 1}]}`}},
+		// Before draft 7, if and else are no keywords.
+		{`{"$schema": "http://json-schema.org/draft-06/schema#", "if": {"const": 1}, "else": false}`, []string{`1`, `2`}, nil},
 		// Data is not rewritten: a const that looks like a tuple schema,
 		// a property named items.
 		{`{` + d7 + `"const": {"items": [1, 2], "allOf": [false]}}`, []string{`{"items": [1, 2], "allOf": [false]}`}, []string{`{"items": [1], "allOf": [false]}`}},
