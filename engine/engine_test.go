@@ -317,8 +317,7 @@ func TestJournalIsCompacted(t *testing.T) {
 	}
 	dir := project(t, files)
 	lines := func() int {
-		b, _ := os.ReadFile(filepath.Join(dir, ".zpipe", "journal.ndjson"))
-		return strings.Count(string(b), "\n")
+		return len(journalAsJSON(t, filepath.Join(dir, ".zpipe", journalName)))
 	}
 	max := 0
 	for i := 0; i < 8; i++ {

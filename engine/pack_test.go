@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -159,19 +160,18 @@ func TestJournalOfTheEarlierFormIsRead(t *testing.T) {
 	files := oneRecordFiles(5)
 	dir := project(t, files)
 	run(t, dir, Options{})
-	path := filepath.Join(dir, ".zpipe", "journal.ndjson")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := filepath.Join(dir, ".zpipe", journalName)
 	var old []string
 	bases := map[string]map[string]any{}
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+	for _, line := range journalAsJSON(t, path) {
 		var e map[string]any
 		if err := json.Unmarshal([]byte(line), &e); err != nil {
 			t.Fatal(err)
 		}
+		delete(e, "binary")
 		switch e["type"] {
+		case nil: // a name record: the earlier form has none
+			continue
 		case "base":
 			bases[e["key"].(string)] = e["fp"].(map[string]any)
 			continue
@@ -192,26 +192,31 @@ func TestJournalOfTheEarlierFormIsRead(t *testing.T) {
 	if len(bases) != 1 {
 		t.Fatalf("%d bases written for one stage", len(bases))
 	}
-	os.WriteFile(path, []byte(strings.Join(old, "\n")+"\n"), 0o644)
+	// As a journal of lines, which the run upgrades.
+	os.Remove(path)
+	os.WriteFile(filepath.Join(dir, ".zpipe", journalOfLines), []byte(strings.Join(old, "\n")+"\n"), 0o644)
 	if sum := run(t, dir, Options{}); sum.UpToDate != 5 {
 		t.Errorf("after the earlier form: %d up to date, want 5", sum.UpToDate)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".zpipe", journalOfLines)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the journal of lines is still there: %v", err)
+	}
+	for _, line := range journalAsJSON(t, path) {
+		if strings.HasPrefix(line, `{"type":"item"`) && !strings.HasPrefix(line, `{"type":"item","binary":true`) {
+			t.Errorf("an item is still JSON after the run: %s", line)
+		}
+	}
+	if sum := run(t, dir, Options{}); sum.UpToDate != 5 {
+		t.Errorf("after the upgrade: %d up to date, want 5", sum.UpToDate)
 	}
 
 	// Drop the base line from a journal of this version.
 	dir = project(t, files)
 	run(t, dir, Options{})
-	path = filepath.Join(dir, ".zpipe", "journal.ndjson")
-	b, _ = os.ReadFile(path)
-	var kept []string
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if !strings.HasPrefix(line, `{"type":"base"`) {
-			kept = append(kept, line)
-		}
+	path = filepath.Join(dir, ".zpipe", journalName)
+	if dropped := rewriteJournal(t, path, func(rec []byte) bool { return !strings.HasPrefix(string(rec), `{"type":"base"`) }); dropped != 1 {
+		t.Fatalf("%d base records dropped, want 1", dropped)
 	}
-	if len(kept) != len(old) {
-		t.Fatalf("%d lines without the base, %d with it", len(kept), len(old))
-	}
-	os.WriteFile(path, []byte(strings.Join(kept, "\n")+"\n"), 0o644)
 	var events []string
 	if sum := run(t, dir, Options{OnEvent: func(e Event) { events = append(events, e.Msg) }}); sum.UpToDate != 0 || sum.OK != 5 {
 		t.Errorf("without its base: %+v", sum)
@@ -254,13 +259,9 @@ func TestRepackReadsOnlyThePartsFolder(t *testing.T) {
 		"secret.pack":   "TOP-SECRET" + strings.Repeat("\x00", 100),
 	})
 	run(t, dir, Options{})
-	f, err := os.OpenFile(filepath.Join(dir, ".zpipe", "journal.ndjson"), os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintln(f, `{"type":"item","run":"x","stage":"../gone.yaml#s","key":"k","status":"done","parts":[{"output":0,"file":"../../secret.pack","sha256":"00","size":10,"records":1}],"time":"2026-01-01T00:00:00Z"}`)
-	fmt.Fprintln(f, `{"type":"item","run":"x","stage":"../gone.yaml#s","key":"j","status":"done","parts":[{"output":0,"file":"0123456789abcdef0123456789abcdef.pack","offset":-5,"sha256":"00","size":10,"records":1}],"time":"2026-01-01T00:00:00Z"}`)
-	f.Close()
+	appendRecords(t, filepath.Join(dir, ".zpipe", journalName),
+		`{"type":"item","run":"x","stage":"../gone.yaml#s","key":"k","status":"done","parts":[{"output":0,"file":"../../secret.pack","sha256":"00","size":10,"records":1}],"time":"2026-01-01T00:00:00Z"}`,
+		`{"type":"item","run":"x","stage":"../gone.yaml#s","key":"j","status":"done","parts":[{"output":0,"file":"0123456789abcdef0123456789abcdef.pack","offset":-5,"sha256":"00","size":10,"records":1}],"time":"2026-01-01T00:00:00Z"}`)
 	run(t, dir, Options{})
 	packs, _ := partsIn(t, dir)
 	for _, p := range packs {

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"iter"
 	"maps"
 	"os"
@@ -235,11 +236,20 @@ type state struct {
 	// packSizes are the sizes of the packs reason has looked at.
 	packSizes map[string]int64
 
-	// written are the bases the journal file holds; baseMu keeps an
-	// item's line behind its base's.
-	baseMu  sync.Mutex
-	written map[string]bool
+	// file is what the journal file holds that records refer to; baseMu
+	// keeps an item's record behind its base's and names.
+	baseMu sync.Mutex
+	file   *journalFile
+	// jsonItems counts the item entries read as JSON, from a journal
+	// zpipe wrote before items were binary: compact rewrites them.
+	jsonItems int
 }
+
+// The journal's file, and the file of JSON lines zpipe wrote before.
+const (
+	journalName    = "journal.bin"
+	journalOfLines = "journal.ndjson"
+)
 
 // openState locks the state folder and reads its journal. force is the
 // way out of a corrupt journal: it then starts afresh. A sound journal is
@@ -257,14 +267,18 @@ func openState(dir string, force bool) (*state, error) {
 		return nil, err
 	}
 	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), lock: lock, runID: newRunID(),
-		items: map[string]*itemStore{}, stages: map[string]*entry{}, pending: map[string]*entry{}, bases: map[string]*fingerprint{}, written: map[string]bool{}}
-	path := filepath.Join(dir, "journal.ndjson")
-	st.j, err = journal.Open(path, st.load)
+		items: map[string]*itemStore{}, stages: map[string]*entry{}, pending: map[string]*entry{}, bases: map[string]*fingerprint{}, file: newJournalFile()}
+	path := filepath.Join(dir, journalName)
+	err = upgradeJournal(dir)
+	if err == nil {
+		st.j, err = journal.Open(path, st.load)
+	}
 	var ce *journal.CorruptError
 	if errors.As(err, &ce) && force {
 		st.items, st.stages, st.pending, st.lastRun, st.lines = map[string]*itemStore{}, map[string]*entry{}, map[string]*entry{}, nil, 0
-		st.bases, st.written = map[string]*fingerprint{}, map[string]bool{}
-		if err = os.Remove(path); err == nil {
+		st.bases, st.file, st.jsonItems = map[string]*fingerprint{}, newJournalFile(), 0
+		os.Remove(filepath.Join(dir, journalOfLines))
+		if err = os.Remove(path); err == nil || errors.Is(err, fs.ErrNotExist) {
 			st.j, err = journal.Open(path, st.load)
 		}
 	}
@@ -276,6 +290,20 @@ func openState(dir string, force bool) (*state, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// upgradeJournal turns the journal of lines zpipe wrote before into a
+// journal of records. Once the new one is in place the old one is out of
+// date, even where a crash left both.
+func upgradeJournal(dir string) error {
+	path, lines := filepath.Join(dir, journalName), filepath.Join(dir, journalOfLines)
+	if _, err := os.Stat(lines); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if _, err := os.Stat(path); err == nil {
+		return os.Remove(lines)
+	}
+	return journal.Convert(lines, path)
 }
 
 // checkStateDir refuses a state folder that holds what zpipe did not put
@@ -290,7 +318,7 @@ func checkStateDir(dir string) error {
 	var foreign []string
 	for _, e := range ents {
 		switch name := e.Name(); {
-		case name == "journal.ndjson", name == "lock", name == "parts" && e.IsDir(), name == "runs" && e.IsDir(),
+		case name == journalName, name == journalOfLines, name == "lock", name == "parts" && e.IsDir(), name == "runs" && e.IsDir(),
 			runTemp(filepath.Join(dir, name)), strings.HasPrefix(name, atomicfile.TempPrefix):
 		default:
 			foreign = append(foreign, name)
@@ -341,20 +369,32 @@ func display(p string) string {
 	return p
 }
 
-// load takes one journal line in.
-func (st *state) load(line []byte) error {
-	st.lines++
+// load takes one journal record in.
+func (st *state) load(rec []byte) error {
 	var e entry
-	if err := decodeEntry(line, &e); err != nil {
-		return err
+	switch {
+	case len(rec) > 0 && rec[0] == tagName:
+		return st.file.readName(rec)
+	case len(rec) > 0 && rec[0] == tagItem:
+		if err := st.file.readItem(rec, &e); err != nil {
+			return err
+		}
+	default:
+		if err := decodeEntry(rec, &e); err != nil {
+			return err
+		}
+		if e.Type == "item" {
+			st.jsonItems++
+		}
 	}
+	st.lines++
 	switch e.Type {
 	case "run":
 		st.lastRun = &e
 		return nil
 	case "base":
 		if e.FP != nil {
-			st.bases[e.Key], st.written[e.Key] = e.FP, true
+			st.bases[e.Key], st.file.bases[e.Key] = e.FP, true
 		}
 		return nil
 	}
@@ -432,8 +472,12 @@ func readState(dir string) (*state, error) {
 		return nil, err
 	}
 	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), items: map[string]*itemStore{}, stages: map[string]*entry{}, pending: map[string]*entry{},
-		bases: map[string]*fingerprint{}, written: map[string]bool{}}
-	if err := journal.Read(filepath.Join(dir, "journal.ndjson"), st.load); err != nil {
+		bases: map[string]*fingerprint{}, file: newJournalFile()}
+	path := filepath.Join(dir, journalName)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		path = filepath.Join(dir, journalOfLines) // not upgraded yet
+	}
+	if err := journal.Read(path, st.load); err != nil {
 		var ce *journal.CorruptError
 		if errors.As(err, &ce) {
 			ce.Path = display(ce.Path)
@@ -467,42 +511,19 @@ func (st *state) appendAll(es ...*entry) error {
 	st.mu.Unlock()
 	st.baseMu.Lock()
 	defer st.baseMu.Unlock()
-	lines := make([]any, 0, len(es))
-	add := func(v any) error {
-		lines = append(lines, v)
-		return nil
-	}
+	recs := make([][]byte, 0, len(es))
 	for _, e := range es {
-		d, _ := st.diskForm(e, st.written, add)
-		lines = append(lines, d)
+		var err error
+		if recs, err = st.file.records(e, recs); err != nil {
+			return err
+		}
 	}
-	if err := st.j.AppendAll(lines...); err != nil {
+	if err := st.j.AppendAll(recs...); err != nil {
 		// Not in the file after all: write them again next time.
-		clear(st.written)
+		st.file = newJournalFile()
 		return err
 	}
 	return nil
-}
-
-// diskForm is an entry as the journal writes it: an item's fingerprint
-// names its base, which write writes first unless written says it is in
-// the file already.
-func (st *state) diskForm(e *entry, written map[string]bool, write func(any) error) (*entry, error) {
-	if e.Type != "item" || e.FP == nil {
-		return e, nil
-	}
-	id := e.FP.baseID()
-	if !written[id] {
-		base := *e.FP
-		base.Input = ""
-		if err := write(&entry{Type: "base", Run: e.Run, Key: id, FP: &base, Time: e.Time}); err != nil {
-			return nil, err
-		}
-		written[id] = true
-	}
-	d := *e
-	d.FP = &fingerprint{Input: e.FP.Input, Base: id}
-	return &d, nil
 }
 
 // item returns a copy of the latest entry of an item, or nil.
@@ -625,7 +646,7 @@ func stageName(key string) string {
 // close ends the run in the journal, drops parts no entry refers to, and
 // releases the folder.
 func (st *state) close(status string) error {
-	err := st.j.Append(&entry{Type: "run", Run: st.runID, Status: status, Time: time.Now().UTC()})
+	err := st.append(&entry{Type: "run", Status: status, Time: time.Now().UTC()})
 	if cerr := st.j.Close(); err == nil {
 		err = cerr
 	}
@@ -638,7 +659,8 @@ func (st *state) close(status string) error {
 			err = repackHook()
 		}
 		if err == nil {
-			err = st.compact(repacked)
+			// Item entries read as JSON are rewritten as records.
+			err = st.compact(repacked || st.jsonItems > 0)
 		}
 		// Entries moved to new packs are not on disk until the journal
 		// is rewritten: until then the old packs must stay.
@@ -663,36 +685,47 @@ func (st *state) compact(force bool) error {
 	if st.lines < 2*live+1000 && !force {
 		return nil
 	}
-	path := filepath.Join(st.dir, "journal.ndjson")
+	path := filepath.Join(st.dir, journalName)
 	return atomicfile.Write(path, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 64<<10)
-		enc := json.NewEncoder(bw)
-		written := map[string]bool{}
+		bw.WriteString(journal.Magic)
+		file := newJournalFile()
+		var recs [][]byte
+		var frame []byte
+		write := func(e *entry) error {
+			var err error
+			if recs, err = file.records(e, recs[:0]); err != nil {
+				return err
+			}
+			for _, r := range recs {
+				frame = journal.AppendFrame(frame[:0], r)
+				if _, err := bw.Write(frame); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 		for _, stage := range slices.Sorted(maps.Keys(st.items)) {
 			items := st.items[stage]
 			for _, k := range slices.Sorted(items.keys()) {
 				if e := items.get(k); e.Status != "removed" {
-					d, err := st.diskForm(e, written, enc.Encode)
-					if err == nil {
-						err = enc.Encode(d)
-					}
-					if err != nil {
+					if err := write(e); err != nil {
 						return err
 					}
 				}
 			}
 		}
 		for _, k := range slices.Sorted(maps.Keys(st.stages)) {
-			if err := enc.Encode(st.stages[k]); err != nil {
+			if err := write(st.stages[k]); err != nil {
 				return err
 			}
 		}
 		for _, k := range slices.Sorted(maps.Keys(st.pending)) {
-			if err := enc.Encode(st.pending[k]); err != nil {
+			if err := write(st.pending[k]); err != nil {
 				return err
 			}
 		}
-		if err := enc.Encode(&entry{Type: "run", Run: st.runID, Status: "finished", Time: time.Now().UTC()}); err != nil {
+		if err := write(&entry{Type: "run", Run: st.runID, Status: "finished", Time: time.Now().UTC()}); err != nil {
 			return err
 		}
 		return bw.Flush()

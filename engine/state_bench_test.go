@@ -39,7 +39,7 @@ func BenchmarkCheckpointItem(b *testing.B) {
 	}
 	c.close()
 	b.StopTimer()
-	fi, _ := os.Stat(filepath.Join(dir, "journal.ndjson"))
+	fi, _ := os.Stat(filepath.Join(dir, journalName))
 	b.ReportMetric(float64(fi.Size())/float64(b.N), "journal-bytes/item")
 }
 

@@ -16,6 +16,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zpipe/zpipe/engine"
+	"github.com/zpipe/zpipe/internal/journal"
 )
 
 // TestCrash kills zpipe run with SIGKILL at random moments, resumes each
@@ -117,7 +120,7 @@ stages:
 		p := filepath.Join(dir, "data", fmt.Sprintf("u%05d.json", rng.IntN(files)))
 		b, _ := os.ReadFile(p)
 		os.WriteFile(p, append(b, ' '), 0o644)
-		journal := filepath.Join(dir, ".zpipe", "journal.ndjson")
+		journal := filepath.Join(dir, ".zpipe", "journal.bin")
 		before := commitsBegun(journal)
 		c := zpipe(dir, "p.yaml")
 		if err := c.Start(); err != nil {
@@ -158,13 +161,13 @@ stages:
 	})
 	// No item is recorded done twice with the same fingerprint: once done,
 	// an item's parts were never written again.
-	f, err := os.Open(filepath.Join(dir, ".zpipe", "journal.ndjson"))
-	if err != nil {
+	var entries bytes.Buffer
+	if err := engine.DumpJournal(filepath.Join(dir, ".zpipe"), &entries); err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	done := map[string]int{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(&entries)
+	sc.Buffer(nil, 1<<24)
 	for sc.Scan() {
 		var e struct {
 			Type, Stage, Key, Status string
@@ -189,18 +192,20 @@ func commitsDone(journal string) int {
 	return countLines(journal, `"type":"commit"`, `"status":"done"`)
 }
 
+// countLines counts the journal's records that hold every one of subs:
+// commits, which are JSON.
 func countLines(path string, subs ...string) int {
-	b, _ := os.ReadFile(path)
 	n := 0
-	for _, line := range bytes.Split(b, []byte("\n")) {
+	journal.Read(path, func(rec []byte) error {
 		all := true
 		for _, s := range subs {
-			all = all && bytes.Contains(line, []byte(s))
+			all = all && bytes.Contains(rec, []byte(s))
 		}
 		if all {
 			n++
 		}
-	}
+		return nil
+	})
 	return n
 }
 

@@ -133,7 +133,7 @@ records go to a rejects file with the reason.`,
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "how much to log on stderr: debug, info, warn or error")
 	root.PersistentFlags().DurationVar(&a.grace, "grace", 10*time.Second, "after Ctrl-C, how long work in flight may take to finish")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.runCmd(), a.resumeCmd(), a.planCmd(), a.watchCmd(), a.checkCmd(), a.convertCmd(), a.validateCmd(), a.versionCmd(), a.schemaCmd(), a.workerCmd(), a.credsCmd())
+	root.AddCommand(a.runCmd(), a.resumeCmd(), a.planCmd(), a.watchCmd(), a.checkCmd(), a.convertCmd(), a.validateCmd(), a.versionCmd(), a.schemaCmd(), a.workerCmd(), a.credsCmd(), a.journalCmd())
 	// Wrong arguments are a usage error (exit 2), as wrong flags are.
 	for _, cmd := range root.Commands() {
 		if args := cmd.Args; args != nil {

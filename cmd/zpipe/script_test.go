@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/zpipe/zpipe/internal/journal"
 )
 
 func TestMain(m *testing.M) {
@@ -32,5 +35,23 @@ func TestScripts(t *testing.T) {
 			env.Setenv("NO_COLOR", "1")
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"journal-append": journalAppend},
 	})
+}
+
+// journalAppend appends each line of a file to a journal as a record, as
+// a run that wrote it would: journal-append JOURNAL LINES.
+func journalAppend(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: journal-append JOURNAL LINES")
+	}
+	var b []byte
+	for _, line := range bytes.Split(bytes.TrimSpace([]byte(ts.ReadFile(args[1]))), []byte("\n")) {
+		b = journal.AppendFrame(b, line)
+	}
+	f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_APPEND|os.O_WRONLY, 0)
+	ts.Check(err)
+	_, err = f.Write(b)
+	ts.Check(err)
+	ts.Check(f.Close())
 }

@@ -1,31 +1,57 @@
-// Package journal is zpipe's checkpoint log: an append-only file of JSON
-// lines, one per finished item, stage or run, that lets a killed run
+// Package journal is zpipe's checkpoint log: an append-only file of
+// records, one per finished item, stage or run, that lets a killed run
 // resume without redoing finished work.
 //
-// Durability: every entry is written to the file as soon as it is appended,
-// so a killed process loses nothing; entries are fsynced in groups, at most
-// SyncEvery apart and at Close, so a power loss costs at most that much
-// finished work, which is redone, never lost. A torn last line (a crash in
-// the middle of a write) is ignored when the journal is opened; a bad line
-// anywhere else means the journal cannot be trusted, and Open says so.
+// The file starts with Magic; each record is framed as its length (a
+// uvarint), its bytes and a CRC-32C of them, so that a record may be
+// binary and a damaged one is told from a good one. Journals that zpipe
+// wrote before were JSON lines: Read reads them, and Convert turns one
+// into this form.
+//
+// Durability: every record is written to the file as soon as it is
+// appended, so a killed process loses nothing; records are fsynced in
+// groups, at most SyncEvery apart and at Close, so a power loss costs at
+// most that much finished work, which is redone, never lost. A torn end
+// (a crash in the middle of a write, or zeros a power loss left) is
+// ignored when the journal is opened; a bad record anywhere else means the
+// journal cannot be trusted, and Open says so.
 package journal
 
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"sync"
 	"time"
+
+	"github.com/zpipe/zpipe/internal/atomicfile"
 )
 
-// SyncEvery bounds how long an appended entry may wait for its fsync.
+// SyncEvery bounds how long an appended record may wait for its fsync.
 const SyncEvery = 200 * time.Millisecond
 
-// Journal appends entries to a file.
+// Magic starts every journal of framed records.
+const Magic = "zpipe journal 2\n"
+
+// maxRecord bounds a record: a longer length is damage, not a record.
+const maxRecord = 1 << 30
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// AppendFrame appends rec to b as the journal frames it. The sum is
+// stored inverted, so that a run of zeros is never a good frame.
+func AppendFrame(b, rec []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(rec)))
+	b = append(b, rec...)
+	return binary.LittleEndian.AppendUint32(b, ^crc32.Checksum(rec, castagnoli))
+}
+
+// Journal appends records to a file.
 type Journal struct {
 	path string
 
@@ -39,34 +65,48 @@ type Journal struct {
 	done   chan struct{}
 }
 
-// CorruptError reports a journal line that cannot be read and is not the
-// torn end of the file.
+// CorruptError reports a record that cannot be read and is not the torn
+// end of the file.
 type CorruptError struct {
 	Path string
-	Line int
-	Err  error
+	// Line is the record's number, counted from 1: a line's, in a
+	// journal of lines.
+	Line  int
+	Lines bool
+	Err   error
 }
 
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("journal %s is corrupt at line %d (%v); it cannot be trusted, run with --force to start over", e.Path, e.Line, e.Err)
+	unit := "record"
+	if e.Lines {
+		unit = "line"
+	}
+	return fmt.Sprintf("journal %s is corrupt at %s %d (%v); it cannot be trusted, run with --force to start over", e.Path, unit, e.Line, e.Err)
 }
 
-// Open reads the journal at path into out, one call of decode per line, and
-// opens it for appending; a missing file is an empty journal. decode
-// returns an error for a line it cannot read, and must not keep the line,
-// whose bytes are reused.
-func Open(path string, decode func(line []byte) error) (*Journal, error) {
+// Open reads the journal at path into decode, one call per record, and
+// opens it for appending; a missing or empty file is an empty journal.
+// decode returns an error for a record it cannot read, and must not keep
+// the record, whose bytes are reused.
+func Open(path string, decode func(rec []byte) error) (*Journal, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	good, err := replay(path, f, decode)
+	good, err := replay(path, f, decode, false)
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	// Drop a torn last line, so that the next entry starts on a line of
-	// its own.
+	if good == 0 {
+		// New, or its first write never finished.
+		if _, err := f.WriteAt([]byte(Magic), 0); err != nil {
+			f.Close()
+			return nil, err
+		}
+		good = int64(len(Magic))
+	}
+	// Drop a torn end, so that the next record follows the last good one.
 	if err := f.Truncate(good); err != nil {
 		f.Close()
 		return nil, err
@@ -80,16 +120,128 @@ func Open(path string, decode func(line []byte) error) (*Journal, error) {
 	return j, nil
 }
 
-// replay decodes every complete line and returns the length of the good
-// prefix of the file.
-func replay(path string, f *os.File, decode func([]byte) error) (int64, error) {
+// replay decodes every good record and returns the length of the good
+// prefix of the file: 0 for a file with no magic yet. A file of lines is
+// read when lines says so, and is corrupt otherwise: Convert it first.
+func replay(path string, f *os.File, decode func([]byte) error, lines bool) (int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := fi.Size()
 	r := bufio.NewReaderSize(f, 256<<10)
+	head, err := r.Peek(len(Magic))
+	switch {
+	case string(head) == Magic:
+		r.Discard(len(Magic))
+		return replayFrames(path, r, size, decode)
+	case err != nil && bytes.HasPrefix([]byte(Magic), head):
+		return 0, nil // empty, or torn while its magic was written
+	case !lines:
+		return 0, &CorruptError{Path: path, Line: 1, Err: errors.New("the file does not start as a journal of records")}
+	}
+	return replayLines(path, r, decode)
+}
+
+func replayFrames(path string, r *bufio.Reader, size int64, decode func([]byte) error) (int64, error) {
+	good := int64(len(Magic))
+	var buf []byte
+	for n := 1; ; n++ {
+		if _, err := r.Peek(1); err == io.EOF {
+			return good, nil
+		}
+		// A frame that is damaged is the torn end if nothing but zeros
+		// follows it, or if it claims more bytes than there are.
+		bad := func(err error) (int64, error) {
+			if zerosOnly(r) {
+				return good, nil
+			}
+			return 0, &CorruptError{Path: path, Line: n, Err: err}
+		}
+		l, err := binary.ReadUvarint(r)
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return good, nil
+		}
+		if err != nil {
+			return bad(err)
+		}
+		end := good + int64(uvarintLen(l)) + int64(l) + 4
+		if l > maxRecord || end > size {
+			if end > size {
+				return good, nil
+			}
+			return bad(fmt.Errorf("a record of %d bytes", l))
+		}
+		if cap(buf) < int(l)+4 {
+			buf = make([]byte, int(l)+4)
+		}
+		buf = buf[:int(l)+4]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return good, nil // the file shrank while it was read
+		}
+		rec := buf[:l]
+		if binary.LittleEndian.Uint32(buf[l:]) != ^crc32.Checksum(rec, castagnoli) {
+			return bad(errors.New("its checksum does not match"))
+		}
+		if err := decode(rec); err != nil {
+			return bad(err)
+		}
+		good = end
+	}
+}
+
+// zerosOnly reports whether the rest of r is zero bytes.
+func zerosOnly(r *bufio.Reader) bool {
+	var b [4096]byte
+	for {
+		n, err := r.Read(b[:])
+		for _, c := range b[:n] {
+			if c != 0 {
+				return false
+			}
+		}
+		if err != nil {
+			return err == io.EOF
+		}
+	}
+}
+
+func uvarintLen(v uint64) int {
+	var b [binary.MaxVarintLen64]byte
+	return binary.PutUvarint(b[:], v)
+}
+
+// replayLines reads a journal of JSON lines, as zpipe wrote before.
+func replayLines(path string, r *bufio.Reader, decode func([]byte) error) (int64, error) {
 	var good int64
+	err := eachLine(r, func(n int, line []byte) error {
+		if derr := decode(bytes.TrimSuffix(line, []byte{'\n'})); derr != nil {
+			// The last line may be garbage from a crash mid-write (a
+			// power loss can leave zeros); a bad line with more after it
+			// cannot be explained that way.
+			if _, err := r.Peek(1); err == io.EOF {
+				return io.EOF
+			}
+			return &CorruptError{Path: path, Line: n, Lines: true, Err: derr}
+		}
+		good += int64(len(line))
+		return nil
+	})
+	if err == io.EOF {
+		err = nil
+	}
+	return good, err
+}
+
+// eachLine calls f with every complete line of r, newline included; an
+// unfinished last line is left out. The line is valid until f returns or
+// reads r.
+func eachLine(r *bufio.Reader, f func(n int, line []byte) error) error {
 	var long []byte
 	for n := 1; ; n++ {
 		// A line is read in place unless it outgrows the buffer: a
 		// copy of each of a million lines was half of what reading
-		// the journal allocated. decode does not keep it.
+		// the journal allocated. f does not keep it.
 		line, err := r.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
 			long = append(long[:0], line...)
@@ -101,40 +253,55 @@ func replay(path string, f *os.File, decode func([]byte) error) (int64, error) {
 		}
 		if err == io.EOF {
 			// No newline: the write of this line never finished.
-			return good, nil
+			return nil
 		}
-		if err != nil {
-			return 0, err
-		}
-		if derr := decode(bytes.TrimSuffix(line, []byte{'\n'})); derr != nil {
-			// The last line may be garbage from a crash mid-write (a
-			// power loss can leave zeros); a bad line with more after it
-			// cannot be explained that way.
-			if _, perr := r.Peek(1); perr == io.EOF {
-				return good, nil
-			}
-			return 0, &CorruptError{Path: path, Line: n, Err: derr}
-		}
-		good += int64(len(line))
-	}
-}
-
-// Append writes one entry. It is on disk (not yet synced) when Append
-// returns.
-func (j *Journal) Append(v any) error { return j.AppendAll(v) }
-
-// AppendAll writes entries in order, with one write: a group of a
-// thousand small items would otherwise cost a thousand. They are on disk
-// (not yet synced) when AppendAll returns.
-func (j *Journal) AppendAll(vs ...any) error {
-	lines := make([][]byte, len(vs))
-	for i, v := range vs {
-		b, err := json.Marshal(v)
 		if err != nil {
 			return err
 		}
-		lines[i] = b
+		if err := f(n, line); err != nil {
+			return err
+		}
 	}
+}
+
+// Convert rewrites the journal of lines at from as a journal of records
+// at to, each line a record, and then removes from. to replaces what was
+// there by rename, so that a crash leaves from whole. A torn last line is
+// left out.
+func Convert(from, to string) error {
+	f, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	err = atomicfile.Write(to, func(w io.Writer) error {
+		bw := bufio.NewWriterSize(w, 256<<10)
+		bw.WriteString(Magic)
+		var frame []byte
+		err := eachLine(bufio.NewReaderSize(f, 256<<10), func(_ int, line []byte) error {
+			frame = AppendFrame(frame[:0], bytes.TrimSuffix(line, []byte{'\n'}))
+			_, err := bw.Write(frame)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
+	if err != nil {
+		return err
+	}
+	return os.Remove(from)
+}
+
+// Append writes one record. It is on disk (not yet synced) when Append
+// returns.
+func (j *Journal) Append(rec []byte) error { return j.AppendAll(rec) }
+
+// AppendAll writes records in order, with one write: a group of a
+// thousand small items would otherwise cost a thousand. They are on disk
+// (not yet synced) when AppendAll returns.
+func (j *Journal) AppendAll(recs ...[]byte) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.closed {
@@ -143,9 +310,10 @@ func (j *Journal) AppendAll(vs ...any) error {
 	if j.err != nil {
 		return j.err
 	}
-	for _, b := range lines {
-		j.w.Write(b)
-		j.w.WriteByte('\n')
+	var frame []byte
+	for _, rec := range recs {
+		frame = AppendFrame(frame[:0], rec)
+		j.w.Write(frame)
 	}
 	if err := j.w.Flush(); err != nil {
 		j.err = err
@@ -155,7 +323,7 @@ func (j *Journal) AppendAll(vs ...any) error {
 	return nil
 }
 
-// Sync makes every appended entry durable now.
+// Sync makes every appended record durable now.
 func (j *Journal) Sync() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
@@ -209,8 +377,9 @@ func (j *Journal) Close() error {
 }
 
 // Read replays the journal at path without changing it: no lock, no
-// truncation of a torn line. A missing file is an empty journal.
-func Read(path string, decode func(line []byte) error) error {
+// truncation of a torn end. It reads a journal of lines too. A missing
+// file is an empty journal.
+func Read(path string, decode func(rec []byte) error) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -219,6 +388,6 @@ func Read(path string, decode func(line []byte) error) error {
 		return err
 	}
 	defer f.Close()
-	_, err = replay(path, f, decode)
+	_, err = replay(path, f, decode, true)
 	return err
 }

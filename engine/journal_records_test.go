@@ -1,0 +1,239 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zpipe/zpipe/internal/journal"
+)
+
+// journalAsJSON reads a journal's records, each as JSON: a binary item as
+// its entry with "binary":true after its type, a name record as
+// {"name":...}.
+func journalAsJSON(t *testing.T, path string) []string {
+	t.Helper()
+	file := newJournalFile()
+	var out []string
+	err := journal.Read(path, func(rec []byte) error {
+		switch rec[0] {
+		case tagName:
+			if err := file.readName(rec); err != nil {
+				return err
+			}
+			b, _ := json.Marshal(map[string]string{"name": file.names[len(file.names)-1]})
+			out = append(out, string(b))
+		case tagItem:
+			var e entry
+			if err := file.readItem(rec, &e); err != nil {
+				return err
+			}
+			b, err := json.Marshal(&e)
+			if err != nil {
+				return err
+			}
+			out = append(out, `{"type":"item","binary":true,`+strings.TrimPrefix(string(b), `{"type":"item",`))
+		default:
+			out = append(out, string(rec))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// rewriteJournal keeps the records keep says to, and returns how many it
+// dropped.
+func rewriteJournal(t *testing.T, path string, keep func(rec []byte) bool) int {
+	t.Helper()
+	b := []byte(journal.Magic)
+	dropped := 0
+	err := journal.Read(path, func(rec []byte) error {
+		if keep(rec) {
+			b = journal.AppendFrame(b, rec)
+		} else {
+			dropped++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dropped
+}
+
+// appendRecords appends records to a journal, as a run would.
+func appendRecords(t *testing.T, path string, recs ...string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b []byte
+	for _, r := range recs {
+		b = journal.AppendFrame(b, []byte(r))
+	}
+	if _, err := f.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Every field of an item entry comes back from the journal as it was
+// written, as a binary record, and again after compaction; an entry the
+// binary record cannot hold is written as JSON.
+func TestJournalRecordsKeepEveryField(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	at := time.Date(2026, 12, 2, 5, 10, 55, 650447117, time.UTC)
+	const stage = "m.yaml#users"
+	cases := []*entry{
+		{Key: "data/a.json", Status: "done", FP: &fingerprint{Input: sum, Schema: "s", Transform: "t", Settings: "x", Version: "v1"},
+			Stat:    &fileStat{Size: 125, Mtime: 1796183213472435161, Ctime: -5, Ino: 1<<64 - 1, Dev: 65024},
+			Parts:   []partRef{{Output: 0, File: "7899f8b3ca5d58840b963433d797e1ef.pack", Offset: 112, SHA256: sum, Size: 112, Records: 1}, {Output: 2, File: strings.Repeat("c", 32) + "-2.part", SHA256: "NOT-HEX", Size: 1 << 40, Records: 1 << 33}},
+			Records: 3, OK: 2, Failed: 1, Attempts: 4, Duration: 361489, Time: at},
+		{Key: "data/b.json", Status: "failed", Error: "parse: bad\nline 2", FP: &fingerprint{Input: strings.ToUpper(sum), Schema: "s2"}, Time: at.In(time.FixedZone("", 3600))},
+		{Key: "data/c.json", Status: "done", Rejects: &partRef{Output: -1, File: "x.pack", SHA256: "", Records: 2}, Time: at},
+		{Key: "", Status: "removed", Time: at},
+		{Key: "a\x00b@4096-8192", Status: "something new", Time: time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC)},
+		{Key: "odd", Status: "done", Inputs: "not an item's field", Time: at},
+	}
+	dir := t.TempDir()
+	st, err := openState(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range cases {
+		e.Type, e.Stage = "item", stage
+		if err := st.append(e); err != nil {
+			t.Fatal(err)
+		}
+		e.Run = st.runID
+	}
+	cases[len(cases)-1].Inputs = "" // written, as JSON; the item store keeps no such field
+	check := func(when string) {
+		t.Helper()
+		got, err := readState(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range cases {
+			e := got.item(stage, want.Key)
+			if when == "compacted" && want.Status == "removed" {
+				want = nil // compaction drops it
+			}
+			if !reflect.DeepEqual(e, want) {
+				t.Errorf("%s: %q =\n %+v\nwant\n %+v", when, want.Key, e, want)
+			}
+		}
+	}
+	check("appended")
+	asJSON := 0
+	for _, line := range journalAsJSON(t, filepath.Join(dir, journalName)) {
+		if strings.HasPrefix(line, `{"type":"item","run"`) {
+			asJSON++
+		}
+	}
+	if asJSON != 1 {
+		t.Errorf("%d items written as JSON, want 1", asJSON)
+	}
+	if err := st.close("finished"); err != nil {
+		t.Fatal(err)
+	}
+	st, err = openState(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.compact(true); err != nil {
+		t.Fatal(err)
+	}
+	st.close("failed")
+	check("compacted")
+}
+
+// FuzzJournalRecord feeds the journal's reader any record: it may refuse
+// one, never panic, and a record it takes is an entry it can write again.
+func FuzzJournalRecord(f *testing.F) {
+	dir := f.TempDir()
+	st, err := openState(dir, false)
+	if err != nil {
+		f.Fatal(err)
+	}
+	sum := strings.Repeat("ab", 32)
+	st.append(&entry{Type: "item", Stage: "p.yaml#s", Key: "data/a.json", Status: "done", FP: &fingerprint{Input: sum, Schema: "s"},
+		Stat: &fileStat{Size: 5, Mtime: 9, Ctime: 9, Ino: 3, Dev: 1}, Parts: []partRef{{File: "7899f8b3ca5d58840b963433d797e1ef.pack", Offset: 5, SHA256: sum, Size: 5, Records: 1}},
+		Rejects: &partRef{Output: -1, File: "r.pack", Records: 1}, Records: 1, OK: 1, Attempts: 1, Duration: 7})
+	st.close("finished")
+	var seeds [][]byte
+	journal.Read(filepath.Join(dir, journalName), func(rec []byte) error {
+		seeds = append(seeds, append([]byte(nil), rec...))
+		return nil
+	})
+	for _, s := range seeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		st := &state{items: map[string]*itemStore{}, stages: map[string]*entry{}, pending: map[string]*entry{}, bases: map[string]*fingerprint{}, file: newJournalFile()}
+		for _, s := range seeds[:len(seeds)-1] {
+			if err := st.load(s); err != nil {
+				t.Fatalf("seed: %v", err)
+			}
+		}
+		if st.load(rec) != nil {
+			return
+		}
+		for e := range st.allItems() {
+			if _, err := newJournalFile().records(e, nil); err != nil {
+				t.Fatalf("%+v cannot be written again: %v", e, err)
+			}
+		}
+	})
+}
+
+// A crash after the upgrade's rename leaves both journals: the one of
+// records is the newer. A corrupt journal of lines is corrupt after the
+// upgrade too, and --force starts afresh.
+func TestJournalUpgrade(t *testing.T) {
+	dir := t.TempDir()
+	st, err := openState(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.append(&entry{Type: "item", Stage: "p.yaml#s", Key: "new", Status: "done"})
+	st.close("finished")
+	lines := filepath.Join(dir, journalOfLines)
+	os.WriteFile(lines, []byte(`{"type":"item","run":"x","stage":"p.yaml#s","key":"old","status":"done","time":"2026-01-01T00:00:00Z"}`+"\n"), 0o644)
+	st, err = openState(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.item("p.yaml#s", "new") == nil || st.item("p.yaml#s", "old") != nil {
+		t.Errorf("the journal of lines was read over the journal of records")
+	}
+	st.close("failed")
+	if _, err := os.Stat(lines); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the journal of lines is kept: %v", err)
+	}
+
+	os.Remove(filepath.Join(dir, journalName))
+	os.WriteFile(lines, []byte("garbage\n"+`{"type":"run","run":"x","time":"2026-01-01T00:00:00Z"}`+"\n"), 0o644)
+	_, err = openState(dir, false)
+	if want := "is corrupt at record 1 (invalid character 'g' looking for beginning of value)"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("corrupt journal of lines: %v, want %q", err, want)
+	}
+	st, err = openState(dir, true)
+	if err != nil {
+		t.Fatalf("with force: %v", err)
+	}
+	st.close("failed")
+}
