@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -236,4 +237,19 @@ func TestJournalUpgrade(t *testing.T) {
 		t.Fatalf("with force: %v", err)
 	}
 	st.close("failed")
+}
+
+// isPartName takes exactly what the regexp it replaced took.
+func TestIsPartName(t *testing.T) {
+	re := regexp.MustCompile(`^[0-9a-f]{32}(-([0-9]+|rejects)\.part|\.pack)$`)
+	h := strings.Repeat("0a", 16)
+	for _, name := range []string{
+		h + ".pack", h + "-0.part", h + "-12.part", h + "-rejects.part", h + "-rejects", h + "-.part", h + "-1x.part",
+		h + ".pack/../x", h + ".part", h + "-1.pack", strings.ToUpper(h) + ".pack", h[:31] + ".pack", h + "0.pack", "../../secret.txt",
+		"", h, h + "-rejects.part.part", h + "--1.part", h + "-+1.part", h + "-1.part\n",
+	} {
+		if got, want := isPartName(name), re.MatchString(name); got != want {
+			t.Errorf("isPartName(%q) = %v, the regexp says %v", name, got, want)
+		}
+	}
 }
