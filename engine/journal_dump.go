@@ -45,6 +45,7 @@ func DumpJournal(dir string, w io.Writer) error {
 		return bw.WriteByte('\n')
 	})
 	if err != nil {
+		bw.Flush() // the entries before the bad one, each whole
 		var ce *journal.CorruptError
 		if errors.As(err, &ce) {
 			ce.Path = display(ce.Path)

@@ -205,7 +205,8 @@ func (f *journalFile) readItem(b []byte, e *entry) error {
 	e.Duration = r.varint()
 	if r.flag() {
 		sec, nsec, off := r.varint(), r.uvarint(), r.varint()
-		if nsec >= 1e9 || off < -1e6 || off > 1e6 {
+		// What JSON can write again: years 0 to 9999, zones within a day.
+		if nsec >= 1e9 || off <= -86400 || off >= 86400 || sec < minJSONTime || sec > maxJSONTime {
 			r.fail()
 		}
 		e.Time = time.Unix(sec, int64(nsec)).UTC()
@@ -226,6 +227,13 @@ type diskReader struct {
 }
 
 var errBadRecord = errors.New("a binary record that cannot be read")
+
+// The seconds of 0000-01-01 and 9999-12-31 23:59:59 UTC, widened by a day
+// for the zone: the times encoding/json writes.
+var (
+	minJSONTime = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).Unix() + 86400
+	maxJSONTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix() - 86400
+)
 
 func (r *diskReader) fail() {
 	if r.err == nil {

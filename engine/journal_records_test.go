@@ -183,6 +183,13 @@ func FuzzJournalRecord(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s)
 	}
+	// Records found before, each a file of its own.
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "fuzz", "FuzzJournalRecord", "*"))
+	for _, p := range files {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		st := &state{items: map[string]*itemStore{}, stages: map[string]*entry{}, pending: map[string]*entry{}, bases: map[string]*fingerprint{}, file: newJournalFile()}
 		for _, s := range seeds[:len(seeds)-1] {
@@ -229,8 +236,15 @@ func TestJournalUpgrade(t *testing.T) {
 	os.Remove(filepath.Join(dir, journalName))
 	os.WriteFile(lines, []byte("garbage\n"+`{"type":"run","run":"x","time":"2026-01-01T00:00:00Z"}`+"\n"), 0o644)
 	_, err = openState(dir, false)
-	if want := "is corrupt at record 1 (invalid character 'g' looking for beginning of value)"; err == nil || !strings.Contains(err.Error(), want) {
+	if want := "journal.ndjson is corrupt at line 1 (invalid character 'g' looking for beginning of value)"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("corrupt journal of lines: %v, want %q", err, want)
+	}
+	// It is left as it was, for its owner to mend.
+	if _, err := os.Stat(lines); err != nil {
+		t.Errorf("the corrupt journal of lines is gone: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, journalName)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a journal of records is left from the corrupt one: %v", err)
 	}
 	st, err = openState(dir, true)
 	if err != nil {

@@ -291,12 +291,18 @@ func openState(dir string, force bool) (*state, error) {
 	}
 	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), lock: lock, runID: newRunID(),
 		items: map[string]*itemStore{}, stages: map[string]*entry{}, pending: map[string]*entry{}, bases: map[string]*fingerprint{}, file: newJournalFile()}
-	path := filepath.Join(dir, journalName)
-	err = upgradeJournal(dir)
+	path, lines := filepath.Join(dir, journalName), filepath.Join(dir, journalOfLines)
+	converted, err := upgradeJournal(dir)
 	if err == nil {
 		st.j, err = journal.Open(path, st.load)
 	}
 	var ce *journal.CorruptError
+	if errors.As(err, &ce) && converted && !force {
+		// The journal of lines is bad: it stays as it was, for its owner
+		// to mend, and the error is about it (line n is record n).
+		os.Remove(path)
+		ce.Path, ce.Lines = lines, true
+	}
 	if errors.As(err, &ce) && force {
 		st.items, st.stages, st.pending, st.lastRun, st.lines = map[string]*itemStore{}, map[string]*entry{}, map[string]*entry{}, nil, 0
 		st.bases, st.file, st.jsonItems = map[string]*fingerprint{}, newJournalFile(), 0
@@ -312,21 +318,28 @@ func openState(dir string, force bool) (*state, error) {
 		lock.Release()
 		return nil, err
 	}
+	// The journal of records reads well: one of lines is out of date,
+	// even where a crash left both.
+	if err := os.Remove(lines); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		st.j.Close()
+		lock.Release()
+		return nil, err
+	}
 	return st, nil
 }
 
-// upgradeJournal turns the journal of lines zpipe wrote before into a
-// journal of records. Once the new one is in place the old one is out of
-// date, even where a crash left both.
-func upgradeJournal(dir string) error {
+// upgradeJournal writes the journal of lines zpipe wrote before as a
+// journal of records, unless there is one already, and says whether it
+// did.
+func upgradeJournal(dir string) (bool, error) {
 	path, lines := filepath.Join(dir, journalName), filepath.Join(dir, journalOfLines)
 	if _, err := os.Stat(lines); errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return false, nil
 	}
 	if _, err := os.Stat(path); err == nil {
-		return os.Remove(lines)
+		return false, nil
 	}
-	return journal.Convert(lines, path)
+	return true, journal.Convert(lines, path)
 }
 
 // checkStateDir refuses a state folder that holds what zpipe did not put
@@ -538,6 +551,8 @@ func (st *state) appendAll(es ...*entry) error {
 	for _, e := range es {
 		var err error
 		if recs, err = st.file.records(e, recs); err != nil {
+			// Names given out for records not written.
+			st.file = newJournalFile()
 			return err
 		}
 	}

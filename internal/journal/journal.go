@@ -130,20 +130,37 @@ func replay(path string, f *os.File, decode func([]byte) error, lines bool) (int
 	}
 	size := fi.Size()
 	r := bufio.NewReaderSize(f, 256<<10)
-	head, err := r.Peek(len(Magic))
+	head, _ := r.Peek(len(Magic))
 	switch {
 	case string(head) == Magic:
 		r.Discard(len(Magic))
-		return replayFrames(path, r, size, decode)
-	case err != nil && bytes.HasPrefix([]byte(Magic), head):
-		return 0, nil // empty, or torn while its magic was written
+		return replayFrames(path, f, r, size, decode)
+	case tornHeader(head) && zerosOnly(io.NewSectionReader(f, int64(len(head)), size)):
+		// Empty, or its first write was torn: a power loss can leave
+		// the file's length on disk and zeros in it.
+		return 0, nil
 	case !lines:
 		return 0, &CorruptError{Path: path, Line: 1, Err: errors.New("the file does not start as a journal of records")}
 	}
 	return replayLines(path, r, decode)
 }
 
-func replayFrames(path string, r *bufio.Reader, size int64, decode func([]byte) error) (int64, error) {
+// tornHeader reports whether head can begin a journal whose magic was not
+// all written: a part of it, then zeros.
+func tornHeader(head []byte) bool {
+	i := 0
+	for i < len(head) && head[i] == Magic[i] {
+		i++
+	}
+	for ; i < len(head); i++ {
+		if head[i] != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func replayFrames(path string, f io.ReaderAt, r *bufio.Reader, size int64, decode func([]byte) error) (int64, error) {
 	good := int64(len(Magic))
 	var buf []byte
 	for n := 1; ; n++ {
@@ -151,7 +168,9 @@ func replayFrames(path string, r *bufio.Reader, size int64, decode func([]byte) 
 			return good, nil
 		}
 		// A frame that is damaged is the torn end if nothing but zeros
-		// follows it, or if it claims more bytes than there are.
+		// follows it, or if it claims more bytes than there are and no
+		// good frame follows: a length damaged in the middle of the file
+		// must not pass for a torn end, or all after it would be lost.
 		bad := func(err error) (int64, error) {
 			if zerosOnly(r) {
 				return good, nil
@@ -165,12 +184,15 @@ func replayFrames(path string, r *bufio.Reader, size int64, decode func([]byte) 
 		if err != nil {
 			return bad(err)
 		}
-		end := good + int64(uvarintLen(l)) + int64(l) + 4
-		if l > maxRecord || end > size {
-			if end > size {
-				return good, nil
-			}
+		if l > maxRecord {
 			return bad(fmt.Errorf("a record of %d bytes", l))
+		}
+		end := good + int64(uvarintLen(l)) + int64(l) + 4
+		if end > size {
+			if frameAfter(f, good+1, size) {
+				return 0, &CorruptError{Path: path, Line: n, Err: fmt.Errorf("a record of %d bytes, more than the file holds", l)}
+			}
+			return good, nil
 		}
 		if cap(buf) < int(l)+4 {
 			buf = make([]byte, int(l)+4)
@@ -190,8 +212,36 @@ func replayFrames(path string, r *bufio.Reader, size int64, decode func([]byte) 
 	}
 }
 
+// tornMax bounds the end of a file that frameAfter searches: a torn
+// write is one group of records, far less.
+const tornMax = 64 << 20
+
+// frameAfter reports whether a whole frame with a good sum starts
+// anywhere in f from at to size. Past tornMax it does not look, and says
+// so: so long an end is no torn write.
+func frameAfter(f io.ReaderAt, at, size int64) bool {
+	if size-at > tornMax {
+		return true
+	}
+	b := make([]byte, size-at)
+	if _, err := f.ReadAt(b, at); err != nil && err != io.EOF {
+		return true
+	}
+	for i := range b {
+		l, n := binary.Uvarint(b[i:])
+		if n <= 0 || l > uint64(len(b)-i-n) || uint64(len(b)-i-n)-l < 4 {
+			continue
+		}
+		rec := b[i+n : i+n+int(l)]
+		if binary.LittleEndian.Uint32(b[i+n+int(l):]) == ^crc32.Checksum(rec, castagnoli) {
+			return true
+		}
+	}
+	return false
+}
+
 // zerosOnly reports whether the rest of r is zero bytes.
-func zerosOnly(r *bufio.Reader) bool {
+func zerosOnly(r io.Reader) bool {
 	var b [4096]byte
 	for {
 		n, err := r.Read(b[:])
@@ -264,17 +314,17 @@ func eachLine(r *bufio.Reader, f func(n int, line []byte) error) error {
 	}
 }
 
-// Convert rewrites the journal of lines at from as a journal of records
-// at to, each line a record, and then removes from. to replaces what was
-// there by rename, so that a crash leaves from whole. A torn last line is
-// left out.
+// Convert writes the journal of lines at from as a journal of records at
+// to, each line a record, line n record n. to replaces what was there by
+// rename; from is left for the caller to remove once to reads well. A
+// torn last line is left out.
 func Convert(from, to string) error {
 	f, err := os.Open(from)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	err = atomicfile.Write(to, func(w io.Writer) error {
+	return atomicfile.Write(to, func(w io.Writer) error {
 		bw := bufio.NewWriterSize(w, 256<<10)
 		bw.WriteString(Magic)
 		var frame []byte
@@ -288,10 +338,6 @@ func Convert(from, to string) error {
 		}
 		return bw.Flush()
 	})
-	if err != nil {
-		return err
-	}
-	return os.Remove(from)
 }
 
 // Append writes one record. It is on disk (not yet synced) when Append
