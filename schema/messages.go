@@ -39,7 +39,7 @@ func (v *Validator) explain(elems []string, msg string, rec any) (string, string
 		got, _ := lookup(rec, elems)
 		// A value of the enumeration conflicts with something else,
 		// such as another branch's const: that message is CUE's.
-		if alts := literals(at); alts != nil && !slices.Contains(alts, v.literalOf(got)) {
+		if alts := literals(at); alts != nil && !v.oneOf(at, got) {
 			return fmt.Sprintf("%s is not one of %s", show(got), strings.Join(alts, ", ")), v.position(cue.Dereference(at).Pos())
 		}
 	}
@@ -497,13 +497,22 @@ func literals(v cue.Value) []string {
 	return out
 }
 
-// literalOf is literalText of a record's value; "" for a struct or list.
-func (v *Validator) literalOf(x any) string {
+// oneOf reports whether the record's value x is one of the literals of
+// the disjunction at: the same kind and value, so that "1" is not 1.
+func (v *Validator) oneOf(at cue.Value, x any) bool {
 	if composite(x) {
-		return ""
+		return false
 	}
-	text, _ := literalText(v.ctx.Encode(toCUE(x)))
-	return text
+	val := v.ctx.Encode(toCUE(x))
+	var in func(d cue.Value) bool
+	in = func(d cue.Value) bool {
+		op, args := cue.Dereference(d).Expr()
+		if op != cue.OrOp {
+			return d.IsConcrete() && d.Kind() == val.Kind() && d.Equals(val)
+		}
+		return slices.ContainsFunc(args, in)
+	}
+	return in(at)
 }
 
 // literalText shows a concrete scalar as an enumeration's message lists
