@@ -48,6 +48,7 @@ func unsupportedAt(n ast.Node, format string, args ...any) error {
 
 type fastAnalyser struct {
 	s *Schema
+	v *Validator // whose shapes a value left to CUE takes
 	// file is the schema file's value (pruned, as compile builds it),
 	// in whose scope matchN's alternatives and pattern values are
 	// evaluated; made when first needed.
@@ -98,7 +99,7 @@ func (v *Validator) buildFast() (*fastChecker, string) {
 	if v.hasXform {
 		return nil, "a transform is evaluated by CUE"
 	}
-	a := &fastAnalyser{s: v.s, ctx: v.ctx}
+	a := &fastAnalyser{s: v.s, ctx: v.ctx, v: v}
 	root, err := a.root(v.schema)
 	if err != nil {
 		var u *unsupportedError

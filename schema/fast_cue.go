@@ -200,7 +200,7 @@ func (a *fastAnalyser) orCUE(exprs []ast.Expr, ev cue.Value, cause error) (*fast
 	}
 	a.fallbacks = append(kept, Fallback{Path: path, Why: a.why(u)})
 	a.siteBound++
-	return &fastNode{kinds: kAll, cue: &cueNode{ctx: a.ctx, v: ev, sh: shapeOf(ev, 0), alts: alternatives(ev)}}, nil
+	return &fastNode{kinds: kAll, cue: &cueNode{ctx: a.ctx, v: ev, sh: a.v.shapeOf(ev), alts: alternatives(ev)}}, nil
 }
 
 // why is an unsupported construct with its position, file:line:col: what.

@@ -334,3 +334,29 @@ func FuzzFastPathAgreesWithCUE(f *testing.F) {
 		}
 	})
 }
+
+// What CUE adds to a record, the whole-record CUE path writes, shortcut
+// or not: a comprehension's fields, a list's leading elements' defaults,
+// a pattern's defaults. Each case failed before its fix.
+func TestShapeShortcutWritesWhatCUEAdds(t *testing.T) {
+	for _, tc := range []struct{ schema, rec, want string }{
+		{`#T: {a?: int, if a != _|_ {b: 2}}`, `{"a":1}`, `{"a":1,"b":2}`},
+		{`#T: {l?: [{x: *1 | int}, ...{}]}`, `{"l":[{},{}]}`, `{"l":[{"x":1},{}]}`},
+		{`#T: {[=~"^q"]: {a: *1 | int}}`, `{"q":{}}`, `{"q":{"a":1}}`},
+	} {
+		dir := t.TempDir()
+		p := filepath.Join(dir, "s.cue")
+		os.WriteFile(p, []byte(tc.schema), 0o644)
+		s, err := Load(Spec{File: p, Def: "T"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := s.Validator()
+		out, vs := cueOnly(v, decodeAll([]byte(tc.rec + "\n"))[0], false)
+		got, _ := format.AppendJSON(nil, out)
+		if vs != nil || string(got) != tc.want {
+			t.Errorf("%s on %s: wrote %s (%v), want %s", tc.schema, tc.rec, got, vs, tc.want)
+		}
+		s.Put(v)
+	}
+}

@@ -165,7 +165,7 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 	// alone with other closedness (see aloneUnsound).
 	viaDefMerge := a.defMerges != merges || a.noAlone > 0
 	if ok, cyclic := a.alone(alts); ok && !recursive && !viaDefMerge && a.inMatch == 0 && !(cyclic && a.s.isolated) && ev.Exists() && ev.Err() == nil {
-		d.fb = &cueNode{ctx: a.ctx, v: ev, sh: shapeOf(ev, 0)}
+		d.fb = &cueNode{ctx: a.ctx, v: ev, sh: a.v.shapeOf(ev)}
 		a.siteBound++
 	}
 	return &fastNode{kinds: kAll, disjs: []*structDisj{d}}, nil

@@ -250,44 +250,44 @@ func (s *Schema) Put(v *Validator) {
 	s.free = append(s.free, v)
 }
 
-func (s *Schema) compile(ctx *cue.Context, spec Spec) (cue.Value, error) {
+func (s *Schema) compile(ctx *cue.Context, spec Spec) (cue.Value, *ast.File, error) {
 	if IsJSONSchema(spec.File) {
 		if spec.Def != "" {
-			return cue.Value{}, fmt.Errorf("%s is a JSON Schema, which is checked whole: drop #%s", s.display(spec.File), spec.Def)
+			return cue.Value{}, nil, fmt.Errorf("%s is a JSON Schema, which is checked whole: drop #%s", s.display(spec.File), spec.Def)
 		}
 		f, err := s.translation(ctx, spec.File)
 		var ce cueerrors.Error
 		switch {
 		case errors.As(err, &ce):
-			return cue.Value{}, s.cueError(err)
+			return cue.Value{}, nil, s.cueError(err)
 		case err != nil:
-			return cue.Value{}, fmt.Errorf("%s: %w", s.display(spec.File), err)
+			return cue.Value{}, nil, fmt.Errorf("%s: %w", s.display(spec.File), err)
 		}
 		v := ctx.BuildFile(f)
 		if err := v.Err(); err != nil {
-			return cue.Value{}, s.cueError(err)
+			return cue.Value{}, nil, s.cueError(err)
 		}
-		return v, nil
+		return v, f, nil
 	}
 	f, defs, err := prune(spec.File, s.sources[spec.File], spec.Def)
 	if err != nil {
-		return cue.Value{}, s.cueError(err)
+		return cue.Value{}, nil, s.cueError(err)
 	}
 	if spec.Def != "" && !slices.Contains(defs, "#"+spec.Def) {
-		return cue.Value{}, fmt.Errorf("%s: definition #%s does not exist%s", s.display(spec.File), spec.Def, definedList(defs))
+		return cue.Value{}, nil, fmt.Errorf("%s: definition #%s does not exist%s", s.display(spec.File), spec.Def, definedList(defs))
 	}
 	file := ctx.BuildFile(f)
 	if err := file.Err(); err != nil {
-		return cue.Value{}, s.cueError(err)
+		return cue.Value{}, nil, s.cueError(err)
 	}
 	if spec.Def == "" {
-		return file, nil
+		return file, f, nil
 	}
 	def := file.LookupPath(cue.MakePath(cue.Def(spec.Def)))
 	if err := def.Err(); err != nil {
-		return cue.Value{}, s.cueError(err)
+		return cue.Value{}, nil, s.cueError(err)
 	}
-	return def, nil
+	return def, f, nil
 }
 
 // translation is a JSON Schema's CUE form: CUE's translation, or _ when

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
 
 	"github.com/zpipe/zpipe/format"
 )
@@ -15,6 +16,25 @@ type shape struct {
 	regular []string
 	fields  map[string]*shape
 	elem    *shape
+}
+
+// shapeOf is the shape of a value of v's schema, or nil.
+func (v *Validator) shapeOf(x cue.Value) *shape {
+	if v.comprehends {
+		return nil
+	}
+	return shapeOf(x, 0)
+}
+
+// holdsComprehension reports whether f has a comprehension anywhere.
+func holdsComprehension(f *ast.File) bool {
+	found := false
+	ast.Walk(f, func(n ast.Node) bool {
+		_, isComp := n.(*ast.Comprehension)
+		found = found || isComp
+		return !found
+	}, nil)
+	return found
 }
 
 // shapeOf returns nil when the value is something shape cannot describe,
@@ -60,6 +80,11 @@ func shapeOf(v cue.Value, depth int) *shape {
 			}
 		}
 	case cue.ListKind:
+		// AnyIndex is the list's rest: its leading elements, as in
+		// [{x: *1 | int}, ...], may add what the rest does not.
+		if v.LookupPath(cue.MakePath(cue.Index(0))).Exists() {
+			return nil
+		}
 		if e := v.LookupPath(cue.MakePath(cue.AnyIndex)); e.Exists() {
 			switch k := e.IncompleteKind(); {
 			case k == cue.BottomKind:

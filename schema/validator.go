@@ -28,8 +28,10 @@ type Validator struct {
 	integral bool
 	kinds    map[string]cue.Kind // column → kind, for typing csv cells
 	shape    *shape              // nil when unknown: merge always walks
-	fast     *fastChecker        // native checks; nil when CUE must decide
-	fastWhy  string              // why fast is nil
+	// comprehends: the schema has a comprehension, so no value has a shape.
+	comprehends bool
+	fast        *fastChecker // native checks; nil when CUE must decide
+	fastWhy     string       // why fast is nil
 	// blameAt caches the constraint at each path blamed (fast_blame.go).
 	blameAt map[string]cue.Value
 	// child is the evaluator process of an isolated schema; the memory
@@ -41,11 +43,16 @@ func (s *Schema) newValidator() (*Validator, error) {
 	ctx := cuecontext.New()
 	v := &Validator{s: s, ctx: ctx, kinds: map[string]cue.Kind{}}
 	var err error
-	if v.schema, err = s.compile(ctx, s.spec); err != nil {
+	var f *ast.File
+	if v.schema, f, err = s.compile(ctx, s.spec); err != nil {
 		return nil, err
 	}
+	// A comprehension adds fields that Fields does not show: {a?: int,
+	// if a != _|_ {b: 2}} fills in b. Where the schema has one, what
+	// unification adds is not known from its value.
+	v.comprehends = holdsComprehension(f)
 	if s.transform != nil {
-		if v.transform, err = s.compile(ctx, *s.transform); err != nil {
+		if v.transform, _, err = s.compile(ctx, *s.transform); err != nil {
 			return nil, err
 		}
 		if !v.transform.LookupPath(cue.MakePath(cue.Str("in"))).Exists() {
@@ -53,7 +60,7 @@ func (s *Schema) newValidator() (*Validator, error) {
 		}
 		v.hasXform = true
 	}
-	v.shape = shapeOf(v.schema, 0)
+	v.shape = v.shapeOf(v.schema)
 	v.integral = IsJSONSchema(s.spec.File) && integralDraft(s.sources[s.spec.File])
 	v.fast, v.fastWhy = v.buildFast()
 	return v, nil
