@@ -63,9 +63,9 @@ type Options struct {
 }
 
 // DefaultKeepRuns is how many run records a state folder keeps unless told:
-// each holds every item's hashes, so that a folder of a million files
-// rerun every minute would otherwise grow by gigabytes a day.
-const DefaultKeepRuns = 20
+// each holds every item's hashes, about 510 bytes an item, so a million
+// files make each run record 511 MB; twenty of them were 10 GB.
+const DefaultKeepRuns = 5
 
 // SetupError is a problem found before anything ran, such as a schema that
 // does not compile.
