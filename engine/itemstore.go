@@ -162,25 +162,29 @@ func (s *itemStore) hashSaved(h stringHash, key string) {
 }
 
 // put packs e as the latest entry of its key.
-func (s *itemStore) put(e *entry) {
-	pos := s.add(s.pack(e))
-	h := maphash.String(s.seed, e.Key)
+func (s *itemStore) put(e *entry) { s.putPacked(e.Key, s.pack(e)) }
+
+// putPacked stores rec, a record as pack writes it, as the latest entry
+// of key.
+func (s *itemStore) putPacked(key string, rec []byte) {
+	pos := s.add(rec)
+	h := maphash.String(s.seed, key)
 	old, ok := s.at[h]
 	switch {
 	case !ok:
 		s.at[h] = pos
 		return
-	case s.keyAt(old) == e.Key:
+	case s.keyIs(old, key):
 		s.at[h] = pos
 	default:
 		if s.clash == nil {
 			s.clash = map[string]uint64{}
 		}
-		if old, ok = s.clash[e.Key]; !ok {
-			s.clash[e.Key] = pos
+		if old, ok = s.clash[key]; !ok {
+			s.clash[key] = pos
 			return
 		}
-		s.clash[e.Key] = pos
+		s.clash[key] = pos
 	}
 	s.waste += s.recordLen(old)
 	if s.waste > 64<<20 && s.waste > s.size/2 {
@@ -447,6 +451,11 @@ func (w *recordWriter) uvarint(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
 func (w *recordWriter) varint(v int64)   { w.b = binary.AppendVarint(w.b, v) }
 
 func (w *recordWriter) str(v string) {
+	w.uvarint(uint64(len(v)))
+	w.b = append(w.b, v...)
+}
+
+func (w *recordWriter) bytes(v []byte) {
 	w.uvarint(uint64(len(v)))
 	w.b = append(w.b, v...)
 }

@@ -190,14 +190,40 @@ func FuzzJournalRecord(f *testing.F) {
 			f.Add(b)
 		}
 	}
-	f.Fuzz(func(t *testing.T, rec []byte) {
+	fresh := func() *state {
 		st := &state{items: map[string]*itemStore{}, stages: map[string]*entry{}, pending: map[string]*entry{}, bases: map[string]*fingerprint{}, file: newJournalFile()}
 		for _, s := range seeds[:len(seeds)-1] {
 			if err := st.load(s); err != nil {
-				t.Fatalf("seed: %v", err)
+				f.Fatalf("seed: %v", err)
 			}
 		}
-		if st.load(rec) != nil {
+		return st
+	}
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		st := fresh()
+		err := st.load(rec)
+		if len(rec) > 0 && rec[0] == tagItem {
+			// loadItem packs what readItem and put would.
+			slow := fresh()
+			var e entry
+			serr := slow.file.readItem(rec, &e)
+			if (err == nil) != (serr == nil) {
+				t.Fatalf("loadItem: %v; readItem: %v", err, serr)
+			}
+			if serr == nil {
+				if fp := e.FP; fp != nil {
+					if b := slow.bases[fp.Base]; b != nil && fp.Base != "" {
+						fp.Schema, fp.Transform, fp.Settings, fp.Version = b.Schema, b.Transform, b.Settings, b.Version
+					}
+					fp.Base = ""
+				}
+				slow.index(&e)
+				if got, want := st.item(e.Stage, e.Key), slow.item(e.Stage, e.Key); !reflect.DeepEqual(got, want) {
+					t.Fatalf("loadItem gives\n%+v\nreadItem and put\n%+v", got, want)
+				}
+			}
+		}
+		if err != nil {
 			return
 		}
 		for e := range st.allItems() {

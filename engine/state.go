@@ -263,6 +263,9 @@ type state struct {
 	// keeps an item's record behind its base's and names.
 	baseMu sync.Mutex
 	file   *journalFile
+	// scratch and scratch2 are loadItem's buffers, used again for every
+	// item record read.
+	scratch, scratch2 []byte
 	// jsonItems counts the item entries read as JSON, from a journal
 	// zpipe wrote before items were binary: compact rewrites them.
 	jsonItems int
@@ -412,9 +415,11 @@ func (st *state) load(rec []byte) error {
 	case len(rec) > 0 && rec[0] == tagName:
 		return st.file.readName(rec)
 	case len(rec) > 0 && rec[0] == tagItem:
-		if err := st.file.readItem(rec, &e); err != nil {
+		if err := st.loadItem(rec); err != nil {
 			return err
 		}
+		st.lines++
+		return nil
 	default:
 		if err := decodeEntry(rec, &e); err != nil {
 			return err

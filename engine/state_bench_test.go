@@ -77,3 +77,38 @@ func BenchmarkProvenance(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*items), "ns/item")
 	b.ReportMetric(float64(fi.Size())/items, "bytes/item")
 }
+
+// BenchmarkOpenState measures reading the journal back, per item: what a
+// no-op rerun of many files pays before it looks at a single one.
+func BenchmarkOpenState(b *testing.B) {
+	dir := b.TempDir()
+	st, err := openState(dir, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const items = 20000
+	fp := &fingerprint{Schema: hashString("s"), Settings: hashString("x"), Version: "v0"}
+	var es []*entry
+	for i := range items {
+		f := *fp
+		f.Input = hashString(strconv.Itoa(i))
+		es = append(es, &entry{Type: "item", Stage: "/p/pipeline.yaml#users", Key: "data/u" + strconv.Itoa(i) + ".json", Status: "done", FP: &f,
+			Stat:  &fileStat{Size: 312, Mtime: 1764424800000000000 + int64(i), Ctime: 1764424800000000000 + int64(i), Ino: 1234567 + uint64(i), Dev: 65024},
+			Parts: []partRef{{File: "0123456789abcdef0123456789abcdef.pack", Offset: int64(i) * 95, SHA256: hashString("p" + strconv.Itoa(i)), Size: 95, Records: 1}}, Records: 1, OK: 1, Attempts: 1, Duration: 100000})
+	}
+	if err := st.appendAll(es...); err != nil {
+		b.Fatal(err)
+	}
+	st.close("finished")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		st, err := openState(dir, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st.j.Close()
+		st.lock.Release()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*items), "ns/item")
+}
