@@ -231,6 +231,8 @@ func (st *state) loadItem(b []byte) error {
 	if s == nil {
 		s = newItemStore(stage)
 	}
+	// A record refused halfway leaves no name or base of its own behind.
+	names, bases := len(s.names), len(s.bases)
 	w := recordWriter{b: st.scratch[:0]}
 	copySum := func() {
 		from := r.i
@@ -265,7 +267,8 @@ func (st *state) loadItem(b []byte) error {
 		w.uvarint(1)
 		copySum()
 		var fp fingerprint // a base the journal lost leaves it empty: the item runs again
-		if base := st.bases[r.name()]; base != nil {
+		if name := r.name(); name != "" && st.bases[name] != nil {
+			base := st.bases[name]
 			fp = fingerprint{Schema: base.Schema, Transform: base.Transform, Settings: base.Settings, Version: base.Version}
 		}
 		w.uvarint(s.base(fp))
@@ -306,14 +309,25 @@ func (st *state) loadItem(b []byte) error {
 		if nsec >= 1e9 || off <= -86400 || off >= 86400 || sec < minJSONTime || sec > maxJSONTime {
 			r.fail()
 		}
-		w.uvarint(1)
-		w.varint(sec)
-		w.uvarint(nsec)
-		w.varint(off)
+		if sec == zeroTime && nsec == 0 {
+			w.uvarint(0) // pack writes the zero time, in any zone, as none
+		} else {
+			w.uvarint(1)
+			w.varint(sec)
+			w.uvarint(nsec)
+			w.varint(off)
+		}
 	} else {
 		w.uvarint(0)
 	}
 	if err := r.done(); err != nil {
+		for _, n := range s.names[names:] {
+			delete(s.nameAt, n)
+		}
+		for _, b := range s.bases[bases:] {
+			delete(s.baseAt, b)
+		}
+		s.names, s.bases = s.names[:names], s.bases[:bases]
 		return err
 	}
 	st.items[stage] = s
@@ -339,6 +353,7 @@ var errBadRecord = errors.New("a binary record that cannot be read")
 // The seconds of 0000-01-01 and 9999-12-31 23:59:59 UTC, widened by a day
 // for the zone: the times encoding/json writes.
 var (
+	zeroTime    = time.Time{}.Unix()
 	minJSONTime = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).Unix() + 86400
 	maxJSONTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC).Unix() - 86400
 )
