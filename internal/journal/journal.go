@@ -164,7 +164,9 @@ func replayFrames(path string, f io.ReaderAt, r *bufio.Reader, size int64, decod
 	good := int64(len(Magic))
 	var buf []byte
 	for n := 1; ; n++ {
-		if _, err := r.Peek(1); err == io.EOF {
+		// The file as it was when reading began: a run may append to it
+		// while plan or zpipe journal reads it.
+		if _, err := r.Peek(1); err == io.EOF || good >= size {
 			return good, nil
 		}
 		// A frame that is damaged is the torn end if nothing but zeros
@@ -220,6 +222,9 @@ const tornMax = 64 << 20
 // anywhere in f from at to size. Past tornMax it does not look, and says
 // so: so long an end is no torn write.
 func frameAfter(f io.ReaderAt, at, size int64) bool {
+	if at >= size {
+		return false
+	}
 	if size-at > tornMax {
 		return true
 	}

@@ -262,3 +262,33 @@ func TestConvertLargeJournal(t *testing.T) {
 		}
 	}
 }
+
+// Read takes the file as it was when it began: records a run appends
+// meanwhile, past that length, are neither read nor taken for damage.
+func TestReadWhileAppended(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal")
+	// More than the read buffer, so that the reader reads the file
+	// again after the appends.
+	var recs []string
+	var want []int
+	for i := range 400 {
+		recs = append(recs, fmt.Sprintf(`{"n":%d,"pad":%q}`, i, strings.Repeat("x", 1000)))
+		want = append(want, i)
+	}
+	os.WriteFile(path, []byte(frames(recs...)), 0o644)
+	var got []int
+	decode := decodeInto(&got)
+	err := Read(path, func(rec []byte) error {
+		if len(got) == 0 {
+			// A writer appends while the first record is read.
+			f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+			f.Write(AppendFrame(nil, []byte(`{"n":1000}`)))
+			f.Write([]byte{0x7f, '{'}) // and starts another
+			f.Close()
+		}
+		return decode(rec)
+	})
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("got %d records, %v; want %d", len(got), err, len(want))
+	}
+}
