@@ -337,13 +337,22 @@ func (s *itemStore) pack(e *entry) []byte {
 	} else {
 		w.uvarint(0)
 	}
+	w.itemTail(e, s.name)
+	rec := binary.AppendUvarint(make([]byte, 0, len(w.b)+3), uint64(len(w.b)))
+	return append(rec, w.b...)
+}
+
+// itemTail writes what an item's record ends with, in the store and in
+// the journal alike: its parts and rejects, its counts, its duration and
+// its time. name numbers a pack's name.
+func (w *recordWriter) itemTail(e *entry, name func(string) uint64) {
 	w.uvarint(uint64(len(e.Parts)))
 	for _, p := range e.Parts {
-		s.packPart(&w, p)
+		w.part(p, name)
 	}
 	if e.Rejects != nil {
 		w.uvarint(1)
-		s.packPart(&w, *e.Rejects)
+		w.part(*e.Rejects, name)
 	} else {
 		w.uvarint(0)
 	}
@@ -360,15 +369,13 @@ func (s *itemStore) pack(e *entry) []byte {
 		_, off := e.Time.Zone()
 		w.varint(int64(off))
 	}
-	rec := binary.AppendUvarint(make([]byte, 0, len(w.b)+3), uint64(len(w.b)))
-	return append(rec, w.b...)
 }
 
-func (s *itemStore) packPart(w *recordWriter, p partRef) {
+func (w *recordWriter) part(p partRef, name func(string) uint64) {
 	w.varint(int64(p.Output))
 	if p.packed() {
 		w.uvarint(1)
-		w.uvarint(s.name(p.File))
+		w.uvarint(name(p.File))
 	} else {
 		w.uvarint(0)
 		w.str(p.File)

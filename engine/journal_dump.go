@@ -17,25 +17,14 @@ import (
 // as the journal of lines had it, its fingerprint naming its stage's
 // "base" entry. It reads the folder without a lock and changes nothing.
 func DumpJournal(dir string, w io.Writer) error {
-	path := filepath.Join(dir, journalName)
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		path = filepath.Join(dir, journalOfLines)
-		if _, err := os.Stat(path); err != nil {
-			return err
-		}
+	path := journalIn(dir)
+	if _, err := os.Stat(path); err != nil {
+		return err
 	}
 	bw := bufio.NewWriter(w)
-	file := newJournalFile()
-	err := journal.Read(path, func(rec []byte) error {
-		switch {
-		case len(rec) > 0 && rec[0] == tagName:
-			return file.readName(rec)
-		case len(rec) > 0 && rec[0] == tagItem:
-			var e entry
-			if err := file.readItem(rec, &e); err != nil {
-				return err
-			}
-			b, err := json.Marshal(&e)
+	err := readEntries(path, func(rec []byte, item *entry) error {
+		if item != nil {
+			b, err := json.Marshal(item)
 			if err != nil {
 				return err
 			}
@@ -53,4 +42,34 @@ func DumpJournal(dir string, w io.Writer) error {
 		return err
 	}
 	return bw.Flush()
+}
+
+// journalIn is the journal of the state folder dir: the journal of
+// records, or the journal of lines that no run has upgraded yet.
+func journalIn(dir string) string {
+	path := filepath.Join(dir, journalName)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return filepath.Join(dir, journalOfLines)
+	}
+	return path
+}
+
+// readEntries calls f with every entry of the journal at path, in order:
+// a JSON record as it is, with item nil, a binary item decoded into item.
+// Name records are taken in, not passed on.
+func readEntries(path string, f func(rec []byte, item *entry) error) error {
+	file := newJournalFile()
+	return journal.Read(path, func(rec []byte) error {
+		switch {
+		case len(rec) > 0 && rec[0] == tagName:
+			return file.readName(rec)
+		case len(rec) > 0 && rec[0] == tagItem:
+			var e entry
+			if err := file.readItem(rec, &e); err != nil {
+				return err
+			}
+			return f(rec, &e)
+		}
+		return f(rec, nil)
+	})
 }

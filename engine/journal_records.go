@@ -111,45 +111,8 @@ func (f *journalFile) appendItem(out [][]byte, e *entry) [][]byte {
 	} else {
 		w.uvarint(0)
 	}
-	w.uvarint(uint64(len(e.Parts)))
-	for _, p := range e.Parts {
-		f.appendPart(&w, p, &out)
-	}
-	if e.Rejects != nil {
-		w.uvarint(1)
-		f.appendPart(&w, *e.Rejects, &out)
-	} else {
-		w.uvarint(0)
-	}
-	for _, n := range []int{e.Records, e.OK, e.Failed, e.Attempts} {
-		w.varint(int64(n))
-	}
-	w.varint(e.Duration)
-	if e.Time.IsZero() {
-		w.uvarint(0)
-	} else {
-		w.uvarint(1)
-		w.varint(e.Time.Unix())
-		w.uvarint(uint64(e.Time.Nanosecond()))
-		_, off := e.Time.Zone()
-		w.varint(int64(off))
-	}
+	w.itemTail(e, func(v string) uint64 { return f.name(v, &out) })
 	return append(out, w.b)
-}
-
-func (f *journalFile) appendPart(w *recordWriter, p partRef, out *[][]byte) {
-	w.varint(int64(p.Output))
-	if p.packed() {
-		w.uvarint(1)
-		w.uvarint(f.name(p.File, out))
-	} else {
-		w.uvarint(0)
-		w.str(p.File)
-	}
-	w.varint(p.Offset)
-	w.sum(p.SHA256)
-	w.varint(p.Size)
-	w.varint(int64(p.Records))
 }
 
 // readName takes a name record in. A number the file gave before may be

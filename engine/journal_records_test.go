@@ -15,35 +15,19 @@ import (
 	"github.com/zpipe/zpipe/internal/journal"
 )
 
-// journalAsJSON reads a journal's records, each as JSON: a binary item as
-// its entry with "binary":true after its type, a name record as
-// {"name":...}.
+// journalAsJSON reads a journal's entries, each as JSON: a binary item
+// as its entry with "binary":true after its type.
 func journalAsJSON(t *testing.T, path string) []string {
 	t.Helper()
-	file := newJournalFile()
 	var out []string
-	err := journal.Read(path, func(rec []byte) error {
-		switch rec[0] {
-		case tagName:
-			if err := file.readName(rec); err != nil {
-				return err
-			}
-			b, _ := json.Marshal(map[string]string{"name": file.names[len(file.names)-1]})
-			out = append(out, string(b))
-		case tagItem:
-			var e entry
-			if err := file.readItem(rec, &e); err != nil {
-				return err
-			}
-			b, err := json.Marshal(&e)
-			if err != nil {
-				return err
-			}
-			out = append(out, `{"type":"item","binary":true,`+strings.TrimPrefix(string(b), `{"type":"item",`))
-		default:
+	err := readEntries(path, func(rec []byte, item *entry) error {
+		if item == nil {
 			out = append(out, string(rec))
+			return nil
 		}
-		return nil
+		b, err := json.Marshal(item)
+		out = append(out, `{"type":"item","binary":true,`+strings.TrimPrefix(string(b), `{"type":"item",`))
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)

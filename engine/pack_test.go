@@ -170,8 +170,6 @@ func TestJournalOfTheEarlierFormIsRead(t *testing.T) {
 		}
 		delete(e, "binary")
 		switch e["type"] {
-		case nil: // a name record: the earlier form has none
-			continue
 		case "base":
 			bases[e["key"].(string)] = e["fp"].(map[string]any)
 			continue

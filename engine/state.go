@@ -295,7 +295,7 @@ func openState(dir string, force bool) (*state, error) {
 	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), lock: lock, runID: newRunID(),
 		items: map[string]*itemStore{}, stages: map[string]*entry{}, pending: map[string]*entry{}, bases: map[string]*fingerprint{}, file: newJournalFile()}
 	path, lines := filepath.Join(dir, journalName), filepath.Join(dir, journalOfLines)
-	converted, err := upgradeJournal(dir)
+	converted, err := upgradeJournal(path, lines)
 	if err == nil {
 		st.j, err = journal.Open(path, st.load)
 	}
@@ -309,7 +309,7 @@ func openState(dir string, force bool) (*state, error) {
 	if errors.As(err, &ce) && force {
 		st.items, st.stages, st.pending, st.lastRun, st.lines = map[string]*itemStore{}, map[string]*entry{}, map[string]*entry{}, nil, 0
 		st.bases, st.file, st.jsonItems = map[string]*fingerprint{}, newJournalFile(), 0
-		os.Remove(filepath.Join(dir, journalOfLines))
+		os.Remove(lines)
 		if err = os.Remove(path); err == nil || errors.Is(err, fs.ErrNotExist) {
 			st.j, err = journal.Open(path, st.load)
 		}
@@ -331,11 +331,10 @@ func openState(dir string, force bool) (*state, error) {
 	return st, nil
 }
 
-// upgradeJournal writes the journal of lines zpipe wrote before as a
-// journal of records, unless there is one already, and says whether it
-// did.
-func upgradeJournal(dir string) (bool, error) {
-	path, lines := filepath.Join(dir, journalName), filepath.Join(dir, journalOfLines)
+// upgradeJournal writes the journal of lines zpipe wrote before as the
+// journal of records at path, unless there is one already, and says
+// whether it did.
+func upgradeJournal(path, lines string) (bool, error) {
 	if _, err := os.Stat(lines); errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -514,11 +513,7 @@ func readState(dir string) (*state, error) {
 	}
 	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), items: map[string]*itemStore{}, stages: map[string]*entry{}, pending: map[string]*entry{},
 		bases: map[string]*fingerprint{}, file: newJournalFile()}
-	path := filepath.Join(dir, journalName)
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		path = filepath.Join(dir, journalOfLines) // not upgraded yet
-	}
-	if err := journal.Read(path, st.load); err != nil {
+	if err := journal.Read(journalIn(dir), st.load); err != nil {
 		var ce *journal.CorruptError
 		if errors.As(err, &ce) {
 			ce.Path = display(ce.Path)

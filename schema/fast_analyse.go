@@ -803,11 +803,14 @@ func (a *fastAnalyser) closedDefBesideStruct(vals []ast.Expr) bool {
 }
 
 // holdsStructLit reports whether x has a struct literal anywhere in it.
-func holdsStructLit(x ast.Expr) bool {
+func holdsStructLit(x ast.Expr) bool { return holds[*ast.StructLit](x) }
+
+// holds reports whether n has a node of type T anywhere in it.
+func holds[T ast.Node](n ast.Node) bool {
 	found := false
-	ast.Walk(x, func(n ast.Node) bool {
-		_, isLit := n.(*ast.StructLit)
-		found = found || isLit
+	ast.Walk(n, func(n ast.Node) bool {
+		_, is := n.(T)
+		found = found || is
 		return !found
 	}, nil)
 	return found

@@ -2,7 +2,6 @@ package schema
 
 import (
 	"cuelang.org/go/cue"
-	"cuelang.org/go/cue/ast"
 
 	"github.com/zpipe/zpipe/format"
 )
@@ -24,17 +23,6 @@ func (v *Validator) shapeOf(x cue.Value) *shape {
 		return nil
 	}
 	return shapeOf(x, 0)
-}
-
-// holdsComprehension reports whether f has a comprehension anywhere.
-func holdsComprehension(f *ast.File) bool {
-	found := false
-	ast.Walk(f, func(n ast.Node) bool {
-		_, isComp := n.(*ast.Comprehension)
-		found = found || isComp
-		return !found
-	}, nil)
-	return found
 }
 
 // shapeOf returns nil when the value is something shape cannot describe,

@@ -50,7 +50,7 @@ func (s *Schema) newValidator() (*Validator, error) {
 	// A comprehension adds fields that Fields does not show: {a?: int,
 	// if a != _|_ {b: 2}} fills in b. Where the schema has one, what
 	// unification adds is not known from its value.
-	v.comprehends = holdsComprehension(f)
+	v.comprehends = holds[*ast.Comprehension](f)
 	if s.transform != nil {
 		if v.transform, _, err = s.compile(ctx, *s.transform); err != nil {
 			return nil, err
