@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,7 +18,12 @@ import (
 )
 
 // workerEnv makes this test binary a worker process: the URL to work for.
-const workerEnv = "ZPIPE_TEST_WORKER"
+// With dieEnv=N it kills itself as it starts its N-th item, so that it
+// surely dies with an item in hand.
+const (
+	workerEnv = "ZPIPE_TEST_WORKER"
+	dieEnv    = "ZPIPE_TEST_WORKER_DIES_AT"
+)
 
 // serveWorker is a worker process for the tests that kill one.
 func serveWorker(url string) int {
@@ -34,6 +39,16 @@ func serveWorker(url string) int {
 		return 1
 	}
 	wk := &Worker{JS: js, Name: "pid-" + strconv.Itoa(os.Getpid()), Parallel: 2, AckWait: testAckWait}
+	if at, _ := strconv.Atoi(os.Getenv(dieEnv)); at > 0 {
+		var started atomic.Int32
+		testHookStart = func() {
+			if started.Add(1) == int32(at) {
+				self, _ := os.FindProcess(os.Getpid())
+				self.Kill()
+				select {} // the signal is on its way
+			}
+		}
+	}
 	if err := wk.Run(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -67,10 +82,10 @@ func slowProject(t *testing.T, items int) string {
 	return dir
 }
 
-func startWorkerProcess(t *testing.T, url string) *exec.Cmd {
+func startWorkerProcess(t *testing.T, url string, env ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), workerEnv+"="+url)
+	cmd.Env = append(append(os.Environ(), workerEnv+"="+url), env...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -94,18 +109,16 @@ func TestAKilledWorkerLosesNothing(t *testing.T) {
 
 	c := startCluster(t, 0)
 	dir := slowProject(t, 24)
-	victim := startWorkerProcess(t, c.srv.URL())
+	// The victim dies as it starts its third item: it has answered at
+	// least one, and holds one.
+	startWorkerProcess(t, c.srv.URL(), dieEnv+"=3")
 	startWorkerProcess(t, c.srv.URL())
 	var mu sync.Mutex
 	by := map[string]int{}
-	var once sync.Once
 	ex := &Executor{JS: c.js, Config: Config{AckWait: testAckWait}, OnWorker: func(w string) {
 		mu.Lock()
 		defer mu.Unlock()
 		by[w]++
-		if w == "pid-"+strconv.Itoa(victim.Process.Pid) && by[w] == 2 {
-			once.Do(func() { victim.Process.Signal(syscall.SIGKILL) })
-		}
 	}}
 	sum := run(t, dir, engine.Options{Executor: ex})
 	want, got := outputs(t, local), outputs(t, dir)

@@ -196,6 +196,9 @@ func first(ctx context.Context, batch jetstream.MessageBatch) jetstream.Msg {
 	}
 }
 
+// testHookStart, set by tests alone, is called as an item starts.
+var testHookStart func()
+
 // handle runs one message's item and answers it.
 func (wk *Worker) handle(ctx context.Context, msg jetstream.Msg, data jetstream.ObjectStore) {
 	var w workMsg
@@ -213,6 +216,9 @@ func (wk *Worker) handle(ctx context.Context, msg jetstream.Msg, data jetstream.
 		wk.publish(ctx, answer)
 		msg.NakWithDelay(5 * time.Second)
 		return
+	}
+	if testHookStart != nil {
+		testHookStart()
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	defer cancel()
