@@ -1,18 +1,11 @@
 package engine
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"time"
-
-	"github.com/zpipe/zpipe/internal/atomicfile"
 )
 
 // itemProvenance describes what an item read and wrote, from its result;
@@ -40,25 +33,14 @@ func (sr *stageRun) itemProvenance(i int, schema *SchemaProvenance) ItemProvenan
 	return p
 }
 
-// provenance gathers the run's audit trail from its stages.
+// provenance gathers the run's audit trail from its stages, all but the
+// items, which their trails hold.
 func (r *runner) provenance(nodes []*node, start time.Time, sum *Summary) *RunProvenance {
 	host, _ := os.Hostname()
 	p := &RunProvenance{RunID: r.state.runID, Version: Version(), Host: host, Start: start.UTC(), End: time.Now().UTC(),
-		Totals: map[string]int{}, Outputs: map[string]string{}, Items: []ItemProvenance{}}
+		Totals: map[string]int{}, Outputs: map[string]string{}}
 	formats := map[string]bool{}
 	seen := map[string]bool{}
-	total, with := 0, 0
-	for _, n := range nodes {
-		total += len(n.items)
-		if len(n.items) > 0 {
-			with++
-		}
-	}
-	// The items of one stage are taken as they are: a copy of a million
-	// records was a tenth of a rerun's peak memory.
-	if with > 1 {
-		p.Items = make([]ItemProvenance, 0, total)
-	}
 	for _, n := range nodes {
 		m := n.plan.Manifest
 		if !seen[m.File] {
@@ -72,14 +54,8 @@ func (r *runner) provenance(nodes []*node, start time.Time, sum *Summary) *RunPr
 		for _, o := range n.stage.Outputs {
 			formats[string(o.Format)] = true
 		}
-		for _, ip := range n.items {
-			formats[ip.SourceFormat] = true
-		}
-		if with > 1 {
-			p.Items = append(p.Items, n.items...)
-			n.items = nil
-		} else if len(n.items) > 0 {
-			p.Items = n.items
+		for f := range n.formats {
+			formats[f] = true
 		}
 		if e := r.state.stage(n.id); e != nil {
 			for k, v := range e.Outputs {
@@ -99,57 +75,6 @@ func (r *runner) provenance(nodes []*node, start time.Time, sum *Summary) *RunPr
 		p.Totals["up_to_date"] += st.UpToDate
 	}
 	return p
-}
-
-// writeProvenance saves the audit trail as runs/<id>/provenance.json.
-func (r *runner) writeProvenance(p *RunProvenance) error {
-	// Compact: it is read by programs, and indenting a record of a
-	// million items costs a quarter of a rerun that has nothing to do.
-	// zpipe run --provenance writes it indented for people.
-	return atomicfile.Write(filepath.Join(r.opts.StateDir, "runs", p.RunID, "provenance.json"), func(w io.Writer) error {
-		return encodeProvenance(w, p)
-	})
-}
-
-// encodeProvenance writes p as json.Encoder would, one item at a time:
-// a million items encoded in one buffer cost a second of copying and
-// hundreds of megabytes at the end of a run.
-func encodeProvenance(w io.Writer, p *RunProvenance) error {
-	if p.Items == nil {
-		return json.NewEncoder(w).Encode(p)
-	}
-	head := *p
-	head.Items = nil
-	b, err := json.Marshal(&head)
-	if err != nil {
-		return err
-	}
-	// Outside strings, whose quotes are escaped, this can only be the
-	// items field.
-	const hole = `,"items":null,`
-	before, after, ok := bytes.Cut(b, []byte(hole))
-	if !ok {
-		return fmt.Errorf("provenance: no items field in %.40s", b)
-	}
-	bw := bufio.NewWriterSize(w, 64<<10)
-	bw.Write(before)
-	bw.WriteString(`,"items":[`)
-	var item bytes.Buffer
-	enc := json.NewEncoder(&item)
-	for i := range p.Items {
-		if i > 0 {
-			bw.WriteByte(',')
-		}
-		item.Reset()
-		if err := enc.Encode(&p.Items[i]); err != nil {
-			return err
-		}
-		bw.Write(bytes.TrimSuffix(item.Bytes(), []byte{'\n'}))
-	}
-	bw.WriteString("],")
-	bw.Write(after)
-	bw.WriteByte('\n')
-	return bw.Flush()
 }
 
 // runDirName is the name of a run record's folder: its run ID.

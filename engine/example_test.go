@@ -55,3 +55,53 @@ stages:
 	// id,name
 	// 1,Ada
 }
+
+// Read back what each item of a run read and wrote. The items are read
+// from the run record in the state folder, not held in the Summary: a run
+// of a million files has a million of them.
+func ExampleSummary_ProvenanceItems() {
+	dir, _ := os.MkdirTemp("", "zpipe-example")
+	defer os.RemoveAll(dir)
+	write := func(name, body string) {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755)
+		os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644)
+	}
+	write("user.cue", "#User: {id: int & >=1, name: string}\n")
+	write("data/a.json", `{"id": 1, "name": "Ada"}`)
+	write("data/b.json", `{"id": 2, "name": "Grace"}`)
+	write("pipeline.yaml", `version: 1
+stages:
+  users:
+    source: {paths: ["data/*.json"]}
+    schema: user.cue#User
+    outputs: [{format: ndjson, path: out/users.ndjson}]
+`)
+	m, err := pipeline.Load(filepath.Join(dir, "pipeline.yaml"))
+	if err != nil {
+		panic(err)
+	}
+	plan, err := pipeline.Compile(m)
+	if err != nil {
+		panic(err)
+	}
+	for run := 1; run <= 2; run++ {
+		sum, err := engine.Run(context.Background(), plan, engine.Options{})
+		if err != nil {
+			panic(err)
+		}
+		fmt.Printf("run %d, saved as %s:\n", run, filepath.Base(sum.RunRecord))
+		for it, err := range sum.ProvenanceItems() {
+			if err != nil {
+				panic(err)
+			}
+			fmt.Printf("  %s %s up to date: %v\n", it.ID, it.Outputs[0].SHA256[:12], it.UpToDate)
+		}
+	}
+	// Output:
+	// run 1, saved as provenance.json:
+	//   users:data/a.json 4f2dc8963529 up to date: false
+	//   users:data/b.json e9582dff1950 up to date: false
+	// run 2, saved as provenance.json:
+	//   users:data/a.json 4f2dc8963529 up to date: true
+	//   users:data/b.json e9582dff1950 up to date: true
+}

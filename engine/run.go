@@ -115,11 +115,15 @@ type node struct {
 	priority int // the pipeline's priority, then the stage's
 	order    int
 	sum      *StageSummary
-	items    []ItemProvenance
-	unclean  int // items that failed or rejected a record
-	deps     []*node
-	waiting  int
-	users    []*node
+	// trail holds the stage's items of the run record; formats the
+	// formats they were read as; ran counts those not up to date.
+	trail   *itemTrail
+	formats map[string]bool
+	ran     int
+	unclean int // items that failed or rejected a record
+	deps    []*node
+	waiting int
+	users   []*node
 }
 
 // Run runs one plan. See RunAll.
@@ -162,6 +166,7 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		return nil, &SetupError{err}
 	}
 	defer os.RemoveAll(r.tmp)
+	defer closeTrails(nodes)
 	r.temps = newTempParts()
 	r.commits = newCommitter(r.state, r.temps)
 	r.watchAndDispatch(ctx, nodes, slots)
@@ -171,10 +176,13 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	}
 	sum := summarize(nodes, r.state.runID, start)
 	sum.Provenance = r.provenance(nodes, start, sum)
-	if err := r.writeProvenance(sum.Provenance); err != nil {
+	if path, err := r.writeProvenance(sum.Provenance, nodes); err != nil {
 		r.emit(Event{Kind: Warning, Msg: "cannot write the provenance: " + err.Error()})
-	} else if err := pruneRuns(filepath.Join(r.opts.StateDir, "runs"), r.state.runID, r.opts.KeepRuns); err != nil {
-		r.emit(Event{Kind: Warning, Msg: "cannot remove old run records: " + err.Error()})
+	} else {
+		sum.RunRecord = path
+		if err := pruneRuns(filepath.Join(r.opts.StateDir, "runs"), r.state.runID, r.opts.KeepRuns); err != nil {
+			r.emit(Event{Kind: Warning, Msg: "cannot remove old run records: " + err.Error()})
+		}
 	}
 	status := "finished"
 	if sum.Interrupted {
@@ -304,12 +312,19 @@ func summarize(nodes []*node, runID string, start time.Time) *Summary {
 		sum.Failed += st.Failed
 		sum.FailedItems += st.FailedItems
 		sum.UpToDate += st.UpToDate
+		sum.ran += n.ran
 		if st.Status == StatusInterrupted {
 			sum.Interrupted = true
 		}
 	}
 	sum.Duration = time.Since(start)
 	return sum
+}
+
+func closeTrails(nodes []*node) {
+	for _, n := range nodes {
+		n.trail.close()
+	}
 }
 
 // schedule compiles every stage's schema, so that a typo in the last

@@ -367,9 +367,10 @@ func (sr *stageRun) rejectsTarget() target {
 // tally adds the items' counts to the stage summary and returns how many
 // did not run.
 func (sr *stageRun) tally(st *StageSummary) (notRun int) {
-	// Sized once: growing a slice of a million records page by page
-	// cost more than filling it.
-	sr.n.items = slices.Grow(sr.n.items, len(sr.results))
+	if sr.n.trail == nil {
+		sr.n.trail = newItemTrail(filepath.Join(sr.r.tmp, sr.n.key+".trail"))
+		sr.n.formats = map[string]bool{}
+	}
 	spec := sr.schema.Spec()
 	schema := &SchemaProvenance{Path: sr.m.Rel(spec.File), Definition: spec.Def, SHA256: sr.schema.SchemaSum()}
 	for i := range sr.results {
@@ -380,8 +381,12 @@ func (sr *stageRun) tally(st *StageSummary) (notRun int) {
 		}
 		if res.upToDate {
 			st.UpToDate++
+		} else {
+			sr.n.ran++
 		}
-		sr.n.items = append(sr.n.items, sr.itemProvenance(i, schema))
+		p := sr.itemProvenance(i, schema)
+		sr.n.trail.add(&p)
+		sr.n.formats[p.SourceFormat] = true
 		st.Records += res.records
 		st.OK += res.ok
 		st.Failed += res.failed

@@ -63,12 +63,14 @@ func BenchmarkProvenance(b *testing.B) {
 	sum := &Summary{Stages: []*StageSummary{n.sum}}
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		n.items = n.items[:0]
+		n.trail = newItemTrail(filepath.Join(dir, "trail"))
 		for k := 0; k < items; k++ {
-			n.items = append(n.items, ip)
+			n.trail.add(&ip)
 		}
 		p := r.provenance([]*node{n}, time.Now(), sum)
-		if err := r.writeProvenance(p); err != nil {
+		_, err := r.writeProvenance(p, []*node{n})
+		n.trail.close()
+		if err != nil {
 			b.Fatal(err)
 		}
 	}

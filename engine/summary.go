@@ -38,8 +38,15 @@ type Summary struct {
 	UpToDate    int           `json:"up_to_date"`
 	Duration    time.Duration `json:"duration_ns"`
 	Interrupted bool          `json:"interrupted"`
-	// Provenance is the run's audit trail, also saved in the state folder.
+	// Provenance is the run's audit trail but its items, which a run of
+	// many files has too many of to hold: ProvenanceItems reads them
+	// back from RunRecord, and WriteProvenance writes the whole.
 	Provenance *RunProvenance `json:"-"`
+	// RunRecord is where the audit trail is saved in the state folder,
+	// runs/<run-id>/provenance.json; "" when it could not be written.
+	RunRecord string `json:"-"`
+	// ran counts the items run, not up to date, for watch.
+	ran int
 }
 
 // StageSummary is the outcome of one stage.

@@ -277,15 +277,7 @@ func (s *session) finished(l *loopState, res cycleResult) {
 		s.notify(WatchEvent{Kind: WatchRunFailed, Err: res.err})
 		return
 	}
-	ran := 0
-	if res.sum.Provenance != nil {
-		for _, it := range res.sum.Provenance.Items {
-			if !it.UpToDate {
-				ran++
-			}
-		}
-	}
-	s.notify(WatchEvent{Kind: WatchRunDone, Summary: res.sum, Active: res.active, Ran: ran, Restart: wasStopped && !l.quitting})
+	s.notify(WatchEvent{Kind: WatchRunDone, Summary: res.sum, Active: res.active, Ran: res.sum.ran, Restart: wasStopped && !l.quitting})
 }
 
 // prepare reloads changed manifests, watches what they now name, and

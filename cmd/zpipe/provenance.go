@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"io"
 
 	"github.com/zpipe/zpipe/engine"
@@ -11,11 +10,7 @@ import (
 // writeProvenance writes the run's provenance to stdout for "-", or
 // atomically to a file.
 func (a *app) writeProvenance(dest string, sum *engine.Summary) error {
-	write := func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(sum.Provenance)
-	}
+	write := func(w io.Writer) error { return sum.WriteProvenance(w, "  ") }
 	if dest == "-" {
 		return write(a.stdout)
 	}

@@ -1,0 +1,261 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/zpipe/zpipe/internal/atomicfile"
+)
+
+// itemTrail is a stage's share of the run record: its items, each as the
+// compact JSON line it is saved as, in a file of the run's working
+// folder. Held as values, a million items were a fifth of a rerun's peak
+// memory and a second of its time.
+type itemTrail struct {
+	path string
+	f    *os.File
+	w    *bufio.Writer
+	buf  bytes.Buffer
+	enc  *json.Encoder
+	n    int
+	err  error
+}
+
+func newItemTrail(path string) *itemTrail {
+	t := &itemTrail{path: path}
+	t.enc = json.NewEncoder(&t.buf)
+	return t
+}
+
+// add appends p; the first error is kept and ends the trail.
+func (t *itemTrail) add(p *ItemProvenance) {
+	if t.err != nil {
+		return
+	}
+	if t.f == nil {
+		if t.f, t.err = os.Create(t.path); t.err != nil {
+			return
+		}
+		t.w = bufio.NewWriterSize(t.f, 64<<10)
+	}
+	t.buf.Reset()
+	if t.err = t.enc.Encode(p); t.err == nil {
+		_, t.err = t.w.Write(t.buf.Bytes())
+		t.n++
+	}
+}
+
+// each gives the items added, without their newlines.
+func (t *itemTrail) each(yield func([]byte) bool) error {
+	if t.err != nil || t.f == nil {
+		return t.err
+	}
+	if err := t.w.Flush(); err != nil {
+		return err
+	}
+	if _, err := t.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	// Encoded JSON escapes a newline in a string, so each line is an item.
+	r := bufio.NewReaderSize(t.f, 64<<10)
+	var long []byte
+	for {
+		line, err := r.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			long = append(long, line...)
+			continue
+		}
+		if err == io.EOF && len(line) == 0 && long == nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading back %s: %w", t.path, err)
+		}
+		if long != nil {
+			line, long = append(long, line...), nil
+		}
+		if !yield(line[:len(line)-1]) {
+			return nil
+		}
+	}
+}
+
+func (t *itemTrail) close() {
+	if t != nil && t.f != nil {
+		t.f.Close()
+		t.f = nil
+		if t.err == nil {
+			t.err = errors.New("the run record's items were closed")
+		}
+	}
+}
+
+// writeRecord writes a run record as json.Encoder with SetIndent("",
+// indent) writes head with items as its Items: items gives each item's
+// compact JSON.
+func writeRecord(w io.Writer, head *RunProvenance, indent string, items func(yield func([]byte) bool) error) error {
+	h := *head
+	h.Items = nil
+	b, err := json.Marshal(&h)
+	hole, open, sep, end := `,"items":null,`, `,"items":[`, ",", "],"
+	if indent != "" {
+		var out bytes.Buffer
+		if err == nil {
+			err = json.Indent(&out, b, "", indent)
+		}
+		b = out.Bytes()
+		hole = ",\n" + indent + `"items": null,` + "\n"
+		open, sep, end = ",\n"+indent+`"items": [`, ",", "\n"+indent+"],\n"
+	}
+	if err != nil {
+		return err
+	}
+	// Outside strings, whose quotes are escaped, this can only be the
+	// items field.
+	before, after, ok := bytes.Cut(b, []byte(hole))
+	if !ok {
+		return fmt.Errorf("provenance: no items field in %.40s", b)
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.Write(before)
+	bw.WriteString(open)
+	inner := strings.Repeat(indent, 2)
+	var pretty bytes.Buffer
+	n := 0
+	var bad error
+	err = items(func(item []byte) bool {
+		if n > 0 {
+			bw.WriteString(sep)
+		}
+		n++
+		if indent == "" {
+			bw.Write(item)
+			return true
+		}
+		pretty.Reset()
+		if bad = json.Indent(&pretty, item, inner, indent); bad != nil {
+			return false
+		}
+		bw.WriteString("\n" + inner)
+		bw.Write(pretty.Bytes())
+		return true
+	})
+	if err = errors.Join(err, bad); err != nil {
+		return err
+	}
+	if n == 0 && indent != "" {
+		end = "],\n"
+	}
+	bw.WriteString(end)
+	bw.Write(after)
+	bw.WriteByte('\n')
+	return bw.Flush()
+}
+
+// recordItems gives the items of the run record at path, each as the
+// JSON it is saved as.
+func recordItems(path string) func(yield func([]byte) bool) error {
+	return func(yield func([]byte) bool) error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		dec := json.NewDecoder(bufio.NewReaderSize(f, 64<<10))
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			return fmt.Errorf("%s: not a run record", path)
+		}
+		for dec.More() {
+			key, err := dec.Token()
+			if err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+			if key != "items" {
+				var skip json.RawMessage
+				if err := dec.Decode(&skip); err != nil {
+					return fmt.Errorf("%s: %w", path, err)
+				}
+				continue
+			}
+			if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
+				return fmt.Errorf("%s: its items are not a list", path)
+			}
+			for dec.More() {
+				var item json.RawMessage
+				if err := dec.Decode(&item); err != nil {
+					return fmt.Errorf("%s: %w", path, err)
+				}
+				if !yield(item) {
+					return nil
+				}
+			}
+			return nil
+		}
+		return nil
+	}
+}
+
+// ProvenanceItems reads the run's items back from its saved record,
+// RunRecord, in the order the record holds them; the error ends the
+// sequence. Summary.Provenance holds all of the record but them: a run
+// of a million files has a million.
+func (s *Summary) ProvenanceItems() iter.Seq2[ItemProvenance, error] {
+	return func(yield func(ItemProvenance, error) bool) {
+		if s.RunRecord == "" {
+			yield(ItemProvenance{}, errors.New("the run record was not saved"))
+			return
+		}
+		var bad error
+		err := recordItems(s.RunRecord)(func(b []byte) bool {
+			var p ItemProvenance
+			if bad = json.Unmarshal(b, &p); bad != nil {
+				return false
+			}
+			return yield(p, nil)
+		})
+		if err = errors.Join(err, bad); err != nil {
+			yield(ItemProvenance{}, err)
+		}
+	}
+}
+
+// WriteProvenance writes the run's whole audit trail, its items read back
+// from RunRecord, as json.Encoder with SetIndent("", indent) would.
+func (s *Summary) WriteProvenance(w io.Writer, indent string) error {
+	if s.Provenance == nil || s.RunRecord == "" {
+		return errors.New("the run record was not saved")
+	}
+	return writeRecord(w, s.Provenance, indent, recordItems(s.RunRecord))
+}
+
+// writeProvenance saves the audit trail as runs/<id>/provenance.json, its
+// items copied from the stages' trails, and returns its path.
+func (r *runner) writeProvenance(p *RunProvenance, nodes []*node) (string, error) {
+	// Compact: it is read by programs, and indenting a record of a
+	// million items costs a quarter of a rerun that has nothing to do.
+	// zpipe run --provenance writes it indented for people.
+	path := filepath.Join(r.opts.StateDir, "runs", p.RunID, "provenance.json")
+	err := atomicfile.Write(path, func(w io.Writer) error {
+		return writeRecord(w, p, "", func(yield func([]byte) bool) error {
+			for _, n := range nodes {
+				if n.trail == nil {
+					continue
+				}
+				stopped := false
+				if err := n.trail.each(func(b []byte) bool { stopped = !yield(b); return !stopped }); err != nil || stopped {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	return path, err
+}
