@@ -18,6 +18,9 @@ func (sr *stageRun) itemProvenance(i int, schema *SchemaProvenance) ItemProvenan
 		p.InputSHA256 = it.fp.Input
 	}
 	if e := sr.entryOf(i); e != nil {
+		if it.fp == nil && e.FP != nil { // up to date: decide let it go
+			p.InputSHA256 = e.FP.Input
+		}
 		p.Time = e.Time
 		for _, part := range e.Parts {
 			o := sr.s.Outputs[part.Output]

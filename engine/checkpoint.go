@@ -119,6 +119,9 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 		}
 		*res = resultOf(prev)
 		sr.finished[i] = true
+		// Its journal entry holds both: a million up-to-date items
+		// holding them too cost 200 MB.
+		it.fp, it.stat = nil, nil
 	}
 	intact = sr.outputsIntact()
 	if gone := sr.removedItems(); len(gone) > 0 {
@@ -197,7 +200,8 @@ func (sr *stageRun) recheckParts(why map[string][]string) (n int) {
 		if !res.upToDate {
 			continue
 		}
-		bad, err := sr.changedPart(sr.entryOf(i), packs, buf)
+		e := sr.entryOf(i)
+		bad, err := sr.changedPart(e, packs, buf)
 		if err != nil && sr.ctx.Err() != nil {
 			return n
 		}
@@ -209,6 +213,11 @@ func (sr *stageRun) recheckParts(why map[string][]string) (n int) {
 		*res = itemResult{}
 		sr.finished[i] = false
 		it.reason = "its saved part was changed"
+		// decide let go of the fingerprint; the item's new entry needs it.
+		if it.fp, it.stat, err = sr.fingerprintOf(it, e, sr.fn.settingsSum()); err != nil {
+			it.Err = err
+			it.reason = "unreadable: " + err.Error()
+		}
 		why[it.reason] = append(why[it.reason], itemID(it))
 		n++
 	}
