@@ -708,3 +708,46 @@ func TestParseChunkKey(t *testing.T) {
 		}
 	}
 }
+
+// A stage of many files is listed by several workers straight into its
+// items; files cut in chunks are spread out where they stand. The output
+// is the same, in the same order, whether or not files are cut.
+func TestManyFilesWithChunksKeepTheirOrder(t *testing.T) {
+	files := map[string]string{
+		"user.cue": "#User: {id: int, name: string}\n",
+		"pipeline.yaml": `version: 1
+stages:
+  users:
+    source: {paths: ["data/*"]}
+    schema: user.cue#User
+    outputs: [{format: ndjson, path: out/all.ndjson}]
+`,
+	}
+	want := ""
+	for i := range 2500 {
+		name := fmt.Sprintf("data/f%04d.json", i)
+		body := fmt.Sprintf("{\"id\":%d,\"name\":\"u%d\"}\n", i, i)
+		if i%700 == 3 { // a few large files, cut when chunks are small
+			name = fmt.Sprintf("data/f%04d.ndjson", i)
+			body = ""
+			for k := range 40 {
+				body += fmt.Sprintf("{\"id\":%d,\"name\":\"c%d\"}\n", i*1000+k, k)
+			}
+		}
+		files[name] = body
+		want += body
+	}
+	for _, chunk := range []int64{0, 100} {
+		dir := project(t, files)
+		sum := run(t, dir, Options{ChunkSize: chunk})
+		if sum.ExitCode() != 0 || sum.Records != 2500-4+4*40 {
+			t.Fatalf("chunk %d: summary = %+v", chunk, sum)
+		}
+		if chunk > 0 && sum.Stages[0].Items <= 2500 {
+			t.Errorf("chunk %d: %d items: no file was cut", chunk, sum.Stages[0].Items)
+		}
+		if got := read(t, dir, "out/all.ndjson"); got != want {
+			t.Errorf("chunk %d: the output is not the files in order", chunk)
+		}
+	}
+}

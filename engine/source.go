@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -96,6 +97,16 @@ type globSource struct {
 }
 
 func (g *globSource) Items(ctx context.Context) ([]Item, error) {
+	listed, err := g.items(ctx)
+	out := make([]Item, len(listed))
+	for i := range listed {
+		out[i] = listed[i].Item
+	}
+	return out, err
+}
+
+// items lists the files the globs match as the stage's items.
+func (g *globSource) items(ctx context.Context) ([]item, error) {
 	sr, m := g.sr, g.sr.m
 	// What the run's check found is what the stage would find, unless
 	// something wrote or removed an output since: a stage can read
@@ -114,31 +125,67 @@ func (g *globSource) Items(ctx context.Context) ([]Item, error) {
 		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: "stage " + sr.s.Name + ": " + why})
 	}
 	if sr.sources == nil {
-		sr.sources = make(map[string]bool, len(src.Files))
+		sr.sources = src.Reals() // shared with the guard: never changed
+	} else {
+		sr.sources = maps.Clone(sr.sources)
+		maps.Copy(sr.sources, src.Reals())
 	}
-	for _, f := range src.Files {
-		sr.sources[f.Real] = true
-	}
+	return g.list(ctx, src.Files), nil
+}
+
+// list makes the items of files, in order, straight into the stage's
+// items: listing a million files into []Item first and copying it held
+// both, 320 MB at the peak of a rerun.
+func (g *globSource) list(ctx context.Context, files []pipeline.SourceFile) []item {
+	sr, m := g.sr, g.sr.m
+	out := make([]item, len(files))
 	// A stat per file is most of listing a tree of small files: each
-	// core takes a run of the files, and the runs are joined in order.
-	workers := min(runtime.GOMAXPROCS(0), 1+len(src.Files)/1000)
-	runs := make([][]Item, workers)
+	// core takes a run of the files. A file cut in chunks is set aside,
+	// and spread out once all are listed.
+	workers := min(runtime.GOMAXPROCS(0), 1+len(files)/1000)
+	chunked := make([]map[int][]Item, workers)
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
-			files := src.Files[w*len(src.Files)/workers : (w+1)*len(src.Files)/workers]
-			out := make([]Item, 0, len(files))
-			for _, f := range files {
-				out = append(out, fileItems(ctx, f.Path, m.Rel(f.Path), sr.s.Source.Format, sr.r.opts.ChunkSize, sr.s.Source.Whole, sr.chunksOf)...)
+			scratch := make([]Item, 0, 1)
+			for j := w * len(files) / workers; j < (w+1)*len(files)/workers; j++ {
+				f := files[j]
+				got := appendFileItems(ctx, scratch[:0], f.Path, m.Rel(f.Path), sr.s.Source.Format, sr.r.opts.ChunkSize, sr.s.Source.Whole, sr.chunksOf)
+				if len(got) == 1 {
+					out[j].Item = got[0]
+					continue
+				}
+				if chunked[w] == nil {
+					chunked[w] = map[int][]Item{}
+				}
+				chunked[w][j] = slices.Clone(got)
+				scratch = got[:0]
 			}
-			runs[w] = out
 		})
 	}
 	wg.Wait()
-	if workers == 1 {
-		return runs[0], nil
+	cut := map[int][]Item{}
+	for _, c := range chunked {
+		maps.Copy(cut, c)
 	}
-	return slices.Concat(runs...), nil
+	if len(cut) == 0 {
+		return out
+	}
+	n := len(out)
+	for _, c := range cut {
+		n += len(c) - 1
+	}
+	spread := make([]item, 0, n)
+	for j := range out {
+		if c, ok := cut[j]; ok {
+			for _, it := range c {
+				spread = append(spread, item{Item: it})
+			}
+			continue
+		}
+		spread = append(spread, out[j])
+	}
+	return spread
 }
 
 // fileItems makes the items of one file: the file, or its chunks when its
@@ -147,6 +194,11 @@ func (g *globSource) Items(ctx context.Context) ([]Item, error) {
 // so it is not cut. known, when set, gives the chunks the journal has for
 // the file as it is now, which spares reading it to cut it.
 func fileItems(ctx context.Context, path, name string, f format.Format, chunk int64, whole bool, known func(string, *fileStat) []format.Chunk) []Item {
+	return appendFileItems(ctx, nil, path, name, f, chunk, whole, known)
+}
+
+// appendFileItems appends the items of one file to dst, as fileItems.
+func appendFileItems(ctx context.Context, dst []Item, path, name string, f format.Format, chunk int64, whole bool, known func(string, *fileStat) []format.Chunk) []Item {
 	it := Item{Key: name, Name: name, Path: path, Format: f}
 	if st, err := statOf(path); err == nil {
 		it.Size, it.listed = st.Size, st
@@ -157,7 +209,7 @@ func fileItems(ctx context.Context, path, name string, f format.Format, chunk in
 	if it.Err != nil || !it.Format.Chunked() || whole && it.Format == format.JSON || it.Size <= chunk || compressed(path) {
 		// A compressed file is one item: its records cannot be found
 		// without reading it all.
-		return []Item{it}
+		return append(dst, it)
 	}
 	var chunks []format.Chunk
 	var err error
@@ -169,23 +221,23 @@ func fileItems(ctx context.Context, path, name string, f format.Format, chunk in
 	}
 	if err != nil || len(chunks) <= 1 {
 		it.Err = err
-		return []Item{it}
+		return append(dst, it)
 	}
-	items := make([]Item, len(chunks))
 	for i := range chunks {
 		c := &chunks[i]
-		items[i] = it
-		items[i].Chunk, items[i].Size = c, c.Size
+		ci := it
+		ci.Chunk, ci.Size = c, c.Size
 		// Offsets, sizes and the starting line, column and record all
 		// go in, so that another chunk size or a shifted numbering is
 		// another item. (A line's chunks start at column 1, and their
 		// keys leave it out.)
-		items[i].Key = fmt.Sprintf("%s@%d+%d:%d:%d", name, c.Offset, c.Size, c.Line, c.Record)
+		ci.Key = fmt.Sprintf("%s@%d+%d:%d:%d", name, c.Offset, c.Size, c.Line, c.Record)
 		if c.Col > 1 {
-			items[i].Key += ":" + strconv.Itoa(c.Col)
+			ci.Key += ":" + strconv.Itoa(c.Col)
 		}
+		dst = append(dst, ci)
 	}
-	return items
+	return dst
 }
 
 func detect(path, name string) (format.Format, error) {

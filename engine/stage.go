@@ -406,14 +406,29 @@ func (sr *stageRun) tally(st *StageSummary) (notRun int) {
 func (sr *stageRun) resolve() ([]item, error) {
 	var items []item
 	for _, src := range sr.sourcesOf() {
+		if g, ok := src.(*globSource); ok {
+			listed, err := g.items(sr.ctx)
+			if err != nil {
+				return nil, err
+			}
+			if items == nil {
+				items = listed // the common case, with no copy
+			} else {
+				items = append(items, listed...)
+			}
+			continue
+		}
 		listed, err := src.Items(sr.ctx)
 		if err != nil {
 			return nil, err
 		}
 		items = slices.Grow(items, len(listed))
 		for _, it := range listed {
-			items = append(items, item{Item: it, index: len(items)})
+			items = append(items, item{Item: it})
 		}
+	}
+	for i := range items {
+		items[i].index = i
 	}
 	return items, nil
 }

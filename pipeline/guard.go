@@ -20,7 +20,7 @@ type Guard struct {
 	stateDir  string
 	stateReal string
 	protected map[string]string // real path → what it is, for messages
-	sources   map[string]bool   // real paths of every stage's sources, as Check found them
+	sources   []map[string]bool // real paths of each stage's sources, as Check found them
 
 	mu     sync.Mutex
 	claims map[string]claim // real path of a target → the output that writes it
@@ -41,7 +41,7 @@ type claim struct {
 // in stateDir.
 func NewGuard(manifests []*Manifest, stateDir string) *Guard {
 	g := &Guard{manifests: manifests, stateDir: stateDir, stateReal: realPath(stateDir),
-		protected: map[string]string{}, claims: map[string]claim{}, sources: map[string]bool{}}
+		protected: map[string]string{}, claims: map[string]claim{}}
 	for _, m := range manifests {
 		g.protect(m.File, "the manifest "+m.Rel(m.File))
 	}
@@ -93,15 +93,10 @@ func (g *Guard) Check() error {
 				diags = append(diags, Diagnostic{File: m.DisplayName(), Msg: err.Error()})
 				continue
 			}
+			// Each stage's set, not their union: a copy of a
+			// million paths is 50 MB.
 			reals := src.Reals()
-			if len(g.sources) == 0 {
-				// Sized once: a stage of a million files grew it
-				// a million times.
-				g.sources = make(map[string]bool, len(reals))
-			}
-			for r := range reals {
-				g.sources[r] = true
-			}
+			g.sources = append(g.sources, reals)
 			g.mu.Lock()
 			if g.found == nil {
 				g.found = map[*Stage]*Sources{}
@@ -132,13 +127,25 @@ func (g *Guard) Check() error {
 	return nil
 }
 
-// Reals is the set of the real paths of the files.
+// Reals is the set of the real paths of the files, made once and shared:
+// read it, never change it.
 func (s *Sources) Reals() map[string]bool {
-	reals := make(map[string]bool, len(s.Files))
-	for _, f := range s.Files {
-		reals[f.Real] = true
+	if s.reals == nil {
+		s.reals = make(map[string]bool, len(s.Files))
+		for _, f := range s.Files {
+			s.reals[f.Real] = true
+		}
 	}
-	return reals
+	return s.reals
+}
+
+func (g *Guard) isSource(real string) bool {
+	for _, set := range g.sources {
+		if set[real] {
+			return true
+		}
+	}
+	return false
 }
 
 // Target returns the file that output out of stage s writes (out -1 is the
@@ -230,7 +237,7 @@ func (g *Guard) Replaceable(m *Manifest, path string) error {
 		return fmt.Errorf("%s is inside the state folder", relTo(m.Dir, path))
 	case g.protected[real] != "":
 		return fmt.Errorf("%s is %s", relTo(m.Dir, path), g.protected[real])
-	case g.sources[real]:
+	case g.isSource(real):
 		return fmt.Errorf("%s is a source", relTo(m.Dir, path))
 	}
 	return nil

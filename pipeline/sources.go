@@ -31,6 +31,7 @@ type Sources struct {
 	Empty []string
 	// Skipped says which symlinked folders were not followed, and why.
 	Skipped []string
+	reals   map[string]bool
 }
 
 // Resolve expands the stage's source globs, in a stable order: the globs
