@@ -6,15 +6,19 @@ import (
 )
 
 // manyItems is the number of items from which a stage runs with the
-// collector at GOGC=100 at most, whether its items run or are up to
-// date. Each item leaves a record that lives to the end of the run (its
-// result, its run-record line), and each allocates a few buffers that do
-// not: at GOGC=200, which suits a stream of records, the heap of a
+// collector at GOGC=manyItemsGC at most, whether its items run or are up
+// to date. Each item leaves a record that lives to the end of the stage
+// (its listing, its result, its journal entry), and each allocates a few
+// buffers that do not, so the heap a collection lets grow is mostly
+// garbage. At GOGC=200, which suits a stream of records, the heap of a
 // million small files grew to three times what it held. Measured on
-// one-record files: 100,000 in 5.1-5.8 s and 345 MB against 5.6-7.0 s
-// and 423-445 MB; 1,000,000 in 67 s and 3.4 GB against 88 s and 4.25 GB;
-// a no-op rerun of 1,000,000 held 2.0 GB against 2.4 GB at GOGC=200.
-const manyItems = 10_000
+// one-record files, side by side: 100,000 run with --force in 5.1-5.4 s
+// and 197-217 MB at GOGC=50 against 5.1 s and 245-276 MB at 100; a no-op
+// rerun of 1,000,000 in 20 s and 1.14 GB against 17-23 s and 1.35-1.42 GB.
+const (
+	manyItems   = 10_000
+	manyItemsGC = 50
+)
 
 // processGC is the one gcPace of the process: the collector's target is
 // the process's, and runs of a library caller may overlap.
@@ -34,8 +38,8 @@ func (g *gcPace) lower() func() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.users == 0 {
-		g.old = debug.SetGCPercent(100)
-		if g.old < 100 { // lower already, or off (-1)
+		g.old = debug.SetGCPercent(manyItemsGC)
+		if g.old < manyItemsGC { // lower already, or off (-1)
 			debug.SetGCPercent(g.old)
 		}
 	}

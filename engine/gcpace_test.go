@@ -11,13 +11,13 @@ func gcPercent() int {
 	return v
 }
 
-// Stages of many items run at GOGC=100 at most, the last to end puts the
+// Stages of many items run at GOGC=50 at most, the last to end puts the
 // target back, and a lower one (or none) set by the user stays. Stages of
 // two overlapping runs share the process's pace, as they share its
 // collector: the first to end must not put back what the other needs.
 func TestGCPaceLowersAndRestores(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	for _, tc := range []struct{ set, during int }{{200, 100}, {100, 100}, {50, 50}, {-1, -1}} {
+	for _, tc := range []struct{ set, during int }{{200, 50}, {100, 50}, {50, 50}, {25, 25}, {-1, -1}} {
 		debug.SetGCPercent(tc.set)
 		endA := processGC.lower() // a stage of one run
 		endB := processGC.lower() // and one of another, started after
