@@ -51,6 +51,7 @@ fuzz:
 	$(GO) test ./pipeline -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./engine -run '^$$' -fuzz '^FuzzDecodeEntry$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./engine -run '^$$' -fuzz '^FuzzJournalRecord$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./engine -run '^$$' -fuzz '^FuzzItemProvenanceJSON$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 
 # Long measurements, kept out of make test: benchmarks, and the 200,000
 # record whole-process run.

@@ -51,3 +51,43 @@ func TestProvenanceIsWrittenAsJSONEncoderWould(t *testing.T) {
 		}
 	}
 }
+
+// The run record's quick item encoder writes what encoding/json writes,
+// or declines and leaves the item to it.
+func FuzzItemProvenanceJSON(f *testing.F) {
+	f.Add("users:a.json", "a.json", "out/u.ndjson", "", int64(1764424800000000001), 0, true)
+	f.Add("users:<a>&b.json", "a\u2028.json", "", "bad \"record\"\n", int64(-62135596800000000000/1000), 3600, false)
+	f.Add("users:\xff.json", "", "o", "\x7f\x01", int64(253402300800000000), -37, false)
+	f.Fuzz(func(t *testing.T, id, source, out, msg string, ns int64, offset int, upToDate bool) {
+		p := ItemProvenance{ID: id, Source: source, InputSHA256: hashString(id), SourceFormat: "json",
+			Attempts: len(msg), DurationNS: ns / 7, Time: time.Unix(0, ns).In(time.FixedZone("z", offset%100000)), Error: msg, UpToDate: upToDate}
+		if out != "" {
+			p.Outputs = []OutputProvenance{{Path: out, Format: "ndjson", SHA256: hashString(out)}, {Format: "csv", SHA256: hashString(msg)}}
+			p.Schema = &SchemaProvenance{Path: out, Definition: msg, SHA256: hashString("s")}
+		}
+		got := appendItemJSON(nil, &p)
+		want, err := json.Marshal(&p)
+		if got == nil {
+			return
+		}
+		if err != nil {
+			t.Fatalf("json.Marshal refuses what appendItemJSON writes: %v\n%s", err, got)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("\n got %s\nwant %s", got, want)
+		}
+	})
+}
+
+// The quick encoder takes the items of a real rerun: plain paths, sums,
+// UTC times.
+func TestItemProvenanceJSONTakesPlainItems(t *testing.T) {
+	p := ItemProvenance{ID: "users:data/u0001.json", Source: "data/u0001.json", InputSHA256: hashString("in"), SourceFormat: "json",
+		Outputs: []OutputProvenance{{Path: "out/u.ndjson", Format: "ndjson", SHA256: hashString("o")}},
+		Schema:  &SchemaProvenance{Path: "user.cue", Definition: "User", SHA256: hashString("s")}, Attempts: 1,
+		Time: time.Date(2026, 12, 2, 3, 4, 5, 6, time.UTC), UpToDate: true}
+	want, _ := json.Marshal(&p)
+	if got := appendItemJSON(nil, &p); string(got) != string(want) {
+		t.Errorf("\n got %s\nwant %s", got, want)
+	}
+}

@@ -10,7 +10,10 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/zpipe/zpipe/internal/atomicfile"
 )
@@ -25,6 +28,7 @@ type itemTrail struct {
 	w    *bufio.Writer
 	buf  bytes.Buffer
 	enc  *json.Encoder
+	line []byte
 	n    int
 	err  error
 }
@@ -46,11 +50,97 @@ func (t *itemTrail) add(p *ItemProvenance) {
 		}
 		t.w = bufio.NewWriterSize(t.f, 64<<10)
 	}
-	t.buf.Reset()
-	if t.err = t.enc.Encode(p); t.err == nil {
-		_, t.err = t.w.Write(t.buf.Bytes())
-		t.n++
+	t.line = appendItemJSON(t.line[:0], p)
+	if t.line == nil {
+		// What the quick form does not write exactly as encoding/json
+		// does, encoding/json writes.
+		t.buf.Reset()
+		if t.err = t.enc.Encode(p); t.err != nil {
+			return
+		}
+		t.line = append(t.line[:0], t.buf.Bytes()...)
+	} else {
+		t.line = append(t.line, '\n')
 	}
+	_, t.err = t.w.Write(t.line)
+	t.n++
+}
+
+// appendItemJSON appends p as json.Marshal writes it, or returns nil
+// when p holds what it does not write so: a string with a byte it would
+// escape, a time it would refuse. Through encoding/json's reflection the
+// items were a tenth of a no-op rerun.
+func appendItemJSON(b []byte, p *ItemProvenance) []byte {
+	ok := true
+	str := func(name, v string, omitEmpty bool) {
+		if omitEmpty && v == "" {
+			return
+		}
+		b = append(b, `,"`...)
+		b = append(b, name...)
+		b = append(b, `":"`...)
+		for i := 0; i < len(v); i++ {
+			if c := v[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+				ok = false
+				return
+			}
+		}
+		b = append(b, v...)
+		b = append(b, '"')
+	}
+	b = append(b, '{')
+	str("id", p.ID, false)
+	b = append(b[:1], b[2:]...) // the first field has no comma
+	str("source", p.Source, true)
+	str("input_sha256", p.InputSHA256, false)
+	str("source_format", p.SourceFormat, false)
+	if len(p.Outputs) > 0 {
+		b = append(b, `,"outputs":[`...)
+		for i, o := range p.Outputs {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			n := len(b)
+			b = append(b, '{')
+			str("path", o.Path, true)
+			str("format", o.Format, false)
+			str("sha256", o.SHA256, false)
+			b = append(b[:n+1], b[n+2:]...)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	if s := p.Schema; s != nil {
+		b = append(b, `,"schema":{`...)
+		n := len(b)
+		str("path", s.Path, false)
+		str("definition", s.Definition, true)
+		str("sha256", s.SHA256, false)
+		b = append(b[:n], b[n+1:]...)
+		b = append(b, '}')
+	}
+	b = append(b, `,"attempts":`...)
+	b = strconv.AppendInt(b, int64(p.Attempts), 10)
+	b = append(b, `,"duration_ns":`...)
+	b = strconv.AppendInt(b, p.DurationNS, 10)
+	// MarshalJSON refuses a year past 9999 and an offset with seconds.
+	if y := p.Time.Year(); y < 0 || y > 9999 {
+		return nil
+	}
+	if _, off := p.Time.Zone(); off%60 != 0 {
+		return nil
+	}
+	b = append(b, `,"time":"`...)
+	b = p.Time.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	str("error", p.Error, true)
+	if p.UpToDate {
+		b = append(b, `,"up_to_date":true`...)
+	}
+	if !ok {
+		return nil
+	}
+	return append(b, '}')
 }
 
 // each gives the items added, without their newlines.
