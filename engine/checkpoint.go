@@ -180,7 +180,7 @@ func resultOf(e *entry) itemResult {
 func (sr *stageRun) entryOf(i int) *entry {
 	res := &sr.results[i]
 	switch {
-	case res.entry != nil:
+	case res.itemOut != nil && res.entry != nil:
 		return res.entry
 	case res.journaled:
 		return sr.r.state.item(sr.id(), sr.items[i].Key)
@@ -411,6 +411,7 @@ type commitResult struct {
 // it. The item's result is updated by applyCommits, after the committer's
 // flush.
 func (sr *stageRun) record(i int, it *item, res *itemResult) {
+	res.ran() // an executor may end an item it never reported
 	e := &entry{Type: "item", Stage: sr.id(), Key: it.Key, FP: it.fp, Stat: it.stat,
 		Records: res.records, OK: res.ok, Failed: res.failed, Attempts: res.attempts, Duration: int64(res.duration)}
 	cr := &commitResult{set: true, entry: e}
@@ -461,7 +462,10 @@ func (sr *stageRun) applyCommits() {
 			continue
 		}
 		res := &sr.results[i]
-		res.entry, res.journaled = cr.entry, cr.err == nil
+		res.journaled = cr.err == nil
+		if cr.entry != nil {
+			res.ran().entry = cr.entry
+		}
 		switch {
 		case cr.err != nil:
 			if res.err == nil {
@@ -472,8 +476,13 @@ func (sr *stageRun) applyCommits() {
 				res.failed, res.ok, res.saving = res.records, 0, true
 			}
 		case cr.done:
-			// Its parts are the entry's now, and its temp files gone.
-			res.parts, res.rejects, res.committed = nil, "", true
+			// Its parts are the entry's now, and its temp files gone;
+			// its errors were shown as it finished. Kept, its output
+			// was 130 bytes an item of a first run of a million.
+			res.committed = true
+			if res.itemOut != nil && res.saveErr == nil {
+				res.itemOut = nil
+			}
 		}
 	}
 }

@@ -15,8 +15,8 @@ import (
 	"github.com/zpipe/zpipe/format"
 )
 
-// itemResult is what one item produced: counts, part files per output and
-// for rejects, and the first errors to show.
+// itemResult is what one item produced: counts, and for an item that ran,
+// its output.
 type itemResult struct {
 	records, ok, failed int
 	// err is set when the item failed as a whole; its parts are not used.
@@ -25,26 +25,47 @@ type itemResult struct {
 	notRun    bool
 	attempts  int
 	duration  time.Duration
-	parts     []string // per output; "" when the item wrote no record there
-	rejects   string
-	errs      []RecordError
-	// facts are each part's sha256, bytes and records: a slice, not maps,
-	// since a run of a million small files holds one result per file.
-	facts []partFact
 	// cutOff is set when the item's last attempt was stopped before its
 	// end: it ran out of time or memory.
 	cutOff bool
 	// saving is set when the item's work could not be written: its parts,
-	// their pack, or its rejects; saveErr says why when err does not.
-	saving  bool
-	saveErr error
+	// their pack, or its rejects; out.saveErr says why when err does not.
+	saving bool
 	// upToDate items were not run: the journal has their parts. committed
 	// items have moved their parts into the state folder.
 	upToDate, committed bool
-	// journaled is set when the state holds the item's entry; entry is
-	// the entry when it does not (its commit failed).
+	// journaled is set when the state holds the item's entry; out.entry
+	// is the entry when it does not (its commit failed).
 	journaled bool
-	entry     *entry
+	// out is set once the item runs: a million up-to-date items held
+	// its fields empty, 110 MB.
+	*itemOut
+}
+
+// itemOut is what an item that ran left to commit, show or clean up.
+type itemOut struct {
+	parts   []string // per output; "" when the item wrote no record there
+	rejects string
+	errs    []RecordError
+	// facts are each part's sha256, bytes and records: a slice, not maps,
+	// since a run of a million small files holds one result per file.
+	facts   []partFact
+	saveErr error
+	entry   *entry
+}
+
+// ran is the item's output, made when it has none yet.
+func (r *itemResult) ran() *itemOut {
+	if r.itemOut == nil {
+		r.itemOut = &itemOut{}
+	}
+	return r.itemOut
+}
+
+// newOut is the output of an attempt of one of the stage's items, with
+// no part yet.
+func (sr *stageRun) newOut() *itemOut {
+	return &itemOut{parts: make([]string, len(sr.s.Outputs))}
 }
 
 func (r *itemResult) failedAny() bool { return r.err != nil || r.failed > 0 }
@@ -74,12 +95,12 @@ func (sr *stageRun) tryItem(ctx context.Context, i, n int) (again bool) {
 	it := &sr.items[i]
 	sr.begin(i, n)
 	if it.Err != nil {
-		sr.results[i] = itemResult{err: it.Err, attempts: n, parts: make([]string, len(sr.s.Outputs))}
+		sr.results[i] = itemResult{err: it.Err, attempts: n, itemOut: sr.newOut()}
 		return false
 	}
 	in, err := sr.open(it)
 	if err != nil {
-		sr.results[i] = itemResult{err: err, transient: true, attempts: n, parts: make([]string, len(sr.s.Outputs))}
+		sr.results[i] = itemResult{err: err, transient: true, attempts: n, itemOut: sr.newOut()}
 		return ctx.Err() == nil
 	}
 	defer in.Close()
@@ -96,7 +117,7 @@ func (sr *stageRun) recordRemote(i, n int, rep Report, src PartSource) (again bo
 	store := sr.partDir(i, n)
 	for k := range rep.Parts {
 		if err := fetchPart(&rep.Parts[k], src, store.path(rep.Parts[k].Name)); err != nil {
-			sr.results[i] = itemResult{err: err, transient: true, attempts: n, parts: make([]string, len(sr.s.Outputs)), saving: isSaving(err)}
+			sr.results[i] = itemResult{err: err, transient: true, attempts: n, itemOut: sr.newOut(), saving: isSaving(err)}
 			for _, p := range rep.Parts[:k+1] {
 				os.Remove(store.path(p.Name))
 			}
@@ -153,8 +174,8 @@ func (sr *stageRun) job(i, n int) Job {
 // take makes an attempt's report item i's result; path says where each
 // part is in the working folder.
 func (sr *stageRun) take(i, n int, rep Report, path func(name string) string) {
-	res := itemResult{records: rep.Records, ok: rep.OK, failed: rep.Failed, errs: rep.Errors, attempts: n,
-		parts: make([]string, len(sr.s.Outputs)), facts: make([]partFact, 0, len(rep.Parts))}
+	res := itemResult{records: rep.Records, ok: rep.OK, failed: rep.Failed, attempts: n, itemOut: sr.newOut()}
+	res.errs, res.facts = rep.Errors, make([]partFact, 0, len(rep.Parts))
 	for _, p := range rep.Parts {
 		file := path(p.Name)
 		if p.Output < 0 {
@@ -232,13 +253,16 @@ func (sr *stageRun) finishItem(ctx context.Context, i int) {
 // dropParts removes what an attempt wrote.
 func (sr *stageRun) dropParts(res *itemResult) {
 	sr.discard(res)
-	if res.rejects != "" {
+	if res.itemOut != nil && res.rejects != "" {
 		sr.r.temps.remove(res.rejects)
 		res.rejects = ""
 	}
 }
 
 func (sr *stageRun) discard(res *itemResult) {
+	if res.itemOut == nil {
+		return
+	}
 	for i, p := range res.parts {
 		if p != "" {
 			sr.r.temps.remove(p)

@@ -287,7 +287,7 @@ func (sr *stageRun) settle(st *StageSummary) bool {
 func (sr *stageRun) savingFailed() error {
 	for i := range sr.results {
 		if res := &sr.results[i]; res.saving && !res.notRun {
-			if res.saveErr != nil {
+			if res.itemOut != nil && res.saveErr != nil {
 				return res.saveErr
 			}
 			return res.err
@@ -565,6 +565,9 @@ func (sr *stageRun) partOf(t target, i int, packs *packFile) *lazyFile {
 		}
 		return nil
 	}
+	if res.itemOut == nil { // it never ran
+		return nil
+	}
 	p := res.rejects
 	if t.output >= 0 {
 		p = res.parts[t.output]
@@ -593,7 +596,7 @@ func (sr *stageRun) removeStaleTemps(targets []target) {
 // cleanup removes the temp parts of items that did not commit theirs.
 func (sr *stageRun) cleanup() {
 	for _, res := range sr.results {
-		if res.committed || res.upToDate {
+		if res.committed || res.upToDate || res.itemOut == nil {
 			continue
 		}
 		for _, p := range res.parts {
@@ -627,6 +630,9 @@ func (sr *stageRun) report(i int) {
 	}
 	for ; sr.next < len(sr.items) && sr.finished[sr.next]; sr.next++ {
 		res := &sr.results[sr.next]
+		if res.itemOut == nil {
+			continue
+		}
 		for k := range res.errs {
 			sr.shown++
 			if sr.shown <= sr.r.opts.MaxShownErrors {

@@ -202,7 +202,10 @@ func (w *walker) walk(dir, real, pat string, depth int, boundary string, out *[]
 	*out = slices.Grow(*out, len(ents))
 	for _, e := range ents {
 		p := join(dir, e.Name())
-		r := join(real, e.Name())
+		r := p // one string where no link is on the way: a million files
+		if real != dir {
+			r = join(real, e.Name())
+		}
 		typ := e.Type()
 		link := typ&fs.ModeSymlink != 0
 		if link {
