@@ -78,6 +78,7 @@ func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (*fing
 func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 	settings := sr.fn.settingsSum()
 	force := sr.r.opts.Force
+	now := fingerprint{Schema: sr.schema.SchemaSum(), Transform: sr.schema.TransformSum(), Settings: settings, Version: Version()}
 	why := map[string][]string{}
 	for i := range sr.items {
 		if sr.ctx.Err() != nil {
@@ -85,7 +86,6 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 		}
 		it := &sr.items[i]
 		res := &sr.results[i]
-		prev := sr.r.state.item(sr.id(), it.Key)
 		if it.runs != "" {
 			it.reason = it.runs
 			why[it.reason] = append(why[it.reason], it.Name)
@@ -98,6 +98,13 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 			toRun++
 			continue
 		}
+		if !force && it.Fingerprint == "" && it.Open == nil && it.listed != nil {
+			if r, ok := sr.r.state.quickUpToDate(sr.id(), it.Key, it.listed, &now); ok {
+				*res, sr.finished[i], it.listed = r, true, nil
+				continue
+			}
+		}
+		prev := sr.r.state.item(sr.id(), it.Key)
 		fp, stat, err := sr.fingerprintOf(it, prev, settings)
 		if err != nil {
 			it.Err = err
