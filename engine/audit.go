@@ -17,18 +17,28 @@ func (sr *stageRun) itemProvenance(i int, schema *SchemaProvenance) ItemProvenan
 	if it.fp != nil {
 		p.InputSHA256 = it.fp.Input
 	}
-	if e := sr.entryOf(i); e != nil {
-		if it.fp == nil && e.FP != nil { // up to date: decide let it go
-			p.InputSHA256 = e.FP.Input
+	part := func(output int, sum string) {
+		if output < 0 {
+			p.Outputs = append(p.Outputs, OutputProvenance{Path: sr.m.Rel(sr.s.Rejects), Format: "ndjson", SHA256: sum})
+			return
 		}
+		o := sr.s.Outputs[output]
+		p.Outputs = append(p.Outputs, OutputProvenance{Path: o.Path, Format: string(o.Format), SHA256: sum})
+	}
+	switch {
+	case res.itemOut != nil && res.entry != nil: // its commit failed
+		e := res.entry
 		p.Time = e.Time
-		for _, part := range e.Parts {
-			o := sr.s.Outputs[part.Output]
-			p.Outputs = append(p.Outputs, OutputProvenance{Path: o.Path, Format: string(o.Format), SHA256: part.SHA256})
+		for _, pr := range e.Parts {
+			part(pr.Output, pr.SHA256)
 		}
 		if e.Rejects != nil {
-			p.Outputs = append(p.Outputs, OutputProvenance{Path: sr.m.Rel(sr.s.Rejects), Format: "ndjson", SHA256: e.Rejects.SHA256})
+			part(-1, e.Rejects.SHA256)
 		}
+	case res.journaled:
+		// As entryOf would find it, read in place. An up-to-date
+		// item's input sum is its entry's: decide let its own go.
+		sr.r.state.quickProvenance(sr.id(), it.Key, it.fp == nil, &p, part)
 	}
 	if res.err != nil {
 		p.Error = res.err.Error()

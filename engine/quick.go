@@ -88,3 +88,57 @@ func (st *state) quickUpToDate(stage, key string, stat *fileStat, now *fingerpri
 	}
 	return itemResult{upToDate: true, records: q.records, ok: q.ok, failed: q.failed, attempts: q.attempts, journaled: true}, true
 }
+
+// quickProvenance gives what the run record says of item key of stage
+// from its latest journal record, read in place: the sum of its input
+// (when input), its time, and the sum of each part by output (-1 for its
+// rejects), in the entry's order. It reports whether there was a record.
+func (st *state) quickProvenance(stage, key string, input bool, p *ItemProvenance, part func(output int, sum string)) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	items := st.items[stage]
+	if items == nil {
+		return false
+	}
+	pos, ok := items.find(key)
+	if !ok {
+		return false
+	}
+	r := items.reader(pos)
+	r.skip()    // key
+	r.uvarint() // status
+	r.uvarint() // run
+	r.skip()    // error
+	if r.uvarint() == 1 {
+		if input {
+			p.InputSHA256 = r.sum()
+		} else {
+			r.skipSum()
+		}
+		r.uvarint() // base
+	}
+	if r.uvarint() == 1 {
+		for range 5 {
+			r.uvarint()
+		}
+	}
+	for range int(r.uvarint()) {
+		pr := items.readPart(&r, true)
+		part(pr.Output, pr.SHA256)
+	}
+	if r.uvarint() == 1 {
+		part(-1, items.readPart(&r, true).SHA256)
+	}
+	for range 5 { // records, ok, failed, attempts, duration
+		r.uvarint()
+	}
+	p.Time = time.Time{}
+	if r.uvarint() == 1 {
+		sec, nsec, off := r.varint(), r.uvarint(), r.varint()
+		p.Time = time.Unix(sec, int64(nsec)).UTC()
+		if off != 0 {
+			p.Time = p.Time.In(time.FixedZone("", int(off)))
+		}
+	}
+	return true
+}

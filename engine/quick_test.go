@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -110,5 +111,57 @@ func TestQuickUpToDateAgreesWithTheSlowWay(t *testing.T) {
 	t.Logf("%d of 3000 agreed; %d found up to date quickly", agreed, quick)
 	if quick < 500 {
 		t.Errorf("only %d of 3000 records were found up to date quickly", quick)
+	}
+}
+
+// quickProvenance reads from a record what its entry says.
+func TestQuickProvenanceReadsWhatTheEntrySays(t *testing.T) {
+	st, err := openState(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close("finished")
+	const stage = "/p/pipeline.yaml#users"
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 500 {
+		key := "data/u" + strconv.Itoa(i) + ".json"
+		e := &entry{Type: "item", Stage: stage, Key: key, Run: "r1", Status: "done", Records: 1, Attempts: 1,
+			Time: time.Unix(1764424800+int64(i), int64(rng.IntN(1e9)))}
+		if rng.IntN(5) > 0 {
+			e.FP = &fingerprint{Input: hashString(key), Schema: hashString("s"), Version: "v1"}
+		}
+		if rng.IntN(5) == 0 {
+			e.Time = e.Time.In(time.FixedZone("", 3600*rng.IntN(12)))
+		}
+		if rng.IntN(9) == 0 {
+			e.Time = time.Time{}
+		}
+		for k := range rng.IntN(4) {
+			e.Parts = append(e.Parts, partRef{Output: k, File: "0123456789abcdef0123456789abcdef" + packSuffix, Offset: int64(k), Size: 3, SHA256: hashString(key + strconv.Itoa(k))})
+		}
+		if rng.IntN(3) == 0 {
+			e.Rejects = &partRef{Output: -1, File: "0123456789abcdef0123456789abcdef-rejects.part", Size: 9, SHA256: hashString("r" + key)}
+		}
+		if err := st.append(e); err != nil {
+			t.Fatal(err)
+		}
+		want := st.item(stage, key)
+		var got ItemProvenance
+		var parts []partRef
+		if !st.quickProvenance(stage, key, true, &got, func(k int, sum string) { parts = append(parts, partRef{Output: k, SHA256: sum}) }) {
+			t.Fatalf("record %d: none found", i)
+		}
+		input := ""
+		if want.FP != nil {
+			input = want.FP.Input
+		}
+		var wantParts []partRef
+		for _, p := range want.allParts() {
+			wantParts = append(wantParts, partRef{Output: p.Output, SHA256: p.SHA256})
+		}
+		if got.InputSHA256 != input || !got.Time.Equal(want.Time) || got.Time.Location().String() != want.Time.Location().String() ||
+			fmt.Sprint(got.Time) != fmt.Sprint(want.Time) || fmt.Sprint(parts) != fmt.Sprint(wantParts) {
+			t.Fatalf("record %d: got %s %v %v, want %s %v %v", i, got.InputSHA256, got.Time, parts, input, want.Time, wantParts)
+		}
 	}
 }
