@@ -58,6 +58,7 @@ func FuzzItemProvenanceJSON(f *testing.F) {
 	f.Add("users:a.json", "a.json", "out/u.ndjson", "", int64(1764424800000000001), 0, true)
 	f.Add("users:<a>&b.json", "a\u2028.json", "", "bad \"record\"\n", int64(-62135596800000000000/1000), 3600, false)
 	f.Add("users:\xff.json", "", "o", "\x7f\x01", int64(253402300800000000), -37, false)
+	f.Add("users:a.json", "a.json", "o", "", int64(0), 86400, false) // json refuses a zone hour of 24
 	f.Fuzz(func(t *testing.T, id, source, out, msg string, ns int64, offset int, upToDate bool) {
 		p := ItemProvenance{ID: id, Source: source, InputSHA256: hashString(id), SourceFormat: "json",
 			Attempts: len(msg), DurationNS: ns / 7, Time: time.Unix(0, ns).In(time.FixedZone("z", offset%100000)), Error: msg, UpToDate: upToDate}
@@ -89,5 +90,23 @@ func TestItemProvenanceJSONTakesPlainItems(t *testing.T) {
 	want, _ := json.Marshal(&p)
 	if got := appendItemJSON(nil, &p); string(got) != string(want) {
 		t.Errorf("\n got %s\nwant %s", got, want)
+	}
+}
+
+// appendItemJSON appends to what the buffer holds, and declines a time
+// json refuses: a zone 24 hours or more away.
+func TestItemProvenanceJSONAppendsAndDeclines(t *testing.T) {
+	p := ItemProvenance{ID: "users:a.json", InputSHA256: "x", SourceFormat: "json", Time: time.Unix(0, 0).UTC()}
+	want, _ := json.Marshal(&p)
+	if got := appendItemJSON([]byte("prefix:"), &p); string(got) != "prefix:"+string(want) {
+		t.Errorf("got %s", got)
+	}
+	for _, off := range []int{24 * 3600, -24 * 3600, 99 * 3600, 23*3600 + 59*60} {
+		p.Time = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("z", off))
+		got := appendItemJSON(nil, &p)
+		want, err := json.Marshal(&p)
+		if got != nil && (err != nil || !bytes.Equal(got, want)) {
+			t.Errorf("offset %d: wrote %s; json.Marshal: %s, %v", off, got, want, err)
+		}
 	}
 }

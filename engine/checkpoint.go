@@ -224,8 +224,10 @@ func (sr *stageRun) recheckParts(why map[string][]string) (n int) {
 		if it.fp, it.stat, err = sr.fingerprintOf(it, e, sr.fn.settingsSum()); err != nil {
 			it.Err = err
 			it.reason = "unreadable: " + err.Error()
+			why["unreadable"] = append(why["unreadable"], it.Name)
+		} else {
+			why[it.reason] = append(why[it.reason], itemID(it))
 		}
-		why[it.reason] = append(why[it.reason], itemID(it))
 		n++
 	}
 	return n

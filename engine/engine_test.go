@@ -7,7 +7,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -749,5 +751,50 @@ stages:
 		if got := read(t, dir, "out/all.ndjson"); got != want {
 			t.Errorf("chunk %d: the output is not the files in order", chunk)
 		}
+	}
+}
+
+// A stage's share of the run record is on disk, not held open: a run of
+// many stages holds no file for each until the record is written.
+func TestRunRecordTrailsAreNotHeldOpen(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("counts /proc/self/fd")
+	}
+	files := map[string]string{"user.cue": "#User: {id: int, name: string}\n"}
+	y := "version: 1\nstages:\n"
+	const stages = 40
+	for s := range stages {
+		name := "s" + strconv.Itoa(s)
+		y += "  " + name + ":\n    source: {paths: [\"d/" + name + ".json\"]}\n    schema: user.cue#User\n    outputs: [{format: ndjson, path: out/" + name + ".ndjson}]\n"
+		files["d/"+name+".json"] = `{"id":1,"name":"x"}`
+	}
+	files["pipeline.yaml"] = y
+	dir := project(t, files)
+	most := 0
+	sum := run(t, dir, Options{OnEvent: func(e Event) {
+		if e.Kind != StageFinished {
+			return
+		}
+		ents, _ := os.ReadDir("/proc/self/fd")
+		n := 0
+		for _, e := range ents {
+			if l, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && strings.HasSuffix(l, ".trail") {
+				n++
+			}
+		}
+		most = max(most, n)
+	}})
+	if most > 0 {
+		t.Errorf("%d trail files open at once for %d stages", most, stages)
+	}
+	n := 0
+	for _, err := range sum.ProvenanceItems() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	if n != stages {
+		t.Errorf("the run record has %d items, want %d", n, stages)
 	}
 }

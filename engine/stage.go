@@ -398,6 +398,7 @@ func (sr *stageRun) tally(st *StageSummary) (notRun int) {
 			sr.n.unclean++
 		}
 	}
+	sr.n.trail.done()
 	return notRun
 }
 

@@ -45,7 +45,7 @@ func (t *itemTrail) add(p *ItemProvenance) {
 		return
 	}
 	if t.f == nil {
-		if t.f, t.err = os.Create(t.path); t.err != nil {
+		if t.f, t.err = os.OpenFile(t.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); t.err != nil {
 			return
 		}
 		t.w = bufio.NewWriterSize(t.f, 64<<10)
@@ -88,9 +88,10 @@ func appendItemJSON(b []byte, p *ItemProvenance) []byte {
 		b = append(b, v...)
 		b = append(b, '"')
 	}
+	start := len(b)
 	b = append(b, '{')
 	str("id", p.ID, false)
-	b = append(b[:1], b[2:]...) // the first field has no comma
+	b = append(b[:start+1], b[start+2:]...) // the first field has no comma
 	str("source", p.Source, true)
 	str("input_sha256", p.InputSHA256, false)
 	str("source_format", p.SourceFormat, false)
@@ -123,11 +124,12 @@ func appendItemJSON(b []byte, p *ItemProvenance) []byte {
 	b = strconv.AppendInt(b, int64(p.Attempts), 10)
 	b = append(b, `,"duration_ns":`...)
 	b = strconv.AppendInt(b, p.DurationNS, 10)
-	// MarshalJSON refuses a year past 9999 and an offset with seconds.
+	// MarshalJSON refuses a year past 9999 and a zone 24 hours or more
+	// away; an offset with seconds is left to it too.
 	if y := p.Time.Year(); y < 0 || y > 9999 {
 		return nil
 	}
-	if _, off := p.Time.Zone(); off%60 != 0 {
+	if _, off := p.Time.Zone(); off%60 != 0 || off >= 24*3600 || off <= -24*3600 {
 		return nil
 	}
 	b = append(b, `,"time":"`...)
@@ -143,19 +145,34 @@ func appendItemJSON(b []byte, p *ItemProvenance) []byte {
 	return append(b, '}')
 }
 
+// done writes out what add holds and closes the file, until the next
+// add: a run of many stages holds no file and buffer for each.
+func (t *itemTrail) done() {
+	if t == nil || t.f == nil {
+		return
+	}
+	if err := t.w.Flush(); err != nil && t.err == nil {
+		t.err = err
+	}
+	if err := t.f.Close(); err != nil && t.err == nil {
+		t.err = err
+	}
+	t.f, t.w = nil, nil
+}
+
 // each gives the items added, without their newlines.
 func (t *itemTrail) each(yield func([]byte) bool) error {
-	if t.err != nil || t.f == nil {
+	t.done()
+	if t.err != nil || t.n == 0 {
 		return t.err
 	}
-	if err := t.w.Flush(); err != nil {
+	f, err := os.Open(t.path)
+	if err != nil {
 		return err
 	}
-	if _, err := t.f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
+	defer f.Close()
 	// Encoded JSON escapes a newline in a string, so each line is an item.
-	r := bufio.NewReaderSize(t.f, 64<<10)
+	r := bufio.NewReaderSize(f, 64<<10)
 	var long []byte
 	for {
 		line, err := r.ReadSlice('\n')
@@ -178,15 +195,7 @@ func (t *itemTrail) each(yield func([]byte) bool) error {
 	}
 }
 
-func (t *itemTrail) close() {
-	if t != nil && t.f != nil {
-		t.f.Close()
-		t.f = nil
-		if t.err == nil {
-			t.err = errors.New("the run record's items were closed")
-		}
-	}
-}
+func (t *itemTrail) close() { t.done() }
 
 // writeRecord writes a run record as json.Encoder with SetIndent("",
 // indent) writes head with items as its Items: items gives each item's
@@ -299,6 +308,9 @@ func recordItems(path string) func(yield func([]byte) bool) error {
 // of a million files has a million.
 func (s *Summary) ProvenanceItems() iter.Seq2[ItemProvenance, error] {
 	return func(yield func(ItemProvenance, error) bool) {
+		if s.Provenance == nil {
+			return // nothing ran
+		}
 		if s.RunRecord == "" {
 			yield(ItemProvenance{}, errors.New("the run record was not saved"))
 			return
