@@ -66,9 +66,13 @@ stages:
 			os.WriteFile(filepath.Join(dir, "data", fmt.Sprintf("u%05d.json", i)), []byte(fmt.Sprintf(`{"id": %d, "name": "user %d"}`, id, i)), 0o644)
 		}
 	}
+	// What a killed zpipe cannot remove (an embedded NATS server's
+	// folder) is left in a temp folder of the test's, not the system's.
+	tmp := t.TempDir()
 	zpipe := func(dir string, args ...string) *exec.Cmd {
 		c := exec.Command(bin, append(append([]string{"run", "--progress=none", "--log-level=error"}, extra...), args...)...)
 		c.Dir = dir
+		c.Env = append(os.Environ(), "TMPDIR="+tmp)
 		return c
 	}
 
