@@ -68,10 +68,16 @@ type fastAnalyser struct {
 	expanded map[expandKey]*fastNode
 	// siteBound counts the nodes built from the use site's evaluated
 	// value (CUE's checks of one value): an expansion that built one is
-	// not shared, since another site's value may differ.
-	siteBound int
-	depth     int
-	nodes     int
+	// not shared, since another site's value may differ, except between
+	// bare sites, whose value is the reference's own (bareExpanded).
+	siteBound    int
+	bareExpanded map[ast.Expr]bareExpansion
+	// beside counts the unifications being compiled whose parts share
+	// one evaluated value, and the fields a pattern constraint applies
+	// to: under one, a reference's value may hold more than its own.
+	beside int
+	depth  int
+	nodes  int
 	// path is where in the record the analysis is, for fallbacks.
 	path      []string
 	fallbacks []Fallback
@@ -582,7 +588,9 @@ func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (n *fastN
 		}
 		was := a.unclosed
 		a.unclosed = a.unclosed || def != inDef
+		a.beside++
 		m, err := a.expr(x, ev, def)
+		a.beside--
 		a.unclosed = was
 		if err != nil {
 			return nil, err
@@ -1388,7 +1396,9 @@ func (a *fastAnalyser) pattern(d *ast.Field, l *ast.ListLit, inDef bool) (fastPa
 		return p, unsupportedAt(d, "pattern constraint whose value CUE cannot evaluate alone")
 	}
 	a.path = append(a.path, "["+constructLabel(l.Elts[0])+"]")
-	defer func() { a.path = a.path[:len(a.path)-1] }()
+	beside := a.beside
+	a.beside = 0 // ev is the value's own
+	defer func() { a.path, a.beside = a.path[:len(a.path)-1], beside }()
 	if partial {
 		// Without its validators, the value may differ in closedness
 		// too: nothing in it is CUE's to check with it.
@@ -1765,6 +1775,13 @@ type expandKey struct {
 	inMatch bool
 }
 
+// bareExpansion is a site-bound expansion built at a bare site, with the
+// fallbacks it added, their paths relative to the site's.
+type bareExpansion struct {
+	n         *fastNode
+	fallbacks []Fallback
+}
+
 // expansion is a definition being expanded.
 type expansion struct {
 	decl ast.Expr
@@ -1815,14 +1832,26 @@ func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastN
 		}
 	}
 	key := expandKey{vals[0], a.inMatch > 0}
-	if n, ok := a.expanded[key]; ok {
+	// At a bare site the value is the reference's own, and CUE may be
+	// left values: every such site builds the same node.
+	bare := a.beside == 0 && a.noAlone == 0 && a.inMatch == 0 && !a.unclosed && len(a.path) > 0
+	n, ok := a.expanded[key]
+	if b, isBare := a.bareExpanded[vals[0]]; !ok && bare && isBare {
+		n, ok = b.n, true
+		a.siteBound++ // what holds it is bound to its site too
+		path := a.pathString()
+		for _, f := range b.fallbacks {
+			a.fallbacks = append(a.fallbacks, Fallback{Path: path + f.Path, Why: f.Why})
+		}
+	}
+	if ok {
 		if a.mergingDefs[n] {
 			a.defMerges++
 		}
 		return n, nil
 	}
 	merges := a.defMerges
-	n := &fastNode{}
+	n = &fastNode{}
 	if a.pending == nil {
 		a.pending = map[*fastNode]bool{}
 	}
@@ -1838,6 +1867,10 @@ func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastN
 		delete(a.pending, n)
 	}()
 	bound := a.siteBound
+	var before []Fallback
+	if bare {
+		before = a.fallbacksUnder(a.pathString())
+	}
 	m, err := a.conj(vals, ev, def)
 	if err != nil {
 		return nil, err
@@ -1856,6 +1889,18 @@ func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastN
 		a.mergingDefs[n] = true
 	}
 	if a.siteBound != bound {
+		if bare {
+			b := bareExpansion{n: n}
+			for _, f := range a.fallbacksUnder(a.pathString()) {
+				if !slices.Contains(before, f) {
+					b.fallbacks = append(b.fallbacks, f)
+				}
+			}
+			if a.bareExpanded == nil {
+				a.bareExpanded = map[ast.Expr]bareExpansion{}
+			}
+			a.bareExpanded[vals[0]] = b
+		}
 		return n, nil
 	}
 	if a.expanded == nil {
@@ -1995,7 +2040,15 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 			return nil, unsupportedAt(vals[fd.name][0], "field %s that CUE does not show", fd.name)
 		}
 		a.path = append(a.path, pathLabel(fd.name))
+		// A pattern's value is unified with the field's in fev.
+		patterned := slices.ContainsFunc(o.patterns, func(p fastPattern) bool { return p.matches(fd.name) })
+		if patterned {
+			a.beside++
+		}
 		n, err := a.conj(vals[fd.name], fev, inDef)
+		if patterned {
+			a.beside--
+		}
 		if err != nil {
 			n, err = a.orCUE(vals[fd.name], fev, err)
 		}

@@ -194,13 +194,32 @@ func (a *fastAnalyser) orCUE(exprs []ast.Expr, ev cue.Value, cause error) (*fast
 	path := a.pathString()
 	kept := a.fallbacks[:0]
 	for _, f := range a.fallbacks {
-		if rest, inside := strings.CutPrefix(f.Path, path); !inside || rest != "" && rest[0] != '.' && rest[0] != '[' {
+		if _, inside := pathUnder(f.Path, path); !inside {
 			kept = append(kept, f)
 		}
 	}
 	a.fallbacks = append(kept, Fallback{Path: path, Why: a.why(u)})
 	a.siteBound++
 	return &fastNode{kinds: kAll, cue: &cueNode{ctx: a.ctx, v: ev, sh: a.v.shapeOf(ev), alts: alternatives(ev)}}, nil
+}
+
+// pathUnder returns the rest of p after prefix, when p is prefix or a
+// path inside it.
+func pathUnder(p, prefix string) (string, bool) {
+	rest, inside := strings.CutPrefix(p, prefix)
+	return rest, inside && (rest == "" || rest[0] == '.' || rest[0] == '[')
+}
+
+// fallbacksUnder lists the fallbacks at path or inside it, their paths
+// relative to it.
+func (a *fastAnalyser) fallbacksUnder(path string) []Fallback {
+	var out []Fallback
+	for _, f := range a.fallbacks {
+		if rest, inside := pathUnder(f.Path, path); inside {
+			out = append(out, Fallback{Path: rest, Why: f.Why})
+		}
+	}
+	return out
 }
 
 // why is an unsupported construct with its position, file:line:col: what.

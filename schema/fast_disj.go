@@ -141,7 +141,10 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 		if partial {
 			a.noAlone++ // as in pattern: nothing in it is CUE's to check
 		}
+		beside := a.beside
+		a.beside = 0 // aev is the alternative's own value
 		n, err := a.expr(e, aev, inDef)
+		a.beside = beside
 		if partial {
 			a.noAlone--
 		}

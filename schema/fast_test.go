@@ -2,6 +2,7 @@ package schema
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"regexp"
@@ -155,6 +156,53 @@ func TestFastPathReasons(t *testing.T) {
 	}
 	if ok, why := s.FastPath(); ok || !strings.Contains(why, "transform") {
 		t.Errorf("with a transform: FastPath() = %v, %q", ok, why)
+	}
+}
+
+// A definition whose values CUE checks (a disjunction's fallback, a value
+// left to CUE), used at many sites, is built once for all the bare ones:
+// built at each, it would pass fastMaxNodes, as renovate's schemas did.
+func TestFastPathSharesBareSiteExpansions(t *testing.T) {
+	var body, def, sites strings.Builder
+	for i := range 10 {
+		fmt.Fprintf(&body, "\ta%d?: null | [...string]\n", i)
+	}
+	for i := range 500 {
+		fmt.Fprintf(&def, "\tf%d?: #D\n", i)
+		fmt.Fprintf(&sites, "\tf%d?: _schema\n", i)
+	}
+	for _, tc := range []struct {
+		name, src, def string
+		fallbacks      int
+	}{
+		{"definition", "#D: {\n" + body.String() + "\tn?: int64\n}\n#T: {\n" + def.String() + "}\n", "T", 500},
+		// As CUE's translation of a JSON Schema whose $ref "#" points
+		// back at its root.
+		{"hidden root", "_schema\n_schema: {\n" + body.String() + sites.String() + "}\n", "", 0},
+	} {
+		sch, err := Compile("t.cue", []byte(tc.src), tc.def)
+		if err != nil {
+			t.Fatal(tc.name, err)
+		}
+		if ok, why := sch.FastPath(); !ok || len(sch.Fallbacks()) != tc.fallbacks {
+			t.Errorf("%s: FastPath() = %v, %q; %d values left to CUE, want %d", tc.name, ok, why, len(sch.Fallbacks()), tc.fallbacks)
+			continue
+		}
+		if fb := sch.Fallbacks(); tc.fallbacks > 0 && fb[len(fb)-1].Path != "f499.n" {
+			t.Errorf("%s: the last value left to CUE is %s, want f499.n", tc.name, fb[len(fb)-1].Path)
+		}
+		d := diffSchema{name: tc.name, want: "fast", sch: sch}
+		v := sch.Validator()
+		for _, in := range []string{
+			`{"f0":{"a0":null},"f7":{"a1":["x"],"n":1},"f499":{"a9":null}}`,
+			`{"f3":{"a0":[1]}}`, `{"f5":{"a2":{}}}`, `{"f499":{"n":"x"}}`, `{"f2":{"a3":null,"z":1}}`,
+			`{"f1":{"f2":{"f3":{"a4":["y"]}}}}`, `{"f1":{"f2":{"a4":[null]}}}`,
+		} {
+			for _, rec := range decodeAll([]byte(in)) {
+				agree(t, d, v, rec, false)
+			}
+		}
+		sch.Put(v)
 	}
 }
 
