@@ -28,6 +28,9 @@ func (sr *stageRun) itemProvenance(i int, schema *SchemaProvenance) ItemProvenan
 	switch {
 	case res.itemOut != nil && res.entry != nil: // its commit failed
 		e := res.entry
+		if p.InputSHA256 == "" && e.FP != nil {
+			p.InputSHA256 = e.FP.Input
+		}
 		p.Time = e.Time
 		for _, pr := range e.Parts {
 			part(pr.Output, pr.SHA256)

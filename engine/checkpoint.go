@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -420,7 +421,12 @@ type commitResult struct {
 // it. The item's result is updated by applyCommits, after the committer's
 // flush.
 func (sr *stageRun) record(i int, it *item, res *itemResult) {
-	res.ran() // an executor may end an item it never reported
+	if res.itemOut == nil && res.attempts == 0 && res.err == nil {
+		// An executor ended it without running it: saved as done, it
+		// would be up to date next time, its records never written.
+		res.err = errors.New("the executor ended the item without running it")
+	}
+	res.ran()
 	e := &entry{Type: "item", Stage: sr.id(), Key: it.Key, FP: it.fp, Stat: it.stat,
 		Records: res.records, OK: res.ok, Failed: res.failed, Attempts: res.attempts, Duration: int64(res.duration)}
 	cr := &commitResult{set: true, entry: e}
@@ -431,7 +437,7 @@ func (sr *stageRun) record(i int, it *item, res *itemResult) {
 		}
 		sr.mu.Lock()
 		sr.commits[i] = cr
-		if cr.done {
+		if cr.done && err == nil {
 			// The journal has them now. Kept to the stage's end,
 			// they were 220 bytes an item of a first run of a
 			// million. No worker looks at the item again.

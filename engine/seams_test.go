@@ -390,3 +390,64 @@ func TestSeamsAnExecutorThatLosesItems(t *testing.T) {
 		t.Errorf("%d records written, want 3", got)
 	}
 }
+
+// An item whose commit fails keeps its input's sum in the run record: its
+// entry, not journaled, still has it.
+func TestFailedCommitKeepsTheInputSum(t *testing.T) {
+	dir, plan := seamProject(t, "")
+	src := memItems(t.TempDir(), 3)
+	parts := filepath.Join(dir, ".zpipe", "parts")
+	ex := &countingExecutor{before: func(i, n int) { // the committer's pack cannot be made
+		if fi, err := os.Stat(parts); err == nil && fi.IsDir() {
+			os.RemoveAll(parts)
+			os.WriteFile(parts, []byte("not a folder"), 0o644)
+		}
+	}}
+	sum, err := Run(context.Background(), plan, Options{Executor: ex, Source: func(*pipeline.Manifest, *pipeline.Stage) Source { return src }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for p, err := range sum.ProvenanceItems() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if p.InputSHA256 == "" {
+			t.Errorf("%s: no input_sha256 in the run record (error %q)", p.ID, p.Error)
+		}
+	}
+	if n != 3 {
+		t.Errorf("%d items in the run record", n)
+	}
+}
+
+// doneOnly ends every item without running it.
+type doneOnly struct{}
+
+func (doneOnly) Execute(ctx context.Context, w *Work) error {
+	for _, i := range w.Items {
+		w.Done(i)
+	}
+	return nil
+}
+
+// An item an executor ends without running it fails, and runs next time:
+// saved as done, it would be up to date with none of its records written.
+func TestAnItemEndedWithoutRunningFails(t *testing.T) {
+	_, plan := seamProject(t, "")
+	src := memItems(t.TempDir(), 2)
+	opts := Options{Executor: doneOnly{}, Source: func(*pipeline.Manifest, *pipeline.Stage) Source { return src }}
+	sum, err := Run(context.Background(), plan, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := sum.Stages[0]; st.FailedItems != 2 || sum.ExitCode() != 1 {
+		t.Errorf("first run: %+v, exit %d", st, sum.ExitCode())
+	}
+	opts.Executor = nil
+	sum, _ = Run(context.Background(), plan, opts)
+	if st := sum.Stages[0]; st.UpToDate != 0 || st.OK != 2 {
+		t.Errorf("second run: up to date %d, ok %d; the items never ran", st.UpToDate, st.OK)
+	}
+}
