@@ -165,9 +165,12 @@ func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
 	if progErr != nil {
 		a.log.Error("writing the progress events: " + progErr.Error())
 	}
+	// A run record that cannot be written is said after the summary,
+	// as a progress stream that cannot be: the run's work is saved.
+	var provErr error
 	if f.provenance != "" {
-		if err := a.writeProvenance(f.provenance, sum); err != nil {
-			return err
+		if provErr = a.writeProvenance(f.provenance, sum); provErr != nil {
+			a.log.Error("writing the provenance: " + provErr.Error())
 		}
 	}
 	switch {
@@ -188,7 +191,7 @@ func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
 		printSummary(a.stdout, sum)
 	}
 	code := sum.ExitCode()
-	if code == 0 && progErr != nil {
+	if code == 0 && (progErr != nil || provErr != nil) {
 		code = 1
 	}
 	if code != 0 {
