@@ -114,3 +114,63 @@ func BenchmarkOpenState(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*items), "ns/item")
 }
+
+// BenchmarkUpToDate measures telling an unchanged item up to date, per
+// item: reading its record in place (quick) against building its entry
+// and asking reason (slow), as decide did before.
+func BenchmarkUpToDate(b *testing.B) {
+	dir := b.TempDir()
+	st, err := openState(dir, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.close("finished")
+	const items = 20000
+	const stage = "/p/pipeline.yaml#users"
+	pack := "0123456789abcdef0123456789abcdef" + packSuffix
+	if err := os.WriteFile(filepath.Join(st.parts, pack), make([]byte, items*95), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	now := fingerprint{Schema: hashString("s"), Settings: hashString("x"), Version: "v0"}
+	recorded := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	stats := make([]fileStat, items)
+	keys := make([]string, items)
+	var es []*entry
+	for i := range items {
+		fp := now
+		fp.Input = hashString(strconv.Itoa(i))
+		stats[i] = fileStat{Size: 312, Mtime: recorded.Add(-time.Hour).UnixNano() + int64(i), Ctime: 1, Ino: 1234567 + uint64(i), Dev: 65024}
+		keys[i] = "data/u" + strconv.Itoa(i) + ".json"
+		s := stats[i]
+		es = append(es, &entry{Type: "item", Stage: stage, Key: keys[i], Status: "done", FP: &fp, Stat: &s, Time: recorded,
+			Parts: []partRef{{File: pack, Offset: int64(i) * 95, SHA256: hashString("p" + strconv.Itoa(i)), Size: 95, Records: 1}}, Records: 1, OK: 1, Attempts: 1})
+	}
+	if err := st.appendAll(es...); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("quick", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			for i := range items {
+				if _, ok := st.quickUpToDate(stage, keys[i], &stats[i], &now); !ok {
+					b.Fatal("not up to date")
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*items), "ns/item")
+	})
+	b.Run("slow", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			for i := range items {
+				prev := st.item(stage, keys[i])
+				fp := now
+				fp.Input = prev.FP.Input
+				if *prev.Stat != stats[i] || st.reason(prev, &fp) != "" {
+					b.Fatal("not up to date")
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*items), "ns/item")
+	})
+}
