@@ -41,7 +41,7 @@ func TestProvenanceIsWrittenAsJSONEncoderWould(t *testing.T) {
 				trail.add(&items[i])
 			}
 			err := writeRecord(&got, p, indent, trail.each)
-			trail.close()
+			trail.done()
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}

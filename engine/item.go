@@ -29,16 +29,16 @@ type itemResult struct {
 	// end: it ran out of time or memory.
 	cutOff bool
 	// saving is set when the item's work could not be written: its parts,
-	// their pack, or its rejects; out.saveErr says why when err does not.
+	// their pack, or its rejects; saveErr says why when err does not.
 	saving bool
 	// upToDate items were not run: the journal has their parts. committed
 	// items have moved their parts into the state folder.
 	upToDate, committed bool
-	// journaled is set when the state holds the item's entry; out.entry
-	// is the entry when it does not (its commit failed).
+	// journaled is set when the state holds the item's entry; entry is
+	// the entry when it does not (its commit failed).
 	journaled bool
-	// out is set once the item runs: a million up-to-date items held
-	// its fields empty, 110 MB.
+	// itemOut is set once the item runs: a million up-to-date items
+	// held its fields empty, 110 MB. Read its fields only when it is.
 	*itemOut
 }
 

@@ -414,13 +414,7 @@ func (s *itemStore) entryAt(pos uint64) *entry {
 	}
 	e.Records, e.OK, e.Failed, e.Attempts = int(r.varint()), int(r.varint()), int(r.varint()), int(r.varint())
 	e.Duration = r.varint()
-	if r.uvarint() == 1 {
-		sec, nsec, off := r.varint(), r.uvarint(), r.varint()
-		e.Time = time.Unix(sec, int64(nsec)).UTC()
-		if off != 0 {
-			e.Time = e.Time.In(time.FixedZone("", int(off)))
-		}
-	}
+	e.Time = r.time()
 	return e
 }
 
@@ -523,6 +517,19 @@ func (r *recordReader) str() string {
 }
 
 func (r *recordReader) skip() { r.i += int(r.uvarint()) }
+
+// time reads a time as pack writes it: the zero time when it has none.
+func (r *recordReader) time() time.Time {
+	if r.uvarint() != 1 {
+		return time.Time{}
+	}
+	sec, nsec, off := r.varint(), r.uvarint(), r.varint()
+	t := time.Unix(sec, int64(nsec)).UTC()
+	if off != 0 {
+		t = t.In(time.FixedZone("", int(off)))
+	}
+	return t
+}
 
 // skipToParts moves past what pack writes between an entry's status and
 // its parts: its run, error, fingerprint and stat.

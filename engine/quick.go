@@ -1,7 +1,5 @@
 package engine
 
-import "time"
-
 // quickRecord is what decide needs of an item's latest journal record to
 // find it up to date, read in place: building a million entries only to
 // throw them away was a fifth of a no-op rerun.
@@ -46,9 +44,9 @@ func (s *itemStore) quick(pos uint64, q *quickRecord) bool {
 	q.nparts = n
 	q.records, q.ok, q.failed, q.attempts = int(r.varint()), int(r.varint()), int(r.varint()), int(r.varint())
 	r.varint() // duration
-	if q.timed = r.uvarint() == 1; q.timed {
-		sec, nsec := r.varint(), r.uvarint()
-		q.timeNS = time.Unix(sec, int64(nsec)).UnixNano()
+	// The zero time, written or not, is no time: the slow way decides.
+	if t := r.time(); !t.IsZero() {
+		q.timed, q.timeNS = true, t.UnixNano()
 	}
 	return true
 }
@@ -132,13 +130,6 @@ func (st *state) quickProvenance(stage, key string, input bool, p *ItemProvenanc
 	for range 5 { // records, ok, failed, attempts, duration
 		r.uvarint()
 	}
-	p.Time = time.Time{}
-	if r.uvarint() == 1 {
-		sec, nsec, off := r.varint(), r.uvarint(), r.varint()
-		p.Time = time.Unix(sec, int64(nsec)).UTC()
-		if off != 0 {
-			p.Time = p.Time.In(time.FixedZone("", int(off)))
-		}
-	}
+	p.Time = r.time()
 	return true
 }

@@ -323,7 +323,7 @@ func summarize(nodes []*node, runID string, start time.Time) *Summary {
 
 func closeTrails(nodes []*node) {
 	for _, n := range nodes {
-		n.trail.close()
+		n.trail.done()
 	}
 }
 

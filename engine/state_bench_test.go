@@ -69,7 +69,7 @@ func BenchmarkProvenance(b *testing.B) {
 		}
 		p := r.provenance([]*node{n}, time.Now(), sum)
 		_, err := r.writeProvenance(p, []*node{n})
-		n.trail.close()
+		n.trail.done()
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -195,8 +195,6 @@ func (t *itemTrail) each(yield func([]byte) bool) error {
 	}
 }
 
-func (t *itemTrail) close() { t.done() }
-
 // writeRecord writes a run record as json.Encoder with SetIndent("",
 // indent) writes head with items as its Items: items gives each item's
 // compact JSON.
