@@ -148,11 +148,14 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	}
 	r := &runner{opts: opts, guard: newGuard(plans, opts.StateDir), stop: make(chan struct{}),
 		stdin: &spool{r: opts.Stdin}, manifests: len(plans)}
+	early := readStateEarly(opts.StateDir, opts.Force)
 	if err := r.guard.Check(); err != nil {
+		early.discard()
 		return nil, &SetupError{err}
 	}
 	nodes, err := r.schedule(plans)
 	if err != nil {
+		early.discard()
 		return nil, err
 	}
 	defer closeSchemas(nodes)
@@ -162,7 +165,7 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		old := debug.SetMemoryLimit(r.budget)
 		defer debug.SetMemoryLimit(old)
 	}
-	if err := r.open(plans); err != nil {
+	if err := r.open(plans, early); err != nil {
 		return nil, &SetupError{err}
 	}
 	defer os.RemoveAll(r.tmp)
@@ -239,10 +242,13 @@ func (r *runner) limits(plans []*pipeline.Plan) (slots int) {
 // open takes the state folder: it locks it, completes what a killed run
 // left half done, clears that run's working files, and records the start
 // of this run.
-func (r *runner) open(plans []*pipeline.Plan) error {
+func (r *runner) open(plans []*pipeline.Plan, early *earlyState) error {
 	dir := r.opts.StateDir
 	var err error
-	if r.state, err = openState(dir, r.opts.Force); err != nil {
+	if r.state, err = early.wait(); early == nil {
+		r.state, err = openState(dir, r.opts.Force)
+	}
+	if err != nil {
 		return err
 	}
 	r.rollForward(plans)

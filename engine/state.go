@@ -1054,3 +1054,45 @@ func shortList(names []string) string {
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(names[:3], ", "), len(names)-3)
 }
+
+// earlyState is a journal being read while the run checks its manifests:
+// on a rerun of many files, reading the journal and walking the sources
+// each take a sixth of the run, and neither needs the other.
+type earlyState struct {
+	done chan struct{}
+	st   *state
+	err  error
+}
+
+// readStateEarly starts reading the journal of dir, when it has one. A
+// first run has nothing to read, and its state folder is made only once
+// the manifests are found safe to run.
+func readStateEarly(dir string, force bool) *earlyState {
+	if _, err := os.Stat(filepath.Join(dir, journalName)); err != nil {
+		return nil
+	}
+	e := &earlyState{done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		e.st, e.err = openState(dir, force)
+	}()
+	return e
+}
+
+// wait returns the state once read.
+func (e *earlyState) wait() (*state, error) {
+	if e == nil {
+		return nil, nil
+	}
+	<-e.done
+	return e.st, e.err
+}
+
+// discard lets the state go unused, as if never opened: the run stopped
+// before it began, and its journal says nothing of it.
+func (e *earlyState) discard() {
+	if st, err := e.wait(); err == nil && st != nil {
+		st.j.Close()
+		st.lock.Release()
+	}
+}
