@@ -10,10 +10,12 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/zpipe/zpipe/pipeline"
 )
@@ -81,12 +83,29 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 	force := sr.r.opts.Force
 	now := fingerprint{Schema: sr.schema.SchemaSum(), Transform: sr.schema.TransformSum(), Settings: settings, Version: Version()}
 	why := map[string][]string{}
+	// Whether the outputs still hold what the journal says reads the
+	// journal and the outputs, not the items' verdicts: it is found
+	// beside them.
+	var outputsIntact bool
+	var gone []string
+	var side sync.WaitGroup
+	side.Go(func() {
+		outputsIntact = sr.outputsIntact()
+		gone = sr.removedItems()
+	})
+	defer side.Wait()
+	if !force {
+		sr.quickPass(&now)
+	}
 	for i := range sr.items {
 		if sr.ctx.Err() != nil {
 			return toRun, false
 		}
 		it := &sr.items[i]
 		res := &sr.results[i]
+		if sr.finished[i] {
+			continue // up to date, as quickPass found
+		}
 		if it.runs != "" {
 			it.reason = it.runs
 			why[it.reason] = append(why[it.reason], it.Name)
@@ -98,12 +117,6 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 			why["unreadable"] = append(why["unreadable"], it.Name)
 			toRun++
 			continue
-		}
-		if !force && it.Fingerprint == "" && it.Open == nil && it.listed != nil {
-			if r, ok := sr.r.state.quickUpToDate(sr.id(), it.Key, it.listed, &now); ok {
-				*res, sr.finished[i], it.listed = r, true, nil
-				continue
-			}
 		}
 		prev := sr.r.state.item(sr.id(), it.Key)
 		fp, stat, err := sr.fingerprintOf(it, prev, settings)
@@ -131,8 +144,9 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 		// holding them too cost 200 MB.
 		it.fp, it.stat = nil, nil
 	}
-	intact = sr.outputsIntact()
-	if gone := sr.removedItems(); len(gone) > 0 {
+	side.Wait()
+	intact = outputsIntact
+	if len(gone) > 0 {
 		// Outputs made from a source that is gone must go too.
 		sr.removed = gone
 		intact = false
@@ -153,6 +167,30 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 	sr.r.emit(Event{Kind: StagePlanned, Stage: sr.s.Name, Msg: planLine(sr.s.Name, len(sr.items)-toRun, toRun, why, outputs),
 		UpToDate: len(sr.items) - toRun, ToRun: toRun, Rebuild: !intact})
 	return toRun, intact
+}
+
+// quickPass finds the items whose file is as the journal last saw it,
+// each core a run of them: on a rerun of many files, that is all of them.
+func (sr *stageRun) quickPass(now *fingerprint) {
+	workers := min(runtime.GOMAXPROCS(0), 1+len(sr.items)/1000)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w * len(sr.items) / workers; i < (w+1)*len(sr.items)/workers; i++ {
+				if sr.ctx.Err() != nil {
+					return
+				}
+				it := &sr.items[i]
+				if it.runs != "" || it.Err != nil || it.Fingerprint != "" || it.Open != nil || it.listed == nil {
+					continue
+				}
+				if r, ok := sr.r.state.quickUpToDate(sr.id(), it.Key, it.listed, now); ok {
+					sr.results[i], sr.finished[i], it.listed = r, true, nil
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func planLine(stage string, upToDate, toRun int, why map[string][]string, outputs string) string {
@@ -256,8 +294,8 @@ func (sr *stageRun) removedItems() []string {
 	// items (whose keys, which key the journal, are unique), no set of a
 	// million keys needs building.
 	st := sr.r.state
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.mu.RLock()
+	defer st.mu.RUnlock()
 	items := st.items[sr.id()]
 	if items == nil {
 		return nil
@@ -513,8 +551,8 @@ func (sr *stageRun) applyCommits() {
 func (sr *stageRun) inputsDigest() string {
 	h := newStringHash()
 	st := sr.r.state
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.mu.RLock()
+	defer st.mu.RUnlock()
 	items := st.items[sr.id()]
 	for i := range sr.items {
 		if items == nil {

@@ -834,3 +834,63 @@ func TestRunRecordTrailsAreNotHeldOpen(t *testing.T) {
 		t.Errorf("the run record has %d items, want %d", n, stages)
 	}
 }
+
+// A rerun of many files finds each one's verdict on several cores, and
+// whether the outputs are intact beside them: only the files changed run,
+// and the output of a file removed goes.
+func TestARerunOfManyFilesRunsOnlyWhatChanged(t *testing.T) {
+	files := map[string]string{
+		"user.cue": "#User: {id: int, name: string}\n",
+		"pipeline.yaml": `version: 1
+stages:
+  users:
+    source: {paths: ["data/*.json"]}
+    schema: user.cue#User
+    outputs: [{format: ndjson, path: out/all.ndjson}]
+`,
+	}
+	body := func(i int) string { return fmt.Sprintf("{\"id\":%d,\"name\":\"u%d\"}\n", i, i) }
+	for i := range 3000 {
+		files[fmt.Sprintf("data/f%04d.json", i)] = body(i)
+	}
+	dir := project(t, files)
+	run(t, dir, Options{})
+	later := time.Now().Add(time.Hour)
+	for _, i := range []int{10, 2900} {
+		p := filepath.Join(dir, fmt.Sprintf("data/f%04d.json", i))
+		if err := os.WriteFile(p, []byte(body(i+10000)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, later, later); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, "data/f1500.json")); err != nil {
+		t.Fatal(err)
+	}
+	var planned string
+	sum := run(t, dir, Options{OnEvent: func(e Event) {
+		if e.Kind == StagePlanned {
+			planned = e.Msg
+		}
+	}})
+	if want := "stage users: 2997 up to date, 2 to run: input changed (data/f0010.json, data/f2900.json)"; planned != want {
+		t.Errorf("plan = %q\nwant %q", planned, want)
+	}
+	if st := sum.Stages[0]; st.UpToDate != 2997 || st.Items != 2999 {
+		t.Errorf("up to date %d of %d items, want 2997 of 2999", st.UpToDate, st.Items)
+	}
+	want := ""
+	for i := range 3000 {
+		switch i {
+		case 1500:
+		case 10, 2900:
+			want += body(i + 10000)
+		default:
+			want += body(i)
+		}
+	}
+	if got := read(t, dir, "out/all.ndjson"); got != want {
+		t.Error("the output is not the files as they are now")
+	}
+}

@@ -57,15 +57,15 @@ func (s *itemStore) quick(pos uint64, q *quickRecord) bool {
 // is false when it cannot tell so: the caller decides the slow way.
 func (st *state) quickUpToDate(stage, key string, stat *fileStat, now *fingerprint) (res itemResult, ok bool) {
 	var q quickRecord
-	st.mu.Lock()
+	st.mu.RLock()
 	items := st.items[stage]
 	if items == nil {
-		st.mu.Unlock()
+		st.mu.RUnlock()
 		return res, false
 	}
 	pos, found := items.find(key)
 	read := found && items.quick(pos, &q)
-	st.mu.Unlock()
+	st.mu.RUnlock()
 	// As fingerprintOf trusts an unchanged stat, and reason then finds
 	// nothing changed.
 	if !read || !q.done || !q.hasFP || !q.hasStat || !q.timed || q.stat != *stat || stat.Mtime >= q.timeNS-2e9 ||
@@ -92,8 +92,8 @@ func (st *state) quickUpToDate(stage, key string, stat *fileStat, now *fingerpri
 // (when input), its time, and the sum of each part by output (-1 for its
 // rejects), in the entry's order. It reports whether there was a record.
 func (st *state) quickProvenance(stage, key string, input bool, p *ItemProvenance, part func(output int, sum string)) bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.mu.RLock()
+	defer st.mu.RUnlock()
 	items := st.items[stage]
 	if items == nil {
 		return false

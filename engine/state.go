@@ -248,7 +248,9 @@ type state struct {
 	lock  *journal.Lock
 	j     *journal.Journal
 
-	mu sync.Mutex
+	// mu is held to read, and held alone to change, what follows: the
+	// items' verdicts are read on every core.
+	mu sync.RWMutex
 	// items holds the latest entry of each item, by stage.
 	items   map[string]*itemStore
 	stages  map[string]*entry // stage → latest stage entry
@@ -566,8 +568,8 @@ func (st *state) appendAll(es ...*entry) error {
 
 // item returns a copy of the latest entry of an item, or nil.
 func (st *state) item(stage, key string) *entry {
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.mu.RLock()
+	defer st.mu.RUnlock()
 	if items := st.items[stage]; items != nil {
 		return items.get(key)
 	}
@@ -575,8 +577,8 @@ func (st *state) item(stage, key string) *entry {
 }
 
 func (st *state) stage(stage string) *entry {
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	st.mu.RLock()
+	defer st.mu.RUnlock()
 	return st.stages[stage]
 }
 
@@ -1016,9 +1018,9 @@ func (e *entry) partRefs() []*partRef {
 // thousand of them.
 func (st *state) partSize(p partRef) (int64, error) {
 	if p.packed() {
-		st.mu.Lock()
+		st.mu.RLock()
 		n, ok := st.packSizes[p.File]
-		st.mu.Unlock()
+		st.mu.RUnlock()
 		if ok {
 			return n, nil
 		}
