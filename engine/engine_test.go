@@ -850,13 +850,13 @@ stages:
 `,
 	}
 	body := func(i int) string { return fmt.Sprintf("{\"id\":%d,\"name\":\"u%d\"}\n", i, i) }
-	for i := range 3000 {
+	for i := range 5000 {
 		files[fmt.Sprintf("data/f%04d.json", i)] = body(i)
 	}
 	dir := project(t, files)
 	run(t, dir, Options{})
 	later := time.Now().Add(time.Hour)
-	for _, i := range []int{10, 2900} {
+	for _, i := range []int{10, 4900} {
 		p := filepath.Join(dir, fmt.Sprintf("data/f%04d.json", i))
 		if err := os.WriteFile(p, []byte(body(i+10000)), 0o644); err != nil {
 			t.Fatal(err)
@@ -865,7 +865,7 @@ stages:
 			t.Fatal(err)
 		}
 	}
-	if err := os.Remove(filepath.Join(dir, "data/f1500.json")); err != nil {
+	if err := os.Remove(filepath.Join(dir, "data/f2500.json")); err != nil {
 		t.Fatal(err)
 	}
 	var planned string
@@ -874,17 +874,17 @@ stages:
 			planned = e.Msg
 		}
 	}})
-	if want := "stage users: 2997 up to date, 2 to run: input changed (data/f0010.json, data/f2900.json)"; planned != want {
+	if want := "stage users: 4997 up to date, 2 to run: input changed (data/f0010.json, data/f4900.json)"; planned != want {
 		t.Errorf("plan = %q\nwant %q", planned, want)
 	}
-	if st := sum.Stages[0]; st.UpToDate != 2997 || st.Items != 2999 {
-		t.Errorf("up to date %d of %d items, want 2997 of 2999", st.UpToDate, st.Items)
+	if st := sum.Stages[0]; st.UpToDate != 4997 || st.Items != 4999 {
+		t.Errorf("up to date %d of %d items, want 4997 of 4999", st.UpToDate, st.Items)
 	}
 	want := ""
-	for i := range 3000 {
+	for i := range 5000 {
 		switch i {
-		case 1500:
-		case 10, 2900:
+		case 2500:
+		case 10, 4900:
 			want += body(i + 10000)
 		default:
 			want += body(i)
@@ -892,5 +892,23 @@ stages:
 	}
 	if got := read(t, dir, "out/all.ndjson"); got != want {
 		t.Error("the output is not the files as they are now")
+	}
+	// The run record has every item, in order, each told as it went.
+	n := 0
+	for p, err := range sum.ProvenanceItems() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := n
+		if n >= 2500 {
+			i++
+		}
+		if want := fmt.Sprintf("users:data/f%04d.json", i); p.ID != want || p.UpToDate != (i != 10 && i != 4900) || len(p.Outputs) != 1 {
+			t.Fatalf("item %d of the run record = %+v, want %s", n, p, want)
+		}
+		n++
+	}
+	if n != 4999 {
+		t.Errorf("the run record has %d items, want 4999", n)
 	}
 }

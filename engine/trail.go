@@ -26,22 +26,27 @@ type itemTrail struct {
 	path string
 	f    *os.File
 	w    *bufio.Writer
-	buf  bytes.Buffer
-	enc  *json.Encoder
 	line []byte
 	n    int
 	err  error
 }
 
-func newItemTrail(path string) *itemTrail {
-	t := &itemTrail{path: path}
-	t.enc = json.NewEncoder(&t.buf)
-	return t
-}
+func newItemTrail(path string) *itemTrail { return &itemTrail{path: path} }
 
 // add appends p; the first error is kept and ends the trail.
 func (t *itemTrail) add(p *ItemProvenance) {
-	if t.err != nil {
+	var err error
+	t.line, err = appendItemLine(t.line[:0], p)
+	t.write(t.line, 1, err)
+}
+
+// write appends n items' lines, as appendItemLine encodes them; err is
+// what stopped their encoding, if anything did.
+func (t *itemTrail) write(lines []byte, n int, err error) {
+	if t.err != nil || n == 0 {
+		return
+	}
+	if t.err = err; err != nil {
 		return
 	}
 	if t.f == nil {
@@ -50,20 +55,22 @@ func (t *itemTrail) add(p *ItemProvenance) {
 		}
 		t.w = bufio.NewWriterSize(t.f, 64<<10)
 	}
-	t.line = appendItemJSON(t.line[:0], p)
-	if t.line == nil {
-		// What the quick form does not write exactly as encoding/json
-		// does, encoding/json writes.
-		t.buf.Reset()
-		if t.err = t.enc.Encode(p); t.err != nil {
-			return
-		}
-		t.line = append(t.line[:0], t.buf.Bytes()...)
-	} else {
-		t.line = append(t.line, '\n')
+	_, t.err = t.w.Write(lines)
+	t.n += n
+}
+
+// appendItemLine appends p and a newline, as a json.Encoder writes it.
+func appendItemLine(b []byte, p *ItemProvenance) ([]byte, error) {
+	if line := appendItemJSON(b, p); line != nil {
+		return append(line, '\n'), nil
 	}
-	_, t.err = t.w.Write(t.line)
-	t.n++
+	// What the quick form does not write exactly as encoding/json does,
+	// encoding/json writes.
+	j, err := json.Marshal(p)
+	if err != nil {
+		return b, err
+	}
+	return append(append(b, j...), '\n'), nil
 }
 
 // appendItemJSON appends p as json.Marshal writes it, or returns nil
