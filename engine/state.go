@@ -692,8 +692,9 @@ func (st *state) close(status string) error {
 	}
 	if status == "finished" {
 		repacked := false
+		var live map[string]bool
 		if err == nil {
-			repacked, err = st.repack()
+			live, repacked, err = st.repack()
 		}
 		if err == nil && repacked && repackHook != nil {
 			err = repackHook()
@@ -705,7 +706,10 @@ func (st *state) close(status string) error {
 		// Entries moved to new packs are not on disk until the journal
 		// is rewritten: until then the old packs must stay.
 		if err == nil || !repacked {
-			st.collect()
+			if repacked {
+				live = nil // the entries name the new packs
+			}
+			st.collect(live)
 		}
 	}
 	if rerr := st.lock.Release(); err == nil {
@@ -774,10 +778,10 @@ func (st *state) compact(force bool) error {
 
 // collect removes parts that no latest entry refers to: those of inputs
 // that changed or went away, and packs none of whose parts is used.
-func (st *state) collect() {
-	live := map[string]bool{}
-	for p := range st.savedParts() {
-		live[p.File] = true
+// live, when set, is the files the entries name, as repack found them.
+func (st *state) collect(live map[string]bool) {
+	if live == nil {
+		live = st.partFiles()
 	}
 	names, _ := os.ReadDir(st.parts)
 	for _, n := range names {
@@ -785,6 +789,15 @@ func (st *state) collect() {
 			os.Remove(filepath.Join(st.parts, n.Name()))
 		}
 	}
+}
+
+// partFiles is the set of the files the entries name.
+func (st *state) partFiles() map[string]bool {
+	live := map[string]bool{}
+	for p := range st.savedParts() {
+		live[p.File] = true
+	}
+	return live
 }
 
 // repackMin is the room that packs must waste before repack rewrites
@@ -796,10 +809,14 @@ var repackMin int64 = 4 << 20
 // (the other items of their group changed since) into new packs, and
 // points the entries at the copies, so that a pack is not kept whole for
 // one small part. It reports whether it moved any: the journal must then
-// be rewritten before the old packs go.
-func (st *state) repack() (bool, error) {
+// be rewritten before the old packs go. It also returns the files the
+// entries named before it moved any, which collect would find again: on
+// a rerun of many items, each walk of them is a twentieth of the run.
+func (st *state) repack() (live map[string]bool, repacked bool, err error) {
 	used := map[string]int64{}
+	live = map[string]bool{}
 	for p := range st.savedParts() {
+		live[p.File] = true
 		// A journal edited to name a file outside the parts folder, or
 		// a section outside a pack, is never read: reason sends such an
 		// item to run again.
@@ -819,7 +836,7 @@ func (st *state) repack() (bool, error) {
 		}
 	}
 	if wasted < repackMin {
-		return false, nil
+		return live, false, nil
 	}
 	// The entries are copies: keep those that change, to store them.
 	var refs []*partRef
@@ -847,7 +864,7 @@ func (st *state) repack() (bool, error) {
 	})
 	pk, err := st.newPack()
 	if err != nil {
-		return false, err
+		return live, false, err
 	}
 	moved := make([]partRef, len(refs))
 	packs := &packFile{}
@@ -873,7 +890,7 @@ func (st *state) repack() (bool, error) {
 	}
 	if err != nil {
 		pk.abort()
-		return false, err
+		return live, false, err
 	}
 	for i, p := range refs {
 		*p = moved[i]
@@ -881,7 +898,7 @@ func (st *state) repack() (bool, error) {
 	for _, e := range changed {
 		st.items[e.Stage].put(e)
 	}
-	return true, nil
+	return live, true, nil
 }
 
 // hashFile returns the sha256 of a file.
