@@ -239,37 +239,56 @@ func TestOutputNamesMayNotEscape(t *testing.T) {
 }
 
 // A rerun reads its journal while the manifest is checked: a run the
-// check refuses leaves the journal as it was and the folder unlocked.
+// check refuses leaves the journal as it was, torn or corrupt, and the
+// folder unlocked.
 func TestARefusedRerunLeavesTheJournalAlone(t *testing.T) {
 	good := "version: 1\nstages:\n  users:\n    source: {paths: [\"in/*.json\"]}\n    schema: user.cue#User\n    outputs: [{format: ndjson, path: out/users.ndjson}]\n"
-	dir := project(t, map[string]string{
-		"user.cue":      userSchema,
-		"in/a.json":     `{"id":1,"name":"a"}`,
-		"pipeline.yaml": good,
-	})
-	run(t, dir, Options{})
-	journal := filepath.Join(dir, ".zpipe", journalName)
-	before, err := os.ReadFile(journal)
-	if err != nil {
-		t.Fatal(err)
-	}
 	bad := strings.Replace(good, "out/users.ndjson", "user.cue", 1)
-	if err := os.WriteFile(filepath.Join(dir, "pipeline.yaml"), []byte(bad), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, err = tryRun(context.Background(), t, dir, Options{})
-	var se *SetupError
-	if !errors.As(err, &se) || !strings.Contains(err.Error(), "user.cue") {
-		t.Fatalf("err = %v, want the check's refusal", err)
-	}
-	if after, _ := os.ReadFile(journal); !bytes.Equal(after, before) {
-		t.Error("a refused run wrote to the journal")
-	}
-	if err := os.WriteFile(filepath.Join(dir, "pipeline.yaml"), []byte(good), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if sum := run(t, dir, Options{}); sum.Stages[0].UpToDate != 1 {
-		t.Errorf("the next run found %d items up to date, want 1", sum.Stages[0].UpToDate)
+	for _, tc := range []struct {
+		name   string
+		damage []byte // appended to the journal before the refused run
+		force  bool
+	}{
+		{name: "sound"},
+		{name: "torn at the end", damage: []byte{0x40, 'x', 'y'}},
+		{name: "corrupt, with --force", damage: []byte("\x05hello\x00\x00\x00\x00 and more records after it"), force: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := project(t, map[string]string{
+				"user.cue":      userSchema,
+				"in/a.json":     `{"id":1,"name":"a"}`,
+				"pipeline.yaml": good,
+			})
+			run(t, dir, Options{})
+			journal := filepath.Join(dir, ".zpipe", journalName)
+			f, err := os.OpenFile(journal, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Write(tc.damage)
+			f.Close()
+			before, _ := os.ReadFile(journal)
+			if err := os.WriteFile(filepath.Join(dir, "pipeline.yaml"), []byte(bad), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err = tryRun(context.Background(), t, dir, Options{Force: tc.force})
+			var se *SetupError
+			if !errors.As(err, &se) || !strings.Contains(err.Error(), "user.cue") {
+				t.Fatalf("err = %v, want the check's refusal", err)
+			}
+			if after, _ := os.ReadFile(journal); !bytes.Equal(after, before) {
+				t.Error("a refused run changed the journal")
+			}
+			if tc.damage != nil {
+				return
+			}
+			if err := os.WriteFile(filepath.Join(dir, "pipeline.yaml"), []byte(good), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if sum := run(t, dir, Options{}); sum.Stages[0].UpToDate != 1 {
+				t.Errorf("the next run found %d items up to date, want 1", sum.Stages[0].UpToDate)
+			}
+		})
 	}
 }
 

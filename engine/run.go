@@ -148,6 +148,11 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	}
 	r := &runner{opts: opts, guard: newGuard(plans, opts.StateDir), stop: make(chan struct{}),
 		stdin: &spool{r: opts.Stdin}, manifests: len(plans)}
+	slots := r.limits(plans)
+	if r.budget > 0 {
+		old := debug.SetMemoryLimit(r.budget)
+		defer debug.SetMemoryLimit(old)
+	}
 	early := readStateEarly(opts.StateDir, opts.Force)
 	if err := r.guard.Check(); err != nil {
 		early.discard()
@@ -160,11 +165,6 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	}
 	defer closeSchemas(nodes)
 	r.nodes = nodes
-	slots := r.limits(plans)
-	if r.budget > 0 {
-		old := debug.SetMemoryLimit(r.budget)
-		defer debug.SetMemoryLimit(old)
-	}
 	if err := r.open(plans, early); err != nil {
 		return nil, &SetupError{err}
 	}
@@ -245,11 +245,10 @@ func (r *runner) limits(plans []*pipeline.Plan) (slots int) {
 func (r *runner) open(plans []*pipeline.Plan, early *earlyState) error {
 	dir := r.opts.StateDir
 	var err error
-	if r.state, err = early.wait(); early == nil {
-		r.state, err = openState(dir, r.opts.Force)
-	}
-	if err != nil {
-		return err
+	if r.state = early.open(); r.state == nil {
+		if r.state, err = openState(dir, r.opts.Force); err != nil {
+			return err
+		}
 	}
 	r.rollForward(plans)
 	// Temp parts of a run that was killed are of no use to anyone, nor are

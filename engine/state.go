@@ -294,8 +294,8 @@ func openState(dir string, force bool) (*state, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), lock: lock, runID: newRunID(),
-		items: map[string]*itemStore{}, stages: map[string]*entry{}, pending: map[string]*entry{}, bases: map[string]*fingerprint{}, file: newJournalFile()}
+	st := newState(dir)
+	st.lock = lock
 	path, lines := filepath.Join(dir, journalName), filepath.Join(dir, journalOfLines)
 	converted, err := upgradeJournal(path, lines)
 	if err == nil {
@@ -331,6 +331,12 @@ func openState(dir string, force bool) (*state, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// newState is the state of dir before its journal is read.
+func newState(dir string) *state {
+	return &state{dir: dir, parts: filepath.Join(dir, "parts"), runID: newRunID(),
+		items: map[string]*itemStore{}, stages: map[string]*entry{}, pending: map[string]*entry{}, bases: map[string]*fingerprint{}, file: newJournalFile()}
 }
 
 // upgradeJournal writes the journal of lines zpipe wrote before as the
@@ -1076,42 +1082,71 @@ func shortList(names []string) string {
 
 // earlyState is a journal being read while the run checks its manifests:
 // on a rerun of many files, reading the journal and walking the sources
-// each take a sixth of the run, and neither needs the other.
+// each take a sixth of the run, and neither needs the other. It is read
+// without the lock and changes nothing, so a run the check refuses
+// leaves the state folder as it was, and free.
 type earlyState struct {
 	done chan struct{}
 	st   *state
-	err  error
+	snap journal.Snapshot
 }
 
-// readStateEarly starts reading the journal of dir, when it has one. A
-// first run has nothing to read, and its state folder is made only once
-// the manifests are found safe to run.
+// readStateEarly starts reading the journal of dir, when it has one that
+// can be read as it is. Anything else (a first run, a journal to repair
+// or to convert, --force, which may start a corrupt one afresh) is left
+// to openState, once the run is known to go ahead.
 func readStateEarly(dir string, force bool) *earlyState {
+	if force {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, journalOfLines)); err == nil {
+		return nil
+	}
 	if _, err := os.Stat(filepath.Join(dir, journalName)); err != nil {
 		return nil
 	}
 	e := &earlyState{done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
-		e.st, e.err = openState(dir, force)
+		st := newState(dir)
+		snap, ok, err := journal.ReadSnapshot(filepath.Join(dir, journalName), st.load)
+		if err == nil && ok {
+			e.st, e.snap = st, snap
+		}
 	}()
 	return e
 }
 
-// wait returns the state once read.
-func (e *earlyState) wait() (*state, error) {
+// open takes the lock and opens the journal read early for appending. It
+// returns nil when there is none, or when the journal changed since it
+// was read: openState then opens it afresh.
+func (e *earlyState) open() *state {
 	if e == nil {
-		return nil, nil
+		return nil
 	}
 	<-e.done
-	return e.st, e.err
+	if e.st == nil {
+		return nil
+	}
+	if err := os.MkdirAll(e.st.parts, 0o755); err != nil {
+		return nil // openState says why
+	}
+	lock, err := journal.Acquire(e.st.dir, display(e.st.dir))
+	if err != nil {
+		return nil
+	}
+	j, ok, err := e.snap.Open()
+	if err != nil || !ok {
+		lock.Release()
+		return nil
+	}
+	e.st.j, e.st.lock = j, lock
+	return e.st
 }
 
-// discard lets the state go unused, as if never opened: the run stopped
-// before it began, and its journal says nothing of it.
+// discard waits for the read to end, for a run that will not start.
 func (e *earlyState) discard() {
-	if st, err := e.wait(); err == nil && st != nil {
-		st.j.Close()
-		st.lock.Release()
+	if e != nil {
+		<-e.done
 	}
 }

@@ -442,3 +442,68 @@ func Read(path string, decode func(rec []byte) error) error {
 	_, err = replay(path, f, decode, true)
 	return err
 }
+
+// Snapshot is a journal read without its lock: it can be opened for
+// appending, once the lock is taken, only if nothing changed it since.
+type Snapshot struct {
+	path string
+	file os.FileInfo
+}
+
+// ReadSnapshot replays the journal at path, as Read does, for a caller
+// that will take the lock later. ok is false, and nothing need be kept,
+// when the journal cannot be opened as it was read: it is missing,
+// empty or torn (Open would repair it), or changed while it was read.
+func ReadSnapshot(path string, decode func(rec []byte) error) (s Snapshot, ok bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return s, false, err
+	}
+	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return s, false, err
+	}
+	good, err := replay(path, f, decode, false)
+	if err != nil {
+		return s, false, err
+	}
+	after, err := f.Stat()
+	if err != nil {
+		return s, false, err
+	}
+	same := good == before.Size() && good > int64(len(Magic)) && sameFile(before, after)
+	return Snapshot{path: path, file: after}, same, nil
+}
+
+// Open opens the journal read for appending, once the caller holds its
+// lock. ok is false when the file is no longer the one read: it must
+// then be opened afresh with Open.
+func (s Snapshot) Open() (j *Journal, ok bool, err error) {
+	f, err := os.OpenFile(s.path, os.O_RDWR, 0)
+	if err != nil {
+		return nil, false, err
+	}
+	now, err := f.Stat()
+	if err == nil && !sameFile(s.file, now) {
+		f.Close()
+		return nil, false, nil
+	}
+	if err == nil {
+		_, err = f.Seek(now.Size(), io.SeekStart)
+	}
+	if err != nil {
+		f.Close()
+		return nil, false, err
+	}
+	j = &Journal{path: s.path, f: f, w: bufio.NewWriterSize(f, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	go j.syncLoop()
+	return j, true, nil
+}
+
+// sameFile tells whether a and b are the same file with the same bytes,
+// as far as its stat can say: records are only ever appended, and a
+// journal is rewritten by rename.
+func sameFile(a, b os.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}

@@ -292,3 +292,72 @@ func TestReadWhileAppended(t *testing.T) {
 		t.Fatalf("got %d records, %v; want %d", len(got), err, len(want))
 	}
 }
+
+// A journal read without its lock opens for appending only as it was
+// read: anything Open would repair, or a change since, sends the caller
+// to Open.
+func TestSnapshot(t *testing.T) {
+	good := frames(`{"n":1}`, `{"n":2}`)
+	tests := []struct {
+		name   string
+		file   string
+		change func(path string) // between the read and the open
+		ok     bool
+	}{
+		{"a sound journal opens as read", good, nil, true},
+		{"a torn end is Open's to repair", good[:len(good)-3], nil, false},
+		{"a journal with no record is Open's", Magic, nil, false},
+		{"a record appended since", good, func(p string) {
+			f, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+			f.Write(AppendFrame(nil, []byte(`{"n":3}`)))
+			f.Close()
+		}, false},
+		{"a journal rewritten by rename since", good, func(p string) {
+			os.WriteFile(p+".new", []byte(good), 0o644)
+			os.Rename(p+".new", p)
+		}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "j")
+			if err := os.WriteFile(path, []byte(tc.file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var got []int
+			snap, ok, err := ReadSnapshot(path, decodeInto(&got))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok && tc.change != nil {
+				tc.change(path)
+			}
+			var j *Journal
+			if ok {
+				if j, ok, err = snap.Open(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if ok != tc.ok {
+				t.Fatalf("ok = %v, want %v", ok, tc.ok)
+			}
+			if !ok {
+				if after, _ := os.ReadFile(path); tc.change == nil && string(after) != tc.file {
+					t.Error("the read changed the journal")
+				}
+				return
+			}
+			if !slices.Equal(got, []int{1, 2}) {
+				t.Errorf("read %v, want [1 2]", got)
+			}
+			if err := j.Append([]byte(`{"n":3}`)); err != nil {
+				t.Fatal(err)
+			}
+			if err := j.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if all, err := readAll(t, path); err != nil || !slices.Equal(all, []int{1, 2, 3}) {
+				t.Errorf("after an append: %v, %v; want [1 2 3]", all, err)
+			}
+		})
+	}
+}
