@@ -55,9 +55,7 @@ func shapeOf(v cue.Value, depth int) *shape {
 			// A kind that takes in a struct or list may add to one:
 			// null | {x: *1 | int} does, and is no struct kind.
 			switch k := it.Value().IncompleteKind(); {
-			case k == cue.BottomKind:
-				// A recursive schema's inner levels, which CUE leaves
-				// unevaluated until data reaches them.
+			case unevaluated(it.Value()):
 				return nil
 			case k&(cue.StructKind|cue.ListKind) != 0:
 				sub := shapeOf(it.Value(), depth+1)
@@ -75,8 +73,8 @@ func shapeOf(v cue.Value, depth int) *shape {
 		}
 		if e := v.LookupPath(cue.MakePath(cue.AnyIndex)); e.Exists() {
 			switch k := e.IncompleteKind(); {
-			case k == cue.BottomKind:
-				return nil // as for a field
+			case unevaluated(e):
+				return nil
 			case droppedComposite(e):
 				return nil // as for a field
 			case k&(cue.StructKind|cue.ListKind) != 0:
@@ -87,6 +85,21 @@ func shapeOf(v cue.Value, depth int) *shape {
 		}
 	}
 	return sh
+}
+
+// unevaluated reports whether v is a recursive schema's inner level,
+// which CUE leaves unevaluated until data reaches it: its kind reads as
+// _|_ in a field, and as _ in a list's element, [..._schema], where only
+// the reference tells it from a real _.
+func unevaluated(v cue.Value) bool {
+	switch v.IncompleteKind() {
+	case cue.BottomKind:
+		return true
+	case cue.TopKind:
+		_, path := v.ReferencePath()
+		return len(path.Selectors()) > 0
+	}
+	return false
 }
 
 // adds reports whether unifying the record with the schema can add a field
