@@ -153,7 +153,7 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 				for i := range vals {
 					vals[i] = unwrapEmbedding(vals[i])
 				}
-				return a.conj(vals, ev, false)
+				return a.expandAs(vals, ev, false)
 			}
 			return a.expr(embed.Expr, ev, false)
 		}
