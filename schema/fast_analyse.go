@@ -1603,11 +1603,26 @@ func (a *fastAnalyser) fieldScope(file cue.Value, lit *ast.StructLit) (cue.Value
 	return cue.Value{}, nil
 }
 
-// hasMember reports whether v has a field, definition or hidden field
-// of the name, optional ones included.
+// hasMember reports whether v declares a field, definition or hidden
+// field of the name, optional and required ones included. Not a lookup
+// of the optional field, which "..." answers for every name, though a
+// reference never resolves to what it allows.
 func hasMember(v cue.Value, name string) bool {
 	sel := nameSelector(name)
-	return v.LookupPath(cue.MakePath(sel)).Exists() || v.LookupPath(cue.MakePath(sel.Optional())).Exists()
+	if v.LookupPath(cue.MakePath(sel)).Exists() {
+		return true
+	}
+	it, err := v.Fields(cue.Optional(true), cue.Definitions(true), cue.Hidden(true))
+	if err != nil {
+		return true // not known: as if it did
+	}
+	forms := []string{sel.String(), sel.Optional().String(), sel.Required().String()}
+	for it.Next() {
+		if slices.Contains(forms, it.Selector().String()) {
+			return true
+		}
+	}
+	return false
 }
 
 // nameSelector selects a field, definition or hidden field (of the
