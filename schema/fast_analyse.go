@@ -71,7 +71,7 @@ type fastAnalyser struct {
 	// not shared, since another site's value may differ, except between
 	// bare sites, whose value is the reference's own (bareExpanded).
 	siteBound    int
-	bareExpanded map[ast.Expr]bareExpansion
+	bareExpanded map[bareKey]bareExpansion
 	// beside counts the unifications being compiled whose parts share
 	// one evaluated value, and the fields a pattern constraint applies
 	// to: under one, a reference's value may hold more than its own.
@@ -1785,9 +1785,17 @@ func refString(x ast.Expr) string {
 	return constructName(x)
 }
 
+// A hidden field's structs are as open as written, but closed where a
+// definition refers to it: def tells the two expansions apart.
 type expandKey struct {
 	decl    ast.Expr
 	inMatch bool
+	def     bool
+}
+
+type bareKey struct {
+	decl ast.Expr
+	def  bool
 }
 
 // bareExpansion is a site-bound expansion built at a bare site, with the
@@ -1801,6 +1809,7 @@ type bareExpansion struct {
 type expansion struct {
 	decl ast.Expr
 	n    *fastNode
+	def  bool // expanded as closed as a definition: see expandKey
 }
 
 // expand compiles a definition's declarations, which are closed.
@@ -1814,11 +1823,12 @@ func hiddenAtTop(x *ast.Ident) bool {
 
 // hidden compiles a reference to a hidden field of the file as its
 // value, recursively where it refers back to itself. Such a field is no
-// definition: its structs are as open as written. Inside a definition the
-// reference is left to the rest of the analysis, since CUE may close what
-// a definition unifies with.
+// definition: its structs are as open as written, but a definition that
+// refers to it closes them, and whatever they refer to, as its own. Not
+// inside a literal CUE leaves open (see conj), where it is not known
+// which of the two wins.
 func (a *fastAnalyser) hidden(x *ast.Ident, ev cue.Value, inDef bool) (*fastNode, error) {
-	if inDef {
+	if inDef && a.unclosed {
 		return nil, unsupportedAt(x, "reference to %s in a definition", x.Name)
 	}
 	vals, err := findDefDecls(x.Scope, x.Name, x)
@@ -1831,7 +1841,7 @@ func (a *fastAnalyser) hidden(x *ast.Ident, ev cue.Value, inDef bool) (*fastNode
 	for i := range vals {
 		vals[i] = unwrapEmbedding(vals[i])
 	}
-	return a.expandAs(vals, ev, false)
+	return a.expandAs(vals, ev, inDef)
 }
 
 func (a *fastAnalyser) expand(at ast.Expr, vals []ast.Expr, ev cue.Value) (*fastNode, error) {
@@ -1842,16 +1852,16 @@ func (a *fastAnalyser) expand(at ast.Expr, vals []ast.Expr, ev cue.Value) (*fast
 // inside a definition (def) or not.
 func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastNode, error) {
 	for _, s := range a.stack {
-		if s.decl == vals[0] {
+		if s.decl == vals[0] && s.def == def {
 			return s.n, nil // recursion: checked as deep as the data goes
 		}
 	}
-	key := expandKey{vals[0], a.inMatch > 0}
+	key := expandKey{vals[0], a.inMatch > 0, def}
 	// At a bare site the value is the reference's own, and CUE may be
 	// left values: every such site builds the same node.
 	bare := a.beside == 0 && a.noAlone == 0 && a.inMatch == 0 && !a.unclosed && len(a.path) > 0
 	n, ok := a.expanded[key]
-	if b, isBare := a.bareExpanded[vals[0]]; !ok && bare && isBare {
+	if b, isBare := a.bareExpanded[bareKey{vals[0], def}]; !ok && bare && isBare {
 		n, ok = b.n, true
 		a.siteBound++ // what holds it is bound to its site too
 		path := a.pathString()
@@ -1871,7 +1881,7 @@ func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastN
 		a.pending = map[*fastNode]bool{}
 	}
 	a.pending[n] = true
-	a.stack = append(a.stack, expansion{decl: vals[0], n: n})
+	a.stack = append(a.stack, expansion{decl: vals[0], n: n, def: def})
 	was := a.unclosed
 	if def {
 		a.unclosed = false // a definition closes its structs anywhere
@@ -1912,9 +1922,9 @@ func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastN
 				}
 			}
 			if a.bareExpanded == nil {
-				a.bareExpanded = map[ast.Expr]bareExpansion{}
+				a.bareExpanded = map[bareKey]bareExpansion{}
 			}
-			a.bareExpanded[vals[0]] = b
+			a.bareExpanded[bareKey{vals[0], def}] = b
 		}
 		return n, nil
 	}
