@@ -2026,12 +2026,11 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 			if _, ok := vals[name]; !ok {
 				o.fields = append(o.fields, fastField{name: name, typ: typ})
 			} else if fd := &o.fields[fastFieldIndex(o, name)]; fd.typ != typ {
-				// a?: x and a: y make a regular field of both; required
-				// fields are left to CUE.
-				if fd.typ == fieldRequired || typ == fieldRequired {
+				typ, ok := unifiedFieldKind(fd.typ, typ)
+				if !ok {
 					return nil, unsupportedAt(d, "field %s declared both with and without !", name)
 				}
-				fd.typ = fieldRegular
+				fd.typ = typ
 			}
 			vals[name] = append(vals[name], d.Value)
 		case *ast.Ellipsis:
@@ -2100,6 +2099,22 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 		o.index[f.name] = j
 	}
 	return &fastNode{kinds: kObject, obj: o}, nil
+}
+
+// unifiedFieldKind is how a field declared both ways is declared: a?: x
+// and a: y make a regular field of both, a?: x and a!: y a required one.
+// A regular field that is also required is left to CUE, whose message
+// for it missing is not known.
+func unifiedFieldKind(x, y fieldKind) (fieldKind, bool) {
+	switch {
+	case x == y:
+		return x, true
+	case x == fieldOptional:
+		return y, true
+	case y == fieldOptional:
+		return x, true
+	}
+	return 0, false
 }
 
 // dependency is if on != _|_ {"a"!: _, "b"!: _}, as CUE's translation
