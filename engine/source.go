@@ -124,12 +124,7 @@ func (g *globSource) items(ctx context.Context) ([]item, error) {
 	for _, why := range src.Skipped {
 		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: "stage " + sr.s.Name + ": " + why})
 	}
-	if sr.sources == nil {
-		sr.sources = src.Reals() // shared with the guard: never changed
-	} else {
-		sr.sources = maps.Clone(sr.sources)
-		maps.Copy(sr.sources, src.Reals())
-	}
+	sr.sources = sr.sources.Union(src.Reals()) // shared with the guard when one
 	return g.list(ctx, src.Files), nil
 }
 

@@ -77,7 +77,7 @@ type stageRun struct {
 	// rejected counts the entries written to the rejects file.
 	rejected int
 	// sources holds the real paths of the stage's sources.
-	sources map[string]bool
+	sources pipeline.RealSet
 	items   []item
 	results []itemResult
 	// started holds when each item's first attempt began.

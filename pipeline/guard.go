@@ -20,7 +20,7 @@ type Guard struct {
 	stateDir  string
 	stateReal string
 	protected map[string]string // real path → what it is, for messages
-	sources   []map[string]bool // real paths of each stage's sources, as Check found them
+	sources   []RealSet         // real paths of each stage's sources, as Check found them
 
 	mu     sync.Mutex
 	claims map[string]claim // real path of a target → the output that writes it
@@ -127,21 +127,22 @@ func (g *Guard) Check() error {
 	return nil
 }
 
-// Reals is the set of the real paths of the files, made once and shared:
-// read it, never change it.
-func (s *Sources) Reals() map[string]bool {
+// Reals is the set of the real paths of the files, made once and shared.
+func (s *Sources) Reals() RealSet {
 	if s.reals == nil {
-		s.reals = make(map[string]bool, len(s.Files))
-		for _, f := range s.Files {
-			s.reals[f.Real] = true
+		reals := make([]string, len(s.Files))
+		for i, f := range s.Files {
+			reals[i] = f.Real
 		}
+		set := NewRealSet(reals)
+		s.reals = &set
 	}
-	return s.reals
+	return *s.reals
 }
 
 func (g *Guard) isSource(real string) bool {
 	for _, set := range g.sources {
-		if set[real] {
+		if set.Has(real) {
 			return true
 		}
 	}
@@ -153,7 +154,7 @@ func (g *Guard) isSource(real string) bool {
 // sources holds the real paths of the stage's sources. It claims the file
 // for the output, and fails with a positioned *Error when the file is not
 // the output's to write.
-func (g *Guard) Target(m *Manifest, s *Stage, out int, source string, sources map[string]bool) (string, error) {
+func (g *Guard) Target(m *Manifest, s *Stage, out int, source string, sources RealSet) (string, error) {
 	at := []string{"stages", s.Name, "rejects"}
 	what, template := "rejects file", m.Rel(s.Rejects)
 	if out >= 0 {
@@ -193,7 +194,7 @@ func (g *Guard) Target(m *Manifest, s *Stage, out int, source string, sources ma
 		}
 		return fail(" is %s, %s", m.Rel(path), p)
 	}
-	if sources[real] {
+	if sources.Has(real) {
 		return fail(" is %s, a source of this stage", m.Rel(path))
 	}
 	if fi, err := os.Lstat(real); err == nil && fi.IsDir() {

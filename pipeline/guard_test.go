@@ -3,6 +3,7 @@ package pipeline
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -94,7 +95,8 @@ func TestResolve(t *testing.T) {
 		"proj/data/a.json":       "{}",
 		"proj/data/sub/c.json":   "{}",
 		"proj/data/same":         "-> sub", // a second way to c.json
-		"proj/data/loop":         "-> ..",  // back to proj
+		"proj/data/alias.json":   "-> a.json",
+		"proj/data/loop":         "-> ..", // back to proj
 		"proj/data/ext":          "-> ../../ext",
 		"proj/out/all.json":      "{}",
 		"proj/data/prev":         "-> ../out", // the stage's own output
@@ -179,5 +181,61 @@ func TestGuardFollowsDanglingLinks(t *testing.T) {
 	err = NewGuard([]*Manifest{m}, filepath.Join(dir, ".zpipe")).Check()
 	if err == nil || !strings.Contains(err.Error(), `stages.b.outputs[0].path: output "out/link/x.ndjson" is out/link/x.ndjson (out/newdir/x.ndjson through a symlink), which stages.a.outputs[0]`) {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// Two globs that match one file list it once, in the place of the first.
+func TestResolveListsAFileOnce(t *testing.T) {
+	dir := files(t, map[string]string{
+		"data/a.json":   "{}",
+		"data/b.json":   "{}",
+		"pipeline.yaml": "version: 1\nstages:\n  a:\n    source: {paths: [\"data/b.json\", \"data/*.json\"]}\n    schema: s.cue#S\n    outputs: [{format: json, path: out/all.json}]\n",
+		"s.cue":         "#S: {...}",
+	})
+	m, err := Load(filepath.Join(dir, "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := m.Stages[0].Resolve(m, filepath.Join(m.Dir, ".zpipe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range src.Files {
+		got = append(got, m.Rel(f.Path))
+	}
+	if want := "data/b.json data/a.json"; strings.Join(got, " ") != want {
+		t.Errorf("files %v, want %s", got, want)
+	}
+	reals := src.Reals()
+	if reals.Len() != 2 || !reals.Has(src.Files[0].Real) || !reals.Has(src.Files[1].Real) || reals.Has(filepath.Join(dir, "data")) {
+		t.Errorf("reals %v", reals)
+	}
+}
+
+func TestRealSet(t *testing.T) {
+	for _, tc := range []struct {
+		a, b     []string
+		has, not []string
+	}{
+		{a: nil, b: nil, not: []string{"", "/a"}},
+		{a: []string{"/b", "/a", "/b"}, has: []string{"/a", "/b"}, not: []string{"/", "/ab", "/c"}},
+		{a: []string{"/a", "/c"}, b: []string{"/b", "/c", "/d"}, has: []string{"/a", "/b", "/c", "/d"}, not: []string{"/e"}},
+		{b: []string{"/x"}, has: []string{"/x"}},
+	} {
+		s := NewRealSet(slices.Clone(tc.a)).Union(NewRealSet(slices.Clone(tc.b)))
+		for _, p := range tc.has {
+			if !s.Has(p) {
+				t.Errorf("%v ∪ %v: has no %s", tc.a, tc.b, p)
+			}
+		}
+		for _, p := range tc.not {
+			if s.Has(p) {
+				t.Errorf("%v ∪ %v: has %s", tc.a, tc.b, p)
+			}
+		}
+		if want := len(tc.has); s.Len() != want {
+			t.Errorf("%v ∪ %v: %d paths, want %d", tc.a, tc.b, s.Len(), want)
+		}
 	}
 }

@@ -31,7 +31,7 @@ type Sources struct {
 	Empty []string
 	// Skipped says which symlinked folders were not followed, and why.
 	Skipped []string
-	reals   map[string]bool
+	reals   *RealSet
 }
 
 // Resolve expands the stage's source globs, in a stable order: the globs
@@ -43,7 +43,7 @@ type Sources struct {
 // follow_symlinks, and never follows a link back into a folder it is
 // already in.
 func (s *Stage) Resolve(m *Manifest, stateDir string) (*Sources, error) {
-	w := &walker{stage: s, dir: m.Dir, rootReal: realPath(m.Dir), out: &Sources{}, seen: map[string]bool{}, noted: map[string]bool{}}
+	w := &walker{stage: s, dir: m.Dir, rootReal: realPath(m.Dir), out: &Sources{}, noted: map[string]bool{}}
 	if stateDir != "" {
 		w.state = realPath(stateDir)
 	}
@@ -68,12 +68,23 @@ func (s *Stage) Resolve(m *Manifest, stateDir string) (*Sources, error) {
 		total += len(matches)
 	}
 	w.out.Files = make([]SourceFile, 0, total)
-	w.seen = make(map[string]bool, total)
+	// Two globs may match one file, and two links lead to one. A glob
+	// alone walks each folder once, so where no link is on the way its
+	// matches are distinct: a million of them need no set to tell.
+	matched := 0
+	for _, matches := range globs {
+		if len(matches) > 0 {
+			matched++
+		}
+	}
+	if w.linked || matched > 1 {
+		w.seen = make(map[string]bool, total)
+	}
 	for i, matches := range globs {
 		n := 0
 		for _, f := range matches {
 			switch {
-			case w.seen[f.Real] || s.excluded(m.Dir, f.Path) || strings.HasPrefix(filepath.Base(f.Real), atomicfile.TempPrefix):
+			case w.seen != nil && w.seen[f.Real] || s.excluded(m.Dir, f.Path) || strings.HasPrefix(filepath.Base(f.Real), atomicfile.TempPrefix):
 				continue
 			case ownedBy(own, f.Real):
 				// The stage's own output, reached through a link or a
@@ -81,7 +92,9 @@ func (s *Stage) Resolve(m *Manifest, stateDir string) (*Sources, error) {
 				w.skip(f.Path, "it is an output of this stage", "not reading")
 				continue
 			}
-			w.seen[f.Real] = true
+			if w.seen != nil {
+				w.seen[f.Real] = true
+			}
 			w.out.Files = append(w.out.Files, f)
 			n++
 		}
@@ -148,7 +161,8 @@ type walker struct {
 	rootReal string
 	state    string // the state folder, real; "" for none
 	out      *Sources
-	seen     map[string]bool // real paths of the files listed
+	seen     map[string]bool // real paths of the files listed, when two may be one
+	linked   bool            // a file's real path is not the path it was found at
 	noted    map[string]bool // links already reported as skipped
 	visited  map[string]bool // real folders walked by an unbounded glob
 }
@@ -167,6 +181,7 @@ func (w *walker) glob(pat string) []SourceFile {
 		if w.state != "" && Inside(w.state, real) {
 			return nil
 		}
+		w.linked = w.linked || real != pat
 		return []SourceFile{{pat, real}}
 	}
 	base := filepath.FromSlash(slash[:strings.LastIndex(slash[:i], "/")+1])
@@ -253,6 +268,7 @@ func (w *walker) walk(dir, real, pat string, depth int, boundary string, out *[]
 			continue
 		}
 		if ok, _ := doublestar.Match(pat, filepath.ToSlash(p)); ok {
+			w.linked = w.linked || r != p
 			*out = append(*out, SourceFile{p, r})
 		}
 	}
