@@ -447,7 +447,7 @@ func (sr *stageRun) prevOutputs() []string {
 // item's entry only when the entry could not be saved: the state holds
 // the others.
 type commitResult struct {
-	set   bool
+	set   bool // the committer is done with the item
 	done  bool
 	entry *entry
 	err   error
@@ -467,9 +467,8 @@ func (sr *stageRun) record(i int, it *item, res *itemResult) {
 	res.ran()
 	e := &entry{Type: "item", Stage: sr.id(), Key: it.Key, FP: it.fp, Stat: it.stat,
 		Records: res.records, OK: res.ok, Failed: res.failed, Attempts: res.attempts, Duration: int64(res.duration)}
-	cr := &commitResult{set: true, entry: e}
 	job := &commitJob{entry: e, apply: func(err error) {
-		cr.err, cr.done = err, e.Status == "done"
+		cr := commitResult{set: true, done: e.Status == "done", entry: e, err: err}
 		if err == nil {
 			cr.entry = nil
 		}
@@ -517,7 +516,7 @@ func (sr *stageRun) record(i int, it *item, res *itemResult) {
 // runs after a flush, when no worker touches the results.
 func (sr *stageRun) applyCommits() {
 	for i, cr := range sr.commits {
-		if cr == nil {
+		if !cr.set {
 			continue
 		}
 		res := &sr.results[i]

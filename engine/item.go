@@ -19,12 +19,13 @@ import (
 // its output.
 type itemResult struct {
 	records, ok, failed int
+	attempts            int
+	duration            time.Duration
 	// err is set when the item failed as a whole; its parts are not used.
-	err       error
-	transient bool
-	notRun    bool
-	attempts  int
-	duration  time.Duration
+	err error
+	// The flags are side by side, so that a million results are 72 MB
+	// rather than 80.
+	transient, notRun bool
 	// cutOff is set when the item's last attempt was stopped before its
 	// end: it ran out of time or memory.
 	cutOff bool
@@ -159,7 +160,7 @@ func fetchPart(p *Part, src PartSource, path string) error {
 // one throws away what the one before wrote.
 func (sr *stageRun) begin(i, n int) {
 	if n == 1 {
-		sr.started[i] = time.Now()
+		sr.started[i] = time.Since(sr.epoch)
 	} else {
 		sr.dropParts(&sr.results[i])
 	}
@@ -220,7 +221,7 @@ func (sr *stageRun) finishItem(ctx context.Context, i int) {
 		*res = itemResult{notRun: true}
 		return
 	}
-	res.duration = time.Since(sr.started[i])
+	res.duration = time.Since(sr.epoch) - sr.started[i]
 	if res.err != nil {
 		// None of a failed item's records is written, so none counts as ok.
 		res.failed, res.ok = res.records, 0

@@ -80,8 +80,10 @@ type stageRun struct {
 	sources pipeline.RealSet
 	items   []item
 	results []itemResult
-	// started holds when each item's first attempt began.
-	started []time.Time
+	// started holds when each item's first attempt began, after epoch:
+	// made when items run, so that a rerun with nothing to do holds none.
+	epoch   time.Time
+	started []time.Duration
 
 	// Errors are shown in input order, as items finish: an item's errors
 	// wait until every item before it has been shown.
@@ -92,7 +94,7 @@ type stageRun struct {
 	// Running totals for progress events.
 	completed, records, failed int
 	// commits is filled in by the committer, under mu.
-	commits []*commitResult
+	commits []commitResult
 	toRun   int
 	// execErr is the executor's failure.
 	execErr error
@@ -161,8 +163,6 @@ func (sr *stageRun) prepare() ([]target, error) {
 	}
 	sr.results = make([]itemResult, len(items))
 	sr.finished = make([]bool, len(items))
-	sr.commits = make([]*commitResult, len(items))
-	sr.started = make([]time.Time, len(items))
 	sr.removeStaleTemps(targets)
 	return targets, nil
 }
@@ -200,6 +200,9 @@ func (sr *stageRun) execute() {
 		}
 	}()
 	defer stop()
+	sr.epoch = time.Now()
+	sr.started = make([]time.Duration, len(sr.items))
+	sr.commits = make([]commitResult, len(sr.items))
 	r.progress(Progress{Type: ProgressStart, Name: s.Name, Total: sr.toRun})
 	w := &Work{Parallel: s.Parallel, ParallelSet: s.ParallelSet, Gate: r.gate, Limiter: sr.n.limiter, Retry: s.Retry, Stop: stopped,
 		Weight:  func(i int) int64 { return sr.items[i].weight() },
