@@ -537,7 +537,7 @@ func TestRunRecordsArePruned(t *testing.T) {
 
 	// A negative KeepRuns keeps every record.
 	sum2 := run(t, dir, Options{KeepRuns: -1})
-	if _, err := os.Stat(filepath.Join(runs, sum.RunID, "provenance.json")); err != nil || sum2.RunID == sum.RunID {
+	if _, err := os.Stat(filepath.Join(runs, sum.RunID, recordName)); err != nil || sum2.RunID == sum.RunID {
 		t.Errorf("KeepRuns -1 removed a record: %v", err)
 	}
 }

@@ -98,10 +98,10 @@ stages:
 		}
 	}
 	// Output:
-	// run 1, saved as provenance.json:
+	// run 1, saved as provenance.json.gz:
 	//   users:data/a.json 4f2dc8963529 up to date: false
 	//   users:data/b.json e9582dff1950 up to date: false
-	// run 2, saved as provenance.json:
+	// run 2, saved as provenance.json.gz:
 	//   users:data/a.json 4f2dc8963529 up to date: true
 	//   users:data/b.json e9582dff1950 up to date: true
 }

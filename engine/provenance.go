@@ -37,7 +37,7 @@ type SchemaProvenance struct {
 }
 
 // RunProvenance is the audit trail of one run: what went in, what came out,
-// and with which schema. zpipe writes it to runs/<run-id>/provenance.json
+// and with which schema. zpipe writes it to runs/<run-id>/provenance.json.gz
 // in the state folder.
 type RunProvenance struct {
 	RunID     string               `json:"run_id"`

@@ -56,7 +56,7 @@ type Options struct {
 	// Source, when set, gives a stage's items in place of its globs: for
 	// inputs that are not files where the manifest names them.
 	Source func(m *pipeline.Manifest, s *pipeline.Stage) Source
-	// KeepRuns is how many run records (runs/<id>/provenance.json) the
+	// KeepRuns is how many run records (runs/<id>/provenance.json.gz) the
 	// state folder keeps, this run's included, the newest ones; 0 means
 	// DefaultKeepRuns, a negative number all of them.
 	KeepRuns int

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -407,39 +408,49 @@ func (sr *stageRun) tally(st *StageSummary) (notRun int) {
 // every core: a few MB of lines.
 const trailBatch = 4096
 
-// writeTrail adds the run-record line of each item that ran or was up to
-// date to the stage's trail, in item order. Encoding them was a fifth of
-// a no-op rerun of many files.
+// writeTrail adds the run-record JSON of each item that ran or was up to
+// date to the stage's trail, in item order. Encoding and compressing them
+// is on every core: encoding alone was a fifth of a no-op rerun of many
+// files.
 func (sr *stageRun) writeTrail() {
 	spec := sr.schema.Spec()
 	schema := &SchemaProvenance{Path: sr.m.Rel(spec.File), Definition: spec.Def, SHA256: sr.schema.SchemaSum()}
 	workers := min(runtime.GOMAXPROCS(0), 1+len(sr.results)/1000)
-	type lines struct {
-		b   []byte
-		n   int
-		err error
+	type member struct {
+		json, gz []byte
+		z        *gzip.Writer
+		n        int
+		err      error
 	}
-	out := make([]lines, workers)
+	out := make([]member, workers)
 	for lo := 0; lo < len(sr.results); lo += trailBatch {
 		hi := min(lo+trailBatch, len(sr.results))
 		var wg sync.WaitGroup
 		for w := range workers {
 			wg.Go(func() {
-				l := lines{b: out[w].b[:0]}
-				for i := lo + w*(hi-lo)/workers; i < lo+(w+1)*(hi-lo)/workers && l.err == nil; i++ {
+				m := member{json: out[w].json[:0], gz: out[w].gz[:0], z: out[w].z}
+				for i := lo + w*(hi-lo)/workers; i < lo+(w+1)*(hi-lo)/workers && m.err == nil; i++ {
 					if sr.results[i].notRun {
 						continue
 					}
+					if m.n > 0 {
+						m.json = append(m.json, ',')
+					}
 					p := sr.itemProvenance(i, schema)
-					l.b, l.err = appendItemLine(l.b, &p)
-					l.n++
+					if m.json, m.err = appendItemLine(m.json, &p); m.err == nil {
+						m.json = m.json[:len(m.json)-1] // its newline
+					}
+					m.n++
 				}
-				out[w] = l
+				if m.n > 0 && m.err == nil {
+					m.z, m.gz, m.err = gzipMember(m.z, m.gz, m.json)
+				}
+				out[w] = m
 			})
 		}
 		wg.Wait()
-		for _, l := range out {
-			sr.n.trail.write(l.b, l.n, l.err)
+		for _, m := range out {
+			sr.n.trail.write(m.gz, m.n, m.err)
 		}
 	}
 }

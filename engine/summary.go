@@ -43,7 +43,7 @@ type Summary struct {
 	// back from RunRecord, and WriteProvenance writes the whole.
 	Provenance *RunProvenance `json:"-"`
 	// RunRecord is where the audit trail is saved in the state folder,
-	// runs/<run-id>/provenance.json; "" when it could not be written.
+	// runs/<run-id>/provenance.json.gz; "" when it could not be written.
 	RunRecord string `json:"-"`
 	// ran counts the items run, not up to date, for watch.
 	ran int
