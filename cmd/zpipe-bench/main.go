@@ -132,6 +132,9 @@ func run(sizes []int, seed uint64, runs int, dir, only string) error {
 		}
 		warnings = append(warnings, w...)
 		rows = collect(rows, jobs, i, len(sizes))
+		if note := stateNote(filepath.Join(sizeDir(dir, n), "state-files-rerun"), n); note != "" {
+			notes = append(notes, note)
+		}
 	}
 
 	last := len(sizes) - 1
@@ -434,4 +437,32 @@ func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 // logf reports progress on stderr, leaving stdout to the results.
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "zpipe-bench: "+format+"\n", args...)
+}
+
+// stateNote says how many bytes a file the state folder of the no-op
+// reruns of n one-record files holds, by what holds them; "" when those
+// did not run.
+func stateNote(state string, n int) string {
+	var total int64
+	by := map[string]int64{}
+	err := filepath.WalkDir(state, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(state, path)
+		top, _, _ := strings.Cut(filepath.ToSlash(rel), "/")
+		by[top] += fi.Size()
+		total += fi.Size()
+		return nil
+	})
+	if err != nil || total == 0 {
+		return ""
+	}
+	per := func(b int64) string { return strconv.FormatFloat(float64(b)/float64(n), 'f', 0, 64) }
+	return fmt.Sprintf("state after the no-op reruns of %s files: %s bytes a file (journal.bin %s, runs/ %s, parts/ %s, the saved outputs)",
+		thousands(float64(n)), per(total), per(by["journal.bin"]), per(by["runs"]), per(by["parts"]))
 }
