@@ -11,6 +11,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -312,7 +313,7 @@ func writeSavedRecord(w io.Writer, head *RunProvenance, trails []*itemTrail) err
 	if err != nil {
 		return err
 	}
-	z, b, err := gzipMember(nil, nil, append(before, `,"items":[`...))
+	z, b, err := gzipMember(nil, nil, slices.Concat(before, []byte(`,"items":[`)))
 	if err != nil {
 		return err
 	}
