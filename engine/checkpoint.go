@@ -473,7 +473,7 @@ func (sr *stageRun) record(i int, it *item, res *itemResult) {
 			cr.entry = nil
 		}
 		sr.mu.Lock()
-		sr.commits[i] = cr
+		sr.commits[sr.slot(i)] = cr
 		if cr.done && err == nil {
 			// The journal has them now. Kept to the stage's end,
 			// they were 220 bytes an item of a first run of a
@@ -515,10 +515,11 @@ func (sr *stageRun) record(i int, it *item, res *itemResult) {
 // applyCommits moves what the committer did into the items' results. It
 // runs after a flush, when no worker touches the results.
 func (sr *stageRun) applyCommits() {
-	for i, cr := range sr.commits {
+	for k, cr := range sr.commits {
 		if !cr.set {
 			continue
 		}
+		i := sr.running[k]
 		res := &sr.results[i]
 		res.journaled = cr.err == nil
 		if cr.entry != nil {

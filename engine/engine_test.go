@@ -353,7 +353,7 @@ func TestRetriesOnlyTransientFailures(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			sr.items = []item{{Item: Item{Path: filepath.Join(dir, tt.source), Name: tt.source, Key: tt.source, Format: format.JSON}}}
-			sr.results, sr.started = make([]itemResult, 1), make([]time.Duration, 1)
+			sr.results, sr.running, sr.started = make([]itemResult, 1), []int{0}, make([]time.Duration, 1)
 			LocalPool{}.Execute(ctx, &Work{Items: []int{0}, Retry: sr.s.Retry, Attempt: sr.tryItem,
 				Done: func(i int) { sr.finishItem(ctx, i) }, Skipped: func(int) { t.Error("skipped") }})
 			res := sr.results[0]

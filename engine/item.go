@@ -160,7 +160,7 @@ func fetchPart(p *Part, src PartSource, path string) error {
 // one throws away what the one before wrote.
 func (sr *stageRun) begin(i, n int) {
 	if n == 1 {
-		sr.started[i] = time.Since(sr.epoch)
+		sr.started[sr.slot(i)] = time.Since(sr.epoch)
 	} else {
 		sr.dropParts(&sr.results[i])
 	}
@@ -221,7 +221,7 @@ func (sr *stageRun) finishItem(ctx context.Context, i int) {
 		*res = itemResult{notRun: true}
 		return
 	}
-	res.duration = time.Since(sr.epoch) - sr.started[i]
+	res.duration = time.Since(sr.epoch) - sr.started[sr.slot(i)]
 	if res.err != nil {
 		// None of a failed item's records is written, so none counts as ok.
 		res.failed, res.ok = res.records, 0

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -449,5 +450,60 @@ func TestAnItemEndedWithoutRunningFails(t *testing.T) {
 	sum, _ = Run(context.Background(), plan, opts)
 	if st := sum.Stages[0]; st.UpToDate != 0 || st.OK != 2 {
 		t.Errorf("second run: up to date %d, ok %d; the items never ran", st.UpToDate, st.OK)
+	}
+}
+
+// reversingExecutor starts the items last first, reordering Work.Items in
+// place, as an Executor may.
+type reversingExecutor struct{}
+
+func (reversingExecutor) Execute(ctx context.Context, w *Work) error {
+	slices.Reverse(w.Items)
+	return LocalPool{}.Execute(ctx, w)
+}
+
+// An Executor that starts the items in an order of its own still has each
+// item's commit applied to that item: the output holds each record once,
+// the item that failed is not saved as done, and the next run redoes it
+// alone.
+func TestSeamsAnExecutorsOrderIsItsOwn(t *testing.T) {
+	dir, plan := seamProject(t, "")
+	src := memItems(t.TempDir(), 6)
+	src.items["m01.ndjson"] = "{\"id\":0,\"name\":\"u1\"}\n" // a record rejected: id >= 1
+	src.away.Store("m04.ndjson", true)                       // the item fails
+	source := func(*pipeline.Manifest, *pipeline.Stage) Source { return src }
+	sum, err := Run(context.Background(), plan, Options{Executor: reversingExecutor{}, Source: source})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := sum.Stages[0]; st.OK != 4 || st.Failed != 1 || st.FailedItems != 1 {
+		t.Errorf("first run: %+v", st)
+	}
+	var failed []string
+	for it, err := range sum.ProvenanceItems() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.Error != "" {
+			failed = append(failed, it.ID)
+		}
+	}
+	if got := strings.Join(failed, " "); got != "users:mem:m04.ndjson" {
+		t.Errorf("failed in the run record: %s", got)
+	}
+	want := ""
+	for _, u := range []string{`{"id":1,"name":"u0"`, `{"id":3,"name":"u2"`, `{"id":4,"name":"u3"`, `{"id":6,"name":"u5"`} {
+		want += u + `,"tier":"free"}` + "\n"
+	}
+	if got := read(t, dir, "out/all.ndjson"); got != want {
+		t.Errorf("output:\n%s\nwant\n%s", got, want)
+	}
+	src.away.Delete("m04.ndjson")
+	sum, err = Run(context.Background(), plan, Options{Source: source})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := sum.Stages[0]; st.UpToDate != 5 || st.OK != 5 || st.FailedItems != 0 {
+		t.Errorf("the next run: %+v", st)
 	}
 }

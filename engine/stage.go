@@ -81,8 +81,11 @@ type stageRun struct {
 	sources pipeline.RealSet
 	items   []item
 	results []itemResult
-	// started holds when each item's first attempt began, after epoch:
-	// made when items run, so that a rerun with nothing to do holds none.
+	// running lists the items that run, in order; started, by slot,
+	// holds when each one's first attempt began, after epoch. Only the
+	// items that run have one: a rerun of a million files of which one
+	// changed holds one.
+	running []int
 	epoch   time.Time
 	started []time.Duration
 
@@ -94,13 +97,19 @@ type stageRun struct {
 	shown    int
 	// Running totals for progress events.
 	completed, records, failed int
-	// commits is filled in by the committer, under mu.
+	// commits is filled in by the committer, under mu, by slot.
 	commits []commitResult
 	toRun   int
 	// execErr is the executor's failure.
 	execErr error
 	// known holds the chunks the journal names, by file (chunks.go).
 	known knownChunks
+}
+
+// slot is item i's place among the items that run.
+func (sr *stageRun) slot(i int) int {
+	k, _ := slices.BinarySearch(sr.running, i)
+	return k
 }
 
 // itemID names an item in progress events: its file, and for a chunk the
@@ -201,9 +210,6 @@ func (sr *stageRun) execute() {
 		}
 	}()
 	defer stop()
-	sr.epoch = time.Now()
-	sr.started = make([]time.Duration, len(sr.items))
-	sr.commits = make([]commitResult, len(sr.items))
 	r.progress(Progress{Type: ProgressStart, Name: s.Name, Total: sr.toRun})
 	w := &Work{Parallel: s.Parallel, ParallelSet: s.ParallelSet, Gate: r.gate, Limiter: sr.n.limiter, Retry: s.Retry, Stop: stopped,
 		Weight:  func(i int) int64 { return sr.items[i].weight() },
@@ -238,6 +244,10 @@ func (sr *stageRun) execute() {
 			w.Items = append(w.Items, i)
 		}
 	}
+	// A copy: an Executor may start the items in an order of its own.
+	sr.running, sr.epoch = slices.Clone(w.Items), time.Now()
+	sr.started = make([]time.Duration, len(w.Items))
+	sr.commits = make([]commitResult, len(w.Items))
 	if err := r.opts.Executor.Execute(ctx, w); err != nil {
 		sr.execErr = err
 	}
