@@ -463,6 +463,11 @@ func stateNote(state string, n int) string {
 		return ""
 	}
 	per := func(b int64) string { return strconv.FormatFloat(float64(b)/float64(n), 'f', 0, 64) }
-	return fmt.Sprintf("state after the no-op reruns of %s files: %s bytes a file (journal.bin %s, runs/ %s, parts/ %s, the saved outputs)",
-		thousands(float64(n)), per(total), per(by["journal.bin"]), per(by["runs"]), per(by["parts"]))
+	runs, _ := os.ReadDir(filepath.Join(state, "runs"))
+	each := ""
+	if len(runs) > 0 {
+		each = fmt.Sprintf(": %d records, %s bytes a file each", len(runs), per(by["runs"]/int64(len(runs))))
+	}
+	return fmt.Sprintf("state after the no-op reruns of %s files: %s bytes a file (journal.bin %s, runs/ %s%s, parts/ %s: the saved outputs)",
+		thousands(float64(n)), per(total), per(by["journal.bin"]), per(by["runs"]), each, per(by["parts"]))
 }
