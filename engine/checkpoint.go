@@ -479,6 +479,9 @@ func (sr *stageRun) record(i int, it *item, res *itemResult) {
 			// they were 220 bytes an item of a first run of a
 			// million. No worker looks at the item again.
 			it.fp, it.stat = nil, nil
+			if i < sr.next {
+				sr.release(i)
+			}
 		}
 		sr.mu.Unlock()
 	}}
@@ -510,6 +513,21 @@ func (sr *stageRun) record(i int, it *item, res *itemResult) {
 	// The entry holds them now: a million results need not too.
 	res.facts = nil
 	sr.r.commits.add(job)
+}
+
+// release lets go of the output of item i, once the journal holds its
+// parts and its errors are shown, under mu: held to the stage's end, the
+// outputs were 200 bytes an item of a first run. applyCommits does the
+// same for those it finds still held.
+func (sr *stageRun) release(i int) {
+	k := sr.slot(i)
+	if k == len(sr.running) || sr.running[k] != i {
+		return
+	}
+	res := &sr.results[i]
+	if c := &sr.commits[k]; c.set && c.done && c.err == nil && res.itemOut != nil && res.saveErr == nil {
+		res.itemOut = nil
+	}
 }
 
 // applyCommits moves what the committer did into the items' results. It

@@ -507,3 +507,34 @@ func TestSeamsAnExecutorsOrderIsItsOwn(t *testing.T) {
 		t.Errorf("the next run: %+v", st)
 	}
 }
+
+// Each item's errors are shown in input order, as items finish: those of
+// items saved while an earlier one still runs wait for it, and are shown
+// all the same.
+func TestSeamsErrorsAreShownInInputOrder(t *testing.T) {
+	_, plan := seamProject(t, "    parallel: 4\n")
+	src := memItems(t.TempDir(), 4)
+	for i, name := range src.order {
+		src.items[name] = fmt.Sprintf("{\"id\":0,\"name\":\"u%d\"}\n", i)
+	}
+	ex := &countingExecutor{before: func(i, n int) {
+		if i == 0 {
+			time.Sleep(300 * time.Millisecond) // the others are saved by then
+		}
+	}}
+	var mu sync.Mutex
+	var shown []string
+	opts := Options{Executor: ex, Source: func(*pipeline.Manifest, *pipeline.Stage) Source { return src }, OnEvent: func(e Event) {
+		if e.Kind == RecordFailed {
+			mu.Lock()
+			shown = append(shown, e.Err.Source)
+			mu.Unlock()
+		}
+	}}
+	if _, err := Run(context.Background(), plan, opts); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(shown, " "), "m00.ndjson m01.ndjson m02.ndjson m03.ndjson"; got != want {
+		t.Errorf("shown: %s\nwant:  %s", got, want)
+	}
+}

@@ -703,6 +703,7 @@ func (sr *stageRun) report(i int) {
 				sr.r.emit(Event{Kind: RecordFailed, Stage: sr.s.Name, Msg: res.errs[k].Error(), Err: &res.errs[k], Manifest: sr.m.File})
 			}
 		}
+		sr.release(sr.next)
 	}
 }
 
