@@ -2,12 +2,13 @@ package engine
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // The run record is streamed an item at a time; it must stay the bytes

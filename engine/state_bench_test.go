@@ -1,12 +1,13 @@
 package engine
 
 import (
-	"compress/gzip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/klauspost/compress/gzip"
 
 	"github.com/zpipe/zpipe/pipeline"
 )
