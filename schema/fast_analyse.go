@@ -425,6 +425,12 @@ func (a *fastAnalyser) embedded(d *ast.EmbedDecl, inDef bool, seen map[ast.Expr]
 	return nil, unsupportedAt(d, "%s", constructName(d))
 }
 
+// emptyEmbedding reports whether d embeds {}, which adds nothing.
+func emptyEmbedding(d *ast.EmbedDecl) bool {
+	lit := patternsOnly(d)
+	return lit != nil && !slices.ContainsFunc(lit.Elts, func(e ast.Decl) bool { _, c := e.(*ast.CommentGroup); return !c })
+}
+
 // patternsOnly returns the struct an embedding adds when it holds only
 // pattern constraints and "...", as CUE's translation of a JSON Schema
 // writes for additionalProperties ({[!~"^(a|b)$"]: _}); such an embedding
@@ -669,7 +675,7 @@ func (a *fastAnalyser) mergeStructs(vals []ast.Expr, ev cue.Value, inDef bool) (
 					case *ast.Ellipsis:
 						litOpen = true
 					case *ast.Field:
-						litNested = litNested || holdsStructLit(d.Value)
+						litNested = litNested || holdsClosableStructLit(d.Value)
 					}
 				}
 			}
@@ -699,7 +705,9 @@ func (a *fastAnalyser) mergeStructs(vals []ast.Expr, ev cue.Value, inDef bool) (
 					}
 					continue // the part's own openness, judged above
 				case *ast.EmbedDecl:
-					if !closed {
+					// {}, as the translation writes beside if fields,
+					// adds nothing to any part.
+					if !closed && !emptyEmbedding(d) {
 						return nil, false, nil
 					}
 				case *ast.Field:
@@ -808,6 +816,59 @@ func (a *fastAnalyser) closedDefBesideStruct(vals []ast.Expr) bool {
 		}
 	}
 	return closedDef && lit
+}
+
+// holdsClosableStructLit reports whether x has a struct literal anywhere
+// in it whose closedness matters: one without "..." and without a
+// pattern constraint every label matches ([string]: T, [_]: T). Whether
+// CUE closes the others or not, they allow every field: stylelintrc's
+// #coreRule & {propertiesSyntax?: {[string]: T}, ...} in matchN.
+func holdsClosableStructLit(x ast.Expr) bool {
+	found := false
+	// A struct of patterns embedded in one that allows every field adds
+	// its patterns to it, and no closedness of its own.
+	exempt := map[*ast.StructLit]bool{}
+	ast.Walk(x, func(n ast.Node) bool {
+		lit, ok := n.(*ast.StructLit)
+		switch {
+		case !ok || exempt[lit]:
+		case allowsAnyField(lit):
+			for _, d := range lit.Elts {
+				if e, ok := d.(*ast.EmbedDecl); ok {
+					if p := patternsOnly(e); p != nil {
+						exempt[p] = true
+					}
+				}
+			}
+		default:
+			found = true
+		}
+		return !found
+	}, nil)
+	return found
+}
+
+// allowsAnyField reports whether a struct literal allows every field,
+// closed or not: it says "..." or has a pattern constraint on every
+// label, [string] or [_] (the predeclared names, not fields).
+func allowsAnyField(lit *ast.StructLit) bool {
+	for _, d := range lit.Elts {
+		switch d := d.(type) {
+		case *ast.Ellipsis:
+			if d.Type == nil {
+				return true
+			}
+		case *ast.Field:
+			l, ok := d.Label.(*ast.ListLit)
+			if !ok || len(l.Elts) != 1 || d.Constraint != token.ILLEGAL {
+				continue
+			}
+			if id, ok := l.Elts[0].(*ast.Ident); ok && id.Node == nil && id.Scope == nil && (id.Name == "string" || id.Name == "_") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // holdsStructLit reports whether x has a struct literal anywhere in it.
