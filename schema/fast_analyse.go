@@ -548,6 +548,9 @@ func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (n *fastN
 			}
 		}()
 	}
+	if n, ok, err := a.structKindOnly(vals, ev, inDef); ok {
+		return n, err
+	}
 	if n, ok, err := a.mergeStructs(vals, ev, inDef); ok {
 		return n, err
 	}
@@ -606,6 +609,92 @@ func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (n *fastN
 		}
 	}
 	return n, nil
+}
+
+// structKindOnly compiles a unification with {[_]: _} beside the rest,
+// as the translation of "type": "object" beside a $ref to what may be a
+// closed struct writes it (see closeOpenStructs): pylock.json's root,
+// #."1.0" & {[_]: _}. Outside definitions, such a literal declares no
+// field, allows none that the rest does not (it is open, and CUE does
+// not let its pattern open a closed struct beside it), and constrains no
+// field's value: it only says the value is a struct. So the unification is the rest's, for
+// structs only. ok is false when vals hold no such literal, or nothing
+// else.
+func (a *fastAnalyser) structKindOnly(vals []ast.Expr, ev cue.Value, inDef bool) (*fastNode, bool, error) {
+	var rest []ast.Expr
+	var at ast.Expr
+	for _, x := range vals {
+		if anyFieldLit(x) {
+			at = x
+			continue
+		}
+		rest = append(rest, x)
+	}
+	// In a definition the literal is closed, and its pattern then
+	// allows what the rest does not ({a?: int} & {[_]: _} takes b:
+	// 1 there); so it may be in matchN, which evaluates its arguments
+	// closed, and in a literal CUE leaves open where it shows it closed.
+	if at == nil || len(rest) == 0 || inDef || a.inMatch > 0 || a.unclosed {
+		return nil, false, nil
+	}
+	// CUE's Allows says the unification takes any field where its
+	// validation does not (as mergeStructs notes): the rest is compiled
+	// with its own value, evaluated alone, where that can be.
+	rx := rest[0]
+	for _, y := range rest[1:] {
+		rx = &ast.BinaryExpr{X: rx, Op: token.AND, Y: y}
+	}
+	rev, partial, err := a.evalAlone(rx, "alt")
+	if err != nil || partial || !rev.Exists() || rev.Err() != nil {
+		rev = ev
+		a.beside++ // ev holds the pattern too
+		defer func() { a.beside-- }()
+	}
+	n, err := a.conj(rest, rev, inDef)
+	if err != nil {
+		return nil, true, err
+	}
+	if a.pending[n] || n.cue != nil {
+		// Not built yet, or CUE's to check: its kinds are not known to
+		// restrict.
+		return nil, true, unsupportedAt(at, "unification of two structs")
+	}
+	m := *n
+	m.kinds &= kObject
+	return &m, true, nil
+}
+
+// anyFieldLit reports whether x is the struct literal {[_]: _}, with the
+// predeclared _ on both sides.
+func anyFieldLit(x ast.Expr) bool {
+	lit, ok := stripParens(x).(*ast.StructLit)
+	if !ok {
+		return false
+	}
+	found := false
+	for _, d := range lit.Elts {
+		switch d := d.(type) {
+		case *ast.CommentGroup:
+		case *ast.Field:
+			l, ok := d.Label.(*ast.ListLit)
+			if found || !ok || len(l.Elts) != 1 || d.Constraint != token.ILLEGAL || d.Alias != nil {
+				return false
+			}
+			if !isPredeclaredTop(l.Elts[0]) || !isPredeclaredTop(d.Value) {
+				return false
+			}
+			found = true
+		default:
+			return false
+		}
+	}
+	return found
+}
+
+// isPredeclaredTop reports whether x is _, which no field can shadow.
+func isPredeclaredTop(x ast.Expr) bool {
+	id, ok := stripParens(x).(*ast.Ident)
+	return ok && id.Name == "_" && id.Node == nil
 }
 
 // withoutRepeats drops a reference that the conjunction already holds: x &
@@ -1713,6 +1802,23 @@ func inside(n ast.Node, x ast.Expr) bool {
 // has no fields to look a reference up in: its scope is then its
 // declarations alone. They are what the references mean, since a
 // reference never resolves to a name its file's embedding declares.
+// scopeFinds reports whether an expression built in the scope of the
+// file's value finds the file's definitions there. A struct that a
+// disjunction leaves, as #a & {[_]: _} does with #a: null | close({...})
+// (pylock.json's root), finds none of them in CUE v0.17.
+func (a *fastAnalyser) scopeFinds(f *ast.File) bool {
+	for _, d := range f.Decls {
+		fd, ok := d.(*ast.Field)
+		if !ok {
+			continue
+		}
+		if name, isIdent, err := ast.LabelName(fd.Label); err == nil && isIdent && isDefName(name) {
+			return a.ctx.BuildExpr(ast.NewIdent(name), cue.Scope(a.file), cue.InferBuiltins(true)).Err() == nil
+		}
+	}
+	return true
+}
+
 func (a *fastAnalyser) scope() (cue.Value, error) {
 	if !a.file.Exists() {
 		f, err := a.s.fileSyntax(a.s.spec)
@@ -1720,7 +1826,7 @@ func (a *fastAnalyser) scope() (cue.Value, error) {
 			return cue.Value{}, err
 		}
 		a.file = a.ctx.BuildFile(f)
-		if k := a.file.IncompleteKind(); a.file.Err() == nil && k != cue.StructKind {
+		if k := a.file.IncompleteKind(); a.file.Err() == nil && (k != cue.StructKind || !a.scopeFinds(f)) {
 			// Each embedding becomes a hidden field, so that the
 			// imports it uses are still used.
 			decls := *f
