@@ -386,7 +386,12 @@ func declaresIn(lit *ast.StructLit, name string, depth int) bool {
 				return true
 			}
 		case *ast.Comprehension:
-			return true
+			// What its struct declares, as the translation's if fields
+			// for dependentRequired do: if a != _|_ {"b"!: _}.
+			body, ok := d.Value.(*ast.StructLit)
+			if !ok || declaresIn(body, name, depth+1) {
+				return true
+			}
 		}
 	}
 	return false
