@@ -269,12 +269,13 @@ func composite(v any) bool {
 }
 
 // seesFilled reports whether an atom checks a struct's or list's content:
-// matchN, matchIf, or a disjunction that may take one. CUE checks those
+// matchN, matchIf, the fields required present, or a disjunction that may
+// take one. CUE checks those
 // against the value with its defaults filled in.
 func seesFilled(atoms []fastAtom) bool {
 	for _, a := range atoms {
 		switch a := a.(type) {
-		case *matchAtom, *ifAtom:
+		case *matchAtom, *ifAtom, *presentAtom:
 			return true
 		case *disjAtom:
 			for _, alt := range a.alts {

@@ -631,18 +631,28 @@ func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (n *fastN
 func (a *fastAnalyser) structKindOnly(vals []ast.Expr, ev cue.Value, inDef bool) (*fastNode, bool, error) {
 	var rest []ast.Expr
 	var at ast.Expr
+	var required []string
 	for _, x := range vals {
-		if anyFieldLit(x) {
+		// In matchN CUE counts a value that lacks a required field
+		// as matching: only {[_]: _} there.
+		if names, ok := kindLit(x); ok && (len(names) == 0 || a.inMatch == 0) {
 			at = x
+			required = append(required, names...)
 			continue
 		}
 		rest = append(rest, x)
 	}
 	// In a definition the literal is closed, and its pattern then
-	// allows what the rest does not ({a?: int} & {[_]: _} takes b:
-	// 1 there); so it may be in matchN, which evaluates its arguments
-	// closed, and in a literal CUE leaves open where it shows it closed.
-	if at == nil || len(rest) == 0 || inDef || a.inMatch > 0 || a.unclosed {
+	// allows what literals beside it do not ({a?: int} & {[_]: _} takes
+	// b: 1 there), though not what a definition referred to does not:
+	// #a & {[_]: _} is #a there too (launchsettings.json's
+	// #iisBindingContent & {[_]: _}). So it may be in matchN, which
+	// evaluates its arguments closed; and in a literal CUE leaves open
+	// where it shows it closed, it is left alone.
+	if at == nil || len(rest) == 0 || a.unclosed || (inDef || a.inMatch > 0) && !slices.ContainsFunc(rest, isDefRef) {
+		return nil, false, nil
+	}
+	if (inDef || a.inMatch > 0) && slices.ContainsFunc(rest, func(x ast.Expr) bool { return !isDefRef(x) && !isValidator(x) }) {
 		return nil, false, nil
 	}
 	// CUE's Allows says the unification takes any field where its
@@ -669,34 +679,66 @@ func (a *fastAnalyser) structKindOnly(vals []ast.Expr, ev cue.Value, inDef bool)
 	}
 	m := *n
 	m.kinds &= kObject
+	if len(required) > 0 {
+		m.atoms = append(slices.Clip(m.atoms), &presentAtom{names: required})
+	}
 	return &m, true, nil
 }
 
-// anyFieldLit reports whether x is the struct literal {[_]: _}, with the
-// predeclared _ on both sides.
-func anyFieldLit(x ast.Expr) bool {
+// isDefRef reports whether x refers to a definition, or to a field of
+// one (#."a-b", _#defs."/definitions/x"), which its own closes.
+func isDefRef(x ast.Expr) bool {
+	switch x := stripParens(x).(type) {
+	case *ast.Ident:
+		return isDefName(x.Name)
+	case *ast.SelectorExpr:
+		return isDefName(selLabel(x.Sel)) || inDefinition(x)
+	}
+	return false
+}
+
+// kindLit reports whether x is the struct literal {[_]: _}, with the
+// predeclared _ on both sides, and with it optional and required fields
+// of any value, as the translation writes "required" beside a $ref to
+// what may be a closed struct: {"name"!: _, [_]: _}. Such a field allows
+// nothing the rest does not allow either way, so it only asks for the
+// field to be there when required: required lists those.
+func kindLit(x ast.Expr) (required []string, ok bool) {
 	lit, ok := stripParens(x).(*ast.StructLit)
 	if !ok {
-		return false
+		return nil, false
 	}
 	found := false
 	for _, d := range lit.Elts {
 		switch d := d.(type) {
 		case *ast.CommentGroup:
 		case *ast.Field:
-			l, ok := d.Label.(*ast.ListLit)
-			if found || !ok || len(l.Elts) != 1 || d.Constraint != token.ILLEGAL || d.Alias != nil {
-				return false
+			if d.Alias != nil || !isPredeclaredTop(d.Value) {
+				return nil, false
 			}
-			if !isPredeclaredTop(l.Elts[0]) || !isPredeclaredTop(d.Value) {
-				return false
+			if l, isPattern := d.Label.(*ast.ListLit); isPattern {
+				if found || len(l.Elts) != 1 || d.Constraint != token.ILLEGAL || !isPredeclaredTop(l.Elts[0]) {
+					return nil, false
+				}
+				found = true
+				continue
 			}
-			found = true
+			name, isIdent, err := ast.LabelName(d.Label)
+			if err != nil || isIdent && (isDefName(name) || strings.HasPrefix(name, "_")) {
+				return nil, false
+			}
+			switch d.Constraint {
+			case token.NOT:
+				required = append(required, name)
+			case token.OPTION:
+			default:
+				return nil, false // a regular field: CUE asks for a concrete value
+			}
 		default:
-			return false
+			return nil, false
 		}
 	}
-	return found
+	return required, found
 }
 
 // isPredeclaredTop reports whether x is _, which no field can shadow.

@@ -143,6 +143,23 @@ func (a *disjAtom) holds(c *fastChecker, v any, k valueKinds) bool {
 	return false
 }
 
+// presentAtom holds when the struct has every field of names, as the
+// required fields of a literal that adds nothing else ask (kindLit).
+type presentAtom struct{ names []string }
+
+func (p *presentAtom) holds(c *fastChecker, v any, k valueKinds) bool {
+	x, ok := v.(*format.Object)
+	if !ok {
+		return true
+	}
+	for _, name := range p.names {
+		if _, present := x.Get(name); !present {
+			return false
+		}
+	}
+	return true
+}
+
 // matchAtom holds when the value satisfies between min and max (-1: no
 // bound) of the alternatives, as matchN says.
 type matchAtom struct {
