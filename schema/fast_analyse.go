@@ -624,10 +624,12 @@ func (a *fastAnalyser) conj(vals []ast.Expr, ev cue.Value, inDef bool) (n *fastN
 // closed struct writes it (see closeOpenStructs): pylock.json's root,
 // #."1.0" & {[_]: _}. Outside definitions, such a literal declares no
 // field, allows none that the rest does not (it is open, and CUE does
-// not let its pattern open a closed struct beside it), and constrains no
-// field's value: it only says the value is a struct. So the unification is the rest's, for
-// structs only. ok is false when vals hold no such literal, or nothing
-// else.
+// not let its pattern open a closed struct beside it), and constrains
+// no field's value: it only says the value is a struct. So the
+// unification is the rest's, for structs only, which have the fields
+// the literal requires (kindLit). In a definition, only when the rest
+// is references to definitions and validators. ok is false when vals
+// hold no such literal, or nothing else.
 func (a *fastAnalyser) structKindOnly(vals []ast.Expr, ev cue.Value, inDef bool) (*fastNode, bool, error) {
 	var rest []ast.Expr
 	var at ast.Expr
@@ -1844,14 +1846,6 @@ func inside(n ast.Node, x ast.Expr) bool {
 		p.Offset() >= from.Offset() && p.Offset() < to.Offset()
 }
 
-// scope is the file's value, built once, pruned to what the schema
-// uses: a costly definition that nothing refers to is never evaluated.
-//
-// A file that embeds something other than a struct, such as JSON
-// Schema's translation of a root that may be null (null | close({...})),
-// has no fields to look a reference up in: its scope is then its
-// declarations alone. They are what the references mean, since a
-// reference never resolves to a name its file's embedding declares.
 // scopeFinds reports whether an expression built in the scope of the
 // file's value finds the file's definitions there. A struct that a
 // disjunction leaves, as #a & {[_]: _} does with #a: null | close({...})
@@ -1869,6 +1863,15 @@ func (a *fastAnalyser) scopeFinds(f *ast.File) bool {
 	return true
 }
 
+// scope is the file's value, built once, pruned to what the schema
+// uses: a costly definition that nothing refers to is never evaluated.
+//
+// A file that embeds something other than a struct, such as JSON
+// Schema's translation of a root that may be null (null | close({...})),
+// or a struct that such a disjunction leaves (scopeFinds),
+// has no fields to look a reference up in: its scope is then its
+// declarations alone. They are what the references mean, since a
+// reference never resolves to a name its file's embedding declares.
 func (a *fastAnalyser) scope() (cue.Value, error) {
 	if !a.file.Exists() {
 		f, err := a.s.fileSyntax(a.s.spec)
