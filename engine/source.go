@@ -87,6 +87,15 @@ func (sr *stageRun) sourcesOf() []Source {
 		out = append(out, &stdinSource{r: sr.r.stdin, dir: sr.r.tmp, m: sr.m, format: sr.s.Source.Format, chunk: sr.r.opts.ChunkSize, whole: sr.s.Source.Whole})
 	}
 	flush()
+	globSources := 0
+	for _, src := range out {
+		if _, ok := src.(*globSource); ok {
+			globSources++
+		}
+	}
+	if globSources > 1 {
+		sr.listedReals = map[string]bool{}
+	}
 	return out
 }
 
@@ -125,7 +134,16 @@ func (g *globSource) items(ctx context.Context) ([]item, error) {
 		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: "stage " + sr.s.Name + ": " + why})
 	}
 	sr.sources = sr.sources.Union(src.Reals()) // shared with the guard when one
-	return g.list(ctx, src.Files), nil
+	files := src.Files
+	if sr.listedReals != nil {
+		// Globs on both sides of "-" are resolved apart: a file that
+		// both match is read once, in the place of the first.
+		files = slices.DeleteFunc(slices.Clone(files), func(f pipeline.SourceFile) bool { return sr.listedReals[f.Real] })
+		for _, f := range files {
+			sr.listedReals[f.Real] = true
+		}
+	}
+	return g.list(ctx, files), nil
 }
 
 // list makes the items of files, in order, straight into the stage's

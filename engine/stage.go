@@ -80,8 +80,11 @@ type stageRun struct {
 	rejected int
 	// sources holds the real paths of the stage's sources.
 	sources pipeline.RealSet
-	items   []item
-	results []itemResult
+	// listedReals holds the real paths of the files listed so far, when
+	// "-" stands between globs, so that each file is read once.
+	listedReals map[string]bool
+	items       []item
+	results     []itemResult
 	// running lists the items that run, in order; started, by slot,
 	// holds when each one's first attempt began, after epoch. Only the
 	// items that run have one: a rerun of a million files of which one
