@@ -182,9 +182,6 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := range vals {
-		vals[i] = unwrapEmbedding(vals[i])
-	}
 	return a.expand(vals[0], vals, ev)
 }
 
@@ -1934,20 +1931,6 @@ func (a *fastAnalyser) ident(x *ast.Ident, ev cue.Value) (*fastNode, error) {
 
 // resolve returns the declarations a reference to a definition stands for.
 func (a *fastAnalyser) resolve(x ast.Expr) ([]ast.Expr, error) {
-	vals, err := a.resolveRaw(x)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]ast.Expr, len(vals))
-	for i, v := range vals {
-		out[i] = unwrapEmbedding(v)
-	}
-	return out, nil
-}
-
-// resolveRaw is resolve with the declarations' values as written, in
-// which a selector finds what they declare.
-func (a *fastAnalyser) resolveRaw(x ast.Expr) ([]ast.Expr, error) {
 	switch x := x.(type) {
 	case *ast.Ident:
 		if !isDefName(x.Name) {
@@ -1970,7 +1953,7 @@ func (a *fastAnalyser) resolveRaw(x ast.Expr) ([]ast.Expr, error) {
 		if err != nil {
 			return nil, unsupportedAt(x, "selector %s", refString(x))
 		}
-		outer, err := a.resolveRaw(x.X)
+		outer, err := a.resolve(x.X)
 		if err != nil {
 			return nil, err
 		}
@@ -2543,12 +2526,9 @@ func crossCheckFields(o *fastObject, ev cue.Value, at ast.Node, unclosed bool) e
 }
 
 // unwrapEmbedding returns what a struct literal embeds when it holds that
-// alone, with attributes, comments and definitions: {@jsonschema(id="x"),
-// close({...})} is the close({...}), as the translation of an $id beside
-// the root writes it, and {matchN(...), #a: {...}} is the matchN, as it
-// writes a schema with an $id and definitions beside (jsonld.json's
-// _schema): a definition is no field of the value, and what refers to
-// it finds it in the literal still (resolveRaw).
+// alone, with attributes and comments: {@jsonschema(id="x"), close({...})}
+// is the close({...}), as the translation of an $id beside the root
+// writes it.
 func unwrapEmbedding(x ast.Expr) ast.Expr {
 	lit, ok := stripParens(x).(*ast.StructLit)
 	if !ok {
@@ -2562,10 +2542,6 @@ func unwrapEmbedding(x ast.Expr) ast.Expr {
 				return x
 			}
 			embed = d
-		case *ast.Field:
-			if name, isIdent, err := ast.LabelName(d.Label); err != nil || !isIdent || !isDefName(name) || d.Constraint != token.ILLEGAL {
-				return x
-			}
 		case *ast.Attribute, *ast.CommentGroup:
 		default:
 			return x
