@@ -55,7 +55,10 @@ type fastAnalyser struct {
 	file cue.Value
 	// top is the file's syntax, as the analysis reads it.
 	top *ast.File
-	ctx *cue.Context
+	// labelCounts counts the file's declarations by name (see
+	// declaredOnlyIn); made when first needed.
+	labelCounts map[string]int
+	ctx         *cue.Context
 	// stack holds the definitions being expanded, each with the node it
 	// will be: a reference back to one is that node (a recursive schema
 	// is a cyclic tree), and pending until the expansion ends.
@@ -1940,6 +1943,19 @@ func (a *fastAnalyser) resolve(x ast.Expr) ([]ast.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A definition declared in a struct, not the file, is that of
+		// the value the struct becomes where it is used: every other
+		// declaration of the field that holds the struct, and whatever
+		// that field's value is unified with there (#R & #S, where #S
+		// declares #R's #x too), adds to it, and the struct the name is
+		// found in shows none of that. Only a definition no other
+		// declaration in the file names can take nothing in; any other
+		// is left to CUE, which evaluates it where it is used. A
+		// selector (#R.#x) is another matter: it collects every
+		// declaration of #R, whose own value it is.
+		if _, atTop := x.Scope.(*ast.File); !atTop && !a.declaredOnlyIn(x.Name, len(vals)) {
+			return nil, unsupportedAt(x, "reference to definition %s, which another declaration may add to", x.Name)
+		}
 		for _, v := range vals {
 			if v == x.Node {
 				return vals, nil
@@ -1975,6 +1991,54 @@ func (a *fastAnalyser) resolve(x ast.Expr) ([]ast.Expr, error) {
 		return vals, nil
 	}
 	return nil, unsupportedAt(x, "reference %s", refString(x))
+}
+
+// declaredOnlyIn reports whether the structs of the file declare the
+// definition name n times and no more, at any depth, and the file imports
+// no package but CUE's own, which could declare it too. A struct's n
+// declarations of the definition are then all it ever has, in any value
+// the struct becomes. The file's own declarations do not count unless
+// the file embeds a value: no other value takes in the file's. Nor do
+// other labels than identifiers: a quoted, computed or pattern label
+// never declares a definition.
+func (a *fastAnalyser) declaredOnlyIn(name string, n int) bool {
+	if a.top == nil {
+		return false
+	}
+	if a.labelCounts == nil {
+		a.labelCounts = map[string]int{}
+		for is := range a.top.ImportSpecs() {
+			if p, err := strconv.Unquote(is.Path.Value); err != nil || strings.Contains(strings.SplitN(p, "/", 2)[0], ".") {
+				a.labelCounts = nil
+				return false
+			}
+		}
+		// A file that embeds a value, as _schema, unifies its own
+		// declarations with that value's: then they count too.
+		atTop := map[ast.Node]bool{}
+		if !slices.ContainsFunc(a.top.Decls, func(d ast.Decl) bool { _, e := d.(*ast.EmbedDecl); return e }) {
+			for _, d := range a.top.Decls {
+				atTop[d] = true
+			}
+		}
+		ast.Walk(a.top, func(n ast.Node) bool {
+			f, ok := n.(*ast.Field)
+			if !ok || atTop[n] {
+				return true
+			}
+			l := f.Label
+			if al, isAlias := l.(*ast.Alias); isAlias {
+				if e, isLabel := al.Expr.(ast.Label); isLabel {
+					l = e
+				}
+			}
+			if s, isIdent, err := ast.LabelName(l); err == nil && isIdent {
+				a.labelCounts[s]++
+			}
+			return true
+		}, nil)
+	}
+	return a.labelCounts[name] == n
 }
 
 func selLabel(l ast.Label) string {
