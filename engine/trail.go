@@ -72,7 +72,7 @@ func (t *itemTrail) write(member []byte, n int, err error) {
 }
 
 // gzipMember appends b compressed as one gzip member, with z, which may
-// be nil: a compressor is some 800 KB to make. Members joined are one
+// be nil: a compressor is about a megabyte to make. Members joined are one
 // gzip stream, which gzip -d, Go and Python read whole.
 func gzipMember(z *gzip.Writer, dst, b []byte) (*gzip.Writer, []byte, error) {
 	buf := bytes.NewBuffer(dst)
@@ -209,7 +209,8 @@ func (t *itemTrail) done() {
 }
 
 // copyTo appends the trail's items to a record being written to w, after
-// a comma unless they are its first; first is set once some are.
+// a comma unless *first says none came before; it clears *first once it
+// has written some.
 func (t *itemTrail) copyTo(w io.Writer, first *bool) error {
 	t.done()
 	if t.err != nil || t.n == 0 {
