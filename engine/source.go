@@ -66,43 +66,29 @@ func (sr *stageRun) sourcesOf() []Source {
 		return []Source{f(sr.m, sr.s)}
 	}
 	var out []Source
-	globs := sr.s.Source.Paths[:0:0]
-	flush := func() {
-		switch {
-		case len(globs) == len(sr.s.Source.Paths):
-			out = append(out, &globSource{sr: sr, stage: sr.s})
-		case len(globs) > 0:
-			s := *sr.s
-			s.Source.Paths = globs
-			out = append(out, &globSource{sr: sr, stage: &s})
-		}
-		globs = nil
-	}
-	for _, p := range sr.s.Source.Paths {
+	paths, from := sr.s.Source.Paths, 0
+	for i, p := range paths {
 		if p != pipeline.Stdin {
-			globs = append(globs, p)
 			continue
 		}
-		flush()
-		out = append(out, &stdinSource{r: sr.r.stdin, dir: sr.r.tmp, m: sr.m, format: sr.s.Source.Format, chunk: sr.r.opts.ChunkSize, whole: sr.s.Source.Whole})
-	}
-	flush()
-	globSources := 0
-	for _, src := range out {
-		if _, ok := src.(*globSource); ok {
-			globSources++
+		if i > from {
+			out = append(out, &globSource{sr: sr, from: from, to: i})
 		}
+		out = append(out, &stdinSource{r: sr.r.stdin, dir: sr.r.tmp, m: sr.m, format: sr.s.Source.Format, chunk: sr.r.opts.ChunkSize, whole: sr.s.Source.Whole})
+		from = i + 1
 	}
-	if globSources > 1 {
-		sr.listedReals = map[string]bool{}
+	if len(paths) > from {
+		out = append(out, &globSource{sr: sr, from: from, to: len(paths)})
 	}
 	return out
 }
 
-// globSource lists the files a stage's globs match.
+// globSource lists the files that the stage's paths from to to match.
+// The stage's globs are resolved together, so that a file two of them
+// match is listed once, by the first, even across "-".
 type globSource struct {
-	sr    *stageRun
-	stage *pipeline.Stage
+	sr       *stageRun
+	from, to int
 }
 
 func (g *globSource) Items(ctx context.Context) ([]Item, error) {
@@ -116,14 +102,36 @@ func (g *globSource) Items(ctx context.Context) ([]Item, error) {
 
 // items lists the files the globs match as the stage's items.
 func (g *globSource) items(ctx context.Context) ([]item, error) {
-	sr, m := g.sr, g.sr.m
+	src, err := g.sr.resolveSources()
+	if err != nil {
+		return nil, err
+	}
+	first, n := 0, 0
+	for k, c := range src.PathFiles {
+		switch {
+		case k < g.from:
+			first += c
+		case k < g.to:
+			n += c
+		}
+	}
+	return g.list(ctx, src.Files[first:first+n]), nil
+}
+
+// resolveSources finds what the stage's globs match, once a run, and says
+// what they leave out.
+func (sr *stageRun) resolveSources() (*pipeline.Sources, error) {
+	if sr.resolved != nil {
+		return sr.resolved, nil
+	}
+	m := sr.m
 	// What the run's check found is what the stage would find, unless
 	// something wrote or removed an output since: a stage can read
 	// another's output through a link, which no dependency shows.
-	src := sr.r.guard.Found(g.stage)
+	src := sr.r.guard.Found(sr.s)
 	if src == nil || sr.r.outputsTouched.Load() || len(sr.n.deps) > 0 || sr.r.manifests > 1 {
 		var err error
-		if src, err = g.stage.Resolve(m, sr.r.opts.StateDir); err != nil {
+		if src, err = sr.s.Resolve(m, sr.r.opts.StateDir); err != nil {
 			return nil, err
 		}
 	}
@@ -133,17 +141,9 @@ func (g *globSource) items(ctx context.Context) ([]item, error) {
 	for _, why := range src.Skipped {
 		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: "stage " + sr.s.Name + ": " + why})
 	}
-	sr.sources = sr.sources.Union(src.Reals()) // shared with the guard when one
-	files := src.Files
-	if sr.listedReals != nil {
-		// Globs on both sides of "-" are resolved apart: a file that
-		// both match is read once, in the place of the first.
-		files = slices.DeleteFunc(slices.Clone(files), func(f pipeline.SourceFile) bool { return sr.listedReals[f.Real] })
-		for _, f := range files {
-			sr.listedReals[f.Real] = true
-		}
-	}
-	return g.list(ctx, files), nil
+	sr.sources = src.Reals() // shared with the guard
+	sr.resolved = src
+	return src, nil
 }
 
 // list makes the items of files, in order, straight into the stage's

@@ -78,13 +78,12 @@ type stageRun struct {
 	removed []string
 	// rejected counts the entries written to the rejects file.
 	rejected int
-	// sources holds the real paths of the stage's sources.
-	sources pipeline.RealSet
-	// listedReals holds the real paths of the files listed so far, when
-	// "-" stands between globs, so that each file is read once.
-	listedReals map[string]bool
-	items       []item
-	results     []itemResult
+	// resolved is what the stage's globs match; sources holds their
+	// real paths.
+	resolved *pipeline.Sources
+	sources  pipeline.RealSet
+	items    []item
+	results  []itemResult
 	// running lists the items that run, in order; started, by slot,
 	// holds when each one's first attempt began, after epoch. Only the
 	// items that run have one: a rerun of a million files of which one

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -206,6 +207,20 @@ func TestResolveListsAFileOnce(t *testing.T) {
 	}
 	if want := "data/b.json data/a.json"; strings.Join(got, " ") != want {
 		t.Errorf("files %v, want %s", got, want)
+	}
+	if fmt.Sprint(src.PathFiles) != "[1 1]" || len(src.Empty) != 0 {
+		t.Errorf("files by path %v, empty %v", src.PathFiles, src.Empty)
+	}
+	// A glob whose files an earlier one listed lists none, and is not
+	// one that matches no file.
+	s := *m.Stages[0]
+	s.Source.Paths = []string{"data/*.json", "data/b.json", "data/c*.json"}
+	later, err := s.Resolve(m, filepath.Join(m.Dir, ".zpipe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(later.PathFiles) != "[2 0 0]" || fmt.Sprint(later.Empty) != "[data/c*.json]" {
+		t.Errorf("files by path %v, empty %v", later.PathFiles, later.Empty)
 	}
 	reals := src.Reals()
 	if reals.Len() != 2 || !reals.Has(src.Files[0].Real) || !reals.Has(src.Files[1].Real) || reals.Has(filepath.Join(dir, "data")) {

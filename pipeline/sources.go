@@ -31,7 +31,11 @@ type Sources struct {
 	Empty []string
 	// Skipped says which symlinked folders were not followed, and why.
 	Skipped []string
-	reals   *RealSet
+	// PathFiles counts, for each of the source's paths in order, the
+	// Files it listed first: a file that two match is the first's. "-"
+	// lists none.
+	PathFiles []int
+	reals     *RealSet
 }
 
 // Resolve expands the stage's source globs, in a stable order: the globs
@@ -81,10 +85,13 @@ func (s *Stage) Resolve(m *Manifest, stateDir string) (*Sources, error) {
 		w.seen = make(map[string]bool, total)
 	}
 	for i, matches := range globs {
-		n := 0
+		n, earlier := 0, 0
 		for _, f := range matches {
 			switch {
-			case w.seen != nil && w.seen[f.Real] || s.excluded(m.Dir, f.Path) || strings.HasPrefix(filepath.Base(f.Real), atomicfile.TempPrefix):
+			case w.seen != nil && w.seen[f.Real]:
+				earlier++ // listed by an earlier glob: this one matches it all the same
+				continue
+			case s.excluded(m.Dir, f.Path) || strings.HasPrefix(filepath.Base(f.Real), atomicfile.TempPrefix):
 				continue
 			case ownedBy(own, f.Real):
 				// The stage's own output, reached through a link or a
@@ -98,7 +105,8 @@ func (s *Stage) Resolve(m *Manifest, stateDir string) (*Sources, error) {
 			w.out.Files = append(w.out.Files, f)
 			n++
 		}
-		if n == 0 && s.Source.Paths[i] != Stdin {
+		w.out.PathFiles = append(w.out.PathFiles, n)
+		if n+earlier == 0 && s.Source.Paths[i] != Stdin {
 			pat := s.Source.Paths[i]
 			if filepath.IsAbs(pat) {
 				pat, _ = filepath.Rel(m.Dir, pat)
