@@ -41,9 +41,14 @@ func TestProvenanceIsWrittenAsJSONEncoderWould(t *testing.T) {
 			var err error
 			if indent == "" {
 				// As saved: gzip, with the items the trails' own.
+				// One member an item, joined as a stage's are.
 				trail := newItemTrail(filepath.Join(t.TempDir(), "trail"))
 				for i := range items {
-					trail.add(&items[i])
+					line, err := appendItemLine(nil, &items[i])
+					if err == nil {
+						_, line, err = gzipMember(nil, nil, line[:len(line)-1])
+					}
+					trail.write(line, 1, err)
 				}
 				empty := newItemTrail(filepath.Join(t.TempDir(), "empty"))
 				var saved bytes.Buffer

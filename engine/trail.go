@@ -31,22 +31,11 @@ import (
 type itemTrail struct {
 	path string
 	f    *os.File
-	z    *gzip.Writer // add's
 	n    int
 	err  error
 }
 
 func newItemTrail(path string) *itemTrail { return &itemTrail{path: path} }
-
-// add appends p, in a member of its own; the first error is kept and
-// ends the trail. A stage adds its items in batches, with write.
-func (t *itemTrail) add(p *ItemProvenance) {
-	line, err := appendItemLine(nil, p)
-	if err == nil {
-		t.z, line, err = gzipMember(t.z, nil, line[:len(line)-1])
-	}
-	t.write(line, 1, err)
-}
 
 // write appends a gzip member of n items, joined by commas, as
 // gzipMember makes it; err is what stopped their encoding, if anything.
