@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -179,6 +180,11 @@ func (g *Guard) Target(m *Manifest, s *Stage, out int, source string, sources Re
 	if !Inside(root, path) {
 		return fail(" is %s, which escapes %s", relTo(m.Dir, path), m.rootName())
 	}
+	// {dir} of a source outside the manifest's folder climbs (../ext):
+	// out/{dir}/x would land beside the user's own files.
+	if lit := literalDir(m.Dir, template); source != "" && !Inside(lit, path) {
+		return fail(" is %s, which leaves %s/: {dir} is %s", relTo(m.Dir, path), relTo(m.Dir, lit), relTo(m.Dir, filepath.Dir(source)))
+	}
 	// The file itself may be a symlink: a rename replaces the link, not
 	// what it points to, so only its folder is resolved.
 	real := filepath.Join(realPath(filepath.Dir(path)), filepath.Base(path))
@@ -196,6 +202,18 @@ func (g *Guard) Target(m *Manifest, s *Stage, out int, source string, sources Re
 	}
 	if sources.Has(real) {
 		return fail(" is %s, a source of this stage", m.Rel(path))
+	}
+	// A symlink is replaced, not written through; one that names what
+	// zpipe may not write shows a mistake in the manifest.
+	if to := linkTarget(real); to != "" {
+		switch {
+		case sources.Has(to):
+			return fail(" is a symlink to %s, a source of this stage", relTo(realPath(m.Dir), to))
+		case g.protected[to] != "":
+			return fail(" is a symlink to %s, %s", relTo(realPath(m.Dir), to), g.protected[to])
+		case Inside(g.stateReal, to):
+			return fail(" is a symlink into the state folder %s", m.Rel(g.stateDir))
+		}
 	}
 	if fi, err := os.Lstat(real); err == nil && fi.IsDir() {
 		return fail(" is an existing directory")
@@ -241,7 +259,28 @@ func (g *Guard) Replaceable(m *Manifest, path string) error {
 	case g.isSource(real):
 		return fmt.Errorf("%s is a source", relTo(m.Dir, path))
 	}
+	if to := linkTarget(real); to != "" && (g.isSource(to) || g.protected[to] != "" || Inside(g.stateReal, to)) {
+		return fmt.Errorf("%s is a symlink to %s", relTo(m.Dir, path), relTo(realPath(m.Dir), to))
+	}
 	return nil
+}
+
+// linkTarget is where the symlink at path leads, resolved all the way, or
+// "" when path is no symlink.
+func linkTarget(path string) string {
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return ""
+	}
+	return realPath(path)
+}
+
+// literalDir is the folder an output template names before its first
+// placeholder: what a per-source file must stay inside.
+func literalDir(dir, template string) string {
+	if i := strings.IndexByte(template, '{'); i >= 0 {
+		template = template[:i] + "x"
+	}
+	return filepath.Join(dir, filepath.Dir(template))
 }
 
 // Removable is Replaceable for a file zpipe wrote for stage of m and would

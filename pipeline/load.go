@@ -425,7 +425,10 @@ func (l *loader) stage(name string, o rawStage, defaults Settings, named map[str
 			s.Outputs = append(s.Outputs, Output{Format: f, Path: out.Path, Indent: out.Indent, Pretty: out.Pretty})
 		}
 	}
-	if o.Rejects != nil && l.outputPath(*o.Rejects, append(slices.Clip(at), "rejects")) {
+	if o.Rejects != nil && hasPlaceholder(*o.Rejects) && unknownPlaceholder(*o.Rejects) == "" {
+		ph := placeholderRE.FindString(*o.Rejects)
+		l.errorf(append(slices.Clip(at), "rejects"), "rejects path %q has the placeholder %s, but a stage has one rejects file; name it without one", *o.Rejects, ph)
+	} else if o.Rejects != nil && l.outputPath(*o.Rejects, append(slices.Clip(at), "rejects")) {
 		s.Rejects = filepath.Join(l.m.Dir, *o.Rejects)
 	}
 	l.m.Stages = append(l.m.Stages, s)
