@@ -255,7 +255,10 @@ func (c *child) died() error {
 	if st := c.cmd.ProcessState; st != nil {
 		msg += " (" + st.String() + ")"
 	}
-	if t := c.stderr.last(); t != "" {
+	if t := c.stderr.crash(); t != "" {
+		// Not the stack's last frame: the reason, and whose fault.
+		msg += ": it crashed with " + strings.TrimSuffix(t, " [recovered]") + ", a bug in CUE's evaluator or in zpipe"
+	} else if t := c.stderr.last(); t != "" {
 		msg += ": " + t
 	}
 	return errors.New(msg)
@@ -442,16 +445,37 @@ type tail struct {
 	mu  sync.Mutex
 	max int
 	b   []byte
+	// head is the first bytes written, where a crashing Go program
+	// says why before its goroutines' stacks.
+	head []byte
 }
 
 func (t *tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if n := min(len(p), headMax-len(t.head)); n > 0 {
+		t.head = append(t.head, p[:n]...)
+	}
 	t.b = append(t.b, p...)
 	if len(t.b) > t.max {
 		t.b = t.b[len(t.b)-t.max:]
 	}
 	return len(p), nil
+}
+
+const headMax = 2 << 10
+
+// crash is the line in which the Go runtime says why the process died,
+// such as "fatal error: stack overflow", or "".
+func (t *tail) crash() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, line := range strings.Split(string(t.head), "\n") {
+		if strings.HasPrefix(line, "panic: ") || strings.HasPrefix(line, "fatal error: ") {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
 }
 
 // last is the last non-empty line written.

@@ -5,6 +5,8 @@ package schema
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -121,5 +123,26 @@ func TestEvaluatorIgnoresCtrlC(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if _, _, err := v.CheckContext(context.Background(), rec, false); err != nil || v.child.Load() != c {
 		t.Errorf("after Ctrl-C the evaluator is gone: %v", err)
+	}
+}
+
+// A crashed evaluator is explained by the runtime's reason, not by the
+// last frame of its stack.
+func TestTailSaysWhyAChildCrashed(t *testing.T) {
+	for _, tc := range []struct{ stderr, crash, last string }{
+		{"runtime: goroutine stack exceeds 1000000000-byte limit\nfatal error: stack overflow\n\nruntime stack:\n" + strings.Repeat("frame\n\t/x.go:1 +0x1\n", 500), "fatal error: stack overflow", "/x.go:1 +0x1"},
+		{"panic: runtime error: index out of range [4] with length 2\n\ngoroutine 1 [running]:\nmain.f()\n\t/x.go:9 +0xa7\n", "panic: runtime error: index out of range [4] with length 2", "/x.go:9 +0xa7"},
+		{"reading the records: unexpected EOF\n", "", "reading the records: unexpected EOF"},
+	} {
+		tl := &tail{max: 4 << 10}
+		for chunk := range slices.Chunk([]byte(tc.stderr), 100) {
+			tl.Write(chunk)
+		}
+		if got := tl.crash(); got != tc.crash {
+			t.Errorf("crash() = %q, want %q", got, tc.crash)
+		}
+		if got := tl.last(); got != tc.last {
+			t.Errorf("last() = %q, want %q", got, tc.last)
+		}
 	}
 }

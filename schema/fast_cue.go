@@ -97,6 +97,14 @@ type Fallback struct {
 func (f Fallback) String() string { return f.Path + ": " + f.Why }
 
 func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
+	// Where CUE's evaluator panics, the value is not shown valid: the
+	// record's whole check by CUE, which runs on every record the fast
+	// path rejects, gives the verdict and the reason.
+	defer func() {
+		if recover() != nil {
+			ok, adds = false, false
+		}
+	}()
 	if !c.anyOK(v) {
 		return c.maybe()
 	}

@@ -3,6 +3,7 @@ package schema
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -143,5 +144,21 @@ func TestAbbreviate(t *testing.T) {
 		if got := abbreviate(tt.in); got != tt.want {
 			t.Errorf("abbreviate(%q)\n = %q\nwant %q", tt.in, got, tt.want)
 		}
+	}
+}
+
+// CUE v0.17's evaluator panics on this record as its message is narrowed
+// to a disjunction's branch; the record still gets CUE's own message.
+func TestMessageWhereCUEPanics(t *testing.T) {
+	s, err := Compile("p.cue", []byte("#T: {q?: #B & {#B\n\t#y: {q!: int}\n\t...}\n\t...}\n#B: {}\n"), "T")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := s.Validator()
+	defer s.Put(v)
+	_, vs := v.Check(decodeAll([]byte(`{"q":1,"^x":{}}` + "\n"))[0], false)
+	want := []Violation{{Path: "q", Elems: []string{"q"}, Msg: "conflicting values 1 and {} (mismatched types int and struct)", Schema: "p.cue:5:5"}}
+	if !reflect.DeepEqual(vs, want) {
+		t.Errorf("got %#v\nwant %#v", vs, want)
 	}
 }

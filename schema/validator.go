@@ -240,7 +240,15 @@ func (v *Validator) checkBatch(ctx context.Context, recs []any, untyped bool) (r
 }
 
 // cueCheck is the part of Check that CUE's evaluator does.
-func (v *Validator) cueCheck(rec any) (any, []Violation) {
+func (v *Validator) cueCheck(rec any) (out any, vs []Violation) {
+	// A panic of CUE's evaluator is CUE's fault, not the record's; the
+	// record cannot be shown valid, so it goes to the rejects with the
+	// reason, and the next records are checked.
+	defer func() {
+		if r := recover(); r != nil {
+			out, vs = nil, []Violation{{Msg: fmt.Sprintf("CUE's evaluator failed on this record (%v); this is a bug in CUE", r)}}
+		}
+	}()
 	data := v.ctx.Encode(toCUE(rec))
 	u := v.schema.Unify(data)
 	if err := u.Validate(cue.Concrete(true)); err != nil {
@@ -483,7 +491,7 @@ func (v *Validator) violations(err error, rec any, prefix string, checked cue.Va
 	seen := map[string]bool{}
 	errs := cueerrors.Errors(err)
 	if prefix == "" {
-		errs = v.narrowDisjunctions(checked, errs, rec)
+		errs = v.narrowed(checked, errs, rec)
 	}
 	for _, e := range errs {
 		elems := recordPath(e)
@@ -509,6 +517,19 @@ func (v *Validator) violations(err error, rec any, prefix string, checked cue.Va
 		out = append(out, Violation{Msg: prefix + err.Error()})
 	}
 	return out
+}
+
+// narrowed is narrowDisjunctions, or errs as CUE gave them when CUE's
+// evaluator panics while they are narrowed: v0.17 does, with an index out
+// of range in its closedness check, on some schemas. The record is
+// invalid either way, and CUE's own message says why.
+func (v *Validator) narrowed(u cue.Value, errs []cueerrors.Error, rec any) (out []cueerrors.Error) {
+	defer func() {
+		if recover() != nil {
+			out = errs
+		}
+	}()
+	return v.narrowDisjunctions(u, errs, rec)
 }
 
 // recordPath is the path in the record that a CUE error is about.
