@@ -28,6 +28,9 @@ type diffSchema struct {
 	name string
 	want string // "fast" or "fallback <part of the reason>"
 	sch  *Schema
+	// lenient counts a false reject instead of failing on it: generated
+	// schemas meet the known ones, which cost speed, never a verdict.
+	lenient bool
 }
 
 var (
@@ -156,6 +159,10 @@ func agree(t *testing.T, d diffSchema, v *Validator, rec any, untyped bool) bool
 		deferred.Add(1)
 	}
 	if fastOK != (vs == nil) && !(unsure && !fastOK) {
+		if d.lenient && !fastOK {
+			falseRejects.Add(1)
+			return vs == nil
+		}
 		t.Errorf("%s: on %s (untyped %v) the fast path says valid=%v, CUE says %v", d.name, show(rec), untyped, fastOK, vs)
 		return vs == nil
 	}
@@ -191,7 +198,7 @@ func agree(t *testing.T, d diffSchema, v *Validator, rec any, untyped bool) bool
 
 // deferred counts valid records the fast path left to CUE, unsure;
 // blamedCount the invalid ones whose message came from one value.
-var deferred, blamedCount atomic.Int64
+var deferred, blamedCount, falseRejects atomic.Int64
 
 // decodeAll reads ndjson records, skipping lines that are not JSON.
 func decodeAll(data []byte) []any {
@@ -222,9 +229,16 @@ func records(d diffSchema, seed uint64, n int) []byte {
 		return nil
 	}
 	g := &recordGen{r: newRand(seed), lits: schemaLiterals([]byte(d.sch.sources[d.sch.spec.File]))}
+	// A third come from CUE's view of the schema, the rest from the
+	// fast path's.
+	cs := cueShapeOf(v.schema, 0)
 	var b []byte
 	for i := 0; i < n; i++ {
+		g.nodes = 0
 		rec := g.value(v.fast.root, 0)
+		if i%3 == 2 {
+			rec = g.fromCUE(cs, 0)
+		}
 		for m := 0; g.chance(0.6) && m < 3; m++ {
 			rec = g.mutate(rec)
 		}

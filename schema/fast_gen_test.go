@@ -22,7 +22,14 @@ type recordGen struct {
 	// lits are the schema's literals and their neighbours, candidates
 	// for a value that CUE checks, whose constraint the tree cannot show.
 	lits []any
+	// nodes counts the values of the record being made: past a budget
+	// the generator acts as if deep, so that a recursive schema's lists
+	// and optional fields end instead of growing exponentially.
+	nodes int
 }
+
+// recordBudget is how many values a record may hold before it winds down.
+const recordBudget = 2000
 
 // interesting are values near what CUE's validators look for.
 var interesting = []any{
@@ -61,6 +68,9 @@ func (g *recordGen) chance(p float64) bool { return g.r.Float64() < p }
 
 // value returns a value for n, valid when the generator manages.
 func (g *recordGen) value(n *fastNode, depth int) any {
+	if g.nodes++; g.nodes > recordBudget {
+		depth = max(depth, 9)
+	}
 	var v any
 	for try := 0; try < 20; try++ {
 		switch {
