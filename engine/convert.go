@@ -45,24 +45,26 @@ func (c *Converter) Convert(ctx context.Context, r io.Reader, name string, f for
 		return err
 	}
 	defer rc.Close()
+	// A decoder that refuses the input at once (UTF-16, say) refuses it
+	// with a *format.Error, rejected below as a decoding error is.
 	dec, err := format.NewDecoder(f, rc, c.Limits)
-	if err != nil {
-		return err
+	if err == nil {
+		if c.Schema != nil {
+			// Checked as cue vet checks it; without a schema an empty
+			// file converts to nothing.
+			dec = emptyDocument(f, dec)
+		}
+		var v *schema.Validator
+		if c.Schema != nil {
+			v = c.Schema.Validator()
+			defer c.Schema.Put(v)
+		}
+		var t Tally
+		t, err = Process(ctx, name, dec, v, convertSink{c, name})
+		c.Tally.Records += t.Records
+		c.Tally.OK += t.OK
+		c.Tally.Failed += t.Failed
 	}
-	if c.Schema != nil {
-		// Checked as cue vet checks it; without a schema an empty
-		// file converts to nothing.
-		dec = emptyDocument(f, dec)
-	}
-	var v *schema.Validator
-	if c.Schema != nil {
-		v = c.Schema.Validator()
-		defer c.Schema.Put(v)
-	}
-	t, err := Process(ctx, name, dec, v, convertSink{c, name})
-	c.Tally.Records += t.Records
-	c.Tally.OK += t.OK
-	c.Tally.Failed += t.Failed
 	var fe *format.Error
 	if errors.As(err, &fe) {
 		c.Tally.Records++
