@@ -53,7 +53,7 @@ input was malformed, 2 for a usage or schema error, 130 when interrupted.`,
 	schemaRefFlag(cmd, &f.refs)
 	cmd.Flags().StringVar(&f.from, "from", "auto", "the inputs' format: auto (by name, then content), "+format.Names())
 	cmd.Flags().StringVar(&f.to, "to", "", "the output's format: "+format.Names()+" (default: -o's extension, else ndjson)")
-	cmd.Flags().StringVarP(&f.out, "output", "o", "", "write to this file rather than standard output; .gz or .zst compresses it")
+	cmd.Flags().StringVarP(&f.out, "output", "o", "", "write to this file rather than standard output (- for standard output, with --to); .gz or .zst compresses it")
 	cmd.Flags().StringVar(&f.rejects, "rejects", "", "write invalid records to this file (ndjson, with their errors) rather than to stderr")
 	cmd.Flags().BoolVar(&f.whole, "whole", false, "a json file whose top level is a list is one record, not one per element")
 	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "with -s, say whether the compiled fast path checks the records")
@@ -73,7 +73,11 @@ func (a *app) convert(ctx context.Context, args []string, f *convertFlags) error
 	if err != nil {
 		return err
 	}
-	if err := notAnInput(args, f.out, f.rejects); err != nil {
+	out := f.out
+	if out == pipeline.Stdin {
+		out = "" // -o - is standard output, as with cue export
+	}
+	if err := notAnInput(args, out, f.rejects); err != nil {
 		return err
 	}
 	conv := &engine.Converter{To: to, Limits: format.DefaultLimits}
@@ -115,7 +119,7 @@ func (a *app) convert(ctx context.Context, args []string, f *convertFlags) error
 		}
 		return nil
 	}
-	err = a.writeOutput(f.out, to, conv, func() error {
+	err = a.writeOutput(out, to, conv, func() error {
 		if f.rejects == "" {
 			return convertAll()
 		}
@@ -180,6 +184,9 @@ func outputFormat(to, out string) (format.Format, error) {
 	}
 	if out == "" {
 		return format.NDJSON, nil
+	}
+	if out == pipeline.Stdin {
+		return "", usageError{errors.New("-o - writes to standard output, which has no extension to name a format; say which with --to")}
 	}
 	if f, ok := format.Detect(out, nil); ok {
 		return f, nil
