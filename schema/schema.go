@@ -318,12 +318,18 @@ func definedList(defs []string) string {
 }
 
 // cueError turns a CUE compile error into one line per error, each with
-// its position.
+// its position and, when it has one, its CUE path.
 func (s *Schema) cueError(err error) error {
 	var lines []string
 	for _, e := range cueerrors.Errors(err) {
 		msg := oneLine(e)
-		if p := e.Position(); p.IsValid() {
+		if path := strings.Join(e.Path(), "."); path != "" {
+			msg = path + ": " + msg
+		}
+		// A conflict within the schema has no position of its own, only
+		// those of the values in conflict: the first is where it starts.
+		if ps := cueerrors.Positions(e); len(ps) > 0 {
+			p := ps[0]
 			msg = fmt.Sprintf("%s:%d:%d: %s", s.display(p.Filename()), p.Line(), p.Column(), msg)
 		}
 		lines = append(lines, msg)

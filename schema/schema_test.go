@@ -162,6 +162,8 @@ func TestLoadErrors(t *testing.T) {
 	dir := filepath.Dir(p)
 	bad := filepath.Join(dir, "bad.cue")
 	os.WriteFile(bad, []byte("#A: {\n\tx: int &\n}\n"), 0o644)
+	conflict := filepath.Join(dir, "conflict.cue")
+	os.WriteFile(conflict, []byte("#A: {\n\tx: int & \"s\"\n}\n"), 0o644)
 	tests := []struct {
 		name string
 		spec Spec
@@ -170,6 +172,7 @@ func TestLoadErrors(t *testing.T) {
 		{"a missing file", Spec{File: filepath.Join(dir, "nope.cue")}, "schema file nope.cue does not exist"},
 		{"a missing definition lists the ones there are", Spec{File: p, Def: "Usr"}, "user.cue: definition #Usr does not exist (defined: #User, #Public)"},
 		{"a syntax error has its position", Spec{File: bad, Def: "A"}, "bad.cue:3:1: expected operand, found '}'"},
+		{"a conflict has the position where it starts and its path", Spec{File: conflict, Def: "A"}, `conflict.cue:2:5: #A.x: conflicting values int and "s" (mismatched types int and string)`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
