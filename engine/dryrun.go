@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 
@@ -79,7 +80,8 @@ type ItemDryRun struct {
 // stages in run order, which items are up to date and why the others would
 // run, including stages that would run only because a stage before them
 // will rewrite their inputs. It writes nothing: no state folder, no lock,
-// no journal.
+// no journal. A stage whose schema does not compile is blocked, and the
+// report comes with the *SetupError RunAll would stop at.
 func DryRun(plans []*pipeline.Plan, opts Options) (*DryRunReport, error) {
 	if len(plans) == 0 {
 		return &DryRunReport{}, nil
@@ -102,6 +104,14 @@ func DryRun(plans []*pipeline.Plan, opts Options) (*DryRunReport, error) {
 		return nil, &SetupError{err}
 	}
 	nodes, errs := planNodes(plans, opts.StateDir)
+	// The first in manifest order, as a run reports it.
+	var setup error
+	for _, n := range nodes {
+		if err := errs[n]; err != nil {
+			setup = schemaError(plans, n.plan.Manifest, n.stage.Name, err)
+			break
+		}
+	}
 	rep := &DryRunReport{}
 	for _, p := range plans {
 		m := p.Manifest
@@ -139,7 +149,7 @@ func DryRun(plans []*pipeline.Plan, opts Options) (*DryRunReport, error) {
 			}
 		}
 	}
-	return rep, nil
+	return rep, setup
 }
 
 // planNodes is schedule for a dry run: a schema that does not compile
@@ -207,6 +217,19 @@ func (r *runner) planStage(n *node, schemaErr error) *StageDryRun {
 	}
 	if schemaErr != nil {
 		sp.State, sp.Reason = StateBlocked, schemaErr.Error()
+		// What it would read is known all the same.
+		src := r.guard.Found(s)
+		if src == nil {
+			src, _ = s.Resolve(m, r.opts.StateDir)
+		}
+		if src != nil {
+			for _, f := range src.Files {
+				if fi, err := os.Stat(f.Path); err == nil {
+					sp.Sources.Files++
+					sp.Sources.Bytes += fi.Size()
+				}
+			}
+		}
 		return sp
 	}
 	sr := &stageRun{ctx: context.Background(), r: r, n: n, m: m, s: s, schema: n.schema, fn: newItemFunc(s, n.schema, r.opts.Limits)}

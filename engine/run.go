@@ -352,11 +352,7 @@ func (r *runner) schedule(plans []*pipeline.Plan) ([]*node, error) {
 			sch, err := loadSchema(m, s)
 			if err != nil {
 				closeSchemas(nodes)
-				prefix := "stage " + s.Name
-				if len(plans) > 1 {
-					prefix = m.Rel(m.File) + ": " + prefix
-				}
-				return nil, &SetupError{fmt.Errorf("%s: %w", prefix, err)}
+				return nil, schemaError(plans, m, s.Name, err)
 			}
 			n := &node{plan: p, stage: s, schema: sch, limiter: limiter, key: strconv.Itoa(pi) + "-" + s.Name, id: stageKey(r.opts.StateDir, m, s.Name),
 				priority: m.Priority*1000 + s.Priority, order: len(nodes),
@@ -370,6 +366,16 @@ func (r *runner) schedule(plans []*pipeline.Plan) ([]*node, error) {
 		link(p, byName)
 	}
 	return nodes, nil
+}
+
+// schemaError is the SetupError of a stage whose schema does not
+// compile, naming the manifest when the run has several.
+func schemaError(plans []*pipeline.Plan, m *pipeline.Manifest, stage string, err error) *SetupError {
+	prefix := "stage " + stage
+	if len(plans) > 1 {
+		prefix = m.Rel(m.File) + ": " + prefix
+	}
+	return &SetupError{fmt.Errorf("%s: %w", prefix, err)}
 }
 
 // closeSchemas ends the stages' CUE evaluator processes.

@@ -74,9 +74,11 @@ func (a *app) plan(cmd *cobra.Command, args []string, f *planFlags) error {
 	if plans, err = narrow(plans, f.stages); err != nil {
 		return err
 	}
-	rep, err := engine.DryRun(plans, engine.Options{StateDir: f.stateDir})
-	if err != nil {
-		return err
+	// A stage whose schema does not compile is still planned, and the
+	// error follows the plan, with run's exit status.
+	rep, blocked := engine.DryRun(plans, engine.Options{StateDir: f.stateDir})
+	if rep == nil {
+		return blocked
 	}
 	for i := range rep.Manifests {
 		rep.Manifests[i].File = plans[i].Manifest.DisplayName()
@@ -85,7 +87,9 @@ func (a *app) plan(cmd *cobra.Command, args []string, f *planFlags) error {
 	case "json":
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
 	case "dot":
 		writeDot(a.stdout, rep)
 	case "mermaid":
@@ -93,7 +97,7 @@ func (a *app) plan(cmd *cobra.Command, args []string, f *planFlags) error {
 	default:
 		writePlan(a.stdout, rep, f.all)
 	}
-	return nil
+	return blocked
 }
 
 func writePlan(w io.Writer, rep *engine.DryRunReport, all bool) {
