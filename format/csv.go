@@ -41,8 +41,9 @@ func csvCodec(name Format, comma byte, order, score int, exts ...string) Codec {
 			e := newCSVEncoder(comma, opts.Columns)
 			return e.unit, e.headerLine
 		},
-		Frame:  Frame{Header: true},
-		Holds:  Nulls,
+		Frame: Frame{Header: true},
+		// An empty cell reads back as an absent field: null and "" are
+		// written as one, so neither is held.
 		Weight: StreamedWeight,
 	}
 }

@@ -29,7 +29,7 @@ func init() {
 		Split:           splitJSONArray,
 		NewUnit:         jsonUnit,
 		Frame:           Frame{Head: "[\n", Sep: ",\n", Tail: "\n]\n", Empty: "[]\n"},
-		Holds:           Objects | Lists | Nulls,
+		Holds:           Objects | Lists | Nulls | EmptyStrings,
 		Layout:          []string{"indent", "pretty"},
 		Weight:          WholeFileWeight,
 	})

@@ -29,7 +29,7 @@ func init() {
 			return NewNDJSONChunkDecoder(r, c.Line, c.Record, lim), nil
 		},
 		NewUnit: fixedUnit(appendNDJSONLine),
-		Holds:   Objects | Lists | Nulls,
+		Holds:   Objects | Lists | Nulls | EmptyStrings,
 		Weight:  StreamedWeight,
 	})
 }

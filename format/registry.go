@@ -69,6 +69,8 @@ const (
 	Lists
 	// Nulls, as a field's value.
 	Nulls
+	// EmptyStrings, told from an absent field.
+	EmptyStrings
 )
 
 // StreamedWeight is the Weight of a format decoded a record at a time:

@@ -38,7 +38,7 @@ func init() {
 		NewDecoder: newTOMLDecoder,
 		NewUnit:    fixedUnit(appendTOML),
 		Frame:      Frame{Sep: "\n"},
-		Holds:      Objects | Lists,
+		Holds:      Objects | Lists | EmptyStrings,
 		Weight:     WholeFileWeight,
 	})
 }

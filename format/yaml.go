@@ -39,7 +39,7 @@ func init() {
 		NewDecoder: newYAMLDecoder,
 		NewUnit:    yamlUnit,
 		Frame:      Frame{Sep: "---\n"},
-		Holds:      Objects | Lists | Nulls,
+		Holds:      Objects | Lists | Nulls | EmptyStrings,
 		Layout:     []string{"indent"},
 		Weight:     WholeFileWeight,
 	})

@@ -175,7 +175,8 @@ func (l *linter) load(spec schema.Spec, transform *schema.Spec) (*schema.Schema,
 // formats reports fields the schema allows that an output's format cannot
 // hold, as its codec declares. A csv column for objects or lists is a
 // design mistake, so an error; a field that allows null may never be null
-// in practice, so a format without null, such as toml, gets a warning.
+// in practice, so a format without null, such as toml, gets a warning, as
+// does a string field with a default in a format that reads "" as absent.
 func (l *linter) formats(s *Stage, sch *schema.Schema) {
 	spec := s.Schema
 	if s.Transform != nil {
@@ -196,6 +197,8 @@ func (l *linter) formats(s *Stage, sch *schema.Schema) {
 				l.add(SeverityError, at, "%s cannot hold the list field %q (%s)", o.Format, f.Name, spec)
 			case f.Kind&cue.NullKind != 0 && !o.Format.Holds(format.Nulls):
 				l.add(SeverityWarning, at, "%s cannot hold null, which the field %q allows (%s)", o.Format, f.Name, spec)
+			case f.Kind&cue.StringKind != 0 && f.Default && !o.Format.Holds(format.EmptyStrings):
+				l.add(SeverityWarning, at, "%s writes \"\" as an empty cell, which reads back as absent, so the default of the field %q replaces it (%s)", o.Format, f.Name, spec)
 			}
 		}
 	}

@@ -143,6 +143,7 @@ stages:
     outputs: [{format: tsv, path: out/where.tsv}]
 `,
 		want: []string{
+			`7:9 warning stages.users.outputs[0]: csv cannot hold null, which the field "nick" allows (user.cue#User)`,
 			`7:9 error stages.users.outputs[0]: csv cannot hold the nested object field "address" (user.cue#User)`,
 			`7:9 error stages.users.outputs[0]: csv cannot hold the list field "tags" (user.cue#User)`,
 			`8:9 warning stages.users.outputs[1]: toml cannot hold null, which the field "nick" allows (user.cue#User)`,

@@ -10,6 +10,8 @@ type FieldInfo struct {
 	// cue.StructKind|cue.NullKind for `#Address | null`.
 	Kind     cue.Kind
 	Optional bool
+	// Default says the field has a default, which fills it in when absent.
+	Default bool
 	// Pos is the field's position in the schema, file:line:col, or "".
 	Pos string
 }
@@ -41,6 +43,7 @@ func (s *Schema) Fields() []FieldInfo {
 			Name:     name,
 			Kind:     kindOf(it.Value()),
 			Optional: it.IsOptional(),
+			Default:  hasDefault(it.Value()),
 			Pos:      v.position(it.Value().Pos()),
 		})
 	}
@@ -67,4 +70,9 @@ func kindOf(v cue.Value) cue.Kind {
 		sels = append(sels, sel)
 	}
 	return root.LookupPath(cue.MakePath(sels...)).IncompleteKind()
+}
+
+func hasDefault(v cue.Value) bool {
+	_, ok := v.Default()
+	return ok
 }
