@@ -93,7 +93,7 @@ func (a *app) check(ctx context.Context, args []string, f *checkFlags) error {
 	defer cancel()
 	lim := format.DefaultLimits
 	lim.Whole = f.whole
-	var records, failed, files int
+	var records, failed, files, unreadable int
 	for _, file := range args {
 		n, bad, err := a.checkOne(ctx, sch, file, forced, lim, findings.report)
 		records += n
@@ -105,14 +105,22 @@ func (a *app) check(ctx context.Context, args []string, f *checkFlags) error {
 			findings.close()
 			return exitError{130}
 		}
-		if err != nil && !errors.As(err, new(*format.Error)) {
+		switch {
+		case errors.As(err, new(unreadableError)):
+			a.log.Error(err.Error())
+			unreadable++
+		case err != nil && !errors.As(err, new(*format.Error)):
 			a.log.Error(err.Error())
 			failed++
 		}
 	}
 	findings.close()
-	a.log.Info(fmt.Sprintf("checked %s in %s: %d invalid", plural(records, "record"), plural(files, "file"), failed))
-	if failed > 0 {
+	summary := fmt.Sprintf("checked %s in %s: %d invalid", plural(records, "record"), plural(files, "file"), failed)
+	if unreadable > 0 {
+		summary += fmt.Sprintf("; %s could not be read", plural(unreadable, "file"))
+	}
+	a.log.Info(summary)
+	if failed > 0 || unreadable > 0 {
 		return exitError{1}
 	}
 	return nil

@@ -95,7 +95,7 @@ func (a *app) convert(ctx context.Context, args []string, f *convertFlags) error
 	}
 	ctx, cancel := a.stopOnSignal(ctx)
 	defer cancel()
-	inputs := 0
+	inputs, unreadable := 0, 0
 	convertAll := func() error {
 		for _, file := range args {
 			in, err := a.openInput(file, from)
@@ -110,6 +110,9 @@ func (a *app) convert(ctx context.Context, args []string, f *convertFlags) error
 				return exitError{130}
 			case errors.As(err, new(*engine.SinkError)):
 				return err // the output failed; nothing after can be written
+			case errors.As(err, new(unreadableError)):
+				a.log.Error(err.Error())
+				unreadable++
 			case err != nil && !errors.As(err, new(*format.Error)):
 				a.log.Error(err.Error())
 				conv.Tally.Failed++
@@ -135,8 +138,12 @@ func (a *app) convert(ctx context.Context, args []string, f *convertFlags) error
 		return err
 	}
 	t := conv.Tally
-	a.log.Info(fmt.Sprintf("converted %d records from %s: %d written, %d invalid", t.Records, plural(inputs, "input"), t.OK, t.Failed))
-	if t.Failed > 0 {
+	summary := fmt.Sprintf("converted %d records from %s: %d written, %d invalid", t.Records, plural(inputs, "input"), t.OK, t.Failed)
+	if unreadable > 0 {
+		summary += fmt.Sprintf("; %s could not be read", plural(unreadable, "input"))
+	}
+	a.log.Info(summary)
+	if t.Failed > 0 || unreadable > 0 {
 		return exitError{1}
 	}
 	return nil

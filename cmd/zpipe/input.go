@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -30,12 +31,16 @@ func (a *app) openInput(file string, forced format.Format) (*input, error) {
 		if f == "" {
 			var err error
 			if f, err = engine.DetectFile(file); err != nil {
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					return nil, notReadable(err)
+				}
 				return nil, fmt.Errorf("%s: %w", file, err)
 			}
 		}
 		fh, err := os.Open(file)
 		if err != nil {
-			return nil, err
+			return nil, notReadable(err)
 		}
 		return &input{r: fh, close: fh.Close, name: filepath.Clean(file), format: f}, nil
 	}
@@ -61,4 +66,18 @@ func parseFrom(name string) (format.Format, error) {
 		return "", usageError{fmt.Errorf("--from %q: use auto, %s", name, format.Names())}
 	}
 	return f, nil
+}
+
+// unreadableError is an input that could not be opened: no record was
+// read from it, so none is counted invalid.
+type unreadableError struct{ error }
+
+// notReadable says "missing.json: no such file or directory", as cat
+// does, rather than "open missing.json: ...".
+func notReadable(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return unreadableError{fmt.Errorf("%s: %w", pe.Path, pe.Err)}
+	}
+	return unreadableError{err}
 }
