@@ -138,7 +138,7 @@ func (a *app) convert(ctx context.Context, args []string, f *convertFlags) error
 		return err
 	}
 	t := conv.Tally
-	summary := fmt.Sprintf("converted %d records from %s: %d written, %d invalid", t.Records, plural(inputs, "input"), t.OK, t.Failed)
+	summary := fmt.Sprintf("converted %s from %s: %d written, %d invalid", plural(t.Records, "record"), plural(inputs, "input"), t.OK, t.Failed)
 	if unreadable > 0 {
 		summary += fmt.Sprintf("; %s could not be read", plural(unreadable, "input"))
 	}
