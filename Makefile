@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test ./format -run '^$$' -fuzz '^FuzzYAMLFastAgrees$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./schema -run '^$$' -fuzz '^FuzzPasses$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./schema -run '^$$' -fuzz '^FuzzFastPathAgreesWithCUE$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
+	$(GO) test ./schema -run '^$$' -fuzz '^FuzzGeneratedSchemaAgreesWithCUE$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./pipeline -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./engine -run '^$$' -fuzz '^FuzzDecodeEntry$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
 	$(GO) test ./engine -run '^$$' -fuzz '^FuzzJournalRecord$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 5s
