@@ -2331,6 +2331,18 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 		}
 		o.deps = append(o.deps, d)
 	}
+	// A field concrete in the schema alone may not be with data: in
+	// #N: {q: #N | "a"} CUE drops the cycle and makes q "a", but unified
+	// with a record, q is the disjunction, incomplete where the record
+	// lacks it. A fill is taken only where CUE has it with data too.
+	var unified *cue.Value
+	withData := func() cue.Value {
+		if unified == nil {
+			u := ev.Unify(ev.Context().CompileString("{}"))
+			unified = &u
+		}
+		return *unified
+	}
 	for j := range o.fields {
 		fd := &o.fields[j]
 		sel := cue.Str(fd.name)
@@ -2362,7 +2374,7 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 			return nil, err
 		}
 		fd.n = n
-		if fd.typ == fieldRegular && fev.Validate(cue.Concrete(true)) == nil {
+		if fd.typ == fieldRegular && fev.Validate(cue.Concrete(true)) == nil && withData().LookupPath(cue.MakePath(sel)).Validate(cue.Concrete(true)) == nil {
 			x, err := export(fev)
 			if err != nil {
 				return nil, unsupportedAt(vals[fd.name][0], "default of %s: %v", fd.name, err)
