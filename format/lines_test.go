@@ -186,23 +186,25 @@ func TestWeight(t *testing.T) {
 }
 
 func TestHolds(t *testing.T) {
+	// csv writes null and "" as an empty cell, which reads back as an
+	// absent field: it holds neither.
 	tests := []struct {
-		f                     format.Format
-		objects, lists, nulls bool
+		f                            format.Format
+		objects, lists, nulls, empty bool
 	}{
-		{format.JSON, true, true, true},
-		{format.NDJSON, true, true, true},
-		{format.YAML, true, true, true},
-		{format.TOML, true, true, false},
-		{format.CSV, false, false, true},
-		{format.TSV, false, false, true},
-		{lines, false, false, false},
-		{"xml", false, false, false},
+		{format.JSON, true, true, true, true},
+		{format.NDJSON, true, true, true, true},
+		{format.YAML, true, true, true, true},
+		{format.TOML, true, true, false, true},
+		{format.CSV, false, false, false, false},
+		{format.TSV, false, false, false, false},
+		{lines, false, false, false, false},
+		{"xml", false, false, false, false},
 	}
 	for _, tt := range tests {
-		got := []bool{tt.f.Holds(format.Objects), tt.f.Holds(format.Lists), tt.f.Holds(format.Nulls)}
-		if want := []bool{tt.objects, tt.lists, tt.nulls}; !reflect.DeepEqual(got, want) {
-			t.Errorf("%s holds objects, lists, nulls: %v, want %v", tt.f, got, want)
+		got := []bool{tt.f.Holds(format.Objects), tt.f.Holds(format.Lists), tt.f.Holds(format.Nulls), tt.f.Holds(format.EmptyStrings)}
+		if want := []bool{tt.objects, tt.lists, tt.nulls, tt.empty}; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s holds objects, lists, nulls, empty strings: %v, want %v", tt.f, got, want)
 		}
 	}
 }
