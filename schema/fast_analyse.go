@@ -2338,7 +2338,7 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 	var unified *cue.Value
 	withData := func() cue.Value {
 		if unified == nil {
-			u := ev.Unify(ev.Context().CompileString("{}"))
+			u := ev.Unify(a.ctx.CompileString("{}"))
 			unified = &u
 		}
 		return *unified
