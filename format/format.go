@@ -17,7 +17,21 @@ type Record struct {
 	// schema, as csv and tsv cells are.
 	Untyped bool
 
-	locate func(path []string) (line, col int, ok bool)
+	locate    func(path []string) (line, col int, ok bool)
+	locateKey func(path []string) (line, col int, ok bool)
+}
+
+// LocateKey returns the line and column of the key of the field at path,
+// for a message about the field itself, such as one not allowed: where
+// the field's value is a block on the next lines, its key is where the
+// user wrote it. It is Locate where the format cannot tell.
+func (r Record) LocateKey(path []string) (line, col int) {
+	if r.locateKey != nil && len(path) > 0 {
+		if l, c, ok := r.locateKey(path); ok {
+			return l, c
+		}
+	}
+	return r.Locate(path)
 }
 
 // Locate returns the line and column of the value at path inside the

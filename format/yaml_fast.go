@@ -54,7 +54,7 @@ func yamlFastParse(c yamlChunk, lim Limits) ([]Record, bool) {
 	}
 	loc := &yamlFastLocator{src: src, chunk: c, lim: lim}
 	loc.chunk.text = nil // the locator parses src again, when asked
-	return []Record{{Value: v, Index: 1, Line: at.line, Col: at.col, locate: loc.locate}}, true
+	return []Record{{Value: v, Index: 1, Line: at.line, Col: at.col, locate: loc.locate, locateKey: loc.locateKey}}, true
 }
 
 // yamlFast is the state of one parse. Its scratch stacks are reused from
@@ -86,8 +86,10 @@ type yamlFastLine struct {
 // collected for locate, where its fields or items start, in order.
 type yamlFastPos struct {
 	line, col int
-	kids      []yamlFastPos
-	keys      map[string]int // field index by key, for a large mapping
+	// kline and kcol are where a mapping value's key is.
+	kline, kcol int
+	kids        []yamlFastPos
+	keys        map[string]int // field index by key, for a large mapping
 }
 
 // yamlFastMaxDepth bounds the recursion of the fast path; deeper documents
@@ -281,12 +283,17 @@ func (p *yamlFast) mapping() (any, yamlFastPos, bool) {
 		if !ok {
 			return nil, yamlFastPos{}, false
 		}
+		var kat yamlFastPos
+		if p.pos {
+			kat = p.at(p.off)
+		}
 		p.off = yamlFastSpaces(text, colon+1)
 		v, vat, ok := p.value(colon, indent, true)
 		if !ok {
 			return nil, yamlFastPos{}, false
 		}
 		p.fields = append(p.fields, Field{key, v})
+		vat.kline, vat.kcol = kat.line, kat.col
 		p.kid(vat)
 		if p.i == len(p.lines) || p.lines[p.i].indent != indent || yamlFastEntry(p.lines[p.i].text, indent) {
 			break
@@ -498,6 +505,10 @@ func (p *yamlFast) flowMap(text string, off int, at yamlFastPos) (any, yamlFastP
 		if !ok {
 			return nil, at, 0, false
 		}
+		var kat yamlFastPos
+		if p.pos {
+			kat = p.at(i)
+		}
 		i = yamlFastSpaces(text, colon+1)
 		if i == len(text) || text[i] == ',' || text[i] == '}' {
 			return nil, at, 0, false // an empty value
@@ -507,6 +518,7 @@ func (p *yamlFast) flowMap(text string, off int, at yamlFastPos) (any, yamlFastP
 			return nil, at, 0, false
 		}
 		p.fields = append(p.fields, Field{key, v})
+		vat.kline, vat.kcol = kat.line, kat.col
 		p.kid(vat)
 		if i, ok = yamlFastFlowNext(text, end, '}'); !ok {
 			return nil, at, 0, false
@@ -819,9 +831,27 @@ type yamlFastLocator struct {
 }
 
 func (l *yamlFastLocator) locate(path []string) (int, int, bool) {
+	at := l.pos(path)
+	if at == nil {
+		return 0, 0, false
+	}
+	return at.line, at.col, true
+}
+
+// locateKey finds the key of the field at path.
+func (l *yamlFastLocator) locateKey(path []string) (int, int, bool) {
+	at := l.pos(path)
+	if at == nil || at.kline == 0 {
+		return 0, 0, false
+	}
+	return at.kline, at.kcol, true
+}
+
+// pos is the positions of the value at path, or nil.
+func (l *yamlFastLocator) pos(path []string) *yamlFastPos {
 	l.once.Do(l.read)
 	if !l.ok {
-		return 0, 0, false
+		return nil
 	}
 	v, at := l.value, &l.root
 	for _, k := range path {
@@ -829,20 +859,20 @@ func (l *yamlFastLocator) locate(path []string) (int, int, bool) {
 		case *Object:
 			i := at.field(x, k)
 			if i < 0 {
-				return 0, 0, false
+				return nil
 			}
 			v, at = x.Fields[i].Value, &at.kids[i]
 		case []any:
 			i, err := strconv.Atoi(k)
 			if err != nil || i < 0 || i >= len(x) {
-				return 0, 0, false
+				return nil
 			}
 			v, at = x[i], &at.kids[i]
 		default:
-			return 0, 0, false
+			return nil
 		}
 	}
-	return at.line, at.col, true
+	return at
 }
 
 func (l *yamlFastLocator) read() {

@@ -451,3 +451,31 @@ func FuzzYAMLDecode(f *testing.F) {
 		}
 	})
 }
+
+// LocateKey places a field at its key: a block value starts on the next
+// line, where a message about the field itself would mislead. Both yaml
+// readers say the same (a directive sends a document to goccy's).
+func TestYAMLLocateKey(t *testing.T) {
+	doc := "a: 1\nstagez:\n  s:\n    sourc: {paths: [x]}\nflow: {k: 1}\n"
+	for _, src := range []string{doc, "%YAML 1.2\n---\n" + doc} {
+		shift := strings.Count(src, "\n") - strings.Count(doc, "\n")
+		recs, errs := decodeAll(t, YAML, src)
+		if errs != nil {
+			t.Fatal(errs)
+		}
+		for _, tt := range []struct {
+			path      []string
+			line, col int
+		}{
+			{[]string{"a"}, 1, 1},
+			{[]string{"stagez"}, 2, 1},
+			{[]string{"stagez", "s", "sourc"}, 4, 5},
+			{[]string{"flow", "k"}, 5, 8},
+			{[]string{"stagez", "missing"}, 3, 3}, // Locate's nearest parent
+		} {
+			if line, col := recs[0].LocateKey(tt.path); line != tt.line+shift || col != tt.col {
+				t.Errorf("%q: LocateKey(%q) = %d:%d, want %d:%d", src[:4], tt.path, line, col, tt.line+shift, tt.col)
+			}
+		}
+	}
+}

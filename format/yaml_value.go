@@ -44,6 +44,14 @@ func (d *yamlDecoder) record(doc *ast.DocumentNode, c yamlChunk, check *yamlChec
 		}()
 		return loc.locate(path)
 	}
+	rec.locateKey = func(path []string) (line, col int, ok bool) {
+		defer func() {
+			if recover() != nil {
+				ok = false
+			}
+		}()
+		return loc.locateKey(path)
+	}
 	return rec, nil
 }
 
@@ -559,9 +567,19 @@ func (w *yamlWalker) key(n ast.Node) (string, error) {
 	return yamlText(n), nil
 }
 
-// yamlLocate finds the node at path (object keys and list indexes) and
+// locate finds the node at path (object keys and list indexes) and
 // returns where it starts.
 func (l *yamlLocator) locate(path []string) (int, int, bool) {
+	n := l.node(path)
+	if n == nil {
+		return 0, 0, false
+	}
+	pos := yamlPos(n)
+	return pos.Line, pos.Column, pos.Line > 0
+}
+
+// node is the node at path, or nil.
+func (l *yamlLocator) node(path []string) ast.Node {
 	n, aliases := l.body, l.aliases
 	w := yamlWalker{aliases: aliases}
 	for _, p := range path {
@@ -578,18 +596,38 @@ func (l *yamlLocator) locate(path []string) (int, int, bool) {
 		case *ast.SequenceNode:
 			i, err := strconv.Atoi(p)
 			if err != nil || i < 0 || i >= len(m.Values) {
-				return 0, 0, false
+				return nil
 			}
 			n = m.Values[i]
 		default:
-			return 0, 0, false
+			return nil
 		}
 		if n == nil {
-			return 0, 0, false
+			return nil
 		}
 	}
-	pos := yamlPos(n)
-	return pos.Line, pos.Column, pos.Line > 0
+	return n
+}
+
+// locateKey finds the key of the field at path, in the mapping that
+// holds it directly (a key merged in with << is found by locate alone).
+func (l *yamlLocator) locateKey(path []string) (int, int, bool) {
+	parent := l.node(path[:len(path)-1])
+	w := yamlWalker{aliases: l.aliases}
+	var values []*ast.MappingValueNode
+	switch m := yamlDeref(parent, l.aliases).(type) {
+	case *ast.MappingNode:
+		values = m.Values
+	case *ast.MappingValueNode:
+		values = []*ast.MappingValueNode{m}
+	}
+	for _, mv := range values {
+		if k, err := w.key(mv.Key); err == nil && k == path[len(path)-1] && !yamlIsMerge(mv.Key) {
+			pos := yamlPos(mv.Key)
+			return pos.Line, pos.Column, pos.Line > 0
+		}
+	}
+	return 0, 0, false
 }
 
 // yamlLocator finds where values are in one document. It indexes the

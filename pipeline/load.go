@@ -138,6 +138,9 @@ func (l *loader) check(load func() (*schema.Schema, error), value any, path []st
 	for _, vi := range violations {
 		elems := append(slices.Clip(path), vi.Elems...)
 		line, col := l.rec.Locate(elems)
+		if strings.HasPrefix(vi.Msg, "field not allowed") {
+			line, col = l.rec.LocateKey(elems) // where the typo is
+		}
 		l.diags = append(l.diags, Diagnostic{File: l.name, Line: line, Col: col, Path: schema.PathString(elems), Msg: vi.Msg})
 	}
 	return checked, len(violations) == 0

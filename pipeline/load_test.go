@@ -96,7 +96,7 @@ func TestLoadErrors(t *testing.T) {
 		{"an unknown format lists the formats", base + "    outputs:\n      - {format: xml, path: out/x.xml}\n",
 			`pipeline.yaml:7:18: stages.users.outputs[0].format: "xml" is not one of json, ndjson, yaml, toml, csv, tsv`},
 		{"a misspelt key suggests the right one", strings.Replace(base, "source:", "sorce:", 1),
-			`pipeline.yaml:4:12: stages.users.sorce: field not allowed (did you mean "source"?)`},
+			`pipeline.yaml:4:5: stages.users.sorce: field not allowed (did you mean "source"?)`},
 		{"a number too large for its setting is out of bound", strings.Replace(base, "version: 1", "version: 1\ndefaults: {parallel: 99999999999999999999}", 1),
 			`pipeline.yaml:2:22: defaults.parallel: invalid value 99999999999999999999 (out of bound <=2147483647)`},
 		{"a duration too long to hold is said to be one", strings.Replace(base, "version: 1", "version: 1\ndefaults: {timeout: 99999999999h}", 1),
