@@ -2301,7 +2301,14 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 				o.decls = append(o.decls, name)
 			}
 			if isDef {
-				continue // a definition, not a field; compiled where used
+				// A definition, not a field, compiled where used. But
+				// CUE evaluates it with the struct, and one in conflict
+				// fails every value of the struct (a list element's,
+				// say), where the fast path would see nothing.
+				if dv := ev.LookupPath(cue.MakePath(cue.Def(name))); dv.Exists() && inConflict(dv, 0) {
+					return nil, unsupportedAt(d, "definition %s, which CUE finds in conflict", name)
+				}
+				continue
 			}
 			typ := map[token.Token]fieldKind{token.ILLEGAL: fieldRegular, token.OPTION: fieldOptional, token.NOT: fieldRequired}[d.Constraint]
 			if _, ok := vals[name]; !ok {
@@ -2627,4 +2634,31 @@ func unwrapEmbedding(x ast.Expr) ast.Expr {
 		return x
 	}
 	return embed.Expr
+}
+
+// inConflict reports whether CUE finds v, or a field it must have, or a
+// definition it declares, in conflict: Validate looks past a required
+// field whose constraints conflict, which fails every value that has v.
+// Optional fields may conflict: they must then be absent. A few levels
+// are looked at; a recursive definition ends there.
+func inConflict(v cue.Value, depth int) bool {
+	if v.Err() != nil || v.Validate() != nil {
+		return true
+	}
+	if depth > 3 || v.IncompleteKind()&cue.StructKind == 0 {
+		return false
+	}
+	it, err := v.Fields(cue.Optional(true), cue.Definitions(true))
+	if err != nil {
+		return false
+	}
+	for it.Next() {
+		if it.Selector().ConstraintType() == cue.OptionalConstraint {
+			continue
+		}
+		if inConflict(it.Value(), depth+1) {
+			return true
+		}
+	}
+	return false
 }
