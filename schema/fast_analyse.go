@@ -185,6 +185,9 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 	if err != nil {
 		return nil, err
 	}
+	for i := range vals {
+		vals[i] = unwrapEmbedding(vals[i])
+	}
 	return a.expand(vals[0], vals, ev)
 }
 
@@ -1934,6 +1937,20 @@ func (a *fastAnalyser) ident(x *ast.Ident, ev cue.Value) (*fastNode, error) {
 
 // resolve returns the declarations a reference to a definition stands for.
 func (a *fastAnalyser) resolve(x ast.Expr) ([]ast.Expr, error) {
+	vals, err := a.resolveRaw(x)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ast.Expr, len(vals))
+	for i, v := range vals {
+		out[i] = unwrapEmbedding(v)
+	}
+	return out, nil
+}
+
+// resolveRaw is resolve with the declarations' values as written, in
+// which a selector finds what they declare.
+func (a *fastAnalyser) resolveRaw(x ast.Expr) ([]ast.Expr, error) {
 	switch x := x.(type) {
 	case *ast.Ident:
 		if !isDefName(x.Name) {
@@ -1969,7 +1986,7 @@ func (a *fastAnalyser) resolve(x ast.Expr) ([]ast.Expr, error) {
 		if err != nil {
 			return nil, unsupportedAt(x, "selector %s", refString(x))
 		}
-		outer, err := a.resolve(x.X)
+		outer, err := a.resolveRaw(x.X)
 		if err != nil {
 			return nil, err
 		}
@@ -2611,7 +2628,8 @@ func crossCheckFields(o *fastObject, ev cue.Value, at ast.Node, unclosed bool) e
 // unwrapEmbedding returns what a struct literal embeds when it holds that
 // alone, with attributes and comments: {@jsonschema(id="x"), close({...})}
 // is the close({...}), as the translation of an $id beside the root
-// writes it.
+// writes it, or beside a definition that translates a $ref to another
+// file (tsbuild.json's #."zpipe-ref-0").
 func unwrapEmbedding(x ast.Expr) ast.Expr {
 	lit, ok := stripParens(x).(*ast.StructLit)
 	if !ok {
