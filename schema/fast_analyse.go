@@ -2626,10 +2626,12 @@ func crossCheckFields(o *fastObject, ev cue.Value, at ast.Node, unclosed bool) e
 }
 
 // unwrapEmbedding returns what a struct literal embeds when it holds that
-// alone, with attributes and comments: {@jsonschema(id="x"), close({...})}
-// is the close({...}), as the translation of an $id beside the root
-// writes it, or beside a definition that translates a $ref to another
-// file (tsbuild.json's #."zpipe-ref-0").
+// alone, with attributes, comments and definitions: {@jsonschema(id="x"),
+// close({...})} is the close({...}), as the translation of an $id beside
+// the root writes it, or beside a definition that translates a $ref to
+// another file (tsbuild.json's #."zpipe-ref-0"), and {matchN(...), #a:
+// {...}} is the matchN, as it writes a schema with an $id and
+// definitions (jsonld.json's _schema).
 func unwrapEmbedding(x ast.Expr) ast.Expr {
 	lit, ok := stripParens(x).(*ast.StructLit)
 	if !ok {
@@ -2643,6 +2645,16 @@ func unwrapEmbedding(x ast.Expr) ast.Expr {
 				return x
 			}
 			embed = d
+		case *ast.Field:
+			// A definition is no field of the value. What refers to it
+			// resolves it in this literal (declsIn), and only where no
+			// other declaration in the file can add to it
+			// (declaredOnlyIn): another declaration of the field that
+			// holds the literal, a unification at its use, or the file's
+			// own where it embeds the literal's hidden field.
+			if name, isIdent, err := ast.LabelName(d.Label); err != nil || !isIdent || !isDefName(name) || d.Constraint != token.ILLEGAL {
+				return x
+			}
 		case *ast.Attribute, *ast.CommentGroup:
 		default:
 			return x
