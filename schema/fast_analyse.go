@@ -100,6 +100,10 @@ type fastAnalyser struct {
 	noAlone     int
 	defMerges   int
 	mergingDefs map[*fastNode]bool
+	// aloneEv counts the values being compiled against CUE's evaluation
+	// of them alone (evalAlone) rather than at their site, where what
+	// the site unifies them with is missing (see takenIn).
+	aloneEv int
 }
 
 // buildFast returns the native checker for a validator's schema, or nil
@@ -672,6 +676,9 @@ func (a *fastAnalyser) structKindOnly(vals []ast.Expr, ev cue.Value, inDef bool)
 		rev = ev
 		a.beside++ // ev holds the pattern too
 		defer func() { a.beside-- }()
+	} else {
+		a.aloneEv++
+		defer func() { a.aloneEv-- }()
 	}
 	n, err := a.conj(rest, rev, inDef)
 	if err != nil {
@@ -1550,7 +1557,8 @@ func (a *fastAnalyser) validatorArg(e ast.Expr, what string) (*fastNode, error) 
 		return nil, unsupportedAt(e, "%s that CUE cannot evaluate alone", what)
 	}
 	a.inMatch++
-	defer func() { a.inMatch-- }()
+	a.aloneEv++
+	defer func() { a.inMatch--; a.aloneEv-- }()
 	return a.expr(e, ev, false)
 }
 
@@ -1603,7 +1611,8 @@ func (a *fastAnalyser) pattern(d *ast.Field, l *ast.ListLit, inDef bool) (fastPa
 	a.path = append(a.path, "["+constructLabel(l.Elts[0])+"]")
 	beside := a.beside
 	a.beside = 0 // ev is the value's own
-	defer func() { a.path, a.beside = a.path[:len(a.path)-1], beside }()
+	a.aloneEv++  // not what a field it applies to unifies it with
+	defer func() { a.path, a.beside = a.path[:len(a.path)-1], beside; a.aloneEv-- }()
 	if partial {
 		// Without its validators, the value may differ in closedness
 		// too: nothing in it is CUE's to check with it.

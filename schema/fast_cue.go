@@ -266,6 +266,48 @@ func constructLabel(x ast.Expr) string {
 	return string(b)
 }
 
+// takenIn returns every declaration in the file of the definition id
+// names, when resolve leaves it to CUE only because another declaration
+// may add to it (declaredOnlyIn), and the value CUE checks takes in all
+// of them: the struct that declares it is within what the check covers
+// (covered: the values checked, or a definition they name, walked by
+// alone), the value checked is CUE's own at its site, not one
+// evaluated alone (aloneEv), and the file embeds no value, whose own
+// declarations would add to a hidden root that a list in it repeats
+// without them. Whatever adds to the definition is then among the
+// declarations returned, for alone to walk, and in the site's value
+// that CUE checks. nil otherwise.
+func (a *fastAnalyser) takenIn(id *ast.Ident, covered func(ast.Node) bool) []ast.Expr {
+	lit, ok := id.Scope.(*ast.StructLit)
+	if !ok || !isDefName(id.Name) || a.aloneEv > 0 || a.top == nil || !covered(lit) {
+		return nil
+	}
+	for _, d := range a.top.Decls {
+		if _, embeds := d.(*ast.EmbedDecl); embeds {
+			return nil
+		}
+	}
+	if vals, err := a.declsIn(lit, id.Name, id); err != nil || !containsNode(vals, id.Node) {
+		return nil
+	}
+	var out []ast.Expr
+	ast.Walk(a.top, func(n ast.Node) bool {
+		if f, ok := n.(*ast.Field); ok {
+			l := f.Label
+			if al, isAlias := l.(*ast.Alias); isAlias {
+				if e, isLabel := al.Expr.(ast.Label); isLabel {
+					l = e
+				}
+			}
+			if name, isIdent, err := ast.LabelName(l); err == nil && isIdent && name == id.Name {
+				out = append(out, f.Value)
+			}
+		}
+		return true
+	}, nil)
+	return out
+}
+
 // alone reports whether exprs can be checked apart from the rest of the
 // record: every reference in them, and in the definitions they use, stays
 // inside them or those definitions, or is to an import or a predeclared
@@ -317,10 +359,12 @@ func (a *fastAnalyser) alone(exprs []ast.Expr) (ok, cyclic bool) {
 				refs = append(refs, id)
 				return true
 			}
-			vals, err := a.resolve(id)
+			vals, err := a.resolveRaw(id)
 			if err != nil {
-				good = false
-				return false
+				if vals = a.takenIn(id, within); vals == nil {
+					good = false
+					return false
+				}
 			}
 			for _, v := range vals {
 				switch state[v] {

@@ -143,8 +143,10 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 		}
 		beside := a.beside
 		a.beside = 0 // aev is the alternative's own value
+		a.aloneEv++
 		n, err := a.expr(e, aev, inDef)
 		a.beside = beside
+		a.aloneEv--
 		if partial {
 			a.noAlone--
 		}
