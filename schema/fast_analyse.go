@@ -158,7 +158,7 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 					return nil, unsupportedAt(id, "reference to %s", id.Name)
 				}
 				for i := range vals {
-					vals[i] = unwrapEmbedding(vals[i])
+					vals[i] = unwrapEmbedding(vals[i], false)
 				}
 				return a.expandAs(vals, ev, false)
 			}
@@ -190,7 +190,7 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 		return nil, err
 	}
 	for i := range vals {
-		vals[i] = unwrapEmbedding(vals[i])
+		vals[i] = unwrapEmbedding(vals[i], true)
 	}
 	return a.expand(vals[0], vals, ev)
 }
@@ -1952,7 +1952,7 @@ func (a *fastAnalyser) resolve(x ast.Expr) ([]ast.Expr, error) {
 	}
 	out := make([]ast.Expr, len(vals))
 	for i, v := range vals {
-		out[i] = unwrapEmbedding(v)
+		out[i] = unwrapEmbedding(v, true)
 	}
 	return out, nil
 }
@@ -2146,7 +2146,7 @@ func (a *fastAnalyser) hidden(x *ast.Ident, ev cue.Value, inDef bool) (*fastNode
 		return nil, unsupportedAt(x, "reference to %s", x.Name)
 	}
 	for i := range vals {
-		vals[i] = unwrapEmbedding(vals[i])
+		vals[i] = unwrapEmbedding(vals[i], inDef)
 	}
 	return a.expandAs(vals, ev, inDef)
 }
@@ -2641,7 +2641,14 @@ func crossCheckFields(o *fastObject, ev cue.Value, at ast.Node, unclosed bool) e
 // another file (tsbuild.json's #."zpipe-ref-0"), and {matchN(...), #a:
 // {...}} is the matchN, as it writes a schema with an $id and
 // definitions (jsonld.json's _schema).
-func unwrapEmbedding(x ast.Expr) ast.Expr {
+//
+// In a definition (inDef) the struct is closed, and CUE unifies what it
+// embeds with that: _ embedded there admits no field and no element
+// ({"a": 1} and [1] are not allowed), nor do struct.MinFields(1) or
+// list.MinItems(1), while matchN(...) and a struct or list literal admit
+// what they would anyway. There the struct is that embedding only when
+// it is of those (closedInDef).
+func unwrapEmbedding(x ast.Expr, inDef bool) ast.Expr {
 	lit, ok := stripParens(x).(*ast.StructLit)
 	if !ok {
 		return x
@@ -2669,7 +2676,7 @@ func unwrapEmbedding(x ast.Expr) ast.Expr {
 			return x
 		}
 	}
-	if embed == nil {
+	if embed == nil || inDef && !closedInDef(embed.Expr, 0) {
 		return x
 	}
 	return embed.Expr
@@ -2697,6 +2704,60 @@ func inConflict(v cue.Value, depth int) bool {
 		}
 		if inConflict(it.Value(), depth+1) {
 			return true
+		}
+	}
+	return false
+}
+
+// closedInDef reports whether x, embedded alone in a definition's
+// struct, means there what it means by itself: it is a struct or list
+// literal, which the fast path compiles as closed as a definition's own,
+// matchN or matchIf, whose arguments CUE evaluates apart, close of a
+// struct literal, a scalar, or a unification or disjunction of those.
+// Not _, which CUE closes there for structs and lists, nor a reference,
+// whose value may be _, nor another builtin (struct.MinFields(1) closes
+// there too).
+func closedInDef(x ast.Expr, depth int) bool {
+	if depth > 16 {
+		return false
+	}
+	switch x := stripParens(x).(type) {
+	case *ast.StructLit, *ast.ListLit, *ast.BasicLit:
+		return true
+	case *ast.Ident:
+		if x.Node != nil || x.Scope != nil {
+			return false
+		}
+		switch x.Name {
+		case "int", "float", "number", "string", "bool", "bytes", "null":
+			return true
+		}
+		return false
+	case *ast.UnaryExpr:
+		if x.Op == token.MUL {
+			return closedInDef(x.X, depth+1)
+		}
+		_, lit := stripParens(x.X).(*ast.BasicLit)
+		return lit
+	case *ast.BinaryExpr:
+		if x.Op != token.OR && x.Op != token.AND {
+			return false
+		}
+		return closedInDef(x.X, depth+1) && closedInDef(x.Y, depth+1)
+	case *ast.CallExpr:
+		fun, ok := x.Fun.(*ast.Ident)
+		if !ok || fun.Node != nil || fun.Scope != nil {
+			return false
+		}
+		switch fun.Name {
+		case "matchN", "matchIf":
+			return true
+		case "close":
+			if len(x.Args) != 1 {
+				return false
+			}
+			_, lit := stripParens(x.Args[0]).(*ast.StructLit)
+			return lit
 		}
 	}
 	return false
