@@ -104,6 +104,10 @@ type fastAnalyser struct {
 	// of them alone (evalAlone) rather than at their site, where what
 	// the site unifies them with is missing (see takenIn).
 	aloneEv int
+	// taken counts the references takenIn let CUE check with the value
+	// at a site: a node holding such a check is the site's alone, and
+	// expandAs shares it with no other (see takenIn).
+	taken int
 }
 
 // buildFast returns the native checker for a validator's schema, or nil
@@ -2117,6 +2121,9 @@ type expansion struct {
 	decl ast.Expr
 	n    *fastNode
 	def  bool // expanded as closed as a definition: see expandKey
+	// elsewhere is set where a reference back to it is the node at a
+	// site whose value may be other than the reference's own.
+	elsewhere bool
 }
 
 // expand compiles a definition's declarations, which are closed.
@@ -2158,15 +2165,20 @@ func (a *fastAnalyser) expand(at ast.Expr, vals []ast.Expr, ev cue.Value) (*fast
 // expandAs compiles the declarations a reference stands for, once, as
 // inside a definition (def) or not.
 func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastNode, error) {
-	for _, s := range a.stack {
-		if s.decl == vals[0] && s.def == def {
+	// At a bare site the value is the reference's own, and CUE may be
+	// left values: every such site builds the same node. Not a value
+	// evaluated alone (aloneEv): a pattern's value is not all of the
+	// fields it applies to.
+	bare := a.beside == 0 && a.noAlone == 0 && a.inMatch == 0 && a.aloneEv == 0 && !a.unclosed && len(a.path) > 0
+	for i := range a.stack {
+		if s := &a.stack[i]; s.decl == vals[0] && s.def == def {
+			if !bare {
+				s.elsewhere = true
+			}
 			return s.n, nil // recursion: checked as deep as the data goes
 		}
 	}
 	key := expandKey{vals[0], a.inMatch > 0, def}
-	// At a bare site the value is the reference's own, and CUE may be
-	// left values: every such site builds the same node.
-	bare := a.beside == 0 && a.noAlone == 0 && a.inMatch == 0 && !a.unclosed && len(a.path) > 0
 	n, ok := a.expanded[key]
 	if b, isBare := a.bareExpanded[bareKey{vals[0], def}]; !ok && bare && isBare {
 		n, ok = b.n, true
@@ -2198,7 +2210,7 @@ func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastN
 		a.unclosed = was
 		delete(a.pending, n)
 	}()
-	bound := a.siteBound
+	bound, taken := a.siteBound, a.taken
 	var before []Fallback
 	if bare {
 		before = a.fallbacksUnder(a.pathString())
@@ -2213,6 +2225,12 @@ func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastN
 		// whole record, so the whole record goes to CUE.
 		return nil, aloneUnsound{unsupportedAt(vals[0], "reference cycle with nothing else in it")}
 	}
+	if a.taken != taken && a.stack[len(a.stack)-1].elsewhere {
+		// A check takenIn bound to this site would be the value's at
+		// a site inside it that may add to it (#W: {x?: #R, n?: #W &
+		// #V}): the value goes to CUE as a whole, where it can.
+		return nil, unsupportedAt(vals[0], "recursive reference to a value whose check CUE makes at its site")
+	}
 	*n = *m
 	if a.defMerges != merges {
 		if a.mergingDefs == nil {
@@ -2221,7 +2239,7 @@ func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastN
 		a.mergingDefs[n] = true
 	}
 	if a.siteBound != bound {
-		if bare {
+		if bare && a.taken == taken {
 			b := bareExpansion{n: n}
 			for _, f := range a.fallbacksUnder(a.pathString()) {
 				if !slices.Contains(before, f) {

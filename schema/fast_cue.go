@@ -305,6 +305,9 @@ func (a *fastAnalyser) takenIn(id *ast.Ident, covered func(ast.Node) bool) []ast
 		}
 		return true
 	}, nil)
+	if out != nil {
+		a.taken++
+	}
 	return out
 }
 
