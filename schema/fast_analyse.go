@@ -2003,6 +2003,9 @@ func (a *fastAnalyser) resolveRaw(x ast.Expr) ([]ast.Expr, error) {
 		if err != nil {
 			return nil, err
 		}
+		if !selectable(outer) {
+			return nil, unsupportedAt(x, "selector %s into a value that embeds one", refString(x))
+		}
 		var vals []ast.Expr
 		for _, o := range outer {
 			st, ok := stripParens(o).(*ast.StructLit)
@@ -2021,6 +2024,47 @@ func (a *fastAnalyser) resolveRaw(x ast.Expr) ([]ast.Expr, error) {
 		return vals, nil
 	}
 	return nil, unsupportedAt(x, "reference %s", refString(x))
+}
+
+// selectable reports whether CUE finds a definition in the value of
+// these declarations, as it does in a struct: #R: {_, #y: int} or #R:
+// {matchN(...), #y: int} is incomplete (type _) and #R.#y undefined, and
+// #R: {{...} | int, #y: int} an unresolved disjunction, unless another
+// declaration makes #R a struct. So every embedding in them is a struct
+// literal, or some declaration is a struct literal without one and every
+// embedding matchN or matchIf, which leave the value a struct.
+func selectable(decls []ast.Expr) bool {
+	plain, others := false, true
+	for _, d := range decls {
+		lit, ok := stripParens(d).(*ast.StructLit)
+		if !ok {
+			continue // the caller refuses it
+		}
+		embeds := false
+		for _, e := range lit.Elts {
+			em, ok := e.(*ast.EmbedDecl)
+			if !ok {
+				continue
+			}
+			if _, isLit := stripParens(em.Expr).(*ast.StructLit); isLit {
+				continue
+			}
+			embeds = true
+			call, ok := stripParens(em.Expr).(*ast.CallExpr)
+			if !ok {
+				return false
+			}
+			fun, ok := call.Fun.(*ast.Ident)
+			if !ok || fun.Node != nil || fun.Scope != nil || fun.Name != "matchN" && fun.Name != "matchIf" {
+				return false
+			}
+			others = false
+		}
+		if !embeds {
+			plain = true
+		}
+	}
+	return others || plain
 }
 
 // declaredOnlyIn reports whether the structs of the file declare the
