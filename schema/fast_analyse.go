@@ -2390,10 +2390,13 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 			}
 			if isDef {
 				// A definition, not a field, compiled where used. But
-				// CUE evaluates it with the struct, and one in conflict
-				// fails every value of the struct (a list element's,
-				// say), where the fast path would see nothing.
-				if dv := ev.LookupPath(cue.MakePath(cue.Def(name))); dv.Exists() && inConflict(dv, 0) {
+				// CUE evaluates one declared in a value's struct (a list
+				// element's, say) with each value, and one in conflict
+				// fails them all, where the fast path would see nothing.
+				// Not at the top: there CUE evaluates the file's own
+				// definitions once, and the translation of a JSON Schema
+				// declares some that no value can satisfy, on purpose.
+				if dv := ev.LookupPath(cue.MakePath(cue.Def(name))); len(a.path) > 0 && dv.Exists() && inConflict(dv, 0) {
 					return nil, unsupportedAt(d, "definition %s, which CUE finds in conflict", name)
 				}
 				continue
