@@ -108,6 +108,10 @@ type fastAnalyser struct {
 	// at a site: a node holding such a check is the site's alone, and
 	// expandAs shares it with no other (see takenIn).
 	taken int
+	// recursions counts the references expandAs found already being
+	// built: a field whose value holds one refers back to its own
+	// definition.
+	recursions int
 }
 
 // buildFast returns the native checker for a validator's schema, or nil
@@ -2046,7 +2050,12 @@ func selectable(decls []ast.Expr) bool {
 			if !ok {
 				continue
 			}
-			if _, isLit := stripParens(em.Expr).(*ast.StructLit); isLit {
+			if inner, isLit := stripParens(em.Expr).(*ast.StructLit); isLit {
+				// {{_}, #y: int}: what the literal embeds may be _,
+				// where CUE finds no definition either.
+				if slices.ContainsFunc(inner.Elts, func(e ast.Decl) bool { _, ok := e.(*ast.EmbedDecl); return ok }) {
+					return false
+				}
 				continue
 			}
 			embeds = true
@@ -2219,6 +2228,7 @@ func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastN
 			if !bare {
 				s.elsewhere = true
 			}
+			a.recursions++
 			return s.n, nil // recursion: checked as deep as the data goes
 		}
 	}
@@ -2460,6 +2470,7 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 		if patterned {
 			a.beside++
 		}
+		recursions := a.recursions
 		n, err := a.conj(vals[fd.name], fev, inDef)
 		if patterned {
 			a.beside--
@@ -2472,7 +2483,12 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 			return nil, err
 		}
 		fd.n = n
-		if fd.typ == fieldRegular && fev.Validate(cue.Concrete(true)) == nil && withData().LookupPath(cue.MakePath(sel)).Validate(cue.Concrete(true)) == nil {
+		// A value that refers back to its definition through a
+		// disjunction, however deep (#N: {s: {t: {q: #N | "a"}}}), is
+		// not what CUE makes it with the schema alone, where it drops
+		// the cycle: no fill. [...#N] holds no disjunction: it fills.
+		cyclicDisj := a.recursions > recursions && slices.ContainsFunc(vals[fd.name], holdsDisjunction)
+		if fd.typ == fieldRegular && !cyclicDisj && fev.Validate(cue.Concrete(true)) == nil && withData().LookupPath(cue.MakePath(sel)).Validate(cue.Concrete(true)) == nil {
 			x, err := export(fev)
 			if err != nil {
 				return nil, unsupportedAt(vals[fd.name][0], "default of %s: %v", fd.name, err)
@@ -2826,4 +2842,16 @@ func closedInDef(x ast.Expr, depth int) bool {
 		}
 	}
 	return false
+}
+
+// holdsDisjunction reports whether x has a disjunction anywhere in it.
+func holdsDisjunction(x ast.Expr) bool {
+	found := false
+	ast.Walk(x, func(n ast.Node) bool {
+		if b, ok := n.(*ast.BinaryExpr); ok && b.Op == token.OR {
+			found = true
+		}
+		return !found
+	}, nil)
+	return found
 }
