@@ -97,14 +97,6 @@ type Fallback struct {
 func (f Fallback) String() string { return f.Path + ": " + f.Why }
 
 func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
-	// Where CUE's evaluator panics, the value is not shown valid: the
-	// record's whole check by CUE, which runs on every record the fast
-	// path rejects, gives the verdict and the reason.
-	defer func() {
-		if recover() != nil {
-			ok, adds = false, false
-		}
-	}()
 	if !c.anyOK(v) {
 		return c.maybe()
 	}
@@ -113,6 +105,15 @@ func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
 			return ok, false
 		}
 	}
+	// Where CUE's evaluator panics, the value is not shown valid: the
+	// record's whole check by CUE, which runs on every record the fast
+	// path rejects, gives the verdict and the reason. Registered past
+	// the memo, which most values stop at, and which calls no CUE.
+	defer func() {
+		if recover() != nil {
+			ok, adds = false, false
+		}
+	}()
 	x := k.ctx.Encode(toCUE(v))
 	switch v.(type) {
 	case *format.Object, []any:
