@@ -2439,18 +2439,6 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 		}
 		o.deps = append(o.deps, d)
 	}
-	// A field concrete in the schema alone may not be with data: in
-	// #N: {q: #N | "a"} CUE drops the cycle and makes q "a", but unified
-	// with a record, q is the disjunction, incomplete where the record
-	// lacks it. A fill is taken only where CUE has it with data too.
-	var unified *cue.Value
-	withData := func() cue.Value {
-		if unified == nil {
-			u := ev.Unify(a.ctx.CompileString("{}"))
-			unified = &u
-		}
-		return *unified
-	}
 	for j := range o.fields {
 		fd := &o.fields[j]
 		sel := cue.Str(fd.name)
@@ -2484,11 +2472,12 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 		}
 		fd.n = n
 		// A value that refers back to its definition through a
-		// disjunction, however deep (#N: {s: {t: {q: #N | "a"}}}), is
-		// not what CUE makes it with the schema alone, where it drops
-		// the cycle: no fill. [...#N] holds no disjunction: it fills.
+		// disjunction, however deep (#N: {q: #N | "a"}, or s.t.q), is
+		// concrete in the schema alone, where CUE drops the cycle (q is
+		// "a"), but incomplete with data, where it keeps it: no fill.
+		// [...#N] holds no disjunction: it fills as CUE fills it.
 		cyclicDisj := a.recursions > recursions && slices.ContainsFunc(vals[fd.name], holdsDisjunction)
-		if fd.typ == fieldRegular && !cyclicDisj && fev.Validate(cue.Concrete(true)) == nil && withData().LookupPath(cue.MakePath(sel)).Validate(cue.Concrete(true)) == nil {
+		if fd.typ == fieldRegular && !cyclicDisj && fev.Validate(cue.Concrete(true)) == nil {
 			x, err := export(fev)
 			if err != nil {
 				return nil, unsupportedAt(vals[fd.name][0], "default of %s: %v", fd.name, err)
