@@ -31,9 +31,8 @@ func (a *app) openInput(file string, forced format.Format) (*input, error) {
 		if f == "" {
 			var err error
 			if f, err = engine.DetectFile(file); err != nil {
-				var pe *fs.PathError
-				if errors.As(err, &pe) {
-					return nil, notReadable(err)
+				if errors.As(err, new(*fs.PathError)) {
+					return nil, notReadable(err) // missing, say
 				}
 				return nil, fmt.Errorf("%s: %w", file, err)
 			}
