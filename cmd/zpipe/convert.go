@@ -54,7 +54,7 @@ input was malformed, 2 for a usage or schema error, 130 when interrupted.`,
 	cmd.Flags().StringVar(&f.from, "from", "auto", "the inputs' format: auto (by name, then content), "+format.Names())
 	cmd.Flags().StringVar(&f.to, "to", "", "the output's format: "+format.Names()+" (default: -o's extension, else ndjson)")
 	cmd.Flags().StringVarP(&f.out, "output", "o", "", "write to this file rather than standard output (- for standard output, with --to); .gz or .zst compresses it")
-	cmd.Flags().StringVar(&f.rejects, "rejects", "", "write invalid records to this file (ndjson, with their errors) rather than to stderr")
+	cmd.Flags().StringVar(&f.rejects, "rejects", "", "write invalid records to this file (ndjson, with their errors) rather than to stderr; - is standard output")
 	cmd.Flags().BoolVar(&f.whole, "whole", false, "a json file whose top level is a list is one record, not one per element")
 	cmd.Flags().BoolVarP(&f.verbose, "verbose", "v", false, "with -s, say whether the compiled fast path checks the records")
 	return cmd
@@ -77,7 +77,14 @@ func (a *app) convert(ctx context.Context, args []string, f *convertFlags) error
 	if out == pipeline.Stdin {
 		out = "" // -o - is standard output, as with cue export
 	}
-	if err := notAnInput(args, out, f.rejects); err != nil {
+	rejects := f.rejects
+	if rejects == pipeline.Stdin {
+		if out == "" {
+			return usageError{errors.New("-o and --rejects are both standard output; name a file for one of them")}
+		}
+		rejects = "" // --rejects - is standard output, as -o - is
+	}
+	if err := notAnInput(args, out, rejects); err != nil {
 		return err
 	}
 	conv := &engine.Converter{To: to, Limits: format.DefaultLimits}
@@ -123,16 +130,20 @@ func (a *app) convert(ctx context.Context, args []string, f *convertFlags) error
 		return nil
 	}
 	err = a.writeOutput(out, to, conv, func() error {
-		if f.rejects == "" {
-			return convertAll()
-		}
-		return atomicfile.Write(f.rejects, func(w io.Writer) error {
+		writeRejects := func(w io.Writer) error {
 			conv.Rejects, _ = format.NewEncoder(format.NDJSON, w, format.EncodeOptions{})
 			if err := convertAll(); err != nil {
 				return err
 			}
 			return conv.Rejects.Close()
-		})
+		}
+		switch {
+		case f.rejects == "":
+			return convertAll()
+		case rejects == "":
+			return writeRejects(a.stdout)
+		}
+		return atomicfile.Write(rejects, writeRejects)
 	})
 	if err != nil {
 		return err
