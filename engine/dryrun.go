@@ -108,7 +108,7 @@ func DryRun(plans []*pipeline.Plan, opts Options) (*DryRunReport, error) {
 	var setup error
 	for _, n := range nodes {
 		if err := errs[n]; err != nil {
-			setup = schemaError(plans, n.plan.Manifest, n.stage.Name, err)
+			setup = schemaError(n.plan.Manifest, n.stage, err)
 			break
 		}
 	}

@@ -352,7 +352,7 @@ func (r *runner) schedule(plans []*pipeline.Plan) ([]*node, error) {
 			sch, err := loadSchema(m, s)
 			if err != nil {
 				closeSchemas(nodes)
-				return nil, schemaError(plans, m, s.Name, err)
+				return nil, schemaError(m, s, err)
 			}
 			n := &node{plan: p, stage: s, schema: sch, limiter: limiter, key: strconv.Itoa(pi) + "-" + s.Name, id: stageKey(r.opts.StateDir, m, s.Name),
 				priority: m.Priority*1000 + s.Priority, order: len(nodes),
@@ -369,13 +369,17 @@ func (r *runner) schedule(plans []*pipeline.Plan) ([]*node, error) {
 }
 
 // schemaError is the SetupError of a stage whose schema does not
-// compile, naming the manifest when the run has several.
-func schemaError(plans []*pipeline.Plan, m *pipeline.Manifest, stage string, err error) *SetupError {
-	prefix := "stage " + stage
-	if len(plans) > 1 {
-		prefix = m.Rel(m.File) + ": " + prefix
+// compile, placed at the manifest value that names the broken file: the
+// transform's when the schema alone compiles.
+func schemaError(m *pipeline.Manifest, s *pipeline.Stage, err error) *SetupError {
+	at := "schema"
+	if s.Transform != nil {
+		if sch, serr := schema.Load(s.Schema, schema.WithDisplayPath(m.Rel), schema.Isolated(), schema.WithRefs(m.SchemaRefs)); serr == nil {
+			sch.Close()
+			at = "transform"
+		}
 	}
-	return &SetupError{fmt.Errorf("%s: %w", prefix, err)}
+	return &SetupError{m.ErrorAt(err, "stages", s.Name, at)}
 }
 
 // closeSchemas ends the stages' CUE evaluator processes.

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 
 	"cuelang.org/go/cue"
 
@@ -148,10 +147,7 @@ func (l *linter) schema(s *Stage) *schema.Schema {
 		sch, err = l.load(s.Schema, s.Transform)
 	}
 	if err != nil {
-		// A CUE error may hold several lines, each with its position.
-		for _, line := range strings.Split(err.Error(), "\n") {
-			l.add(SeverityError, at, "%s", line)
-		}
+		l.diags = append(l.diags, l.m.ErrorAt(err, at...).Diags...)
 		return nil
 	}
 	return sch

@@ -1,6 +1,10 @@
 package pipeline
 
-import "github.com/zpipe/zpipe/format"
+import (
+	"strings"
+
+	"github.com/zpipe/zpipe/format"
+)
 
 // source is what Load keeps of a manifest for later positions: the name
 // the user gave it and its decoded YAML, which can locate any node.
@@ -26,4 +30,16 @@ func (m *Manifest) DisplayName() string {
 		return m.src.name
 	}
 	return m.File
+}
+
+// ErrorAt places err at the manifest node at path, one diagnostic a line,
+// as validate reports it: a CUE error may hold several lines, each with
+// its own position in the schema.
+func (m *Manifest) ErrorAt(err error, path ...string) *Error {
+	line, col := m.Pos(path...)
+	e := &Error{}
+	for _, msg := range strings.Split(err.Error(), "\n") {
+		e.Diags = append(e.Diags, Diagnostic{File: m.DisplayName(), Line: line, Col: col, Path: dotted(path), Msg: msg})
+	}
+	return e
 }
