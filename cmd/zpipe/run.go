@@ -261,7 +261,7 @@ func printSummary(w io.Writer, sum *engine.Summary) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", name, s.Status, s.Items, s.Records, s.OK, s.Failed, round(s.Duration))
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "total: %d records, %d ok, %d failed in %s\n", sum.Records, sum.OK, sum.Failed, round(sum.Duration))
+	fmt.Fprintf(w, "total: %s, %d ok, %d failed in %s\n", plural(sum.Records, "record"), sum.OK, sum.Failed, round(sum.Duration))
 	for _, s := range sum.Stages {
 		if s.Rejects != "" && s.Rejected > 0 {
 			fmt.Fprintf(w, "rejects: %s (%d)\n", s.Rejects, s.Rejected)
