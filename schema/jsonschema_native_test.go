@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -194,5 +195,38 @@ func BenchmarkCheckJSONSchema(b *testing.B) {
 			}
 			benchCheck(b, sch.Validator(), recs[0].Value)
 		})
+	}
+}
+
+// integralValue rewrites exactly the numbers whose fraction is all zeros,
+// wherever they are, and leaves a record without one as it is.
+func TestIntegralValue(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{`{"a":1,"b":[2,"3.0",true,null],"c":{"d":-4}}`, ""},
+		{`{"a":1.5,"b":1e0,"c":1.0e2,"d":"1.0"}`, ""},
+		{`1.00`, `1`},
+		{`-0.0`, `0`},
+		{`{"a":1,"b":[2,{"c":3.0}]}`, `{"a":1,"b":[2,{"c":3}]}`},
+		{`[1.5,[10.000]]`, `[1.5,[10]]`},
+	} {
+		in, err := format.ParseJSON([]byte(tt.in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, changed := integralValue(in)
+		if changed != (tt.want != "") {
+			t.Errorf("%s: changed = %v", tt.in, changed)
+			continue
+		}
+		if !changed {
+			continue
+		}
+		var b bytes.Buffer
+		enc, _ := format.NewEncoder(format.NDJSON, &b, format.EncodeOptions{})
+		enc.Encode(out)
+		enc.Close()
+		if got := strings.TrimSpace(b.String()); got != tt.want {
+			t.Errorf("%s: got %s, want %s", tt.in, got, tt.want)
+		}
 	}
 }
