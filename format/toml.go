@@ -86,7 +86,7 @@ func newTOMLDecoder(r io.Reader, lim Limits) (Decoder, error) {
 			return d, nil
 		}
 	}
-	d.recs, d.err = decodeTOML(data, lim)
+	d.recs, d.err = decodeTOML(data, lim, 0)
 	return d, nil
 }
 
@@ -184,7 +184,7 @@ func (d *tomlDecoder) section(i int) (Record, error) {
 	}
 	text := d.data[start:end]
 	shift := d.sections[i].line - 1
-	recs, err := decodeTOML(text, d.lim)
+	recs, err := decodeTOML(text, d.lim, 2)
 	if err == nil && len(recs) != 1 {
 		err = &Error{Line: 1, Col: 1, Msg: "a [[records]] table that is not one record"}
 	}
@@ -212,8 +212,11 @@ func (d *tomlDecoder) section(i int) (Record, error) {
 }
 
 // decodeTOML validates data with go-toml, then builds the ordered value
-// from go-toml's parser and splits it into records.
-func decodeTOML(data []byte, lim Limits) (recs []Record, err error) {
+// from go-toml's parser and splits it into records. wrapping is the levels
+// around each record that are not its own nesting: 2 for a [[records]]
+// table (its key and index), so that a record as deep as json allows
+// reads back from the toml it is written as.
+func decodeTOML(data []byte, lim Limits, wrapping int) (recs []Record, err error) {
 	// go-toml is third-party code fed hostile input: a panic in it must
 	// become an error, not a crash of the whole pipeline.
 	defer func() {
@@ -241,7 +244,7 @@ func decodeTOML(data []byte, lim Limits) (recs []Record, err error) {
 	if err := toml.Unmarshal(data, &check); err != nil {
 		return nil, tomlError(err, nil)
 	}
-	b := &tomlBuilder{data: data, lim: lim, pos: map[string]int{}}
+	b := &tomlBuilder{data: data, lim: lim, wrapping: wrapping, pos: map[string]int{}}
 	root, err := b.build()
 	if err != nil {
 		return nil, tomlError(err, lines)
@@ -346,6 +349,8 @@ type tomlBuilder struct {
 	p    unstable.Parser
 	data []byte
 	lim  Limits
+	// wrapping is the levels above a record, which its depth leaves out.
+	wrapping int
 	// pos maps each value's path (see tomlPathKey) to the byte offset of
 	// the value, or of the key or header that made a table.
 	pos map[string]int
@@ -386,7 +391,7 @@ func (b *tomlBuilder) setPos(path []string, off int) {
 // deeper checks the depth of a new list or table at path: the document
 // is level 1 and every key or index below it adds one.
 func (b *tomlBuilder) deeper(path []string, off int) error {
-	if len(path)+1 > b.lim.MaxDepth {
+	if len(path)+1-b.wrapping > b.lim.MaxDepth {
 		return b.fail(off, "nesting deeper than %d levels", b.lim.MaxDepth)
 	}
 	return nil

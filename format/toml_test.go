@@ -549,6 +549,23 @@ func TestTOMLRoundTrip(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a record as deep as the limit reads back, and one level more does not", func(t *testing.T) {
+		deep := func(levels int) any {
+			var v any = Number("1")
+			for range levels {
+				v = tomlObj("a", v)
+			}
+			return v
+		}
+		ok := tomlFrame(t, []any{deep(DefaultLimits.MaxDepth)})
+		if _, err := tomlDecodeAll(ok, DefaultLimits); err != nil {
+			t.Errorf("%d levels: %v", DefaultLimits.MaxDepth, err)
+		}
+		_, err := tomlDecodeAll(tomlFrame(t, []any{deep(DefaultLimits.MaxDepth + 1)}), DefaultLimits)
+		if err == nil || !strings.Contains(err.Error(), "nesting deeper than 1000 levels") {
+			t.Errorf("%d levels: %v", DefaultLimits.MaxDepth+1, err)
+		}
+	})
 	t.Run("the encoder writes records that read back", func(t *testing.T) {
 		var buf bytes.Buffer
 		enc, err := NewEncoder(TOML, &buf, EncodeOptions{})
@@ -770,7 +787,7 @@ func FuzzTOMLSections(f *testing.F) {
 		if _, ok := tomlSections(text); !ok || !utf8.Valid(text) {
 			return
 		}
-		whole, werr := decodeTOML(data, DefaultLimits)
+		whole, werr := decodeTOML(data, DefaultLimits, 0)
 		d, err := newTOMLDecoder(bytes.NewReader(data), DefaultLimits)
 		if err != nil {
 			t.Fatal(err)
