@@ -2,12 +2,12 @@ package format
 
 import (
 	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -42,14 +42,19 @@ func csvCodec(name Format, comma byte, order, score int, exts ...string) Codec {
 			return e.unit, e.headerLine
 		},
 		Frame: Frame{Header: true},
-		// An empty cell reads back as an absent field: null and "" are
-		// written as one, so neither is held.
+		// "" is written quoted, and reads back as itself; null and an
+		// absent field are both an empty cell, which a schema reads as
+		// absent, so null is not held.
+		Holds:  EmptyStrings,
 		Weight: StreamedWeight,
 	}
 }
 
 // csvDecoder reads a header row, then one record per row. Cells stay
 // strings: the schema, not a guess, decides what type each column has.
+// An empty cell is no value (null), and a quoted one ("") the empty
+// string, as PostgreSQL's and DuckDB's csv have it, so that a field that
+// is "" and one that is absent both come back as they were written.
 type csvDecoder struct {
 	r      *csvReader
 	header []string
@@ -140,6 +145,9 @@ func (d *csvDecoder) Next() (Record, error) {
 	start := 0
 	for i, end := range r.ends {
 		obj.Fields[i] = Field{d.header[i], s[start:end]}
+		if start == end && !r.quoted[i] {
+			obj.Fields[i].Value = nil // no value, where "" is the empty string
+		}
 		start = end
 	}
 	pos := slices.Clone(r.pos)
@@ -174,34 +182,30 @@ func (d *csvDecoder) rowError(err error) error {
 // csvEncoder writes a header row, then a row per record. Nested values have
 // no cell to go in, so they are an error that names the field.
 type csvEncoder struct {
+	comma   byte
 	columns []string
-	buf     bytes.Buffer
-	w       *csv.Writer
 	row     []string
+	// empty marks the cells that hold "", which are written quoted: an
+	// unquoted empty cell is null or no field at all.
+	empty []bool
 }
 
 // headerLine returns the header row; the columns are known once a record
 // has been encoded.
 func (e *csvEncoder) headerLine() []byte {
-	e.buf.Reset()
-	e.w.Write(e.columns)
-	e.w.Flush()
-	line := bytes.Clone(e.buf.Bytes())
+	line := e.appendRow(nil, e.columns, nil)
 	if bytes.HasPrefix(line, bom) {
 		// Readers drop a byte order mark at the start of a file, so a
 		// first column whose name starts with one is quoted to keep it.
 		// Unquoted, the name holds no quote, delimiter or line end.
-		end := bytes.IndexAny(line, string(e.w.Comma)+"\r\n")
+		end := bytes.IndexAny(line, string(e.comma)+"\r\n")
 		line = slices.Concat([]byte{'"'}, line[:end], []byte{'"'}, line[end:])
 	}
 	return line
 }
 
 func newCSVEncoder(comma byte, columns []string) *csvEncoder {
-	e := &csvEncoder{columns: columns}
-	e.w = csv.NewWriter(&e.buf)
-	e.w.Comma = rune(comma)
-	return e
+	return &csvEncoder{comma: comma, columns: columns}
 }
 
 func (e *csvEncoder) unit(dst []byte, v any) ([]byte, error) {
@@ -209,7 +213,6 @@ func (e *csvEncoder) unit(dst []byte, v any) ([]byte, error) {
 	if !ok {
 		return dst, fmt.Errorf("csv records must be objects, not %s", kindOf(v))
 	}
-	e.buf.Reset()
 	if e.row == nil {
 		if e.columns == nil {
 			for _, f := range obj.Fields {
@@ -217,10 +220,10 @@ func (e *csvEncoder) unit(dst []byte, v any) ([]byte, error) {
 			}
 		}
 		e.row = make([]string, len(e.columns))
+		e.empty = make([]bool, len(e.columns))
 	}
-	for i := range e.row {
-		e.row[i] = ""
-	}
+	clear(e.row)
+	clear(e.empty)
 	for _, f := range obj.Fields {
 		i := indexOf(e.columns, f.Key)
 		if i < 0 {
@@ -231,18 +234,54 @@ func (e *csvEncoder) unit(dst []byte, v any) ([]byte, error) {
 			return dst, fmt.Errorf("field %q: %w", f.Key, err)
 		}
 		e.row[i] = cell
+		e.empty[i] = f.Value == ""
 	}
 	if len(e.row) == 1 && e.row[0] == "" {
-		// encoding/csv writes a lone empty cell as an empty line, which
-		// readers skip; quoting keeps the record.
-		return append(dst, "\"\"\n"...), nil
+		// A lone empty cell would be an empty line, which readers skip;
+		// quoting keeps the record.
+		e.empty[0] = true
 	}
-	e.w.Write(e.row)
-	e.w.Flush()
-	if err := e.w.Error(); err != nil {
-		return dst, err
+	return e.appendRow(dst, e.row, e.empty), nil
+}
+
+// appendRow appends cells as one row, quoting a cell where encoding/csv
+// would (it holds the delimiter, a quote or a line end, or starts with a
+// space) and where quoted[i] is set.
+func (e *csvEncoder) appendRow(dst []byte, cells []string, quoted []bool) []byte {
+	for i, cell := range cells {
+		if i > 0 {
+			dst = append(dst, e.comma)
+		}
+		if (quoted == nil || !quoted[i]) && !e.needsQuotes(cell) {
+			dst = append(dst, cell...)
+			continue
+		}
+		dst = append(dst, '"')
+		for j := 0; j < len(cell); j++ {
+			if cell[j] == '"' {
+				dst = append(dst, '"')
+			}
+			dst = append(dst, cell[j])
+		}
+		dst = append(dst, '"')
 	}
-	return append(dst, e.buf.Bytes()...), nil
+	return append(dst, '\n')
+}
+
+func (e *csvEncoder) needsQuotes(cell string) bool {
+	if cell == "" {
+		return false
+	}
+	if cell == `\.` {
+		return true // PostgreSQL's end of data, as encoding/csv quotes it
+	}
+	for j := 0; j < len(cell); j++ {
+		if c := cell[j]; c == '\n' || c == '\r' || c == '"' || c == e.comma {
+			return true
+		}
+	}
+	r, _ := utf8.DecodeRuneInString(cell)
+	return unicode.IsSpace(r)
 }
 
 func cellText(v any) (string, error) {

@@ -33,7 +33,7 @@ func TestCSVDecode(t *testing.T) {
 		{"a quoted cell keeps its LF", CSV, "a,b\n\"x\ny\",z", "{\"a\":\"x\\ny\",\"b\":\"z\"}\n", nil},
 		{"a quoted cell keeps doubled quotes and delimiters", CSV, "a,b\n\"say \"\"hi\"\"\",\"x,y\"\n",
 			"{\"a\":\"say \\\"hi\\\"\",\"b\":\"x,y\"}\n", nil},
-		{"quoted empty cells are empty strings", CSV, "a,b\n\"\",\n", "{\"a\":\"\",\"b\":\"\"}\n", nil},
+		{"a quoted empty cell is the empty string, an unquoted one no value", CSV, "a,b,c\n\"\",,x\n", "{\"a\":\"\",\"b\":null,\"c\":\"x\"}\n", nil},
 		{"a quote after a leading space is text", CSV, "a,b\n \"x\",y\n", "{\"a\":\" \\\"x\\\"\",\"b\":\"y\"}\n", nil},
 		{"tsv cells may be quoted", TSV, "a\tb\n\"x\ty\"\tz\n", "{\"a\":\"x\\ty\",\"b\":\"z\"}\n", nil},
 		{"tsv keeps inch marks", TSV, "h\tw\n5'11\"\t70\n", "{\"h\":\"5'11\\\"\",\"w\":\"70\"}\n", nil},
@@ -144,8 +144,9 @@ func TestCSVRowLimit(t *testing.T) {
 // TestCSVRoundTrip checks that what the encoder writes reads back as the
 // same cells, for cells that need quoting or could lose bytes.
 func TestCSVRoundTrip(t *testing.T) {
-	cells := []string{"a\r\nb", "\r\n", "\r", "\n", "x\ry", `"`, `say "hi"`, `"quoted"`, `5'11"`, ",", "\t", "a,b\tc",
-		"", " lead", "trail ", "  ", "é", "\r\n\r\n", "\"\r\n\""}
+	// "" and null come back apart: "" is quoted, null an empty cell.
+	cells := []any{"a\r\nb", "\r\n", "\r", "\n", "x\ry", `"`, `say "hi"`, `"quoted"`, `5'11"`, ",", "\t", "a,b\tc",
+		"", " lead", "trail ", "  ", "é", "\r\n\r\n", "\"\r\n\"", nil, `\.`}
 	for _, f := range []Format{CSV, TSV} {
 		t.Run(string(f), func(t *testing.T) {
 			var want []Record

@@ -196,8 +196,8 @@ func TestHolds(t *testing.T) {
 		{format.NDJSON, true, true, true, true},
 		{format.YAML, true, true, true, true},
 		{format.TOML, true, true, false, true},
-		{format.CSV, false, false, false, false},
-		{format.TSV, false, false, false, false},
+		{format.CSV, false, false, false, true},
+		{format.TSV, false, false, false, true},
 		{lines, false, false, false, false},
 		{"xml", false, false, false, false},
 	}

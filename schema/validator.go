@@ -441,12 +441,13 @@ func export(v cue.Value) (any, error) {
 }
 
 // typeCells gives csv cells the type the schema expects at their column.
-// An empty cell is an absent field, so that defaults apply and required
-// fields are reported missing (csv cannot tell "" from nothing; a schema
-// that wants "" says so with a default). A cell stays a string where the
-// schema allows one; otherwise its text is read as a number, bool or null.
-// Text that fits none stays a string, for CUE to reject with its own
-// message.
+// An empty cell (nil) is an absent field, so that defaults apply and
+// required fields are reported missing. A quoted empty cell is "" where
+// the schema allows a string, and absent elsewhere: writers that quote
+// every cell write a missing number as "". A cell stays a string where
+// the schema allows one; otherwise its text is read as a number, bool or
+// null. Text that fits none stays a string, for CUE to reject with its
+// own message.
 func (v *Validator) typeCells(rec any) any {
 	obj, ok := rec.(*format.Object)
 	if !ok {
@@ -454,6 +455,9 @@ func (v *Validator) typeCells(rec any) any {
 	}
 	out := &format.Object{Fields: make([]format.Field, 0, len(obj.Fields))}
 	for _, f := range obj.Fields {
+		if f.Value == nil {
+			continue
+		}
 		cell, ok := f.Value.(string)
 		if !ok {
 			out.Fields = append(out.Fields, f)
@@ -469,9 +473,9 @@ func (v *Validator) typeCells(rec any) any {
 		}
 		var val any = cell
 		switch {
+		case kind&cue.StringKind != 0:
 		case cell == "":
 			continue
-		case kind&cue.StringKind != 0:
 		case kind&cue.NumberKind != 0 && format.ValidNumber(cell):
 			val = format.Number(cell)
 		case kind&cue.BoolKind != 0 && (cell == "true" || cell == "false"):
