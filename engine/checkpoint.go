@@ -151,6 +151,7 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 		sr.removed = gone
 		intact = false
 		sr.outputsReason = "removed: " + shortList(gone)
+		sr.gone = sr.renames(gone, why)
 	}
 	if toRun > 0 || !intact {
 		// The outputs will be joined from the saved parts: each must
@@ -160,13 +161,72 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 		}
 	}
 	outputs := ""
-	if !intact && toRun == 0 {
+	switch {
+	case !intact && toRun == 0:
 		// Only worth saying when it is why the stage does anything.
 		outputs = sr.outputsReason + ", so the outputs are rebuilt"
+	case len(sr.gone) > 0:
+		outputs = "removed (" + shortList(sr.gone) + ")"
 	}
 	sr.r.emit(Event{Kind: StagePlanned, Stage: sr.s.Name, Msg: planLine(sr.s.Name, len(sr.items)-toRun, toRun, why, outputs),
 		UpToDate: len(sr.items) - toRun, ToRun: toRun, Rebuild: !intact})
 	return toRun, intact
+}
+
+// renames finds the new items whose input is byte for byte a gone
+// item's: a file renamed or moved, which a plan names by its old name as
+// well. It returns the gone items that are not renamed.
+func (sr *stageRun) renames(gone []string, why map[string][]string) (rest []string) {
+	if len(why["new"]) == 0 {
+		return gone
+	}
+	was := map[string]string{} // input sha256 → gone item
+	sizes := map[int64]bool{}  // of the gone files: only a new file of one is hashed
+	for _, key := range gone {
+		if e := sr.r.state.item(sr.id(), key); e != nil && e.FP != nil && e.FP.Input != "" && e.Stat != nil {
+			if _, seen := was[e.FP.Input]; !seen {
+				was[e.FP.Input] = key
+				sizes[e.Stat.Size] = true
+			}
+		}
+	}
+	renamed := map[string]bool{}
+	var stillNew []string
+	for i := range sr.items {
+		it := &sr.items[i]
+		if it.reason != "new" {
+			continue
+		}
+		old, ok := "", false
+		if it.fp != nil && it.Chunk == nil && it.Open == nil && sizes[it.Size] {
+			if it.fp.Input == "" {
+				// A new file is hashed as it is read; this one now, as
+				// the one read is the one renamed. Should it change in
+				// between, the hash taken as it is read is the one kept.
+				it.fp.Input, _ = hashFile(sr.ctx, it.Path)
+			}
+			old, ok = was[it.fp.Input]
+		}
+		if !ok || renamed[old] {
+			stillNew = append(stillNew, itemID(it))
+			continue
+		}
+		renamed[old] = true
+		it.reason = "renamed from " + old
+		why["renamed"] = append(why["renamed"], old+" -> "+itemID(it))
+	}
+	if len(renamed) == 0 {
+		return gone
+	}
+	if why["new"] = stillNew; len(stillNew) == 0 {
+		delete(why, "new")
+	}
+	for _, key := range gone {
+		if !renamed[key] {
+			rest = append(rest, key)
+		}
+	}
+	return rest
 }
 
 // quickPass finds the items whose file is as the journal last saw it,

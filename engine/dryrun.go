@@ -58,6 +58,10 @@ type StageDryRun struct {
 	// Removes lists the files the stage wrote before and that a run would
 	// remove, or keep because they were changed since.
 	Removes []Removal `json:"removes,omitempty"`
+	// Gone lists the items of the last run that no source matches now,
+	// and that are not renamed to a new item: their records leave the
+	// outputs.
+	Gone []string `json:"gone,omitempty"`
 }
 
 // SourcePlan is what a stage's globs resolve to now.
@@ -257,7 +261,7 @@ func (r *runner) planStage(n *node, schemaErr error) *StageDryRun {
 	for i := range items {
 		sp.Items = append(sp.Items, ItemDryRun{Item: itemID(&items[i]), Reason: items[i].reason})
 	}
-	sp.ToRun, sp.UpToDate = toRun, len(items)-toRun
+	sp.ToRun, sp.UpToDate, sp.Gone = toRun, len(items)-toRun, sr.gone
 	if prev := r.state.stage(n.id); prev != nil {
 		kept := map[string]bool{}
 		for _, t := range targets {

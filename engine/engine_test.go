@@ -893,7 +893,7 @@ stages:
 			planned = e.Msg
 		}
 	}})
-	if want := "stage users: 4997 up to date, 2 to run: input changed (data/f0010.json, data/f4900.json)"; planned != want {
+	if want := "stage users: 4997 up to date, 2 to run: input changed (data/f0010.json, data/f4900.json); removed (data/f2500.json)"; planned != want {
 		t.Errorf("plan = %q\nwant %q", planned, want)
 	}
 	if st := sum.Stages[0]; st.UpToDate != 4997 || st.Items != 4999 {

@@ -76,6 +76,8 @@ type stageRun struct {
 	outputsReason string
 	// removed lists journal items whose source is gone.
 	removed []string
+	// gone are the removed items that are not renamed ones, for messages.
+	gone []string
 	// rejected counts the entries written to the rejects file.
 	rejected int
 	// resolved is what the stage's globs match; sources holds their

@@ -186,6 +186,13 @@ func writeStagePlan(w io.Writer, i int, name string, s *engine.StageDryRun, all 
 		fmt.Fprintf(w, "     %s: %s\n", it.Item, it.Reason)
 		shown++
 	}
+	for i, key := range s.Gone {
+		if i == 10 && !all {
+			fmt.Fprintf(w, "     ... and %d more gone (--all lists them)\n", len(s.Gone)-i)
+			break
+		}
+		fmt.Fprintf(w, "     %s: gone, so its records leave the outputs\n", key)
+	}
 }
 
 // writeRemovals lists the files a run would remove, or keep although no
