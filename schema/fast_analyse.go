@@ -112,6 +112,11 @@ type fastAnalyser struct {
 	// built: a field whose value holds one refers back to its own
 	// definition.
 	recursions int
+	// defMixed counts the unifications with a definition among their
+	// parts being compiled: under one, literals of nested structs may
+	// come from different definitions, each closing its own (see
+	// mergeStructs). An expansion starts afresh.
+	defMixed int
 }
 
 // buildFast returns the native checker for a validator's schema, or nil
@@ -843,10 +848,19 @@ func (a *fastAnalyser) mergeStructs(vals []ast.Expr, ev cue.Value, inDef bool) (
 	}
 	for _, p := range parts {
 		v, lits, closed, isDef := p.v, p.lits, p.closed, p.isDef
-		if anyDef && !isDef {
+		switch {
+		case anyDef && !isDef:
 			// Beside a definition, a literal does not close the
 			// unification at its own level, even in a definition
 			// (CUE v0.17): the definitions' closedness decides.
+			closed = false
+		case !anyDef && litOpen && a.defMixed == 0:
+			// Literals of one definition, one of them with "...":
+			// CUE v0.17 leaves their unification open, and so a
+			// definition declared twice, once as {...}: #C: {...},
+			// #C: {a?: int} allows any field. Not literals from two
+			// definitions (#A & #B, each with a struct s): each
+			// closes its own, and a field must be allowed by both.
 			closed = false
 		}
 		if closed {
@@ -910,7 +924,13 @@ func (a *fastAnalyser) mergeStructs(vals []ast.Expr, ev cue.Value, inDef bool) (
 		a.noAlone++
 		a.defMerges++
 	}
+	if anyDef {
+		a.defMixed++
+	}
 	n, err := a.structObj(decls, vals[0], ev, inDef || anyDef, closedLits == nil)
+	if anyDef {
+		a.defMixed--
+	}
 	if defMerge {
 		a.noAlone--
 		if err != nil {
@@ -2255,13 +2275,14 @@ func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastN
 	}
 	a.pending[n] = true
 	a.stack = append(a.stack, expansion{decl: vals[0], n: n, def: def})
-	was := a.unclosed
+	was, mixed := a.unclosed, a.defMixed
 	if def {
 		a.unclosed = false // a definition closes its structs anywhere
 	}
+	a.defMixed = 0
 	defer func() {
 		a.stack = a.stack[:len(a.stack)-1]
-		a.unclosed = was
+		a.unclosed, a.defMixed = was, mixed
 		delete(a.pending, n)
 	}()
 	bound, taken := a.siteBound, a.taken
