@@ -17,7 +17,10 @@ import (
 // Apache-2.0), whose https://json.schemastore.org/ refs are mapped to the
 // folder itself. It prints how many load, how many are checked fully
 // natively, partly (some values by CUE) or not at all, and the constructs
-// that keep values off the fast path. The
+// that keep values off the fast path. Schemas load isolated, as run and
+// check load them: a recursive value the fast path cannot check is not
+// left to CUE in this process, where nothing could stop it, so its
+// schema goes to the evaluator's process whole. The
 // corpus is not part of the repository; make bench does not need it.
 func TestSchemaCorpus(t *testing.T) {
 	dir := os.Getenv("ZPIPE_SCHEMA_CORPUS")
@@ -51,7 +54,7 @@ func TestSchemaCorpus(t *testing.T) {
 		go func() {
 			defer close(done)
 			var s *Schema
-			s, err = Load(Spec{File: f}, WithRefs(refs))
+			s, err = Load(Spec{File: f}, WithRefs(refs), Isolated())
 			if err == nil {
 				on, why = s.FastPath()
 				fallbacks = s.Fallbacks()
