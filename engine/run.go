@@ -349,7 +349,7 @@ func (r *runner) schedule(plans []*pipeline.Plan) ([]*node, error) {
 		}
 		byName := map[string]*node{}
 		for _, s := range p.Stages {
-			sch, err := loadSchema(m, s)
+			sch, err := r.loadSchema(m, s)
 			if err != nil {
 				closeSchemas(nodes)
 				return nil, schemaError(m, s, err)
@@ -366,6 +366,22 @@ func (r *runner) schedule(plans []*pipeline.Plan) ([]*node, error) {
 		link(p, byName)
 	}
 	return nodes, nil
+}
+
+// slowSchema is how long CUE may evaluate a schema before zpipe says so:
+// some schemas make it run without end, and in this process nothing but
+// the process's end stops it.
+const slowSchema = 5 * time.Second
+
+// loadSchema is loadSchema, with a warning when CUE takes long, so that a
+// run that seems to hang says why.
+func (r *runner) loadSchema(m *pipeline.Manifest, s *pipeline.Stage) (*schema.Schema, error) {
+	slow := time.AfterFunc(slowSchema, func() {
+		r.emit(Event{Kind: Warning, Stage: s.Name, Msg: fmt.Sprintf("stage %s: CUE has evaluated the schema %s for %s and is not done; some schemas make it run without end (Ctrl-C stops zpipe)",
+			s.Name, m.Rel(s.Schema.File)+defSuffix(s.Schema.Def), slowSchema)})
+	})
+	defer slow.Stop()
+	return loadSchema(m, s)
 }
 
 // schemaError is the SetupError of a stage whose schema does not

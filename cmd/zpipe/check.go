@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -126,6 +127,9 @@ func (a *app) check(ctx context.Context, args []string, f *checkFlags) error {
 	return nil
 }
 
+// slowSchema is how long CUE may evaluate -s's schema before zpipe says so.
+const slowSchema = 5 * time.Second
+
 // loadSchema loads -s's schema, with CUE in a child process so that
 // Ctrl-C stops it, and with -v says how it checks.
 func (a *app) loadSchema(ref string, refs map[string]string, verbose bool) (*schema.Schema, error) {
@@ -134,7 +138,13 @@ func (a *app) loadSchema(ref string, refs map[string]string, verbose bool) (*sch
 		return nil, usageError{err}
 	}
 	cwd, _ := os.Getwd()
+	// Some schemas make CUE run without end: a check that seems to hang
+	// says why.
+	slow := time.AfterFunc(slowSchema, func() {
+		a.log.Warn(fmt.Sprintf("CUE has evaluated the schema %s for %s and is not done; some schemas make it run without end (Ctrl-C stops zpipe)", ref, slowSchema))
+	})
 	sch, err := schema.Load(spec, schema.Isolated(), schema.WithRefs(refs), schema.WithDisplayPath(schema.DisplayRel(cwd)))
+	slow.Stop()
 	if err != nil {
 		return nil, usageError{err}
 	}
