@@ -127,8 +127,18 @@ func (a *app) check(ctx context.Context, args []string, f *checkFlags) error {
 	return nil
 }
 
-// slowSchema is how long CUE may evaluate -s's schema before zpipe says so.
+// slowSchema is how long CUE may evaluate schemas before zpipe says so.
 const slowSchema = 5 * time.Second
+
+// slowCUE warns when CUE has evaluated what (schemas) for slowSchema and
+// is not done: some schemas make it run without end, and a command that
+// seems to hang says why. The func ends the watch.
+func (a *app) slowCUE(what string) (done func()) {
+	t := time.AfterFunc(slowSchema, func() {
+		a.log.Warn(fmt.Sprintf("CUE has evaluated %s for %s and is not done; some schemas make it run without end (Ctrl-C stops zpipe)", what, slowSchema))
+	})
+	return func() { t.Stop() }
+}
 
 // loadSchema loads -s's schema, with CUE in a child process so that
 // Ctrl-C stops it, and with -v says how it checks.
@@ -138,13 +148,9 @@ func (a *app) loadSchema(ref string, refs map[string]string, verbose bool) (*sch
 		return nil, usageError{err}
 	}
 	cwd, _ := os.Getwd()
-	// Some schemas make CUE run without end: a check that seems to hang
-	// says why.
-	slow := time.AfterFunc(slowSchema, func() {
-		a.log.Warn(fmt.Sprintf("CUE has evaluated the schema %s for %s and is not done; some schemas make it run without end (Ctrl-C stops zpipe)", ref, slowSchema))
-	})
+	done := a.slowCUE("the schema " + ref)
 	sch, err := schema.Load(spec, schema.Isolated(), schema.WithRefs(refs), schema.WithDisplayPath(schema.DisplayRel(cwd)))
-	slow.Stop()
+	done()
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -76,7 +76,9 @@ func (a *app) plan(cmd *cobra.Command, args []string, f *planFlags) error {
 	}
 	// A stage whose schema does not compile is still planned, and the
 	// error follows the plan, with run's exit status.
+	done := a.slowCUE("the schemas of " + strings.Join(args, ", "))
 	rep, blocked := engine.DryRun(plans, engine.Options{StateDir: f.stateDir})
+	done()
 	if rep == nil {
 		return blocked
 	}

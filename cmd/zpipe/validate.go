@@ -61,7 +61,9 @@ Exit status: 0 when there is no error (warnings are allowed unless
 			var loaded []*pipeline.Manifest
 			for _, file := range args {
 				a.log.Debug("validating " + file)
+				done := a.slowCUE("the schemas of " + file)
 				m, found := validate(file, opts)
+				done()
 				diags = append(diags, found...)
 				if m != nil {
 					loaded = append(loaded, m)
