@@ -419,6 +419,9 @@ type Removal struct {
 	// Kept says why zpipe leaves the file alone, such as a change since
 	// zpipe wrote it; empty when the file is removed.
 	Kept string `json:"kept,omitempty"`
+	// held: the file is still zpipe's, kept only while a stage reads it,
+	// so the journal must go on naming it.
+	held bool
 }
 
 // removal decides what becomes of a file that zpipe wrote for a stage and
@@ -428,10 +431,15 @@ type Removal struct {
 // was changed since; else removed.
 func (r *runner) removal(m *pipeline.Manifest, stage, rel, sum, why string) *Removal {
 	path := filepath.Join(m.Dir, rel)
+	got, err := hashFile(context.Background(), path)
 	if r.guard.Removable(m, stage, path) != nil {
+		if err == nil && got == sum && r.guard.Reads(path) {
+			// Another stage reads what this one wrote: removing it would
+			// change that stage's input under it.
+			return &Removal{Path: rel, Stage: stage, Why: why, Kept: "a stage reads it; zpipe removes it once none does", held: true}
+		}
 		return nil
 	}
-	got, err := hashFile(context.Background(), path)
 	switch {
 	case os.IsNotExist(err):
 		return nil
@@ -444,26 +452,27 @@ func (r *runner) removal(m *pipeline.Manifest, stage, rel, sum, why string) *Rem
 }
 
 // removeStale carries out a removal, and says what it did.
-func (r *runner) removeStale(m *pipeline.Manifest, stage, rel, sum, why string) {
+func (r *runner) removeStale(m *pipeline.Manifest, stage, rel, sum, why string) (held bool) {
 	r.outputsTouched.Store(true)
 	rm := r.removal(m, stage, rel, sum, why)
 	switch {
 	case rm == nil:
-		return
+		return false
 	case rm.Kept != "":
 		r.emit(Event{Kind: Warning, Stage: stage, Msg: fmt.Sprintf("stage %s: kept %s, although %s: %s", stage, rel, why, rm.Kept)})
-		return
+		return rm.held
 	}
 	path := filepath.Join(m.Dir, rel)
 	if err := os.Remove(path); err != nil {
 		r.emit(Event{Kind: Warning, Stage: stage, Msg: fmt.Sprintf("stage %s: cannot remove %s: %v", stage, rel, err)})
-		return
+		return true // the next run tries again
 	}
 	// A folder that only held such files goes too.
 	if dir := filepath.Dir(path); dir != m.Dir && pipeline.Inside(m.Dir, dir) {
 		os.Remove(dir)
 	}
 	r.emit(Event{Kind: Warning, Stage: stage, Msg: fmt.Sprintf("stage %s: removed %s: %s", stage, rel, why)})
+	return false
 }
 
 // outputsIntact reports whether every file the stage last wrote is still

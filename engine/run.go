@@ -590,8 +590,11 @@ func (r *runner) dropRemovedStages(plans []*pipeline.Plan) {
 	for _, g := range removedStages(r.state, plans, r.opts.StateDir) {
 		name := stageName(g.key)
 		e := r.state.stage(g.key)
+		held := false
 		for _, rel := range slices.Sorted(maps.Keys(e.Outputs)) {
-			r.removeStale(g.m, name, rel, e.Outputs[rel], "the manifest no longer has stage "+name)
+			if r.removeStale(g.m, name, rel, e.Outputs[rel], "the manifest no longer has stage "+name) {
+				held = true
+			}
 		}
 		r.state.mu.Lock()
 		var items []string
@@ -607,7 +610,11 @@ func (r *runner) dropRemovedStages(plans []*pipeline.Plan) {
 		for _, k := range items {
 			r.journal(&entry{Type: "item", Stage: g.key, Key: k, Status: "removed"})
 		}
-		r.journal(&entry{Type: "stage", Stage: g.key, Status: "removed"})
+		if !held {
+			// Until then, the stage's entry names what a run must
+			// still remove.
+			r.journal(&entry{Type: "stage", Stage: g.key, Status: "removed"})
+		}
 	}
 }
 

@@ -141,6 +141,12 @@ func (s *Sources) Reals() RealSet {
 	return *s.reals
 }
 
+// Reads says whether a stage of the run reads the file at path, as Check
+// found the stages' sources.
+func (g *Guard) Reads(path string) bool {
+	return g.isSource(filepath.Join(realPath(filepath.Dir(path)), filepath.Base(path)))
+}
+
 func (g *Guard) isSource(real string) bool {
 	for _, set := range g.sources {
 		if set.Has(real) {
