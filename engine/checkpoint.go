@@ -396,7 +396,7 @@ func (sr *stageRun) forget(prev *entry, written map[string]string) {
 	}
 	for _, rel := range slices.Sorted(maps.Keys(prev.Outputs)) {
 		if _, ok := written[rel]; !ok {
-			sr.r.removeStale(sr.m, sr.s.Name, rel, prev.Outputs[rel], sr.staleWhy(rel))
+			sr.r.removeStale(sr.m, sr.s.Name, rel, prev.Outputs[rel], sr.staleWhy(rel), false)
 		}
 	}
 }
@@ -426,17 +426,22 @@ type Removal struct {
 
 // removal decides what becomes of a file that zpipe wrote for a stage and
 // that the stage does not write now: nothing when the guard does not let
-// zpipe remove it (another stage writes it now, it is a source, or the
-// journal names a place zpipe never writes) or it is gone; kept when it
-// was changed since; else removed.
-func (r *runner) removal(m *pipeline.Manifest, stage, rel, sum, why string) *Removal {
+// zpipe remove it (another stage writes it now, or the journal names a
+// place zpipe never writes) or it is gone; kept when it was changed since,
+// or when a stage reads it (held, when the caller remembers the file and
+// tries again: remembered); else removed.
+func (r *runner) removal(m *pipeline.Manifest, stage, rel, sum, why string, remembered bool) *Removal {
 	path := filepath.Join(m.Dir, rel)
 	got, err := hashFile(context.Background(), path)
 	if r.guard.Removable(m, stage, path) != nil {
 		if err == nil && got == sum && r.guard.Reads(path) {
 			// Another stage reads what this one wrote: removing it would
 			// change that stage's input under it.
-			return &Removal{Path: rel, Stage: stage, Why: why, Kept: "a stage reads it; zpipe removes it once none does", held: true}
+			rm := &Removal{Path: rel, Stage: stage, Why: why, Kept: "a stage reads it", held: remembered}
+			if remembered {
+				rm.Kept += "; zpipe removes it once none does"
+			}
+			return rm
 		}
 		return nil
 	}
@@ -452,9 +457,9 @@ func (r *runner) removal(m *pipeline.Manifest, stage, rel, sum, why string) *Rem
 }
 
 // removeStale carries out a removal, and says what it did.
-func (r *runner) removeStale(m *pipeline.Manifest, stage, rel, sum, why string) (held bool) {
+func (r *runner) removeStale(m *pipeline.Manifest, stage, rel, sum, why string, remembered bool) (held bool) {
 	r.outputsTouched.Store(true)
-	rm := r.removal(m, stage, rel, sum, why)
+	rm := r.removal(m, stage, rel, sum, why, remembered)
 	switch {
 	case rm == nil:
 		return false

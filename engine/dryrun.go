@@ -148,7 +148,7 @@ func DryRun(plans []*pipeline.Plan, opts Options) (*DryRunReport, error) {
 		name := stageName(g.key)
 		e := st.stages[g.key]
 		for _, rel := range slices.Sorted(maps.Keys(e.Outputs)) {
-			if rm := r.removal(g.m, name, rel, e.Outputs[rel], "the manifest no longer has stage "+name); rm != nil {
+			if rm := r.removal(g.m, name, rel, e.Outputs[rel], "the manifest no longer has stage "+name, true); rm != nil {
 				rep.Removes = append(rep.Removes, *rm)
 			}
 		}
@@ -272,7 +272,7 @@ func (r *runner) planStage(n *node, schemaErr error) *StageDryRun {
 		}
 		for _, rel := range slices.Sorted(maps.Keys(prev.Outputs)) {
 			if !kept[rel] {
-				if rm := r.removal(m, s.Name, rel, prev.Outputs[rel], sr.staleWhy(rel)); rm != nil {
+				if rm := r.removal(m, s.Name, rel, prev.Outputs[rel], sr.staleWhy(rel), false); rm != nil {
 					sp.Removes = append(sp.Removes, *rm)
 				}
 			}

@@ -592,7 +592,7 @@ func (r *runner) dropRemovedStages(plans []*pipeline.Plan) {
 		e := r.state.stage(g.key)
 		held := false
 		for _, rel := range slices.Sorted(maps.Keys(e.Outputs)) {
-			if r.removeStale(g.m, name, rel, e.Outputs[rel], "the manifest no longer has stage "+name) {
+			if r.removeStale(g.m, name, rel, e.Outputs[rel], "the manifest no longer has stage "+name, true) {
 				held = true
 			}
 		}
