@@ -173,6 +173,10 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 	return toRun, intact
 }
 
+// renameHashBudget is the bytes of new files renames may read to tell
+// whether they are renamed ones (a variable for the tests).
+var renameHashBudget int64 = 64 << 20
+
 // renames finds the new items whose input is byte for byte a gone
 // item's: a file renamed or moved, which a plan names by its old name as
 // well. It returns the gone items that are not renamed.
@@ -192,6 +196,9 @@ func (sr *stageRun) renames(gone []string, why map[string][]string) (rest []stri
 	}
 	renamed := map[string]bool{}
 	var stillNew []string
+	// Naming renames reads new files twice: a folder of a million moved
+	// must not double the run. Past the budget, they are new.
+	budget := renameHashBudget
 	for i := range sr.items {
 		it := &sr.items[i]
 		if it.reason != "new" {
@@ -199,10 +206,11 @@ func (sr *stageRun) renames(gone []string, why map[string][]string) (rest []stri
 		}
 		old, ok := "", false
 		if it.fp != nil && it.Chunk == nil && it.Open == nil && sizes[it.Size] {
-			if it.fp.Input == "" {
+			if it.fp.Input == "" && budget >= it.Size {
 				// A new file is hashed as it is read; this one now, as
 				// the one read is the one renamed. Should it change in
 				// between, the hash taken as it is read is the one kept.
+				budget -= it.Size
 				it.fp.Input, _ = hashFile(sr.ctx, it.Path)
 			}
 			old, ok = was[it.fp.Input]

@@ -931,3 +931,48 @@ stages:
 		t.Errorf("the run record has %d items, want 4999", n)
 	}
 }
+
+// A new file with a gone file's bytes is named as renamed, within a
+// budget of bytes read early: past it, a moved folder runs as new files,
+// read once.
+func TestRenamesWithinTheirBudget(t *testing.T) {
+	for _, tt := range []struct {
+		budget int64
+		want   string
+	}{
+		{64 << 20, "stage users: 1 up to date, 2 to run: new (data/d.json); renamed (data/a.json -> data/z.json); removed (data/b.json)"},
+		{0, "stage users: 1 up to date, 2 to run: new (data/d.json, data/z.json); removed (data/a.json, data/b.json)"},
+	} {
+		t.Run(fmt.Sprint(tt.budget), func(t *testing.T) {
+			old := renameHashBudget
+			renameHashBudget = tt.budget
+			defer func() { renameHashBudget = old }()
+			dir := project(t, map[string]string{
+				"user.cue": "#User: {id: int}\n",
+				"pipeline.yaml": `version: 1
+stages:
+  users:
+    source: {paths: ["data/*.json"]}
+    schema: user.cue#User
+    outputs: [{format: ndjson, path: out/all.ndjson}]
+`,
+				"data/a.json": `{"id":1}`, "data/b.json": `{"id":2}`, "data/c.json": `{"id":3}`,
+			})
+			run(t, dir, Options{})
+			if err := os.Rename(filepath.Join(dir, "data/a.json"), filepath.Join(dir, "data/z.json")); err != nil {
+				t.Fatal(err)
+			}
+			os.Remove(filepath.Join(dir, "data/b.json"))
+			os.WriteFile(filepath.Join(dir, "data/d.json"), []byte(`{"id":4}`), 0o644)
+			var planned string
+			run(t, dir, Options{OnEvent: func(e Event) {
+				if e.Kind == StagePlanned {
+					planned = e.Msg
+				}
+			}})
+			if planned != tt.want {
+				t.Errorf("plan = %q\nwant %q", planned, tt.want)
+			}
+		})
+	}
+}
