@@ -440,19 +440,24 @@ type Removal struct {
 // tries again: remembered); else removed.
 func (r *runner) removal(m *pipeline.Manifest, stage, rel, sum, why string, remembered bool) *Removal {
 	path := filepath.Join(m.Dir, rel)
-	got, err := hashFile(context.Background(), path)
 	if r.guard.Removable(m, stage, path) != nil {
-		if err == nil && got == sum && r.guard.Reads(path) {
-			// Another stage reads what this one wrote: removing it would
-			// change that stage's input under it.
-			rm := &Removal{Path: rel, Stage: stage, Why: why, Kept: "a stage reads it", held: remembered}
-			if remembered {
-				rm.Kept += "; zpipe removes it once none does"
-			}
-			return rm
+		// Hashed only when a stage reads it: the journal is not trusted,
+		// and may name anything, /dev/zero included.
+		if !r.guard.Reads(path) {
+			return nil
 		}
-		return nil
+		if got, err := hashFile(context.Background(), path); err != nil || got != sum {
+			return nil
+		}
+		// Another stage reads what this one wrote: removing it would
+		// change that stage's input under it.
+		rm := &Removal{Path: rel, Stage: stage, Why: why, Kept: "a stage reads it", held: remembered}
+		if remembered {
+			rm.Kept += "; zpipe removes it once none does"
+		}
+		return rm
 	}
+	got, err := hashFile(context.Background(), path)
 	switch {
 	case os.IsNotExist(err):
 		return nil
