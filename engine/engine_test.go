@@ -887,12 +887,7 @@ stages:
 	if err := os.Remove(filepath.Join(dir, "data/f2500.json")); err != nil {
 		t.Fatal(err)
 	}
-	var planned string
-	sum := run(t, dir, Options{OnEvent: func(e Event) {
-		if e.Kind == StagePlanned {
-			planned = e.Msg
-		}
-	}})
+	planned, sum := runPlanned(t, dir)
 	if want := "stage users: 4997 up to date, 2 to run: input changed (data/f0010.json, data/f4900.json); removed (data/f2500.json)"; planned != want {
 		t.Errorf("plan = %q\nwant %q", planned, want)
 	}
@@ -964,15 +959,21 @@ stages:
 			}
 			os.Remove(filepath.Join(dir, "data/b.json"))
 			os.WriteFile(filepath.Join(dir, "data/d.json"), []byte(`{"id":4}`), 0o644)
-			var planned string
-			run(t, dir, Options{OnEvent: func(e Event) {
-				if e.Kind == StagePlanned {
-					planned = e.Msg
-				}
-			}})
-			if planned != tt.want {
+			if planned, _ := runPlanned(t, dir); planned != tt.want {
 				t.Errorf("plan = %q\nwant %q", planned, tt.want)
 			}
 		})
 	}
+}
+
+// runPlanned runs the project at dir, and returns the line its stage was
+// planned with.
+func runPlanned(t *testing.T, dir string) (planned string, sum *Summary) {
+	t.Helper()
+	sum = run(t, dir, Options{OnEvent: func(e Event) {
+		if e.Kind == StagePlanned {
+			planned = e.Msg
+		}
+	}})
+	return planned, sum
 }

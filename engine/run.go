@@ -368,17 +368,21 @@ func (r *runner) schedule(plans []*pipeline.Plan) ([]*node, error) {
 	return nodes, nil
 }
 
-// slowSchema is how long CUE may evaluate a schema before zpipe says so:
+// SlowSchema is how long CUE may evaluate a schema before zpipe says so:
 // some schemas make it run without end, and in this process nothing but
 // the process's end stops it.
-const slowSchema = 5 * time.Second
+const SlowSchema = 5 * time.Second
+
+// SlowSchemaWarning says that CUE has evaluated what for SlowSchema.
+func SlowSchemaWarning(what string) string {
+	return fmt.Sprintf("CUE has evaluated %s for %s and is not done; some schemas make it run without end (Ctrl-C stops zpipe)", what, SlowSchema)
+}
 
 // loadSchema is loadSchema, with a warning when CUE takes long, so that a
 // run that seems to hang says why.
 func (r *runner) loadSchema(m *pipeline.Manifest, s *pipeline.Stage) (*schema.Schema, error) {
-	slow := time.AfterFunc(slowSchema, func() {
-		r.emit(Event{Kind: Warning, Stage: s.Name, Msg: fmt.Sprintf("stage %s: CUE has evaluated the schema %s for %s and is not done; some schemas make it run without end (Ctrl-C stops zpipe)",
-			s.Name, m.Rel(s.Schema.File)+defSuffix(s.Schema.Def), slowSchema)})
+	slow := time.AfterFunc(SlowSchema, func() {
+		r.emit(Event{Kind: Warning, Stage: s.Name, Msg: "stage " + s.Name + ": " + SlowSchemaWarning("the schema "+m.Rel(s.Schema.File)+defSuffix(s.Schema.Def))})
 	})
 	defer slow.Stop()
 	return loadSchema(m, s)

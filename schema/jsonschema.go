@@ -365,8 +365,7 @@ func integralValue(v any) (any, bool) {
 }
 
 // hasIntegralDecimal says whether v holds a number integralValue rewrites:
-// looking costs a valid record a fraction of what rewriting does. Scalars
-// are looked at in place, without a call each.
+// looking costs a valid record a fraction of what rewriting does.
 func hasIntegralDecimal(v any) bool {
 	switch x := v.(type) {
 	case format.Number:
@@ -374,34 +373,31 @@ func hasIntegralDecimal(v any) bool {
 		return ok
 	case *format.Object:
 		for i := range x.Fields {
-			switch y := x.Fields[i].Value.(type) {
-			case string, bool, nil:
-			case format.Number:
-				if _, ok := integral(string(y)); ok {
-					return true
-				}
-			default:
-				if hasIntegralDecimal(y) {
-					return true
-				}
+			if holdsIntegral(x.Fields[i].Value) {
+				return true
 			}
 		}
 	case []any:
 		for _, e := range x {
-			switch y := e.(type) {
-			case string, bool, nil:
-			case format.Number:
-				if _, ok := integral(string(y)); ok {
-					return true
-				}
-			default:
-				if hasIntegralDecimal(y) {
-					return true
-				}
+			if holdsIntegral(e) {
+				return true
 			}
 		}
 	}
 	return false
+}
+
+// holdsIntegral is hasIntegralDecimal for a member, with the scalars,
+// most of a record, decided without a call.
+func holdsIntegral(v any) bool {
+	switch y := v.(type) {
+	case string, bool, nil:
+		return false
+	case format.Number:
+		_, ok := integral(string(y))
+		return ok
+	}
+	return hasIntegralDecimal(v)
 }
 
 func rewriteIntegral(v any) (any, bool) {

@@ -127,16 +127,11 @@ func (a *app) check(ctx context.Context, args []string, f *checkFlags) error {
 	return nil
 }
 
-// slowSchema is how long CUE may evaluate schemas before zpipe says so.
-const slowSchema = 5 * time.Second
-
-// slowCUE warns when CUE has evaluated what (schemas) for slowSchema and
-// is not done: some schemas make it run without end, and a command that
-// seems to hang says why. The func ends the watch.
+// slowCUE warns when CUE has evaluated what (schemas) for
+// engine.SlowSchema and is not done, as a run does: a command that seems
+// to hang says why. The func ends the watch.
 func (a *app) slowCUE(what string) (done func()) {
-	t := time.AfterFunc(slowSchema, func() {
-		a.log.Warn(fmt.Sprintf("CUE has evaluated %s for %s and is not done; some schemas make it run without end (Ctrl-C stops zpipe)", what, slowSchema))
-	})
+	t := time.AfterFunc(engine.SlowSchema, func() { a.log.Warn(engine.SlowSchemaWarning(what)) })
 	return func() { t.Stop() }
 }
 
