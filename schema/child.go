@@ -65,6 +65,9 @@ type childReply struct {
 	Out        json.RawMessage `json:"out,omitempty"`
 	Violations []Violation     `json:"violations,omitempty"`
 	Error      string          `json:"error,omitempty"`
+	// Cyclic names the child's nodes of recursive values, in the hello's
+	// reply (see fastAnalyser.cueNode).
+	Cyclic []string `json:"cyclic,omitempty"`
 }
 
 // serveChild is the child's side: it compiles the schema it is sent, then
@@ -102,7 +105,11 @@ func serveChild(in io.Reader, out io.Writer) int {
 	if err != nil {
 		return answer(childReply{Error: err.Error()})
 	}
-	if answer(childReply{}) != 0 {
+	var hi childReply
+	if v.fast != nil {
+		hi.Cyclic = v.fast.cyclicNames()
+	}
+	if answer(hi) != 0 {
 		return 1
 	}
 	var reply []byte
@@ -113,6 +120,13 @@ func serveChild(in io.Reader, out io.Writer) int {
 		}
 		if err != nil {
 			return 1
+		}
+		if len(msg) > 0 && msg[0] == askPrefix {
+			reply = answerAsks(v, msg[1:], reply[:0])
+			if writeFrame(w, reply) != nil || w.Flush() != nil {
+				return 1
+			}
+			continue
 		}
 		batch, err := format.ParseJSON(msg)
 		recs, ok := batch.([]any)
@@ -152,6 +166,15 @@ func appendEntry(dst []byte, kind byte, payload []byte) []byte {
 	return append(dst, payload...)
 }
 
+// nextEntry splits a reply's first entry from the rest.
+func nextEntry(msg []byte) (kind byte, payload, rest []byte, err error) {
+	if len(msg) < 5 || len(msg) < 5+int(binary.BigEndian.Uint32(msg[1:5])) {
+		return 0, nil, nil, errors.New("the CUE evaluator answered a torn reply")
+	}
+	n := int(binary.BigEndian.Uint32(msg[1:5]))
+	return msg[0], msg[5 : 5+n], msg[5+n:], nil
+}
+
 // child is the parent's hold on one evaluator process.
 type child struct {
 	cmd     *exec.Cmd
@@ -161,6 +184,7 @@ type child struct {
 	stderr  *tail
 	exited  chan struct{} // closed once the process is reaped
 	buf     []byte
+	cyclic  []string // from its hello's reply
 }
 
 // startChild starts an evaluator for the schema and waits until it has
@@ -205,6 +229,7 @@ func (s *Schema) startChild(ctx context.Context) (*child, error) {
 		c.kill()
 		return nil, err
 	}
+	c.cyclic = rep.Cyclic
 	return c, nil
 }
 
@@ -296,12 +321,11 @@ func (c *child) check(ctx context.Context, recs []any) ([]Result, error) {
 	}
 	out := make([]Result, 0, len(recs))
 	for len(msg) > 0 {
-		if len(msg) < 5 || len(msg) < 5+int(binary.BigEndian.Uint32(msg[1:5])) {
-			return nil, errors.New("the CUE evaluator answered a torn reply")
+		kind, payload, rest, err := nextEntry(msg)
+		if err != nil {
+			return nil, err
 		}
-		kind, n := msg[0], int(binary.BigEndian.Uint32(msg[1:5]))
-		payload := msg[5 : 5+n]
-		msg = msg[5+n:]
+		msg = rest
 		var r Result
 		switch kind {
 		case entryOut:
@@ -329,16 +353,9 @@ func (c *child) check(ctx context.Context, recs []any) ([]Result, error) {
 // checkInChild has the validator's evaluator decide records, starting one
 // if it has none or its last one was stopped.
 func (v *Validator) checkInChild(ctx context.Context, recs []any) ([]Result, error) {
-	c := v.child.Load()
-	if c != nil && c.gone() {
-		c = nil
-	}
-	if c == nil {
-		var err error
-		if c, err = v.s.startChild(ctx); err != nil {
-			return nil, err
-		}
-		v.child.Store(c)
+	c, err := v.evaluator(ctx)
+	if err != nil {
+		return nil, err
 	}
 	res, err := c.check(ctx, recs)
 	if err != nil {
@@ -350,6 +367,21 @@ func (v *Validator) checkInChild(ctx context.Context, recs []any) ([]Result, err
 		}
 	}
 	return res, nil
+}
+
+// evaluator is the validator's evaluator process, started if it has none
+// or its last one was stopped.
+func (v *Validator) evaluator(ctx context.Context) (*child, error) {
+	c := v.child.Load()
+	if c != nil && !c.gone() {
+		return c, nil
+	}
+	c, err := v.s.startChild(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v.child.Store(c)
+	return c, nil
 }
 
 // EvaluatorsRSS is the resident memory of all the schema's evaluator

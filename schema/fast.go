@@ -172,14 +172,37 @@ type fastChecker struct {
 	rawDepth int
 	ni       literal.NumInfo
 	d        apd.Decimal
+	// cyclic lists the nodes that have CUE check a recursive value, by
+	// id. In an isolated schema they are remote: check takes the value
+	// as holding and adds it to asks, and run says "ask CUE" with asked
+	// set; the evaluator's process then checks the asks (settle).
+	cyclic []*cueNode
+	asks   []ask
+	asked  bool
+	adds   bool // with asked: whether the record's fill adds anything
+	// filled holds the evaluator's fill of the values asked, which
+	// settle's fill takes; missed is set when one is not there.
+	filled map[askKey]any
+	missed bool
+}
+
+// ask is a value that a remote node leaves to the evaluator's process.
+type ask struct {
+	k *cueNode
+	v any
 }
 
 // run checks a record. It returns the record with its defaults, and
 // whether CUE would accept it; false means "ask CUE", not "invalid".
 func (c *fastChecker) run(rec any) (any, bool) {
-	c.unsure = false
+	c.unsure, c.asked = false, false
+	c.asks = c.asks[:0]
 	ok, adds := c.check(c.root, rec)
 	if !ok {
+		return nil, false
+	}
+	if len(c.asks) > 0 {
+		c.asked, c.adds = true, adds
 		return nil, false
 	}
 	if adds {

@@ -117,6 +117,9 @@ type fastAnalyser struct {
 	// come from different definitions, each closing its own (see
 	// mergeStructs). An expansion starts afresh.
 	defMixed int
+	// cyclic lists the nodes that have CUE check a recursive value, in
+	// the order analysis made them (see cueNode).
+	cyclic []*cueNode
 }
 
 // buildFast returns the native checker for a validator's schema, or nil
@@ -135,7 +138,7 @@ func (v *Validator) buildFast() (*fastChecker, string) {
 		return nil, err.Error()
 	}
 	countAdded(root, map[*fastNode]bool{})
-	return &fastChecker{root: root, fallbacks: a.fallbacks}, ""
+	return &fastChecker{root: root, fallbacks: a.fallbacks, cyclic: a.cyclic}, ""
 }
 
 func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
@@ -2259,7 +2262,8 @@ func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastN
 		a.siteBound++ // what holds it is bound to its site too
 		path := a.pathString()
 		for _, f := range b.fallbacks {
-			a.fallbacks = append(a.fallbacks, Fallback{Path: path + f.Path, Why: f.Why})
+			f.Path = path + f.Path
+			a.fallbacks = append(a.fallbacks, f)
 		}
 	}
 	if ok {

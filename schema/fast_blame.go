@@ -161,8 +161,10 @@ func (v *Validator) blamed(rec any) (vs []Violation, ok bool) {
 	if v.fast == nil {
 		return nil, false
 	}
+	v.fast.asks = v.fast.asks[:0]
 	path, val, ok := v.fast.blame(rec)
-	if !ok {
+	if !ok || len(v.fast.asks) > 0 {
+		// Blame took a value the evaluator's process checks as holding.
 		return nil, false
 	}
 	// Each element quoted, so that no two paths share a key: ["a\x00b"]

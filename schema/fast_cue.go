@@ -32,6 +32,13 @@ type cueNode struct {
 	// it unifies with a | b exactly when it unifies with a or with b.
 	// CUE's disjunction machinery costs most of a check otherwise.
 	alts []cueAlt
+	// remote: the evaluator's process checks the value (see
+	// fastAnalyser.cueNode), id naming this node there; id is -1 for a
+	// value that is not recursive, and name is the node's path and
+	// construct, for telling that both processes number alike.
+	remote bool
+	id     int
+	name   string
 }
 
 type cueAlt struct {
@@ -92,6 +99,10 @@ func memoKey(v any, k valueKinds) (scalarKey, bool) {
 type Fallback struct {
 	Path string // CUE path in the record: address.zip, tags[*], [=~"^x-"]
 	Why  string // file:line:col: construct
+	// Apart: the value's constraint recurses, so that its cost grows with
+	// the data, and an isolated schema has it checked in the evaluator's
+	// process (see Isolated).
+	Apart bool
 }
 
 func (f Fallback) String() string { return f.Path + ": " + f.Why }
@@ -104,6 +115,12 @@ func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
 		if ok, seen := k.seen[key]; seen {
 			return ok, false
 		}
+	}
+	if k.remote {
+		// Taken as holding until the evaluator says: a record whose
+		// verdict rests on it waits for the evaluator's answer.
+		c.asks = append(c.asks, ask{k, v})
+		return true, composite(v) && (k.sh == nil || k.sh.adds(v))
 	}
 	// Where CUE's evaluator panics, the value is not shown valid: the
 	// record's whole check by CUE, which runs on every record the fast
@@ -143,14 +160,19 @@ func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
 		}
 	}
 	if key, isScalar := memoKey(v, valueKindOf(v)); isScalar {
-		if k.seen == nil || len(k.seen) == scalarMemo {
-			k.seen = make(map[scalarKey]bool)
-		}
-		// A copy: the record's strings may share a decoder's buffer.
-		key.s = strings.Clone(key.s)
-		k.seen[key] = ok
+		k.remember(key, ok)
 	}
 	return ok, false
+}
+
+// remember keeps CUE's verdict on a scalar.
+func (k *cueNode) remember(key scalarKey, ok bool) {
+	if k.seen == nil || len(k.seen) == scalarMemo {
+		k.seen = make(map[scalarKey]bool)
+	}
+	// A copy: the record's strings may share a decoder's buffer.
+	key.s = strings.Clone(key.s)
+	k.seen[key] = ok
 }
 
 // scalarHolds reports whether the concrete scalar x satisfies v. It
@@ -169,6 +191,14 @@ func (c *fastChecker) cueFill(k *cueNode, v any) (any, bool) {
 	if k.sh != nil && !k.sh.adds(v) {
 		return v, false
 	}
+	if k.remote {
+		out, ok := c.filled[keyOf(k, v)]
+		if !ok {
+			c.missed = true
+			return v, false
+		}
+		return out, true
+	}
 	u := k.v.Unify(k.ctx.Encode(toCUE(v)))
 	out, err := merge(v, u)
 	if err != nil {
@@ -180,10 +210,8 @@ func (c *fastChecker) cueFill(k *cueNode, v any) (any, bool) {
 // orCUE returns a node that has CUE check the value of exprs, whose
 // native compilation failed with cause, when that is sound: they can be
 // checked alone, not inside a matchN alternative (where CUE counts an
-// incomplete value as matching), nor inside a literal CUE leaves open,
-// and, for an isolated schema, without
-// recursion, whose cost the data could blow up in this process. ev is
-// their value as CUE evaluated it in the schema.
+// incomplete value as matching), nor inside a literal CUE leaves open.
+// ev is their value as CUE evaluated it in the schema.
 func (a *fastAnalyser) orCUE(exprs []ast.Expr, ev cue.Value, cause error) (*fastNode, error) {
 	var u *unsupportedError
 	var unsound aloneUnsound
@@ -196,7 +224,7 @@ func (a *fastAnalyser) orCUE(exprs []ast.Expr, ev cue.Value, cause error) (*fast
 		return nil, cause
 	}
 	ok, cyclic := a.alone(exprs)
-	if !ok || cyclic && a.s.isolated {
+	if !ok {
 		return nil, cause
 	}
 	// What failed inside this value is now CUE's too.
@@ -207,9 +235,28 @@ func (a *fastAnalyser) orCUE(exprs []ast.Expr, ev cue.Value, cause error) (*fast
 			kept = append(kept, f)
 		}
 	}
-	a.fallbacks = append(kept, Fallback{Path: path, Why: a.why(u)})
+	why := a.why(u)
+	k := a.cueNode(ev, cyclic, why)
+	a.fallbacks = append(kept, Fallback{Path: path, Why: why, Apart: k.remote})
 	a.siteBound++
-	return &fastNode{kinds: kAll, cue: &cueNode{ctx: a.ctx, v: ev, sh: a.v.shapeOf(ev), alts: alternatives(ev)}}, nil
+	return &fastNode{kinds: kAll, cue: k}, nil
+}
+
+// cueNode makes the node that has CUE check a value whose constraint ev
+// is. A recursive constraint's cost grows with the data, so an isolated
+// schema has its evaluator's process check it (remote); the evaluator's
+// own analysis of the schema, the same but not isolated, makes the same
+// nodes in the same order, so a node is named across the two by its
+// place in cyclic; the child's list is compared with the parent's when it
+// starts.
+func (a *fastAnalyser) cueNode(ev cue.Value, cyclic bool, why string) *cueNode {
+	k := &cueNode{ctx: a.ctx, v: ev, sh: a.v.shapeOf(ev), alts: alternatives(ev), id: -1}
+	if cyclic {
+		k.id, k.remote = len(a.cyclic), a.s.isolated
+		k.name = a.pathString() + ": " + why
+		a.cyclic = append(a.cyclic, k)
+	}
+	return k
 }
 
 // pathUnder returns the rest of p after prefix, when p is prefix or a
@@ -225,7 +272,8 @@ func (a *fastAnalyser) fallbacksUnder(path string) []Fallback {
 	var out []Fallback
 	for _, f := range a.fallbacks {
 		if rest, inside := pathUnder(f.Path, path); inside {
-			out = append(out, Fallback{Path: rest, Why: f.Why})
+			f.Path = rest
+			out = append(out, f)
 		}
 	}
 	return out

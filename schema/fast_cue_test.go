@@ -1,6 +1,8 @@
 package schema
 
 import (
+	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,26 +71,87 @@ func TestFallbackPerValue(t *testing.T) {
 	}
 }
 
-// An isolated schema checks CUE's values in this process only when the
-// data cannot blow up their cost: a value whose constraint recurses stays
-// with the evaluator's child process, for the whole record. (A recursive
-// schema the fast path knows is checked natively, as deep as the data.)
+// An isolated schema checks a recursive value, whose cost the data can
+// blow up, in the evaluator's process, and the rest of the record here:
+// the verdicts, messages and defaults are those of the schema checked in
+// process, batch by batch and one record at a time.
 func TestFallbackRecursionIsolated(t *testing.T) {
-	const src = "#R: {\n\tn: int\n\tsub?: [...#R]\n\tif n > 0 {pos: true}\n}\n#T: {r: #R}\n"
+	const src = "#R: {\n\tn: int\n\tsub?: [...#R]\n\tif n > 0 {pos: true}\n}\n#T: {r: #R, name: string}\n"
 	in, err := Compile("t.cue", []byte(src), "T")
 	if err != nil {
 		t.Fatal(err)
-	}
-	if fb := in.Fallbacks(); len(fb) != 1 || fb[0].String() != "r: t.cue:4:2: if field" {
-		t.Errorf("in process: Fallbacks() = %v, want r", fb)
 	}
 	iso, err := Compile("t.cue", []byte(src), "T", Isolated())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer iso.Close()
-	if ok, why := iso.FastPath(); ok || why != "t.cue:4:2: if field" {
-		t.Errorf("isolated: FastPath() = %v, %q", ok, why)
+	for _, s := range []*Schema{in, iso} {
+		if fb := s.Fallbacks(); len(fb) != 1 || fb[0].String() != "r: t.cue:4:2: if field" || fb[0].Apart != s.isolated {
+			t.Errorf("isolated %v: Fallbacks() = %#v, want r", s.isolated, fb)
+		}
+	}
+	recs := []string{
+		`{"r":{"n":0},"name":"a"}`,
+		`{"r":{"n":1,"sub":[{"n":2},{"n":0}]},"name":"b"}`,
+		`{"r":{"n":"x"},"name":"c"}`,
+		`{"r":{"n":0,"sub":[{"n":1,"z":1}]},"name":"d"}`,
+		`{"r":{"n":0},"name":5}`,
+		`{"r":{"n":3},"name":"e"}`,
+	}
+	want := []string{
+		`{"r":{"n":0},"name":"a"}`,
+		`{"r":{"n":1,"sub":[{"n":2,"pos":true},{"n":0}],"pos":true},"name":"b"}`,
+		`r.n: conflicting values "x" and int (mismatched types string and int) (t.cue:2:5)`,
+		`r.sub[0].z: field not allowed`,
+		`name: conflicting values string and 5 (mismatched types string and int) (t.cue:6:19)`,
+		`{"r":{"n":3,"pos":true},"name":"e"}`,
+	}
+	show := func(r Result) string {
+		if r.Violations != nil {
+			var msgs []string
+			for _, v := range r.Violations {
+				msgs = append(msgs, v.String())
+			}
+			return strings.Join(msgs, "; ")
+		}
+		b, _ := format.AppendJSON(nil, r.Out)
+		return string(b)
+	}
+	parse := func() []any {
+		var out []any
+		for _, r := range recs {
+			v, err := format.ParseJSON([]byte(r))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, v)
+		}
+		return out
+	}
+	for _, s := range []*Schema{in, iso} {
+		v := s.Validator()
+		res, err := v.CheckBatch(context.Background(), parse(), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, rec := range parse() {
+			out, vs := v.Check(rec, false)
+			if got := show(Result{out, vs}); got != want[i] {
+				t.Errorf("isolated %v: Check(%s) = %s, want %s", s.isolated, recs[i], got, want[i])
+			}
+			if got := show(res[i]); got != want[i] {
+				t.Errorf("isolated %v: CheckBatch: %s = %s, want %s", s.isolated, recs[i], got, want[i])
+			}
+		}
+		// Here, not in the evaluator's process: what is not recursive.
+		if _, ok := v.fast.run(parse()[1]); ok == s.isolated || v.fast.asked != s.isolated {
+			t.Errorf("isolated %v: the fast path says valid=%v, asked=%v", s.isolated, ok, v.fast.asked)
+		}
+		if s.isolated && len(v.fast.asks) != 1 {
+			t.Errorf("isolated: %d values asked of the evaluator, want r alone", len(v.fast.asks))
+		}
+		s.Put(v)
 	}
 }
 
@@ -152,6 +215,64 @@ func BenchmarkCheckOneValueByCUE(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+		})
+	}
+}
+
+// benchSchemaRecursiveByCUE is #User with a recursive field the fast
+// path leaves to CUE: an isolated schema checks it in the evaluator's
+// process.
+var benchSchemaRecursiveByCUE = strings.Replace(benchSchema, "\ttags: [...string]", "\ttags: [...string]\n\ttree?: #R", 1) +
+	"\n#R: {\n\tn: int\n\tsub?: [...#R]\n\tif n > 0 {pos: true}\n}\n"
+
+// BenchmarkCheckRecursiveIsolated measures isolated #User records with a
+// recursive value, 256 a batch as the engine sends them: the value
+// checked in the evaluator's process and the rest by the fast path,
+// against the whole record checked there.
+func BenchmarkCheckRecursiveIsolated(b *testing.B) {
+	tree := strings.Replace(benchRecord, `"tags"`, `"tree":{"n":0,"sub":[{"n":0},{"n":0}]},"tags"`, 1)
+	for _, bc := range []struct {
+		name  string
+		rec   string
+		whole bool
+	}{
+		{"tree by the evaluator", tree, false},
+		{"whole record by the evaluator", tree, true},
+		{"no tree, fast path", benchRecord, false},
+		{"no tree, whole record by the evaluator", benchRecord, true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			sch, err := Compile("user.cue", []byte(benchSchemaRecursiveByCUE), "User", Isolated())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer sch.Close()
+			recs, err := format.ReadAll(format.JSON, strings.NewReader(bc.rec))
+			if err != nil {
+				b.Fatal(err)
+			}
+			v := sch.Validator()
+			if len(v.fast.cyclic) != 1 {
+				b.Fatalf("fallbacks %v", v.fast.fallbacks)
+			}
+			if bc.whole {
+				v.fast = nil
+			}
+			obj := recs[0].Value.(*format.Object)
+			name := &obj.Fields[1]
+			in := make([]any, 256)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i += len(in) {
+				for k := range in {
+					name.Value = "user " + strconv.Itoa(i+k)
+					in[k] = &format.Object{Fields: slices.Clone(obj.Fields)}
+				}
+				res, err := v.CheckBatch(context.Background(), in, false)
+				if err != nil || res[0].Violations != nil {
+					b.Fatal(err, res[0].Violations)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(in))/b.Elapsed().Seconds(), "records/s")
 		})
 	}
 }

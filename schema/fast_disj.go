@@ -169,8 +169,9 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 	// alternative or around the disjunction: CUE evaluates the value
 	// alone with other closedness (see aloneUnsound).
 	viaDefMerge := a.defMerges != merges || a.noAlone > 0
-	if ok, cyclic := a.alone(alts); ok && !recursive && !viaDefMerge && a.inMatch == 0 && !(cyclic && a.s.isolated) && ev.Exists() && ev.Err() == nil {
-		d.fb = &cueNode{ctx: a.ctx, v: ev, sh: a.v.shapeOf(ev)}
+	if ok, cyclic := a.alone(alts); ok && !recursive && !viaDefMerge && a.inMatch == 0 && ev.Exists() && ev.Err() == nil {
+		d.fb = a.cueNode(ev, cyclic, "disjunction")
+		d.fb.alts = nil
 		a.siteBound++
 	}
 	return &fastNode{kinds: kAll, disjs: []*structDisj{d}}, nil

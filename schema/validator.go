@@ -185,6 +185,8 @@ func (v *Validator) checkBatch(ctx context.Context, recs []any, untyped bool) (r
 		}()
 	}
 	var slow []int
+	var ws []waiting
+	var asks []ask
 	for i, rec := range recs {
 		if untyped {
 			rec = v.typeCells(rec)
@@ -202,12 +204,27 @@ func (v *Validator) checkBatch(ctx context.Context, recs []any, untyped bool) (r
 				res[i].Out = out
 				continue
 			}
+			if v.fast.asked {
+				ws = append(ws, waiting{i: i, from: len(asks), to: len(asks) + len(v.fast.asks), adds: v.fast.adds, rec: rec})
+				asks = append(asks, v.fast.asks...)
+				continue
+			}
 			if vs, ok := v.blamed(rec); ok {
 				res[i].Violations = vs
 				continue
 			}
 		}
 		slow = append(slow, i)
+	}
+	if len(ws) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		more, err := v.settle(ctx, ws, asks, res)
+		if err != nil {
+			return nil, err
+		}
+		slow = append(slow, more...)
 	}
 	if len(slow) == 0 {
 		return res, nil

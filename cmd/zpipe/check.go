@@ -158,7 +158,11 @@ func (a *app) loadSchema(ref string, refs map[string]string, verbose bool) (*sch
 		if on, why := sch.FastPath(); on {
 			a.log.Info("checking with the compiled fast path; invalid records are checked again by CUE for its message")
 			for _, f := range sch.Fallbacks() {
-				a.log.Info(fmt.Sprintf("CUE's evaluator checks %s: the fast path does not cover %s", f.Path, f.Why))
+				apart := ""
+				if f.Apart {
+					apart = " in a process of its own, since the value recurses"
+				}
+				a.log.Info(fmt.Sprintf("CUE's evaluator checks %s%s: the fast path does not cover %s", f.Path, apart, f.Why))
 			}
 		} else {
 			a.log.Info("checking with CUE's evaluator: the fast path does not cover " + why)
