@@ -208,7 +208,32 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 	for i := range vals {
 		vals[i] = unwrapEmbedding(vals[i], true)
 	}
+	if len(vals) == 1 && closeRooted(vals[0]) {
+		// CUE v0.17 checks a record against such a definition as if it
+		// were none: #R: close({b: {x?: int}}) leaves b open, though
+		// #R's value shows it closed, as a reference to #R makes it.
+		a.unclosed = true
+		return a.expandAs(vals, ev, false)
+	}
 	return a.expand(vals[0], vals, ev)
+}
+
+// closeRooted reports whether x is close() at its root: a call of close,
+// a literal that embeds one, or a unification with one.
+func closeRooted(x ast.Expr) bool {
+	switch x := stripParens(x).(type) {
+	case *ast.CallExpr:
+		return predeclaredCall(x, "close") != nil
+	case *ast.StructLit:
+		for _, d := range x.Elts {
+			if e, ok := d.(*ast.EmbedDecl); ok && closeRooted(e.Expr) {
+				return true
+			}
+		}
+	case *ast.BinaryExpr:
+		return x.Op == token.AND && (closeRooted(x.X) || closeRooted(x.Y))
+	}
+	return false
 }
 
 func containsNode(vals []ast.Expr, n ast.Node) bool {

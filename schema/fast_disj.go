@@ -168,8 +168,10 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 	// Nor where a definition meets literals outside definitions, in an
 	// alternative or around the disjunction: CUE evaluates the value
 	// alone with other closedness (see aloneUnsound).
+	// Nor inside a literal CUE leaves open that ev shows closed (see
+	// unclosed).
 	viaDefMerge := a.defMerges != merges || a.noAlone > 0
-	if ok, cyclic := a.alone(alts); ok && !recursive && !viaDefMerge && a.inMatch == 0 && ev.Exists() && ev.Err() == nil {
+	if ok, cyclic := a.alone(alts); ok && !recursive && !viaDefMerge && a.inMatch == 0 && !a.unclosed && ev.Exists() && ev.Err() == nil {
 		d.fb = a.cueNode(ev, cyclic, "disjunction")
 		d.fb.alts = nil
 		a.siteBound++
