@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -185,6 +186,9 @@ type child struct {
 	exited  chan struct{} // closed once the process is reaped
 	buf     []byte
 	cyclic  []string // from its hello's reply
+	// sameNodes: the child numbers the nodes of recursive values as the
+	// validator that started it does (see fastAnalyser.cueNode).
+	sameNodes bool
 }
 
 // startChild starts an evaluator for the schema and waits until it has
@@ -380,6 +384,7 @@ func (v *Validator) evaluator(ctx context.Context) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.sameNodes = v.fast != nil && slices.Equal(c.cyclic, v.fast.cyclicNames())
 	v.child.Store(c)
 	return c, nil
 }

@@ -19,8 +19,8 @@ import (
 // natively, partly (some values by CUE) or not at all, and the constructs
 // that keep values off the fast path. Schemas load isolated, as run and
 // check load them: a recursive value the fast path cannot check is not
-// left to CUE in this process, where nothing could stop it, so its
-// schema goes to the evaluator's process whole. The
+// left to CUE in this process, where nothing could stop it, but goes to
+// the evaluator's process alone. The
 // corpus is not part of the repository; make bench does not need it.
 func TestSchemaCorpus(t *testing.T) {
 	dir := os.Getenv("ZPIPE_SCHEMA_CORPUS")

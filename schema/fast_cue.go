@@ -192,6 +192,9 @@ func (c *fastChecker) cueFill(k *cueNode, v any) (any, bool) {
 		return v, false
 	}
 	if k.remote {
+		if !composite(v) {
+			return v, false // nothing can be added to a concrete scalar
+		}
 		out, ok := c.filled[keyOf(k, v)]
 		if !ok {
 			c.missed = true
@@ -236,7 +239,7 @@ func (a *fastAnalyser) orCUE(exprs []ast.Expr, ev cue.Value, cause error) (*fast
 		}
 	}
 	why := a.why(u)
-	k := a.cueNode(ev, cyclic, why)
+	k := a.cueNode(ev, cyclic, fmt.Sprintf("%d:%d: %s", u.pos.Line(), u.pos.Column(), u.what))
 	a.fallbacks = append(kept, Fallback{Path: path, Why: why, Apart: k.remote})
 	a.siteBound++
 	return &fastNode{kinds: kAll, cue: k}, nil
@@ -248,12 +251,13 @@ func (a *fastAnalyser) orCUE(exprs []ast.Expr, ev cue.Value, cause error) (*fast
 // own analysis of the schema, the same but not isolated, makes the same
 // nodes in the same order, so a node is named across the two by its
 // place in cyclic; the child's list is compared with the parent's when it
-// starts.
-func (a *fastAnalyser) cueNode(ev cue.Value, cyclic bool, why string) *cueNode {
+// starts. what says what the node checks, without a file name, which the
+// two processes display otherwise.
+func (a *fastAnalyser) cueNode(ev cue.Value, cyclic bool, what string) *cueNode {
 	k := &cueNode{ctx: a.ctx, v: ev, sh: a.v.shapeOf(ev), alts: alternatives(ev), id: -1}
 	if cyclic {
 		k.id, k.remote = len(a.cyclic), a.s.isolated
-		k.name = a.pathString() + ": " + why
+		k.name = a.pathString() + ": " + what
 		a.cyclic = append(a.cyclic, k)
 	}
 	return k

@@ -1,7 +1,11 @@
 package schema
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -152,6 +156,61 @@ func TestFallbackRecursionIsolated(t *testing.T) {
 			t.Errorf("isolated: %d values asked of the evaluator, want r alone", len(v.fast.asks))
 		}
 		s.Put(v)
+	}
+}
+
+// A valid record waits for the evaluator's verdict on its recursive values
+// alone, however the schema's file is shown, and whatever else it fills
+// in; a record the evaluator finds invalid there is checked there whole.
+func TestRecursiveValuesAlone(t *testing.T) {
+	const r = "#R: {\n\tn: int\n\tsub?: [...#R]\n\tif n > 0 {pos: true}\n}\n"
+	for _, tc := range []struct {
+		src   string
+		recs  []string
+		whole int // records checked whole in the evaluator's process
+	}{
+		{r + "#T: {r: #R | string | int, d: *7 | int}\n", []string{`{"r":"x"}`, `{"r":{"n":1}}`, `{"r":{"n":1},"d":2}`, `{"r":true}`}, 1},
+		{r + "#T: {rs: [...(#R | int)], d: *7 | int}\n", []string{`{"rs":[5,{"n":1}]}`, `{"rs":[{"n":0,"sub":[{"n":"y"}]}]}`}, 1},
+		{"#R: {n: int, sub?: [...#R], p: *1 | int}\n#T: {a: #R | {b: int, q: *2 | int}, d: *7 | int}\n", []string{`{"a":{"n":1,"sub":[{"n":2}]}}`, `{"a":{"b":1}}`, `{"a":{"n":1,"sub":[{"n":"x"}]}}`}, 1},
+	} {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "t.cue")
+		if err := os.WriteFile(file, []byte(tc.src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		in, err := Load(Spec{File: file, Def: "T"}, WithDisplayPath(DisplayRel(dir)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		iso, err := Load(Spec{File: file, Def: "T"}, Isolated(), WithDisplayPath(DisplayRel(dir)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var recs []any
+		for _, r := range tc.recs {
+			rec, err := format.ParseJSON([]byte(r))
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs = append(recs, rec)
+		}
+		vi, vp := in.Validator(), iso.Validator()
+		want, err1 := vi.CheckBatch(context.Background(), slices.Clone(recs), false)
+		got, err2 := vp.CheckBatch(context.Background(), slices.Clone(recs), false)
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		for i := range recs {
+			g, _ := format.AppendJSON(nil, got[i].Out)
+			w, _ := format.AppendJSON(nil, want[i].Out)
+			if !bytes.Equal(g, w) || !reflect.DeepEqual(got[i].Violations, want[i].Violations) {
+				t.Errorf("%s: on %s isolated writes %s %v, in process %s %v", tc.src, tc.recs[i], g, got[i].Violations, w, want[i].Violations)
+			}
+		}
+		if vp.wholeInChild != tc.whole {
+			t.Errorf("%s: %d records checked whole in the evaluator's process, want %d", tc.src, vp.wholeInChild, tc.whole)
+		}
+		iso.Close()
 	}
 }
 

@@ -175,6 +175,12 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 		d.fb = a.cueNode(ev, cyclic, "disjunction")
 		d.fb.alts = nil
 		a.siteBound++
+		if d.fb.remote {
+			// Its values go to the evaluator's process: a fallback, which
+			// check -v shows and which keeps CUE's whole look at a record
+			// there too.
+			a.fallbacks = append(a.fallbacks, Fallback{Path: a.pathString(), Why: a.why(&unsupportedError{pos: at.Pos(), what: "recursive disjunction whose alternatives the value does not tell apart"}), Apart: true})
+		}
 	}
 	return &fastNode{kinds: kAll, disjs: []*structDisj{d}}, nil
 }

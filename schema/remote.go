@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"unsafe"
 
 	"github.com/zpipe/zpipe/format"
@@ -19,20 +18,22 @@ import (
 // answers; if one fails, CUE checks the whole record, for its message.
 
 // askKey names a composite value asked of a node, for its fill: the fill
-// pass meets the very objects and lists the check pass asked about.
+// pass meets the very objects and lists the check pass asked about. Empty
+// lists may share a pointer, nil among them; each fills in alike.
 type askKey struct {
-	k *cueNode
-	p unsafe.Pointer
+	k    *cueNode
+	p    unsafe.Pointer
+	list bool
 }
 
 func keyOf(k *cueNode, v any) askKey {
 	switch x := v.(type) {
 	case *format.Object:
-		return askKey{k, unsafe.Pointer(x)}
+		return askKey{k: k, p: unsafe.Pointer(x)}
 	case []any:
-		return askKey{k, unsafe.Pointer(unsafe.SliceData(x))}
+		return askKey{k: k, p: unsafe.Pointer(unsafe.SliceData(x)), list: true}
 	}
-	return askKey{k: k}
+	return askKey{k: k} // a scalar: nothing is filled in
 }
 
 // askPrefix starts a message of asks to the child, where a batch of
@@ -61,7 +62,7 @@ func (v *Validator) settle(ctx context.Context, ws []waiting, asks []ask, res []
 	if err != nil {
 		return nil, err
 	}
-	if !slices.Equal(c.cyclic, v.fast.cyclicNames()) {
+	if !c.sameNodes {
 		// The child's analysis numbers the values otherwise: a bug,
 		// which costs only speed.
 		for _, w := range ws {
@@ -88,7 +89,7 @@ func (v *Validator) settle(ctx context.Context, ws []waiting, asks []ask, res []
 			f.filled = map[askKey]any{}
 		}
 		for j := w.from; j < w.to; j++ {
-			if filled[j] != nil {
+			if filled[j] != nil && composite(asks[j].v) {
 				f.filled[keyOf(asks[j].k, asks[j].v)] = filled[j]
 			}
 		}

@@ -37,6 +37,9 @@ type Validator struct {
 	// child is the evaluator process of an isolated schema; the memory
 	// watchdog reads it from another goroutine.
 	child atomic.Pointer[child]
+	// wholeInChild counts the records sent to the evaluator's process
+	// whole.
+	wholeInChild int
 }
 
 func (s *Schema) newValidator() (*Validator, error) {
@@ -236,7 +239,7 @@ func (v *Validator) checkBatch(ctx context.Context, recs []any, untyped bool) (r
 	// whose cost the data cannot blow up, so CUE's second look at a
 	// rejected record, for its message, stays in this process: a child's
 	// round trips would cost more than the look.
-	if !v.s.isolated || v.fast != nil && len(v.fast.fallbacks) == 0 {
+	if !v.s.isolated || v.fast != nil && len(v.fast.fallbacks) == 0 && len(v.fast.cyclic) == 0 {
 		for _, i := range slow {
 			res[i].Out, res[i].Violations = v.cueCheck(recs[i])
 		}
@@ -246,6 +249,7 @@ func (v *Validator) checkBatch(ctx context.Context, recs []any, untyped bool) (r
 	for k, i := range slow {
 		batch[k] = recs[i]
 	}
+	v.wholeInChild += len(batch)
 	decided, err := v.checkInChild(ctx, batch)
 	if err != nil {
 		return nil, err
