@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -29,7 +30,7 @@ func TestSchemaCorpus(t *testing.T) {
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	refs := map[string]string{"https://json.schemastore.org/": dir + "/"}
-	var native, partly, refused, timedOut, nativeAlone, nativeToo int
+	var native, partly, apart, refused, timedOut, nativeAlone, nativeToo int
 	aloneReasons := map[string]int{}
 	reasons, partReasons := map[string]int{}, map[string]int{}
 	loadErrs := map[string]int{}
@@ -100,6 +101,9 @@ func TestSchemaCorpus(t *testing.T) {
 			loadErrs[msg]++
 		case on && len(fallbacks) > 0:
 			partly++
+			if slices.ContainsFunc(fallbacks, func(f Fallback) bool { return f.Apart }) {
+				apart++
+			}
 			for _, fb := range fallbacks {
 				why := general.ReplaceAllString(fb.Why, "")
 				if i := strings.IndexAny(why, "\"("); i > 0 {
@@ -117,9 +121,9 @@ func TestSchemaCorpus(t *testing.T) {
 			reasons[strings.TrimSpace(why)]++
 		}
 	}
-	t.Logf("%d schemas: %d checked fully natively, %d partly (some values by CUE), %d wholly by CUE, %d refused, %d timed out; "+
+	t.Logf("%d schemas: %d checked fully natively, %d partly (some values by CUE, in the evaluator's process for %d), %d wholly by CUE, %d refused, %d timed out; "+
 		"%d by zpipe's JSON Schema validator alone, and %d of the others with it checking what CUE accepts",
-		len(files), native, partly, len(files)-native-partly-refused-timedOut-nativeAlone, refused, timedOut, nativeAlone, nativeToo)
+		len(files), native, partly, apart, len(files)-native-partly-refused-timedOut-nativeAlone, refused, timedOut, nativeAlone, nativeToo)
 	t.Log("\n" + top("why wholly by CUE", reasons) + top("values left to CUE, by construct", partReasons) + top("why refused", loadErrs) +
 		top("why by the JSON Schema validator alone", aloneReasons))
 }
