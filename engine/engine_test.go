@@ -19,12 +19,14 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/internal/cachetest"
 	"github.com/zpipe/zpipe/pipeline"
 	"github.com/zpipe/zpipe/schema"
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	remove := cachetest.Use()
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { remove() }))
 }
 
 // project writes files into a temp folder; "pipeline.yaml" is the manifest.

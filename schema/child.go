@@ -79,6 +79,9 @@ func serveChild(in io.Reader, out io.Writer) int {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
 	}
+	// A recursion of CUE's that deep is a bug of CUE's (see trial): it
+	// crashes sooner, in a quarter of the memory.
+	debug.SetMaxStack(256 << 20)
 	r, w := bufio.NewReaderSize(in, 64<<10), bufio.NewWriterSize(out, 64<<10)
 	answer := func(rep childReply) int {
 		b, _ := json.Marshal(rep)
@@ -176,6 +179,12 @@ func nextEntry(msg []byte) (kind byte, payload, rest []byte, err error) {
 	return msg[0], msg[5 : 5+n], msg[5+n:], nil
 }
 
+// refusedError is an evaluator's refusal of the schema it was sent, as
+// opposed to its death.
+type refusedError struct{ msg string }
+
+func (e *refusedError) Error() string { return e.msg }
+
 // child is the parent's hold on one evaluator process.
 type child struct {
 	cmd     *exec.Cmd
@@ -216,18 +225,14 @@ func (s *Schema) startChild(ctx context.Context) (*child, error) {
 	s.track(c, true)
 	go c.read(out, s)
 	c.w = bufio.NewWriterSize(c.in, 64<<10)
-	hello := childHello{Spec: s.spec, Transform: s.transform, Refs: s.refs, Sources: map[string]string{}, NativeWhole: s.native != nil && s.native.whole}
-	for f, src := range s.sources {
-		hello.Sources[f] = string(src)
-	}
-	b, _ := json.Marshal(hello)
+	b, _ := json.Marshal(s.hello())
 	msg, err := c.call(ctx, b)
 	var rep childReply
 	if err == nil {
 		err = json.Unmarshal(msg, &rep)
 	}
 	if err == nil && rep.Error != "" {
-		err = errors.New(rep.Error)
+		err = &refusedError{rep.Error}
 	}
 	if err != nil {
 		c.kill()
@@ -235,6 +240,15 @@ func (s *Schema) startChild(ctx context.Context) (*child, error) {
 	}
 	c.cyclic = rep.Cyclic
 	return c, nil
+}
+
+// hello is the first message to the schema's evaluators.
+func (s *Schema) hello() childHello {
+	hello := childHello{Spec: s.spec, Transform: s.transform, Refs: s.refs, Sources: map[string]string{}, NativeWhole: s.native != nil && s.native.whole}
+	for f, src := range s.sources {
+		hello.Sources[f] = string(src)
+	}
+	return hello
 }
 
 // read delivers the child's replies until its output ends, then reaps it.
@@ -384,9 +398,14 @@ func (v *Validator) evaluator(ctx context.Context) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
+	v.adopt(c)
+	return c, nil
+}
+
+// adopt makes c the validator's evaluator.
+func (v *Validator) adopt(c *child) {
 	c.sameNodes = v.fast != nil && slices.Equal(c.cyclic, v.fast.cyclicNames())
 	v.child.Store(c)
-	return c, nil
 }
 
 // EvaluatorsRSS is the resident memory of all the schema's evaluator

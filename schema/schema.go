@@ -158,9 +158,26 @@ func (s *Schema) init() (*Schema, error) {
 			return nil, err
 		}
 	}
+	var tried *child
+	if s.isolated {
+		var err error
+		if tried, err = s.trial(); err != nil {
+			return nil, err
+		}
+	}
 	v, err := s.newValidator()
 	if err != nil {
+		if tried != nil {
+			tried.kill()
+		}
 		return nil, err
+	}
+	if tried != nil {
+		if v.fast != nil && len(v.fast.fallbacks) == 0 {
+			tried.kill() // the fast path decides every record
+		} else {
+			v.adopt(tried)
+		}
 	}
 	s.Put(v)
 	return s, nil

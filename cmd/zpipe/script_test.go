@@ -24,6 +24,9 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One cache for all scripts: each schema is tried in an evaluator's
+	// process once (see schema.trial).
+	cache := t.TempDir()
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join(root, "testdata", "script"),
 		UpdateScripts:       os.Getenv("ZPIPE_UPDATE") == "1",
@@ -33,6 +36,7 @@ func TestScripts(t *testing.T) {
 			// exactly as shipped.
 			env.Setenv("ROOT", root)
 			env.Setenv("NO_COLOR", "1")
+			env.Setenv("ZPIPE_CACHE_DIR", cache)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"journal-append": journalAppend},

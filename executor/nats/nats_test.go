@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/zpipe/zpipe/engine"
+	"github.com/zpipe/zpipe/internal/cachetest"
 	"github.com/zpipe/zpipe/pipeline"
 )
 
@@ -25,7 +26,9 @@ func TestMain(m *testing.M) {
 	if url := os.Getenv(workerEnv); url != "" {
 		os.Exit(serveWorker(url))
 	}
+	remove := cachetest.Use()
 	goleak.VerifyTestMain(m,
+		goleak.Cleanup(func(int) { remove() }),
 		// nats.go v1.55.0 starts this goroutine for async publishes (the
 		// object store's) and, when the connection closes as it starts,
 		// it reads a status channel already set to nil and waits on it

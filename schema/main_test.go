@@ -1,0 +1,9 @@
+package schema
+
+import (
+	"testing"
+
+	"github.com/zpipe/zpipe/internal/cachetest"
+)
+
+func TestMain(m *testing.M) { cachetest.Main(m) }
