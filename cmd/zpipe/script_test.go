@@ -8,11 +8,12 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/zpipe/zpipe/internal/cachetest"
 	"github.com/zpipe/zpipe/internal/journal"
 )
 
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(cachetest.Wrap(m), map[string]func(){
 		"zpipe": func() { os.Exit(Main()) },
 	})
 }

@@ -5,6 +5,9 @@ package cachetest
 
 import "os"
 
+// Runner is what runs a test binary's tests: *testing.M.
+type Runner interface{ Run() int }
+
 // Use sets ZPIPE_CACHE_DIR to a new temporary folder, and returns what
 // removes it.
 func Use() (remove func()) {
@@ -16,10 +19,20 @@ func Use() (remove func()) {
 	return func() { os.RemoveAll(dir) }
 }
 
-// Main runs a test binary's tests with a temporary cache, and exits.
-func Main(m interface{ Run() int }) {
+// Wrap runs m's tests with a temporary cache, unless the environment
+// names one already: a process the tests started shares theirs.
+func Wrap(m Runner) Runner { return wrapped{m} }
+
+type wrapped struct{ m Runner }
+
+func (w wrapped) Run() int {
+	if os.Getenv("ZPIPE_CACHE_DIR") != "" {
+		return w.m.Run()
+	}
 	remove := Use()
-	code := m.Run()
-	remove()
-	os.Exit(code)
+	defer remove()
+	return w.m.Run()
 }
+
+// Main runs m's tests with a temporary cache, and exits.
+func Main(m Runner) { os.Exit(Wrap(m).Run()) }
