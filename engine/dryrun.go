@@ -108,6 +108,7 @@ func DryRun(plans []*pipeline.Plan, opts Options) (*DryRunReport, error) {
 		return nil, &SetupError{err}
 	}
 	nodes, errs := planNodes(plans, opts.StateDir)
+	defer closeSchemas(nodes)
 	// The first in manifest order, as a run reports it.
 	var setup error
 	for _, n := range nodes {
@@ -167,7 +168,9 @@ func planNodes(plans []*pipeline.Plan, stateDir string) ([]*node, map[*node]erro
 		for _, s := range p.Stages {
 			n := &node{plan: p, stage: s, key: strconv.Itoa(pi) + "-" + s.Name, id: stageKey(stateDir, m, s.Name), priority: m.Priority*1000 + s.Priority, order: len(nodes),
 				sum: &StageSummary{Name: s.Name}}
-			sopts := []schema.Option{schema.WithDisplayPath(m.Rel), schema.WithRefs(m.SchemaRefs)}
+			// Isolated, as a run loads it: a schema that crashes CUE is
+			// an error, not the end of this process (see schema.trial).
+			sopts := []schema.Option{schema.WithDisplayPath(m.Rel), schema.WithRefs(m.SchemaRefs), schema.Isolated()}
 			if s.Transform != nil {
 				sopts = append(sopts, schema.WithTransform(*s.Transform))
 			}

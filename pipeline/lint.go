@@ -21,6 +21,13 @@ import (
 // diagnostics come in manifest order, each at the node it is about.
 func Lint(m *Manifest) []Diagnostic {
 	l := &linter{m: m, name: m.DisplayName(), schemas: map[string]schemaResult{}, stateDir: filepath.Join(m.Dir, ".zpipe")}
+	defer func() {
+		for _, r := range l.schemas {
+			if r.s != nil {
+				r.s.Close()
+			}
+		}
+	}()
 	l.compile()
 	l.outputs()
 	l.writtenGlobs()
@@ -155,7 +162,9 @@ func (l *linter) schema(s *Stage) *schema.Schema {
 
 func (l *linter) load(spec schema.Spec, transform *schema.Spec) (*schema.Schema, error) {
 	key := spec.String()
-	opts := []schema.Option{schema.WithDisplayPath(l.m.Rel), schema.WithRefs(l.m.SchemaRefs)}
+	// Isolated, as a run loads it: a schema that crashes CUE is an
+	// error, not the end of this process (see schema.trial).
+	opts := []schema.Option{schema.WithDisplayPath(l.m.Rel), schema.WithRefs(l.m.SchemaRefs), schema.Isolated()}
 	if transform != nil {
 		key += "\x00" + transform.String()
 		opts = append(opts, schema.WithTransform(*transform))

@@ -179,6 +179,12 @@ func nextEntry(msg []byte) (kind byte, payload, rest []byte, err error) {
 	return msg[0], msg[5 : 5+n], msg[5+n:], nil
 }
 
+// startError is a failure to start an evaluator.
+type startError struct{ err error }
+
+func (e *startError) Error() string { return "starting the CUE evaluator: " + e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }
+
 // refusedError is an evaluator's refusal of the schema it was sent, as
 // opposed to its death.
 type refusedError struct{ msg string }
@@ -205,7 +211,7 @@ type child struct {
 func (s *Schema) startChild(ctx context.Context) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return nil, fmt.Errorf("starting the CUE evaluator: %w", err)
+		return nil, &startError{err}
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(os.Environ(), childEnv+"=1")
@@ -213,14 +219,14 @@ func (s *Schema) startChild(ctx context.Context) (*child, error) {
 	c := &child{cmd: cmd, replies: make(chan []byte, 1), stderr: &tail{max: 4 << 10}, exited: make(chan struct{})}
 	cmd.Stderr = c.stderr
 	if c.in, err = cmd.StdinPipe(); err != nil {
-		return nil, err
+		return nil, &startError{err}
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return nil, &startError{err}
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the CUE evaluator: %w", err)
+		return nil, &startError{err}
 	}
 	s.track(c, true)
 	go c.read(out, s)

@@ -208,7 +208,11 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 	for i := range vals {
 		vals[i] = unwrapEmbedding(vals[i], true)
 	}
-	if len(vals) == 1 && closeRooted(vals[0]) {
+	rooted, err := closeRooted(vals, 0)
+	if err != nil {
+		return nil, err
+	}
+	if rooted {
 		// CUE v0.17 checks a record against such a definition as if it
 		// were none: #R: close({b: {x?: int}}) leaves b open, though
 		// #R's value shows it closed, as a reference to #R makes it.
@@ -218,22 +222,50 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 	return a.expand(vals[0], vals, ev)
 }
 
-// closeRooted reports whether x is close() at its root: a call of close,
-// a literal that embeds one, or a unification with one.
-func closeRooted(x ast.Expr) bool {
-	switch x := stripParens(x).(type) {
-	case *ast.CallExpr:
-		return predeclaredCall(x, "close") != nil
-	case *ast.StructLit:
-		for _, d := range x.Elts {
-			if e, ok := d.(*ast.EmbedDecl); ok && closeRooted(e.Expr) {
-				return true
+// closeRooted reports whether one of a definition's declarations is
+// close() at its root: a call of close, a literal that embeds one, a
+// unification with one, or a hidden field of the file declared so.
+func closeRooted(vals []ast.Expr, depth int) (bool, error) {
+	for _, x := range vals {
+		var rooted bool
+		switch x := stripParens(x).(type) {
+		case *ast.CallExpr:
+			rooted = predeclaredCall(x, "close") != nil
+		case *ast.StructLit:
+			for _, d := range x.Elts {
+				if e, ok := d.(*ast.EmbedDecl); ok && !rooted {
+					r, err := closeRooted([]ast.Expr{e.Expr}, depth+1)
+					if err != nil {
+						return false, err
+					}
+					rooted = r
+				}
+			}
+		case *ast.BinaryExpr:
+			if x.Op == token.AND {
+				r, err := closeRooted([]ast.Expr{x.X, x.Y}, depth+1)
+				if err != nil {
+					return false, err
+				}
+				rooted = r
+			}
+		case *ast.Ident:
+			if !isHiddenName(x.Name) {
+				break
+			}
+			decls, err := findDefDecls(x.Scope, x.Name, x)
+			if err != nil || depth > 8 {
+				return false, unsupportedAt(x, "definition that is hidden field %s", x.Name)
+			}
+			if rooted, err = closeRooted(decls, depth+1); err != nil {
+				return false, err
 			}
 		}
-	case *ast.BinaryExpr:
-		return x.Op == token.AND && (closeRooted(x.X) || closeRooted(x.Y))
+		if rooted {
+			return true, nil
+		}
 	}
-	return false
+	return false, nil
 }
 
 func containsNode(vals []ast.Expr, n ast.Node) bool {

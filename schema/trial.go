@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,14 +34,22 @@ func (s *Schema) trial() (*child, error) {
 	}
 	c, err := s.startChild(context.Background())
 	var refused *refusedError
+	var start *startError
 	switch {
-	case errors.As(err, &refused):
+	case errors.As(err, &refused), errors.As(err, &start):
+		// This process's compile says why it refuses; and where no
+		// evaluator starts (its executable replaced, say), the schema
+		// is compiled as it was before trials.
 		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("%s: CUE cannot compile the schema: %w", s.display(s.spec.File), err)
 	}
-	if mark != "" && os.MkdirAll(filepath.Dir(mark), 0o755) == nil {
-		os.WriteFile(mark, nil, 0o644) // a cache: losing it costs a trial
+	if mark != "" && os.MkdirAll(filepath.Dir(mark), 0o700) == nil {
+		// A cache: losing it costs a trial. Never through a link, and
+		// never over a file someone else put there.
+		if f, err := os.OpenFile(mark, os.O_WRONLY|os.O_CREATE|os.O_EXCL|noFollow, 0o600); err == nil {
+			f.Close()
+		}
 	}
 	return c, nil
 }
@@ -67,22 +76,31 @@ func trialMark(hello childHello) string {
 	}
 	h := sha256.New()
 	field := func(s string) { fmt.Fprintf(h, "%d:%s", len(s), s) }
+	// A file by its role, its kind (CUE or JSON Schema) and its content.
+	file := func(role, path string) {
+		field(role)
+		field(strconv.FormatBool(IsJSONSchema(path)))
+		field(hello.Sources[path])
+	}
 	// Another build of zpipe may compile it otherwise.
 	field(exe)
 	field(strconv.FormatInt(fi.Size(), 10) + " " + fi.ModTime().String())
-	field(hello.Sources[hello.Spec.File])
-	field(hello.Spec.Def)
+	file("schema #"+hello.Spec.Def, hello.Spec.File)
 	if hello.Transform != nil {
-		field(hello.Sources[hello.Transform.File])
-		field(hello.Transform.Def)
+		file("transform #"+hello.Transform.Def, hello.Transform.File)
 	}
-	field(strconv.FormatBool(hello.NativeWhole))
-	srcs := make([]string, 0, len(hello.Sources))
-	for _, src := range hello.Sources {
-		srcs = append(srcs, src)
+	for _, url := range slices.Sorted(maps.Keys(hello.Refs)) {
+		file("ref "+url, hello.Refs[url])
 	}
-	slices.Sort(srcs)
-	for _, src := range srcs {
+	field("whole " + strconv.FormatBool(hello.NativeWhole))
+	// Any other file, such as one a CUE schema imports.
+	var rest []string
+	for path, src := range hello.Sources {
+		rest = append(rest, strconv.FormatBool(IsJSONSchema(path))+" "+src)
+	}
+	slices.Sort(rest)
+	for _, src := range rest {
+		field("file")
 		field(src)
 	}
 	return filepath.Join(dir, "schemas", hex.EncodeToString(h.Sum(nil)))

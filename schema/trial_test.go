@@ -1,0 +1,64 @@
+package schema
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// A mark names a schema by what each file is to it, not just by the
+// files' contents: a trial skipped for another schema could crash this
+// process.
+func TestTrialMarksTellSchemasApart(t *testing.T) {
+	t.Setenv("ZPIPE_CACHE_DIR", t.TempDir())
+	src := `{"type": "object"}`
+	hellos := []childHello{
+		{Spec: Spec{File: "s.cue", Def: "T"}, Sources: map[string]string{"s.cue": src}},
+		{Spec: Spec{File: "s.json"}, Sources: map[string]string{"s.json": src}},
+		{Spec: Spec{File: "s.json"}, Sources: map[string]string{"s.json": src}, NativeWhole: true},
+		{Spec: Spec{File: "s.json"}, Sources: map[string]string{"s.json": src, "a.json": "1", "b.json": "2"}, Refs: map[string]string{"u:a": "a.json", "u:b": "b.json"}},
+		{Spec: Spec{File: "s.json"}, Sources: map[string]string{"s.json": src, "a.json": "1", "b.json": "2"}, Refs: map[string]string{"u:a": "b.json", "u:b": "a.json"}},
+		{Spec: Spec{File: "s.cue", Def: "T"}, Transform: &Spec{File: "t.cue", Def: "X"}, Sources: map[string]string{"s.cue": src, "t.cue": src}},
+		{Spec: Spec{File: "s.cue", Def: "T"}, Transform: &Spec{File: "t.json", Def: "X"}, Sources: map[string]string{"s.cue": src, "t.json": src}},
+	}
+	seen := map[string]int{}
+	for i, h := range hellos {
+		m := trialMark(h)
+		if m == "" {
+			t.Fatal("no mark")
+		}
+		if j, dup := seen[m]; dup {
+			t.Errorf("schemas %d and %d share a mark", j, i)
+		}
+		seen[m] = i
+	}
+	// The same schema in another folder is the same schema.
+	moved := childHello{Spec: Spec{File: "/elsewhere/s.cue", Def: "T"}, Sources: map[string]string{"/elsewhere/s.cue": src}}
+	if trialMark(moved) != trialMark(hellos[0]) {
+		t.Error("a moved schema has another mark")
+	}
+}
+
+// A link where the mark goes is left alone: the trial writes no file
+// through it.
+func TestTrialMarkFollowsNoLink(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("ZPIPE_CACHE_DIR", dir)
+	src := []byte("#T: {a?: int}\n")
+	mark := trialMark(childHello{Spec: Spec{File: "t.cue", Def: "T"}, Sources: map[string]string{"t.cue": string(src)}})
+	target := filepath.Join(dir, "target")
+	if err := os.MkdirAll(filepath.Dir(mark), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, mark); err != nil {
+		t.Skip(err) // a system without links
+	}
+	s, err := Compile("t.cue", src, "T", Isolated())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := os.Lstat(target); !os.IsNotExist(err) {
+		t.Errorf("the trial wrote through a link: %v", err)
+	}
+}
