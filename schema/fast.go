@@ -99,7 +99,10 @@ type fastObject struct {
 	// whose label matches must satisfy T, declared or not, and an
 	// undeclared one that matches is allowed even in a closed struct.
 	patterns []fastPattern
-	decls    []string         // labels in source order, definitions too, for fillOrder
+	// chains are the labels each struct literal of the value declares,
+	// in source order, definitions too, for fillOrder: the value's own,
+	// then each embedded or unified one's.
+	chains [][]string
 	orders   map[uint64][]int // fillOrder by the fields present; the tree is per Validator
 	deps     []fastDependency
 }

@@ -120,6 +120,20 @@ type fastAnalyser struct {
 	// cyclic lists the nodes that have CUE check a recursive value, in
 	// the order analysis made them (see cueNode).
 	cyclic []*cueNode
+	// owner is the struct literal that declares a declaration compiled
+	// as part of another's (embedded, or unified with it): each literal
+	// is a chain of CUE's field order (see fillOrder).
+	owner map[ast.Decl]ast.Node
+}
+
+// own records lit as the owner of its declarations.
+func (a *fastAnalyser) own(lit *ast.StructLit) {
+	if a.owner == nil {
+		a.owner = map[ast.Decl]ast.Node{}
+	}
+	for _, d := range lit.Elts {
+		a.owner[d] = lit
+	}
 }
 
 // buildFast returns the native checker for a validator's schema, or nil
@@ -506,6 +520,7 @@ func (a *fastAnalyser) embedded(d *ast.EmbedDecl, inDef bool, seen map[ast.Expr]
 				return nil, unsupportedAt(d, "embedding of %s", refString(x))
 			}
 			seen[v] = true
+			a.own(lit)
 			elts = append(elts, lit.Elts...)
 		}
 		return elts, nil
@@ -930,6 +945,7 @@ func (a *fastAnalyser) mergeStructs(vals []ast.Expr, ev cue.Value, inDef bool) (
 			closedLits = lits
 		}
 		for _, lit := range lits {
+			a.own(lit)
 			for _, d := range lit.Elts {
 				switch d := d.(type) {
 				case *ast.Ellipsis:
@@ -2446,6 +2462,7 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 	merged := a.mergedClosed
 	a.mergedClosed = false
 	o := &fastObject{open: open}
+	chains := map[ast.Node]int{}
 	vals := map[string][]ast.Expr{}
 	embedded := map[ast.Expr]bool{}
 	var deps []dependency
@@ -2477,8 +2494,18 @@ func (a *fastAnalyser) structObj(decls []ast.Decl, at ast.Node, ev cue.Value, in
 			if err != nil {
 				return nil, err
 			}
-			if !slices.Contains(o.decls, name) {
-				o.decls = append(o.decls, name)
+			owner := a.owner[d]
+			if owner == nil {
+				owner = at
+			}
+			c, ok := chains[owner]
+			if !ok {
+				c = len(o.chains)
+				chains[owner] = c
+				o.chains = append(o.chains, nil)
+			}
+			if !slices.Contains(o.chains[c], name) {
+				o.chains[c] = append(o.chains[c], name)
 			}
 			if isDef {
 				// A definition, not a field, compiled where used. But

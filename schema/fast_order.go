@@ -7,10 +7,11 @@ import (
 	"github.com/zpipe/zpipe/format"
 )
 
-// CUE lists the fields of schema & record in a topological order of two
-// chains: the schema struct's declarations in source order (definitions
-// and optional fields included) and the record's keys, which toCUE's
-// map reaches CUE sorted. Where the chains disagree the cycle is broken
+// CUE lists the fields of schema & record in a topological order of
+// chains: each struct literal's declarations in source order (definitions
+// and optional fields included; an embedded or unified literal is a chain
+// of its own) and the record's keys, which toCUE's map reaches CUE
+// sorted. Where the chains disagree the cycle is broken
 // lexicographically, and among fields free to go next the smallest name
 // goes first (cuelang.org/go/internal/core/toposort). merge appends
 // missing fields in that order, so the fast path computes the same.
@@ -36,10 +37,15 @@ func (o *fastObject) cachedFillOrder(x *format.Object, present *fieldSet, extras
 
 // fillOrder returns the missing fields of o to fill in, in CUE's order.
 func (o *fastObject) fillOrder(x *format.Object, present *fieldSet) []int {
-	names := append([]string(nil), o.decls...)
-	id := make(map[string]int, len(names)+len(x.Fields))
-	for i, n := range names {
-		id[n] = i
+	var names []string
+	id := make(map[string]int, len(x.Fields))
+	for _, chain := range o.chains {
+		for _, n := range chain {
+			if _, ok := id[n]; !ok {
+				id[n] = len(names)
+				names = append(names, n)
+			}
+		}
 	}
 	keys := make([]string, 0, len(x.Fields))
 	for _, f := range x.Fields {
@@ -60,8 +66,10 @@ func (o *fastObject) fillOrder(x *format.Object, present *fieldSet) []int {
 			out[from] = append(out[from], to)
 		}
 	}
-	for i := 1; i < len(o.decls); i++ {
-		edge(o.decls[i-1], o.decls[i])
+	for _, chain := range o.chains {
+		for i := 1; i < len(chain); i++ {
+			edge(chain[i-1], chain[i])
+		}
 	}
 	for i := 1; i < len(keys); i++ {
 		edge(keys[i-1], keys[i])
