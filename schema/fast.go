@@ -103,8 +103,8 @@ type fastObject struct {
 	// in source order, definitions too, for fillOrder: the value's own,
 	// then each embedded or unified one's.
 	chains [][]string
-	orders   map[uint64][]int // fillOrder by the fields present; the tree is per Validator
-	deps     []fastDependency
+	orders map[uint64][]int // fillOrder by the fields present; the tree is per Validator
+	deps   []fastDependency
 }
 
 // fastDependency is JSON Schema's dependentRequired, which CUE's
