@@ -429,6 +429,10 @@ func TestShapeShortcutWritesWhatCUEAdds(t *testing.T) {
 		{`#T: {a?: int, if a != _|_ {b: 2}}`, `{"a":1}`, `{"a":1,"b":2}`},
 		{`#T: {l?: [{x: *1 | int}, ...{}]}`, `{"l":[{},{}]}`, `{"l":[{"x":1},{}]}`},
 		{`#T: {[=~"^q"]: {a: *1 | int}}`, `{"q":{}}`, `{"q":{"a":1}}`},
+		// A field's own _ meets a pattern's disjunction: its value may
+		// be a struct or a list (generated schema 6000773; 6000807 and
+		// 20001091 are of the kind too).
+		{"#T: {b!: _, [string]: [...int] | #A}\n#A: {port: [...int], p: {}, ...}", `{"b":{}}`, `{"b":{"port":[],"p":{}}}`},
 	} {
 		dir := t.TempDir()
 		p := filepath.Join(dir, "s.cue")

@@ -34,6 +34,12 @@ func shapeOf(v cue.Value, depth int) *shape {
 	if op, _ := v.Expr(); op == cue.OrOp {
 		return nil
 	}
+	// A value that may be a struct or something else, _ or a disjunction
+	// under a conjunction such as the one a pattern [string]: [...] | #A
+	// makes with a field's own _, is not known to add nothing.
+	if k := v.IncompleteKind(); k&(cue.StructKind|cue.ListKind) != 0 && k != cue.StructKind && k != cue.ListKind {
+		return nil
+	}
 	sh := &shape{fields: map[string]*shape{}}
 	switch v.IncompleteKind() {
 	case cue.StructKind:
