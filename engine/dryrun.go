@@ -9,7 +9,6 @@ import (
 	"strconv"
 
 	"github.com/zpipe/zpipe/pipeline"
-	"github.com/zpipe/zpipe/schema"
 )
 
 // The states a stage can be in before a run.
@@ -168,13 +167,7 @@ func planNodes(plans []*pipeline.Plan, stateDir string) ([]*node, map[*node]erro
 		for _, s := range p.Stages {
 			n := &node{plan: p, stage: s, key: strconv.Itoa(pi) + "-" + s.Name, id: stageKey(stateDir, m, s.Name), priority: m.Priority*1000 + s.Priority, order: len(nodes),
 				sum: &StageSummary{Name: s.Name}}
-			// Isolated, as a run loads it: a schema that crashes CUE is
-			// an error, not the end of this process (see schema.trial).
-			sopts := []schema.Option{schema.WithDisplayPath(m.Rel), schema.WithRefs(m.SchemaRefs), schema.Isolated()}
-			if s.Transform != nil {
-				sopts = append(sopts, schema.WithTransform(*s.Transform))
-			}
-			sch, err := schema.Load(s.Schema, sopts...)
+			sch, err := m.LoadSchema(s.Schema, s.Transform)
 			n.schema = sch
 			if err != nil {
 				errs[n] = err

@@ -36,7 +36,7 @@ type ItemFunc struct {
 // NewItemFunc compiles stage s of manifest m, as a worker does before it
 // runs the stage's items. Close it when done.
 func NewItemFunc(m *pipeline.Manifest, s *pipeline.Stage, limits format.Limits) (*ItemFunc, error) {
-	sch, err := loadSchema(m, s)
+	sch, err := m.LoadSchema(s.Schema, s.Transform)
 	if err != nil {
 		return nil, err
 	}
@@ -48,16 +48,6 @@ func NewItemFunc(m *pipeline.Manifest, s *pipeline.Stage, limits format.Limits) 
 func newItemFunc(s *pipeline.Stage, sch *schema.Schema, limits format.Limits) *ItemFunc {
 	limits.Whole = s.Source.Whole
 	return &ItemFunc{stage: s, schema: sch, columns: sch.Columns(), limits: limits}
-}
-
-// loadSchema compiles a stage's schema and transform. CUE runs in child
-// processes that a timeout or a stop can kill.
-func loadSchema(m *pipeline.Manifest, s *pipeline.Stage) (*schema.Schema, error) {
-	opts := []schema.Option{schema.WithDisplayPath(m.Rel), schema.Isolated(), schema.WithRefs(m.SchemaRefs)}
-	if s.Transform != nil {
-		opts = append(opts, schema.WithTransform(*s.Transform))
-	}
-	return schema.Load(s.Schema, opts...)
 }
 
 // Ref names the stage, of manifest m, as Work.Stage does, so that a worker

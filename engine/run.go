@@ -385,7 +385,7 @@ func (r *runner) loadSchema(m *pipeline.Manifest, s *pipeline.Stage) (*schema.Sc
 		r.emit(Event{Kind: Warning, Stage: s.Name, Msg: "stage " + s.Name + ": " + SlowSchemaWarning("the schema "+m.Rel(s.Schema.File)+defSuffix(s.Schema.Def))})
 	})
 	defer slow.Stop()
-	return loadSchema(m, s)
+	return m.LoadSchema(s.Schema, s.Transform)
 }
 
 // schemaError is the SetupError of a stage whose schema does not
@@ -394,7 +394,7 @@ func (r *runner) loadSchema(m *pipeline.Manifest, s *pipeline.Stage) (*schema.Sc
 func schemaError(m *pipeline.Manifest, s *pipeline.Stage, err error) *SetupError {
 	at := "schema"
 	if s.Transform != nil {
-		if sch, serr := schema.Load(s.Schema, schema.WithDisplayPath(m.Rel), schema.Isolated(), schema.WithRefs(m.SchemaRefs)); serr == nil {
+		if sch, serr := m.LoadSchema(s.Schema, nil); serr == nil {
 			sch.Close()
 			at = "transform"
 		}

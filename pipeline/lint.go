@@ -162,16 +162,12 @@ func (l *linter) schema(s *Stage) *schema.Schema {
 
 func (l *linter) load(spec schema.Spec, transform *schema.Spec) (*schema.Schema, error) {
 	key := spec.String()
-	// Isolated, as a run loads it: a schema that crashes CUE is an
-	// error, not the end of this process (see schema.trial).
-	opts := []schema.Option{schema.WithDisplayPath(l.m.Rel), schema.WithRefs(l.m.SchemaRefs), schema.Isolated()}
 	if transform != nil {
 		key += "\x00" + transform.String()
-		opts = append(opts, schema.WithTransform(*transform))
 	}
 	r, ok := l.schemas[key]
 	if !ok {
-		r.s, r.err = schema.Load(spec, opts...)
+		r.s, r.err = l.m.LoadSchema(spec, transform)
 		l.schemas[key] = r
 	}
 	return r.s, r.err

@@ -1,0 +1,16 @@
+package pipeline
+
+import "github.com/zpipe/zpipe/schema"
+
+// LoadSchema compiles a schema of the manifest, with a transform when one
+// is given, as every command loads it: isolated, so that CUE runs in
+// processes a timeout or a stop can kill and a schema that crashes CUE is
+// an error; with the manifest's refs; its files shown relative to the
+// manifest.
+func (m *Manifest) LoadSchema(spec schema.Spec, transform *schema.Spec) (*schema.Schema, error) {
+	opts := []schema.Option{schema.WithDisplayPath(m.Rel), schema.WithRefs(m.SchemaRefs), schema.Isolated()}
+	if transform != nil {
+		opts = append(opts, schema.WithTransform(*transform))
+	}
+	return schema.Load(spec, opts...)
+}
