@@ -171,10 +171,20 @@ func TestGeneratedSchemasAgreeWithCUE(t *testing.T) {
 	t.Logf("%d of %d generated schemas take the fast path; %d valid records rejected by it, then accepted by CUE; %d checked isolated too", taken, *genSchemas, falseRejects.Load(), isolatedRuns.Load())
 }
 
+// cueCannot are generated schemas that CUE v0.17 cannot evaluate, as cue
+// vet cannot: it overflows its stack on all but the last, which it
+// evaluates without end. No recover catches either, so a hunt through
+// their seeds ended there. schema_crash.txtar and eval_bounded.txtar pin
+// what zpipe says of such schemas.
+var cueCannot = map[uint64]bool{3000742: true, 23001017: true, 25001482: true, 28001062: true, 30000168: true, 25001483: true}
+
 // agreesOnGenerated checks records against the schema seed writes, when
 // CUE compiles it and the fast path takes it; it reports whether it did.
 func agreesOnGenerated(t *testing.T, seed uint64, n int) bool {
 	t.Helper()
+	if cueCannot[seed] {
+		return false
+	}
 	src, def := genSchema(newRand(seed))
 	defer func() {
 		// CUE v0.17 panics on some schemas (an index out of range in
