@@ -134,7 +134,7 @@ func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
 	x := k.ctx.Encode(toCUE(v))
 	switch v.(type) {
 	case *format.Object, []any:
-		if k.v.Unify(x).Validate(cue.Concrete(true)) != nil {
+		if validated(k.v.Unify(x)) != nil {
 			return false, false
 		}
 		return true, k.sh == nil || k.sh.adds(v)

@@ -450,3 +450,35 @@ func TestShapeShortcutWritesWhatCUEAdds(t *testing.T) {
 		s.Put(v)
 	}
 }
+
+// The CUE path's verdict is cue vet's: Validate, and the unified value's
+// own error, which Validate (v0.17) leaves out when it comes from a
+// definition declared in the record's structs. Each case was accepted
+// before (the fast path takes none of them).
+func TestCUEPathRejectsWhatCUEVetRejects(t *testing.T) {
+	for _, tc := range []struct{ schema, rec, want string }{
+		{"#T: {a?: {#x: {q!: bool, [string]: number}}}", `{"a":{}}`,
+			`a."#x".q: conflicting values bool and number (mismatched types bool and number) (s.cue:1:20)`},
+	} {
+		dir := t.TempDir()
+		p := filepath.Join(dir, "s.cue")
+		os.WriteFile(p, []byte(tc.schema), 0o644)
+		s, err := Load(Spec{File: p, Def: "T"}, WithDisplayPath(DisplayRel(dir)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := s.Validator()
+		if ok, _ := s.FastPath(); ok {
+			t.Errorf("%s: takes the fast path", tc.schema)
+		}
+		_, vs := v.Check(decodeAll([]byte(tc.rec + "\n"))[0], false)
+		var got []string
+		for _, vi := range vs {
+			got = append(got, vi.String())
+		}
+		if strings.Join(got, "\n") != tc.want {
+			t.Errorf("%s on %s: %q, want %q", tc.schema, tc.rec, got, tc.want)
+		}
+		s.Put(v)
+	}
+}

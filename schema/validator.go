@@ -272,7 +272,7 @@ func (v *Validator) cueCheck(rec any) (out any, vs []Violation) {
 	}()
 	data := v.ctx.Encode(toCUE(rec))
 	u := v.schema.Unify(data)
-	if err := u.Validate(cue.Concrete(true)); err != nil {
+	if err := validated(u); err != nil {
 		return nil, v.violations(err, rec, "", u)
 	}
 	if v.hasXform {
@@ -303,6 +303,18 @@ func (v *Validator) cueCheck(rec any) (out any, vs []Violation) {
 		return nil, []Violation{{Msg: err.Error()}}
 	}
 	return out, nil
+}
+
+// validated is CUE's verdict on a record unified with its schema, as cue
+// vet gives it: Validate, and the value's own error, which Validate (v0.17)
+// does not report when it comes from a definition the record's structs
+// declare, as in {a?: {#x: {q!: bool, [string]: number}}} with {"a": {}}:
+// #x is in conflict in a, so a is bottom, and so is the record.
+func validated(u cue.Value) error {
+	if err := u.Validate(cue.Concrete(true)); err != nil {
+		return err
+	}
+	return u.Err()
 }
 
 // toCUE converts a record to Go values that cue.Context.Encode turns into
