@@ -187,12 +187,29 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 				if !containsNode(vals, id.Node) || a.structish(id.Node.(ast.Expr), 0) && embedDeclares(id.Node.(ast.Expr), id.Name) {
 					return nil, unsupportedAt(id, "reference to %s", id.Name)
 				}
+				whole := slices.Clone(vals)
 				for i := range vals {
 					vals[i] = unwrapEmbedding(vals[i], false)
 				}
-				return a.expandAs(vals, ev, false)
+				n, err := a.expandAs(vals, ev, false)
+				if err != nil {
+					return nil, err
+				}
+				for _, x := range whole {
+					if err := embedsTopDefinition(x, f); err != nil {
+						return nil, err
+					}
+				}
+				return n, nil
 			}
-			return a.expr(embed.Expr, ev, false)
+			n, err := a.expr(embed.Expr, ev, false)
+			if err != nil {
+				return nil, err
+			}
+			if err := embedsTopDefinition(embed.Expr, f); err != nil {
+				return nil, err
+			}
+			return n, nil
 		}
 	}
 	for _, d := range f.Decls {
@@ -234,6 +251,20 @@ func (a *fastAnalyser) root(ev cue.Value) (*fastNode, error) {
 		return a.expandAs(vals, ev, false)
 	}
 	return a.expand(vals[0], vals, ev)
+}
+
+// embedsTopDefinition fails when x, the value the file embeds, could
+// declare a definition the file declares at its top: CUE unifies the two,
+// and a conflict fails x, or the alternative of x that declares it
+// (string | {#x: {p: "a"}} beside #x: {p: int}), which x alone does not
+// show. Asked once x compiled: a reason found in it says more.
+func embedsTopDefinition(x ast.Expr, f *ast.File) error {
+	for _, name := range topDefinitions(f) {
+		if embedDeclares(x, name) {
+			return unsupportedAt(x, "embedded value that may declare definition %s, which the file declares too", name)
+		}
+	}
+	return nil
 }
 
 // closeRooted reports whether one of a definition's declarations is
@@ -2833,6 +2864,7 @@ func unwrapEmbedding(x ast.Expr, inDef bool) ast.Expr {
 		return x
 	}
 	var embed *ast.EmbedDecl
+	var defs []string
 	for _, d := range lit.Elts {
 		switch d := d.(type) {
 		case *ast.EmbedDecl:
@@ -2847,9 +2879,11 @@ func unwrapEmbedding(x ast.Expr, inDef bool) ast.Expr {
 			// (declaredOnlyIn): another declaration of the field that
 			// holds the literal, a unification at its use, or the file's
 			// own where it embeds the literal's hidden field.
-			if name, isIdent, err := ast.LabelName(d.Label); err != nil || !isIdent || !isDefName(name) || d.Constraint != token.ILLEGAL {
+			name, isIdent, err := ast.LabelName(d.Label)
+			if err != nil || !isIdent || !isDefName(name) || d.Constraint != token.ILLEGAL {
 				return x
 			}
+			defs = append(defs, name)
 		case *ast.Attribute, *ast.CommentGroup:
 		default:
 			return x
@@ -2858,7 +2892,33 @@ func unwrapEmbedding(x ast.Expr, inDef bool) ast.Expr {
 	if embed == nil || inDef && !closedInDef(embed.Expr, 0) {
 		return x
 	}
+	// Nor where the embedding declares one of them too, as an
+	// alternative of string | {#x: {p: "a"}} beside #x: {p: int} does:
+	// CUE unifies the two, and a conflict fails the alternative, which
+	// the embedding alone does not show.
+	if embedDeclaresAny(embed.Expr, defs) {
+		return x
+	}
 	return embed.Expr
+}
+
+// embedDeclaresAny reports whether x, embedded in a struct, could declare
+// one of names there (see embedDeclares).
+func embedDeclaresAny(x ast.Expr, names []string) bool {
+	return slices.ContainsFunc(names, func(name string) bool { return embedDeclares(x, name) })
+}
+
+// topDefinitions lists the definitions the file declares at its top.
+func topDefinitions(f *ast.File) []string {
+	var out []string
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.Field); ok {
+			if name, isIdent, err := ast.LabelName(fd.Label); err == nil && isIdent && isDefName(name) && !slices.Contains(out, name) {
+				out = append(out, name)
+			}
+		}
+	}
+	return out
 }
 
 // inConflict reports whether CUE finds v, or a field it must have, or a
