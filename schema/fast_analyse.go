@@ -1851,9 +1851,11 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (v cue.Value, partial
 	if err != nil {
 		return cue.Value{}, false, unsupportedAt(x, "%s that cannot be written out", constructName(x))
 	}
+	wrap := func() *ast.StructLit {
+		return &ast.StructLit{Elts: []ast.Decl{&ast.Field{Label: ast.NewIdent(label), Value: e}}}
+	}
 	build := func() cue.Value {
-		wrap := &ast.StructLit{Elts: []ast.Decl{&ast.Field{Label: ast.NewIdent(label), Value: e}}}
-		return a.ctx.BuildExpr(wrap, cue.Scope(file), cue.InferBuiltins(true)).LookupPath(cue.ParsePath(label))
+		return a.ctx.BuildExpr(wrap(), cue.Scope(file), cue.InferBuiltins(true)).LookupPath(cue.ParsePath(label))
 	}
 	v = build()
 	if v.Err() != nil && dropValidators(e) {
@@ -1861,9 +1863,25 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (v cue.Value, partial
 		// alone, which has no field yet. What the analysis reads of the
 		// value, its defaults, fields and closedness, does not depend on
 		// it; the check compiles it from the syntax.
-		return build(), true, nil
+		v, partial = build(), true
 	}
-	return v, false, nil
+	if v.Err() == nil {
+		// CUE v0.17 builds the expression without closing the
+		// definitions it names (#B & {a: {c: 1}} holds), where the file
+		// closes them, and compiled as text, so does it. The fields'
+		// closedness the analysis reads from the syntax; but a definition
+		// declared in the value that conflicts only closed, as #y in
+		// #B & {#y: {p!: string, ...}} beside #B: {#y: {port?: null}},
+		// fails every value in the file, which v does not show.
+		src, err := cueformat.Node(wrap())
+		if err != nil {
+			return cue.Value{}, false, unsupportedAt(x, "%s that cannot be written out", constructName(x))
+		}
+		if a.ctx.CompileBytes(src, cue.Scope(file), cue.InferBuiltins(true)).LookupPath(cue.ParsePath(label)).Err() != nil {
+			return cue.Value{}, false, unsupportedAt(x, "%s in conflict where CUE closes the definitions it names", constructName(x))
+		}
+	}
+	return v, partial, nil
 }
 
 // dropValidators replaces each validator that x unifies with _ (a call
