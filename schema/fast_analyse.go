@@ -952,6 +952,21 @@ func (a *fastAnalyser) mergeStructs(vals []ast.Expr, ev cue.Value, inDef bool) (
 		}
 		parts = append(parts, part{v, lits, closed, isDef})
 	}
+	if anyDef {
+		if err := a.matchAcrossParts(func(yield func(int, *ast.Field) bool) {
+			for i, p := range parts {
+				for _, lit := range p.lits {
+					for _, d := range lit.Elts {
+						if f, ok := d.(*ast.Field); ok && !yield(i, f) {
+							return
+						}
+					}
+				}
+			}
+		}); err != nil {
+			return nil, true, err
+		}
+	}
 	for _, p := range parts {
 		v, lits, closed, isDef := p.v, p.lits, p.closed, p.isDef
 		switch {
@@ -1045,6 +1060,51 @@ func (a *fastAnalyser) mergeStructs(vals []ast.Expr, ev cue.Value, inDef bool) (
 		}
 	}
 	return n, true, err
+}
+
+// matchAcrossParts fails when a field of a unification with a definition
+// among its parts has a struct literal from one part and matchN or
+// matchIf from another: #B & {a?: matchN(...)}, where #B: {a!: {q?:
+// "a"}}. CUE v0.17 leaves open a struct literal unified with matchN in
+// its own struct ({a!: {q?: "a"} & matchN(...)}, or a declared twice
+// there), but here #B's literal stays closed, which conj, seeing only
+// the field's values, would not tell. fields yields each part's fields.
+func (a *fastAnalyser) matchAcrossParts(fields func(yield func(int, *ast.Field) bool)) error {
+	type seen struct {
+		lits, matches map[int]bool
+		at            ast.Node
+	}
+	byName := map[string]*seen{}
+	for i, f := range fields {
+		if _, isPattern := f.Label.(*ast.ListLit); isPattern {
+			continue
+		}
+		name, isDef, err := a.label(f)
+		if err != nil || isDef {
+			continue
+		}
+		s := byName[name]
+		if s == nil {
+			s = &seen{lits: map[int]bool{}, matches: map[int]bool{}, at: f}
+			byName[name] = s
+		}
+		if holdsStructLit(f.Value) {
+			s.lits[i] = true
+		}
+		if a.matchesIn(f.Value, 0) {
+			s.matches[i] = true
+		}
+	}
+	for name, s := range byName {
+		for i := range s.lits {
+			for j := range s.matches {
+				if i != j {
+					return unsupportedAt(s.at, "field %s whose struct literal meets matchN from another part of a unification", name)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // aloneUnsound marks a failure to compile a definition unified with
