@@ -110,8 +110,10 @@ type fastAnalyser struct {
 	taken int
 	// recursions counts the references expandAs found already being
 	// built: a field whose value holds one refers back to its own
-	// definition.
+	// definition. recursedTo is the lowest place in stack one referred
+	// to since structDisjunction last set it.
 	recursions int
+	recursedTo int
 	// defMixed counts the unifications with a definition among their
 	// parts being compiled: under one, literals of nested structs may
 	// come from different definitions, each closing its own (see
@@ -2434,6 +2436,7 @@ func (a *fastAnalyser) expandAs(vals []ast.Expr, ev cue.Value, def bool) (*fastN
 				s.elsewhere = true
 			}
 			a.recursions++
+			a.recursedTo = min(a.recursedTo, i)
 			return s.n, nil // recursion: checked as deep as the data goes
 		}
 	}

@@ -172,6 +172,10 @@ func TestRecursiveValuesAlone(t *testing.T) {
 		{r + "#T: {r: #R | string | int, d: *7 | int}\n", []string{`{"r":"x"}`, `{"r":{"n":1}}`, `{"r":{"n":1},"d":2}`, `{"r":true}`}, 1},
 		{r + "#T: {rs: [...(#R | int)], d: *7 | int}\n", []string{`{"rs":[5,{"n":1}]}`, `{"rs":[{"n":0,"sub":[{"n":"y"}]}]}`}, 1},
 		{"#R: {n: int, sub?: [...#R], p: *1 | int}\n#T: {a: #R | {b: int, q: *2 | int}, d: *7 | int}\n", []string{`{"a":{"n":1,"sub":[{"n":2}]}}`, `{"a":{"b":1}}`, `{"a":{"n":1,"sub":[{"n":"x"}]}}`}, 1},
+		// An alternative that refers back to the definition holding the
+		// disjunction: a value it does not tell apart goes whole to the
+		// evaluator's process, not to CUE in this one.
+		{"#A: {a?: {q!: string, c?: #A} | {b: *\"x\" | string, ...}, ...}\n#T: {r?: #A, d: *7 | int}\n", []string{`{"r":{"a":{"q":"s","c":{}}}}`, `{"r":{"a":{"b":"y"}}}`, `{"d":1}`}, 2},
 	} {
 		dir := t.TempDir()
 		file := filepath.Join(dir, "t.cue")

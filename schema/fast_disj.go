@@ -127,6 +127,8 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 	d := &structDisj{}
 	recursive := false
 	merges := a.defMerges
+	base, recursedTo := len(a.stack), a.recursedTo
+	a.recursedTo = base
 	for _, e := range alts {
 		if u, ok := stripParens(e).(*ast.UnaryExpr); ok && u.Op == token.MUL {
 			e = u.X // the default only fills a missing field: CUE did that
@@ -163,6 +165,16 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 		recursive = recursive || a.pending[n]
 		d.alts = append(d.alts, n)
 	}
+	// So where an alternative refers back, at any depth, to a definition
+	// that holds the disjunction: {q!: string, c?: #A} | {b: *"x" |
+	// string, ...} in #A. CUE's value of the disjunction shows c as a
+	// structural cycle, so that {"q": "s", "c": {}} failed the first
+	// alternative there and was the second's, where the record's own
+	// evaluation finds both alternatives, different, and the value
+	// incomplete (generated schemas 45000055, 43001329). Not one that
+	// recurses within itself only (#R | {...}, #R: {sub?: [...#R]}).
+	enclosing := a.recursedTo < base
+	a.recursedTo = min(recursedTo, a.recursedTo)
 	// In a matchN alternative, where CUE counts an incomplete value as
 	// matching, a value no branch is told for is unsure instead.
 	// Nor where a definition meets literals outside definitions, in an
@@ -171,7 +183,14 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 	// Nor inside a literal CUE leaves open that ev shows closed (see
 	// unclosed).
 	viaDefMerge := a.defMerges != merges || a.noAlone > 0
-	if ok, cyclic := a.alone(alts); ok && !recursive && !viaDefMerge && a.inMatch == 0 && !a.unclosed && ev.Exists() && ev.Err() == nil {
+	ok, cyclic := a.alone(alts)
+	if ok && cyclic && !recursive && enclosing && !viaDefMerge && a.inMatch == 0 && !a.unclosed && ev.Exists() && ev.Err() == nil && a.s.isolated {
+		// The record goes to CUE whole, then: to the evaluator's
+		// process, as the check of the value apart did, since its cost
+		// grows with the data.
+		a.fallbacks = append(a.fallbacks, Fallback{Path: a.pathString(), Why: a.why(&unsupportedError{pos: at.Pos(), what: "recursive disjunction whose alternatives the value does not tell apart"}), Apart: true})
+	}
+	if ok && !recursive && !enclosing && !viaDefMerge && a.inMatch == 0 && !a.unclosed && ev.Exists() && ev.Err() == nil {
 		d.fb = a.cueNode(ev, cyclic, "disjunction")
 		d.fb.alts = nil
 		a.siteBound++
