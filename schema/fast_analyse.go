@@ -627,6 +627,8 @@ func constructName(d ast.Node) string {
 		return "slice expression"
 	case *ast.BasicLit:
 		return "literal " + d.Value
+	case *ast.ParenExpr:
+		return constructName(d.X)
 	}
 	return strings.ToLower(strings.TrimPrefix(fmt.Sprintf("%T", d), "*ast."))
 }

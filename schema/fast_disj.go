@@ -127,8 +127,13 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 	d := &structDisj{}
 	recursive := false
 	merges := a.defMerges
-	base, recursedTo := len(a.stack), a.recursedTo
+	// recursedTo is found anew for the alternatives, and the lowest of
+	// it and the outer one's is the outer one's again on every return:
+	// an alternative that fails returns early, and the reference back
+	// that another made before it must still count.
+	base, outer := len(a.stack), a.recursedTo
 	a.recursedTo = base
+	defer func() { a.recursedTo = min(outer, a.recursedTo) }()
 	for _, e := range alts {
 		if u, ok := stripParens(e).(*ast.UnaryExpr); ok && u.Op == token.MUL {
 			e = u.X // the default only fills a missing field: CUE did that
@@ -174,7 +179,6 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 	// incomplete (generated schemas 45000055, 43001329). Not one that
 	// recurses within itself only (#R | {...}, #R: {sub?: [...#R]}).
 	enclosing := a.recursedTo < base
-	a.recursedTo = min(recursedTo, a.recursedTo)
 	// In a matchN alternative, where CUE counts an incomplete value as
 	// matching, a value no branch is told for is unsure instead.
 	// Nor where a definition meets literals outside definitions, in an
@@ -184,13 +188,14 @@ func (a *fastAnalyser) structDisjunction(at ast.Expr, alts []ast.Expr, ev cue.Va
 	// unclosed).
 	viaDefMerge := a.defMerges != merges || a.noAlone > 0
 	ok, cyclic := a.alone(alts)
-	if ok && cyclic && !recursive && enclosing && !viaDefMerge && a.inMatch == 0 && !a.unclosed && ev.Exists() && ev.Err() == nil && a.s.isolated {
+	apart := ok && !recursive && !viaDefMerge && a.inMatch == 0 && !a.unclosed && ev.Exists() && ev.Err() == nil
+	if apart && cyclic && enclosing && a.s.isolated {
 		// The record goes to CUE whole, then: to the evaluator's
 		// process, as the check of the value apart did, since its cost
 		// grows with the data.
 		a.fallbacks = append(a.fallbacks, Fallback{Path: a.pathString(), Why: a.why(&unsupportedError{pos: at.Pos(), what: "recursive disjunction whose alternatives the value does not tell apart"}), Apart: true})
 	}
-	if ok && !recursive && !enclosing && !viaDefMerge && a.inMatch == 0 && !a.unclosed && ev.Exists() && ev.Err() == nil {
+	if apart && !enclosing {
 		d.fb = a.cueNode(ev, cyclic, "disjunction")
 		d.fb.alts = nil
 		a.siteBound++
