@@ -1079,6 +1079,7 @@ func (a *fastAnalyser) matchAcrossParts(fields func(yield func(int, *ast.Field) 
 		at            ast.Node
 	}
 	byName := map[string]*seen{}
+	var names []string // in order, so that the reason is the same each run
 	for i, f := range fields {
 		if _, isPattern := f.Label.(*ast.ListLit); isPattern {
 			continue
@@ -1091,15 +1092,19 @@ func (a *fastAnalyser) matchAcrossParts(fields func(yield func(int, *ast.Field) 
 		if s == nil {
 			s = &seen{lits: map[int]bool{}, matches: map[int]bool{}, at: f}
 			byName[name] = s
+			names = append(names, name)
 		}
 		if holdsStructLit(f.Value) {
 			s.lits[i] = true
 		}
-		if a.matchesIn(f.Value, 0) {
+		// At any depth: {a?: {b?: matchN(...)}} beside #B's a: {b?:
+		// {...} | 1} meets them at a.b, and a list's elements likewise.
+		if a.matchesIn(f.Value, 0) || holdsMatchCall(f.Value) {
 			s.matches[i] = true
 		}
 	}
-	for name, s := range byName {
+	for _, name := range names {
+		s := byName[name]
 		for i := range s.lits {
 			for j := range s.matches {
 				if i != j {
@@ -1223,6 +1228,16 @@ func allowsAnyField(lit *ast.StructLit) bool {
 
 // holdsStructLit reports whether x has a struct literal anywhere in it.
 func holdsStructLit(x ast.Expr) bool { return holds[*ast.StructLit](x) }
+
+// holdsMatchCall reports whether x calls matchN or matchIf anywhere in it.
+func holdsMatchCall(x ast.Expr) bool {
+	found := false
+	ast.Walk(x, func(n ast.Node) bool {
+		found = found || predeclaredCall(n, "matchN", "matchIf") != nil
+		return !found
+	}, nil)
+	return found
+}
 
 // holds reports whether n has a node of type T anywhere in it.
 func holds[T ast.Node](n ast.Node) bool {
