@@ -1951,16 +1951,61 @@ func (a *fastAnalyser) evalAlone(x ast.Expr, label string) (v cue.Value, partial
 		// closedness the analysis reads from the syntax; but a definition
 		// declared in the value that conflicts only closed, as #y in
 		// #B & {#y: {p!: string, ...}} beside #B: {#y: {port?: null}},
-		// fails every value in the file, which v does not show.
+		// fails every value in the file, which v does not show; under an
+		// optional field, {k?: #B & {#y: ...}}, it fails the field's.
 		src, err := cueformat.Node(wrap())
 		if err != nil {
 			return cue.Value{}, false, unsupportedAt(x, "%s that cannot be written out", constructName(x))
 		}
-		if a.ctx.CompileBytes(src, cue.Scope(file), cue.InferBuiltins(true)).LookupPath(cue.ParsePath(label)).Err() != nil {
+		closed := a.ctx.CompileBytes(src, cue.Scope(file), cue.InferBuiltins(true)).LookupPath(cue.ParsePath(label))
+		if closed.Err() != nil || failsWithin(closed, aloneDepth) && !failsWithin(v, aloneDepth) {
 			return cue.Value{}, false, unsupportedAt(x, "%s in conflict where CUE closes the definitions it names", constructName(x))
 		}
 	}
 	return v, partial, nil
+}
+
+// aloneDepth bounds how deep failsWithin looks into a value evaluated
+// alone: a recursive definition's fields go on without end.
+const aloneDepth = 6
+
+// failsWithin reports whether v, or a value of its fields, optional,
+// definition and hidden ones included, or of its lists' elements, is an
+// error, down to depth levels: where CUE has that value, a record with
+// the field fails.
+func failsWithin(v cue.Value, depth int) bool {
+	if v.Err() != nil {
+		return true
+	}
+	if depth == 0 {
+		return false
+	}
+	switch v.IncompleteKind() {
+	case cue.StructKind:
+		it, err := v.Fields(cue.Optional(true), cue.Definitions(true), cue.Hidden(true))
+		if err != nil {
+			return true
+		}
+		for it.Next() {
+			if failsWithin(it.Value(), depth-1) {
+				return true
+			}
+		}
+	case cue.ListKind:
+		if e := v.LookupPath(cue.MakePath(cue.AnyIndex)); e.Exists() && failsWithin(e, depth-1) {
+			return true
+		}
+		it, err := v.List()
+		if err != nil {
+			return true
+		}
+		for it.Next() {
+			if failsWithin(it.Value(), depth-1) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // dropValidators replaces each validator that x unifies with _ (a call
