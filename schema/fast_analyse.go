@@ -2964,7 +2964,11 @@ func isHiddenName(name string) bool {
 func crossCheckFields(o *fastObject, ev cue.Value, at ast.Node, unclosed bool) error {
 	it, err := ev.Fields(cue.Optional(true))
 	if err != nil {
-		return unsupportedAt(at, "struct that CUE cannot list: %v", err)
+		// An error inside the struct's own value: CUE checked a value
+		// against it alone without the closedness the whole record's
+		// evaluation gives it (generated schema 89000250), so the
+		// record goes to CUE whole.
+		return aloneUnsound{unsupportedAt(at, "struct that CUE cannot list: %v", err)}
 	}
 	n := 0
 	for it.Next() {
