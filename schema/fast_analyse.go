@@ -2964,11 +2964,17 @@ func isHiddenName(name string) bool {
 func crossCheckFields(o *fastObject, ev cue.Value, at ast.Node, unclosed bool) error {
 	it, err := ev.Fields(cue.Optional(true))
 	if err != nil {
-		// An error inside the struct's own value: CUE checked a value
-		// against it alone without the closedness the whole record's
-		// evaluation gives it (generated schema 89000250), so the
-		// record goes to CUE whole.
-		return aloneUnsound{unsupportedAt(at, "struct that CUE cannot list: %v", err)}
+		err = unsupportedAt(at, "struct that CUE cannot list: %v", err)
+		if strings.Contains(err.Error(), "field not allowed") {
+			// A field the struct's own value does not allow: CUE
+			// checked a value against it alone without the closedness
+			// the whole record's evaluation gives it (generated schema
+			// 89000250), so the record goes to CUE whole. Other errors,
+			// such as a matchN the schema's incomplete value does not
+			// yet satisfy, leave the value to CUE as before.
+			err = aloneUnsound{err}
+		}
+		return err
 	}
 	n := 0
 	for it.Next() {
