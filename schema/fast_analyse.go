@@ -1231,20 +1231,19 @@ func holdsStructLit(x ast.Expr) bool { return holds[*ast.StructLit](x) }
 
 // holdsMatchCall reports whether x calls matchN or matchIf anywhere in it.
 func holdsMatchCall(x ast.Expr) bool {
-	found := false
-	ast.Walk(x, func(n ast.Node) bool {
-		found = found || predeclaredCall(n, "matchN", "matchIf") != nil
-		return !found
-	}, nil)
-	return found
+	return holdsWhere(x, func(n ast.Node) bool { return predeclaredCall(n, "matchN", "matchIf") != nil })
 }
 
 // holds reports whether n has a node of type T anywhere in it.
 func holds[T ast.Node](n ast.Node) bool {
+	return holdsWhere(n, func(n ast.Node) bool { _, is := n.(T); return is })
+}
+
+// holdsWhere reports whether n has a node anywhere in it that is.
+func holdsWhere(n ast.Node, is func(ast.Node) bool) bool {
 	found := false
 	ast.Walk(n, func(n ast.Node) bool {
-		_, is := n.(T)
-		found = found || is
+		found = found || is(n)
 		return !found
 	}, nil)
 	return found
@@ -2964,7 +2963,7 @@ func isHiddenName(name string) bool {
 func crossCheckFields(o *fastObject, ev cue.Value, at ast.Node, unclosed bool) error {
 	it, err := ev.Fields(cue.Optional(true))
 	if err != nil {
-		err = unsupportedAt(at, "struct that CUE cannot list: %v", err)
+		unlisted := unsupportedAt(at, "struct that CUE cannot list: %v", err)
 		if strings.Contains(err.Error(), "field not allowed") {
 			// A field the struct's own value does not allow: CUE
 			// checked a value against it alone without the closedness
@@ -2972,9 +2971,9 @@ func crossCheckFields(o *fastObject, ev cue.Value, at ast.Node, unclosed bool) e
 			// 89000250), so the record goes to CUE whole. Other errors,
 			// such as a matchN the schema's incomplete value does not
 			// yet satisfy, leave the value to CUE as before.
-			err = aloneUnsound{err}
+			return aloneUnsound{unlisted}
 		}
-		return err
+		return unlisted
 	}
 	n := 0
 	for it.Next() {
