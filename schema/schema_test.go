@@ -157,6 +157,32 @@ func TestTransform(t *testing.T) {
 	}
 }
 
+// A transform whose result is bottom only for some records, through a
+// definition it declares, says where and why, as cue vet does: Validate
+// alone (CUE v0.17) skips definitions, and export then said only "cannot
+// write a _|_ value".
+func TestTransformBottomHasItsPath(t *testing.T) {
+	p := writeSchema(t, `#In: {a: int, z?: int}
+#X: {
+	in: #In
+	out: {n: in.a, b?: {#x: {q!: bool, [string]: number}}}
+	if in.z != _|_ {out: b: {}}
+}
+`)
+	s, err := Load(Spec{File: p, Def: "In"}, WithTransform(Spec{File: p, Def: "X"}), WithDisplayPath(DisplayRel(filepath.Dir(p))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, errs := check(t, s, format.JSON, `{"a":1}`); out != `{"out":{"n":1}}` || errs != nil {
+		t.Errorf("got %s %v", out, errs)
+	}
+	_, errs := check(t, s, format.JSON, `{"a":2,"z":1}`)
+	want := `1:1:out.b."#x".q: transform: conflicting values bool and number (mismatched types bool and number) (user.cue:4:31)`
+	if len(errs) != 1 || errs[0] != want {
+		t.Errorf("errors = %q\nwant %q", errs, want)
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	p := writeSchema(t, userCUE)
 	dir := filepath.Dir(p)

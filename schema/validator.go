@@ -277,7 +277,7 @@ func (v *Validator) cueCheck(rec any) (out any, vs []Violation) {
 	}
 	if v.hasXform {
 		t := v.transform.FillPath(cue.MakePath(cue.Str("in")), u)
-		if err := t.Validate(cue.Concrete(true)); err != nil {
+		if err := validated(t); err != nil {
 			return nil, v.violations(err, rec, "transform: ", t)
 		}
 		out, err := export(t)
