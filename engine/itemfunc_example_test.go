@@ -60,7 +60,7 @@ func ExampleItemFunc_Run() {
 	}
 	// Output:
 	// 2 records, 1 ok, 1 failed
-	// data/a.ndjson:2:7: record 2: id: conflicting values int and "two" (mismatched types int and string) (user.cue:1:13)
+	// data/a.ndjson:2:7: record 2: id: conflicting values "two" and int (mismatched types string and int) (user.cue:1:13)
 	// part 0 (output 0, 1 records): "id,name\n1,ada\n"
 	// part rejects (output -1, 1 records): "{\"source\":\"data/a.ndjson"
 }

@@ -103,7 +103,7 @@ type fastObject struct {
 	// in source order, definitions too, for fillOrder: the value's own,
 	// then each embedded or unified one's.
 	chains [][]string
-	orders map[uint64][]int // fillOrder by the fields present; the tree is per Validator
+	orders map[string][]int // fillOrder by the fields present, in order; the tree is per Validator
 	deps   []fastDependency
 }
 
@@ -567,6 +567,7 @@ func (c *fastChecker) fill(n *fastNode, v any) (any, bool) {
 		var out *format.Object
 		s := newFieldSet(len(o.fields))
 		extras := false
+		var seq [64]byte // the fields' indexes, for cachedFillOrder
 		for i, f := range x.Fields {
 			j := o.lookup(f.Key, i)
 			if j < 0 {
@@ -574,6 +575,9 @@ func (c *fastChecker) fill(n *fastNode, v any) (any, bool) {
 				continue
 			}
 			s.add(j)
+			if i < len(seq) {
+				seq[i] = byte(j)
+			}
 			if nv, changed := c.fill(o.fields[j].n, f.Value); changed {
 				if out == nil {
 					out = copyObjectFields(x, len(o.fields))
@@ -589,7 +593,7 @@ func (c *fastChecker) fill(n *fastNode, v any) (any, bool) {
 			if out == nil {
 				out = copyObjectFields(x, len(o.fields))
 			}
-			for _, j := range o.cachedFillOrder(x, &s, extras) {
+			for _, j := range o.cachedFillOrder(x, &s, extras, seq[:min(len(x.Fields), len(seq))]) {
 				out.Fields = append(out.Fields, format.Field{Key: o.fields[j].name, Value: cloneValue(o.fields[j].fill)})
 			}
 		}

@@ -182,7 +182,7 @@ func (v *Validator) blamed(rec any) (vs []Violation, ok bool) {
 		}
 		v.blameAt[key] = at
 	}
-	errs := cueerrors.Errors(at.Unify(v.ctx.Encode(toCUE(val))).Err())
+	errs := cueerrors.Errors(v.ctx.Encode(toCUE(val)).Unify(at).Err())
 	if len(errs) != 1 {
 		return nil, false
 	}

@@ -134,7 +134,7 @@ func (c *fastChecker) cueCheck(k *cueNode, v any) (ok, adds bool) {
 	x := k.ctx.Encode(toCUE(v))
 	switch v.(type) {
 	case *format.Object, []any:
-		if validated(k.v.Unify(x)) != nil {
+		if validated(x.Unify(k.v)) != nil {
 			return false, false
 		}
 		return true, k.sh == nil || k.sh.adds(v)
@@ -181,7 +181,7 @@ func (k *cueNode) remember(key scalarKey, ok bool) {
 // alternative that holds an if field: null & (null | close({a?: _, if
 // a != _|_ {...}})) is null | null, which validation calls incomplete.
 func scalarHolds(v, x cue.Value) bool {
-	u := v.Unify(x)
+	u := x.Unify(v)
 	return u.Err() == nil && u.IsConcrete()
 }
 
@@ -202,7 +202,7 @@ func (c *fastChecker) cueFill(k *cueNode, v any) (any, bool) {
 		}
 		return out, true
 	}
-	u := k.v.Unify(k.ctx.Encode(toCUE(v)))
+	u := k.ctx.Encode(toCUE(v)).Unify(k.v)
 	out, err := merge(v, u)
 	if err != nil {
 		return v, false // cueCheck accepted it, so merge cannot fail

@@ -108,7 +108,7 @@ func TestFallbackRecursionIsolated(t *testing.T) {
 		`{"r":{"n":1,"sub":[{"n":2,"pos":true},{"n":0}],"pos":true},"name":"b"}`,
 		`r.n: conflicting values "x" and int (mismatched types string and int) (t.cue:2:5)`,
 		`r.sub[0].z: field not allowed`,
-		`name: conflicting values string and 5 (mismatched types string and int) (t.cue:6:19)`,
+		`name: conflicting values 5 and string (mismatched types int and string) (t.cue:6:19)`,
 		`{"r":{"n":3,"pos":true},"name":"e"}`,
 	}
 	show := func(r Result) string {

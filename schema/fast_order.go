@@ -10,27 +10,28 @@ import (
 // CUE lists the fields of schema & record in a topological order of
 // chains: each struct literal's declarations in source order (definitions
 // and optional fields included; an embedded or unified literal is a chain
-// of its own) and the record's keys, which toCUE's map reaches CUE
-// sorted. Where the chains disagree the cycle is broken
+// of its own) and the record's keys, in the record's order, as toCUE
+// gives them. Where the chains disagree the cycle is broken
 // lexicographically, and among fields free to go next the smallest name
 // goes first (cuelang.org/go/internal/core/toposort). merge appends
 // missing fields in that order, so the fast path computes the same.
 
 // cachedFillOrder remembers fillOrder for records without extra fields,
-// whose order depends only on which declared fields they have.
-func (o *fastObject) cachedFillOrder(x *format.Object, present *fieldSet, extras bool) []int {
+// whose order depends only on which declared fields they have and in what
+// order: seq, their indexes in the record's order.
+func (o *fastObject) cachedFillOrder(x *format.Object, present *fieldSet, extras bool, seq []byte) []int {
 	if extras || present.big != nil {
 		return o.fillOrder(x, present)
 	}
-	if order, ok := o.orders[present.small]; ok {
+	if order, ok := o.orders[string(seq)]; ok {
 		return order
 	}
 	order := o.fillOrder(x, present)
 	if o.orders == nil {
-		o.orders = map[uint64][]int{}
+		o.orders = map[string][]int{}
 	}
 	if len(o.orders) < 1024 {
-		o.orders[present.small] = order
+		o.orders[string(seq)] = order
 	}
 	return order
 }
@@ -50,13 +51,9 @@ func (o *fastObject) fillOrder(x *format.Object, present *fieldSet) []int {
 	keys := make([]string, 0, len(x.Fields))
 	for _, f := range x.Fields {
 		keys = append(keys, f.Key)
-	}
-	slices.Sort(keys)
-	keys = slices.Compact(keys)
-	for _, k := range keys {
-		if _, ok := id[k]; !ok {
-			id[k] = len(names)
-			names = append(names, k)
+		if _, ok := id[f.Key]; !ok {
+			id[f.Key] = len(names)
+			names = append(names, f.Key)
 		}
 	}
 	out := make([][]int, len(names))

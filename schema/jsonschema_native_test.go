@@ -41,7 +41,7 @@ func TestNativeJSONSchemaChecks(t *testing.T) {
 		}},
 		// CUE checks the rest, with its own message.
 		{"CUE first", `{"type": "object", "properties": {"n": {"type": "integer"}}, "propertyNames": {"pattern": "^[a-z]$"}}`, false, map[string]string{
-			`{"n": "x"}`: `n: conflicting values int and "x" (mismatched types int and string) (schema.json:1:42)`,
+			`{"n": "x"}`: `n: conflicting values "x" and int (mismatched types string and int) (schema.json:1:42)`,
 			`{"N": 1}`:   `property name "N": pattern: 'N' does not match pattern '^[a-z]$' (schema.json:1:81)`,
 		}},
 		{"dynamicRef", `{"$dynamicAnchor": "node", "type": "object", "properties": {"kids": {"type": "array", "items": {"$dynamicRef": "#node"}}}}`, false, map[string]string{

@@ -245,15 +245,16 @@ func (v *Validator) alternativeErrors(disj cue.Value, rest []cue.Value, at []str
 	if !ok {
 		return nil
 	}
+	own := v.ctx.Encode(toCUE(val))
 	for _, c := range rest {
-		if c.Source() != nil || !c.IsConcrete() {
+		if !c.IsConcrete() || !c.Equals(own) {
 			alt = alt.Unify(c)
 		}
 	}
 	if alt.Err() != nil {
 		return nil // the schema rules the alternative out here: CUE says why
 	}
-	alt = alt.Unify(v.ctx.Encode(toCUE(val)))
+	alt = own.Unify(alt)
 	errs := cueerrors.Errors(alt.Validate(cue.Concrete(true)))
 	// CUE gives an error of the alternative no position in the schema
 	// when the alternative closes the struct the record is, or is of
@@ -266,10 +267,9 @@ func (v *Validator) alternativeErrors(disj cue.Value, rest []cue.Value, at []str
 	}
 	out := make([]cueerrors.Error, 0, len(errs))
 	for _, e := range errs {
-		elems := recordPath(e)
-		if !hasPrefix(elems, at) {
-			return nil
-		}
+		// The record's value comes first, as in cue vet, so the paths
+		// start where it is: at.
+		elems := append(slices.Clip(at), plainPath(e.Path())...)
 		n := narrowed{cueError: e, elems: elems, from: alt, fromAt: at}
 		if len(elems) == len(at) || len(elems) == len(at)+1 && oneLine(e) == "field not allowed" {
 			n.pos = altPos

@@ -94,6 +94,36 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// TestRecordComesFirst pins what cue vet's order, record & schema, gives:
+// the record's value first in a conflict, its fields in its own order,
+// and cue vet's verdict where CUE v0.17's two orders disagree.
+func TestRecordComesFirst(t *testing.T) {
+	tests := []struct {
+		name, schema, in string
+		errs             []string
+	}{
+		{"a struct in a conflict keeps the record's field order", "#T: {a: string}", `{"a":{"y":"s","x":1}}`,
+			[]string{`1:6:a: conflicting values {y:"s",x:1} and string (mismatched types struct and string) (t.cue:1:9)`}},
+		{"a list that two alternatives both allow is not decided", "#T: [...{}] | matchN(0, [null])", `[{}]`,
+			[]string{`1:1:incomplete value [{}] | [{}]`}},
+		{"a record is a literal to CUE, as in cue vet", "#T: matchN(0, [null]) | [...]", `[[{}]]`,
+			[]string{`1:1:incomplete value [[{}]] | [[{}]]`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Compile("t.cue", []byte(tt.schema), "T")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			_, errs := check(t, s, format.NDJSON, tt.in)
+			if strings.Join(errs, "\n") != strings.Join(tt.errs, "\n") {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(errs, "\n"), strings.Join(tt.errs, "\n"))
+			}
+		})
+	}
+}
+
 func testCheck(t *testing.T, s *Schema) {
 	tests := []struct {
 		name string
@@ -121,13 +151,13 @@ func testCheck(t *testing.T, s *Schema) {
 		{"a value outside an enumeration lists the allowed ones", format.JSON, `{"id":1,"name":"A","email":"a@b","role":"root"}`, "",
 			[]string{`1:41:role: "root" is not one of member, admin (user.cue:10:2)`}},
 		{"a float is not an int, as in CUE", format.JSON, `{"id":1.0,"name":"A","email":"a@b"}`, "",
-			[]string{`1:7:id: conflicting values int and 1.0 (mismatched types int and float) (user.cue:6:9)`}},
+			[]string{`1:7:id: conflicting values 1.0 and int (mismatched types float and int) (user.cue:6:9)`}},
 		{"csv cells are typed by the schema, and empty cells are absent", format.CSV,
 			"id,name,email,age,role,score\n7,007,b@c,,admin,2.5\n",
 			`{"id":7,"name":"007","email":"b@c","role":"admin","score":2.5}`, nil},
 		{"a csv cell that is not a number is reported as CUE sees it", format.CSV,
 			"id,name,email\nseven,A,b@c\n", "",
-			[]string{`2:1:id: conflicting values int and "seven" (mismatched types int and string) (user.cue:6:9)`}},
+			[]string{`2:1:id: conflicting values "seven" and int (mismatched types string and int) (user.cue:6:9)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -270,8 +270,7 @@ func (v *Validator) cueCheck(rec any) (out any, vs []Violation) {
 			out, vs = nil, []Violation{{Msg: fmt.Sprintf("CUE's evaluator failed on this record (%v); this is a bug in CUE", r)}}
 		}
 	}()
-	data := v.ctx.Encode(toCUE(rec))
-	u := v.schema.Unify(data)
+	u := v.ctx.Encode(toCUE(rec)).Unify(v.schema)
 	if err := validated(u); err != nil {
 		return nil, v.violations(err, rec, "", u)
 	}
@@ -317,10 +316,67 @@ func validated(u cue.Value) error {
 	return u.Err()
 }
 
-// toCUE converts a record to Go values that cue.Context.Encode turns into
-// the same CUE values the JSON would give: integers stay int, numbers with
-// a fraction or exponent stay float, and nothing passes through float64.
-func toCUE(v any) any { return plainValue(v, cueNumber) }
+// toCUE converts a record to what cue.Context.Encode turns into the same
+// CUE value the JSON would give: integers stay int, numbers with a
+// fraction or exponent stay float, and nothing passes through float64.
+// A struct or list is a CUE literal, as cue vet makes of a JSON file:
+// its fields keep the record's order, so that a message shows them as
+// cue vet's does (a Go map would give them sorted), and CUE's verdict is
+// cue vet's, where the value Go's lists and maps make is not: under
+// matchN(0, [null]) | [...], CUE v0.17 finds [[{}]] as a literal two
+// values, so incomplete, as cue vet does, and as Go values one, valid.
+func toCUE(v any) any {
+	switch v.(type) {
+	case *format.Object, []any:
+		if x, ok := cueExpr(v); ok {
+			return x
+		}
+	}
+	return plainValue(v, cueNumber)
+}
+
+// cueExpr is a record as a CUE literal, or false if it holds a value that
+// a record decoded by package format does not.
+func cueExpr(v any) (ast.Expr, bool) {
+	switch v := v.(type) {
+	case *format.Object:
+		s := &ast.StructLit{Elts: make([]ast.Decl, len(v.Fields))}
+		for i, f := range v.Fields {
+			x, ok := cueExpr(f.Value)
+			if !ok {
+				return nil, false
+			}
+			s.Elts[i] = &ast.Field{Label: ast.NewString(f.Key), Value: x}
+		}
+		return s, true
+	case []any:
+		l := &ast.ListLit{Elts: make([]ast.Expr, len(v))}
+		for i, e := range v {
+			x, ok := cueExpr(e)
+			if !ok {
+				return nil, false
+			}
+			l.Elts[i] = x
+		}
+		return l, true
+	case format.Number:
+		// Integers as cueNumber reads them: CUE's literal -0 is -NaN.
+		if i, ok := v.Int64(); ok {
+			return ast.NewLit(token.INT, strconv.FormatInt(i, 10)), true
+		}
+		if b, ok := v.BigInt(); ok {
+			return ast.NewLit(token.INT, b.String()), true
+		}
+		return ast.NewLit(token.FLOAT, string(v)), true
+	case string:
+		return ast.NewString(v), true
+	case bool:
+		return ast.NewBool(v), true
+	case nil:
+		return ast.NewNull(), true
+	}
+	return nil, false
+}
 
 func cueNumber(v format.Number) any {
 	if i, ok := v.Int64(); ok {
