@@ -78,7 +78,7 @@ func TestNativeJSONSchemaChecks(t *testing.T) {
 		// schema; before 2019-09, formats are asserted as CUE asserts them.
 		{"lookahead and formats", `{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "patternProperties": {"^(?!x)": {"type": "integer"}}, "properties": {"ip": {"format": "ipv4"}, "t": {"type": "string", "format": "date-time"}}, "propertyNames": {"maxLength": 5}}`, false, map[string]string{
 			`{"xa": "s", "ip": "nope"}`: "",
-			`{"t": "nope"}`:             `t: invalid value "nope" (does not satisfy time.Time) (schema.json:1:194)`,
+			`{"t": "nope"}`:             `t: invalid value "nope" (does not satisfy time.Time): invalid time "nope" (schema.json:1:194)`,
 		}},
 		{"formats, alone", `{"$schema": "http://json-schema.org/draft-07/schema#", "properties": {"ip": {"format": "ipv4"}, "t": {"format": "date-time"}}, "not": {"dependencies": {"x": {"required": ["y"]}}}}`, true, map[string]string{
 			`{"x": 1, "ip": "nope", "t": "2026-12-02T01:00:00Z"}`: "",

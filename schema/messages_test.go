@@ -111,6 +111,13 @@ func TestDisjunctionMessages(t *testing.T) {
 			"#A: {t: \"a\" | \"b\", u?: int, if u != _|_ {t: \"b\"}}", "A",
 			`{"t":"a","u":1}`,
 			[]string{`1:6:t: conflicting values "b" and "a" (schema.cue:1:45)`}},
+		{"matchN says how many matched, as cue vet does", "schema.cue", "#A: {a: matchN(1, [{w: int}, {w: string}])}", "A",
+			`{"a":{"w":true}}`,
+			[]string{
+				`1:6:a: invalid value {w:true} (does not satisfy matchN): 0 matched, expected 1 (schema.cue:1:9)`,
+				`1:11:a.w: conflicting values true and int (mismatched types bool and int) (schema.cue:1:24)`,
+				`1:11:a.w: conflicting values true and string (mismatched types bool and string) (schema.cue:1:34)`,
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -358,8 +358,29 @@ func (s *Schema) cueError(err error) error {
 }
 
 func oneLine(e cueerrors.Error) string {
-	format, args := e.Msg()
-	return strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", " ")
+	if n, ok := e.(narrowed); ok {
+		e = n.cueError
+	}
+	// The errors it wraps, as cue vet prints them: "(does not satisfy
+	// matchN): 0 matched, expected 1".
+	var b strings.Builder
+	for {
+		format, args := e.Msg()
+		n, _ := fmt.Fprintf(&b, format, args...)
+		u := errors.Unwrap(e)
+		if u == nil {
+			break
+		}
+		if n > 0 {
+			b.WriteString(": ")
+		}
+		var ok bool
+		if e, ok = u.(cueerrors.Error); !ok {
+			b.WriteString(u.Error())
+			break
+		}
+	}
+	return strings.ReplaceAll(b.String(), "\n", " ")
 }
 
 // DisplayRel returns a display function that shows paths relative to dir
