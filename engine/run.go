@@ -158,7 +158,7 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		early.discard()
 		return nil, &SetupError{err}
 	}
-	nodes, err := r.schedule(plans)
+	nodes, err := r.schedule(ctx, plans)
 	if err != nil {
 		early.discard()
 		return nil, err
@@ -335,7 +335,7 @@ func closeTrails(nodes []*node) {
 // schedule compiles every stage's schema, so that a typo in the last
 // stage's schema does not surface after an hour of work, and links the
 // stages of all plans into one graph.
-func (r *runner) schedule(plans []*pipeline.Plan) ([]*node, error) {
+func (r *runner) schedule(ctx context.Context, plans []*pipeline.Plan) ([]*node, error) {
 	var nodes []*node
 	for pi, p := range plans {
 		m := p.Manifest
@@ -349,9 +349,12 @@ func (r *runner) schedule(plans []*pipeline.Plan) ([]*node, error) {
 		}
 		byName := map[string]*node{}
 		for _, s := range p.Stages {
-			sch, err := r.loadSchema(m, s)
+			sch, err := r.loadSchema(ctx, m, s)
 			if err != nil {
 				closeSchemas(nodes)
+				if ctx.Err() != nil {
+					return nil, ctx.Err() // stopped, not a broken schema
+				}
 				return nil, schemaError(m, s, err)
 			}
 			n := &node{plan: p, stage: s, schema: sch, limiter: limiter, key: strconv.Itoa(pi) + "-" + s.Name, id: stageKey(r.opts.StateDir, m, s.Name),
@@ -380,12 +383,12 @@ func SlowSchemaWarning(what string) string {
 
 // loadSchema is loadSchema, with a warning when CUE takes long, so that a
 // run that seems to hang says why.
-func (r *runner) loadSchema(m *pipeline.Manifest, s *pipeline.Stage) (*schema.Schema, error) {
+func (r *runner) loadSchema(ctx context.Context, m *pipeline.Manifest, s *pipeline.Stage) (*schema.Schema, error) {
 	slow := time.AfterFunc(SlowSchema, func() {
 		r.emit(Event{Kind: Warning, Stage: s.Name, Msg: "stage " + s.Name + ": " + SlowSchemaWarning("the schema "+m.Rel(s.Schema.File)+defSuffix(s.Schema.Def))})
 	})
 	defer slow.Stop()
-	return m.LoadSchema(s.Schema, s.Transform)
+	return m.LoadSchema(s.Schema, s.Transform, schema.WithContext(ctx))
 }
 
 // schemaError is the SetupError of a stage whose schema does not

@@ -6,9 +6,9 @@ import "github.com/zpipe/zpipe/schema"
 // is given, as every command loads it: isolated, so that CUE runs in
 // processes a timeout or a stop can kill and a schema that crashes CUE is
 // an error; with the manifest's refs; its files shown relative to the
-// manifest.
-func (m *Manifest) LoadSchema(spec schema.Spec, transform *schema.Spec) (*schema.Schema, error) {
-	opts := []schema.Option{schema.WithDisplayPath(m.Rel), schema.WithRefs(m.SchemaRefs), schema.Isolated()}
+// manifest. More options, such as schema.WithContext, come after those.
+func (m *Manifest) LoadSchema(spec schema.Spec, transform *schema.Spec, more ...schema.Option) (*schema.Schema, error) {
+	opts := append([]schema.Option{schema.WithDisplayPath(m.Rel), schema.WithRefs(m.SchemaRefs), schema.Isolated()}, more...)
 	if transform != nil {
 		opts = append(opts, schema.WithTransform(*transform))
 	}

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"context"
 	"crypto/sha256"
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/cuecontext"
@@ -68,6 +69,8 @@ type Schema struct {
 	native   *nativeCheck
 	childMu  sync.Mutex
 	children map[*child]bool
+	// loading bounds Load's trial; see WithContext.
+	loading context.Context
 }
 
 // Option configures Load.
@@ -85,6 +88,11 @@ func WithRefs(mapping map[string]string) Option { return func(s *Schema) { s.map
 // WithDisplayPath sets how file names appear in messages, such as relative
 // to the manifest.
 func WithDisplayPath(f func(string) string) Option { return func(s *Schema) { s.display = f } }
+
+// WithContext bounds Load: the evaluator that compiles an isolated schema
+// first, in its own process, is killed when ctx ends, and Load returns
+// ctx's error. CUE compiling in this process cannot be stopped.
+func WithContext(ctx context.Context) Option { return func(s *Schema) { s.loading = ctx } }
 
 // Load reads and compiles the schema, reporting syntax errors, missing
 // files and missing definitions with their positions.

@@ -32,7 +32,17 @@ func (s *Schema) trial() (*child, error) {
 			return nil, nil
 		}
 	}
-	c, err := s.startChild(context.Background())
+	ctx := s.loading
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c, err := s.startChild(ctx)
+	if ctx.Err() != nil {
+		if c != nil {
+			c.kill()
+		}
+		return nil, ctx.Err()
+	}
 	var refused *refusedError
 	var start *startError
 	switch {

@@ -84,14 +84,18 @@ func (a *app) check(ctx context.Context, args []string, f *checkFlags) error {
 	if err != nil {
 		return err
 	}
-	sch, err := a.loadSchema(f.schemaRef, f.refs, f.verbose)
+	// check has nothing to save: the first Ctrl-C stops it, loading the
+	// schema too.
+	ctx, cancel := a.stopOnSignal(ctx)
+	defer cancel()
+	sch, err := a.loadSchema(ctx, f.schemaRef, f.refs, f.verbose)
 	if err != nil {
+		if ctx.Err() != nil {
+			return exitError{130}
+		}
 		return err
 	}
 	defer sch.Close()
-	// check has nothing to save: the first Ctrl-C stops it.
-	ctx, cancel := a.stopOnSignal(ctx)
-	defer cancel()
 	lim := format.DefaultLimits
 	lim.Whole = f.whole
 	var records, failed, files, unreadable int
@@ -137,14 +141,14 @@ func (a *app) slowCUE(what string) (done func()) {
 
 // loadSchema loads -s's schema, with CUE in a child process so that
 // Ctrl-C stops it, and with -v says how it checks.
-func (a *app) loadSchema(ref string, refs map[string]string, verbose bool) (*schema.Schema, error) {
+func (a *app) loadSchema(ctx context.Context, ref string, refs map[string]string, verbose bool) (*schema.Schema, error) {
 	spec, err := schema.ParseSpec(ref)
 	if err != nil {
 		return nil, usageError{err}
 	}
 	cwd, _ := os.Getwd()
 	done := a.slowCUE("the schema " + ref)
-	sch, err := schema.Load(spec, schema.Isolated(), schema.WithRefs(refs), schema.WithDisplayPath(schema.DisplayRel(cwd)))
+	sch, err := schema.Load(spec, schema.Isolated(), schema.WithRefs(refs), schema.WithDisplayPath(schema.DisplayRel(cwd)), schema.WithContext(ctx))
 	done()
 	if err != nil {
 		return nil, usageError{err}

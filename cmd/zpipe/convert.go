@@ -89,9 +89,14 @@ func (a *app) convert(ctx context.Context, args []string, f *convertFlags) error
 	}
 	conv := &engine.Converter{To: to, Limits: format.DefaultLimits}
 	conv.Limits.Whole = f.whole
+	ctx, cancel := a.stopOnSignal(ctx)
+	defer cancel()
 	if f.schemaRef != "" {
-		sch, err := a.loadSchema(f.schemaRef, f.refs, f.verbose)
+		sch, err := a.loadSchema(ctx, f.schemaRef, f.refs, f.verbose)
 		if err != nil {
+			if ctx.Err() != nil {
+				return exitError{130}
+			}
 			return err
 		}
 		defer sch.Close()
@@ -100,8 +105,6 @@ func (a *app) convert(ctx context.Context, args []string, f *convertFlags) error
 	if f.rejects == "" {
 		conv.Report = func(e engine.RecordError) { fmt.Fprintln(a.stderr, e.Error()) }
 	}
-	ctx, cancel := a.stopOnSignal(ctx)
-	defer cancel()
 	inputs, unreadable := 0, 0
 	convertAll := func() error {
 		for _, file := range args {

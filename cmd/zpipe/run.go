@@ -157,6 +157,10 @@ func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
 	})
 	progErr := prog.close()
 	if err != nil {
+		if cmd.Context().Err() != nil {
+			a.log.Warn("interrupted while the schemas compiled: nothing ran")
+			return exitError{130}
+		}
 		return err
 	}
 	if by := dist.workers(); by != "" {
