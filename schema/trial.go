@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"time"
 )
 
 // CUE's evaluator can crash on a schema: a stack overflow, which no
@@ -28,7 +29,11 @@ import (
 func (s *Schema) trial() (*child, error) {
 	mark := trialMark(s.hello())
 	if mark != "" {
-		if _, err := os.Stat(mark); err == nil {
+		if fi, err := os.Lstat(mark); err == nil && fi.Mode().IsRegular() {
+			if time.Since(fi.ModTime()) > markTrimEvery {
+				now := time.Now()
+				os.Chtimes(mark, now, now) // still in use: kept by trimMarks
+			}
 			return nil, nil
 		}
 	}
@@ -59,9 +64,46 @@ func (s *Schema) trial() (*child, error) {
 		// never over a file someone else put there.
 		if f, err := os.OpenFile(mark, os.O_WRONLY|os.O_CREATE|os.O_EXCL|noFollow, 0o600); err == nil {
 			f.Close()
+			trimMarks(filepath.Dir(mark))
 		}
 	}
 	return c, nil
+}
+
+// Every edit of a schema, and every new build of zpipe, leaves marks no
+// one will look up again. They are trimmed as Go trims its build cache:
+// a mark not used for markUnused goes, in a look at most once a
+// markTrimEvery, which a used mark's time is brought up to date within.
+const (
+	markUnused    = 30 * 24 * time.Hour
+	markTrimEvery = 24 * time.Hour
+)
+
+// trimMarks removes the marks in dir not used for markUnused, unless it
+// did so less than markTrimEvery ago.
+func trimMarks(dir string) {
+	stamp := filepath.Join(dir, "trimmed")
+	if fi, err := os.Lstat(stamp); err == nil && time.Since(fi.ModTime()) < markTrimEvery {
+		return
+	}
+	f, err := os.OpenFile(stamp, os.O_WRONLY|os.O_CREATE|noFollow, 0o600)
+	if err != nil {
+		return
+	}
+	f.Close()
+	now := time.Now()
+	if os.Chtimes(stamp, now, now) != nil {
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && e.Name() != "trimmed" && time.Since(fi.ModTime()) > markUnused {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // trialMark is the file that says a schema compiled, under the user's

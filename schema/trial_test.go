@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // A mark names a schema by what each file is to it, not just by the
@@ -60,5 +61,58 @@ func TestTrialMarkFollowsNoLink(t *testing.T) {
 	s.Close()
 	if _, err := os.Lstat(target); !os.IsNotExist(err) {
 		t.Errorf("the trial wrote through a link: %v", err)
+	}
+}
+
+// Marks not used for a month are trimmed when a new one is written, at
+// most once a day; a mark in use is kept, and so is what is not a mark.
+func TestTrialMarksAreTrimmed(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("ZPIPE_CACHE_DIR", dir)
+	marks := filepath.Join(dir, "schemas")
+	if err := os.MkdirAll(marks, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-40 * 24 * time.Hour)
+	write := func(name string, at time.Time) string {
+		p := filepath.Join(marks, name)
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, at, at); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	stale := write("stale", old)
+	recent := write("recent", time.Now().Add(-24*time.Hour))
+	// A mark in use, a month old: the trial finds it, so it is kept.
+	usedSrc := []byte("#U: {a?: int}\n")
+	used := trialMark(childHello{Spec: Spec{File: "u.cue", Def: "U"}, Sources: map[string]string{"u.cue": string(usedSrc)}})
+	write(filepath.Base(used), old)
+	link := filepath.Join(marks, "link")
+	if err := os.Symlink(stale, link); err != nil {
+		t.Skip(err) // a system without links
+	}
+	compile := func(name, src, def string) {
+		s, err := Compile(name, []byte(src), def, Isolated())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	compile("u.cue", string(usedSrc), "U")
+	compile("t.cue", "#T: {a?: int}\n", "T") // a new mark: the trim
+	exists := func(p string) bool { _, err := os.Lstat(p); return err == nil }
+	for p, want := range map[string]bool{stale: false, recent: true, used: true, link: true} {
+		if exists(p) != want {
+			t.Errorf("%s exists: %v, want %v", filepath.Base(p), !want, want)
+		}
+	}
+	// Within a day of that trim, another new mark trims nothing.
+	stale = write("stale", old)
+	compile("v.cue", "#V: {a?: int}\n", "V")
+	if !exists(stale) {
+		t.Errorf("a second trim within a day removed a stale mark")
 	}
 }
