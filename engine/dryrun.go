@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/zpipe/zpipe/pipeline"
+	"github.com/zpipe/zpipe/schema"
 )
 
 // The states a stage can be in before a run.
@@ -84,8 +85,9 @@ type ItemDryRun struct {
 // run, including stages that would run only because a stage before them
 // will rewrite their inputs. It writes nothing: no state folder, no lock,
 // no journal. A stage whose schema does not compile is blocked, and the
-// report comes with the *SetupError RunAll would stop at.
-func DryRun(plans []*pipeline.Plan, opts Options) (*DryRunReport, error) {
+// report comes with the *SetupError RunAll would stop at. When ctx ends,
+// a schema still compiling is ctx's error.
+func DryRun(ctx context.Context, plans []*pipeline.Plan, opts Options) (*DryRunReport, error) {
 	if len(plans) == 0 {
 		return &DryRunReport{}, nil
 	}
@@ -106,7 +108,11 @@ func DryRun(plans []*pipeline.Plan, opts Options) (*DryRunReport, error) {
 	if err := r.guard.Check(); err != nil {
 		return nil, &SetupError{err}
 	}
-	nodes, errs := planNodes(plans, opts.StateDir)
+	nodes, errs := planNodes(ctx, plans, opts.StateDir)
+	if ctx.Err() != nil {
+		closeSchemas(nodes)
+		return nil, ctx.Err()
+	}
 	defer closeSchemas(nodes)
 	// The first in manifest order, as a run reports it.
 	var setup error
@@ -158,7 +164,7 @@ func DryRun(plans []*pipeline.Plan, opts Options) (*DryRunReport, error) {
 
 // planNodes is schedule for a dry run: a schema that does not compile
 // blocks its stage instead of stopping everything.
-func planNodes(plans []*pipeline.Plan, stateDir string) ([]*node, map[*node]error) {
+func planNodes(ctx context.Context, plans []*pipeline.Plan, stateDir string) ([]*node, map[*node]error) {
 	errs := map[*node]error{}
 	var nodes []*node
 	for pi, p := range plans {
@@ -167,7 +173,7 @@ func planNodes(plans []*pipeline.Plan, stateDir string) ([]*node, map[*node]erro
 		for _, s := range p.Stages {
 			n := &node{plan: p, stage: s, key: strconv.Itoa(pi) + "-" + s.Name, id: stageKey(stateDir, m, s.Name), priority: m.Priority*1000 + s.Priority, order: len(nodes),
 				sum: &StageSummary{Name: s.Name}}
-			sch, err := m.LoadSchema(s.Schema, s.Transform)
+			sch, err := m.LoadSchema(s.Schema, s.Transform, schema.WithContext(ctx))
 			n.schema = sch
 			if err != nil {
 				errs[n] = err

@@ -651,7 +651,7 @@ stages:
 	// chunks share a line.
 	files["data/a.json"] = strings.ReplaceAll(files["data/a.json"], "\n", " ")
 	dir := project(t, files)
-	rep, err := DryRun([]*pipeline.Plan{planOf(t, dir)}, Options{ChunkSize: 300, StateDir: filepath.Join(dir, ".zpipe")})
+	rep, err := DryRun(context.Background(), []*pipeline.Plan{planOf(t, dir)}, Options{ChunkSize: 300, StateDir: filepath.Join(dir, ".zpipe")})
 	if err != nil {
 		t.Fatal(err)
 	}

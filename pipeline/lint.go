@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -18,9 +19,10 @@ import (
 // exist, that each source glob matches a file or a stage's output (a
 // warning), and that each output's format can hold every field the schema
 // allows. It reads schema files and lists folders, and writes nothing. The
-// diagnostics come in manifest order, each at the node it is about.
-func Lint(m *Manifest) []Diagnostic {
-	l := &linter{m: m, name: m.DisplayName(), schemas: map[string]schemaResult{}, stateDir: filepath.Join(m.Dir, ".zpipe")}
+// diagnostics come in manifest order, each at the node it is about. When
+// ctx ends, a schema still compiling is an error: ctx's.
+func Lint(ctx context.Context, m *Manifest) []Diagnostic {
+	l := &linter{ctx: ctx, m: m, name: m.DisplayName(), schemas: map[string]schemaResult{}, stateDir: filepath.Join(m.Dir, ".zpipe")}
 	defer func() {
 		for _, r := range l.schemas {
 			if r.s != nil {
@@ -48,6 +50,7 @@ func Lint(m *Manifest) []Diagnostic {
 }
 
 type linter struct {
+	ctx      context.Context
 	m        *Manifest
 	stateDir string
 	name     string
@@ -167,7 +170,7 @@ func (l *linter) load(spec schema.Spec, transform *schema.Spec) (*schema.Schema,
 	}
 	r, ok := l.schemas[key]
 	if !ok {
-		r.s, r.err = l.m.LoadSchema(spec, transform)
+		r.s, r.err = l.m.LoadSchema(spec, transform, schema.WithContext(l.ctx))
 		l.schemas[key] = r
 	}
 	return r.s, r.err

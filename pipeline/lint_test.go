@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -51,7 +52,7 @@ func loadLint(t *testing.T, files map[string]string) []Diagnostic {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Lint(m)
+	return Lint(context.Background(), m)
 }
 
 func TestLint(t *testing.T) {

@@ -76,9 +76,15 @@ func (a *app) plan(cmd *cobra.Command, args []string, f *planFlags) error {
 	}
 	// A stage whose schema does not compile is still planned, and the
 	// error follows the plan, with run's exit status.
+	// plan has nothing to save: the first Ctrl-C stops it.
+	ctx, cancel := a.stopOnSignal(cmd.Context())
+	defer cancel()
 	done := a.slowCUE("the schemas of " + strings.Join(args, ", "))
-	rep, blocked := engine.DryRun(plans, engine.Options{StateDir: f.stateDir})
+	rep, blocked := engine.DryRun(ctx, plans, engine.Options{StateDir: f.stateDir})
 	done()
+	if ctx.Err() != nil {
+		return exitError{130}
+	}
 	if rep == nil {
 		return blocked
 	}

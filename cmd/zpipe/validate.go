@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,13 +58,19 @@ Exit status: 0 when there is no error (warnings are allowed unless
 			if outRoot != "" {
 				opts = append(opts, pipeline.OutRoot(outRoot))
 			}
+			// validate has nothing to save: the first Ctrl-C stops it.
+			ctx, cancel := a.stopOnSignal(cmd.Context())
+			defer cancel()
 			var diags []pipeline.Diagnostic
 			var loaded []*pipeline.Manifest
 			for _, file := range args {
 				a.log.Debug("validating " + file)
 				done := a.slowCUE("the schemas of " + file)
-				m, found := validate(file, opts)
+				m, found := validate(ctx, file, opts)
 				done()
+				if ctx.Err() != nil {
+					return exitError{130}
+				}
 				diags = append(diags, found...)
 				if m != nil {
 					loaded = append(loaded, m)
@@ -98,7 +105,7 @@ Exit status: 0 when there is no error (warnings are allowed unless
 
 // validate loads and lints one manifest. A manifest that does not load
 // yields Load's findings, since linting needs a loaded manifest.
-func validate(file string, opts []pipeline.LoadOption) (*pipeline.Manifest, []pipeline.Diagnostic) {
+func validate(ctx context.Context, file string, opts []pipeline.LoadOption) (*pipeline.Manifest, []pipeline.Diagnostic) {
 	m, err := pipeline.Load(file, opts...)
 	var e *pipeline.Error
 	switch {
@@ -113,7 +120,7 @@ func validate(file string, opts []pipeline.LoadOption) (*pipeline.Manifest, []pi
 	case err != nil:
 		return nil, []pipeline.Diagnostic{{File: file, Msg: err.Error()}}
 	}
-	return m, pipeline.Lint(m)
+	return m, pipeline.Lint(ctx, m)
 }
 
 // across checks the outputs of several manifests together, as a run of
