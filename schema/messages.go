@@ -245,17 +245,28 @@ func (v *Validator) alternativeErrors(disj cue.Value, rest []cue.Value, at []str
 	if !ok {
 		return nil
 	}
-	own := v.ctx.Encode(toCUE(val))
 	for _, c := range rest {
-		if !c.IsConcrete() || !c.Equals(own) {
+		// The record's value, which toCUE built; at the root it has no
+		// source, as the schema's there has not, but it is concrete.
+		if !isRecords(c) && (c.Source() != nil || !c.IsConcrete()) {
 			alt = alt.Unify(c)
 		}
 	}
 	if alt.Err() != nil {
 		return nil // the schema rules the alternative out here: CUE says why
 	}
-	alt = own.Unify(alt)
-	errs := cueerrors.Errors(alt.Validate(cue.Concrete(true)))
+	own := v.ctx.Encode(toCUE(val))
+	checked := recordAndSchema(own, alt, val, len(at) == 0)
+	errs := cueerrors.Errors(checked.Validate(cue.Concrete(true)))
+	// The paths of errors start at the value's own, or, where the
+	// alternative came first, at the schema's root.
+	relative := checked.Path().String() == ""
+	if len(errs) == 0 {
+		// The alternative allows the value. So it is for {a: int} of
+		// {a: int} | string, taken out of a definition, and the record's
+		// {"a": 1, "c": 1} (CUE v0.17): cue vet's own message stays.
+		return nil
+	}
 	// CUE gives an error of the alternative no position in the schema
 	// when the alternative closes the struct the record is, or is of
 	// another kind: the alternative's own position says where.
@@ -267,10 +278,13 @@ func (v *Validator) alternativeErrors(disj cue.Value, rest []cue.Value, at []str
 	}
 	out := make([]cueerrors.Error, 0, len(errs))
 	for _, e := range errs {
-		// The record's value comes first, as in cue vet, so the paths
-		// start where it is: at.
-		elems := append(slices.Clip(at), plainPath(e.Path())...)
-		n := narrowed{cueError: e, elems: elems, from: alt, fromAt: at}
+		elems := recordPath(e)
+		if relative {
+			elems = append(slices.Clip(at), plainPath(e.Path())...)
+		} else if !hasPrefix(elems, at) {
+			return nil
+		}
+		n := narrowed{cueError: e, elems: elems, from: checked, fromAt: at}
 		if len(elems) == len(at) || len(elems) == len(at)+1 && oneLine(e) == "field not allowed" {
 			n.pos = altPos
 		}

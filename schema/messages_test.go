@@ -111,6 +111,20 @@ func TestDisjunctionMessages(t *testing.T) {
 			"#A: {t: \"a\" | \"b\", u?: int, if u != _|_ {t: \"b\"}}", "A",
 			`{"t":"a","u":1}`,
 			[]string{`1:6:t: conflicting values "b" and "a" (schema.cue:1:45)`}},
+		{"a pattern beside a disjunction is the schema's, not the record's", "schema.cue", "#A: {n: int, v: {[string]: <n} & ({d: n + 5, e: int} | null)}", "A",
+			`{"n": 10, "v": {}}`,
+			[]string{
+				`1:16:v: 2 errors in empty disjunction:`,
+				`1:16:v: conflicting values {} and null (mismatched types struct and null) (schema.cue:1:56)`,
+				`1:16:v.d: invalid value 15 (out of bound <10) (schema.cue:1:28)`,
+			}},
+		{"a reference beside a disjunction is the schema's, not the record's", "schema.cue", "#A: {w: {a: int, b?: <10}, v: w & ({a: int, b: a, d: int} | string)}", "A",
+			`{"w": {"a": 20}, "v": {"a": 20}}`,
+			[]string{
+				`1:23:v: 2 errors in empty disjunction:`,
+				`1:23:v: conflicting values {a:20} and string (mismatched types struct and string) (schema.cue:1:61)`,
+				`1:23:v.b: invalid value 20 (out of bound <10) (schema.cue:1:22)`,
+			}},
 		{"matchN says how many matched, as cue vet does", "schema.cue", "#A: {a: matchN(1, [{w: int}, {w: string}])}", "A",
 			`{"a":{"w":true}}`,
 			[]string{

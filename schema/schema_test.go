@@ -108,6 +108,21 @@ func TestRecordComesFirst(t *testing.T) {
 			[]string{`1:1:incomplete value [{}] | [{}]`}},
 		{"a record is a literal to CUE, as in cue vet", "#T: matchN(0, [null]) | [...]", `[[{}]]`,
 			[]string{`1:1:incomplete value [[{}]] | [[{}]]`}},
+		{"a negative number is - applied to a literal, after the schema", "#T: {a: string, b: [...string], c: 1}", `{"a":-5,"b":[-1],"c":-5}`,
+			[]string{
+				`1:6:a: conflicting values string and -5 (mismatched types string and int) (t.cue:1:9)`,
+				`1:14:b[0]: conflicting values string and -1 (mismatched types string and int) (t.cue:1:24)`,
+				`1:22:c: conflicting values -5 and 1 (t.cue:1:36)`,
+			}},
+		{"negative zero reads as zero", "#T: {a: string, b: string}", `{"a":-0,"b":-0.0}`,
+			[]string{
+				`1:6:a: conflicting values string and 0 (mismatched types string and int) (t.cue:1:9)`,
+				`1:13:b: conflicting values string and 0.0 (mismatched types string and float) (t.cue:1:20)`,
+			}},
+		{"a scalar record comes after the schema, embedded", "#T: string", `5`,
+			[]string{`1:1:conflicting values string and 5 (mismatched types string and int) (t.cue:1:5)`}},
+		{"a scalar record of the wrong kind", "#T: int", `"x"`,
+			[]string{`1:1:conflicting values int and "x" (mismatched types int and string) (t.cue:1:5)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

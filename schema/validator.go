@@ -270,7 +270,7 @@ func (v *Validator) cueCheck(rec any) (out any, vs []Violation) {
 			out, vs = nil, []Violation{{Msg: fmt.Sprintf("CUE's evaluator failed on this record (%v); this is a bug in CUE", r)}}
 		}
 	}()
-	u := v.ctx.Encode(toCUE(rec)).Unify(v.schema)
+	u := recordAndSchema(v.ctx.Encode(toCUE(rec)), v.schema, rec, true)
 	if err := validated(u); err != nil {
 		return nil, v.violations(err, rec, "", u)
 	}
@@ -336,21 +336,24 @@ func toCUE(v any) any {
 }
 
 // cueExpr is a record as a CUE literal, or false if it holds a value that
-// a record decoded by package format does not.
+// a record decoded by package format does not. Its nodes are at
+// recordPos, which tells the record's conjuncts from the schema's.
 func cueExpr(v any) (ast.Expr, bool) {
 	switch v := v.(type) {
 	case *format.Object:
-		s := &ast.StructLit{Elts: make([]ast.Decl, len(v.Fields))}
+		s := &ast.StructLit{Lbrace: recordPos, Elts: make([]ast.Decl, len(v.Fields))}
 		for i, f := range v.Fields {
 			x, ok := cueExpr(f.Value)
 			if !ok {
 				return nil, false
 			}
-			s.Elts[i] = &ast.Field{Label: ast.NewString(f.Key), Value: x}
+			label := ast.NewString(f.Key)
+			label.ValuePos = recordPos
+			s.Elts[i] = &ast.Field{Label: label, Value: x}
 		}
 		return s, true
 	case []any:
-		l := &ast.ListLit{Elts: make([]ast.Expr, len(v))}
+		l := &ast.ListLit{Lbrack: recordPos, Elts: make([]ast.Expr, len(v))}
 		for i, e := range v {
 			x, ok := cueExpr(e)
 			if !ok {
@@ -360,22 +363,64 @@ func cueExpr(v any) (ast.Expr, bool) {
 		}
 		return l, true
 	case format.Number:
-		// Integers as cueNumber reads them: CUE's literal -0 is -NaN.
-		if i, ok := v.Int64(); ok {
-			return ast.NewLit(token.INT, strconv.FormatInt(i, 10)), true
+		// A negative number is - applied to a literal, as cue vet reads
+		// JSON: CUE evaluates it after the schema, which shows in the
+		// order of a conflict's values (string and -5), and its literal
+		// -0 would be -NaN.
+		text, neg := strings.CutPrefix(string(v), "-")
+		lit := &ast.BasicLit{Kind: token.FLOAT, ValuePos: recordPos, Value: text}
+		if format.Number(text).IsInt() {
+			b, ok := new(big.Int).SetString(text, 10)
+			if !ok {
+				return nil, false
+			}
+			lit.Kind, lit.Value = token.INT, b.String()
 		}
-		if b, ok := v.BigInt(); ok {
-			return ast.NewLit(token.INT, b.String()), true
+		if neg {
+			return &ast.UnaryExpr{OpPos: recordPos, Op: token.SUB, X: lit}, true
 		}
-		return ast.NewLit(token.FLOAT, string(v)), true
+		return lit, true
 	case string:
-		return ast.NewString(v), true
+		x := ast.NewString(v)
+		x.ValuePos = recordPos
+		return x, true
 	case bool:
-		return ast.NewBool(v), true
+		x := ast.NewBool(v)
+		x.ValuePos = recordPos
+		return x, true
 	case nil:
-		return ast.NewNull(), true
+		x := ast.NewNull()
+		x.ValuePos = recordPos
+		return x, true
 	}
 	return nil, false
+}
+
+// recordPos is where toCUE's literals are: in a file of no schema, so
+// that no message shows it.
+var recordPos = token.NewFile("<record>", -1, 1).Pos(0, token.NoRelPos)
+
+// isRecords reports whether a conjunct is the record's own value, which
+// toCUE built.
+func isRecords(c cue.Value) bool {
+	src := c.Source()
+	return src != nil && src.Pos() == recordPos
+}
+
+// recordAndSchema unifies x, toCUE's form of a record's value val, with
+// sch in the order cue vet's evaluation gives them: the record's first,
+// but for a scalar that cue vet reads as an expression CUE evaluates
+// after the schema. A scalar file is one (cue vet embeds it), and so is a
+// negative number (- applied to a literal). The order shows in a
+// conflict's message: "x" and int, but string and -5.
+func recordAndSchema(x, sch cue.Value, val any, atRoot bool) cue.Value {
+	if composite(val) {
+		return x.Unify(sch)
+	}
+	if n, ok := val.(format.Number); atRoot || ok && strings.HasPrefix(string(n), "-") {
+		return sch.Unify(x)
+	}
+	return x.Unify(sch)
 }
 
 func cueNumber(v format.Number) any {
