@@ -3,6 +3,7 @@ package schema
 import (
 	"regexp"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"cuelang.org/go/cue/literal"
@@ -260,9 +261,10 @@ func (m *ifAtom) holds(c *fastChecker, v any, k valueKinds) bool {
 }
 
 // readDecimal reads a record's number as CUE gets it: an integer as
-// toCUE encodes it (exact, -0 is 0), other numbers with the code CUE's
-// compiler uses for a literal (literal.ParseNum reads "-0" as NaN, which is
-// why integers do not go through it).
+// toCUE encodes it (exact, -0 is 0), another number with the code CUE's
+// compiler uses for a literal, negated when it is negative, as cue vet
+// reads JSON: - applied to the literal (literal.ParseNum reads -0 and
+// -0e5 as NaN).
 func readDecimal(s string, k valueKinds, ni *literal.NumInfo, d *apd.Decimal) error {
 	if k == kInt {
 		if _, _, err := d.SetString(s); err != nil {
@@ -271,8 +273,13 @@ func readDecimal(s string, k valueKinds, ni *literal.NumInfo, d *apd.Decimal) er
 		d.Negative = d.Negative && !d.IsZero()
 		return nil
 	}
-	if err := literal.ParseNum(s, ni); err != nil {
+	text, neg := strings.CutPrefix(s, "-")
+	if err := literal.ParseNum(text, ni); err != nil {
 		return err
 	}
-	return ni.Decimal(d)
+	if err := ni.Decimal(d); err != nil {
+		return err
+	}
+	d.Negative = neg && !d.IsZero()
+	return nil
 }

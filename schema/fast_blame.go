@@ -182,7 +182,7 @@ func (v *Validator) blamed(rec any) (vs []Violation, ok bool) {
 		}
 		v.blameAt[key] = at
 	}
-	errs := cueerrors.Errors(recordAndSchema(v.ctx.Encode(toCUE(val)), at, val, len(path) == 0).Err())
+	errs := cueerrors.Errors(v.recordAndSchema(val, at, len(path) == 0).Err())
 	if len(errs) != 1 {
 		return nil, false
 	}

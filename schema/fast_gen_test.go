@@ -247,7 +247,7 @@ func (g *recordGen) anyValue(depth int) any {
 	case 2:
 		return format.Number(strconv.Itoa(g.pick(200) - 100))
 	case 3:
-		return format.Number([]string{"1.5", "-0.0", "1e300", "2.50"}[g.pick(4)])
+		return format.Number([]string{"1.5", "-0.0", "1e300", "2.50", "-0e5", "-1.5E-3"}[g.pick(6)])
 	case 4:
 		return []string{"", "x", "hello", "ü"}[g.pick(4)]
 	case 5:

@@ -255,8 +255,7 @@ func (v *Validator) alternativeErrors(disj cue.Value, rest []cue.Value, at []str
 	if alt.Err() != nil {
 		return nil // the schema rules the alternative out here: CUE says why
 	}
-	own := v.ctx.Encode(toCUE(val))
-	checked := recordAndSchema(own, alt, val, len(at) == 0)
+	checked := v.recordAndSchema(val, alt, len(at) == 0)
 	errs := cueerrors.Errors(checked.Validate(cue.Concrete(true)))
 	// The paths of errors start at the value's own, or, where the
 	// alternative came first, at the schema's root.

@@ -119,10 +119,20 @@ func TestRecordComesFirst(t *testing.T) {
 				`1:6:a: conflicting values string and 0 (mismatched types string and int) (t.cue:1:9)`,
 				`1:13:b: conflicting values string and 0.0 (mismatched types string and float) (t.cue:1:20)`,
 			}},
-		{"a scalar record comes after the schema, embedded", "#T: string", `5`,
+		{"a scalar record is embedded in a data file, as cue vet builds one", "#T: string", `5`,
 			[]string{`1:1:conflicting values string and 5 (mismatched types string and int) (t.cue:1:5)`}},
 		{"a scalar record of the wrong kind", "#T: int", `"x"`,
 			[]string{`1:1:conflicting values int and "x" (mismatched types int and string) (t.cue:1:5)`}},
+		{"a scalar record against a struct", "#T: {a: int}", `null`,
+			[]string{`1:1:conflicting values null and {a:int} (mismatched types null and struct) (t.cue:1:5)`}},
+		{"a scalar record against another", "#T: 3", `5`,
+			[]string{`1:1:conflicting values 3 and 5 (t.cue:1:5)`}},
+		{"a list record against a scalar", "#T: string", `[1]`,
+			[]string{`1:1:conflicting values string and [1] (mismatched types string and list) (t.cue:1:5)`}},
+		{"-0e5 is zero, not below it", "#T: {a: >=0, b: <0}", `{"a":-0e5,"b":-0e5}`,
+			[]string{`1:15:b: invalid value 0E+5 (out of bound <0) (t.cue:1:17)`}},
+		{"-0e5 as the record", "#T: <0", `-0e5`,
+			[]string{`1:1:invalid value 0E+5 (out of bound <0) (t.cue:1:5)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package schema
 
 import (
 	"context"
+	"cuelang.org/go/cue/ast/astutil"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -270,7 +271,7 @@ func (v *Validator) cueCheck(rec any) (out any, vs []Violation) {
 			out, vs = nil, []Violation{{Msg: fmt.Sprintf("CUE's evaluator failed on this record (%v); this is a bug in CUE", r)}}
 		}
 	}()
-	u := recordAndSchema(v.ctx.Encode(toCUE(rec)), v.schema, rec, true)
+	u := v.recordAndSchema(rec, v.schema, true)
 	if err := validated(u); err != nil {
 		return nil, v.violations(err, rec, "", u)
 	}
@@ -407,17 +408,23 @@ func isRecords(c cue.Value) bool {
 	return src != nil && src.Pos() == recordPos
 }
 
-// recordAndSchema unifies x, toCUE's form of a record's value val, with
-// sch in the order cue vet's evaluation gives them: the record's first,
-// but for a scalar that cue vet reads as an expression CUE evaluates
-// after the schema. A scalar file is one (cue vet embeds it), and so is a
-// negative number (- applied to a literal). The order shows in a
-// conflict's message: "x" and int, but string and -5.
-func recordAndSchema(x, sch cue.Value, val any, atRoot bool) cue.Value {
-	if composite(val) {
-		return x.Unify(sch)
+// recordAndSchema unifies a record's value val with sch as cue vet would:
+// a whole record (atRoot) as a file, as cue vet builds a data file (a
+// value that is not a struct is embedded in it), unified first. The
+// order shows in a conflict's message: "x" and int, but string and -5.
+// A scalar inside the record comes first too, unless it is negative:
+// cue vet reads it as - applied to a literal, which CUE evaluates after
+// the schema.
+func (v *Validator) recordAndSchema(val any, sch cue.Value, atRoot bool) cue.Value {
+	if atRoot {
+		if x, ok := cueExpr(val); ok {
+			if f, err := astutil.ToFile(x); err == nil {
+				return v.ctx.BuildFile(f).Unify(sch)
+			}
+		}
 	}
-	if n, ok := val.(format.Number); atRoot || ok && strings.HasPrefix(string(n), "-") {
+	x := v.ctx.Encode(toCUE(val))
+	if n, ok := val.(format.Number); ok && !atRoot && strings.HasPrefix(string(n), "-") {
 		return sch.Unify(x)
 	}
 	return x.Unify(sch)
@@ -430,7 +437,13 @@ func cueNumber(v format.Number) any {
 	if b, ok := v.BigInt(); ok {
 		return b
 	}
-	return &ast.BasicLit{Kind: token.FLOAT, Value: string(v)}
+	// As cueExpr: - applied to a literal, so that -0e5 is 0, not -NaN.
+	text, neg := strings.CutPrefix(string(v), "-")
+	lit := &ast.BasicLit{Kind: token.FLOAT, Value: text}
+	if neg {
+		return &ast.UnaryExpr{Op: token.SUB, X: lit}
+	}
+	return lit
 }
 
 // plainValue is a record as maps and slices, for a library that reads
