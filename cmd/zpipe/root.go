@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -43,7 +44,13 @@ type app struct {
 	// second signal, or when the grace period runs out.
 	stop  chan struct{}
 	grace time.Duration
+	// graceNow is grace for handleSignals, which may hear a signal while
+	// the flags are still being parsed: an atomic, set once they are.
+	graceNow atomic.Int64
 }
+
+// defaultGrace is --grace's default.
+const defaultGrace = 10 * time.Second
 
 // Main runs zpipe with os.Args and returns its exit code: 0 all good, 1 some
 // records or items failed, 2 a usage or manifest error, 130 interrupted.
@@ -52,6 +59,7 @@ func Main() int {
 	defer cancel()
 	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, stop: make(chan struct{})}
 	a.log = log.NewWithOptions(os.Stderr, log.Options{})
+	a.graceNow.Store(int64(defaultGrace))
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(signals)
@@ -82,11 +90,12 @@ func (a *app) handleSignals(signals <-chan os.Signal, cancel context.CancelFunc)
 	if _, ok := <-signals; !ok {
 		return
 	}
+	grace := time.Duration(a.graceNow.Load())
 	close(a.stop)
-	a.log.Warn(fmt.Sprintf("stopping: letting work in flight finish for up to %s; press Ctrl-C again to stop now", a.grace))
+	a.log.Warn(fmt.Sprintf("stopping: letting work in flight finish for up to %s; press Ctrl-C again to stop now", grace))
 	select {
 	case <-signals:
-	case <-time.After(a.grace):
+	case <-time.After(grace):
 	}
 	cancel()
 	// Cancelling stops the items and kills the CUE evaluators. What cannot
@@ -96,7 +105,7 @@ func (a *app) handleSignals(signals <-chan os.Signal, cancel context.CancelFunc)
 	select {
 	case <-signals:
 		a.log.Error("stopped at once")
-	case <-time.After(a.grace):
+	case <-time.After(grace):
 		a.log.Error("stopped at once: what was still running did not stop within --grace")
 	}
 	os.Exit(130)
@@ -125,13 +134,14 @@ records go to a rejects file with the reason.`,
 				return usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", a.logLevel)}
 			}
 			a.log.SetLevel(lvl)
+			a.graceNow.Store(int64(a.grace))
 			return nil
 		},
 	}
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.PersistentFlags().StringVar(&a.logLevel, "log-level", "info", "how much to log on stderr: debug, info, warn or error")
-	root.PersistentFlags().DurationVar(&a.grace, "grace", 10*time.Second, "after Ctrl-C, how long work in flight may take to finish")
+	root.PersistentFlags().DurationVar(&a.grace, "grace", defaultGrace, "after Ctrl-C, how long work in flight may take to finish")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.runCmd(), a.resumeCmd(), a.planCmd(), a.watchCmd(), a.checkCmd(), a.convertCmd(), a.validateCmd(), a.versionCmd(), a.schemaCmd(), a.workerCmd(), a.credsCmd(), a.journalCmd())
 	// Wrong arguments are a usage error (exit 2), as wrong flags are.
