@@ -416,7 +416,9 @@ func isRecords(c cue.Value) bool {
 // cue vet reads it as - applied to a literal, which CUE evaluates after
 // the schema.
 func (v *Validator) recordAndSchema(val any, sch cue.Value, atRoot bool) cue.Value {
-	if atRoot {
+	// A struct is the file's own fields: the literal alone is the same
+	// value, and BuildFile costs twice what Encode does.
+	if _, isStruct := val.(*format.Object); atRoot && !isStruct {
 		if x, ok := cueExpr(val); ok {
 			if f, err := astutil.ToFile(x); err == nil {
 				return v.ctx.BuildFile(f).Unify(sch)
