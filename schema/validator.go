@@ -2,7 +2,6 @@ package schema
 
 import (
 	"context"
-	"cuelang.org/go/cue/ast/astutil"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/ast/astutil"
 	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
@@ -439,13 +439,8 @@ func cueNumber(v format.Number) any {
 	if b, ok := v.BigInt(); ok {
 		return b
 	}
-	// As cueExpr: - applied to a literal, so that -0e5 is 0, not -NaN.
-	text, neg := strings.CutPrefix(string(v), "-")
-	lit := &ast.BasicLit{Kind: token.FLOAT, Value: text}
-	if neg {
-		return &ast.UnaryExpr{Op: token.SUB, X: lit}
-	}
-	return lit
+	x, _ := cueExpr(v) // - applied to a literal: -0e5 is 0, not -NaN
+	return x
 }
 
 // plainValue is a record as maps and slices, for a library that reads

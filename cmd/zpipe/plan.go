@@ -74,11 +74,11 @@ func (a *app) plan(cmd *cobra.Command, args []string, f *planFlags) error {
 	if plans, err = narrow(plans, f.stages); err != nil {
 		return err
 	}
-	// A stage whose schema does not compile is still planned, and the
-	// error follows the plan, with run's exit status.
 	// plan has nothing to save: the first Ctrl-C stops it.
 	ctx, cancel := a.stopOnSignal(cmd.Context())
 	defer cancel()
+	// A stage whose schema does not compile is still planned, and the
+	// error follows the plan, with run's exit status.
 	done := a.slowCUE("the schemas of " + strings.Join(args, ", "))
 	rep, blocked := engine.DryRun(ctx, plans, engine.Options{StateDir: f.stateDir})
 	done()
