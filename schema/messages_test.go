@@ -183,3 +183,55 @@ func TestMessageWhereCUEPanics(t *testing.T) {
 		t.Errorf("got %#v\nwant %#v", vs, want)
 	}
 }
+
+// A record's errors read down the file, whatever order CUE evaluated its
+// fields in; those of one value come in cue vet's order.
+func TestErrorsComeInRecordOrder(t *testing.T) {
+	src := "#T: {\n\tb: int\n\ta: string\n\tc: matchN(1, [int, string])\n\tsub?: {x: int, y?: >0}\n\treq!: int\n}\n"
+	tests := []struct {
+		name, record string
+		f            format.Format
+		errs         []string
+	}{
+		{"fields in the schema's order", `{"b":"x","a":1,"c":true,"req":1}`, format.JSON, []string{
+			`1:6:b: conflicting values "x" and int (mismatched types string and int) (schema.cue:2:5)`,
+			`1:14:a: conflicting values 1 and string (mismatched types int and string) (schema.cue:3:5)`,
+			`1:20:c: conflicting values true and int (mismatched types bool and int) (schema.cue:4:16)`,
+			`1:20:c: conflicting values true and string (mismatched types bool and string) (schema.cue:4:21)`,
+			`1:20:c: invalid value true (does not satisfy matchN): 0 matched, expected 1 (schema.cue:4:5)`,
+		}},
+		{"fields in another order", `{"c":true,"req":1,"a":1,"b":"x"}`, format.JSON, []string{
+			`1:6:c: conflicting values true and int (mismatched types bool and int) (schema.cue:4:16)`,
+			`1:6:c: conflicting values true and string (mismatched types bool and string) (schema.cue:4:21)`,
+			`1:6:c: invalid value true (does not satisfy matchN): 0 matched, expected 1 (schema.cue:4:5)`,
+			`1:23:a: conflicting values 1 and string (mismatched types int and string) (schema.cue:3:5)`,
+			`1:29:b: conflicting values "x" and int (mismatched types string and int) (schema.cue:2:5)`,
+		}},
+		{"nested values, in the record's order", `{"a":"s","sub":{"y":-1,"x":"s"},"c":1,"b":true,"req":1}`, format.JSON, []string{
+			`1:21:sub.y: invalid value -1 (out of bound >0) (schema.cue:5:21)`,
+			`1:28:sub.x: conflicting values "s" and int (mismatched types string and int) (schema.cue:5:12)`,
+			`1:43:b: conflicting values true and int (mismatched types bool and int) (schema.cue:2:5)`,
+		}},
+		{"YAML, a line each", "c: 1\nsub:\n  x: s\nb: true\na: s\nreq: 1\n", format.YAML, []string{
+			`3:6:sub.x: conflicting values "s" and int (mismatched types string and int) (schema.cue:5:12)`,
+			`4:4:b: conflicting values true and int (mismatched types bool and int) (schema.cue:2:5)`,
+		}},
+	}
+	dir := t.TempDir()
+	p := filepath.Join(dir, "schema.cue")
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(Spec{File: p, Def: "T"}, WithDisplayPath(DisplayRel(dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errs := check(t, s, tt.f, tt.record)
+			if strings.Join(errs, "\n") != strings.Join(tt.errs, "\n") {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(errs, "\n"), strings.Join(tt.errs, "\n"))
+			}
+		})
+	}
+}

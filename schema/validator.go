@@ -1,9 +1,11 @@
 package schema
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -641,6 +643,7 @@ func (v *Validator) violations(err error, rec any, prefix string, checked cue.Va
 	if prefix == "" {
 		errs = v.narrowed(checked, errs, rec)
 	}
+	sortInRecordOrder(errs, rec)
 	for _, e := range errs {
 		elems := recordPath(e)
 		msg := oneLine(e)
@@ -665,6 +668,80 @@ func (v *Validator) violations(err error, rec any, prefix string, checked cue.Va
 		out = append(out, Violation{Msg: prefix + err.Error()})
 	}
 	return out
+}
+
+// sortInRecordOrder orders a record's errors as its values are written,
+// so that they read down the file. Errors of one value come in cue vet's
+// order (cue/errors' Sanitize): by position, one with none first, then by
+// message. CUE's own order is that of its evaluation, which puts a failed
+// matchN before the failures of its alternatives.
+func sortInRecordOrder(errs []cueerrors.Error, rec any) {
+	type keyed struct {
+		err  cueerrors.Error
+		at   []int
+		path []string
+	}
+	ks := make([]keyed, len(errs))
+	for i, e := range errs {
+		path := recordPath(e)
+		ks[i] = keyed{e, recordOrder(rec, path), path}
+	}
+	slices.SortStableFunc(ks, func(x, y keyed) int {
+		if c := slices.Compare(x.at, y.at); c != 0 {
+			return c
+		}
+		if c := slices.Compare(x.path, y.path); c != 0 {
+			return c
+		}
+		if c := comparePos(x.err.Position(), y.err.Position()); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.err.Error(), y.err.Error())
+	})
+	for i := range ks {
+		errs[i] = ks[i].err
+	}
+}
+
+// recordOrder is where path is in rec: the index of each element among
+// its siblings, as written. A value the record does not have, such as a
+// missing required field, ends the path as -1, before its siblings: its
+// message shows the position of the value that would hold it.
+func recordOrder(rec any, path []string) []int {
+	at := make([]int, 0, len(path))
+	cur := rec
+	for _, p := range path {
+		i := -1
+		switch c := cur.(type) {
+		case *format.Object:
+			i = slices.IndexFunc(c.Fields, func(f format.Field) bool { return f.Key == p })
+			if i >= 0 {
+				cur = c.Fields[i].Value
+			}
+		case []any:
+			if n, err := strconv.Atoi(p); err == nil && n >= 0 && n < len(c) {
+				i, cur = n, c[n]
+			}
+		}
+		at = append(at, i)
+		if i < 0 {
+			break
+		}
+	}
+	return at
+}
+
+// comparePos is cue/errors' order of positions: none first.
+func comparePos(a, b token.Pos) int {
+	switch {
+	case a == b:
+		return 0
+	case !a.IsValid():
+		return -1
+	case !b.IsValid():
+		return +1
+	}
+	return a.Compare(b)
 }
 
 // narrowed is narrowDisjunctions, or errs as CUE gave them when CUE's
