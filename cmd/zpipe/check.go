@@ -74,7 +74,7 @@ func (a *app) check(ctx context.Context, args []string, f *checkFlags) error {
 		return usageError{errors.New("check needs a schema: -s file.cue#Definition")}
 	}
 	if len(args) == 0 {
-		return usageError{errors.New("check needs at least one file to check")}
+		return usageError{errors.New("check needs at least one file to check, or - for standard input")}
 	}
 	forced, err := parseFrom(f.from)
 	if err != nil {
