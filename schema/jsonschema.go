@@ -61,6 +61,7 @@ func fromJSONSchema(ctx *cue.Context, file string, sources map[string][]byte, re
 		return nil, removed, err
 	}
 	closeOpenStructs(f)
+	placeTypes(f, expr)
 	// A $ref that still leaves the document becomes a CUE import of the
 	// schema it names (a path with a host, not a standard package such
 	// as strings), which zpipe does not fetch.

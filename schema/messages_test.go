@@ -36,7 +36,7 @@ func TestDisjunctionMessages(t *testing.T) {
 			[]string{`1:18:tt: field not allowed (did you mean "t"?) (schema.json:4:4)`}},
 		{"a JSON Schema with no type: a field of the wrong type", "schema.json", untyped, "",
 			`{"name":1}`,
-			[]string{`1:9:name: conflicting values 1 and string (mismatched types int and string)`}},
+			[]string{`1:9:name: conflicting values 1 and string (mismatched types int and string) (schema.json:5:22)`}},
 		{"a JSON Schema with no type, in a field with no type", "schema.json", untyped, "",
 			`{"name":"a","t":{"n":"b","z":1}}`,
 			[]string{`1:30:t.z: field not allowed (schema.json:6:12)`}},
@@ -83,7 +83,7 @@ func TestDisjunctionMessages(t *testing.T) {
 			`{"p":5}`,
 			[]string{
 				`1:6:p: 2 errors in empty disjunction:`,
-				`1:6:p: conflicting values 5 and null (mismatched types int and null)`,
+				`1:6:p: conflicting values 5 and null (mismatched types int and null) (schema.json:1:73)`,
 				`1:6:p: conflicting values 5 and strings.MinRunes(2) (mismatched types int and string) (schema.json:1:83)`,
 			}},
 		{"two structs: CUE's message", "schema.cue", "#A: {a: int} | {b: string}", "A",
@@ -233,5 +233,50 @@ func TestErrorsComeInRecordOrder(t *testing.T) {
 				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(errs, "\n"), strings.Join(tt.errs, "\n"))
 			}
 		})
+	}
+}
+
+// A type that CUE's translation of a JSON Schema writes without a
+// position is placed at the "type" keyword it comes from.
+func TestJSONSchemaTypesHaveTheirPosition(t *testing.T) {
+	src := `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "properties": {
+    "ok": {"type": "boolean", "default": true},
+    "n": {"type": "number"},
+    "tags": {"type": "array", "items": {"type": "string"}},
+    "addr": {
+      "type": "object",
+      "properties": {"city": {"type": "string"}, "zip": {"type": ["string", "null"]}},
+      "additionalProperties": false
+    },
+    "ref": {"$ref": "#/$defs/s"}
+  },
+  "$defs": {"s": {"type": "string"}}
+}`
+	dir := t.TempDir()
+	p := filepath.Join(dir, "schema.json")
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(Spec{File: p}, WithDisplayPath(DisplayRel(dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, errs := check(t, s, format.JSON, `{"ok":1,"n":"x","tags":[1],"addr":{"city":1,"zip":2},"ref":3}`)
+	want := []string{
+		`1:7:ok: conflicting values 1 and bool (mismatched types int and bool) (schema.json:5:20)`,
+		`1:13:n: conflicting values "x" and number (mismatched types string and number) (schema.json:6:19)`,
+		`1:25:tags[0]: conflicting values 1 and string (mismatched types int and string) (schema.json:7:49)`,
+		`1:43:addr.city: conflicting values 1 and string (mismatched types int and string) (schema.json:10:39)`,
+		`1:51:addr.zip: 2 errors in empty disjunction:`,
+		`1:51:addr.zip: conflicting values 2 and null (mismatched types int and null) (schema.json:10:77)`,
+		`1:51:addr.zip: conflicting values 2 and string (mismatched types int and string) (schema.json:10:67)`,
+		// A definition's type, as for a CUE schema; before, the $ref.
+		`1:60:ref: conflicting values 3 and string (mismatched types int and string) (schema.json:15:27)`,
+	}
+	if strings.Join(errs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(errs, "\n"), strings.Join(want, "\n"))
 	}
 }
