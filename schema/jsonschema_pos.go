@@ -9,7 +9,7 @@ import (
 )
 
 // placeTypes gives the types that CUE's translation of a JSON Schema
-// writes without a position (string, bool, number, null)
+// writes without a position (string, bool, number, null, {...}, [...])
 // the position of the "type" keyword they come from, so that a record of
 // the wrong type is told where the schema says so, as for a CUE schema.
 // It follows properties, items, close() and the root's definitions; a
@@ -36,12 +36,12 @@ func placeDecls(decls []ast.Decl, node ast.Expr) {
 func placeIn(x ast.Expr, node ast.Expr) {
 	switch x := x.(type) {
 	case *ast.Ident:
-		if x.Node == nil && !x.NamePos.IsValid() && jsonTypeNames[x.Name] != nil {
-			x.NamePos = typePos(node, x.Name)
+		if x.Node == nil && !x.NamePos.HasAbsPos() && jsonTypeNames[x.Name] != nil {
+			x.NamePos = place(x.NamePos, typePos(node, x.Name))
 		}
 	case *ast.BasicLit:
-		if x.Kind == token.NULL && !x.ValuePos.IsValid() {
-			x.ValuePos = typePos(node, "null")
+		if x.Kind == token.NULL && !x.ValuePos.HasAbsPos() {
+			x.ValuePos = place(x.ValuePos, typePos(node, "null"))
 		}
 	case *ast.BinaryExpr:
 		placeIn(x.X, node)
@@ -55,8 +55,14 @@ func placeIn(x ast.Expr, node ast.Expr) {
 			placeIn(x.Args[0], node)
 		}
 	case *ast.StructLit:
+		if !x.Lbrace.HasAbsPos() {
+			x.Lbrace = place(x.Lbrace, typePos(node, "struct"))
+		}
 		placeDecls(x.Elts, node)
 	case *ast.ListLit:
+		if !x.Lbrack.HasAbsPos() {
+			x.Lbrack = place(x.Lbrack, typePos(node, "list"))
+		}
 		if n := len(x.Elts); n > 0 {
 			if e, ok := x.Elts[n-1].(*ast.Ellipsis); ok && e.Type != nil {
 				if items := member(node, "items"); items != nil {
@@ -67,6 +73,10 @@ func placeIn(x ast.Expr, node ast.Expr) {
 	}
 }
 
+// place is at, with the spacing that p, a position without a file,
+// asks for when the value is printed.
+func place(p, at token.Pos) token.Pos { return at.WithRel(p.RelPos()) }
+
 // jsonTypeNames are the values of "type" that each CUE type comes from.
 var jsonTypeNames = map[string][]string{
 	"string": {"string"},
@@ -74,6 +84,8 @@ var jsonTypeNames = map[string][]string{
 	"number": {"number", "integer"},
 	"int":    {"integer"},
 	"null":   {"null"},
+	"struct": {"object"},
+	"list":   {"array"},
 }
 
 // typePos is where node says the type named cueType: its "type" keyword,

@@ -251,7 +251,9 @@ func TestJSONSchemaTypesHaveTheirPosition(t *testing.T) {
       "properties": {"city": {"type": "string"}, "zip": {"type": ["string", "null"]}},
       "additionalProperties": false
     },
-    "ref": {"$ref": "#/$defs/s"}
+    "ref": {"$ref": "#/$defs/s"},
+    "o": {"type": "object"},
+    "l": {"type": "array"}
   },
   "$defs": {"s": {"type": "string"}}
 }`
@@ -264,7 +266,7 @@ func TestJSONSchemaTypesHaveTheirPosition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, errs := check(t, s, format.JSON, `{"ok":1,"n":"x","tags":[1],"addr":{"city":1,"zip":2},"ref":3}`)
+	_, errs := check(t, s, format.JSON, `{"ok":1,"n":"x","tags":[1],"addr":{"city":1,"zip":2},"ref":3,"o":[],"l":{}}`)
 	want := []string{
 		`1:7:ok: conflicting values 1 and bool (mismatched types int and bool) (schema.json:5:20)`,
 		`1:13:n: conflicting values "x" and number (mismatched types string and number) (schema.json:6:19)`,
@@ -274,7 +276,9 @@ func TestJSONSchemaTypesHaveTheirPosition(t *testing.T) {
 		`1:51:addr.zip: conflicting values 2 and null (mismatched types int and null) (schema.json:10:77)`,
 		`1:51:addr.zip: conflicting values 2 and string (mismatched types int and string) (schema.json:10:67)`,
 		// A definition's type, as for a CUE schema; before, the $ref.
-		`1:60:ref: conflicting values 3 and string (mismatched types int and string) (schema.json:15:27)`,
+		`1:60:ref: conflicting values 3 and string (mismatched types int and string) (schema.json:17:27)`,
+		`1:66:o: conflicting values [] and {...} (mismatched types list and struct) (schema.json:14:19)`,
+		`1:73:l: conflicting values {} and [...] (mismatched types struct and list) (schema.json:15:19)`,
 	}
 	if strings.Join(errs, "\n") != strings.Join(want, "\n") {
 		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(errs, "\n"), strings.Join(want, "\n"))
