@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -12,8 +13,8 @@ import (
 // writes without a position (string, bool, number, null, {...}, [...])
 // the position of the "type" keyword they come from, so that a record of
 // the wrong type is told where the schema says so, as for a CUE schema.
-// It follows properties, items, close() and the root's definitions; a
-// value reached otherwise (allOf or oneOf) keeps no position, as before. src is the JSON Schema as cuejson.Extract reads it.
+// It follows properties, items, close(), the alternatives of anyOf,
+// oneOf, allOf, not and if, and the root's definitions. src is the JSON Schema as cuejson.Extract reads it.
 func placeTypes(f *ast.File, src ast.Expr) {
 	placeDecls(f.Decls, src)
 }
@@ -35,14 +36,8 @@ func placeDecls(decls []ast.Decl, node ast.Expr) {
 // placeIn places the types in x, the translation of the schema node.
 func placeIn(x ast.Expr, node ast.Expr) {
 	switch x := x.(type) {
-	case *ast.Ident:
-		if x.Node == nil && !x.NamePos.HasAbsPos() && jsonTypeNames[x.Name] != nil {
-			x.NamePos = place(x.NamePos, typePos(node, x.Name))
-		}
-	case *ast.BasicLit:
-		if x.Kind == token.NULL && !x.ValuePos.HasAbsPos() {
-			x.ValuePos = place(x.ValuePos, typePos(node, "null"))
-		}
+	case *ast.Ident, *ast.BasicLit:
+		placeScalars(x, node)
 	case *ast.BinaryExpr:
 		placeIn(x.X, node)
 		placeIn(x.Y, node)
@@ -51,8 +46,21 @@ func placeIn(x ast.Expr, node ast.Expr) {
 	case *ast.ParenExpr:
 		placeIn(x.X, node)
 	case *ast.CallExpr:
-		if fn, ok := x.Fun.(*ast.Ident); ok && fn.Name == "close" && len(x.Args) == 1 {
+		fn, _ := x.Fun.(*ast.Ident)
+		switch {
+		case fn == nil:
+		case fn.Name == "close" && len(x.Args) == 1:
 			placeIn(x.Args[0], node)
+		case fn.Name == "matchN" && len(x.Args) == 2:
+			if l, ok := x.Args[1].(*ast.ListLit); ok {
+				for _, e := range l.Elts {
+					placeScalars(e, node)
+				}
+			}
+		case fn.Name == "matchIf":
+			for _, a := range x.Args {
+				placeScalars(a, node)
+			}
 		}
 	case *ast.StructLit:
 		if !x.Lbrace.HasAbsPos() {
@@ -73,6 +81,29 @@ func placeIn(x ast.Expr, node ast.Expr) {
 	}
 }
 
+// placeScalars places the scalar types in x, a value of node or of one
+// of its alternatives (anyOf, oneOf, not, if): a struct or list there is
+// an alternative's own, which is not told from the others by position.
+func placeScalars(x ast.Expr, node ast.Expr) {
+	switch x := x.(type) {
+	case *ast.Ident:
+		if x.Node == nil && !x.NamePos.HasAbsPos() && jsonTypeNames[x.Name] != nil {
+			x.NamePos = place(x.NamePos, typePos(node, x.Name))
+		}
+	case *ast.BasicLit:
+		if x.Kind == token.NULL && !x.ValuePos.HasAbsPos() {
+			x.ValuePos = place(x.ValuePos, typePos(node, "null"))
+		}
+	case *ast.BinaryExpr:
+		placeScalars(x.X, node)
+		placeScalars(x.Y, node)
+	case *ast.UnaryExpr:
+		placeScalars(x.X, node)
+	case *ast.ParenExpr:
+		placeScalars(x.X, node)
+	}
+}
+
 // place is at, with the spacing that p, a position without a file,
 // asks for when the value is printed.
 func place(p, at token.Pos) token.Pos { return at.WithRel(p.RelPos()) }
@@ -89,26 +120,66 @@ var jsonTypeNames = map[string][]string{
 }
 
 // typePos is where node says the type named cueType: its "type" keyword,
-// or the name in a list of types; the node itself when it has none.
+// or the name in a list of types; else the one alternative (anyOf,
+// oneOf, allOf, not, if, then, else) that says it; else node itself.
 func typePos(node ast.Expr, cueType string) token.Pos {
-	switch t := member(node, "type").(type) {
-	case *ast.BasicLit:
-		return t.Pos()
-	case *ast.ListLit:
-		for _, e := range t.Elts {
-			if lit, ok := e.(*ast.BasicLit); ok {
-				if s, err := strconv.Unquote(lit.Value); err == nil {
-					for _, name := range jsonTypeNames[cueType] {
-						if s == name {
-							return lit.Pos()
-						}
-					}
-				}
-			}
+	if t := member(node, "type"); t != nil {
+		if p, ok := namesType(t, cueType); ok {
+			return p
 		}
 		return t.Pos()
 	}
+	var found []token.Pos
+	for _, alt := range subschemas(node) {
+		if p, ok := namesType(member(alt, "type"), cueType); ok {
+			found = append(found, p)
+		}
+	}
+	if len(found) == 1 {
+		return found[0]
+	}
 	return node.Pos()
+}
+
+// namesType reports where t, the value of a "type" keyword, names
+// cueType.
+func namesType(t ast.Expr, cueType string) (token.Pos, bool) {
+	is := func(e ast.Expr) bool {
+		lit, ok := e.(*ast.BasicLit)
+		if !ok {
+			return false
+		}
+		s, err := strconv.Unquote(lit.Value)
+		return err == nil && slices.Contains(jsonTypeNames[cueType], s)
+	}
+	switch t := t.(type) {
+	case *ast.BasicLit:
+		return t.Pos(), is(t)
+	case *ast.ListLit:
+		for _, e := range t.Elts {
+			if is(e) {
+				return e.Pos(), true
+			}
+		}
+	}
+	return token.NoPos, false
+}
+
+// subschemas are those of node that CUE's translation may
+// turn into alternatives or conjuncts of its value.
+func subschemas(node ast.Expr) []ast.Expr {
+	var out []ast.Expr
+	for _, k := range []string{"anyOf", "oneOf", "allOf"} {
+		if l, ok := member(node, k).(*ast.ListLit); ok {
+			out = append(out, l.Elts...)
+		}
+	}
+	for _, k := range []string{"not", "if", "then", "else"} {
+		if s := member(node, k); s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // member is the value of key in a JSON object as cuejson.Extract reads

@@ -253,7 +253,9 @@ func TestJSONSchemaTypesHaveTheirPosition(t *testing.T) {
     },
     "ref": {"$ref": "#/$defs/s"},
     "o": {"type": "object"},
-    "l": {"type": "array"}
+    "l": {"type": "array"},
+    "any": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+    "one": {"oneOf": [{"type": "string"}, {"type": "boolean"}]}
   },
   "$defs": {"s": {"type": "string"}}
 }`
@@ -266,7 +268,7 @@ func TestJSONSchemaTypesHaveTheirPosition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, errs := check(t, s, format.JSON, `{"ok":1,"n":"x","tags":[1],"addr":{"city":1,"zip":2},"ref":3,"o":[],"l":{}}`)
+	_, errs := check(t, s, format.JSON, `{"ok":1,"n":"x","tags":[1],"addr":{"city":1,"zip":2},"ref":3,"o":[],"l":{},"any":true,"one":3}`)
 	want := []string{
 		`1:7:ok: conflicting values 1 and bool (mismatched types int and bool) (schema.json:5:20)`,
 		`1:13:n: conflicting values "x" and number (mismatched types string and number) (schema.json:6:19)`,
@@ -276,9 +278,16 @@ func TestJSONSchemaTypesHaveTheirPosition(t *testing.T) {
 		`1:51:addr.zip: conflicting values 2 and null (mismatched types int and null) (schema.json:10:77)`,
 		`1:51:addr.zip: conflicting values 2 and string (mismatched types int and string) (schema.json:10:67)`,
 		// A definition's type, as for a CUE schema; before, the $ref.
-		`1:60:ref: conflicting values 3 and string (mismatched types int and string) (schema.json:17:27)`,
+		`1:60:ref: conflicting values 3 and string (mismatched types int and string) (schema.json:19:27)`,
 		`1:66:o: conflicting values [] and {...} (mismatched types list and struct) (schema.json:14:19)`,
 		`1:73:l: conflicting values {} and [...] (mismatched types struct and list) (schema.json:15:19)`,
+		// An alternative's type, at the alternative that says it.
+		`1:82:any: conflicting values true and int (mismatched types bool and int) (schema.json:16:45)`,
+		`1:82:any: conflicting values true and string (mismatched types bool and string) (schema.json:16:32)`,
+		`1:82:any: invalid value true (does not satisfy matchN): 0 matched, expected >=1 (schema.json:16:14)`,
+		`1:93:one: 2 errors in empty disjunction:`,
+		`1:93:one: conflicting values 3 and bool (mismatched types int and bool) (schema.json:17:52)`,
+		`1:93:one: conflicting values 3 and string (mismatched types int and string) (schema.json:17:32)`,
 	}
 	if strings.Join(errs, "\n") != strings.Join(want, "\n") {
 		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(errs, "\n"), strings.Join(want, "\n"))
