@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,7 +30,7 @@ import (
 func (s *Schema) trial() (*child, error) {
 	mark := trialMark(s.hello())
 	if mark != "" {
-		if fi, err := os.Lstat(mark); err == nil && fi.Mode().IsRegular() {
+		if fi, err := os.Lstat(mark); err == nil && isMark(fi) && trustedDir(filepath.Dir(mark)) {
 			if time.Since(fi.ModTime()) > markTrimEvery {
 				now := time.Now()
 				os.Chtimes(mark, now, now) // still in use: kept by trimMarks
@@ -41,6 +42,7 @@ func (s *Schema) trial() (*child, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	trials.Add(1)
 	c, err := s.startChild(ctx)
 	if ctx.Err() != nil {
 		if c != nil {
@@ -59,7 +61,7 @@ func (s *Schema) trial() (*child, error) {
 	case err != nil:
 		return nil, fmt.Errorf("%s: CUE cannot compile the schema: %w", s.display(s.spec.File), err)
 	}
-	if mark != "" && os.MkdirAll(filepath.Dir(mark), 0o700) == nil {
+	if mark != "" && os.MkdirAll(filepath.Dir(mark), 0o700) == nil && trustedDir(filepath.Dir(mark)) {
 		// A cache: losing it costs a trial. Never through a link, and
 		// never over a file someone else put there.
 		if f, err := os.OpenFile(mark, os.O_WRONLY|os.O_CREATE|os.O_EXCL|noFollow, 0o600); err == nil {
@@ -70,6 +72,9 @@ func (s *Schema) trial() (*child, error) {
 	return c, nil
 }
 
+// trials counts the evaluators started for a trial, for tests.
+var trials atomic.Int64
+
 // Every edit of a schema, and every new build of zpipe, leaves marks no
 // one will look up again. They are trimmed as Go trims its build cache:
 // a mark not used for markUnused goes, in a look at most once a
@@ -78,6 +83,31 @@ const (
 	markUnused    = 30 * 24 * time.Hour
 	markTrimEvery = 24 * time.Hour
 )
+
+// isMark reports whether fi is a trial mark: an empty regular file of
+// this user, named as trialMark names it. Nothing else in the folder is
+// trusted, or trimmed: ZPIPE_CACHE_DIR may name a folder that holds more.
+func isMark(fi os.FileInfo) bool {
+	name := fi.Name()
+	return fi.Mode().IsRegular() && fi.Size() == 0 && ownedByMe(fi) && len(name) == sha256.Size*2 && isLowerHex(name)
+}
+
+// trustedDir reports whether the marks' folder is a folder of this user's
+// that only it may write to, not a link: a mark another user could
+// plant would skip the trial of a schema that crashes CUE.
+func trustedDir(dir string) bool {
+	fi, err := os.Lstat(dir)
+	return err == nil && fi.IsDir() && fi.Mode().Perm()&0o022 == 0 && ownedByMe(fi)
+}
+
+func isLowerHex(s string) bool {
+	for _, c := range []byte(s) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // trimMarks removes the marks in dir not used for markUnused, unless it
 // did so less than markTrimEvery ago.
@@ -100,7 +130,7 @@ func trimMarks(dir string) {
 		return
 	}
 	for _, e := range entries {
-		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && e.Name() != "trimmed" && time.Since(fi.ModTime()) > markUnused {
+		if fi, err := e.Info(); err == nil && isMark(fi) && time.Since(fi.ModTime()) > markUnused {
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
