@@ -109,18 +109,17 @@ func DryRun(ctx context.Context, plans []*pipeline.Plan, opts Options) (*DryRunR
 		return nil, &SetupError{err}
 	}
 	nodes, errs := planNodes(ctx, plans, opts.StateDir)
-	if ctx.Err() != nil {
-		closeSchemas(nodes)
-		return nil, ctx.Err()
-	}
 	defer closeSchemas(nodes)
 	// The first in manifest order, as a run reports it.
 	var setup error
 	for _, n := range nodes {
 		if err := errs[n]; err != nil {
-			setup = schemaError(n.plan.Manifest, n.stage, err)
+			setup = schemaError(ctx, n.plan.Manifest, n.stage, err)
 			break
 		}
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
 	}
 	rep := &DryRunReport{}
 	for _, p := range plans {
@@ -171,6 +170,9 @@ func planNodes(ctx context.Context, plans []*pipeline.Plan, stateDir string) ([]
 		m := p.Manifest
 		byName := map[string]*node{}
 		for _, s := range p.Stages {
+			if ctx.Err() != nil {
+				return nodes, errs // stopped: DryRun says so
+			}
 			n := &node{plan: p, stage: s, key: strconv.Itoa(pi) + "-" + s.Name, id: stageKey(stateDir, m, s.Name), priority: m.Priority*1000 + s.Priority, order: len(nodes),
 				sum: &StageSummary{Name: s.Name}}
 			sch, err := m.LoadSchema(s.Schema, s.Transform, schema.WithContext(ctx))

@@ -77,6 +77,18 @@ func (e *SetupError) Unwrap() error { return e.Err }
 // ExitCode is 2: nothing ran.
 func (e *SetupError) ExitCode() int { return 2 }
 
+// InterruptedError is RunAll's error when ctx ends while the stages'
+// schemas compile, before any stage ran: nothing was written.
+type InterruptedError struct{ Err error }
+
+func (e *InterruptedError) Error() string {
+	return "interrupted while the schemas compiled: nothing ran"
+}
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
+// ExitCode is 130, as for a process that SIGINT ended.
+func (e *InterruptedError) ExitCode() int { return 130 }
+
 // runner holds what the stages of one run share.
 type runner struct {
 	opts    Options
@@ -349,13 +361,14 @@ func (r *runner) schedule(ctx context.Context, plans []*pipeline.Plan) ([]*node,
 		}
 		byName := map[string]*node{}
 		for _, s := range p.Stages {
-			sch, err := r.loadSchema(ctx, m, s)
+			var sch *schema.Schema
+			err := ctx.Err()
+			if err == nil {
+				sch, err = r.loadSchema(ctx, m, s)
+			}
 			if err != nil {
 				closeSchemas(nodes)
-				if ctx.Err() != nil {
-					return nil, ctx.Err() // stopped, not a broken schema
-				}
-				return nil, schemaError(m, s, err)
+				return nil, schemaError(ctx, m, s, err)
 			}
 			n := &node{plan: p, stage: s, schema: sch, limiter: limiter, key: strconv.Itoa(pi) + "-" + s.Name, id: stageKey(r.opts.StateDir, m, s.Name),
 				priority: m.Priority*1000 + s.Priority, order: len(nodes),
@@ -393,14 +406,18 @@ func (r *runner) loadSchema(ctx context.Context, m *pipeline.Manifest, s *pipeli
 
 // schemaError is the SetupError of a stage whose schema does not
 // compile, placed at the manifest value that names the broken file: the
-// transform's when the schema alone compiles.
-func schemaError(m *pipeline.Manifest, s *pipeline.Stage, err error) *SetupError {
+// transform's when the schema alone compiles. When ctx has ended, it is
+// an InterruptedError instead: stopped, not a broken schema.
+func schemaError(ctx context.Context, m *pipeline.Manifest, s *pipeline.Stage, err error) error {
 	at := "schema"
-	if s.Transform != nil {
-		if sch, serr := m.LoadSchema(s.Schema, nil); serr == nil {
+	if s.Transform != nil && ctx.Err() == nil {
+		if sch, serr := m.LoadSchema(s.Schema, nil, schema.WithContext(ctx)); serr == nil {
 			sch.Close()
 			at = "transform"
 		}
+	}
+	if ctx.Err() != nil {
+		return &InterruptedError{ctx.Err()}
 	}
 	return &SetupError{m.ErrorAt(err, "stages", s.Name, at)}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -156,11 +157,12 @@ func (a *app) run(cmd *cobra.Command, args []string, f *runFlags) error {
 		OnProgress: prog.handle,
 	})
 	progErr := prog.close()
+	var stopped *engine.InterruptedError
+	if errors.As(err, &stopped) {
+		a.log.Warn(stopped.Error())
+		return exitError{130}
+	}
 	if err != nil {
-		if cmd.Context().Err() != nil {
-			a.log.Warn("interrupted while the schemas compiled: nothing ran")
-			return exitError{130}
-		}
 		return err
 	}
 	if by := dist.workers(); by != "" {
