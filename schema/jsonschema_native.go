@@ -319,7 +319,7 @@ func customMetaschema(src []byte) string {
 // violations, sorted, or nil.
 func (n *nativeCheck) check(rec any) (vs []Violation) {
 	if path, num, ok := unreadableNumber(rec, nil); ok {
-		return []Violation{{Path: pathString(path), Elems: path, Msg: fmt.Sprintf("%s has too large an exponent to be checked against a JSON Schema", num)}}
+		return []Violation{{Path: recordPathString(rec, path), Elems: path, Msg: fmt.Sprintf("%s has too large an exponent to be checked against a JSON Schema", num)}}
 	}
 	defer func() {
 		// The validator is a library: whatever else it cannot take is
@@ -359,7 +359,16 @@ func (n *nativeCheck) check(rec any) (vs []Violation) {
 		out = append(out, n.violation(e, loc, name, p))
 	}
 	leaves(ve, nil, "", nil)
+	// In the record's order, as CUE's errors are.
+	at := make(map[string][]int, len(out))
+	for i := range out {
+		out[i].Path = recordPathString(rec, out[i].Elems)
+		at[out[i].Path] = recordOrder(rec, out[i].Elems)
+	}
 	slices.SortFunc(out, func(a, b Violation) int {
+		if c := slices.Compare(at[a.Path], at[b.Path]); c != 0 {
+			return c
+		}
 		return strings.Compare(a.Path+"\x00"+a.Msg, b.Path+"\x00"+b.Msg)
 	})
 	return slices.CompactFunc(out, func(a, b Violation) bool { return a.Path == b.Path && a.Msg == b.Msg })

@@ -31,6 +31,13 @@ func TestNativeJSONSchemaChecks(t *testing.T) {
 			`{"a": 1, "b": 2}`: "",
 			`{"a": 1, "c": 2}`: "c: not allowed by unevaluatedProperties (schema.json:1:66)",
 		}},
+		// In the record's order, as CUE's errors are, and the key "10" is
+		// a key.
+		{"in the record's order", `{"properties": {"a": {}}, "unevaluatedProperties": false}`, false, map[string]string{
+			`{"z": 1, "a": 1, "b": 2, "10": 3}`: "z: not allowed by unevaluatedProperties (schema.json:1:28)\n" +
+				"b: not allowed by unevaluatedProperties (schema.json:1:28)\n" +
+				`"10": not allowed by unevaluatedProperties (schema.json:1:28)`,
+		}},
 		{"unevaluatedItems", `{"prefixItems": [{"type": "string"}], "unevaluatedItems": false}`, false, map[string]string{
 			`["a"]`:    "",
 			`["a", 1]`: "[1]: not allowed by unevaluatedItems (schema.json:1:40)",

@@ -293,3 +293,74 @@ func TestJSONSchemaTypesHaveTheirPosition(t *testing.T) {
 		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(errs, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// A path names a record's keys as the record has them: an object's key
+// that reads as a number is a key, quoted as cue vet quotes it, and only
+// a list's element is an index.
+func TestPathsNameTheRecordsKeys(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "schema.cue")
+	src := "#T: {scores: [string]: int, l: [...int]}\n#S: string\n"
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		def, record string
+		errs        []string
+	}{
+		{"T", `{"scores":{"2023":"x","-1":"y","\u0000z":"w","07":"v"},"l":["s"]}`, []string{
+			`1:19:scores."2023": conflicting values "x" and int (mismatched types string and int) (schema.cue:1:24)`,
+			`1:28:scores."-1": conflicting values "y" and int (mismatched types string and int) (schema.cue:1:24)`,
+			`1:42:scores."\u0000z": conflicting values "w" and int (mismatched types string and int) (schema.cue:1:24)`,
+			`1:51:scores."07": conflicting values "v" and int (mismatched types string and int) (schema.cue:1:24)`,
+			`1:61:l[0]: conflicting values "s" and int (mismatched types string and int) (schema.cue:1:36)`,
+		}},
+		// A struct record against a schema that is no struct: the record
+		// comes first, as cue vet's data file does.
+		{"S", `{"a":1}`, []string{
+			`1:1:conflicting values string and {a:1} (mismatched types string and struct) (schema.cue:2:5)`,
+		}},
+	} {
+		s, err := Load(Spec{File: p, Def: tt.def}, WithDisplayPath(DisplayRel(dir)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, errs := check(t, s, format.JSON, tt.record)
+		if strings.Join(errs, "\n") != strings.Join(tt.errs, "\n") {
+			t.Errorf("%s:\n%s\nwant:\n%s", tt.record, strings.Join(errs, "\n"), strings.Join(tt.errs, "\n"))
+		}
+	}
+}
+
+// A transform's errors are about its output, not the record: their
+// order does not follow the record's keys.
+func TestTransformErrorsKeepTheirOrder(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "schema.cue")
+	src := "#T: {a: int, b: int, z: int}\n#X: {in: #T, p: in.a & >10, z: in.b & <0, a: in.z & <2}\n"
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(Spec{File: p, Def: "T"}, WithTransform(Spec{File: p, Def: "X"}), WithDisplayPath(DisplayRel(dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := func(record string) string {
+		v := s.Validator()
+		defer s.Put(v)
+		recs, err := format.ReadAll(format.JSON, strings.NewReader(record))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, vs := v.Check(recs[0].Value, false)
+		var out []string
+		for _, vi := range vs {
+			out = append(out, vi.Path)
+		}
+		return strings.Join(out, " ")
+	}
+	one, other := paths(`{"a":1,"b":2,"z":3}`), paths(`{"z":3,"b":2,"a":1}`)
+	if one != "a p z" || other != one {
+		t.Errorf("paths: %q and %q, want both %q", one, other, "a p z")
+	}
+}

@@ -232,7 +232,7 @@ func TestTransformBottomHasItsPath(t *testing.T) {
 		t.Errorf("got %s %v", out, errs)
 	}
 	_, errs := check(t, s, format.JSON, `{"a":2,"z":1}`)
-	want := `1:1:out.b."#x".q: transform: conflicting values bool and number (mismatched types bool and number) (user.cue:4:31)`
+	want := `1:1:out.b.#x.q: transform: conflicting values bool and number (mismatched types bool and number) (user.cue:4:31)`
 	if len(errs) != 1 || errs[0] != want {
 		t.Errorf("errors = %q\nwant %q", errs, want)
 	}

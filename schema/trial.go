@@ -42,6 +42,9 @@ func (s *Schema) trial() (*child, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err() // stopped: no evaluator to start
+	}
 	trials.Add(1)
 	c, err := s.startChild(ctx)
 	if ctx.Err() != nil {

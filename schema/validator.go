@@ -15,6 +15,7 @@ import (
 	"cuelang.org/go/cue/ast/astutil"
 	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/literal"
 	"cuelang.org/go/cue/token"
 
 	"github.com/zpipe/zpipe/format"
@@ -419,8 +420,10 @@ func isRecords(c cue.Value) bool {
 // the schema.
 func (v *Validator) recordAndSchema(val any, sch cue.Value, atRoot bool) cue.Value {
 	// A struct is the file's own fields: the literal alone is the same
-	// value, and BuildFile costs twice what Encode does.
-	if _, isStruct := val.(*format.Object); atRoot && !isStruct {
+	// value, and BuildFile costs twice what Encode does. Only where the
+	// schema cannot be a struct does the file's order show, in the
+	// message: string and {a:1}.
+	if _, isStruct := val.(*format.Object); atRoot && (!isStruct || sch.IncompleteKind()&cue.StructKind == 0) {
 		if x, ok := cueExpr(val); ok {
 			if f, err := astutil.ToFile(x); err == nil {
 				return v.ctx.BuildFile(f).Unify(sch)
@@ -643,7 +646,11 @@ func (v *Validator) violations(err error, rec any, prefix string, checked cue.Va
 	if prefix == "" {
 		errs = v.narrowed(checked, errs, rec)
 	}
-	sortInRecordOrder(errs, rec)
+	if prefix == "" {
+		sortInRecordOrder(errs, rec)
+	} else {
+		sortInRecordOrder(errs, nil) // the transform's output is not rec
+	}
 	for _, e := range errs {
 		elems := recordPath(e)
 		msg := oneLine(e)
@@ -657,7 +664,11 @@ func (v *Validator) violations(err error, rec any, prefix string, checked cue.Va
 				pos = moved
 			}
 		}
-		vi := Violation{Path: pathString(elems), Elems: elems, Msg: prefix + abbreviate(msg), Schema: pos}
+		path := pathString(elems)
+		if prefix == "" { // a transform's paths are its output's
+			path = recordPathString(rec, elems)
+		}
+		vi := Violation{Path: path, Elems: elems, Msg: prefix + abbreviate(msg), Schema: pos}
 		// A disjunction fails once per alternative; say it once.
 		if key := vi.Path + "\x00" + vi.Msg; !seen[key] {
 			seen[key] = true
@@ -762,7 +773,8 @@ func recordPath(e cueerrors.Error) []string {
 	if n, ok := e.(narrowed); ok {
 		return n.elems
 	}
-	elems := e.Path()
+	// A copy: plainPath unquotes in place, and CUE may hand out its own.
+	elems := slices.Clone(e.Path())
 	// Errors on a definition carry its name first; the record has none.
 	if len(elems) > 0 && strings.HasPrefix(elems[0], "#") {
 		elems = elems[1:]
@@ -846,23 +858,81 @@ func show(v any) string {
 // a.b, list indexes in brackets, labels that are not identifiers quoted.
 func PathString(elems []string) string { return pathString(elems) }
 
+// recordPathString names a path in rec as rec has it: an element is a
+// list's index only where rec holds a list, so that the key "0" of an
+// object reads "0", not [0]. Past what rec holds (a missing field, a
+// definition), it is pathString's.
+func recordPathString(rec any, elems []string) string {
+	var b strings.Builder
+	cur := rec
+	for k, e := range elems {
+		switch c := cur.(type) {
+		case []any:
+			if i, err := strconv.Atoi(e); err == nil && i >= 0 && i < len(c) {
+				b.WriteString("[" + e + "]")
+				cur = c[i]
+				continue
+			}
+		case *format.Object:
+			if x, ok := c.Get(e); ok {
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(quoteKey(e))
+				cur = x
+				continue
+			}
+		}
+		rest := pathString(elems[k:])
+		if b.Len() > 0 && !strings.HasPrefix(rest, "[") {
+			b.WriteByte('.')
+		}
+		b.WriteString(rest)
+		break
+	}
+	return b.String()
+}
+
+// quoteKey is a record's key as a path shows it: as it is when it is an
+// identifier, else quoted as CUE quotes it.
+func quoteKey(k string) string {
+	if ast.IsValidIdent(k) && !strings.HasPrefix(k, "#") && !strings.HasPrefix(k, "_") {
+		return k
+	}
+	return literal.String.Quote(k)
+}
+
 func pathString(elems []string) string {
 	var b strings.Builder
 	for _, e := range elems {
-		if _, err := strconv.Atoi(e); err == nil {
+		if isIndex(e) {
 			b.WriteString("[" + e + "]")
 			continue
 		}
 		if b.Len() > 0 {
 			b.WriteByte('.')
 		}
-		if ast.IsValidIdent(e) && !strings.HasPrefix(e, "#") && !strings.HasPrefix(e, "_") {
-			b.WriteString(e)
+		if ast.IsValidIdent(e) && (strings.HasPrefix(e, "#") || strings.HasPrefix(e, "_")) {
+			b.WriteString(e) // a definition or hidden field, as CUE names it
 		} else {
-			b.WriteString(strconv.Quote(e))
+			b.WriteString(quoteKey(e))
 		}
 	}
 	return b.String()
+}
+
+// isIndex reports whether e reads as a list's index: digits, with no sign
+// and no leading zero.
+func isIndex(e string) bool {
+	if e == "" || len(e) > 1 && e[0] == '0' {
+		return false
+	}
+	for _, c := range []byte(e) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Columns lists the top-level fields of the records this schema writes, in
