@@ -170,7 +170,9 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		early.discard()
 		return nil, &SetupError{err}
 	}
-	nodes, err := r.schedule(ctx, plans)
+	lctx, loaded := loading(ctx, opts.Stop)
+	nodes, err := r.schedule(lctx, plans)
+	loaded()
 	if err != nil {
 		early.discard()
 		return nil, err
@@ -382,6 +384,26 @@ func (r *runner) schedule(ctx context.Context, plans []*pipeline.Plan) ([]*node,
 		link(p, byName)
 	}
 	return nodes, nil
+}
+
+// loading is the context the stages' schemas load under: a graceful stop
+// (opts.Stop) ends it too, since nothing has run yet that could finish.
+// A watch session's restart is one: without it, a schema whose trial
+// never ends held the run, and the fixed schema was never picked up.
+// The func ends it, once the schemas are loaded: a schema keeps no
+// hold of it.
+func loading(ctx context.Context, stop <-chan struct{}) (context.Context, func()) {
+	lctx, cancel := context.WithCancel(ctx)
+	if stop != nil {
+		go func() {
+			select {
+			case <-stop:
+				cancel()
+			case <-lctx.Done():
+			}
+		}()
+	}
+	return lctx, cancel
 }
 
 // SlowSchema is how long CUE may evaluate a schema before zpipe says so:

@@ -273,6 +273,13 @@ func (s *session) finished(l *loopState, res cycleResult) {
 	l.wait = 0
 	s.runs++
 	s.unfinished = res.sum != nil && res.sum.Interrupted
+	var stopped *InterruptedError
+	if errors.As(res.err, &stopped) && l.stopping {
+		// Stopped while its schemas loaded, to start again or to end:
+		// nothing ran, and the restart, or the end, says so.
+		s.unfinished = true
+		return
+	}
 	if res.err != nil {
 		s.notify(WatchEvent{Kind: WatchRunFailed, Err: res.err})
 		return
