@@ -134,6 +134,9 @@ records go to a rejects file with the reason.`,
 				return usageError{fmt.Errorf("--log-level %q: use debug, info, warn or error", a.logLevel)}
 			}
 			a.log.SetLevel(lvl)
+			if a.grace < 0 {
+				return usageError{fmt.Errorf("--grace %s: a grace period cannot be negative; 0 stops at once", a.grace)}
+			}
 			a.graceNow.Store(int64(a.grace))
 			return nil
 		},
