@@ -72,9 +72,13 @@ func (r reporter) Reject(errs []RecordError, _, _ int, _ any) error {
 // recordErrors positions a record's violations in its source.
 func recordErrors(source string, rec format.Record, violations []schema.Violation) []RecordError {
 	errs := make([]RecordError, len(violations))
+	paths := make([][]string, len(violations))
 	for i, vi := range violations {
-		line, col := rec.Locate(vi.Elems)
-		errs[i] = RecordError{Source: source, Record: rec.Index, Line: line, Column: col, Path: vi.Path, Message: vi.Msg, Schema: vi.Schema}
+		paths[i] = vi.Elems
+	}
+	at := rec.LocateAll(paths)
+	for i, vi := range violations {
+		errs[i] = RecordError{Source: source, Record: rec.Index, Line: at[i][0], Column: at[i][1], Path: vi.Path, Message: vi.Msg, Schema: vi.Schema}
 	}
 	return errs
 }

@@ -152,7 +152,7 @@ func (d *csvDecoder) Next() (Record, error) {
 	}
 	pos := slices.Clone(r.pos)
 	header := d.header
-	return Record{Value: obj, Index: d.n, Line: pos[0], Col: 1, Untyped: true, locate: func(path []string) (int, int, bool) {
+	return Record{Value: obj, Index: d.n, Line: pos[0], Col: 1, Untyped: true, locate: func(path []string, _ *locateCache) (int, int, bool) {
 		if len(path) == 0 {
 			return 0, 0, false
 		}

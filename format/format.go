@@ -17,8 +17,16 @@ type Record struct {
 	// schema, as csv and tsv cells are.
 	Untyped bool
 
-	locate    func(path []string) (line, col int, ok bool)
+	// locate finds the value at path; c, when set, is the caller's to
+	// keep what a format learns of the record for the next path.
+	locate    func(path []string, c *locateCache) (line, col int, ok bool)
 	locateKey func(path []string) (line, col int, ok bool)
+}
+
+// locateCache keeps what locating one path in a record learnt of it, for
+// the next: json's objects and lists read so far.
+type locateCache struct {
+	json *jsonIndex
 }
 
 // LocateKey returns the line and column of the key of the field at path,
@@ -39,9 +47,24 @@ func (r Record) LocateKey(path []string) (line, col int) {
 // A path that is absent, such as a missing field, locates its nearest
 // present parent; the record itself is the last resort.
 func (r Record) Locate(path []string) (line, col int) {
+	return r.locateIn(path, nil)
+}
+
+// LocateAll is Locate of each path, in one read of the record: a record
+// with thousands of errors was read again from its start for each.
+func (r Record) LocateAll(paths [][]string) [][2]int {
+	var c locateCache
+	out := make([][2]int, len(paths))
+	for i, p := range paths {
+		out[i][0], out[i][1] = r.locateIn(p, &c)
+	}
+	return out
+}
+
+func (r Record) locateIn(path []string, c *locateCache) (line, col int) {
 	for n := len(path); r.locate != nil && n > 0; n-- {
-		if l, c, ok := r.locate(path[:n]); ok {
-			return l, c
+		if l, col, ok := r.locate(path[:n], c); ok {
+			return l, col
 		}
 	}
 	return r.Line, r.Col

@@ -456,7 +456,7 @@ func jsonLocate(data []byte, start int, path []string, lim Limits) (int, bool) {
 			}
 		case '[':
 			n, err := strconv.Atoi(want)
-			if err != nil {
+			if err != nil || n < 0 {
 				return 0, false
 			}
 			p.pos++
@@ -715,8 +715,8 @@ func (d *jsonDecoder) DecodeLine() (Record, error) {
 		d.err = d.wrap(err)
 		return Record{}, d.err
 	}
-	return Record{Value: v, Index: d.n, Line: line, Col: col, locate: func(path []string) (int, int, bool) {
-		off, ok := jsonLocate(data, start, path, lim)
+	return Record{Value: v, Index: d.n, Line: line, Col: col, locate: func(path []string, lc *locateCache) (int, int, bool) {
+		off, ok := lc.jsonLocate(data, start, path, lim)
 		c := cur // counted on from the record's start, for each call
 		l, col := c.at(data, off)
 		return l, col, ok

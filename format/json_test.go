@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -151,12 +152,82 @@ func TestLocate(t *testing.T) {
 		{[]string{"a"}, 2, 8},
 		{[]string{"b", "c", "1"}, 3, 19},
 		{[]string{"b", "missing"}, 3, 8},
+		{[]string{"b", "c", "2"}, 3, 14},
+		{[]string{"b", "c", "-1"}, 3, 14},
 	}
-	for _, tt := range tests {
-		line, col := recs[0].Locate(tt.path)
-		if line != tt.line || col != tt.col {
-			t.Errorf("Locate(%q) = %d:%d, want %d:%d", tt.path, line, col, tt.line, tt.col)
+	for range 2 { // and again, from what the first look read
+		for _, tt := range tests {
+			line, col := recs[0].Locate(tt.path)
+			if line != tt.line || col != tt.col {
+				t.Errorf("Locate(%q) = %d:%d, want %d:%d", tt.path, line, col, tt.line, tt.col)
+			}
 		}
+	}
+}
+
+// Every value of a wide record is found where it is written, in json and
+// ndjson alike; a key written twice is found at its first.
+func TestLocateEveryField(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"dup": 0, `)
+	for i := range 500 {
+		fmt.Fprintf(&b, `"k%d": [%d, {"x": %d}], `, i, i, i)
+	}
+	b.WriteString(`"dup": 0}`)
+	src := b.String()
+	for _, f := range []Format{JSON, NDJSON} {
+		recs, errs := decodeAll(t, f, src)
+		if errs != nil {
+			t.Fatal(errs)
+		}
+		if _, col := recs[0].Locate([]string{"dup"}); col != strings.Index(src, "0")+1 {
+			t.Errorf("%s: dup at column %d, want its first", f, col)
+		}
+		var paths [][]string
+		for i := 499; i >= 0; i-- {
+			paths = append(paths, []string{"k" + strconv.Itoa(i), "1", "x"}, []string{"k" + strconv.Itoa(i), "2"})
+		}
+		at := recs[0].LocateAll(paths)
+		for k, p := range paths {
+			want := strings.Index(src, fmt.Sprintf(`{"x": %s}`, strings.TrimPrefix(p[0], "k")))
+			if p[1] == "1" {
+				want += len(`{"x": `)
+			} else {
+				want = strings.LastIndex(src[:want], "[") // k[2] is absent: its list
+			}
+			if line, col := recs[0].Locate(p); at[k] != [2]int{line, col} || col != want+1 {
+				t.Fatalf("%s: %q at %v, alone at %d:%d, want column %d", f, p, at[k], line, col, want+1)
+			}
+		}
+	}
+}
+
+// BenchmarkLocateManyErrors locates every field of a record of 20,000 at once:
+// one error each, as a record with every field wrong has.
+func BenchmarkLocateManyErrors(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("{")
+	for i := range 20000 {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		fmt.Fprintf(&sb, `"field%d":"x"`, i)
+	}
+	sb.WriteString("}\n")
+	for b.Loop() {
+		d, err := NewDecoder(NDJSON, strings.NewReader(sb.String()), DefaultLimits)
+		if err != nil {
+			b.Fatal(err)
+		}
+		rec, err := d.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		paths := make([][]string, 20000)
+		for i := range paths {
+			paths[i] = []string{"field" + strconv.Itoa(i)}
+		}
+		rec.LocateAll(paths)
 	}
 }
 

@@ -177,8 +177,8 @@ func (d *ndjsonDecoder) DecodeLine() (Record, error) {
 		return Record{}, &Error{Line: d.lr.line, Col: se.off + 1, Record: d.n, Recoverable: true, Msg: se.msg, Raw: src}
 	}
 	line, lim := d.lr.line, d.lim
-	return Record{Value: v, Index: d.n, Line: line, Col: 1, locate: func(path []string) (int, int, bool) {
-		off, ok := jsonLocate([]byte(src), 0, path, lim)
+	return Record{Value: v, Index: d.n, Line: line, Col: 1, locate: func(path []string, lc *locateCache) (int, int, bool) {
+		off, ok := lc.jsonLocateText(src, path, lim)
 		return line, off + 1, ok
 	}}, nil
 }

@@ -203,8 +203,8 @@ func (d *tomlDecoder) section(i int) (Record, error) {
 	rec := recs[0]
 	rec.Index, rec.Line = i+1, rec.Line+shift
 	if inner := rec.locate; inner != nil {
-		rec.locate = func(path []string) (int, int, bool) {
-			line, col, ok := inner(path)
+		rec.locate = func(path []string, c *locateCache) (int, int, bool) {
+			line, col, ok := inner(path, c)
 			return line + shift, col, ok
 		}
 	}
@@ -249,8 +249,8 @@ func decodeTOML(data []byte, lim Limits, wrapping int) (recs []Record, err error
 	if err != nil {
 		return nil, tomlError(err, lines)
 	}
-	locate := func(prefix []string) func([]string) (int, int, bool) {
-		return func(path []string) (int, int, bool) {
+	locate := func(prefix []string) func([]string, *locateCache) (int, int, bool) {
+		return func(path []string, _ *locateCache) (int, int, bool) {
 			full := append(prefix[:len(prefix):len(prefix)], path...)
 			off, ok := b.pos[tomlPathKey(full)]
 			if !ok {

@@ -373,7 +373,7 @@ func TestTOMLRecordPositions(t *testing.T) {
 	}
 	for _, path := range []string{"b/nope", "b/c/9", "t/u/0", "records"} {
 		t.Run("the absent path "+path+" is not found", func(t *testing.T) {
-			if l, c, ok := recs[1].locate(strings.Split(path, "/")); ok {
+			if l, c, ok := recs[1].locate(strings.Split(path, "/"), nil); ok {
 				t.Errorf("locate(%s) = %d:%d, want not found", path, l, c)
 			}
 		})
@@ -643,7 +643,7 @@ func tomlSameAsGoTOML(v, m any) bool {
 // byte that can start it.
 func tomlCheckLocate(t *testing.T, data []byte, lines tomlLines, rec Record, v any, path []string) {
 	if len(path) > 0 {
-		l, c, ok := rec.locate(path)
+		l, c, ok := rec.locate(path, nil)
 		if !ok {
 			t.Fatalf("%q is not located", path)
 		}

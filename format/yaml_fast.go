@@ -830,7 +830,7 @@ type yamlFastLocator struct {
 	ok    bool
 }
 
-func (l *yamlFastLocator) locate(path []string) (int, int, bool) {
+func (l *yamlFastLocator) locate(path []string, _ *locateCache) (int, int, bool) {
 	at := l.pos(path)
 	if at == nil {
 		return 0, 0, false

@@ -36,7 +36,7 @@ func (d *yamlDecoder) record(doc *ast.DocumentNode, c yamlChunk, check *yamlChec
 	pos := yamlPos(doc.Body)
 	rec.Line, rec.Col = pos.Line, pos.Column
 	loc := &yamlLocator{body: doc.Body, aliases: p.aliases}
-	rec.locate = func(path []string) (line, col int, ok bool) {
+	rec.locate = func(path []string, _ *locateCache) (line, col int, ok bool) {
 		defer func() {
 			if recover() != nil {
 				ok = false // an odd tree: fall back to the record
