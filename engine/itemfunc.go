@@ -34,9 +34,11 @@ type ItemFunc struct {
 }
 
 // NewItemFunc compiles stage s of manifest m, as a worker does before it
-// runs the stage's items. Close it when done.
-func NewItemFunc(m *pipeline.Manifest, s *pipeline.Stage, limits format.Limits) (*ItemFunc, error) {
-	sch, err := m.LoadSchema(s.Schema, s.Transform)
+// runs the stage's items. ctx bounds the compile: when it ends, the
+// evaluator's process that tries the schema first is killed. Close it
+// when done.
+func NewItemFunc(ctx context.Context, m *pipeline.Manifest, s *pipeline.Stage, limits format.Limits) (*ItemFunc, error) {
+	sch, err := m.LoadSchema(s.Schema, s.Transform, schema.WithContext(ctx))
 	if err != nil {
 		return nil, err
 	}

@@ -42,7 +42,7 @@ func ExampleItemFunc_Run() {
 		fmt.Println(err)
 		return
 	}
-	fn, err := engine.NewItemFunc(m, m.Stages[0], format.DefaultLimits)
+	fn, err := engine.NewItemFunc(context.Background(), m, m.Stages[0], format.DefaultLimits)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -285,7 +285,7 @@ func (e *workerExecutor) Execute(ctx context.Context, w *Work) error {
 	var fn *ItemFunc
 	for _, s := range plan.Stages {
 		if s.Name == ref.Stage {
-			if fn, err = NewItemFunc(m, s, format.DefaultLimits); err != nil {
+			if fn, err = NewItemFunc(context.Background(), m, s, format.DefaultLimits); err != nil {
 				return err
 			}
 		}

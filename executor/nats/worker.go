@@ -315,7 +315,7 @@ func (wk *Worker) itemFunc(ctx context.Context, w *workMsg, data jetstream.Objec
 				return nil, err
 			}
 		}
-		fn, err := engine.NewItemFunc(m, s, format.DefaultLimits)
+		fn, err := engine.NewItemFunc(ctx, m, s, format.DefaultLimits)
 		if err != nil {
 			return nil, err
 		}
