@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/zpipe/zpipe/format"
 	"github.com/zpipe/zpipe/schema"
@@ -79,6 +81,16 @@ func recordErrors(source string, rec format.Record, violations []schema.Violatio
 	at := rec.LocateAll(paths)
 	for i, vi := range violations {
 		errs[i] = RecordError{Source: source, Record: rec.Index, Line: at[i][0], Column: at[i][1], Path: vi.Path, Message: vi.Msg, Schema: vi.Schema}
+	}
+	// As they are written: the schema's order follows the record's
+	// values, but a TOML table defined in two places, or a csv cell left
+	// empty, is not where the value's place among its siblings says.
+	// Errors at one place keep theirs, and a transform's, which are of
+	// its output, all do.
+	if len(violations) > 1 && !violations[0].Transform {
+		slices.SortStableFunc(errs, func(a, b RecordError) int {
+			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+		})
 	}
 	return errs
 }

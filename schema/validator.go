@@ -85,6 +85,9 @@ type Violation struct {
 	Msg string
 	// Schema is the position of the constraint in the schema, file:line:col.
 	Schema string
+	// Transform is set for the transform's result, whose Path is in the
+	// output; Elems then locates the input's value of that name, if any.
+	Transform bool
 }
 
 func (v Violation) String() string {
@@ -664,11 +667,10 @@ func (v *Validator) violations(err error, rec any, prefix string, checked cue.Va
 				pos = moved
 			}
 		}
-		path := pathString(elems)
-		if prefix == "" { // a transform's paths are its output's
-			path = recordPathString(rec, elems)
+		vi := Violation{Path: recordPathString(rec, elems), Elems: elems, Msg: prefix + abbreviate(msg), Schema: pos}
+		if prefix != "" { // a transform's path is its output's
+			vi.Path, vi.Transform = pathString(elems), true
 		}
-		vi := Violation{Path: path, Elems: elems, Msg: prefix + abbreviate(msg), Schema: pos}
 		// A disjunction fails once per alternative; say it once.
 		if key := vi.Path + "\x00" + vi.Msg; !seen[key] {
 			seen[key] = true
