@@ -319,7 +319,7 @@ func customMetaschema(src []byte) string {
 // violations, sorted, or nil.
 func (n *nativeCheck) check(rec any) (vs []Violation) {
 	if path, num, ok := unreadableNumber(rec, nil); ok {
-		return []Violation{{Path: recordPathString(rec, path), Elems: path, Msg: fmt.Sprintf("%s has too large an exponent to be checked against a JSON Schema", num)}}
+		return []Violation{{Path: recordPathString(rec, path, nil), Elems: path, Msg: fmt.Sprintf("%s has too large an exponent to be checked against a JSON Schema", num)}}
 	}
 	defer func() {
 		// The validator is a library: whatever else it cannot take is
@@ -362,7 +362,7 @@ func (n *nativeCheck) check(rec any) (vs []Violation) {
 	// In the record's order, as CUE's errors are.
 	at := make(map[string][]int, len(out))
 	for i := range out {
-		out[i].Path = recordPathString(rec, out[i].Elems)
+		out[i].Path = recordPathString(rec, out[i].Elems, nil)
 		at[out[i].Path] = recordOrder(rec, out[i].Elems)
 	}
 	slices.SortFunc(out, func(a, b Violation) int {

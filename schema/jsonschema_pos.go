@@ -25,32 +25,35 @@ func placeDecls(decls []ast.Decl, node ast.Expr) {
 		switch d := d.(type) {
 		case *ast.Field:
 			if p := schemaOf(d.Label, node, props); p != nil {
-				placeIn(d.Value, p)
+				placeIn(d.Value, p, true)
 			}
 		case *ast.EmbedDecl:
-			placeIn(d.Expr, node)
+			placeIn(d.Expr, node, false)
 		}
 	}
 }
 
-// placeIn places the types in x, the translation of the schema node.
-func placeIn(x ast.Expr, node ast.Expr) {
+// placeIn places the types in x, the translation of the schema node. own
+// is set when x is all of node's value, not a part that allOf or an
+// embedding may have brought from another schema: only then is a struct
+// the object that node's "type" says.
+func placeIn(x ast.Expr, node ast.Expr, own bool) {
 	switch x := x.(type) {
 	case *ast.Ident, *ast.BasicLit:
 		placeScalars(x, node)
 	case *ast.BinaryExpr:
-		placeIn(x.X, node)
-		placeIn(x.Y, node)
+		placeIn(x.X, node, false)
+		placeIn(x.Y, node, false)
 	case *ast.UnaryExpr:
-		placeIn(x.X, node)
+		placeIn(x.X, node, false)
 	case *ast.ParenExpr:
-		placeIn(x.X, node)
+		placeIn(x.X, node, own)
 	case *ast.CallExpr:
 		fn, _ := x.Fun.(*ast.Ident)
 		switch {
 		case fn == nil:
 		case fn.Name == "close" && len(x.Args) == 1:
-			placeIn(x.Args[0], node)
+			placeIn(x.Args[0], node, own)
 		case fn.Name == "matchN" && len(x.Args) == 2:
 			if l, ok := x.Args[1].(*ast.ListLit); ok {
 				for _, e := range l.Elts {
@@ -63,18 +66,24 @@ func placeIn(x ast.Expr, node ast.Expr) {
 			}
 		}
 	case *ast.StructLit:
-		if !x.Lbrace.HasAbsPos() {
-			x.Lbrace = place(x.Lbrace, typePos(node, "struct"))
+		// A struct of pattern constraints (additionalProperties,
+		// patternProperties) is not the object's type.
+		if at, ok := typePos(node, "struct"); ok && own && !x.Lbrace.HasAbsPos() && !hasPattern(x) {
+			x.Lbrace = place(x.Lbrace, at)
 		}
 		placeDecls(x.Elts, node)
 	case *ast.ListLit:
-		if !x.Lbrack.HasAbsPos() {
-			x.Lbrack = place(x.Lbrack, typePos(node, "list"))
+		if at, ok := typePos(node, "list"); ok && !x.Lbrack.HasAbsPos() {
+			x.Lbrack = place(x.Lbrack, at)
 		}
 		if n := len(x.Elts); n > 0 {
 			if e, ok := x.Elts[n-1].(*ast.Ellipsis); ok && e.Type != nil {
-				if items := member(node, "items"); items != nil {
-					placeIn(e.Type, items)
+				rest := member(node, "items")
+				if _, tuple := rest.(*ast.ListLit); tuple {
+					rest = member(node, "additionalItems") // drafts 4-7
+				}
+				if rest != nil {
+					placeIn(e.Type, rest, true)
 				}
 			}
 		}
@@ -88,11 +97,15 @@ func placeScalars(x ast.Expr, node ast.Expr) {
 	switch x := x.(type) {
 	case *ast.Ident:
 		if x.Node == nil && !x.NamePos.HasAbsPos() && jsonTypeNames[x.Name] != nil {
-			x.NamePos = place(x.NamePos, typePos(node, x.Name))
+			if at, ok := typePos(node, x.Name); ok {
+				x.NamePos = place(x.NamePos, at)
+			}
 		}
 	case *ast.BasicLit:
 		if x.Kind == token.NULL && !x.ValuePos.HasAbsPos() {
-			x.ValuePos = place(x.ValuePos, typePos(node, "null"))
+			if at, ok := typePos(node, "null"); ok {
+				x.ValuePos = place(x.ValuePos, at)
+			}
 		}
 	case *ast.BinaryExpr:
 		placeScalars(x.X, node)
@@ -121,13 +134,13 @@ var jsonTypeNames = map[string][]string{
 
 // typePos is where node says the type named cueType: its "type" keyword,
 // or the name in a list of types; else the one alternative (anyOf,
-// oneOf, allOf, not, if, then, else) that says it; else node itself.
-func typePos(node ast.Expr, cueType string) token.Pos {
+// oneOf, allOf, not, if, then, else) that says it. ok is false when no
+// one place says it: a type CUE's translation writes for a schema with no
+// "type" at all, or one that comes from a schema elsewhere (a property
+// written again under allOf), keeps no position.
+func typePos(node ast.Expr, cueType string) (token.Pos, bool) {
 	if t := member(node, "type"); t != nil {
-		if p, ok := namesType(t, cueType); ok {
-			return p
-		}
-		return t.Pos()
+		return namesType(t, cueType)
 	}
 	var found []token.Pos
 	for _, alt := range subschemas(node) {
@@ -136,9 +149,9 @@ func typePos(node ast.Expr, cueType string) token.Pos {
 		}
 	}
 	if len(found) == 1 {
-		return found[0]
+		return found[0], true
 	}
-	return node.Pos()
+	return token.NoPos, false
 }
 
 // namesType reports where t, the value of a "type" keyword, names
@@ -180,6 +193,18 @@ func subschemas(node ast.Expr) []ast.Expr {
 		}
 	}
 	return out
+}
+
+// hasPattern reports whether a struct constrains fields by a pattern.
+func hasPattern(x *ast.StructLit) bool {
+	return slices.ContainsFunc(x.Elts, func(d ast.Decl) bool {
+		f, ok := d.(*ast.Field)
+		if !ok {
+			return false
+		}
+		_, pattern := f.Label.(*ast.ListLit)
+		return pattern
+	})
 }
 
 // member is the value of key in a JSON object as cuejson.Extract reads

@@ -300,7 +300,7 @@ func TestJSONSchemaTypesHaveTheirPosition(t *testing.T) {
 func TestPathsNameTheRecordsKeys(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "schema.cue")
-	src := "#T: {scores: [string]: int, l: [...int]}\n#S: string\n"
+	src := "#T: {scores: [string]: int, l: [...int]}\n#S: string\n#Q: {\"_x\": int, \"#y\": int, \"0\": int, sub: {\"_z\": int}, l?: [...{a: int}]}\n"
 	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -314,6 +314,15 @@ func TestPathsNameTheRecordsKeys(t *testing.T) {
 			`1:42:scores."\u0000z": conflicting values "w" and int (mismatched types string and int) (schema.cue:1:24)`,
 			`1:51:scores."07": conflicting values "v" and int (mismatched types string and int) (schema.cue:1:24)`,
 			`1:61:l[0]: conflicting values "s" and int (mismatched types string and int) (schema.cue:1:36)`,
+		}},
+		// Fields the record lacks, named as cue vet names them: quoted
+		// where CUE quotes them, not as definitions or indexes.
+		{"Q", `{"sub":{},"l":[{}]}`, []string{
+			`1:1:"#y": field is required but not present (schema.cue:3:23)`,
+			`1:1:"0": field is required but not present (schema.cue:3:33)`,
+			`1:1:"_x": field is required but not present (schema.cue:3:12)`,
+			`1:8:sub."_z": field is required but not present (schema.cue:3:50)`,
+			`1:16:l[0].a: field is required but not present (schema.cue:3:68)`,
 		}},
 		// A struct record against a schema that is no struct: the record
 		// comes first, as cue vet's data file does.
@@ -362,5 +371,46 @@ func TestTransformErrorsKeepTheirOrder(t *testing.T) {
 	one, other := paths(`{"a":1,"b":2,"z":3}`), paths(`{"z":3,"b":2,"a":1}`)
 	if one != "a p z" || other != one {
 		t.Errorf("paths: %q and %q, want both %q", one, other, "a p z")
+	}
+}
+
+// A type is placed only where its own schema says it: not at another
+// "type" keyword that names another type, nor at the object's "type" for
+// a struct of patterns; and a tuple's rest is additionalItems.
+func TestJSONSchemaTypesPlacedOnlyWhereSaid(t *testing.T) {
+	for _, tt := range []struct{ name, src, record, want string }{
+		{"a property again under allOf", `{
+  "type": "object",
+  "properties": {"a": {"type": "string"}},
+  "allOf": [{"properties": {"a": {"type": "number"}}}]
+}`, `{"a": true}`, `1:7:a: conflicting values true and number (mismatched types bool and number) (schema.json:4:4)`},
+		{"additionalProperties beside patternProperties", `{"type":"object",
+ "patternProperties":{"^x":{"type":"string"}},"additionalProperties":{"type":"boolean"}}`,
+			`{"y": 2}`, `1:7:y: conflicting values 2 and bool (mismatched types int and bool)`},
+		{"a tuple's additionalItems", `{
+  "$schema": "http://json-schema.org/draft-07/schema#",
+  "type": "object",
+  "properties": {
+    "tup": {"type":"array","items":[{"type":"integer"}],
+      "additionalItems":
+        {"type":"string"}},
+    "r": {"$ref": "#/properties/tup/items/0"}
+  }
+}`, `{"tup":[1,2]}`, `1:11:tup[1]: conflicting values 2 and string (mismatched types int and string) (schema.json:7:17)`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			p := filepath.Join(dir, "schema.json")
+			if err := os.WriteFile(p, []byte(tt.src), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Load(Spec{File: p}, WithDisplayPath(DisplayRel(dir)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, errs := check(t, s, format.JSON, tt.record); strings.Join(errs, "\n") != tt.want {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(errs, "\n"), tt.want)
+			}
+		})
 	}
 }

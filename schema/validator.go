@@ -667,7 +667,7 @@ func (v *Validator) violations(err error, rec any, prefix string, checked cue.Va
 				pos = moved
 			}
 		}
-		vi := Violation{Path: recordPathString(rec, elems), Elems: elems, Msg: prefix + abbreviate(msg), Schema: pos}
+		vi := Violation{Path: recordPathString(rec, elems, errorPath(e)), Elems: elems, Msg: prefix + abbreviate(msg), Schema: pos}
 		if prefix != "" { // a transform's path is its output's
 			vi.Path, vi.Transform = pathString(elems), true
 		}
@@ -775,13 +775,23 @@ func recordPath(e cueerrors.Error) []string {
 	if n, ok := e.(narrowed); ok {
 		return n.elems
 	}
+	return plainPath(errorPath(e))
+}
+
+// errorPath is the path that recordPath names, as CUE writes it: a field
+// that is not an identifier quoted, a list's index bare; nil for a
+// narrowed error, whose path is the record's alone.
+func errorPath(e cueerrors.Error) []string {
+	if _, ok := e.(narrowed); ok {
+		return nil
+	}
 	// A copy: plainPath unquotes in place, and CUE may hand out its own.
 	elems := slices.Clone(e.Path())
 	// Errors on a definition carry its name first; the record has none.
 	if len(elems) > 0 && strings.HasPrefix(elems[0], "#") {
 		elems = elems[1:]
 	}
-	return plainPath(elems)
+	return elems
 }
 
 // plainPath is a path as CUE shows it, with the record's keys as they are:
@@ -864,32 +874,54 @@ func PathString(elems []string) string { return pathString(elems) }
 // list's index only where rec holds a list, so that the key "0" of an
 // object reads "0", not [0]. Past what rec holds (a missing field, a
 // definition), it is pathString's.
-func recordPathString(rec any, elems []string) string {
+func recordPathString(rec any, elems, cue []string) string {
 	var b strings.Builder
+	elem := func(text string, index bool) {
+		if index {
+			b.WriteString("[" + text + "]")
+			return
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(text)
+	}
 	cur := rec
 	for k, e := range elems {
 		switch c := cur.(type) {
 		case []any:
 			if i, err := strconv.Atoi(e); err == nil && i >= 0 && i < len(c) {
-				b.WriteString("[" + e + "]")
+				elem(e, true)
 				cur = c[i]
 				continue
 			}
 		case *format.Object:
 			if x, ok := c.Get(e); ok {
-				if b.Len() > 0 {
-					b.WriteByte('.')
-				}
-				b.WriteString(quoteKey(e))
+				elem(quoteKey(e), false)
 				cur = x
 				continue
 			}
 		}
-		rest := pathString(elems[k:])
-		if b.Len() > 0 && !strings.HasPrefix(rest, "[") {
-			b.WriteByte('.')
+		// Past what rec holds: as CUE names it, where its path is known
+		// (a quoted "_id" is a field, #y a definition, 0 an index); else
+		// as the value that would hold it says.
+		for j := k; j < len(elems); j++ {
+			switch {
+			case len(cue) == len(elems):
+				elem(cue[j], isIndex(cue[j]))
+			case j == k:
+				_, inList := cur.([]any)
+				if inList {
+					elem(elems[j], true)
+				} else {
+					elem(quoteKey(elems[j]), false)
+				}
+			case isIndex(elems[j]):
+				elem(elems[j], true)
+			default:
+				elem(quoteKey(elems[j]), false)
+			}
 		}
-		b.WriteString(rest)
 		break
 	}
 	return b.String()
