@@ -148,7 +148,9 @@ func Run(ctx context.Context, plan *pipeline.Plan, opts Options) (*Summary, erro
 // together the higher pipeline priority, then stage priority, goes first;
 // at most max_concurrent_stages run at once (the largest any manifest sets;
 // by default one). The error is for problems found before anything runs (a
-// *SetupError); failed records and items are in the Summary.
+// *SetupError), or an *InterruptedError when ctx ends, or opts.Stop
+// closes, while the schemas load; failed records and items are in the
+// Summary.
 func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary, error) {
 	start := time.Now()
 	if len(plans) == 0 {

@@ -470,6 +470,10 @@ func jsonLocate(data []byte, start int, path []string, lim Limits) (int, bool) {
 				}
 				p.pos++
 			}
+			p.skipSpace()
+			if p.pos >= len(data) || data[p.pos] == ']' {
+				return 0, false // past the list's end
+			}
 		default:
 			return 0, false
 		}

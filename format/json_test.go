@@ -165,6 +165,26 @@ func TestLocate(t *testing.T) {
 	}
 }
 
+// A path past the end of a list is not in it: Locate and LocateAll both
+// place it at the list.
+func TestLocateInAnEmptyList(t *testing.T) {
+	src := `{"y": [1, [[]]]}`
+	for _, f := range []Format{JSON, NDJSON} {
+		recs, errs := decodeAll(t, f, src)
+		if errs != nil {
+			t.Fatal(errs)
+		}
+		path := []string{"y", "1", "0", "0"}
+		line, col := recs[0].Locate(path)
+		if want := strings.Index(src, "[]") + 1; line != 1 || col != want {
+			t.Errorf("%s: Locate = %d:%d, want 1:%d", f, line, col, want)
+		}
+		if all := recs[0].LocateAll([][]string{path}); all[0] != [2]int{line, col} {
+			t.Errorf("%s: LocateAll = %v, Locate = %d:%d", f, all[0], line, col)
+		}
+	}
+}
+
 // Every value of a wide record is found where it is written, in json and
 // ndjson alike; a key written twice is found at its first.
 func TestLocateEveryField(t *testing.T) {
