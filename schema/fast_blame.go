@@ -190,5 +190,5 @@ func (v *Validator) blamed(rec any) (vs []Violation, ok bool) {
 	if !strings.HasPrefix(msg, "invalid value ") {
 		return nil, false
 	}
-	return []Violation{{Path: recordPathString(rec, path, nil), Elems: path, Msg: msg, Schema: v.schemaPos(errs[0])}}, true
+	return []Violation{{Path: recordPathString(rec, path, nil, nil), Elems: path, Msg: msg, Schema: v.schemaPos(errs[0])}}, true
 }

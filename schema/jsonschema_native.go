@@ -319,7 +319,7 @@ func customMetaschema(src []byte) string {
 // violations, sorted, or nil.
 func (n *nativeCheck) check(rec any) (vs []Violation) {
 	if path, num, ok := unreadableNumber(rec, nil); ok {
-		return []Violation{{Path: recordPathString(rec, path, nil), Elems: path, Msg: fmt.Sprintf("%s has too large an exponent to be checked against a JSON Schema", num)}}
+		return []Violation{{Path: recordPathString(rec, path, nil, nil), Elems: path, Msg: fmt.Sprintf("%s has too large an exponent to be checked against a JSON Schema", num)}}
 	}
 	defer func() {
 		// The validator is a library: whatever else it cannot take is
@@ -361,9 +361,10 @@ func (n *nativeCheck) check(rec any) (vs []Violation) {
 	leaves(ve, nil, "", nil)
 	// In the record's order, as CUE's errors are.
 	at := make(map[string][]int, len(out))
+	keys := keyPlaces{}
 	for i := range out {
-		out[i].Path = recordPathString(rec, out[i].Elems, nil)
-		at[out[i].Path] = recordOrder(rec, out[i].Elems)
+		out[i].Path = recordPathString(rec, out[i].Elems, nil, keys)
+		at[out[i].Path] = recordOrder(rec, out[i].Elems, keys)
 	}
 	slices.SortFunc(out, func(a, b Violation) int {
 		if c := slices.Compare(at[a.Path], at[b.Path]); c != 0 {

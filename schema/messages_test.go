@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -412,5 +413,42 @@ func TestJSONSchemaTypesPlacedOnlyWhereSaid(t *testing.T) {
 				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(errs, "\n"), tt.want)
 			}
 		})
+	}
+}
+
+// A wide record's errors are ordered and named through a map of its keys:
+// the same order as a narrow one's.
+func TestWideRecordErrorsInRecordOrder(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "schema.cue")
+	if err := os.WriteFile(p, []byte("#T: [string]: int\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(Spec{File: p, Def: "T"}, WithDisplayPath(DisplayRel(dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec, want []string
+	for i := 39; i >= 0; i-- {
+		k := fmt.Sprintf("f%02d", i)
+		if i == 7 {
+			k = "0" // a key that reads as a number
+		}
+		rec = append(rec, fmt.Sprintf("%q:%q", k, "x"))
+		want = append(want, quoteKey(k))
+	}
+	v := s.Validator()
+	defer s.Put(v)
+	recs, err := format.ReadAll(format.JSON, strings.NewReader("{"+strings.Join(rec, ",")+"}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, vs := v.Check(recs[0].Value, false)
+	var got []string
+	for _, vi := range vs {
+		got = append(got, vi.Path)
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("paths:\n%s\nwant:\n%s", strings.Join(got, " "), strings.Join(want, " "))
 	}
 }
