@@ -288,7 +288,7 @@ func (v *Validator) cueCheck(rec any) (out any, vs []Violation) {
 		}
 		out, err := export(t)
 		if err != nil {
-			return nil, []Violation{{Msg: "transform: " + err.Error()}}
+			return nil, []Violation{{Msg: "transform: " + err.Error(), Transform: true}}
 		}
 		if obj, ok := out.(*format.Object); ok {
 			fields := obj.Fields[:0]
@@ -668,9 +668,11 @@ func (v *Validator) violations(err error, rec any, prefix string, checked cue.Va
 				pos = moved
 			}
 		}
-		vi := Violation{Path: recordPathString(rec, elems, errorPath(e), keys), Elems: elems, Msg: prefix + abbreviate(msg), Schema: pos}
-		if prefix != "" { // a transform's path is its output's
-			vi.Path, vi.Transform = pathString(elems), true
+		vi := Violation{Elems: elems, Msg: prefix + abbreviate(msg), Schema: pos, Transform: prefix != ""}
+		if vi.Transform { // a transform's path is its output's
+			vi.Path = pathString(elems)
+		} else {
+			vi.Path = recordPathString(rec, elems, errorPath(e), keys)
 		}
 		// A disjunction fails once per alternative; say it once.
 		if key := vi.Path + "\x00" + vi.Msg; !seen[key] {
@@ -679,7 +681,7 @@ func (v *Validator) violations(err error, rec any, prefix string, checked cue.Va
 		}
 	}
 	if len(out) == 0 {
-		out = append(out, Violation{Msg: prefix + err.Error()})
+		out = append(out, Violation{Msg: prefix + err.Error(), Transform: prefix != ""})
 	}
 	return out
 }
