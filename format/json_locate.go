@@ -98,14 +98,9 @@ func (x *jsonIndex) object(off int) map[string]int {
 		if _, dup := keys[key]; !dup {
 			keys[key] = p.pos
 		}
-		if _, err := p.value(); err != nil {
+		if !x.next(p) {
 			return keys
 		}
-		p.skipSpace()
-		if p.pos >= len(x.data) || x.data[p.pos] != ',' {
-			return keys
-		}
-		p.pos++
 	}
 }
 
@@ -119,13 +114,22 @@ func (x *jsonIndex) list(off int) []int {
 			return elems
 		}
 		elems = append(elems, p.pos)
-		if _, err := p.value(); err != nil {
+		if !x.next(p) {
 			return elems
 		}
-		p.skipSpace()
-		if p.pos >= len(x.data) || x.data[p.pos] != ',' {
-			return elems
-		}
-		p.pos++
 	}
+}
+
+// next reads past the value at p and the comma after it; false at the
+// end of its object or list, or at what it cannot read.
+func (x *jsonIndex) next(p *jsonParser) bool {
+	if _, err := p.value(); err != nil {
+		return false
+	}
+	p.skipSpace()
+	if p.pos >= len(x.data) || x.data[p.pos] != ',' {
+		return false
+	}
+	p.pos++
+	return true
 }

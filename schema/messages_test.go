@@ -355,20 +355,7 @@ func TestTransformErrorsKeepTheirOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	paths := func(record string) string {
-		v := s.Validator()
-		defer s.Put(v)
-		recs, err := format.ReadAll(format.JSON, strings.NewReader(record))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, vs := v.Check(recs[0].Value, false)
-		var out []string
-		for _, vi := range vs {
-			out = append(out, vi.Path)
-		}
-		return strings.Join(out, " ")
-	}
+	paths := func(record string) string { return strings.Join(violationPaths(t, s, record), " ") }
 	one, other := paths(`{"a":1,"b":2,"z":3}`), paths(`{"z":3,"b":2,"a":1}`)
 	if one != "a p z" || other != one {
 		t.Errorf("paths: %q and %q, want both %q", one, other, "a p z")
@@ -437,18 +424,25 @@ func TestWideRecordErrorsInRecordOrder(t *testing.T) {
 		rec = append(rec, fmt.Sprintf("%q:%q", k, "x"))
 		want = append(want, quoteKey(k))
 	}
+	got := violationPaths(t, s, "{"+strings.Join(rec, ",")+"}")
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("paths:\n%s\nwant:\n%s", strings.Join(got, " "), strings.Join(want, " "))
+	}
+}
+
+// violationPaths checks one json record and returns its violations' paths.
+func violationPaths(t *testing.T, s *Schema, record string) []string {
+	t.Helper()
 	v := s.Validator()
 	defer s.Put(v)
-	recs, err := format.ReadAll(format.JSON, strings.NewReader("{"+strings.Join(rec, ",")+"}"))
+	recs, err := format.ReadAll(format.JSON, strings.NewReader(record))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, vs := v.Check(recs[0].Value, false)
-	var got []string
+	var paths []string
 	for _, vi := range vs {
-		got = append(got, vi.Path)
+		paths = append(paths, vi.Path)
 	}
-	if strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Errorf("paths:\n%s\nwant:\n%s", strings.Join(got, " "), strings.Join(want, " "))
-	}
+	return paths
 }
