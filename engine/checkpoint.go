@@ -505,6 +505,12 @@ func (sr *stageRun) outputsIntact() bool {
 		sr.outputsReason = "the outputs were not built from the saved items"
 		return false
 	}
+	return sr.outputsHold(prev)
+}
+
+// outputsHold tells whether the files the stage wrote last (prev) still
+// hold what it wrote, and sets outputsReason when they do not.
+func (sr *stageRun) outputsHold(prev *entry) bool {
 	for _, rel := range slices.Sorted(maps.Keys(prev.Outputs)) {
 		sum, err := hashFile(sr.ctx, filepath.Join(sr.m.Dir, rel))
 		switch {
@@ -655,6 +661,13 @@ func (sr *stageRun) applyCommits() {
 // what its parts hold, not where they are, which repacking changes.
 func (sr *stageRun) inputsDigest() string {
 	h := newStringHash()
+	sr.hashSaved(h)
+	return h.sum()
+}
+
+// hashSaved adds what the journal saved of each of the stage's items to
+// h, in order.
+func (sr *stageRun) hashSaved(h stringHash) {
 	st := sr.r.state
 	st.mu.RLock()
 	defer st.mu.RUnlock()
@@ -666,5 +679,16 @@ func (sr *stageRun) inputsDigest() string {
 		}
 		items.hashSaved(h, sr.items[i].Key)
 	}
-	return h.sum()
+}
+
+// liveItems counts the stage's items that the journal has and are not
+// removed.
+func (sr *stageRun) liveItems() int {
+	st := sr.r.state
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if items := st.items[sr.id()]; items != nil {
+		return items.live()
+	}
+	return 0
 }

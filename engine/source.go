@@ -89,6 +89,9 @@ func (sr *stageRun) sourcesOf() []Source {
 type globSource struct {
 	sr       *stageRun
 	from, to int
+	// known, when set, stands in for sr.chunksOf: the chunks of a file
+	// to cut.
+	known func(name string, st *fileStat) []format.Chunk
 }
 
 func (g *globSource) Items(ctx context.Context) ([]Item, error) {
@@ -151,6 +154,10 @@ func (sr *stageRun) resolveSources() (*pipeline.Sources, error) {
 // both, 320 MB at the peak of a rerun.
 func (g *globSource) list(ctx context.Context, files []pipeline.SourceFile) []item {
 	sr, m := g.sr, g.sr.m
+	known := sr.chunksOf
+	if g.known != nil {
+		known = g.known
+	}
 	out := make([]item, len(files))
 	// A stat per file is most of listing a tree of small files: each
 	// core takes a run of the files. A file cut in chunks is set aside,
@@ -163,7 +170,7 @@ func (g *globSource) list(ctx context.Context, files []pipeline.SourceFile) []it
 			scratch := make([]Item, 0, 1)
 			for j := w * len(files) / workers; j < (w+1)*len(files)/workers; j++ {
 				f := files[j]
-				got := appendFileItems(ctx, scratch[:0], f.Path, m.Rel(f.Path), sr.s.Source.Format, sr.r.opts.ChunkSize, sr.s.Source.Whole, sr.chunksOf)
+				got := appendFileItems(ctx, scratch[:0], f.Path, m.Rel(f.Path), sr.s.Source.Format, sr.r.opts.ChunkSize, sr.s.Source.Whole, known)
 				if len(got) == 1 {
 					out[j].Item = got[0]
 					continue

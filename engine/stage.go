@@ -138,6 +138,9 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	sr.fn = newItemFunc(n.stage, n.schema, r.opts.Limits)
 	sr.fn.watch = sr.watchFlight
 	sr.columns = sr.fn.columns
+	if sr.settleUnchanged(st) {
+		return
+	}
 	targets, err := sr.prepare()
 	if err != nil {
 		st.Status, st.Error = StatusFailed, err.Error()
@@ -186,6 +189,11 @@ func (sr *stageRun) prepare() ([]target, error) {
 // what a run would write.
 func (sr *stageRun) upToDate(st *StageSummary) {
 	sr.tally(st)
+	sr.finishUpToDate(st)
+}
+
+// finishUpToDate is upToDate once the items are counted.
+func (sr *stageRun) finishUpToDate(st *StageSummary) {
 	st.Outputs = append(st.Outputs, sr.prevOutputs()...)
 	st.Status = StatusOK
 	if st.Failed > 0 || st.FailedItems > 0 {

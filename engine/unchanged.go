@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/pipeline"
+)
+
+// unchangedWindow is how many files settleUnchanged lists at once, and
+// settleUnchangedOn whether it is tried (variables for the tests, which
+// also count the stages it settles).
+var (
+	unchangedWindow   = 8192
+	settleUnchangedOn = true
+	settledUnchanged  atomic.Int64
+)
+
+// settleUnchanged settles a stage of which nothing changed, reading its
+// files a window at a time: as items, a million files held some 230 bytes
+// each for the whole stage, half of a no-op rerun's memory. It does what
+// decide and upToDate do for such a stage, with the same checks, events,
+// counts and trail.
+//
+// It reports false when it cannot tell that nothing changed: an item is
+// new, changed or gone, an output is not what the journal says, or the
+// stage reads what quickUpToDate does not judge (standard input, a
+// Source, chunks of a file, per-source outputs). Then what it counted and
+// wrote is undone, and the stage runs the full way from the start.
+func (sr *stageRun) settleUnchanged(st *StageSummary) bool {
+	r, s, n := sr.r, sr.s, sr.n
+	if !settleUnchangedOn || r.opts.Force || r.opts.Source != nil || r.state == nil || n.trail != nil || n.ran != 0 || n.unclean != 0 {
+		return false
+	}
+	for _, p := range s.Source.Paths {
+		if p == pipeline.Stdin {
+			return false
+		}
+	}
+	for _, o := range s.Outputs {
+		if o.PerSource() {
+			return false
+		}
+	}
+	prev := r.state.stage(sr.id())
+	if prev == nil || sr.ctx.Err() != nil {
+		return false
+	}
+	src, err := sr.resolveSources()
+	if err != nil {
+		return false // the full way says why
+	}
+	targets, err := sr.targets()
+	if err != nil {
+		return false
+	}
+	files := src.Files
+	if len(files) >= manyItems {
+		defer processGC.lower()()
+	}
+
+	// The outputs are hashed beside the listing, as decide does.
+	var changed atomic.Bool
+	var side sync.WaitGroup
+	side.Go(func() { changed.Store(!sr.outputsHold(prev)) })
+	defer side.Wait()
+
+	var q StageSummary
+	undo := func() bool {
+		if n.trail != nil {
+			n.trail.done()
+			os.Remove(n.trail.path)
+		}
+		n.trail, n.formats, n.ran, n.unclean = nil, nil, 0, 0
+		sr.items, sr.results, sr.finished, sr.outputsReason = nil, nil, nil, ""
+		return false
+	}
+	now := fingerprint{Schema: sr.schema.SchemaSum(), Transform: sr.schema.TransformSum(), Settings: sr.fn.settingsSum(), Version: Version()}
+	// A file to cut is never settled here: its chunks are items that
+	// quickUpToDate does not judge. It is found without reading it.
+	var cut atomic.Bool
+	g := &globSource{sr: sr, to: len(s.Source.Paths), known: func(string, *fileStat) []format.Chunk {
+		cut.Store(true)
+		return make([]format.Chunk, 1)
+	}}
+	digest := newStringHash()
+	for lo := 0; lo < len(files); lo += unchangedWindow {
+		window := g.list(sr.ctx, files[lo:min(lo+unchangedWindow, len(files))])
+		sr.items, sr.results, sr.finished = window, make([]itemResult, len(window)), make([]bool, len(window))
+		sr.quickPass(&now)
+		if sr.ctx.Err() != nil || changed.Load() || cut.Load() {
+			return undo()
+		}
+		for i := range window {
+			if !sr.finished[i] {
+				return undo()
+			}
+		}
+		sr.hashSaved(digest)
+		q.Items += len(window)
+		sr.tally(&q)
+	}
+	side.Wait()
+	if q.Items != sr.liveItems() || digest.sum() != prev.Inputs || changed.Load() {
+		return undo()
+	}
+	// Settled: what decide and upToDate would have found and done.
+	sr.removeStaleTemps(targets)
+	sr.items, sr.results, sr.finished = nil, nil, nil
+	sr.resolved = nil
+	r.emit(Event{Kind: StagePlanned, Stage: s.Name, Msg: planLine(s.Name, q.Items, 0, nil, ""), UpToDate: q.Items})
+	st.Items, st.UpToDate, st.Records, st.OK, st.Failed, st.Retries = q.Items, q.UpToDate, q.Records, q.OK, q.Failed, q.Retries
+	if n.trail == nil { // no item: tally never ran
+		var none StageSummary
+		sr.tally(&none)
+	}
+	sr.finishUpToDate(st)
+	settledUnchanged.Add(1)
+	return true
+}
