@@ -97,9 +97,10 @@ func (s *Stage) excluded(dir, file string) bool {
 // reads reports whether one of the stage's source globs would match path,
 // a file another stage writes; placeholders in path stand for any name.
 func (s *Stage) reads(dir, path string) bool {
-	raw, sample := samplePath(path)
+	raw, _ := samplePath(path)
+	tpl := templateOf(path)
 	for _, pat := range s.Source.Paths {
-		if ok, _ := doublestar.Match(matchGlob(dir, pat), sample); ok && !s.excluded(dir, filepath.Join(dir, raw)) {
+		if globMeets(matchGlob(dir, pat), tpl) && !s.excluded(dir, filepath.Join(dir, raw)) {
 			return true
 		}
 	}

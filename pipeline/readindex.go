@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -16,11 +18,24 @@ import (
 type readIndex struct {
 	dir   string
 	byDir map[string][]readGlob
+	// folders are byDir's keys, sorted once a template needs them.
+	folders []string
+}
+
+func (x *readIndex) sortedFolders() []string {
+	if x.folders == nil {
+		x.folders = slices.Sorted(maps.Keys(x.byDir))
+	}
+	return x.folders
 }
 
 type readGlob struct {
 	stage, path int    // the stage, and which of its source paths
 	pat         string // as Stage.reads matches it
+	// paths and ok are pat as globPaths reads it, once parsed.
+	paths  [][]step
+	ok     bool
+	parsed bool
 }
 
 func newReadIndex(m *Manifest) *readIndex {
@@ -30,7 +45,7 @@ func newReadIndex(m *Manifest) *readIndex {
 			pat = matchGlob(m.Dir, pat)
 			lit := pat[:literalEnd(pat)]
 			folder := lit[:strings.LastIndexByte(lit, '/')+1]
-			x.byDir[folder] = append(x.byDir[folder], readGlob{i, k, pat})
+			x.byDir[folder] = append(x.byDir[folder], readGlob{stage: i, path: k, pat: pat})
 		}
 	}
 	return x
@@ -63,12 +78,48 @@ func (x *readIndex) readers(m *Manifest, out string, f func(stage int)) {
 // its stage, and which of the stage's paths it is.
 func (x *readIndex) globs(m *Manifest, out string, f func(stage, path int)) {
 	raw, sample := samplePath(out)
+	tpl := templateOf(out)
+	var tpls [][]step
+	if hasPlaceholder(tpl) {
+		tpls, _ = templatePaths(tpl)
+	}
+	match := func(g *readGlob) bool {
+		if tpls == nil {
+			ok, _ := doublestar.Match(g.pat, tpl)
+			return ok
+		}
+		if !g.parsed {
+			g.paths, g.ok = globPaths(g.pat)
+			g.parsed = true
+		}
+		return patternsMeet(g.paths, g.ok, tpls)
+	}
 	try := func(folder string) {
-		for _, g := range x.byDir[folder] {
-			if ok, _ := doublestar.Match(g.pat, sample); ok && !m.Stages[g.stage].excluded(x.dir, filepath.Join(x.dir, raw)) {
+		globs := x.byDir[folder]
+		for k := range globs {
+			if g := &globs[k]; match(g) && !m.Stages[g.stage].excluded(x.dir, filepath.Join(x.dir, raw)) {
 				f(g.stage, g.path)
 			}
 		}
+	}
+	if ph := placeholderRE.FindStringIndex(tpl); ph != nil {
+		// A placeholder may name a folder, or a file that a glob of
+		// what is under it (out/a/**) matches: the globs filed under
+		// any folder below the ones named before it are tried.
+		lit := tpl[:strings.LastIndexByte(tpl[:ph[0]], '/')+1]
+		try("")
+		for i := 0; i < len(lit)-1; i++ {
+			if lit[i] == '/' {
+				try(lit[:i+1])
+			}
+		}
+		folders := x.sortedFolders()
+		for k, _ := slices.BinarySearch(folders, lit); k < len(folders) && strings.HasPrefix(folders[k], lit); k++ {
+			if folders[k] != "" {
+				try(folders[k])
+			}
+		}
+		return
 	}
 	try("")
 	for i := 0; i < len(sample); i++ {

@@ -20,13 +20,13 @@ func TestReadIndexMatchesPairwise(t *testing.T) {
 		for i := range 2 + r.IntN(8) {
 			s := &Stage{Name: fmt.Sprintf("s%d", i)}
 			for range 1 + r.IntN(2) {
-				s.Source.Paths = append(s.Source.Paths, pick("data/*.json", "out/*.ndjson", "out/**", "**/*.yaml", "out/a/*.json", "{out,data}/*.json", "/p/out/*.ndjson", "out/x?.ndjson", "*.csv", "out", "out/a/**"))
+				s.Source.Paths = append(s.Source.Paths, pick("data/*.json", "out/*.ndjson", "out/**", "**/*.yaml", "out/a/*.json", "{out,data}/*.json", "/p/out/*.ndjson", "out/x?.ndjson", "*.csv", "out", "out/a/**", "out/u-*.ndjson", "out/*/b.json"))
 			}
 			if r.IntN(4) == 0 {
 				s.Source.Exclude = []string{pick("*.yaml", "out/a/**", "x1.ndjson")}
 			}
 			for range r.IntN(3) {
-				s.Outputs = append(s.Outputs, Output{Path: pick("out/x1.ndjson", "out/{stem}.ndjson", "out/a/b.json", "{dir}/c.yaml", "r.csv", "out/y.yaml", "deep/{dir}/z.json", "out", "out/a")})
+				s.Outputs = append(s.Outputs, Output{Path: pick("out/x1.ndjson", "out/{stem}.ndjson", "out/a/b.json", "{dir}/c.yaml", "r.csv", "out/y.yaml", "deep/{dir}/z.json", "out", "out/a", "out/u-{stem}.ndjson", "out/{stem}/b.json", "out/{name}")})
 			}
 			if r.IntN(3) == 0 {
 				s.Rejects = "/p/" + pick("out/rej.ndjson", "rej.csv")

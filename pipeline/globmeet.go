@@ -1,0 +1,408 @@
+package pipeline
+
+import (
+	"path/filepath"
+	"unicode/utf8"
+
+	"github.com/bmatcuk/doublestar/v4"
+)
+
+// globMeets reports whether a source glob could match a file that an
+// output's path template names: whether some path matches both, with
+// {stem} and {ext} standing for any name part, {name} for any name and
+// {dir} for any folders. Both are slash paths relative to the manifest.
+// A sample path with each placeholder a fixed name found a stage reading
+// mid/{stem}.ndjson through mid/users-*.ndjson to read nothing of it, and
+// ran it first.
+func globMeets(glob, template string) bool {
+	if !hasPlaceholder(template) {
+		ok, _ := doublestar.Match(glob, template)
+		return ok
+	}
+	globs, ok := globPaths(glob)
+	tpls, _ := templatePaths(template)
+	return patternsMeet(globs, ok, tpls)
+}
+
+// patternsMeet is globMeets with the glob's patterns, ok as globPaths
+// gives them, and the template's.
+func patternsMeet(globs [][]step, ok bool, tpls [][]step) bool {
+	if !ok {
+		return true // too many alternatives to try: it may
+	}
+	for _, g := range globs {
+		for _, t := range tpls {
+			if meets(g, t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// A path pattern is a list of steps, each one character of a set, or any
+// number of them (loop).
+type step struct {
+	set  charSet
+	loop bool
+}
+
+// charSet is a set of characters: those in its ranges, or with neg those
+// not in them; '/' only when slash says so.
+type charSet struct {
+	neg    bool
+	ranges [][2]rune
+	slash  bool
+	// one, when set, is the set's only character, not '/': a literal's
+	// set, made without a slice.
+	one rune
+}
+
+func (c charSet) has(r rune) bool {
+	if r == '/' {
+		return c.slash
+	}
+	if c.one != 0 {
+		return r == c.one
+	}
+	in := false
+	for _, rg := range c.ranges {
+		if rg[0] <= r && r <= rg[1] {
+			in = true
+			break
+		}
+	}
+	return in != c.neg
+}
+
+// isSlash tells whether the set is '/' alone.
+func (c charSet) isSlash() bool { return c.slash && !c.neg && c.one == 0 && len(c.ranges) == 0 }
+
+// meetsSet reports whether two sets share a character. Membership changes
+// only at a range's ends and at '/', so one of those, or 0, is in both
+// when any character is.
+func (c charSet) meetsSet(d charSet) bool {
+	if c.one != 0 || d.one != 0 {
+		r := max(c.one, d.one)
+		return c.has(r) && d.has(r)
+	}
+	try := []rune{0, '/', '/' + 1}
+	for _, s := range []charSet{c, d} {
+		for _, rg := range s.ranges {
+			try = append(try, rg[0], rg[1]+1)
+		}
+	}
+	for _, r := range try {
+		if c.has(r) && d.has(r) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	anyChar   = charSet{neg: true, slash: true}
+	nameChar  = charSet{neg: true}
+	slashChar = charSet{slash: true}
+)
+
+func literal(r rune) charSet {
+	if r == '/' {
+		return slashChar
+	}
+	if r == 0 {
+		return charSet{ranges: [][2]rune{{0, 0}}}
+	}
+	return charSet{one: r}
+}
+
+// maxPatterns bounds the plain patterns that a glob's {a,b} alternatives
+// and ** folders make.
+const maxPatterns = 256
+
+// A choice is a part of a pattern with alternatives: a plain step is a
+// choice of one.
+type choice [][]step
+
+// choices builds a pattern's choices, with a run of plain steps as one
+// choice: a choice a character was two allocations each.
+type choices struct {
+	out []choice
+	run []step
+}
+
+func (c *choices) add(s ...step) { c.run = append(c.run, s...) }
+
+func (c *choices) choose(ch choice) {
+	c.flush()
+	c.out = append(c.out, ch)
+}
+
+func (c *choices) flush() {
+	if len(c.run) > 0 {
+		c.out = append(c.out, choice{c.run})
+		c.run = nil
+	}
+}
+
+func (c *choices) done() []choice {
+	c.flush()
+	return c.out
+}
+
+// globPaths is the glob as plain patterns, as doublestar reads it: ** as
+// a whole segment is any folders, or none; {a,b} is a or b. ok is false
+// when there would be more than maxPatterns.
+func globPaths(glob string) ([][]step, bool) {
+	choices, ok := globChoices(glob)
+	if !ok {
+		return nil, false
+	}
+	return expand(choices)
+}
+
+func globChoices(glob string) ([]choice, bool) {
+	var out choices
+	one := out.add
+	for i := 0; i < len(glob); {
+		c := glob[i]
+		switch {
+		case c == '\\' && i+1 < len(glob):
+			r, n := utf8.DecodeRuneInString(glob[i+1:])
+			one(step{set: literal(r)})
+			i += 1 + n
+		case c == '?':
+			one(step{set: nameChar})
+			i++
+		case c == '*':
+			j := i
+			for j < len(glob) && glob[j] == '*' {
+				j++
+			}
+			whole := j-i >= 2 && (i == 0 || glob[i-1] == '/') && (j == len(glob) || glob[j] == '/')
+			switch {
+			case whole && j < len(glob):
+				// **/: any folders, or none.
+				out.choose(choice{nil, {{set: anyChar, loop: true}, {set: slashChar}}})
+				j++
+			case whole && i > 0 && len(out.run) > 0 && out.run[len(out.run)-1].set.isSlash():
+				// /**: the folder itself, or anything in it. The
+				// slash before it is taken back.
+				out.run = out.run[:len(out.run)-1]
+				out.choose(choice{nil, {{set: slashChar}, {set: anyChar, loop: true}}})
+			case whole:
+				one(step{set: anyChar, loop: true})
+			default:
+				one(step{set: nameChar, loop: true})
+			}
+			i = j
+		case c == '[':
+			set, n, ok := classAt(glob[i:])
+			if !ok {
+				one(step{set: literal('[')})
+				i++
+				continue
+			}
+			one(step{set: set})
+			i += n
+		case c == '{':
+			end, alts := bracesAt(glob[i:])
+			if end < 0 {
+				one(step{set: literal('{')})
+				i++
+				continue
+			}
+			var ch choice
+			for _, a := range alts {
+				paths, ok := globPaths(a)
+				if !ok {
+					return nil, false
+				}
+				ch = append(ch, paths...)
+			}
+			out.choose(ch)
+			i += end
+		default:
+			r, n := utf8.DecodeRuneInString(glob[i:])
+			one(step{set: literal(r)})
+			i += n
+		}
+	}
+	return out.done(), true
+}
+
+// classAt reads the character class [...] that s starts with: its set and
+// length. A class never holds '/'.
+func classAt(s string) (charSet, int, bool) {
+	var set charSet
+	i := 1
+	if i < len(s) && (s[i] == '!' || s[i] == '^') {
+		set.neg = true
+		i++
+	}
+	first := true
+	for i < len(s) {
+		if s[i] == ']' && !first {
+			return set, i + 1, true
+		}
+		first = false
+		lo, n := classRune(s[i:])
+		i += n
+		hi := lo
+		if i+1 < len(s) && s[i] == '-' && s[i+1] != ']' {
+			hi, n = classRune(s[i+1:])
+			i += 1 + n
+		}
+		set.ranges = append(set.ranges, [2]rune{lo, hi})
+	}
+	return charSet{}, 0, false
+}
+
+func classRune(s string) (rune, int) {
+	if s[0] == '\\' && len(s) > 1 {
+		r, n := utf8.DecodeRuneInString(s[1:])
+		return r, 1 + n
+	}
+	return utf8.DecodeRuneInString(s)
+}
+
+// bracesAt reads the alternatives {a,b} that s starts with: the length,
+// and each alternative; -1 when the braces do not close.
+func bracesAt(s string) (int, []string) {
+	depth, from := 0, 1
+	var alts []string
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '{':
+			depth++
+		case '}':
+			if depth--; depth == 0 {
+				return i + 1, append(alts, s[from:i])
+			}
+		case ',':
+			if depth == 1 {
+				alts = append(alts, s[from:i])
+				from = i + 1
+			}
+		}
+	}
+	return -1, nil
+}
+
+// templatePaths is an output's path template as plain patterns.
+func templatePaths(template string) ([][]step, bool) {
+	var out choices
+	lit := func(s string) {
+		for _, r := range s {
+			out.add(step{set: literal(r)})
+		}
+	}
+	from := 0
+	for _, ph := range placeholderRE.FindAllStringIndex(template, -1) {
+		if ph[0] < from {
+			continue
+		}
+		lit(template[from:ph[0]])
+		from = ph[1]
+		switch template[ph[0]:ph[1]] {
+		case "{dir}":
+			if from < len(template) && template[from] == '/' {
+				// {dir}/ is no folder at all for a source beside the
+				// manifest.
+				out.choose(choice{nil, {{set: anyChar}, {set: anyChar, loop: true}, {set: slashChar}}})
+				from++
+				continue
+			}
+			out.add(step{set: anyChar}, step{set: anyChar, loop: true})
+		case "{name}":
+			out.add(step{set: nameChar}, step{set: nameChar, loop: true})
+		case "{stem}", "{ext}":
+			out.add(step{set: nameChar, loop: true})
+		default:
+			lit(template[ph[0]:ph[1]])
+		}
+	}
+	lit(template[from:])
+	return expand(out.done())
+}
+
+// expand makes every plain pattern that one alternative of each choice
+// makes; false past maxPatterns.
+func expand(choices []choice) ([][]step, bool) {
+	if len(choices) == 1 && len(choices[0]) == 1 {
+		return [][]step{choices[0][0]}, true
+	}
+	size := 0
+	for _, ch := range choices {
+		longest := 0
+		for _, alt := range ch {
+			longest = max(longest, len(alt))
+		}
+		size += longest
+	}
+	paths := [][]step{make([]step, 0, size)}
+	for _, ch := range choices {
+		if len(ch) == 1 {
+			for k := range paths {
+				paths[k] = append(paths[k], ch[0]...)
+			}
+			continue
+		}
+		if len(paths)*len(ch) > maxPatterns {
+			return nil, false
+		}
+		var next [][]step
+		for _, p := range paths {
+			for _, alt := range ch {
+				next = append(next, append(append(make([]step, 0, size), p...), alt...))
+			}
+		}
+		paths = next
+	}
+	return paths, true
+}
+
+// meets reports whether some path matches both plain patterns.
+func meets(a, b []step) bool {
+	// memo holds each pair of places tried: 1 when the rest meets, 2
+	// when not, or while being tried (a loop that takes nothing comes
+	// back to where it was).
+	memo := make([]uint8, (len(a)+1)*(len(b)+1))
+	var at func(i, j int) bool
+	at = func(i, j int) bool {
+		key := i*(len(b)+1) + j
+		if v := memo[key]; v != 0 {
+			return v == 1
+		}
+		memo[key] = 2
+		var ok bool
+		switch {
+		case i == len(a) && j == len(b):
+			ok = true
+		case i < len(a) && a[i].loop && at(i+1, j):
+			ok = true
+		case j < len(b) && b[j].loop && at(i, j+1):
+			ok = true
+		case i < len(a) && j < len(b) && a[i].set.meetsSet(b[j].set):
+			// One character both take: each moves on unless a loop.
+			ok = at(i+next(a[i]), j+next(b[j]))
+		}
+		if ok {
+			memo[key] = 1
+		}
+		return ok
+	}
+	return at(0, 0)
+}
+
+func next(s step) int {
+	if s.loop {
+		return 0
+	}
+	return 1
+}
+
+// templateOf is a written path as globMeets takes it.
+func templateOf(path string) string { return filepath.ToSlash(filepath.Clean(path)) }

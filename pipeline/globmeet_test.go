@@ -1,0 +1,69 @@
+package pipeline
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/bmatcuk/doublestar/v4"
+)
+
+func TestGlobMeets(t *testing.T) {
+	for _, tt := range []struct {
+		glob, template string
+		want           bool
+	}{
+		{"mid/users-*.ndjson", "mid/{stem}.ndjson", true},
+		{"mid/*.ndjson", "mid/{name}", true},
+		{"mid/*.ndjson", "mid/{stem}.{ext}", true},
+		{"mid/*.ndjson", "mid/{stem}.json", false},
+		{"mid/*.ndjson", "mid/sub/{stem}.ndjson", false},
+		{"mid/**/*.ndjson", "mid/sub/{stem}.ndjson", true},
+		{"mid/**", "mid/{stem}.ndjson", true},
+		{"**/*.ndjson", "{stem}.ndjson", true},
+		{"mid/x?.ndjson", "mid/{stem}.ndjson", true},
+		{"mid/x?.ndjson", "mid/{stem}-long.ndjson", false},
+		{"mid/[ab]*.json", "mid/c{stem}.json", false},
+		{"mid/[!ab]*.json", "mid/c{stem}.json", true},
+		{"mid/[a-c]*.json", "mid/c{stem}.json", true},
+		{"mid/{a,b}-*.json", "mid/b-{stem}.json", true},
+		{"mid/{a,b}-*.json", "mid/c-{stem}.json", false},
+		{"mid/*/x.json", "mid/{stem}/x.json", true},
+		{"mid/*.json", "mid/{stem}/x.json", false},
+		{"data/*.json", "{dir}/{stem}.json", true},
+		{"*.json", "{dir}/{stem}.json", true}, // {dir} of a source beside the manifest
+		{"out/a.json", "out/a.json", true},
+		{"out/*.json", "out/b.yaml", false},
+		{`mid/\*.json`, "mid/{stem}.json", true},
+		{`mid/\*.json`, "mid/x{stem}.json", false},
+	} {
+		if got := globMeets(tt.glob, tt.template); got != tt.want {
+			t.Errorf("globMeets(%q, %q) = %v, want %v", tt.glob, tt.template, got, tt.want)
+		}
+	}
+}
+
+// Whenever a file the template names matches the glob, globMeets says
+// they meet: on random globs, templates and placeholder values.
+func TestGlobMeetsWhenAFileMatches(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	pick := func(xs ...string) string { return xs[r.IntN(len(xs))] }
+	for range 20000 {
+		glob := pick("mid", "out", "**", "*") + "/" + pick("*", "a*", "*b", "a?", "[ab]*", "[!a]*", "{a,bb}*", "**/*", "ab") + pick(".json", ".ndjson", "", ".*", "*")
+		tpl := pick("mid", "out", "{dir}", "{stem}") + "/" + pick("{stem}", "a{stem}", "{stem}b", "{name}", "ab", "a") + pick(".json", ".{ext}", "", ".ndjson")
+		val := func() string { return pick("a", "b", "ab", "bb", "x", "ba", "a.b") }
+		path := tpl
+		for strings.Contains(path, "{") {
+			i := strings.IndexByte(path, '{')
+			j := strings.IndexByte(path[i:], '}') + i
+			v := val()
+			if path[i:j+1] == "{dir}" {
+				v = pick("mid", "out", "mid/sub")
+			}
+			path = path[:i] + v + path[j+1:]
+		}
+		if ok, _ := doublestar.Match(glob, path); ok && !globMeets(glob, tpl) {
+			t.Fatalf("%q matches %s, a file of %q, and globMeets says they do not meet", glob, path, tpl)
+		}
+	}
+}
