@@ -107,6 +107,18 @@ func (s *Stage) reads(dir, path string) bool {
 	return false
 }
 
+// readsSample is reads with each placeholder in path a name no source
+// has.
+func (s *Stage) readsSample(dir, path string) bool {
+	raw, sample := samplePath(path)
+	for _, pat := range s.Source.Paths {
+		if ok, _ := doublestar.Match(matchGlob(dir, pat), sample); ok && !s.excluded(dir, filepath.Join(dir, raw)) {
+			return true
+		}
+	}
+	return false
+}
+
 // matchGlob is a source glob as reads matches it: relative to dir, in
 // slash form.
 func matchGlob(dir, pat string) string {

@@ -89,13 +89,16 @@ func (s *Stage) writes() []string {
 
 // readsOwn reports whether the stage's globs would match its own output
 // out; {dir} stands for the folder of each of its source globs, where a
-// per-source output lands.
+// per-source output lands. Unlike reads, each other placeholder is a
+// name no source has: it is an error, and a per-source output matched
+// only where it names its own source (../in/{stem}.json of ../in/a.json)
+// is the guard's to refuse, as the source itself.
 func (s *Stage) readsOwn(dir, out string) bool {
 	if !strings.Contains(out, "{dir}") {
-		return s.reads(dir, out)
+		return s.readsSample(dir, out)
 	}
 	for _, src := range s.Source.Paths {
-		if s.reads(dir, filepath.ToSlash(filepath.Clean(strings.ReplaceAll(out, "{dir}", staticDir(src))))) {
+		if s.readsSample(dir, filepath.ToSlash(filepath.Clean(strings.ReplaceAll(out, "{dir}", staticDir(src))))) {
 			return true
 		}
 	}
