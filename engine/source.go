@@ -138,6 +138,9 @@ func (sr *stageRun) resolveSources() (*pipeline.Sources, error) {
 			return nil, err
 		}
 	}
+	if err := sr.checkOwnFiles(src); err != nil {
+		return nil, err
+	}
 	for _, p := range src.Empty {
 		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: source %q matches no file", sr.s.Name, p)})
 	}
@@ -424,4 +427,28 @@ func (s *sectionReader) Read(p []byte) (int, error) {
 		err = fmt.Errorf("the file ends %d bytes before this chunk does: it changed after it was split; the next run reads it again", s.left)
 	}
 	return n, err
+}
+
+// checkOwnFiles refuses a stage whose globs match a file that it would
+// replace with an output, unless zpipe wrote that output there: an output
+// folder linked into the sources' (out -> data) made the stage replace
+// its own input, a user's file, with its output.
+func (sr *stageRun) checkOwnFiles(src *pipeline.Sources) error {
+	var prev *entry
+	if sr.r.state != nil && len(src.Own) > 0 {
+		prev = sr.r.state.stage(sr.id())
+	}
+	for _, f := range src.Own {
+		out, found := sr.m.Rel(f.Output), sr.m.Rel(f.Path)
+		if prev != nil {
+			if _, ok := prev.Outputs[out]; ok {
+				continue
+			}
+		}
+		if found != out {
+			out += ", which is " + found + ","
+		}
+		return fmt.Errorf("output %s is a file that the stage's sources match and that zpipe did not write there: it is not replaced; remove it if it is an old output of the stage", out)
+	}
+	return nil
 }

@@ -35,7 +35,18 @@ type Sources struct {
 	// Files it listed first: a file that two match is the first's. "-"
 	// lists none.
 	PathFiles []int
-	reals     *RealSet
+	// Own lists the files the globs matched that the stage itself
+	// writes, which are not read: each with the output path that writes
+	// it. Only a file zpipe wrote there may be replaced; the engine
+	// checks that against its journal.
+	Own   []OwnFile
+	reals *RealSet
+}
+
+// OwnFile is a file a stage's glob matched that the stage writes.
+type OwnFile struct {
+	Path   string // as the glob found it
+	Output string // the stage's output path that writes it
 }
 
 // Resolve expands the stage's source globs, in a stable order: the globs
@@ -97,6 +108,7 @@ func (s *Stage) Resolve(m *Manifest, stateDir string) (*Sources, error) {
 				// The stage's own output, reached through a link or a
 				// {dir} that its glob also matches, is never its source.
 				w.skip(f.Path, "it is an output of this stage", "not reading")
+				w.out.Own = append(w.out.Own, OwnFile{Path: f.Path, Output: own[f.Real].path})
 				continue
 			}
 			if w.seen != nil {
@@ -119,12 +131,12 @@ func (s *Stage) Resolve(m *Manifest, stateDir string) (*Sources, error) {
 
 // ownFiles maps the real path of each file the stage writes, when its
 // sources are the files its globs matched, to the source it is written
-// for: "" for a fixed output and the rejects file, which every source
-// feeds. A file written only for itself (a per-source output that names
+// for ("" for a fixed output and the rejects file, which every source
+// feeds) and the path it is written at. A file written only for itself (a per-source output that names
 // its own source) is no output of another: it stays a source, for the
 // guard to refuse.
-func (s *Stage) ownFiles(m *Manifest, globs [][]SourceFile) map[string]string {
-	own := map[string]string{}
+func (s *Stage) ownFiles(m *Manifest, globs [][]SourceFile) map[string]ownFile {
+	own := map[string]ownFile{}
 	dirs := map[string]string{} // folder → its real path; many files share one
 	add := func(p, from string) {
 		d := filepath.Dir(p)
@@ -134,10 +146,10 @@ func (s *Stage) ownFiles(m *Manifest, globs [][]SourceFile) map[string]string {
 			dirs[d] = r
 		}
 		r = filepath.Join(r, filepath.Base(p))
-		if prev, ok := own[r]; ok && prev != from {
+		if prev, ok := own[r]; ok && prev.from != from {
 			from = ""
 		}
-		own[r] = from
+		own[r] = ownFile{from: from, path: p}
 	}
 	if s.Rejects != "" {
 		add(s.Rejects, "")
@@ -158,10 +170,14 @@ func (s *Stage) ownFiles(m *Manifest, globs [][]SourceFile) map[string]string {
 
 // ownedBy reports whether the stage writes real for some file other than
 // real itself.
-func ownedBy(own map[string]string, real string) bool {
-	from, ok := own[real]
-	return ok && from != real
+func ownedBy(own map[string]ownFile, real string) bool {
+	o, ok := own[real]
+	return ok && o.from != real
 }
+
+// ownFile is what ownFiles knows of a file the stage writes: the source
+// it is written for, and the path it is written at.
+type ownFile struct{ from, path string }
 
 type walker struct {
 	stage    *Stage
