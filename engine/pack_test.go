@@ -260,7 +260,16 @@ func TestRepackReadsOnlyThePartsFolder(t *testing.T) {
 	appendRecords(t, filepath.Join(dir, ".zpipe", journalName),
 		`{"type":"item","run":"x","stage":"../gone.yaml#s","key":"k","status":"done","parts":[{"output":0,"file":"../../secret.pack","sha256":"00","size":10,"records":1}],"time":"2026-01-01T00:00:00Z"}`,
 		`{"type":"item","run":"x","stage":"../gone.yaml#s","key":"j","status":"done","parts":[{"output":0,"file":"0123456789abcdef0123456789abcdef.pack","offset":-5,"sha256":"00","size":10,"records":1}],"time":"2026-01-01T00:00:00Z"}`)
+	// A file zpipe never names is not collected as a part no entry
+	// names.
+	notes := filepath.Join(dir, ".zpipe", "parts", "notes.txt")
+	if err := os.WriteFile(notes, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	run(t, dir, Options{})
+	if err := os.Remove(notes); err != nil {
+		t.Errorf("collecting the parts removed a file zpipe did not make: %v", err)
+	}
 	packs, _ := partsIn(t, dir)
 	for _, p := range packs {
 		if b, _ := os.ReadFile(filepath.Join(dir, ".zpipe", "parts", p)); strings.Contains(string(b), "SECRET") {

@@ -362,8 +362,16 @@ func checkStateDir(dir string) error {
 		return nil // absent: zpipe makes it
 	}
 	var foreign []string
+	journaled := false
+	for _, e := range ents {
+		journaled = journaled || e.Name() == journalName || e.Name() == journalOfLines
+	}
 	for _, e := range ents {
 		switch name := e.Name(); {
+		case name == "parts" && e.IsDir() && !journaled:
+			// With no journal, zpipe made none of it: a folder of the
+			// user's that happens to have a parts/ is not taken for one.
+			foreign = append(foreign, foreignParts(filepath.Join(dir, name))...)
 		case name == journalName, name == journalOfLines, name == "lock", name == "parts" && e.IsDir(), name == "runs" && e.IsDir(),
 			runTemp(filepath.Join(dir, name)), strings.HasPrefix(name, atomicfile.TempPrefix):
 		default:
@@ -379,6 +387,25 @@ func checkStateDir(dir string) error {
 // runTempPrefix starts the name of the folder where a run writes its items'
 // parts until they are committed.
 const runTempPrefix = ".zpipe-run-"
+
+// foreignParts lists the files in a parts folder that zpipe did not
+// name, as parts/name.
+func foreignParts(dir string) []string {
+	ents, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range ents {
+		if !ownPart(e.Name()) {
+			out = append(out, "parts/"+e.Name())
+		}
+	}
+	return out
+}
+
+// ownPart tells whether a name in the parts folder is one zpipe gives: a
+// part, a pack, or a temp file of either.
+func ownPart(name string) bool {
+	return isPartName(name) || strings.HasPrefix(name, atomicfile.TempPrefix)
+}
 
 // runTemp reports whether path is such a folder, left by a killed run:
 // with the prefix, or from before it was used, a run-* folder that holds
@@ -791,7 +818,7 @@ func (st *state) collect(live map[string]bool) {
 	}
 	names, _ := os.ReadDir(st.parts)
 	for _, n := range names {
-		if !live[n.Name()] {
+		if !live[n.Name()] && ownPart(n.Name()) {
 			os.Remove(filepath.Join(st.parts, n.Name()))
 		}
 	}
