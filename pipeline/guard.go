@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/zpipe/zpipe/schema"
 )
 
 // Guard keeps the outputs of a run off what they must never overwrite: a
@@ -46,9 +48,19 @@ func NewGuard(manifests []*Manifest, stateDir string) *Guard {
 	for _, m := range manifests {
 		g.protect(m.File, "the manifest "+m.Rel(m.File))
 	}
+	read := map[string]bool{} // manifest and JSON Schema whose documents are protected
 	for _, m := range manifests {
 		for _, s := range m.Stages {
 			g.protect(s.Schema.File, "the schema of stage "+s.Name)
+			if key := m.File + "\x00" + s.Schema.File; schema.IsJSONSchema(s.Schema.File) && !read[key] {
+				read[key] = true
+				// The documents its $refs lead to are the schema too. One
+				// that cannot be read is the schema's to report.
+				files, _ := schema.JSONSchemaFiles(s.Schema.File, m.SchemaRefs)
+				for _, f := range files {
+					g.protect(f, "a part of the schema of stage "+s.Name)
+				}
+			}
 			if s.Transform != nil {
 				g.protect(s.Transform.File, "the transform of stage "+s.Name)
 			}
