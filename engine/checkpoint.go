@@ -432,6 +432,36 @@ type Removal struct {
 	held bool
 }
 
+// runsAfter tells whether stage reader of manifest rm depends, at some
+// remove, on stage writer of wm in this run.
+func (r *runner) runsAfter(wm *pipeline.Manifest, writer string, rm *pipeline.Manifest, reader string) bool {
+	var from *node
+	for _, n := range r.nodes {
+		if n.plan.Manifest == wm && n.stage.Name == writer {
+			from = n
+		}
+	}
+	if from == nil {
+		return false
+	}
+	seen := map[*node]bool{}
+	next := []*node{from}
+	for len(next) > 0 {
+		n := next[len(next)-1]
+		next = next[:len(next)-1]
+		for _, u := range n.users {
+			if u.plan.Manifest == rm && u.stage.Name == reader {
+				return true
+			}
+			if !seen[u] {
+				seen[u] = true
+				next = append(next, u)
+			}
+		}
+	}
+	return false
+}
+
 // removal decides what becomes of a file that zpipe wrote for a stage and
 // that the stage does not write now: nothing when the guard does not let
 // zpipe remove it (another stage writes it now, or the journal names a
@@ -440,7 +470,12 @@ type Removal struct {
 // tries again: remembered); else removed.
 func (r *runner) removal(m *pipeline.Manifest, stage, rel, sum, why string, remembered bool) *Removal {
 	path := filepath.Join(m.Dir, rel)
-	if r.guard.Removable(m, stage, path) != nil {
+	// A stage that runs after this one reads the folder as it is then:
+	// without the file, as a run from scratch would leave it.
+	after := func(rm *pipeline.Manifest, reader string) bool {
+		return !remembered && r.runsAfter(m, stage, rm, reader)
+	}
+	if r.guard.RemovableFor(m, stage, path, after) != nil {
 		// Hashed only when a stage reads it: the journal is not trusted,
 		// and may name anything, /dev/zero included.
 		if !r.guard.Reads(path) {

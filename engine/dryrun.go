@@ -110,6 +110,7 @@ func DryRun(ctx context.Context, plans []*pipeline.Plan, opts Options) (*DryRunR
 	}
 	nodes, errs := planNodes(ctx, plans, opts.StateDir)
 	defer closeSchemas(nodes)
+	r.nodes = nodes
 	// The first in manifest order, as a run reports it.
 	var setup error
 	for _, n := range nodes {

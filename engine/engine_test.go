@@ -492,6 +492,46 @@ func testHalfDoneCommit(t *testing.T, tempsGone bool) {
 
 var errKilled = errors.New("killed")
 
+// A half-done commit is completed though a later stage reads one of its
+// outputs: the stage writes it in this run, so its commit now would
+// replace it all the same.
+func TestHalfDoneCommitOfAFileALaterStageReads(t *testing.T) {
+	dir := project(t, map[string]string{
+		"user.cue":    userSchema,
+		"data/a.json": `{"id":1,"name":"a"}`,
+		"pipeline.yaml": "version: 1\nstages:\n  users:\n    source: {paths: [\"data/*.json\"]}\n    schema: user.cue#User\n" +
+			"    outputs: [{format: ndjson, path: out/a.ndjson}, {format: json, path: out/b.json}]\n" +
+			"  report:\n    source: {paths: [out/a.ndjson]}\n    schema: user.cue#User\n    outputs: [{format: ndjson, path: report.ndjson}]\n",
+	})
+	run(t, dir, Options{})
+	os.WriteFile(filepath.Join(dir, "data/a.json"), []byte(`{"id":2,"name":"b"}`), 0o644)
+	var left [][2]string
+	commitHook = func(renames [][2]string) error {
+		if err := os.Rename(renames[0][0], renames[0][1]); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range renames[1:] {
+			b, _ := os.ReadFile(r[0])
+			left = append(left, [2]string{r[0], string(b)})
+		}
+		return errKilled
+	}
+	run(t, dir, Options{})
+	commitHook = nil
+	for _, l := range left {
+		os.WriteFile(l[0], []byte(l[1]), 0o644)
+	}
+	var events []string
+	run(t, dir, Options{OnEvent: func(e Event) { events = append(events, e.Msg) }})
+	if !slices.Contains(events, "completed the commit of stage users that an earlier run left half done") {
+		t.Errorf("events:\n%s", strings.Join(events, "\n"))
+	}
+	want := "{\"id\":2,\"name\":\"b\",\"tier\":\"free\"}\n"
+	if got := read(t, dir, "out/a.ndjson") + read(t, dir, "report.ndjson"); got != want+want {
+		t.Errorf("outputs hold %q", got)
+	}
+}
+
 // A stage whose only record was rejected did not succeed, and its
 // provenance says so.
 func TestProvenanceCountsARejectAsAFailure(t *testing.T) {

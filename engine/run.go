@@ -568,7 +568,7 @@ func (r *runner) rollForward(plans []*pipeline.Plan) {
 			continue
 		}
 		name := stageName(key)
-		err := r.checkRenames(m, e.Renames)
+		err := r.checkRenames(m, name, e.Renames)
 		if err != nil {
 			if ferr := r.state.finish(key, nil); ferr != nil {
 				r.emit(Event{Kind: Warning, Msg: "cannot write the journal: " + ferr.Error()})
@@ -584,14 +584,17 @@ func (r *runner) rollForward(plans []*pipeline.Plan) {
 	}
 }
 
-// checkRenames refuses renames that are not what a commit of m writes.
-func (r *runner) checkRenames(m *pipeline.Manifest, renames []rename) error {
+// checkRenames refuses renames that are not what a commit of stage of m
+// writes. A file the stage writes in this run is replaced, though another
+// stage reads it: its commit now would replace it too.
+func (r *runner) checkRenames(m *pipeline.Manifest, stage string, renames []rename) error {
 	for _, rn := range renames {
 		temp, target := filepath.Join(r.opts.StateDir, rn.Temp), filepath.Join(r.opts.StateDir, rn.Target)
 		if filepath.Dir(temp) != filepath.Dir(target) || !strings.HasPrefix(filepath.Base(temp), atomicfile.TempPrefix) {
 			return fmt.Errorf("the journal names %s, which is not a temp file beside %s", rn.Temp, rn.Target)
 		}
-		if err := r.guard.Replaceable(m, target); err != nil {
+		ours := r.guard.Claims(m, stage, target)
+		if err := r.guard.ReplaceableFor(m, target, func(*pipeline.Manifest, string) bool { return ours }); err != nil {
 			return err
 		}
 	}

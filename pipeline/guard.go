@@ -23,7 +23,7 @@ type Guard struct {
 	stateDir  string
 	stateReal string
 	protected map[string]string // real path → what it is, for messages
-	sources   []RealSet         // real paths of each stage's sources, as Check found them
+	sources   []stageSources    // real paths of each stage's sources, as Check found them
 
 	mu     sync.Mutex
 	claims map[string]claim // real path of a target → the output that writes it
@@ -33,6 +33,13 @@ type Guard struct {
 }
 
 // claim is one output's hold on a file.
+// stageSources are the real paths of a stage's sources.
+type stageSources struct {
+	m     *Manifest
+	stage string
+	set   RealSet
+}
+
 type claim struct {
 	m      *Manifest
 	stage  string
@@ -109,7 +116,7 @@ func (g *Guard) Check() error {
 			// Each stage's set, not their union: a copy of a
 			// million paths is 50 MB.
 			reals := src.Reals()
-			g.sources = append(g.sources, reals)
+			g.sources = append(g.sources, stageSources{m, s.Name, reals})
 			g.mu.Lock()
 			if g.found == nil {
 				g.found = map[*Stage]*Sources{}
@@ -160,8 +167,14 @@ func (g *Guard) Reads(path string) bool {
 }
 
 func (g *Guard) isSource(real string) bool {
-	for _, set := range g.sources {
-		if set.Has(real) {
+	return g.readBy(real, func(*Manifest, string) bool { return false })
+}
+
+// readBy tells whether a stage of the run reads real, other than those
+// that may.
+func (g *Guard) readBy(real string, may func(m *Manifest, stage string) bool) bool {
+	for _, src := range g.sources {
+		if src.set.Has(real) && (may == nil || !may(src.m, src.stage)) {
 			return true
 		}
 	}
@@ -266,6 +279,16 @@ func (g *Guard) Target(m *Manifest, s *Stage, out int, source string, sources Re
 // journal can be edited or copied, so what it names is checked here
 // before zpipe renames anything over it.
 func (g *Guard) Replaceable(m *Manifest, path string) error {
+	return g.ReplaceableFor(m, path, nil)
+}
+
+// ReplaceableFor is Replaceable, but a source only of the stages that
+// may (of manifest m and name stage) read the file is replaced: they read
+// it after the replacement, or would read its replacement anyway.
+func (g *Guard) ReplaceableFor(m *Manifest, path string, may func(m *Manifest, stage string) bool) error {
+	if may == nil {
+		may = func(*Manifest, string) bool { return false }
+	}
 	real := filepath.Join(realPath(filepath.Dir(path)), filepath.Base(path))
 	switch {
 	case !Inside(m.root(), path) || !Inside(realPath(m.root()), real):
@@ -274,10 +297,10 @@ func (g *Guard) Replaceable(m *Manifest, path string) error {
 		return fmt.Errorf("%s is inside the state folder", relTo(m.Dir, path))
 	case g.protected[real] != "":
 		return fmt.Errorf("%s is %s", relTo(m.Dir, path), g.protected[real])
-	case g.isSource(real):
+	case g.readBy(real, may):
 		return fmt.Errorf("%s is a source", relTo(m.Dir, path))
 	}
-	if to := linkTarget(real); to != "" && (g.isSource(to) || g.protected[to] != "" || Inside(g.stateReal, to)) {
+	if to := linkTarget(real); to != "" && (g.readBy(to, may) || g.protected[to] != "" || Inside(g.stateReal, to)) {
 		return fmt.Errorf("%s is a symlink to %s", relTo(m.Dir, path), relTo(realPath(m.Dir), to))
 	}
 	return nil
@@ -304,7 +327,13 @@ func literalDir(dir, template string) string {
 // Removable is Replaceable for a file zpipe wrote for stage of m and would
 // now remove; it must also not be the output of another stage of the run.
 func (g *Guard) Removable(m *Manifest, stage, path string) error {
-	if err := g.Replaceable(m, path); err != nil {
+	return g.RemovableFor(m, stage, path, nil)
+}
+
+// RemovableFor is Removable, but a source only of the stages that may
+// read the file is removed, as ReplaceableFor says.
+func (g *Guard) RemovableFor(m *Manifest, stage, path string, may func(m *Manifest, stage string) bool) error {
+	if err := g.ReplaceableFor(m, path, may); err != nil {
 		return err
 	}
 	real := filepath.Join(realPath(filepath.Dir(path)), filepath.Base(path))
@@ -314,6 +343,16 @@ func (g *Guard) Removable(m *Manifest, stage, path string) error {
 		return fmt.Errorf("%s is an output of stage %s", relTo(m.Dir, path), c.stage)
 	}
 	return nil
+}
+
+// Claims reports whether stage of m writes the file at path in this run,
+// as Check found its outputs.
+func (g *Guard) Claims(m *Manifest, stage, path string) bool {
+	real := filepath.Join(realPath(filepath.Dir(path)), filepath.Base(path))
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	c, ok := g.claims[real]
+	return ok && c.m == m && c.stage == stage
 }
 
 // at is the manifest path of the claim's declaration.
