@@ -546,6 +546,14 @@ func (sr *stageRun) outputsIntact() bool {
 // outputsHold tells whether the files the stage wrote last (prev) still
 // hold what it wrote, and sets outputsReason when they do not.
 func (sr *stageRun) outputsHold(prev *entry) bool {
+	if sr.s.Rejects != "" {
+		// The rejects file is not among the settings items are run
+		// with: one renamed is only rewritten.
+		if rel := sr.m.Rel(sr.s.Rejects); prev.Outputs[rel] == "" {
+			sr.outputsReason = "rejects file " + rel + " was not written yet"
+			return false
+		}
+	}
 	for _, rel := range slices.Sorted(maps.Keys(prev.Outputs)) {
 		sum, err := hashFile(sr.ctx, filepath.Join(sr.m.Dir, rel))
 		switch {
