@@ -170,11 +170,11 @@ func planNodes(ctx context.Context, plans []*pipeline.Plan, stateDir string) ([]
 	for pi, p := range plans {
 		m := p.Manifest
 		byName := map[string]*node{}
-		for _, s := range p.Stages {
+		for si, s := range p.Stages {
 			if ctx.Err() != nil {
 				return nodes, errs // stopped: DryRun says so
 			}
-			n := &node{plan: p, stage: s, key: strconv.Itoa(pi) + "-" + s.Name, id: stageKey(stateDir, m, s.Name), priority: m.Priority*1000 + s.Priority, order: len(nodes),
+			n := &node{plan: p, stage: s, key: strconv.Itoa(pi) + "-" + strconv.Itoa(si), id: stageKey(stateDir, m, s.Name), priority: m.Priority*1000 + s.Priority, order: len(nodes),
 				sum: &StageSummary{Name: s.Name}}
 			sch, err := m.LoadSchema(s.Schema, s.Transform, schema.WithContext(ctx))
 			n.schema = sch

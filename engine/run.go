@@ -120,7 +120,7 @@ type runner struct {
 type node struct {
 	plan     *pipeline.Plan
 	stage    *pipeline.Stage
-	key      string // unique across plans, for working files
+	key      string // unique across plans, for working files: numbers, as a name may hold '/'
 	id       string // the stage's name in the journal
 	schema   *schema.Schema
 	limiter  *rate.Limiter
@@ -364,7 +364,7 @@ func (r *runner) schedule(ctx context.Context, plans []*pipeline.Plan) ([]*node,
 			limiter = rate.NewLimiter(every, 1)
 		}
 		byName := map[string]*node{}
-		for _, s := range p.Stages {
+		for si, s := range p.Stages {
 			var sch *schema.Schema
 			err := ctx.Err()
 			if err == nil {
@@ -374,7 +374,7 @@ func (r *runner) schedule(ctx context.Context, plans []*pipeline.Plan) ([]*node,
 				closeSchemas(nodes)
 				return nil, schemaError(ctx, m, s, err)
 			}
-			n := &node{plan: p, stage: s, schema: sch, limiter: limiter, key: strconv.Itoa(pi) + "-" + s.Name, id: stageKey(r.opts.StateDir, m, s.Name),
+			n := &node{plan: p, stage: s, schema: sch, limiter: limiter, key: strconv.Itoa(pi) + "-" + strconv.Itoa(si), id: stageKey(r.opts.StateDir, m, s.Name),
 				priority: m.Priority*1000 + s.Priority, order: len(nodes),
 				sum: &StageSummary{Name: s.Name, Outputs: []string{}}}
 			if len(plans) > 1 {
