@@ -392,21 +392,46 @@ func (sr *stageRun) removedItems() []string {
 }
 
 // forget records that removed items are gone, so that their parts are
-// collected, and removes the files the stage wrote last time (prev) and
-// did not write now: those of sources that are gone or gave no valid
-// record, and those of outputs the manifest no longer declares.
-func (sr *stageRun) forget(prev *entry, written map[string]string) {
+// collected.
+func (sr *stageRun) forget() {
 	for _, key := range sr.removed {
 		sr.r.journal(&entry{Type: "item", Stage: sr.id(), Key: key, Status: "removed"})
 	}
+}
+
+// staleOutput is a file the stage wrote last time (prev) and does not
+// write now: what becomes of it, and why it could not go.
+type staleOutput struct {
+	rm  *Removal
+	err error
+}
+
+// staleOutputs decides what becomes of each file the stage wrote last
+// time (prev) and did not write now (those of sources that are gone or
+// gave no valid record, and those of outputs the manifest no longer
+// declares), and how a commit removes those that go: as part of the
+// commit, so that a kill after it leaves none behind for good.
+func (sr *stageRun) staleOutputs(prev *entry, written map[string]string) ([]*staleOutput, []stale) {
 	if prev == nil {
-		return
+		return nil, nil
 	}
+	var out []*staleOutput
+	var remove []stale
 	for _, rel := range slices.Sorted(maps.Keys(prev.Outputs)) {
-		if _, ok := written[rel]; !ok {
-			sr.r.removeStale(sr.m, sr.s.Name, rel, prev.Outputs[rel], sr.staleWhy(rel), false)
+		if _, ok := written[rel]; ok {
+			continue
+		}
+		rm := sr.r.removal(sr.m, sr.s.Name, rel, prev.Outputs[rel], sr.staleWhy(rel), false)
+		if rm == nil {
+			continue
+		}
+		so := &staleOutput{rm: rm}
+		out = append(out, so)
+		if rm.Kept == "" {
+			remove = append(remove, stale{path: filepath.Join(sr.m.Dir, rel), sum: prev.Outputs[rel], remove: func() { so.err = removeOutput(sr.m, rel) }})
 		}
 	}
+	return out, remove
 }
 
 // staleWhy says why a file the stage wrote before is not written now.
@@ -508,23 +533,42 @@ func (r *runner) removal(m *pipeline.Manifest, stage, rel, sum, why string, reme
 func (r *runner) removeStale(m *pipeline.Manifest, stage, rel, sum, why string, remembered bool) (held bool) {
 	r.outputsTouched.Store(true)
 	rm := r.removal(m, stage, rel, sum, why, remembered)
-	switch {
-	case rm == nil:
+	if rm == nil {
 		return false
-	case rm.Kept != "":
-		r.emit(Event{Kind: Warning, Stage: stage, Msg: fmt.Sprintf("stage %s: kept %s, although %s: %s", stage, rel, why, rm.Kept)})
-		return rm.held
 	}
+	var err error
+	if rm.Kept == "" {
+		err = removeOutput(m, rel)
+	}
+	return r.reportRemoval(rm, err)
+}
+
+// removeOutput removes the file rel of m, and its folder if that held
+// nothing else.
+func removeOutput(m *pipeline.Manifest, rel string) error {
 	path := filepath.Join(m.Dir, rel)
 	if err := os.Remove(path); err != nil {
-		r.emit(Event{Kind: Warning, Stage: stage, Msg: fmt.Sprintf("stage %s: cannot remove %s: %v", stage, rel, err)})
-		return true // the next run tries again
+		return err
 	}
-	// A folder that only held such files goes too.
 	if dir := filepath.Dir(path); dir != m.Dir && pipeline.Inside(m.Dir, dir) {
 		os.Remove(dir)
 	}
-	r.emit(Event{Kind: Warning, Stage: stage, Msg: fmt.Sprintf("stage %s: removed %s: %s", stage, rel, why)})
+	return nil
+}
+
+// reportRemoval says what became of a removal: kept, removed, or not
+// removed for err. It reports whether the journal must go on naming the
+// file.
+func (r *runner) reportRemoval(rm *Removal, err error) (held bool) {
+	switch {
+	case rm.Kept != "":
+		r.emit(Event{Kind: Warning, Stage: rm.Stage, Msg: fmt.Sprintf("stage %s: kept %s, although %s: %s", rm.Stage, rm.Path, rm.Why, rm.Kept)})
+		return rm.held
+	case err != nil:
+		r.emit(Event{Kind: Warning, Stage: rm.Stage, Msg: fmt.Sprintf("stage %s: cannot remove %s: %v", rm.Stage, rm.Path, err)})
+		return true // the next run tries again
+	}
+	r.emit(Event{Kind: Warning, Stage: rm.Stage, Msg: fmt.Sprintf("stage %s: removed %s: %s", rm.Stage, rm.Path, rm.Why)})
 	return false
 }
 

@@ -492,6 +492,42 @@ func testHalfDoneCommit(t *testing.T, tempsGone bool) {
 
 var errKilled = errors.New("killed")
 
+// A kill after a commit's renames, before its stale outputs went, leaves
+// them for the next run to remove, not for good: the commit's intent names
+// them.
+func TestKilledCommitRemovesItsStaleOutputsLater(t *testing.T) {
+	dir := project(t, map[string]string{
+		"user.cue":    userSchema,
+		"data/a.json": `{"id":1,"name":"a"}`,
+		"data/b.json": `{"id":2,"name":"b"}`,
+		"pipeline.yaml": "version: 1\nstages:\n  users:\n    source: {paths: [\"data/*.json\"]}\n    schema: user.cue#User\n" +
+			"    outputs: [{format: ndjson, path: out/all.ndjson}, {format: yaml, path: \"out/by/{stem}.yaml\"}]\n",
+	})
+	run(t, dir, Options{})
+	remove(t, dir, "data/b.json")
+	commitHook = func(renames [][2]string) error {
+		for _, r := range renames {
+			if err := os.Rename(r[0], r[1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return errKilled
+	}
+	run(t, dir, Options{})
+	commitHook = nil
+	if _, err := os.Stat(filepath.Join(dir, "out/by/b.yaml")); err != nil {
+		t.Fatalf("the killed commit removed b.yaml already: %v", err)
+	}
+	var events []string
+	run(t, dir, Options{OnEvent: func(e Event) { events = append(events, e.Msg) }})
+	if _, err := os.Stat(filepath.Join(dir, "out/by/b.yaml")); err == nil {
+		t.Errorf("b.yaml is left; events:\n%s", strings.Join(events, "\n"))
+	}
+	if got := read(t, dir, "out/all.ndjson"); got != "{\"id\":1,\"name\":\"a\",\"tier\":\"free\"}\n" {
+		t.Errorf("out/all.ndjson holds %q", got)
+	}
+}
+
 // A half-done commit is completed though a later stage reads one of its
 // outputs: the stage writes it in this run, so its commit now would
 // replace it all the same.

@@ -568,7 +568,7 @@ func (r *runner) rollForward(plans []*pipeline.Plan) {
 			continue
 		}
 		name := stageName(key)
-		err := r.checkRenames(m, name, e.Renames)
+		err := r.checkRenames(m, name, e.Renames, e.Removes)
 		if err != nil {
 			if ferr := r.state.finish(key, nil); ferr != nil {
 				r.emit(Event{Kind: Warning, Msg: "cannot write the journal: " + ferr.Error()})
@@ -584,10 +584,10 @@ func (r *runner) rollForward(plans []*pipeline.Plan) {
 	}
 }
 
-// checkRenames refuses renames that are not what a commit of stage of m
-// writes. A file the stage writes in this run is replaced, though another
+// checkRenames refuses renames and removals that are not what a commit
+// of stage of m does. A file the stage writes in this run is replaced, though another
 // stage reads it: its commit now would replace it too.
-func (r *runner) checkRenames(m *pipeline.Manifest, stage string, renames []rename) error {
+func (r *runner) checkRenames(m *pipeline.Manifest, stage string, renames, removes []rename) error {
 	for _, rn := range renames {
 		temp, target := filepath.Join(r.opts.StateDir, rn.Temp), filepath.Join(r.opts.StateDir, rn.Target)
 		if filepath.Dir(temp) != filepath.Dir(target) || !strings.HasPrefix(filepath.Base(temp), atomicfile.TempPrefix) {
@@ -595,6 +595,13 @@ func (r *runner) checkRenames(m *pipeline.Manifest, stage string, renames []rena
 		}
 		ours := r.guard.Claims(m, stage, target)
 		if err := r.guard.ReplaceableFor(m, target, func(*pipeline.Manifest, string) bool { return ours }); err != nil {
+			return err
+		}
+	}
+	for _, rm := range removes {
+		target := filepath.Join(r.opts.StateDir, rm.Target)
+		after := func(rm *pipeline.Manifest, reader string) bool { return r.runsAfter(m, stage, rm, reader) }
+		if err := r.guard.RemovableFor(m, stage, target, after); err != nil {
 			return err
 		}
 	}

@@ -362,12 +362,14 @@ func (sr *stageRun) commit(st *StageSummary, targets []target) {
 		return
 	}
 	var done *entry
-	prev := sr.r.state.stage(sr.id())
+	var gone []*staleOutput
+	var remove []stale
 	if st.Status != StatusStopped {
 		done = &entry{Type: "stage", Stage: sr.id(), Outputs: written, Inputs: sr.inputsDigest()}
+		gone, remove = sr.staleOutputs(sr.r.state.stage(sr.id()), written)
 	}
 	sum := func(target string) string { return written[m.Rel(target)] }
-	if err := sr.r.state.commit(&g, sr.id(), done, sum); err != nil {
+	if err := sr.r.state.commit(&g, sr.id(), done, sum, remove); err != nil {
 		st.Status, st.Error = StatusFailed, "replacing the outputs: "+err.Error()
 		return
 	}
@@ -379,7 +381,10 @@ func (sr *stageRun) commit(st *StageSummary, targets []target) {
 		}
 	}
 	if done != nil {
-		sr.forget(prev, written)
+		sr.forget()
+		for _, so := range gone {
+			sr.r.reportRemoval(so.rm, so.err)
+		}
 	}
 }
 

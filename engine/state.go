@@ -49,6 +49,10 @@ type entry struct {
 	// the commit records once every rename is done.
 	Renames []rename `json:"renames,omitempty"`
 	Then    *entry   `json:"then,omitempty"`
+	// Removes, for a commit, are the files the stage wrote before and
+	// does not write now, which go once the renames are done; SHA256 is
+	// what zpipe wrote, so that a file changed since stays.
+	Removes []rename `json:"removes,omitempty"`
 
 	Records  int       `json:"records,omitempty"`
 	OK       int       `json:"ok,omitempty"`
@@ -628,11 +632,14 @@ type rename struct {
 // before the first one and syncs, so that a crash between two renames is
 // rolled forward by the next run; then it records done, the stage entry
 // first when there is one. sum gives the sha256 of the file for a target.
-func (st *state) commit(g *atomicfile.Group, stage string, done *entry, sum func(target string) string) error {
+func (st *state) commit(g *atomicfile.Group, stage string, done *entry, sum func(target string) string, stale []stale) error {
 	intent := func(renames [][2]string) error {
 		e := &entry{Type: "commit", Stage: stage, Status: "begin", Then: done}
 		for _, r := range renames {
 			e.Renames = append(e.Renames, rename{st.rel(r[0]), st.rel(r[1]), sum(r[1])})
+		}
+		for _, f := range stale {
+			e.Removes = append(e.Removes, rename{Target: st.rel(f.path), SHA256: f.sum})
 		}
 		if err := st.append(e); err != nil {
 			return err
@@ -648,7 +655,17 @@ func (st *state) commit(g *atomicfile.Group, stage string, done *entry, sum func
 	if err := g.Commit(intent); err != nil {
 		return err
 	}
+	for _, f := range stale {
+		f.remove()
+	}
 	return st.finish(stage, done)
+}
+
+// stale is a file a commit removes: at path, with what zpipe wrote there,
+// and how it goes.
+type stale struct {
+	path, sum string
+	remove    func()
 }
 
 // repackHook, when set by a test, runs after new packs are durable and
@@ -690,6 +707,13 @@ func (st *state) complete(e *entry) error {
 	}
 	if err := atomicfile.RollForward(renames); err != nil {
 		return err
+	}
+	for _, r := range e.Removes {
+		// Unless changed since: the commit would have kept it.
+		target := filepath.Join(st.dir, r.Target)
+		if got, err := hashFile(context.Background(), target); err == nil && got == r.SHA256 {
+			os.Remove(target)
+		}
 	}
 	var then *entry
 	if e.Then != nil {
