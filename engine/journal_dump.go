@@ -54,12 +54,22 @@ func journalIn(dir string) string {
 	return path
 }
 
+// readJournal replays the journal at path, as journalIn names it: a
+// journal of lines only by that name, so that a damaged journal of
+// records is never read as lines.
+func readJournal(path string, decode func(rec []byte) error) error {
+	if filepath.Base(path) == journalOfLines {
+		return journal.ReadLines(path, decode)
+	}
+	return journal.Read(path, decode)
+}
+
 // readEntries calls f with every entry of the journal at path, in order:
 // a JSON record as it is, with item nil, a binary item decoded into item.
 // Name records are taken in, not passed on.
 func readEntries(path string, f func(rec []byte, item *entry) error) error {
 	file := newJournalFile()
-	return journal.Read(path, func(rec []byte) error {
+	return readJournal(path, func(rec []byte) error {
 		switch {
 		case len(rec) > 0 && rec[0] == tagName:
 			return file.readName(rec)

@@ -552,7 +552,7 @@ func readState(dir string) (*state, error) {
 	}
 	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), items: map[string]*itemStore{}, stages: map[string]*entry{}, pending: map[string]*entry{},
 		bases: map[string]*fingerprint{}, file: newJournalFile()}
-	if err := journal.Read(journalIn(dir), st.load); err != nil {
+	if err := readJournal(journalIn(dir), st.load); err != nil {
 		var ce *journal.CorruptError
 		if errors.As(err, &ce) {
 			ce.Path = display(ce.Path)

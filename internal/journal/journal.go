@@ -428,9 +428,18 @@ func (j *Journal) Close() error {
 }
 
 // Read replays the journal at path without changing it: no lock, no
-// truncation of a torn end. It reads a journal of lines too. A missing
-// file is an empty journal.
+// truncation of a torn end. A missing file is an empty journal; a file
+// that is not a journal of records is a CorruptError, as Open says.
 func Read(path string, decode func(rec []byte) error) error {
+	return read(path, decode, false)
+}
+
+// ReadLines is Read for a journal of lines, which zpipe wrote before.
+func ReadLines(path string, decode func(rec []byte) error) error {
+	return read(path, decode, true)
+}
+
+func read(path string, decode func(rec []byte) error, lines bool) error {
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -439,7 +448,7 @@ func Read(path string, decode func(rec []byte) error) error {
 		return err
 	}
 	defer f.Close()
-	_, err = replay(path, f, decode, true)
+	_, err = replay(path, f, decode, lines)
 	return err
 }
 

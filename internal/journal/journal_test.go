@@ -135,7 +135,7 @@ func TestLines(t *testing.T) {
 			old, path := filepath.Join(dir, "journal.ndjson"), filepath.Join(dir, "journal")
 			os.WriteFile(old, []byte(tt.file), 0o644)
 			var got []int
-			err := Read(old, decodeInto(&got))
+			err := ReadLines(old, decodeInto(&got))
 			if tt.corrupt != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.corrupt) {
 					t.Fatalf("err = %v, want corruption %q", err, tt.corrupt)
@@ -210,7 +210,7 @@ func TestLongLines(t *testing.T) {
 	long := `{"n":2,"pad":"` + strings.Repeat("x", 700<<10) + `"}`
 	os.WriteFile(path, []byte(`{"n":1}`+"\n"+long+"\n"+`{"n":3}`+"\n"+long[:500<<10]), 0o644)
 	var lens []int
-	err := Read(path, func(line []byte) error {
+	err := ReadLines(path, func(line []byte) error {
 		lens = append(lens, len(line))
 		var r rec
 		return json.Unmarshal(line, &r)
