@@ -103,6 +103,7 @@ func (r *runner) watchMemory(done <-chan struct{}) {
 			}
 		}
 		r.emit(Event{Kind: Warning, Msg: msg})
+		r.overMemory.Store(true)
 		r.stopRun()
 		return
 	}

@@ -105,6 +105,7 @@ type runner struct {
 	temps          *tempParts // parts not yet saved, in tmp or in memory
 	gate           *Gate      // bytes in flight, when max_memory is set
 	budget         int64
+	overMemory     atomic.Bool // the run stopped itself for passing budget
 	// stdin is standard input, read once for every stage that reads it.
 	stdin   *spool
 	flights flights
@@ -194,6 +195,7 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		r.dropRemovedStages(plans)
 	}
 	sum := summarize(nodes, r.state.runID, start)
+	sum.OverMemory = r.overMemory.Load()
 	sum.Provenance = r.provenance(nodes, start, sum)
 	if path, err := r.writeProvenance(sum.Provenance, nodes); err != nil {
 		r.emit(Event{Kind: Warning, Msg: "cannot write the provenance: " + err.Error()})

@@ -38,6 +38,9 @@ type Summary struct {
 	UpToDate    int           `json:"up_to_date"`
 	Duration    time.Duration `json:"duration_ns"`
 	Interrupted bool          `json:"interrupted"`
+	// OverMemory: the run stopped itself, as interrupted, for passing
+	// max_memory. It failed: no one asked it to stop.
+	OverMemory bool `json:"over_memory,omitempty"`
 	// Provenance is the run's audit trail but its items, which a run of
 	// many files has too many of to hold: ProvenanceItems reads them
 	// back from RunRecord, and WriteProvenance writes the whole.
@@ -76,9 +79,12 @@ type StageSummary struct {
 }
 
 // ExitCode maps the summary to zpipe's exit codes: 0 when every record was
-// valid and written, 1 when some failed, 130 when the run was interrupted.
+// valid and written, 1 when some failed or the run passed max_memory, 130
+// when the run was interrupted.
 func (s *Summary) ExitCode() int {
 	switch {
+	case s.OverMemory:
+		return 1
 	case s.Interrupted:
 		return 130
 	case s.Failed > 0 || s.FailedItems > 0:
