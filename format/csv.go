@@ -190,6 +190,14 @@ type csvEncoder struct {
 	empty []bool
 }
 
+// name is the format's name, for messages.
+func (e *csvEncoder) name() string {
+	if e.comma == '\t' {
+		return "tsv"
+	}
+	return "csv"
+}
+
 // headerLine returns the header row; the columns are known once a record
 // has been encoded.
 func (e *csvEncoder) headerLine() []byte {
@@ -227,7 +235,7 @@ func (e *csvEncoder) unit(dst []byte, v any) ([]byte, error) {
 	for _, f := range obj.Fields {
 		i := indexOf(e.columns, f.Key)
 		if i < 0 {
-			return dst, fmt.Errorf("field %q is not one of the csv columns (%s)", f.Key, joinQuoted(e.columns))
+			return dst, fmt.Errorf("field %q is not one of the %s columns (%s)", f.Key, e.name(), joinQuoted(e.columns))
 		}
 		cell, err := cellText(f.Value)
 		if err != nil {
