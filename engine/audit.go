@@ -23,7 +23,11 @@ func (sr *stageRun) itemProvenance(i int, schema *SchemaProvenance) ItemProvenan
 			return
 		}
 		o := sr.s.Outputs[output]
-		p.Outputs = append(p.Outputs, OutputProvenance{Path: o.Path, Format: string(o.Format), SHA256: sum})
+		path := o.Path
+		if o.PerSource() {
+			path = sr.m.Rel(sr.m.PerSourceFile(o, it.Path))
+		}
+		p.Outputs = append(p.Outputs, OutputProvenance{Path: path, Format: string(o.Format), SHA256: sum})
 	}
 	switch {
 	case res.itemOut != nil && res.entry != nil: // its commit failed

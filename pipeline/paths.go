@@ -54,6 +54,10 @@ func (m *Manifest) expand(template, source string) string {
 	return filepath.Join(m.Dir, p)
 }
 
+// PerSourceFile is the file a per-source output writes for the source
+// file at path.
+func (m *Manifest) PerSourceFile(o Output, source string) string { return m.expand(o.Path, source) }
+
 // root is the folder outputs must stay inside.
 func (m *Manifest) root() string {
 	if m.Root == "" {
