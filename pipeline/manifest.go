@@ -40,22 +40,22 @@ type Manifest struct {
 
 // Limits bound a whole run.
 type Limits struct {
-	MaxConcurrentStages int
-	MaxMemory           int64         // bytes; 0 means no limit
-	Throttle            time.Duration // minimum gap between item starts
-	Rate                float64       // item starts per second; 0 means no limit
+	MaxConcurrentStages int           `json:"max_concurrent_stages"`
+	MaxMemory           int64         `json:"max_memory"`  // bytes; 0 means no limit
+	Throttle            time.Duration `json:"throttle_ns"` // minimum gap between item starts
+	Rate                float64       `json:"rate"`        // item starts per second; 0 means no limit
 }
 
 // Settings are the per-stage knobs that defaults may set for every stage.
 type Settings struct {
-	Parallel int
+	Parallel int `json:"parallel"`
 	// ParallelSet says the manifest sets Parallel; otherwise it is this
 	// machine's core count, and items run on other machines may run more
 	// at once.
-	ParallelSet bool
-	OnError     OnError
-	Retry       Retry
-	Timeout     time.Duration // per item; 0 means none
+	ParallelSet bool          `json:"parallel_set"`
+	OnError     OnError       `json:"on_error"`
+	Retry       Retry         `json:"retry"`
+	Timeout     time.Duration `json:"timeout_ns"` // per item; 0 means none
 }
 
 // OnError says what a stage does after a failed item.
@@ -71,10 +71,10 @@ const (
 // It is zpipe's one retry policy: the local executor, the Batch API's
 // Retry and any other executor wait as Wait says.
 type Retry struct {
-	Max      int
-	Delay    time.Duration
-	Backoff  float64
-	MaxDelay time.Duration
+	Max      int           `json:"max"`
+	Delay    time.Duration `json:"delay_ns"`
+	Backoff  float64       `json:"backoff"`
+	MaxDelay time.Duration `json:"max_delay_ns"`
 }
 
 // Wait returns the wait before attempt n+1: Delay·Backoff^(n-1), capped
