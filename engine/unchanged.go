@@ -69,6 +69,7 @@ func (sr *stageRun) settleUnchanged(st *StageSummary) bool {
 
 	var q StageSummary
 	undo := func() bool {
+		side.Wait() // it sets outputsReason
 		if n.trail != nil {
 			n.trail.done()
 			os.Remove(n.trail.path)
