@@ -24,11 +24,43 @@ func placeDecls(decls []ast.Decl, node ast.Expr) {
 	for _, d := range decls {
 		switch d := d.(type) {
 		case *ast.Field:
+			if id, ok := d.Label.(*ast.Ident); ok && id.Name == "#" {
+				// #: "name": {...}: the definitions whose names are
+				// no identifiers, an embedded $ref's document among them.
+				placeDefs(d.Value, node)
+				continue
+			}
 			if p := schemaOf(d.Label, node, props); p != nil {
 				placeIn(d.Value, p, true)
 			}
 		case *ast.EmbedDecl:
 			placeIn(d.Expr, node, false)
+		}
+	}
+}
+
+// placeDefs places the types in x, a struct of node's definitions by
+// their names.
+func placeDefs(x ast.Expr, node ast.Expr) {
+	defs, ok := x.(*ast.StructLit)
+	if !ok {
+		return
+	}
+	for _, d := range defs.Elts {
+		f, ok := d.(*ast.Field)
+		if !ok {
+			continue
+		}
+		name, _, err := ast.LabelName(f.Label)
+		if err != nil {
+			continue
+		}
+		def := member(member(node, "$defs"), name)
+		if def == nil {
+			def = member(member(node, "definitions"), name)
+		}
+		if def != nil {
+			placeIn(f.Value, def, true)
 		}
 	}
 }

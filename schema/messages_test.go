@@ -295,6 +295,47 @@ func TestJSONSchemaTypesHaveTheirPosition(t *testing.T) {
 	}
 }
 
+// A document a $ref leads to, embedded under a name that is no
+// identifier, has its types placed too: at its own file's "type", not at
+// the $ref.
+func TestJSONSchemaTypesOfARefdDocumentHaveTheirPosition(t *testing.T) {
+	dir := t.TempDir()
+	for name, src := range map[string]string{
+		"user.schema.json": `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "properties": {
+    "addr": {"$ref": "addr.schema.json"},
+    "code": {"$ref": "#/$defs/zip-code"}
+  },
+  "$defs": {"zip-code": {"type": "string"}}
+}`,
+		"addr.schema.json": `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "properties": {
+    "zip": {"type": "string"}
+  }
+}`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := Load(Spec{File: filepath.Join(dir, "user.schema.json")}, WithDisplayPath(DisplayRel(dir)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, errs := check(t, s, format.JSON, `{"addr":{"zip":123},"code":4}`)
+	want := []string{
+		`1:16:addr.zip: conflicting values 123 and string (mismatched types int and string) (addr.schema.json:5:21)`,
+		`1:28:code: conflicting values 4 and string (mismatched types int and string) (user.schema.json:8:34)`,
+	}
+	if strings.Join(errs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(errs, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // A path names a record's keys as the record has them: an object's key
 // that reads as a number is a key, quoted as cue vet quotes it, and only
 // a list's element is an index.
