@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -301,6 +302,11 @@ func (s *Schema) compile(ctx *cue.Context, spec Spec) (cue.Value, *ast.File, err
 	if spec.Def != "" && !slices.Contains(defs, "#"+spec.Def) {
 		return cue.Value{}, nil, fmt.Errorf("%s: definition #%s does not exist%s", s.display(spec.File), spec.Def, definedList(defs))
 	}
+	if imp := moduleImport(f); imp != nil {
+		pos := imp.Path.Pos()
+		return cue.Value{}, nil, fmt.Errorf("%s:%d:%d: import %s is a package of a CUE module, which zpipe does not load: it compiles the schema file alone; copy the definitions it needs into %s",
+			s.display(spec.File), pos.Line(), pos.Column(), imp.Path.Value, s.display(spec.File))
+	}
 	file := ctx.BuildFile(f)
 	if err := file.Err(); err != nil {
 		return cue.Value{}, nil, s.cueError(err)
@@ -313,6 +319,23 @@ func (s *Schema) compile(ctx *cue.Context, spec Spec) (cue.Value, *ast.File, err
 		return cue.Value{}, nil, s.cueError(err)
 	}
 	return def, f, nil
+}
+
+// moduleImport is the first import of f that names a package of a CUE
+// module rather than one of CUE's standard library: a path whose first
+// element is a domain (example.com/x/lib), as a module's must be. CUE's
+// own message for it ends in the middle of its sentence.
+func moduleImport(f *ast.File) *ast.ImportSpec {
+	for imp := range f.ImportSpecs() {
+		path, err := strconv.Unquote(imp.Path.Value)
+		if err != nil {
+			continue
+		}
+		if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") {
+			return imp
+		}
+	}
+	return nil
 }
 
 // translation is a JSON Schema's CUE form: CUE's translation, or _ when
