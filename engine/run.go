@@ -60,6 +60,11 @@ type Options struct {
 	// state folder keeps, this run's included, the newest ones; 0 means
 	// DefaultKeepRuns, a negative number all of them.
 	KeepRuns int
+
+	// changed are the files watch saw change before this run: a stage
+	// that may read one is not tried as unchanged (settleUnchanged),
+	// which would list it all to find so.
+	changed []string
 }
 
 // DefaultKeepRuns is how many run records a state folder keeps unless told:

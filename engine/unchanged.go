@@ -11,10 +11,11 @@ import (
 
 // unchangedWindow is how many files settleUnchanged lists at once, and
 // settleUnchangedOn whether it is tried (variables for the tests, which
-// also count the stages it settles).
+// also count the stages it lists and those it settles).
 var (
 	unchangedWindow   = 8192
 	settleUnchangedOn = true
+	triedUnchanged    atomic.Int64
 	settledUnchanged  atomic.Int64
 )
 
@@ -36,6 +37,11 @@ func (sr *stageRun) settleUnchanged(st *StageSummary) bool {
 	}
 	for _, p := range s.Source.Paths {
 		if p == pipeline.Stdin {
+			return false
+		}
+	}
+	for _, p := range r.opts.changed {
+		if s.MayRead(sr.m, p) {
 			return false
 		}
 	}
@@ -87,6 +93,7 @@ func (sr *stageRun) settleUnchanged(st *StageSummary) bool {
 		return make([]format.Chunk, 1)
 	}}
 	digest := newStringHash()
+	triedUnchanged.Add(1)
 	for lo := 0; lo < len(files); lo += unchangedWindow {
 		window := g.list(sr.ctx, files[lo:min(lo+unchangedWindow, len(files))])
 		sr.items, sr.results, sr.finished = window, make([]itemResult, len(window)), make([]bool, len(window))

@@ -202,3 +202,30 @@ func remove(t *testing.T, dir, name string) {
 		t.Fatal(err)
 	}
 }
+
+// In watch mode, a stage that may read a file watch saw change is not
+// listed to find it unchanged: it runs the full way at once. Another stage
+// is still settled.
+func TestWatchRunsAChangedStageTheFullWayAtOnce(t *testing.T) {
+	dir := project(t, map[string]string{
+		"user.cue":    userSchema,
+		"data/a.json": `{"id":1,"name":"a"}`,
+		"more/c.json": `{"id":3,"name":"c"}`,
+		"pipeline.yaml": "version: 1\nstages:\n" +
+			"  users:\n    source: {paths: [\"data/*.json\"]}\n    schema: user.cue#User\n    outputs: [{format: ndjson, path: out/all.ndjson}]\n" +
+			"  more:\n    source: {paths: [\"more/*.json\"]}\n    schema: user.cue#User\n    outputs: [{format: ndjson, path: out/more.ndjson}]\n",
+	})
+	settle(t, dir, "data/a.json")
+	settle(t, dir, "more/c.json")
+	next, stop := watchSession(t, filepath.Join(dir, "pipeline.yaml"), Options{})
+	defer stop()
+	next(WatchRunDone)
+	tried, settled := triedUnchanged.Load(), settledUnchanged.Load()
+	write(t, dir, "data/b.json", `{"id":2,"name":"b"}`)
+	if e := next(WatchRunDone); e.Ran != 1 || e.Summary.UpToDate != 2 {
+		t.Fatalf("second run: ran %d, up to date %d", e.Ran, e.Summary.UpToDate)
+	}
+	if n, m := triedUnchanged.Load()-tried, settledUnchanged.Load()-settled; n != 1 || m != 1 {
+		t.Errorf("%d stages listed to find them unchanged, %d settled; want 1 and 1 (more)", n, m)
+	}
+}

@@ -211,7 +211,7 @@ func (s *session) loop(ctx context.Context, w *watch.Watcher) error {
 				l.due = false
 				if s.prepare(l.changed, w) {
 					l.stopRun, l.stopping, l.done = make(chan struct{}), false, make(chan cycleResult, 1)
-					go s.cycle(ctx, slices.Clone(s.plans), s.opts.Run.Force && s.runs == 0, l.stopRun, l.done)
+					go s.cycle(ctx, slices.Clone(s.plans), s.opts.Run.Force && s.runs == 0, slices.Collect(maps.Keys(l.changed)), l.stopRun, l.done)
 				}
 				clear(l.changed)
 			}
@@ -335,9 +335,9 @@ func (s *session) prepare(changed map[string]bool, w *watch.Watcher) bool {
 }
 
 // cycle runs the plans once, in its own goroutine.
-func (s *session) cycle(ctx context.Context, plans []*pipeline.Plan, force bool, stop chan struct{}, done chan<- cycleResult) {
+func (s *session) cycle(ctx context.Context, plans []*pipeline.Plan, force bool, changed []string, stop chan struct{}, done chan<- cycleResult) {
 	opts := s.opts.Run
-	opts.Force, opts.Stop = force, stop
+	opts.Force, opts.Stop, opts.changed = force, stop, changed
 	active := map[string]bool{}
 	onEvent := opts.OnEvent
 	opts.OnEvent = func(e Event) {
