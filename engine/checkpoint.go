@@ -102,7 +102,6 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 			return toRun, false
 		}
 		it := &sr.items[i]
-		res := &sr.results[i]
 		if sr.finished[i] {
 			continue // up to date, as quickPass found
 		}
@@ -118,8 +117,7 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 			toRun++
 			continue
 		}
-		prev := sr.r.state.item(sr.id(), it.Key)
-		fp, stat, err := sr.fingerprintOf(it, prev, settings)
+		reason, err := sr.judge(i, settings, force)
 		if err != nil {
 			it.Err = err
 			it.reason = "unreadable: " + err.Error()
@@ -127,22 +125,10 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 			toRun++
 			continue
 		}
-		it.fp, it.stat = fp, stat
-		reason := sr.r.state.reason(prev, fp)
-		if force {
-			reason = "--force"
-		}
-		it.reason = reason
-		if reason != "" {
+		if it.reason = reason; reason != "" {
 			why[reason] = append(why[reason], itemID(it))
 			toRun++
-			continue
 		}
-		*res = resultOf(prev)
-		sr.finished[i] = true
-		// Its journal entry holds both: a million up-to-date items
-		// holding them too cost 200 MB.
-		it.fp, it.stat = nil, nil
 	}
 	side.Wait()
 	intact = outputsIntact
@@ -171,6 +157,32 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 	sr.r.emit(Event{Kind: StagePlanned, Stage: sr.s.Name, Msg: planLine(sr.s.Name, len(sr.items)-toRun, toRun, why, outputs),
 		UpToDate: len(sr.items) - toRun, ToRun: toRun, Rebuild: !intact})
 	return toRun, intact
+}
+
+// judge decides whether item i is up to date the slow way, as quickPass
+// could not: its fingerprint now, the input hashed unless its stat is the
+// journal's, against its journal entry. It returns why the item must run;
+// for one that is up to date it sets its result and finished.
+func (sr *stageRun) judge(i int, settings string, force bool) (reason string, err error) {
+	it := &sr.items[i]
+	prev := sr.r.state.item(sr.id(), it.Key)
+	fp, stat, err := sr.fingerprintOf(it, prev, settings)
+	if err != nil {
+		return "", err
+	}
+	if reason = sr.r.state.reason(prev, fp); force {
+		reason = "--force"
+	}
+	if reason != "" {
+		it.fp, it.stat = fp, stat
+		return reason, nil
+	}
+	sr.results[i] = resultOf(prev)
+	sr.finished[i] = true
+	// Its journal entry holds both: a million up-to-date items holding
+	// them too cost 200 MB.
+	it.fp, it.stat = nil, nil
+	return "", nil
 }
 
 // renameHashBudget is the bytes of new files renames may read to tell

@@ -102,7 +102,15 @@ func (sr *stageRun) settleUnchanged(st *StageSummary) bool {
 			return undo()
 		}
 		for i := range window {
-			if !sr.finished[i] {
+			if sr.finished[i] {
+				continue
+			}
+			// One quickPass cannot judge (its file was written just
+			// before its record was) is judged as decide would.
+			if it := &window[i]; it.runs != "" || it.Err != nil {
+				return undo()
+			}
+			if reason, err := sr.judge(i, now.Settings, false); err != nil || reason != "" {
 				return undo()
 			}
 		}

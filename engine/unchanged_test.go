@@ -39,7 +39,9 @@ stages:
 	}
 	dir := project(t, files)
 	for name := range files {
-		if strings.HasPrefix(name, "d/") {
+		// One is left as written: its record is made within two seconds
+		// of it, so its stat alone does not tell it unchanged.
+		if strings.HasPrefix(name, "d/") && name != "d/u07.json" {
 			settle(t, dir, name)
 		}
 	}
