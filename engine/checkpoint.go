@@ -469,6 +469,22 @@ type Removal struct {
 	held bool
 }
 
+// writesNow tells whether an output of stage of m names the file rel:
+// one of its per-source outputs could write it.
+func writesNow(m *pipeline.Manifest, stage, rel string) bool {
+	for _, s := range m.Stages {
+		if s.Name != stage {
+			continue
+		}
+		for _, o := range s.Outputs {
+			if o.PerSource() && o.Matches(rel) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // runsAfter tells whether stage reader of manifest rm depends, at some
 // remove, on stage writer of wm in this run.
 func (r *runner) runsAfter(wm *pipeline.Manifest, writer string, rm *pipeline.Manifest, reader string) bool {
@@ -507,10 +523,17 @@ func (r *runner) runsAfter(wm *pipeline.Manifest, writer string, rm *pipeline.Ma
 // tries again: remembered); else removed.
 func (r *runner) removal(m *pipeline.Manifest, stage, rel, sum, why string, remembered bool) *Removal {
 	path := filepath.Join(m.Dir, rel)
+	if !remembered && r.guard.Claims(m, stage, path) {
+		// The stage writes it in this run, under another name (a
+		// folder linked to another): it is its output, not stale.
+		return nil
+	}
 	// A stage that runs after this one reads the folder as it is then:
-	// without the file, as a run from scratch would leave it.
+	// without the file, as a run from scratch would leave it. Only a file
+	// that one of the stage's outputs names now: the journal is not
+	// trusted, and a later stage's own input must not go.
 	after := func(rm *pipeline.Manifest, reader string) bool {
-		return !remembered && r.runsAfter(m, stage, rm, reader)
+		return !remembered && writesNow(m, stage, rel) && r.runsAfter(m, stage, rm, reader)
 	}
 	if r.guard.RemovableFor(m, stage, path, after) != nil {
 		// Hashed only when a stage reads it: the journal is not trusted,
@@ -562,8 +585,11 @@ func removeOutput(m *pipeline.Manifest, rel string) error {
 	if err := os.Remove(path); err != nil {
 		return err
 	}
+	// Not a link to a folder: os.Remove would remove the link.
 	if dir := filepath.Dir(path); dir != m.Dir && pipeline.Inside(m.Dir, dir) {
-		os.Remove(dir)
+		if fi, err := os.Lstat(dir); err == nil && fi.IsDir() {
+			os.Remove(dir)
+		}
 	}
 	return nil
 }

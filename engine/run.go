@@ -607,7 +607,9 @@ func (r *runner) checkRenames(m *pipeline.Manifest, stage string, renames, remov
 	}
 	for _, rm := range removes {
 		target := filepath.Join(r.opts.StateDir, rm.Target)
-		after := func(rm *pipeline.Manifest, reader string) bool { return r.runsAfter(m, stage, rm, reader) }
+		after := func(rm *pipeline.Manifest, reader string) bool {
+			return writesNow(m, stage, m.Rel(target)) && r.runsAfter(m, stage, rm, reader)
+		}
 		if err := r.guard.RemovableFor(m, stage, target, after); err != nil {
 			return err
 		}

@@ -440,15 +440,17 @@ func (sr *stageRun) checkOwnFiles(src *pipeline.Sources) error {
 	}
 	for _, f := range src.Own {
 		out, found := sr.m.Rel(f.Output), sr.m.Rel(f.Path)
-		if prev != nil {
-			if _, ok := prev.Outputs[out]; ok {
+		if prev != nil && prev.Outputs[out] != "" {
+			// And still holds what zpipe wrote: the journal is not
+			// trusted, and the user may have put their own data there.
+			if sum, err := hashFile(sr.ctx, f.Path); err == nil && sum == prev.Outputs[out] {
 				continue
 			}
 		}
 		if found != out {
 			out += ", which is " + found + ","
 		}
-		return fmt.Errorf("output %s is a file that the stage's sources match and that zpipe did not write there: it is not replaced; remove it if it is an old output of the stage", out)
+		return fmt.Errorf("output %s is a file that the stage's sources match and that zpipe did not write there, or that was changed since: it is not replaced; remove it if it is an old output of the stage", out)
 	}
 	return nil
 }
