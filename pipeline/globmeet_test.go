@@ -67,3 +67,27 @@ func TestGlobMeetsWhenAFileMatches(t *testing.T) {
 		}
 	}
 }
+
+// {ext} is the extension the writer's sources have where their glob fixes
+// it: b writes work/{stem}.ndjson from mid/*.ndjson, which a's work/*.json
+// does not read, so there is no cycle. And {ext} of a glob that does not
+// fix one is any extension.
+func TestExtOfTheSourcesMakesNoFalseCycle(t *testing.T) {
+	m := &Manifest{File: "/p/p.yaml", Dir: "/p"}
+	a := &Stage{Name: "a", Outputs: []Output{{Path: "mid/{stem}.ndjson"}}}
+	a.Source.Paths = []string{"work/*.json"}
+	b := &Stage{Name: "b", Outputs: []Output{{Path: "work/{stem}.{ext}"}}}
+	b.Source.Paths = []string{"mid/*.ndjson"}
+	m.Stages = []*Stage{a, b}
+	p, err := Compile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Deps["b"]; len(got) != 1 || got[0].Stage != "a" || len(p.Deps["a"]) != 0 {
+		t.Errorf("deps = %v, want b after a alone", p.Deps)
+	}
+	b.Source.Paths = []string{"mid/*"}
+	if _, err := Compile(m); err == nil || !strings.Contains(err.Error(), "cycle") {
+		t.Errorf("with mid/*, b may write work/x.json: err = %v, want a cycle", err)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/zpipe/zpipe/format"
 )
 
 // Plan is a manifest compiled to a DAG: the stages in the order they run,
@@ -111,12 +113,21 @@ func (s *Stage) readsOwn(dir, out string) bool {
 func (s *Stage) produces(dir string) []string {
 	var out []string
 	for _, w := range s.writes() {
-		if !strings.Contains(w, "{dir}") {
+		if !strings.Contains(w, "{dir}") && !strings.Contains(w, "{ext}") {
 			out = append(out, w)
 			continue
 		}
 		for _, src := range s.Source.Paths {
-			out = append(out, filepath.ToSlash(filepath.Clean(strings.ReplaceAll(w, "{dir}", staticDir(src)))))
+			// {ext} is the sources' own where their glob says it
+			// (*.ndjson): as any name, work/{stem}.{ext} of mid/*.ndjson
+			// was read by work/*.json, a cycle that is not there.
+			t := strings.ReplaceAll(w, "{dir}", staticDir(src))
+			if ext, ok := literalExt(src); ok {
+				t = strings.ReplaceAll(t, "{ext}", ext)
+			}
+			if t = filepath.ToSlash(filepath.Clean(t)); !contains(out, t) {
+				out = append(out, t)
+			}
 		}
 	}
 	if s.Rejects != "" {
@@ -210,6 +221,23 @@ func (p *Plan) order(byName map[string]*Stage) {
 
 // staticDir is the folder part of a glob before its first wildcard:
 // "data/users" for "data/users/*.json", "." for "*.json".
+// literalExt is the extension that every file a glob matches has, as
+// {ext} holds it (ndjson.gz for a compressed one); ok is false when the
+// glob does not fix one (data/*, data/*.*).
+func literalExt(glob string) (string, bool) {
+	name := glob[strings.LastIndexAny(glob, `/\`)+1:]
+	base := format.TrimCompression(name)
+	dot := strings.LastIndexByte(base, '.')
+	if dot < 0 {
+		return "", false
+	}
+	ext := name[dot+1:]
+	if ext == "" || strings.ContainsAny(ext, `*?[]{}\`) {
+		return "", false
+	}
+	return ext, true
+}
+
 func staticDir(glob string) string {
 	p := StaticPrefix(glob)
 	switch {
