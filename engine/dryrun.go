@@ -151,7 +151,7 @@ func DryRun(ctx context.Context, plans []*pipeline.Plan, opts Options) (*DryRunR
 		rep.Stages = append(rep.Stages, sp)
 	}
 	for _, g := range removedStages(st, plans, opts.StateDir) {
-		name := stageName(g.key)
+		name := stageName(opts.StateDir, g.m, g.key)
 		e := st.stages[g.key]
 		for _, rel := range slices.Sorted(maps.Keys(e.Outputs)) {
 			if rm := r.removal(g.m, name, rel, e.Outputs[rel], "the manifest no longer has stage "+name, true); rm != nil {

@@ -574,7 +574,7 @@ func (r *runner) rollForward(plans []*pipeline.Plan) {
 		if m == nil {
 			continue
 		}
-		name := stageName(key)
+		name := stageName(r.opts.StateDir, m, key)
 		err := r.checkRenames(m, name, e.Renames, e.Removes)
 		if err != nil {
 			if ferr := r.state.finish(key, nil); ferr != nil {
@@ -655,7 +655,7 @@ func removedStages(st *state, plans []*pipeline.Plan, stateDir string) []goneSta
 // wrote, as removeStale does, and forgets those stages.
 func (r *runner) dropRemovedStages(plans []*pipeline.Plan) {
 	for _, g := range removedStages(r.state, plans, r.opts.StateDir) {
-		name := stageName(g.key)
+		name := stageName(r.opts.StateDir, g.m, g.key)
 		e := r.state.stage(g.key)
 		held := false
 		for _, rel := range slices.Sorted(maps.Keys(e.Outputs)) {
@@ -702,6 +702,12 @@ func stageKey(stateDir string, m *pipeline.Manifest, stage string) string {
 		file = filepath.ToSlash(rel)
 	}
 	return file + "#" + stage
+}
+
+// stageName is the stage a journal key of manifest m names: what follows
+// m's own part of it, for a stage's name may hold a '#' too.
+func stageName(stateDir string, m *pipeline.Manifest, key string) string {
+	return strings.TrimPrefix(key, stageKey(stateDir, m, ""))
 }
 
 // before says whether n starts before o when both are ready: the higher

@@ -732,14 +732,6 @@ func (st *state) rel(p string) string {
 	return p
 }
 
-// stageName is the stage part of a journal stage key.
-func stageName(key string) string {
-	if i := strings.LastIndex(key, "#"); i >= 0 {
-		return key[i+1:]
-	}
-	return key
-}
-
 // close ends the run in the journal, drops parts no entry refers to, and
 // releases the folder.
 func (st *state) close(status string) error {
