@@ -542,7 +542,7 @@ func testHalfDoneCommitOfAFileALaterStageReads(t *testing.T, name string) {
 	dir := project(t, map[string]string{
 		"user.cue":    userSchema,
 		"data/a.json": `{"id":1,"name":"a"}`,
-		"pipeline.yaml": "version: 1\nstages:\n  \""+name+"\":\n    source: {paths: [\"data/*.json\"]}\n    schema: user.cue#User\n" +
+		"pipeline.yaml": "version: 1\nstages:\n  \"" + name + "\":\n    source: {paths: [\"data/*.json\"]}\n    schema: user.cue#User\n" +
 			"    outputs: [{format: ndjson, path: out/a.ndjson}, {format: json, path: out/b.json}]\n" +
 			"  report:\n    source: {paths: [out/a.ndjson]}\n    schema: user.cue#User\n    outputs: [{format: ndjson, path: report.ndjson}]\n",
 	})
