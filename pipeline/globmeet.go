@@ -15,24 +15,31 @@ import (
 // mid/{stem}.ndjson through mid/users-*.ndjson to read nothing of it, and
 // ran it first.
 func globMeets(glob, template string) bool {
+	return globMeetsBut(glob, template, func(string) bool { return false })
+}
+
+// globMeetsBut is globMeets where some path that both match is not
+// excluded: it tries one such path, a witness, for each pair of plain
+// patterns the two make.
+func globMeetsBut(glob, template string, excluded func(path string) bool) bool {
 	if !hasPlaceholder(template) {
 		ok, _ := doublestar.Match(glob, template)
-		return ok
+		return ok && !excluded(template)
 	}
 	globs, ok := globPaths(glob)
 	tpls, _ := templatePaths(template)
-	return patternsMeet(globs, ok, tpls)
+	return patternsMeet(globs, ok, tpls, excluded)
 }
 
-// patternsMeet is globMeets with the glob's patterns, ok as globPaths
+// patternsMeet is globMeetsBut with the glob's patterns, ok as globPaths
 // gives them, and the template's.
-func patternsMeet(globs [][]step, ok bool, tpls [][]step) bool {
+func patternsMeet(globs [][]step, ok bool, tpls [][]step, excluded func(path string) bool) bool {
 	if !ok {
 		return true // too many alternatives to try: it may
 	}
 	for _, g := range globs {
 		for _, t := range tpls {
-			if meets(g, t) {
+			if w, ok := witness(g, t); ok && !excluded(w) {
 				return true
 			}
 		}
@@ -364,37 +371,101 @@ func expand(choices []choice) ([][]step, bool) {
 	return paths, true
 }
 
-// meets reports whether some path matches both plain patterns.
-func meets(a, b []step) bool {
-	// memo holds each pair of places tried: 1 when the rest meets, 2
-	// when not, or while being tried (a loop that takes nothing comes
-	// back to where it was).
+// witness is a path that both plain patterns match, if there is one: each
+// loop that can takes one character, 'x' where it may, so that the path
+// looks like one a glob is written for (mid/x.ndjson, not mid/.ndjson).
+func witness(a, b []step) (string, bool) {
+	// Every move takes a step of a or of b, or both: the walk ends.
+	// memo holds, for each pair of places, 1 when the rest meets, 2 when
+	// not.
 	memo := make([]uint8, (len(a)+1)*(len(b)+1))
+	type move struct{ i, j int }
+	moves := func(i, j int) []move {
+		var out []move
+		if i < len(a) && j < len(b) && a[i].set.meetsSet(b[j].set) {
+			out = append(out, move{i + 1, j + 1}) // a character, and on
+			if a[i].loop && !b[j].loop {
+				out = append(out, move{i, j + 1})
+			}
+			if b[j].loop && !a[i].loop {
+				out = append(out, move{i + 1, j})
+			}
+		}
+		if i < len(a) && a[i].loop {
+			out = append(out, move{i + 1, j}) // the loop takes no more
+		}
+		if j < len(b) && b[j].loop {
+			out = append(out, move{i, j + 1})
+		}
+		return out
+	}
 	var at func(i, j int) bool
 	at = func(i, j int) bool {
 		key := i*(len(b)+1) + j
 		if v := memo[key]; v != 0 {
 			return v == 1
 		}
-		memo[key] = 2
-		var ok bool
-		switch {
-		case i == len(a) && j == len(b):
-			ok = true
-		case i < len(a) && a[i].loop && at(i+1, j):
-			ok = true
-		case j < len(b) && b[j].loop && at(i, j+1):
-			ok = true
-		case i < len(a) && j < len(b) && a[i].set.meetsSet(b[j].set):
-			// One character both take: each moves on unless a loop.
-			ok = at(i+next(a[i]), j+next(b[j]))
+		ok := i == len(a) && j == len(b)
+		for _, m := range moves(i, j) {
+			if ok = at(m.i, m.j); ok {
+				break
+			}
 		}
+		memo[key] = 2
 		if ok {
 			memo[key] = 1
 		}
 		return ok
 	}
-	return at(0, 0)
+	if !at(0, 0) {
+		return "", false
+	}
+	var path []rune
+	for i, j := 0, 0; i < len(a) || j < len(b); {
+		for _, m := range moves(i, j) {
+			if !at(m.i, m.j) {
+				continue
+			}
+			if took(a, b, i, j, m.i, m.j) {
+				path = append(path, common(a[i].set, b[j].set))
+			}
+			i, j = m.i, m.j
+			break
+		}
+	}
+	return string(path), true
+}
+
+// took tells whether the move from (i, j) to (ni, nj) took a character:
+// all moves do but a loop's ending.
+func took(a, b []step, i, j, ni, nj int) bool {
+	switch {
+	case ni > i && nj > j:
+		return true
+	case ni > i: // a moved alone: a loop's end, or a step b's loop took
+		return !a[i].loop
+	default: // b moved alone
+		return !b[j].loop
+	}
+}
+
+// common is a character that both sets hold: x where both do.
+func common(c, d charSet) rune {
+	if c.has('x') && d.has('x') {
+		return 'x'
+	}
+	try := []rune{c.one, d.one, '/', '/' + 1, 0}
+	for _, s := range []charSet{c, d} {
+		for _, rg := range s.ranges {
+			try = append(try, rg[0], rg[1]+1)
+		}
+	}
+	for _, r := range try {
+		if c.has(r) && d.has(r) {
+			return r
+		}
+	}
+	return 'x'
 }
 
 func next(s step) int {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -89,5 +90,65 @@ func TestExtOfTheSourcesMakesNoFalseCycle(t *testing.T) {
 	b.Source.Paths = []string{"mid/*"}
 	if _, err := Compile(m); err == nil || !strings.Contains(err.Error(), "cycle") {
 		t.Errorf("with mid/*, b may write work/x.json: err = %v, want a cycle", err)
+	}
+}
+
+// A witness matches both the glob and the template it is made of.
+func TestGlobWitnessMatchesBoth(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	pick := func(xs ...string) string { return xs[r.IntN(len(xs))] }
+	found := 0
+	for range 5000 {
+		glob := pick("mid", "out", "**", "*") + "/" + pick("*", "a*", "*b", "a?", "[ab]*", "[!a]*", "{a,bb}*", "**/*", "ab", "x-*") + pick(".json", ".ndjson", "", ".*", "*")
+		tpl := pick("mid", "out", "{dir}") + "/" + pick("{stem}", "a{stem}", "{stem}b", "{name}", "ab", "a") + pick(".json", ".{ext}", "", ".ndjson")
+		globs, ok := globPaths(glob)
+		tpls, _ := templatePaths(tpl)
+		if !ok {
+			continue
+		}
+		for _, g := range globs {
+			for _, tp := range tpls {
+				w, ok := witness(g, tp)
+				if !ok {
+					continue
+				}
+				found++
+				if m, _ := doublestar.Match(glob, w); !m || !templateRE(tpl).MatchString(w) {
+					t.Fatalf("witness %q of %q and %q matches the glob: %v, the template: %v", w, glob, tpl, m, templateRE(tpl).MatchString(w))
+				}
+			}
+		}
+	}
+	if found < 1000 {
+		t.Errorf("only %d witnesses", found)
+	}
+}
+
+// templateRE is what templatePaths makes of a template, as a regexp:
+// {stem} and {ext} may be empty.
+func templateRE(tpl string) *regexp.Regexp {
+	re := "^" + regexp.QuoteMeta(tpl) + "$"
+	for _, r := range [][2]string{{"{dir}/", "(.+/)?"}, {"{dir}", ".+"}, {"{name}", "[^/]+"}, {"{stem}", "[^/]*"}, {"{ext}", "[^/]*"}} {
+		re = strings.ReplaceAll(re, regexp.QuoteMeta(r[0]), r[1])
+	}
+	return regexp.MustCompile(re)
+}
+
+// A stage's excludes are tried on a path its glob and the template both
+// match, not on a name made up for the placeholder: zpipe-any has a dash,
+// which mid/*-*.ndjson excludes.
+func TestReadsTriesExcludesOnAWitness(t *testing.T) {
+	s := &Stage{Name: "b"}
+	s.Source.Paths = []string{"mid/*.ndjson"}
+	s.Source.Exclude = []string{"mid/*-*.ndjson"}
+	if !s.reads("/p", "mid/{stem}.ndjson") {
+		t.Error("mid/{stem}.ndjson is not read past an exclude of names with a dash")
+	}
+	if s.reads("/p", "mid/{stem}-x.ndjson") {
+		t.Error("mid/{stem}-x.ndjson is read, though every such name has a dash")
+	}
+	s.Source.Exclude = []string{"mid/*.ndjson"}
+	if s.reads("/p", "mid/{stem}.ndjson") {
+		t.Error("mid/{stem}.ndjson is read, though the exclude takes all of them")
 	}
 }

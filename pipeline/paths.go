@@ -101,10 +101,10 @@ func (s *Stage) excluded(dir, file string) bool {
 // reads reports whether one of the stage's source globs would match path,
 // a file another stage writes; placeholders in path stand for any name.
 func (s *Stage) reads(dir, path string) bool {
-	raw, _ := samplePath(path)
 	tpl := templateOf(path)
+	excluded := func(p string) bool { return s.excluded(dir, filepath.Join(dir, p)) }
 	for _, pat := range s.Source.Paths {
-		if globMeets(matchGlob(dir, pat), tpl) && !s.excluded(dir, filepath.Join(dir, raw)) {
+		if globMeetsBut(matchGlob(dir, pat), tpl, excluded) {
 			return true
 		}
 	}

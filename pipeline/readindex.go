@@ -83,21 +83,24 @@ func (x *readIndex) globs(m *Manifest, out string, f func(stage, path int)) {
 	if hasPlaceholder(tpl) {
 		tpls, _ = templatePaths(tpl)
 	}
+	// A stage's excludes are tried on a path that both its glob and the
+	// template match.
 	match := func(g *readGlob) bool {
+		excluded := func(p string) bool { return m.Stages[g.stage].excluded(x.dir, filepath.Join(x.dir, p)) }
 		if tpls == nil {
 			ok, _ := doublestar.Match(g.pat, tpl)
-			return ok
+			return ok && !excluded(raw)
 		}
 		if !g.parsed {
 			g.paths, g.ok = globPaths(g.pat)
 			g.parsed = true
 		}
-		return patternsMeet(g.paths, g.ok, tpls)
+		return patternsMeet(g.paths, g.ok, tpls, excluded)
 	}
 	try := func(folder string) {
 		globs := x.byDir[folder]
 		for k := range globs {
-			if g := &globs[k]; match(g) && !m.Stages[g.stage].excluded(x.dir, filepath.Join(x.dir, raw)) {
+			if g := &globs[k]; match(g) {
 				f(g.stage, g.path)
 			}
 		}
