@@ -93,7 +93,17 @@ func (c charSet) meetsSet(d charSet) bool {
 		r := max(c.one, d.one)
 		return c.has(r) && d.has(r)
 	}
-	try := []rune{0, '/', '/' + 1}
+	_, ok := c.shared(d)
+	return ok
+}
+
+// shared is a character both sets hold, x where both do, and whether
+// there is one.
+func (c charSet) shared(d charSet) (rune, bool) {
+	if c.has('x') && d.has('x') {
+		return 'x', true
+	}
+	try := []rune{c.one, d.one, 0, '/', '/' + 1}
 	for _, s := range []charSet{c, d} {
 		for _, rg := range s.ranges {
 			try = append(try, rg[0], rg[1]+1)
@@ -101,10 +111,10 @@ func (c charSet) meetsSet(d charSet) bool {
 	}
 	for _, r := range try {
 		if c.has(r) && d.has(r) {
-			return true
+			return r, true
 		}
 	}
-	return false
+	return 0, false
 }
 
 var (
@@ -427,7 +437,8 @@ func witness(a, b []step) (string, bool) {
 				continue
 			}
 			if took(a, b, i, j, m.i, m.j) {
-				path = append(path, common(a[i].set, b[j].set))
+				r, _ := a[i].set.shared(b[j].set)
+				path = append(path, r)
 			}
 			i, j = m.i, m.j
 			break
@@ -447,25 +458,6 @@ func took(a, b []step, i, j, ni, nj int) bool {
 	default: // b moved alone
 		return !b[j].loop
 	}
-}
-
-// common is a character that both sets hold: x where both do.
-func common(c, d charSet) rune {
-	if c.has('x') && d.has('x') {
-		return 'x'
-	}
-	try := []rune{c.one, d.one, '/', '/' + 1, 0}
-	for _, s := range []charSet{c, d} {
-		for _, rg := range s.ranges {
-			try = append(try, rg[0], rg[1]+1)
-		}
-	}
-	for _, r := range try {
-		if c.has(r) && d.has(r) {
-			return r
-		}
-	}
-	return 'x'
 }
 
 func next(s step) int {
