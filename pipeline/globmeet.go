@@ -460,12 +460,5 @@ func took(a, b []step, i, j, ni, nj int) bool {
 	}
 }
 
-func next(s step) int {
-	if s.loop {
-		return 0
-	}
-	return 1
-}
-
 // templateOf is a written path as globMeets takes it.
 func templateOf(path string) string { return filepath.ToSlash(filepath.Clean(path)) }
