@@ -441,24 +441,9 @@ func testHalfDoneCommit(t *testing.T, tempsGone bool) {
 	// the journal: do the first rename, and keep the other temp files as a
 	// killed process would leave them (the failed commit removes its own).
 	var events []string
-	var left [][2]string
-	commitHook = func(renames [][2]string) error {
-		if err := os.Rename(renames[0][0], renames[0][1]); err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range renames[1:] {
-			b, _ := os.ReadFile(r[0])
-			left = append(left, [2]string{r[0], string(b)})
-		}
-		return errKilled
-	}
+	killed := killAfterFirstRename(t)
 	sum := run(t, dir, Options{})
-	commitHook = nil
-	for _, l := range left {
-		if !tempsGone {
-			os.WriteFile(l[0], []byte(l[1]), 0o644)
-		}
-	}
+	killed(!tempsGone)
 	if got := read(t, dir, "out/a.ndjson") + read(t, dir, "out/b.json"); got != "{\"id\":2,\"name\":\"b\",\"tier\":\"free\"}\n[\n  {\n    \"id\": 1,\n    \"name\": \"a\",\n    \"tier\": \"free\"\n  }\n]\n" {
 		t.Fatalf("after the kill the outputs hold %q", got)
 	}
@@ -491,6 +476,34 @@ func testHalfDoneCommit(t *testing.T, tempsGone bool) {
 }
 
 var errKilled = errors.New("killed")
+
+// killAfterFirstRename stands in for a kill of the next commit once its
+// intent is in the journal: it does the first rename and fails. The
+// failed commit removes its other temp files; the func it returns ends
+// the stand-in and, with keep, puts them back as a killed process leaves
+// them.
+func killAfterFirstRename(t *testing.T) func(keep bool) {
+	t.Helper()
+	var left [][2]string
+	commitHook = func(renames [][2]string) error {
+		if err := os.Rename(renames[0][0], renames[0][1]); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range renames[1:] {
+			b, _ := os.ReadFile(r[0])
+			left = append(left, [2]string{r[0], string(b)})
+		}
+		return errKilled
+	}
+	return func(keep bool) {
+		commitHook = nil
+		for _, l := range left {
+			if keep {
+				os.WriteFile(l[0], []byte(l[1]), 0o644)
+			}
+		}
+	}
+}
 
 // A kill after a commit's renames, before its stale outputs went, leaves
 // them for the next run to remove, not for good: the commit's intent names
@@ -548,22 +561,9 @@ func testHalfDoneCommitOfAFileALaterStageReads(t *testing.T, name string) {
 	})
 	run(t, dir, Options{})
 	os.WriteFile(filepath.Join(dir, "data/a.json"), []byte(`{"id":2,"name":"b"}`), 0o644)
-	var left [][2]string
-	commitHook = func(renames [][2]string) error {
-		if err := os.Rename(renames[0][0], renames[0][1]); err != nil {
-			t.Fatal(err)
-		}
-		for _, r := range renames[1:] {
-			b, _ := os.ReadFile(r[0])
-			left = append(left, [2]string{r[0], string(b)})
-		}
-		return errKilled
-	}
+	killed := killAfterFirstRename(t)
 	run(t, dir, Options{})
-	commitHook = nil
-	for _, l := range left {
-		os.WriteFile(l[0], []byte(l[1]), 0o644)
-	}
+	killed(true)
 	var events []string
 	run(t, dir, Options{OnEvent: func(e Event) { events = append(events, e.Msg) }})
 	if !slices.Contains(events, "completed the commit of stage "+name+" that an earlier run left half done") {
