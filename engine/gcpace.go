@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"sync"
 )
@@ -18,7 +20,18 @@ import (
 const (
 	manyItems   = 10_000
 	manyItemsGC = 50
+	// manyItemsJournal is the size of a journal of about manyItems items
+	// (some 100 bytes each on disk). Its items are held for the whole
+	// run, and read while the guard lists the sources: at GOGC=200 a
+	// million of them took 460 MB before the first stage began.
+	manyItemsJournal = manyItems * 100
 )
+
+// journalHoldsMany reports whether the journal in dir is one of many items.
+func journalHoldsMany(dir string) bool {
+	fi, err := os.Stat(filepath.Join(dir, journalName))
+	return err == nil && fi.Size() >= manyItemsJournal
+}
 
 // processGC is the one gcPace of the process: the collector's target is
 // the process's, and runs of a library caller may overlap.

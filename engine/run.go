@@ -173,6 +173,9 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		old := debug.SetMemoryLimit(r.budget)
 		defer debug.SetMemoryLimit(old)
 	}
+	if journalHoldsMany(opts.StateDir) {
+		defer processGC.lower()()
+	}
 	early := readStateEarly(opts.StateDir, opts.Force)
 	if err := r.guard.Check(); err != nil {
 		early.discard()

@@ -254,3 +254,48 @@ func TestRealSet(t *testing.T) {
 		}
 	}
 }
+
+// A folder is read a batch at a time, yet listed in path order, with a
+// subfolder's files in their place among the folder's own.
+func TestResolveListsInNameOrderPastABatch(t *testing.T) {
+	tree := map[string]string{
+		"s.cue":             "#S: {...}",
+		"pipeline.yaml":     "version: 1\nstages:\n  a:\n    source: {paths: [\"data/**/*.json\"]}\n    schema: s.cue#S\n    outputs: [{format: ndjson, path: out/all.ndjson}]\n",
+		"data/f2050/x.json": "{}",
+		"data/f2050.txt":    "not a source",
+	}
+	var want []string
+	for i := range 5000 {
+		name := fmt.Sprintf("data/f%04d.json", i)
+		tree[name] = "{}"
+		want = append(want, name)
+		if i == 2050 {
+			want = append(want, "data/f2050/x.json")
+		}
+	}
+	dir := files(t, tree)
+	m, err := Load(filepath.Join(dir, "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := m.Stages[0].Resolve(m, filepath.Join(dir, ".zpipe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range src.Files {
+		got = append(got, m.Rel(f.Path))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %d files, want %d; first difference at %d", len(got), len(want), firstDiff(got, want))
+	}
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}

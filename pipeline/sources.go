@@ -2,11 +2,11 @@ package pipeline
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -75,7 +75,7 @@ func (s *Stage) Resolve(m *Manifest, stateDir string) (*Sources, error) {
 			return nil, fmt.Errorf("stage %s: glob %q is not valid", s.Name, pat)
 		}
 		globs[i] = w.glob(pat)
-		sort.Slice(globs[i], func(a, b int) bool { return globs[i][a].Path < globs[i][b].Path })
+		slices.SortFunc(globs[i], func(a, b SourceFile) int { return strings.Compare(a.Path, b.Path) })
 	}
 	own := s.ownFiles(m, globs)
 	total := 0
@@ -229,72 +229,148 @@ func (w *walker) glob(pat string) []SourceFile {
 }
 
 // walk lists what pat matches under dir, whose real path is real, going
-// at most depth folders down (-1: no limit).
+// at most depth folders down (-1: no limit). Resolve sorts what it finds.
 func (w *walker) walk(dir, real, pat string, depth int, boundary string, out *[]SourceFile) {
-	ents, err := os.ReadDir(dir)
+	from := len(*out)
+	rest, err := w.readDir(dir, real, pat, out)
 	if err != nil {
+		*out = (*out)[:from] // an unreadable folder lists nothing
 		return
 	}
+	// In name order, so that links are noted in the order ls shows them.
+	slices.SortFunc(rest, func(a, b dirEntry) int { return strings.Compare(a.name, b.name) })
+	dirInState := w.state != "" && Inside(w.state, real)
+	for _, e := range rest {
+		w.walkEntry(dir, real, pat, depth, boundary, e, dirInState, out)
+	}
+}
+
+// dirEntry is what walk keeps of a folder's entry that is no plain file.
+type dirEntry struct {
+	name string
+	typ  fs.FileMode
+}
+
+// readDir appends the plain files of dir that pat matches to out, and
+// returns its other entries. It reads the folder a batch at a time: as
+// os.DirEntry values, a folder of a million files held 100 MB at once.
+func (w *walker) readDir(dir, real, pat string, out *[]SourceFile) ([]dirEntry, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
 	// A file in the folder is in the state folder when the folder is;
 	// a link or a folder is asked on its own.
-	dirInState := w.state != "" && Inside(w.state, real)
-	*out = slices.Grow(*out, len(ents))
-	for _, e := range ents {
-		p := join(dir, e.Name())
-		r := p // one string where no link is on the way: a million files
-		if real != dir {
-			r = join(real, e.Name())
+	if w.state != "" && Inside(w.state, real) {
+		pat = "" // nothing plain is a source
+	}
+	var rest []dirEntry
+	// The matches are gathered a batch at a time and appended once, at
+	// their count: growing one slice of a million by appending copied it
+	// some thirty times.
+	var batches [][]SourceFile
+	n := 0
+	defer func() {
+		*out = slices.Grow(*out, n)
+		for _, b := range batches {
+			*out = append(*out, b...)
 		}
-		typ := e.Type()
-		link := typ&fs.ModeSymlink != 0
+	}()
+	for {
+		ents, err := f.ReadDir(4096)
+		var batch []SourceFile
+		for _, e := range ents {
+			typ := e.Type()
+			if !typ.IsRegular() {
+				rest = append(rest, dirEntry{e.Name(), typ})
+				continue
+			}
+			if pat == "" {
+				continue
+			}
+			p := join(dir, e.Name())
+			if ok, _ := doublestar.Match(pat, filepath.ToSlash(p)); ok {
+				r := p // one string where no link is on the way: a million files
+				if real != dir {
+					r = join(real, e.Name())
+				}
+				w.linked = w.linked || r != p
+				if batch == nil {
+					batch = make([]SourceFile, 0, len(ents))
+				}
+				batch = append(batch, SourceFile{p, r})
+			}
+		}
+		if batch != nil {
+			batches, n = append(batches, batch), n+len(batch)
+		}
+		if err == io.EOF || len(ents) == 0 {
+			return rest, nil
+		}
+		if err != nil {
+			return rest, err
+		}
+	}
+}
+
+// walkEntry lists what pat matches at a folder's entry that is no plain
+// file: a link, a folder, or what neither reads.
+func (w *walker) walkEntry(dir, real, pat string, depth int, boundary string, e dirEntry, dirInState bool, out *[]SourceFile) {
+	p := join(dir, e.name)
+	r := p
+	if real != dir {
+		r = join(real, e.name)
+	}
+	typ := e.typ
+	link := typ&fs.ModeSymlink != 0
+	if link {
+		target, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return // dangling
+		}
+		fi, err := os.Stat(target)
+		if err != nil {
+			return
+		}
+		r, typ = target, fi.Mode().Type()
+	}
+	inState := dirInState
+	if link || typ.IsDir() {
+		inState = w.state != "" && Inside(w.state, r)
+	}
+	if inState {
+		return // zpipe's own files are never a source
+	}
+	if typ.IsDir() {
+		if depth == 1 {
+			return
+		}
 		if link {
-			target, err := filepath.EvalSymlinks(p)
-			if err != nil {
-				continue // dangling
+			switch {
+			case Inside(r, real):
+				w.skip(p, "the symlink loops back to "+w.show(r))
+				return
+			case !w.stage.Source.FollowSymlinks && !Inside(boundary, r):
+				w.skip(p, fmt.Sprintf("the symlink leads out of the manifest's folder to %s; set source.follow_symlinks: true to read it", w.show(r)))
+				return
 			}
-			fi, err := os.Stat(target)
-			if err != nil {
-				continue
+		}
+		if depth < 0 {
+			if w.visited[r] {
+				return
 			}
-			r, typ = target, fi.Mode().Type()
+			w.visited[r] = true
 		}
-		inState := dirInState
-		if link || typ.IsDir() {
-			inState = w.state != "" && Inside(w.state, r)
-		}
-		if inState {
-			continue // zpipe's own files are never a source
-		}
-		if typ.IsDir() {
-			if depth == 1 {
-				continue
-			}
-			if link {
-				switch {
-				case Inside(r, real):
-					w.skip(p, "the symlink loops back to "+w.show(r))
-					continue
-				case !w.stage.Source.FollowSymlinks && !Inside(boundary, r):
-					w.skip(p, fmt.Sprintf("the symlink leads out of the manifest's folder to %s; set source.follow_symlinks: true to read it", w.show(r)))
-					continue
-				}
-			}
-			if depth < 0 {
-				if w.visited[r] {
-					continue
-				}
-				w.visited[r] = true
-			}
-			w.walk(p, r, pat, max(depth-1, -1), boundary, out)
-			continue
-		}
-		if !typ.IsRegular() {
-			continue
-		}
-		if ok, _ := doublestar.Match(pat, filepath.ToSlash(p)); ok {
-			w.linked = w.linked || r != p
-			*out = append(*out, SourceFile{p, r})
-		}
+		w.walk(p, r, pat, max(depth-1, -1), boundary, out)
+		return
+	}
+	if !typ.IsRegular() {
+		return
+	}
+	if ok, _ := doublestar.Match(pat, filepath.ToSlash(p)); ok {
+		w.linked = w.linked || r != p
+		*out = append(*out, SourceFile{p, r})
 	}
 }
 
