@@ -62,13 +62,25 @@ func (f *ItemFunc) Ref(m *pipeline.Manifest) StageRef {
 // settingsSum hashes what, besides the input and the schema, decides the
 // bytes an item writes. Parallelism, retries and timeouts do not.
 func (f *ItemFunc) settingsSum() string {
+	// The outputs are summed as they were before pipeline.Output had
+	// json tags, so that a journal's items stay up to date.
+	type outputSum struct {
+		Format format.Format
+		Path   string
+		Indent int   `json:",omitempty"`
+		Pretty *bool `json:",omitempty"`
+	}
+	var outputs []outputSum
+	for _, o := range f.stage.Outputs {
+		outputs = append(outputs, outputSum(o))
+	}
 	b, _ := json.Marshal(struct {
 		Format  string
 		Outputs any
 		Rejects bool
 		Columns []string
 		Limits  any
-	}{string(f.stage.Source.Format), f.stage.Outputs, f.stage.Rejects != "", f.columns, f.limits})
+	}{string(f.stage.Source.Format), outputs, f.stage.Rejects != "", f.columns, f.limits})
 	return hashString(string(b))
 }
 

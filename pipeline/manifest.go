@@ -124,13 +124,13 @@ type Source struct {
 
 // Output is one file, or one file per source, that a stage writes.
 type Output struct {
-	Format format.Format
+	Format format.Format `json:"format"`
 	// Path is the path template relative to the manifest's folder, as written.
-	Path string
+	Path string `json:"path"`
 	// Indent and Pretty shape json and yaml: the spaces a level takes (0:
 	// the format's own), and false for a json record a line.
-	Indent int   `json:",omitempty"`
-	Pretty *bool `json:",omitempty"`
+	Indent int   `json:"indent,omitempty"`
+	Pretty *bool `json:"pretty,omitempty"`
 }
 
 // EncodeOptions are the encoder options the output asks for.
