@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"path/filepath"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -460,5 +461,42 @@ func took(a, b []step, i, j, ni, nj int) bool {
 	}
 }
 
-// templateOf is a written path as globMeets takes it.
-func templateOf(path string) string { return filepath.ToSlash(filepath.Clean(path)) }
+// templateOf is a written path as globMeets takes it: clean, in slash
+// form. {dir} may be any folders or none, so a .. past it is no folder it
+// cancels: {dir}/.. is the folder before {dir}'s, or one of its own.
+// Cleaned as a name, {dir}/../clean/x.ndjson was clean/x.ndjson, and a
+// stage reading data/clean/*.ndjson ran before the stage writing it.
+func templateOf(path string) string {
+	path = filepath.ToSlash(path)
+	if !strings.Contains(path, "{dir}") {
+		return filepath.ToSlash(filepath.Clean(path))
+	}
+	var segs []string
+	for i, seg := range strings.Split(path, "/") {
+		n := len(segs)
+		switch {
+		case seg == "" && i > 0, seg == ".":
+		case seg != "..":
+			segs = append(segs, seg)
+		case n > 0 && segs[n-1] == "{dir}":
+			// {dir} none: the folder before it; {dir} some: one of
+			// its own. {dir} past that folder's parent holds both.
+			if n > 1 && segs[n-2] != ".." && segs[n-2] != "" {
+				segs = append(segs[:n-2], "{dir}")
+			}
+		case n > 0 && strings.Contains(segs[n-1], "{dir}"):
+			segs[n-1] = "{dir}" // x{dir}/..: x's folder or below
+		case n > 0 && segs[n-1] != ".." && segs[n-1] != "":
+			segs = segs[:n-1]
+		default:
+			segs = append(segs, "..")
+		}
+	}
+	if len(segs) == 0 {
+		return "."
+	}
+	if len(segs) == 1 && segs[0] == "" {
+		return "/"
+	}
+	return strings.Join(segs, "/")
+}

@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"math/rand/v2"
+	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -150,5 +152,67 @@ func TestReadsTriesExcludesOnAWitness(t *testing.T) {
 	s.Source.Exclude = []string{"mid/*.ndjson"}
 	if s.reads("/p", "mid/{stem}.ndjson") {
 		t.Error("mid/{stem}.ndjson is read, though the exclude takes all of them")
+	}
+}
+
+// A stage that reads a file another stage's per-source output writes runs
+// after it, whatever folders {dir} is and however many .. follow it: on
+// random source globs, templates and source files. {dir} was once the
+// glob's static folder (data for data/**/*.json), and {dir}/.. cleaned
+// away, so a reader of data/x/clean/ or data/clean/ ran first.
+func TestAStageRunsAfterTheFilesItReads(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	pick := func(xs ...string) string { return xs[r.IntN(len(xs))] }
+	tried := 0
+	for range 5000 {
+		wglob := pick("data/*.json", "data/**/*.json", "*.json", "**/*.json", "data/*/in/*.json", "data/{a,b/c}/*.json")
+		tpl := pick("{dir}", "{dir}/..", "{dir}/../..", "data/{dir}", "{dir}/x/..", "out", "x{dir}/..") + "/" +
+			pick("clean/", "", "../clean/", "./") + "{stem}.ndjson"
+		src := pick("data/a.json", "data/b/c/a.json", "a.json", "data/x/in/a.json", "data/a/q.json", "data/b/c/q.json", "data/x/y/z/q.json")
+		if ok, _ := doublestar.Match(wglob, src); !ok {
+			continue
+		}
+		m := &Manifest{File: "/p/p.yaml", Dir: "/p"}
+		rel, err := filepath.Rel(m.Dir, m.expand(tpl, "/p/"+src))
+		if err != nil || strings.HasPrefix(rel, "..") {
+			continue
+		}
+		rglob := path.Join(path.Dir(filepath.ToSlash(rel)), "*.ndjson")
+		w := &Stage{Name: "w", Outputs: []Output{{Path: tpl}}}
+		w.Source.Paths = []string{wglob}
+		rd := &Stage{Name: "r", Outputs: []Output{{Path: "res/r.csv"}}}
+		rd.Source.Paths = []string{rglob}
+		m.Stages = []*Stage{rd, w}
+		p, err := Compile(m)
+		if err != nil {
+			t.Fatalf("%s writing %s, %s reading: %v", wglob, tpl, rglob, err)
+		}
+		if d := p.Deps["r"]; len(d) != 1 || d[0].Stage != "w" {
+			t.Fatalf("%s writes %s (%s from %s); %s reads it, yet deps = %v", wglob, tpl, rel, src, rglob, p.Deps)
+		}
+		tried++
+	}
+	if tried < 500 {
+		t.Fatalf("only %d cases tried", tried)
+	}
+}
+
+func TestTemplateOf(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"out/./{stem}.json", "out/{stem}.json"},
+		{"out/a/../{stem}.json", "out/{stem}.json"},
+		{"{dir}/../clean/{stem}.json", "{dir}/clean/{stem}.json"},
+		{"data/{dir}/../c/{stem}", "{dir}/c/{stem}"},
+		{"a/b/{dir}/../c/{stem}", "a/{dir}/c/{stem}"},
+		{"x{dir}/../c/{stem}", "{dir}/c/{stem}"},
+		{"{dir}/a/../b/{stem}", "{dir}/b/{stem}"},
+		{"{dir}/../../c/{stem}", "{dir}/c/{stem}"},
+		{"../{dir}/../{stem}", "../{dir}/{stem}"},
+		{"./{dir}/{stem}", "{dir}/{stem}"},
+		{"{stem}/../x.json", "x.json"},
+	} {
+		if got := templateOf(c.in); got != c.want {
+			t.Errorf("templateOf(%q) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }

@@ -147,7 +147,7 @@ func samplePath(path string) (raw, sample string) {
 func (o Output) Matches(rel string) bool { return matchesTemplate(o.Path, rel) }
 
 func matchesTemplate(template, path string) bool {
-	pat := "^" + regexp.QuoteMeta(filepath.ToSlash(filepath.Clean(template))) + "$"
+	pat := "^" + regexp.QuoteMeta(templateOf(template)) + "$"
 	pat = quotedPlaceholder.ReplaceAllStringFunc(pat, func(ph string) string {
 		if strings.Contains(ph, "dir") {
 			return ".+"

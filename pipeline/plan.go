@@ -80,11 +80,16 @@ func Compile(m *Manifest) (*Plan, error) {
 	return p, nil
 }
 
-// writes lists the stage's outputs relative to the manifest, in slash form.
+// writes lists the stage's outputs relative to the manifest, in slash
+// form; a path with {dir} as written, for produces to fill it in.
 func (s *Stage) writes() []string {
 	var out []string
 	for _, o := range s.Outputs {
-		out = append(out, filepath.ToSlash(filepath.Clean(o.Path)))
+		if strings.Contains(o.Path, "{dir}") {
+			out = append(out, filepath.ToSlash(o.Path))
+			continue
+		}
+		out = append(out, templateOf(o.Path))
 	}
 	return out
 }
@@ -121,11 +126,11 @@ func (s *Stage) produces(dir string) []string {
 			// {ext} is the sources' own where their glob says it
 			// (*.ndjson): as any name, work/{stem}.{ext} of mid/*.ndjson
 			// was read by work/*.json, a cycle that is not there.
-			t := strings.ReplaceAll(w, "{dir}", staticDir(src))
+			t := strings.ReplaceAll(w, "{dir}", dirOf(src))
 			if ext, ok := literalExt(src); ok {
 				t = strings.ReplaceAll(t, "{ext}", ext)
 			}
-			if t = filepath.ToSlash(filepath.Clean(t)); !contains(out, t) {
+			if t = templateOf(t); !contains(out, t) {
 				out = append(out, t)
 			}
 		}
@@ -236,6 +241,21 @@ func literalExt(glob string) (string, bool) {
 		return "", false
 	}
 	return ext, true
+}
+
+// dirOf is what {dir} may be for a file the glob matches: its static
+// folder when every match is in it (data/*.json), else any folder below
+// that (data/**/*.json: data/{dir}, where {dir} may be none).
+func dirOf(glob string) string {
+	d := staticDir(glob)
+	rest := strings.TrimPrefix(filepath.ToSlash(glob), filepath.ToSlash(StaticPrefix(glob)))
+	if !strings.Contains(strings.TrimPrefix(rest, "/"), "/") {
+		return d
+	}
+	if d == "." {
+		return "{dir}"
+	}
+	return d + "/{dir}"
 }
 
 func staticDir(glob string) string {
