@@ -25,6 +25,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// ZPIPE_TEST_SPILL=1 runs every test with the item stores keeping
+	// one small block in memory and spilling the rest.
+	if os.Getenv("ZPIPE_TEST_SPILL") != "" {
+		storeBlock, storeResident = 200, 0
+	}
 	remove := cachetest.Use()
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { remove() }))
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"iter"
+	"slices"
 	"time"
 )
 
@@ -31,6 +32,20 @@ type itemStore struct {
 	baseAt map[fingerprint]uint64
 	// size and waste are the bytes of all records and of replaced ones.
 	size, waste int
+	// spill, when set, takes the blocks before the last storeResident
+	// bytes' worth: blocks[i] is then nil, and spilled[i] says where it
+	// is. resident is the first block still in memory; unspilled is set
+	// once a write to the file failed, and the rest stay in memory.
+	spill     *spillFile
+	spilled   []spilledBlock
+	resident  int
+	unspilled bool
+}
+
+// spilledBlock is where a block is in the spill file, and its length.
+type spilledBlock struct {
+	at  int64
+	len int
 }
 
 func newItemStore(stage string) *itemStore {
@@ -39,7 +54,7 @@ func newItemStore(stage string) *itemStore {
 
 // storeBlock is the size of a block of records; a larger record has a
 // block of its own.
-const storeBlock = 256 << 10
+var storeBlock = 256 << 10 // a variable for the tests
 
 // len is the number of items.
 func (s *itemStore) len() int { return len(s.at) + len(s.clash) }
@@ -214,8 +229,19 @@ func (s *itemStore) keys() iter.Seq[string] {
 	}
 }
 
+// positions yields where every item's latest record is: in the order
+// they were added once blocks are spilled, so that they are read back
+// from the file in its order.
 func (s *itemStore) positions() iter.Seq[uint64] {
 	return func(yield func(uint64) bool) {
+		if s.resident > 0 {
+			for _, pos := range s.sortedPositions() {
+				if !yield(pos) {
+					return
+				}
+			}
+			return
+		}
 		for _, pos := range s.at {
 			if !yield(pos) {
 				return
@@ -229,11 +255,24 @@ func (s *itemStore) positions() iter.Seq[uint64] {
 	}
 }
 
+func (s *itemStore) sortedPositions() []uint64 {
+	all := make([]uint64, 0, s.len())
+	for _, pos := range s.at {
+		all = append(all, pos)
+	}
+	for _, pos := range s.clash {
+		all = append(all, pos)
+	}
+	slices.Sort(all)
+	return all
+}
+
 // add appends a record to the last block, or to a new one, and returns
 // its position: the block's index and the offset in it.
 func (s *itemStore) add(rec []byte) uint64 {
 	n := len(s.blocks)
 	if n == 0 || len(s.blocks[n-1])+len(rec) > cap(s.blocks[n-1]) {
+		s.spillOld()
 		s.blocks = append(s.blocks, make([]byte, 0, max(storeBlock, len(rec))))
 		n++
 	}
@@ -244,24 +283,53 @@ func (s *itemStore) add(rec []byte) uint64 {
 	return pos
 }
 
-// repack copies the latest records into new blocks, once replaced ones
-// take most of the room.
-func (s *itemStore) repack() {
-	old := s.blocks
-	s.blocks, s.size, s.waste = nil, 0, 0
-	move := func(pos uint64) uint64 {
-		b := old[pos>>32][uint32(pos):]
-		return s.add(b[:s.lenOf(b)])
-	}
-	for h, pos := range s.at {
-		s.at[h] = move(pos)
-	}
-	for k, pos := range s.clash {
-		s.clash[k] = move(pos)
+// spillOld moves the full blocks past storeResident bytes, oldest first,
+// to the spill file. A store that cannot write there keeps its blocks.
+func (s *itemStore) spillOld() {
+	for s.spill != nil && !s.unspilled && (len(s.blocks)-s.resident)*storeBlock > storeResident {
+		b := s.blocks[s.resident]
+		at, err := s.spill.write(b)
+		if err != nil {
+			s.unspilled = true
+			return
+		}
+		for len(s.spilled) <= s.resident {
+			s.spilled = append(s.spilled, spilledBlock{})
+		}
+		s.spilled[s.resident] = spilledBlock{at, len(b)}
+		s.blocks[s.resident] = nil
+		s.resident++
 	}
 }
 
-func (s *itemStore) record(pos uint64) []byte { return s.blocks[pos>>32][uint32(pos):] }
+// repack copies the latest records into new blocks, once replaced ones
+// take most of the room; spilled ones are read back in file order.
+func (s *itemStore) repack() {
+	old := *s
+	s.blocks, s.spilled, s.resident, s.size, s.waste = nil, nil, 0, 0, 0
+	for _, pos := range old.sortedPositions() {
+		b := old.record(pos)
+		moved := s.add(b[:s.lenOf(b)])
+		// The key leads the record: it finds the entry that points here.
+		key := old.keyAt(pos)
+		if _, ok := s.clash[key]; ok {
+			s.clash[key] = moved
+		} else {
+			s.at[maphash.String(s.seed, key)] = moved
+		}
+	}
+}
+
+// record returns the bytes from the record at pos: the record, and
+// perhaps more after it.
+func (s *itemStore) record(pos uint64) []byte {
+	i, off := pos>>32, int(uint32(pos))
+	if b := s.blocks[i]; b != nil || int(i) >= s.resident {
+		return b[off:]
+	}
+	sb := s.spilled[i]
+	return s.spill.record(sb.at+int64(off), sb.len-off)
+}
 
 func (s *itemStore) recordLen(pos uint64) int { return s.lenOf(s.record(pos)) }
 

@@ -3,7 +3,9 @@ package engine
 import (
 	"fmt"
 	"hash/maphash"
+	"os"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -74,8 +76,8 @@ func TestItemStoreLatestWins(t *testing.T) {
 		t.Errorf("waste = %d after %d replacements", s.waste, (versions-1)*keys)
 	}
 	s.repack()
-	if s.waste != 0 || len(s.blocks) != 2 {
-		t.Errorf("after repack: waste %d, %d blocks", s.waste, len(s.blocks))
+	if rec := s.recordLen(s.at[maphash.String(s.seed, "k000")]); s.waste != 0 || s.size != keys*rec {
+		t.Errorf("after repack: waste %d, size %d, want %d records of %d bytes", s.waste, s.size, keys, rec)
 	}
 	for k := range keys {
 		if e := s.get(fmt.Sprintf("k%03d", k)); e == nil || e.Records != versions-1 {
@@ -103,5 +105,69 @@ func TestItemStoreHashClash(t *testing.T) {
 	}
 	if len(s.clash) != 1 {
 		t.Fatalf("clash holds %d keys, want 1", len(s.clash))
+	}
+}
+
+// TestItemStoreSpills fills a store that keeps one small block in memory
+// and spills the rest, with replaced versions, and checks that it answers every question as a store held in memory does,
+// before and after a repack; and that its file is no file in the folder.
+func TestItemStoreSpills(t *testing.T) {
+	defer func(b, r int) { storeBlock, storeResident = b, r }(storeBlock, storeResident)
+	storeBlock, storeResident = 700, 700
+	dir := t.TempDir()
+	spilled, held := newItemStore("st"), newItemStore("st")
+	spilled.spill = newSpillFile(dir)
+	sum := strings.Repeat("ab", 32)
+	put := func(e entry) {
+		a, b := e, e
+		spilled.put(&a)
+		held.put(&b)
+	}
+	for v := range 4 {
+		for k := range 500 {
+			if v > 0 && k%(v+1) != 0 {
+				continue // some keys have one version, some several
+			}
+			e := entry{Key: fmt.Sprintf("data/%04d.json", k), Status: "done", Run: fmt.Sprint("r", v), Records: v,
+				FP: &fingerprint{Input: sum, Schema: "s"}, Parts: []partRef{{File: "p.pack", Offset: int64(k * 10), SHA256: sum, Size: 10, Records: 1}}}
+			if k%7 == 0 {
+				e.Status, e.Error = "failed", strings.Repeat("x", k) // records of many lengths, some past a block
+			}
+			put(e)
+		}
+	}
+	if spilled.resident == 0 {
+		t.Fatal("nothing was spilled")
+	}
+	same := func(when string) {
+		t.Helper()
+		if spilled.len() != held.len() || spilled.live() != held.live() {
+			t.Fatalf("%s: len %d live %d, want %d and %d", when, spilled.len(), spilled.live(), held.len(), held.live())
+		}
+		for k := range held.keys() {
+			if got, want := spilled.get(k), held.get(k); !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s: get(%q) = %+v, want %+v", when, k, got, want)
+			}
+			h1, h2 := newStringHash(), newStringHash()
+			spilled.hashSaved(h1, k)
+			held.hashSaved(h2, k)
+			if h1.sum() != h2.sum() {
+				t.Fatalf("%s: hashSaved(%q) differs", when, k)
+			}
+		}
+		got, want := slices.Collect(spilled.savedParts()), slices.Collect(held.savedParts())
+		byOffset := func(a, b partRef) int { return int(a.Offset - b.Offset) }
+		slices.SortFunc(got, byOffset)
+		slices.SortFunc(want, byOffset)
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: savedParts differ: %d against %d", when, len(got), len(want))
+		}
+	}
+	same("spilled")
+	spilled.repack()
+	held.repack()
+	same("repacked")
+	if ents, _ := os.ReadDir(dir); runtime.GOOS != "windows" && len(ents) != 0 {
+		t.Errorf("the spill file is in the folder: %v", ents)
 	}
 }

@@ -192,7 +192,7 @@ func (st *state) loadItem(b []byte) error {
 	}
 	s := st.items[stage]
 	if s == nil {
-		s = newItemStore(stage)
+		s = st.newStore(stage)
 	}
 	// A record refused halfway leaves no name or base of its own behind.
 	names, bases := len(s.names), len(s.bases)

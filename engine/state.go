@@ -275,6 +275,9 @@ type state struct {
 	// jsonItems counts the item entries read as JSON, from a journal
 	// zpipe wrote before items were binary: compact rewrites them.
 	jsonItems int
+	// spill takes the item records the stores do not keep in memory; nil
+	// for a dry run.
+	spill *spillFile
 }
 
 // The journal's file, and the file of JSON lines zpipe wrote before.
@@ -339,8 +342,16 @@ func openState(dir string, force bool) (*state, error) {
 
 // newState is the state of dir before its journal is read.
 func newState(dir string) *state {
-	return &state{dir: dir, parts: filepath.Join(dir, "parts"), runID: newRunID(),
+	return &state{dir: dir, parts: filepath.Join(dir, "parts"), runID: newRunID(), spill: newSpillFile(dir),
 		items: map[string]*itemStore{}, stages: map[string]*entry{}, pending: map[string]*entry{}, bases: map[string]*fingerprint{}, file: newJournalFile()}
+}
+
+// newStore makes the item store of a stage, which spills to the state's
+// file when it has one: a dry run's state changes nothing in the folder.
+func (st *state) newStore(stage string) *itemStore {
+	s := newItemStore(stage)
+	s.spill = st.spill
+	return s
 }
 
 // upgradeJournal writes the journal of lines zpipe wrote before as the
@@ -521,7 +532,7 @@ func (st *state) index(e *entry) error {
 	case "item":
 		items := st.items[e.Stage]
 		if items == nil {
-			items = newItemStore(e.Stage)
+			items = st.newStore(e.Stage)
 			st.items[e.Stage] = items
 		}
 		items.put(e)

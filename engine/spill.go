@@ -1,0 +1,145 @@
+package engine
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+
+	"github.com/zpipe/zpipe/internal/atomicfile"
+)
+
+// storeResident is how many bytes of records an item store keeps in
+// memory; older blocks go to the state's spill file. A million items'
+// records are some 150 MB, which a no-op rerun held to its end.
+// A variable for the tests.
+var storeResident = 16 << 20
+
+// spillFile holds the item stores' blocks that are past storeResident: a
+// temp file in the state folder, made when first needed, unlinked at once
+// where the system allows and removed once the state is gone elsewhere.
+// A killed run's file is an orphan temp file, which the next run removes.
+//
+// Records are read back in windows, which a few recent ones are kept of:
+// a stage reads its items in the order it listed them, which is mostly
+// the order the journal holds them in.
+type spillFile struct {
+	dir  string
+	once sync.Once
+	f    *os.File
+	err  error
+
+	mu     sync.Mutex
+	size   int64
+	recent [spillRecent]spillWindow
+	next   int
+}
+
+// A read that goes on from a recent window reads spillAhead bytes; any
+// other read, spillAround.
+const (
+	spillRecent = 16
+	spillAhead  = 64 << 10
+	spillAround = 4 << 10
+)
+
+// spillWindow is bytes read from the file at an offset. A window is never
+// written to again, so a record read from it stays sound when it leaves
+// the recent ones.
+type spillWindow struct {
+	at int64
+	b  []byte
+}
+
+func newSpillFile(dir string) *spillFile { return &spillFile{dir: dir} }
+
+func (f *spillFile) open() error {
+	f.once.Do(func() {
+		f.f, f.err = os.CreateTemp(f.dir, atomicfile.TempPrefix+strconv.Itoa(os.Getpid())+"-items-*")
+		if f.err != nil {
+			return
+		}
+		name := f.f.Name()
+		if runtime.GOOS != "windows" && os.Remove(name) == nil {
+			name = ""
+		}
+		runtime.AddCleanup(f, func(file *os.File) {
+			file.Close()
+			if name != "" {
+				os.Remove(name)
+			}
+		}, f.f)
+	})
+	return f.err
+}
+
+// write appends b and returns where it starts.
+func (f *spillFile) write(b []byte) (int64, error) {
+	if err := f.open(); err != nil {
+		return 0, err
+	}
+	f.mu.Lock()
+	at := f.size
+	f.size += int64(len(b))
+	f.mu.Unlock()
+	if _, err := f.f.WriteAt(b, at); err != nil {
+		return 0, err
+	}
+	return at, nil
+}
+
+// record returns the bytes from at, which begin with a record as the
+// store writes one (its length first) and hold it whole; limit is how
+// many bytes the block it is in has from at.
+func (f *spillFile) record(at int64, limit int) []byte {
+	f.mu.Lock()
+	ahead := false
+	for _, w := range f.recent {
+		end := w.at + int64(len(w.b))
+		if w.b != nil && at >= w.at && at < end {
+			if b := w.b[at-w.at:]; wholeRecord(b) {
+				f.mu.Unlock()
+				return b
+			}
+		}
+		ahead = ahead || w.b != nil && at >= end-spillAround && at < end+spillAhead
+	}
+	f.mu.Unlock()
+	size := spillAround
+	if ahead {
+		size = spillAhead
+	}
+	b := f.read(at, min(limit, size))
+	if !wholeRecord(b) {
+		n, w := binary.Uvarint(b)
+		b = f.read(at, min(limit, w+int(n)))
+	}
+	f.mu.Lock()
+	f.recent[f.next] = spillWindow{at, b}
+	f.next = (f.next + 1) % spillRecent
+	f.mu.Unlock()
+	return b
+}
+
+// read reads n bytes at at. The file is the run's own and was written
+// whole: a failure to read it back is the disk's, and no record can be
+// made up in its place.
+func (f *spillFile) read(at int64, n int) []byte {
+	b := make([]byte, n)
+	if got, err := f.f.ReadAt(b, at); got < n {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		panic(fmt.Errorf("zpipe: reading back the journal's items from %s: %w", f.f.Name(), err))
+	}
+	return b
+}
+
+// wholeRecord tells whether b starts with a whole record.
+func wholeRecord(b []byte) bool {
+	n, w := binary.Uvarint(b)
+	return w > 0 && uint64(len(b)-w) >= n
+}
