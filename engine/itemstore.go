@@ -87,7 +87,8 @@ func (s *itemStore) status(key string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	r := s.reader(pos)
+	var buf recordBuf
+	r := s.reader(pos, &buf)
 	r.skip()
 	return s.names[r.uvarint()], true
 }
@@ -96,7 +97,8 @@ func (s *itemStore) status(key string) (string, bool) {
 func (s *itemStore) statuses() iter.Seq2[string, string] {
 	return func(yield func(string, string) bool) {
 		for pos := range s.positions() {
-			r := s.reader(pos)
+			var buf recordBuf
+			r := s.reader(pos, &buf)
 			key := r.str()
 			if !yield(key, s.names[r.uvarint()]) {
 				return
@@ -109,7 +111,8 @@ func (s *itemStore) statuses() iter.Seq2[string, string] {
 func (s *itemStore) live() int {
 	n := 0
 	for pos := range s.positions() {
-		r := s.reader(pos)
+		var buf recordBuf
+		r := s.reader(pos, &buf)
 		r.skip()
 		if s.names[r.uvarint()] != "removed" {
 			n++
@@ -123,7 +126,8 @@ func (s *itemStore) live() int {
 func (s *itemStore) savedParts() iter.Seq[partRef] {
 	return func(yield func(partRef) bool) {
 		for pos := range s.positions() {
-			r := s.reader(pos)
+			var buf recordBuf
+			r := s.reader(pos, &buf)
 			r.skip()
 			if s.names[r.uvarint()] == "removed" {
 				continue
@@ -150,7 +154,8 @@ func (s *itemStore) hashSaved(h stringHash, key string) {
 		h.add("-")
 		return
 	}
-	r := s.reader(pos)
+	var rec recordBuf
+	r := s.reader(pos, &rec)
 	r.skip()
 	h.add(key)
 	h.add(s.names[r.uvarint()])
@@ -308,7 +313,8 @@ func (s *itemStore) repack() {
 	old := *s
 	s.blocks, s.spilled, s.resident, s.size, s.waste = nil, nil, 0, 0, 0
 	for _, pos := range old.sortedPositions() {
-		b := old.record(pos)
+		var buf recordBuf
+		b := old.record(pos, &buf)
 		moved := s.add(b[:s.lenOf(b)])
 		// The key leads the record: it finds the entry that points here.
 		key := old.keyAt(pos)
@@ -320,18 +326,24 @@ func (s *itemStore) repack() {
 	}
 }
 
+// recordBuf holds a spilled record while it is read: most records fit.
+type recordBuf [512]byte
+
 // record returns the bytes from the record at pos: the record, and
-// perhaps more after it.
-func (s *itemStore) record(pos uint64) []byte {
+// perhaps more after it. A spilled record is copied into buf.
+func (s *itemStore) record(pos uint64, buf *recordBuf) []byte {
 	i, off := pos>>32, int(uint32(pos))
 	if b := s.blocks[i]; b != nil || int(i) >= s.resident {
 		return b[off:]
 	}
 	sb := s.spilled[i]
-	return s.spill.record(sb.at+int64(off), sb.len-off)
+	return s.spill.record(sb.at+int64(off), sb.len-off, buf[:0])
 }
 
-func (s *itemStore) recordLen(pos uint64) int { return s.lenOf(s.record(pos)) }
+func (s *itemStore) recordLen(pos uint64) int {
+	var buf recordBuf
+	return s.lenOf(s.record(pos, &buf))
+}
 
 // lenOf reads a record's length, which leads it.
 func (s *itemStore) lenOf(b []byte) int {
@@ -340,19 +352,22 @@ func (s *itemStore) lenOf(b []byte) int {
 }
 
 func (s *itemStore) keyAt(pos uint64) string {
-	r := s.reader(pos)
+	var buf recordBuf
+	r := s.reader(pos, &buf)
 	return r.str()
 }
 
 func (s *itemStore) keyIs(pos uint64, key string) bool {
-	r := s.reader(pos)
+	var buf recordBuf
+	r := s.reader(pos, &buf)
 	n := int(r.uvarint())
 	return string(r.b[r.i:r.i+n]) == key // compared in place: no copy
 }
 
-// reader reads the record at pos from its first field.
-func (s *itemStore) reader(pos uint64) recordReader {
-	r := recordReader{b: s.record(pos)}
+// reader reads the record at pos from its first field; buf holds it
+// when it is spilled.
+func (s *itemStore) reader(pos uint64, buf *recordBuf) recordReader {
+	r := recordReader{b: s.record(pos, buf)}
 	r.uvarint() // length
 	return r
 }
@@ -456,7 +471,8 @@ func (w *recordWriter) part(p partRef, name func(string) uint64) {
 
 // entryAt unpacks the record at pos.
 func (s *itemStore) entryAt(pos uint64) *entry {
-	r := s.reader(pos)
+	var buf recordBuf
+	r := s.reader(pos, &buf)
 	e := &entry{Type: "item", Stage: s.stage, Key: r.str()}
 	e.Status = s.names[r.uvarint()]
 	e.Run = s.names[r.uvarint()]

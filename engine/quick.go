@@ -18,7 +18,8 @@ type quickRecord struct {
 // quick reads the record at pos into q; false when it has more parts than
 // q holds.
 func (s *itemStore) quick(pos uint64, q *quickRecord) bool {
-	r := s.reader(pos)
+	var buf recordBuf
+	r := s.reader(pos, &buf)
 	r.skip() // key
 	q.done = s.names[r.uvarint()] == "done"
 	r.uvarint() // run
@@ -102,7 +103,8 @@ func (st *state) quickProvenance(stage, key string, input bool, p *ItemProvenanc
 	if !ok {
 		return false
 	}
-	r := items.reader(pos)
+	var buf recordBuf
+	r := items.reader(pos, &buf)
 	r.skip()    // key
 	r.uvarint() // status
 	r.uvarint() // run

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -46,9 +47,7 @@ const (
 	spillAround = 4 << 10
 )
 
-// spillWindow is bytes read from the file at an offset. A window is never
-// written to again, so a record read from it stays sound when it leaves
-// the recent ones.
+// spillWindow is bytes read from the file at an offset.
 type spillWindow struct {
 	at int64
 	b  []byte
@@ -91,44 +90,45 @@ func (f *spillFile) write(b []byte) (int64, error) {
 	return at, nil
 }
 
-// record returns the bytes from at, which begin with a record as the
-// store writes one (its length first) and hold it whole; limit is how
-// many bytes the block it is in has from at.
-func (f *spillFile) record(at int64, limit int) []byte {
+// record appends to dst the bytes from at, which begin with a record as
+// the store writes one (its length first) and hold it whole; limit is how
+// many bytes the block it is in has from at. The windows are used again,
+// so what a caller reads is its own copy: fresh windows for every read
+// were 1.8 GB of garbage for a rerun of a million files.
+func (f *spillFile) record(at int64, limit int, dst []byte) []byte {
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	ahead := false
 	for _, w := range f.recent {
 		end := w.at + int64(len(w.b))
-		if w.b != nil && at >= w.at && at < end {
+		if len(w.b) > 0 && at >= w.at && at < end {
 			if b := w.b[at-w.at:]; wholeRecord(b) {
-				f.mu.Unlock()
-				return b
+				return append(dst, b[:recordSize(b)]...)
 			}
 		}
-		ahead = ahead || w.b != nil && at >= end-spillAround && at < end+spillAhead
+		ahead = ahead || len(w.b) > 0 && at >= end-spillAround && at < end+spillAhead
 	}
-	f.mu.Unlock()
 	size := spillAround
 	if ahead {
 		size = spillAhead
 	}
-	b := f.read(at, min(limit, size))
-	if !wholeRecord(b) {
-		n, w := binary.Uvarint(b)
-		b = f.read(at, min(limit, w+int(n)))
-	}
-	f.mu.Lock()
-	f.recent[f.next] = spillWindow{at, b}
+	w := &f.recent[f.next]
 	f.next = (f.next + 1) % spillRecent
-	f.mu.Unlock()
-	return b
+	w.at, w.b = at, f.read(w.b[:0], at, min(limit, size))
+	if !wholeRecord(w.b) {
+		// Longer than a window: read whole, and not kept.
+		n, k := binary.Uvarint(w.b)
+		w.b = w.b[:0]
+		return f.read(dst, at, k+int(n))
+	}
+	return append(dst, w.b[:recordSize(w.b)]...)
 }
 
-// read reads n bytes at at. The file is the run's own and was written
-// whole: a failure to read it back is the disk's, and no record can be
-// made up in its place.
-func (f *spillFile) read(at int64, n int) []byte {
-	b := make([]byte, n)
+// read reads n bytes at at into b, grown as needed. The file is the run's own and
+// was written whole: a failure to read it back is the disk's, and no
+// record can be made up in its place.
+func (f *spillFile) read(b []byte, at int64, n int) []byte {
+	b = slices.Grow(b[:0], n)[:n]
 	if got, err := f.f.ReadAt(b, at); got < n {
 		if err == nil || err == io.EOF {
 			err = io.ErrUnexpectedEOF
@@ -136,6 +136,12 @@ func (f *spillFile) read(at int64, n int) []byte {
 		panic(fmt.Errorf("zpipe: reading back the journal's items from %s: %w", f.f.Name(), err))
 	}
 	return b
+}
+
+// recordSize is the length of the record b starts with, with its own.
+func recordSize(b []byte) int {
+	n, w := binary.Uvarint(b)
+	return w + int(n)
 }
 
 // wholeRecord tells whether b starts with a whole record.
