@@ -193,6 +193,11 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	if err := r.open(plans, early); err != nil {
 		return nil, &SetupError{err}
 	}
+	defer func() { // last: the trails read the items
+		if r.state != nil {
+			r.state.spill.close()
+		}
+	}()
 	defer os.RemoveAll(r.tmp)
 	defer closeTrails(nodes)
 	r.temps = newTempParts()

@@ -28,10 +28,12 @@ var storeResident = 16 << 20
 // a stage reads its items in the order it listed them, which is mostly
 // the order the journal holds them in.
 type spillFile struct {
-	dir  string
-	once sync.Once
-	f    *os.File
-	err  error
+	dir     string
+	once    sync.Once
+	f       *os.File
+	err     error
+	name    string // to remove on close; "" once unlinked
+	cleanup runtime.Cleanup
 
 	mu     sync.Mutex
 	size   int64
@@ -61,11 +63,14 @@ func (f *spillFile) open() error {
 		if f.err != nil {
 			return
 		}
-		name := f.f.Name()
-		if runtime.GOOS != "windows" && os.Remove(name) == nil {
-			name = ""
+		f.name = f.f.Name()
+		if runtime.GOOS != "windows" && os.Remove(f.name) == nil {
+			f.name = ""
 		}
-		runtime.AddCleanup(f, func(file *os.File) {
+		// A state no run closes (a library caller's, one read early
+		// and not used) lets go of its file when it is collected.
+		name := f.name
+		f.cleanup = runtime.AddCleanup(f, func(file *os.File) {
 			file.Close()
 			if name != "" {
 				os.Remove(name)
@@ -73,6 +78,18 @@ func (f *spillFile) open() error {
 		}, f.f)
 	})
 	return f.err
+}
+
+// close lets go of the file, once no store of the state is read again.
+func (f *spillFile) close() {
+	if f == nil || f.f == nil {
+		return
+	}
+	f.cleanup.Stop()
+	f.f.Close()
+	if f.name != "" {
+		os.Remove(f.name)
+	}
 }
 
 // write appends b and returns where it starts.

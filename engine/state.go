@@ -1202,5 +1202,8 @@ func (e *earlyState) open() *state {
 func (e *earlyState) discard() {
 	if e != nil {
 		<-e.done
+		if e.st != nil {
+			e.st.spill.close()
+		}
 	}
 }

@@ -231,3 +231,48 @@ func TestWatchRunsAChangedStageTheFullWayAtOnce(t *testing.T) {
 		t.Errorf("%d stages listed to find them unchanged, %d settled; want 1 and 1 (more)", n, m)
 	}
 }
+
+// A state whose item stores spill their records to a file runs as one
+// that holds them: a no-op rerun shows and leaves the same, a rerun with
+// a changed file writes the same outputs, and no spill file is left in
+// the state folder.
+func TestSpilledStateRunsAsOneHeld(t *testing.T) {
+	defer func(b, r int) { storeBlock, storeResident = b, r }(storeBlock, storeResident)
+	held, spilled := func() { storeBlock, storeResident = 256<<10, 16<<20 }, func() { storeBlock, storeResident = 300, 300 }
+	noTemps := func(dir string) {
+		t.Helper()
+		ents, _ := os.ReadDir(filepath.Join(dir, ".zpipe"))
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), atomicfile.TempPrefix) {
+				t.Errorf("left in the state folder: %s", e.Name())
+			}
+		}
+	}
+	dir := unchangedProject(t, "")
+	spilled()
+	run(t, dir, Options{})
+	held()
+	want := unchangedRun(t, dir)
+	spilled()
+	if got := unchangedRun(t, dir); got != want {
+		t.Errorf("no-op rerun, spilled:\n%s\nheld:\n%s", got, want)
+	}
+	noTemps(dir)
+
+	outputs := map[string]string{}
+	for name, mode := range map[string]func(){"held": held, "spilled": spilled} {
+		dir := unchangedProject(t, "")
+		mode()
+		run(t, dir, Options{})
+		write(t, dir, "d/u03.json", `{"id": 4, "name": "changed"}`)
+		sum := run(t, dir, Options{})
+		outputs[name] = fmt.Sprintf("exit %d, %d up to date\n", sum.ExitCode(), sum.Stages[0].UpToDate)
+		for _, f := range []string{"out/all.ndjson", "out/all.json", "out/rejects.ndjson"} {
+			outputs[name] += f + ":\n" + read(t, dir, f)
+		}
+		noTemps(dir)
+	}
+	if outputs["held"] != outputs["spilled"] || !strings.Contains(outputs["held"], `"changed"`) {
+		t.Errorf("a rerun with a changed file, spilled:\n%s\nheld:\n%s", outputs["spilled"], outputs["held"])
+	}
+}
