@@ -63,7 +63,7 @@ func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (*fing
 	}
 	if prev == nil || prev.Status != "done" || sr.r.opts.Force {
 		it.hashLater = true
-		return made(""), stat, nil
+		return sr.unhashedFP(now), stat, nil
 	}
 	in, err := sr.open(it)
 	if err != nil {
@@ -72,6 +72,25 @@ func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (*fing
 	defer in.Close()
 	input, err := hashReader(sr.ctx, in)
 	return made(input), stat, err
+}
+
+// unhashedFP is the fingerprint of an item hashed while it is read, until
+// it is: one for the stage, shared, since a first run of a million files
+// held a copy each, 70 MB, until it ran. Whoever sets its input sets it
+// on a copy.
+func (sr *stageRun) unhashedFP(now fingerprint) *fingerprint {
+	sr.unhashedOnce.Do(func() { sr.unhashed = &now })
+	if *sr.unhashed != now {
+		return &now
+	}
+	return sr.unhashed
+}
+
+// withInput returns fp with its input set, as a copy.
+func withInput(fp *fingerprint, input string) *fingerprint {
+	c := *fp
+	c.Input = input
+	return &c
 }
 
 // decide marks each item up to date or to run, with the reason, and tells
@@ -223,7 +242,8 @@ func (sr *stageRun) renames(gone []string, why map[string][]string) (rest []stri
 				// the one read is the one renamed. Should it change in
 				// between, the hash taken as it is read is the one kept.
 				budget -= it.Size
-				it.fp.Input, _ = hashFile(sr.ctx, it.Path)
+				input, _ := hashFile(sr.ctx, it.Path)
+				it.fp = withInput(it.fp, input)
 			}
 			old, ok = was[it.fp.Input]
 		}

@@ -189,7 +189,7 @@ func (sr *stageRun) take(i, n int, rep Report, path func(name string) string) {
 	if f := rep.Failure; f != nil {
 		res.err, res.transient, res.cutOff, res.saving = f, f.Transient, f.CutOff, f.Saving
 	} else if it := &sr.items[i]; it.hashLater && rep.InputSHA256 != "" {
-		it.fp.Input = rep.InputSHA256
+		it.fp = withInput(it.fp, rep.InputSHA256)
 	}
 	sr.results[i] = res
 }

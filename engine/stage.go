@@ -109,6 +109,9 @@ type stageRun struct {
 	execErr error
 	// known holds the chunks the journal names, by file (chunks.go).
 	known knownChunks
+	// unhashed is unhashedFP's.
+	unhashedOnce sync.Once
+	unhashed     *fingerprint
 }
 
 // slot is item i's place among the items that run.
