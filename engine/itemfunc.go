@@ -70,7 +70,10 @@ func (f *ItemFunc) settingsSum() string {
 		Indent int   `json:",omitempty"`
 		Pretty *bool `json:",omitempty"`
 	}
-	var outputs []outputSum
+	var outputs []outputSum // null for none, [] for an empty list, as before
+	if f.stage.Outputs != nil {
+		outputs = make([]outputSum, 0, len(f.stage.Outputs))
+	}
 	for _, o := range f.stage.Outputs {
 		outputs = append(outputs, outputSum(o))
 	}

@@ -461,35 +461,40 @@ func took(a, b []step, i, j, ni, nj int) bool {
 	}
 }
 
-// templateOf is a written path as globMeets takes it: clean, in slash
-// form. {dir} may be any folders or none, so a .. past it is no folder it
-// cancels: {dir}/.. is the folder before {dir}'s, or one of its own.
-// Cleaned as a name, {dir}/../clean/x.ndjson was clean/x.ndjson, and a
-// stage reading data/clean/*.ndjson ran before the stage writing it.
+// templateOf is a path that produces filled in as globMeets takes it:
+// clean, in slash form. There {dir} is one or more folders, so a .. past
+// it is no folder it cancels: {dir}/.. is {dir} as zero or more folders,
+// which {dir}/ means to globMeets, and a .. past that may cancel the
+// folder before it. Cleaned as a name, {dir}/../clean/x.ndjson was
+// clean/x.ndjson, and a stage reading data/clean/*.ndjson ran before the
+// stage writing it.
 func templateOf(path string) string {
 	path = filepath.ToSlash(path)
 	if !strings.Contains(path, "{dir}") {
 		return filepath.ToSlash(filepath.Clean(path))
 	}
 	var segs []string
+	var some []bool // by segment: a {dir} that is one or more folders
 	for i, seg := range strings.Split(path, "/") {
 		n := len(segs)
 		switch {
 		case seg == "" && i > 0, seg == ".":
 		case seg != "..":
-			segs = append(segs, seg)
+			segs, some = append(segs, seg), append(some, seg == "{dir}")
+		case n > 0 && segs[n-1] == "{dir}" && some[n-1]:
+			some[n-1] = false
 		case n > 0 && segs[n-1] == "{dir}":
-			// {dir} none: the folder before it; {dir} some: one of
-			// its own. {dir} past that folder's parent holds both.
+			// None: the folder before it is cancelled; some: one of
+			// them. {dir} past that folder's parent holds both.
 			if n > 1 && segs[n-2] != ".." && segs[n-2] != "" {
-				segs = append(segs[:n-2], "{dir}")
+				segs, some = append(segs[:n-2], "{dir}"), append(some[:n-2], false)
 			}
 		case n > 0 && strings.Contains(segs[n-1], "{dir}"):
-			segs[n-1] = "{dir}" // x{dir}/..: x's folder or below
+			segs[n-1], some[n-1] = "{dir}", false // x{dir}/..: x's folder or below
 		case n > 0 && segs[n-1] != ".." && segs[n-1] != "":
-			segs = segs[:n-1]
+			segs, some = segs[:n-1], some[:n-1]
 		default:
-			segs = append(segs, "..")
+			segs, some = append(segs, ".."), append(some, false)
 		}
 	}
 	if len(segs) == 0 {

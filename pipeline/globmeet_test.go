@@ -165,8 +165,8 @@ func TestAStageRunsAfterTheFilesItReads(t *testing.T) {
 	pick := func(xs ...string) string { return xs[r.IntN(len(xs))] }
 	tried := 0
 	for range 5000 {
-		wglob := pick("data/*.json", "data/**/*.json", "*.json", "**/*.json", "data/*/in/*.json", "data/{a,b/c}/*.json")
-		tpl := pick("{dir}", "{dir}/..", "{dir}/../..", "data/{dir}", "{dir}/x/..", "out", "x{dir}/..") + "/" +
+		wglob := pick("data/*.json", "data/**/*.json", "*.json", "**/*.json", "data/*/in/*.json", "data/{a,b/c}/*.json", "data/**", "data/**/in/*.json")
+		tpl := pick("{dir}", "{dir}/..", "{dir}/../..", "data/{dir}", "{dir}/x/..", "out", "x{dir}/..", "{dir}_out", "{dir}.out/..", "out/{dir}") + "/" +
 			pick("clean/", "", "../clean/", "./") + "{stem}.ndjson"
 		src := pick("data/a.json", "data/b/c/a.json", "a.json", "data/x/in/a.json", "data/a/q.json", "data/b/c/q.json", "data/x/y/z/q.json")
 		if ok, _ := doublestar.Match(wglob, src); !ok {
@@ -176,6 +176,9 @@ func TestAStageRunsAfterTheFilesItReads(t *testing.T) {
 		rel, err := filepath.Rel(m.Dir, m.expand(tpl, "/p/"+src))
 		if err != nil || strings.HasPrefix(rel, "..") {
 			continue
+		}
+		if ok, _ := doublestar.Match(wglob, filepath.ToSlash(rel)); ok {
+			continue // the writer reads it too: an error of its own
 		}
 		rglob := path.Join(path.Dir(filepath.ToSlash(rel)), "*.ndjson")
 		w := &Stage{Name: "w", Outputs: []Output{{Path: tpl}}}
@@ -202,8 +205,9 @@ func TestTemplateOf(t *testing.T) {
 		{"out/./{stem}.json", "out/{stem}.json"},
 		{"out/a/../{stem}.json", "out/{stem}.json"},
 		{"{dir}/../clean/{stem}.json", "{dir}/clean/{stem}.json"},
-		{"data/{dir}/../c/{stem}", "{dir}/c/{stem}"},
-		{"a/b/{dir}/../c/{stem}", "a/{dir}/c/{stem}"},
+		{"data/{dir}/../c/{stem}", "data/{dir}/c/{stem}"},
+		{"data/{dir}/../../c/{stem}", "{dir}/c/{stem}"},
+		{"a/b/{dir}/../../c/{stem}", "a/{dir}/c/{stem}"},
 		{"x{dir}/../c/{stem}", "{dir}/c/{stem}"},
 		{"{dir}/a/../b/{stem}", "{dir}/b/{stem}"},
 		{"{dir}/../../c/{stem}", "{dir}/c/{stem}"},

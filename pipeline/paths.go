@@ -147,15 +147,21 @@ func samplePath(path string) (raw, sample string) {
 func (o Output) Matches(rel string) bool { return matchesTemplate(o.Path, rel) }
 
 func matchesTemplate(template, path string) bool {
-	pat := "^" + regexp.QuoteMeta(templateOf(template)) + "$"
-	pat = quotedPlaceholder.ReplaceAllStringFunc(pat, func(ph string) string {
-		if strings.Contains(ph, "dir") {
-			return ".+"
+	// {dir}/.. is {dir}'s parent: the folder before {dir}, cleaned as a
+	// name, or one of {dir}'s own.
+	for _, tpl := range []string{filepath.ToSlash(filepath.Clean(template)), templateOf(template)} {
+		pat := "^" + regexp.QuoteMeta(tpl) + "$"
+		pat = quotedPlaceholder.ReplaceAllStringFunc(pat, func(ph string) string {
+			if strings.Contains(ph, "dir") {
+				return ".+"
+			}
+			return "[^/]+"
+		})
+		if ok, _ := regexp.MatchString(pat, filepath.ToSlash(path)); ok {
+			return true
 		}
-		return "[^/]+"
-	})
-	ok, _ := regexp.MatchString(pat, filepath.ToSlash(path))
-	return ok
+	}
+	return false
 }
 
 var quotedPlaceholder = regexp.MustCompile(`\\\{[a-z]+\\\}`)

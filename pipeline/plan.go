@@ -126,12 +126,14 @@ func (s *Stage) produces(dir string) []string {
 			// {ext} is the sources' own where their glob says it
 			// (*.ndjson): as any name, work/{stem}.{ext} of mid/*.ndjson
 			// was read by work/*.json, a cycle that is not there.
-			t := strings.ReplaceAll(w, "{dir}", dirOf(src))
-			if ext, ok := literalExt(src); ok {
-				t = strings.ReplaceAll(t, "{ext}", ext)
-			}
-			if t = templateOf(t); !contains(out, t) {
-				out = append(out, t)
+			for _, d := range dirsOf(src) {
+				t := strings.ReplaceAll(w, "{dir}", d)
+				if ext, ok := literalExt(src); ok {
+					t = strings.ReplaceAll(t, "{ext}", ext)
+				}
+				if t = templateOf(t); !contains(out, t) {
+					out = append(out, t)
+				}
 			}
 		}
 	}
@@ -243,19 +245,20 @@ func literalExt(glob string) (string, bool) {
 	return ext, true
 }
 
-// dirOf is what {dir} may be for a file the glob matches: its static
-// folder when every match is in it (data/*.json), else any folder below
-// that (data/**/*.json: data/{dir}, where {dir} may be none).
-func dirOf(glob string) string {
+// dirsOf is what {dir} may be for a file the glob matches: its static
+// folder, and, when the glob reaches below it (data/**/*.json), also that
+// folder followed by {dir}, one or more folders. The two are apart, since
+// {dir} followed by a name ({dir}_out) is not optional as {dir}/ is.
+func dirsOf(glob string) []string {
 	d := staticDir(glob)
-	rest := strings.TrimPrefix(filepath.ToSlash(glob), filepath.ToSlash(StaticPrefix(glob)))
-	if !strings.Contains(strings.TrimPrefix(rest, "/"), "/") {
-		return d
+	rest := strings.TrimPrefix(strings.TrimPrefix(filepath.ToSlash(glob), filepath.ToSlash(StaticPrefix(glob))), "/")
+	if !strings.Contains(rest, "/") && !strings.Contains(rest, "**") {
+		return []string{d}
 	}
 	if d == "." {
-		return "{dir}"
+		return []string{d, "{dir}"}
 	}
-	return d + "/{dir}"
+	return []string{d, d + "/{dir}"}
 }
 
 func staticDir(glob string) string {

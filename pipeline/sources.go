@@ -305,11 +305,13 @@ func (w *walker) readDir(dir, real, pat string, out *[]SourceFile) ([]dirEntry, 
 		if batch != nil {
 			batches, n = append(batches, batch), n+len(batch)
 		}
-		if err == io.EOF || len(ents) == 0 {
+		switch {
+		case err == io.EOF:
 			return rest, nil
-		}
-		if err != nil {
+		case err != nil:
 			return rest, err
+		case len(ents) == 0:
+			return rest, nil
 		}
 	}
 }
