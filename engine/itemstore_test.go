@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"os"
+	"path/filepath"
 	"reflect"
 	"runtime"
 	"slices"
@@ -169,5 +170,43 @@ func TestItemStoreSpills(t *testing.T) {
 	same("repacked")
 	if ents, _ := os.ReadDir(dir); runtime.GOOS != "windows" && len(ents) != 0 {
 		t.Errorf("the spill file is in the folder: %v", ents)
+	}
+}
+
+// What a spill file leaves where it cannot be unlinked while open (NFS
+// renames it .nfsXXXX; Windows keeps it) is in a folder named as a run's
+// temp folder: no foreign file in the state folder, and the next run
+// removes it.
+func TestSpillLeavesOnlyARunTempFolder(t *testing.T) {
+	dir := t.TempDir()
+	f := newSpillFile(dir)
+	if _, err := f.write([]byte("\x03abc")); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.record(0, 4, nil); string(got) != "\x03abc" {
+		t.Fatalf("record = %q", got)
+	}
+	if f.folder != "" {
+		if !runTemp(f.folder) {
+			t.Errorf("the spill folder %s is no run's temp folder", f.folder)
+		}
+		if err := checkStateDir(dir); err != nil {
+			t.Error(err)
+		}
+	}
+	f.close()
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left after close: %v", ents)
+	}
+	// As NFS leaves an open file unlinked by a run that was killed.
+	left, err := os.MkdirTemp(dir, runTempPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(left, ".nfs0000000000a1b2c3"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkStateDir(dir); err != nil || !runTemp(left) {
+		t.Errorf("a killed run's spill folder: %v, run temp %v", err, runTemp(left))
 	}
 }

@@ -7,10 +7,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"sync"
-
-	"github.com/zpipe/zpipe/internal/atomicfile"
 )
 
 // storeResident is how many bytes of records an item store keeps in
@@ -20,9 +17,12 @@ import (
 var storeResident = 16 << 20
 
 // spillFile holds the item stores' blocks that are past storeResident: a
-// temp file in the state folder, made when first needed, unlinked at once
-// where the system allows and removed once the state is gone elsewhere.
-// A killed run's file is an orphan temp file, which the next run removes.
+// temp file, made when first needed, in a folder of its own in the state
+// folder, named as a run's temp folder. The file is unlinked at once and
+// the folder removed where the system allows, else when the state is done
+// with. A killed run's folder is a run's temp folder, which the next run
+// removes; so is what NFS leaves of an open file unlinked (.nfsXXXX),
+// which in the state folder itself would be a file zpipe did not make.
 //
 // Records are read back in windows, which a few recent ones are kept of:
 // a stage reads its items in the order it listed them, which is mostly
@@ -33,6 +33,7 @@ type spillFile struct {
 	f       *os.File
 	err     error
 	name    string // to remove on close; "" once unlinked
+	folder  string // to remove on close; "" once removed
 	cleanup runtime.Cleanup
 
 	mu     sync.Mutex
@@ -59,25 +60,41 @@ func newSpillFile(dir string) *spillFile { return &spillFile{dir: dir} }
 
 func (f *spillFile) open() error {
 	f.once.Do(func() {
-		f.f, f.err = os.CreateTemp(f.dir, atomicfile.TempPrefix+strconv.Itoa(os.Getpid())+"-items-*")
-		if f.err != nil {
+		if f.folder, f.err = os.MkdirTemp(f.dir, runTempPrefix); f.err != nil {
+			return
+		}
+		if f.f, f.err = os.CreateTemp(f.folder, "items-*"); f.err != nil {
+			os.Remove(f.folder)
 			return
 		}
 		f.name = f.f.Name()
 		if runtime.GOOS != "windows" && os.Remove(f.name) == nil {
 			f.name = ""
+			if os.Remove(f.folder) == nil {
+				f.folder = ""
+			}
 		}
 		// A state no run closes (a library caller's, one read early
 		// and not used) lets go of its file when it is collected.
-		name := f.name
+		left := spillLeft{f.name, f.folder}
 		f.cleanup = runtime.AddCleanup(f, func(file *os.File) {
 			file.Close()
-			if name != "" {
-				os.Remove(name)
-			}
+			left.remove()
 		}, f.f)
 	})
 	return f.err
+}
+
+// spillLeft is what of a spill file is still to remove once it is closed.
+type spillLeft struct{ name, folder string }
+
+func (l spillLeft) remove() {
+	if l.name != "" {
+		os.Remove(l.name)
+	}
+	if l.folder != "" {
+		os.RemoveAll(l.folder)
+	}
 }
 
 // close lets go of the file, once no store of the state is read again.
@@ -87,9 +104,7 @@ func (f *spillFile) close() {
 	}
 	f.cleanup.Stop()
 	f.f.Close()
-	if f.name != "" {
-		os.Remove(f.name)
-	}
+	spillLeft{f.name, f.folder}.remove()
 }
 
 // write appends b and returns where it starts.

@@ -243,7 +243,7 @@ func TestSpilledStateRunsAsOneHeld(t *testing.T) {
 		t.Helper()
 		ents, _ := os.ReadDir(filepath.Join(dir, ".zpipe"))
 		for _, e := range ents {
-			if strings.HasPrefix(e.Name(), atomicfile.TempPrefix) {
+			if strings.HasPrefix(e.Name(), atomicfile.TempPrefix) || strings.HasPrefix(e.Name(), runTempPrefix) {
 				t.Errorf("left in the state folder: %s", e.Name())
 			}
 		}
