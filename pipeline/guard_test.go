@@ -152,14 +152,7 @@ func TestResolveReadsLookalikes(t *testing.T) {
 		"pipeline.yaml": "version: 1\nstages:\n  a:\n    source: {paths: [\"data/*.json\", \"ref/clean/*.json\"]}\n    schema: s.cue#S\n" +
 			"    outputs: [{format: json, path: \"{dir}/clean/{stem}.json\"}]\n",
 	})
-	m, err := Load(filepath.Join(dir, "pipeline.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := m.Stages[0].Resolve(m, filepath.Join(dir, ".zpipe"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, src := resolveFirst(t, dir)
 	if len(src.Files) != 2 || len(src.Skipped) != 0 {
 		t.Errorf("files %v, skipped %v", src.Files, src.Skipped)
 	}
@@ -273,15 +266,7 @@ func TestResolveListsInNameOrderPastABatch(t *testing.T) {
 			want = append(want, "data/f2050/x.json")
 		}
 	}
-	dir := files(t, tree)
-	m, err := Load(filepath.Join(dir, "pipeline.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := m.Stages[0].Resolve(m, filepath.Join(dir, ".zpipe"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, src := resolveFirst(t, files(t, tree))
 	var got []string
 	for _, f := range src.Files {
 		got = append(got, m.Rel(f.Path))
@@ -298,4 +283,18 @@ func firstDiff(a, b []string) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// resolveFirst loads dir's pipeline.yaml and lists its first stage's files.
+func resolveFirst(t *testing.T, dir string) (*Manifest, *Sources) {
+	t.Helper()
+	m, err := Load(filepath.Join(dir, "pipeline.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := m.Stages[0].Resolve(m, filepath.Join(dir, ".zpipe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, src
 }
