@@ -1183,15 +1183,18 @@ func (e *earlyState) open() *state {
 		return nil
 	}
 	if err := os.MkdirAll(e.st.parts, 0o755); err != nil {
+		e.st.spill.close()
 		return nil // openState says why
 	}
 	lock, err := journal.Acquire(e.st.dir, display(e.st.dir))
 	if err != nil {
+		e.st.spill.close()
 		return nil
 	}
 	j, ok, err := e.snap.Open()
 	if err != nil || !ok {
 		lock.Release()
+		e.st.spill.close()
 		return nil
 	}
 	e.st.j, e.st.lock = j, lock

@@ -105,7 +105,7 @@ func (s *Stage) readsOwn(dir, out string) bool {
 		return s.readsSample(dir, out)
 	}
 	for _, src := range s.Source.Paths {
-		if s.readsSample(dir, filepath.ToSlash(filepath.Clean(strings.ReplaceAll(out, "{dir}", staticDir(src))))) {
+		if s.readsSample(dir, filepath.ToSlash(filepath.Clean(strings.ReplaceAll(out, "{dir}", staticDir(matchGlob(dir, src)))))) {
 			return true
 		}
 	}
@@ -126,7 +126,7 @@ func (s *Stage) produces(dir string) []string {
 			// {ext} is the sources' own where their glob says it
 			// (*.ndjson): as any name, work/{stem}.{ext} of mid/*.ndjson
 			// was read by work/*.json, a cycle that is not there.
-			for _, d := range dirsOf(src) {
+			for _, d := range dirsOf(matchGlob(dir, src)) {
 				t := strings.ReplaceAll(w, "{dir}", d)
 				if ext, ok := literalExt(src); ok {
 					t = strings.ReplaceAll(t, "{ext}", ext)
@@ -255,10 +255,20 @@ func dirsOf(glob string) []string {
 	if !strings.Contains(rest, "/") && !strings.Contains(rest, "**") {
 		return []string{d}
 	}
+	below := d + "/{dir}"
 	if d == "." {
-		return []string{d, "{dir}"}
+		below = "{dir}"
 	}
-	return []string{d, d + "/{dir}"}
+	// The static folder itself only where ** may be no folder and then
+	// the name follows (data/**/*.json, data/**): not data/*/*.json.
+	direct := rest
+	for strings.HasPrefix(direct, "**/") {
+		direct = strings.TrimPrefix(direct, "**/")
+	}
+	if direct == "**" || !strings.Contains(direct, "/") {
+		return []string{d, below}
+	}
+	return []string{below}
 }
 
 func staticDir(glob string) string {
