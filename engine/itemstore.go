@@ -298,10 +298,7 @@ func (s *itemStore) spillOld() {
 			s.unspilled = true
 			return
 		}
-		for len(s.spilled) <= s.resident {
-			s.spilled = append(s.spilled, spilledBlock{})
-		}
-		s.spilled[s.resident] = spilledBlock{at, len(b)}
+		s.spilled = append(s.spilled, spilledBlock{at, len(b)}) // spilled[i] is block i's
 		s.blocks[s.resident] = nil
 		s.resident++
 	}
@@ -315,9 +312,11 @@ func (s *itemStore) repack() {
 	for _, pos := range old.sortedPositions() {
 		var buf recordBuf
 		b := old.record(pos, &buf)
-		moved := s.add(b[:s.lenOf(b)])
+		moved := s.add(b[:recordSize(b)])
 		// The key leads the record: it finds the entry that points here.
-		key := old.keyAt(pos)
+		r := recordReader{b: b}
+		r.uvarint() // length
+		key := r.str()
 		if _, ok := s.clash[key]; ok {
 			s.clash[key] = moved
 		} else {
@@ -333,22 +332,22 @@ type recordBuf [512]byte
 // perhaps more after it. A spilled record is copied into buf.
 func (s *itemStore) record(pos uint64, buf *recordBuf) []byte {
 	i, off := pos>>32, int(uint32(pos))
-	if b := s.blocks[i]; b != nil || int(i) >= s.resident {
-		return b[off:]
+	if int(i) >= s.resident {
+		return s.blocks[i][off:]
 	}
 	sb := s.spilled[i]
 	return s.spill.record(sb.at+int64(off), sb.len-off, buf[:0])
 }
 
-func (s *itemStore) recordLen(pos uint64) int {
-	var buf recordBuf
-	return s.lenOf(s.record(pos, &buf))
-}
-
-// lenOf reads a record's length, which leads it.
-func (s *itemStore) lenOf(b []byte) int {
+// recordSize is the length of the record b starts with (a record leads with it), with its own.
+func recordSize(b []byte) int {
 	n, w := binary.Uvarint(b)
 	return w + int(n)
+}
+
+func (s *itemStore) recordLen(pos uint64) int {
+	var buf recordBuf
+	return recordSize(s.record(pos, &buf))
 }
 
 func (s *itemStore) keyAt(pos uint64) string {

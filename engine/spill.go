@@ -170,12 +170,6 @@ func (f *spillFile) read(b []byte, at int64, n int) []byte {
 	return b
 }
 
-// recordSize is the length of the record b starts with, with its own.
-func recordSize(b []byte) int {
-	n, w := binary.Uvarint(b)
-	return w + int(n)
-}
-
 // wholeRecord tells whether b starts with a whole record.
 func wholeRecord(b []byte) bool {
 	n, w := binary.Uvarint(b)
