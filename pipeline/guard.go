@@ -150,11 +150,7 @@ func (g *Guard) Check() error {
 // Reals is the set of the real paths of the files, made once and shared.
 func (s *Sources) Reals() RealSet {
 	if s.reals == nil {
-		reals := make([]string, len(s.Files))
-		for i, f := range s.Files {
-			reals[i] = f.Real
-		}
-		set := NewRealSet(reals)
+		set := realSetOf(s.Files)
 		s.reals = &set
 	}
 	return *s.reals

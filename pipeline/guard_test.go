@@ -223,27 +223,31 @@ func TestResolveListsAFileOnce(t *testing.T) {
 
 func TestRealSet(t *testing.T) {
 	for _, tc := range []struct {
-		a, b     []string
+		reals    []string
 		has, not []string
 	}{
-		{a: nil, b: nil, not: []string{"", "/a"}},
-		{a: []string{"/b", "/a", "/b"}, has: []string{"/a", "/b"}, not: []string{"/", "/ab", "/c"}},
-		{a: []string{"/a", "/c"}, b: []string{"/b", "/c", "/d"}, has: []string{"/a", "/b", "/c", "/d"}, not: []string{"/e"}},
-		{b: []string{"/x"}, has: []string{"/x"}},
+		{reals: nil, not: []string{"", "/a"}},
+		{reals: []string{"/b", "/a", "/b"}, has: []string{"/a", "/b"}, not: []string{"/", "/ab", "/c"}},
+		{reals: []string{"/a", "/b", "/b", "/c"}, has: []string{"/a", "/b", "/c"}, not: []string{"/d"}},
+		{reals: []string{"/a", "/b/c", "/b/d"}, has: []string{"/a", "/b/c", "/b/d"}, not: []string{"/b", "/e"}},
 	} {
-		s := NewRealSet(slices.Clone(tc.a)).Union(NewRealSet(slices.Clone(tc.b)))
+		var files []SourceFile
+		for _, r := range tc.reals {
+			files = append(files, SourceFile{Path: "x" + r, Real: r})
+		}
+		s := realSetOf(files)
 		for _, p := range tc.has {
 			if !s.Has(p) {
-				t.Errorf("%v ∪ %v: has no %s", tc.a, tc.b, p)
+				t.Errorf("%v: has no %s", tc.reals, p)
 			}
 		}
 		for _, p := range tc.not {
 			if s.Has(p) {
-				t.Errorf("%v ∪ %v: has %s", tc.a, tc.b, p)
+				t.Errorf("%v: has %s", tc.reals, p)
 			}
 		}
 		if want := len(tc.has); s.Len() != want {
-			t.Errorf("%v ∪ %v: %d paths, want %d", tc.a, tc.b, s.Len(), want)
+			t.Errorf("%v: %d paths, want %d", tc.reals, s.Len(), want)
 		}
 	}
 }

@@ -6,46 +6,47 @@ import (
 )
 
 // RealSet is a set of real paths, held sorted. A stage's sources are
-// usually listed in order already, so the set is their own strings: a
-// million paths as a map were 50 MB, and as this 16 MB.
-type RealSet struct{ sorted []string }
+// usually listed in the order of their real paths already, so the set is
+// then the sources themselves: a million paths as a map were 50 MB, as a
+// sorted copy 16 MB, and as this nothing.
+type RealSet struct {
+	files  []SourceFile // when set, their Real paths, sorted and distinct
+	sorted []string     // otherwise
+}
 
-// NewRealSet is the set of reals, which it may reorder and keeps.
-func NewRealSet(reals []string) RealSet {
-	if !slices.IsSorted(reals) {
-		slices.Sort(reals)
+// realSetOf is the set of the real paths of files, which it keeps.
+func realSetOf(files []SourceFile) RealSet {
+	if ascending(files) {
+		return RealSet{files: files}
 	}
-	return RealSet{slices.Compact(reals)}
+	reals := make([]string, len(files))
+	for i, f := range files {
+		reals[i] = f.Real
+	}
+	slices.Sort(reals)
+	return RealSet{sorted: slices.Compact(reals)}
+}
+
+// ascending says whether each file's real path sorts after the one
+// before.
+func ascending(files []SourceFile) bool {
+	for i := 1; i < len(files); i++ {
+		if files[i-1].Real >= files[i].Real {
+			return false
+		}
+	}
+	return true
 }
 
 // Has reports whether real is in the set.
 func (s RealSet) Has(real string) bool {
+	if s.files != nil {
+		_, ok := slices.BinarySearchFunc(s.files, real, func(f SourceFile, real string) int { return strings.Compare(f.Real, real) })
+		return ok
+	}
 	_, ok := slices.BinarySearch(s.sorted, real)
 	return ok
 }
 
 // Len is the number of paths in the set.
-func (s RealSet) Len() int { return len(s.sorted) }
-
-// Union is the set of the paths of s and t.
-func (s RealSet) Union(t RealSet) RealSet {
-	switch {
-	case len(t.sorted) == 0:
-		return s
-	case len(s.sorted) == 0:
-		return t
-	}
-	out := make([]string, 0, len(s.sorted)+len(t.sorted))
-	a, b := s.sorted, t.sorted
-	for len(a) > 0 && len(b) > 0 {
-		switch c := strings.Compare(a[0], b[0]); {
-		case c < 0:
-			out, a = append(out, a[0]), a[1:]
-		case c > 0:
-			out, b = append(out, b[0]), b[1:]
-		default:
-			out, a, b = append(out, a[0]), a[1:], b[1:]
-		}
-	}
-	return RealSet{append(append(out, a...), b...)}
-}
+func (s RealSet) Len() int { return len(s.files) + len(s.sorted) }

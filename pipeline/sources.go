@@ -78,20 +78,27 @@ func (s *Stage) Resolve(m *Manifest, stateDir string) (*Sources, error) {
 		slices.SortFunc(globs[i], func(a, b SourceFile) int { return strings.Compare(a.Path, b.Path) })
 	}
 	own := s.ownFiles(m, globs)
-	total := 0
+	total, matched := 0, 0
 	for _, matches := range globs {
 		total += len(matches)
-	}
-	w.out.Files = make([]SourceFile, 0, total)
-	// Two globs may match one file, and two links lead to one. A glob
-	// alone walks each folder once, so where no link is on the way its
-	// matches are distinct: a million of them need no set to tell.
-	matched := 0
-	for _, matches := range globs {
 		if len(matches) > 0 {
 			matched++
 		}
 	}
+	if matched == 1 {
+		// The files kept are taken from one glob's in order: they can
+		// take its place, rather than a second slice of a million.
+		for _, matches := range globs {
+			if len(matches) > 0 {
+				w.out.Files = matches[:0]
+			}
+		}
+	} else {
+		w.out.Files = make([]SourceFile, 0, total)
+	}
+	// Two globs may match one file, and two links lead to one. A glob
+	// alone walks each folder once, so where no link is on the way its
+	// matches are distinct: a million of them need no set to tell.
 	if w.linked || matched > 1 {
 		w.seen = make(map[string]bool, total)
 	}
@@ -277,9 +284,10 @@ func (w *walker) readDir(dir, real, pat string, out *[]SourceFile) ([]dirEntry, 
 			*out = append(*out, b...)
 		}
 	}()
+	var names []string
 	for {
 		ents, err := f.ReadDir(4096)
-		var batch []SourceFile
+		names = names[:0]
 		for _, e := range ents {
 			typ := e.Type()
 			if !typ.IsRegular() {
@@ -289,20 +297,12 @@ func (w *walker) readDir(dir, real, pat string, out *[]SourceFile) ([]dirEntry, 
 			if pat == "" {
 				continue
 			}
-			p := join(dir, e.Name())
-			if ok, _ := doublestar.Match(pat, filepath.ToSlash(p)); ok {
-				r := p // one string where no link is on the way: a million files
-				if real != dir {
-					r = join(real, e.Name())
-				}
-				w.linked = w.linked || r != p
-				if batch == nil {
-					batch = make([]SourceFile, 0, len(ents))
-				}
-				batch = append(batch, SourceFile{p, r})
+			if ok, _ := doublestar.Match(pat, filepath.ToSlash(join(dir, e.Name()))); ok {
+				names = append(names, e.Name())
 			}
 		}
-		if batch != nil {
+		if len(names) > 0 {
+			batch := w.files(dir, real, names)
 			batches, n = append(batches, batch), n+len(batch)
 		}
 		switch {
@@ -374,6 +374,35 @@ func (w *walker) walkEntry(dir, real, pat string, depth int, boundary string, e 
 		w.linked = w.linked || r != p
 		*out = append(*out, SourceFile{p, r})
 	}
+}
+
+// files are the sources named in dir, whose real path is real. Their
+// paths share one string: a million paths as strings of their own were a
+// million objects for the collector to mark on every cycle.
+func (w *walker) files(dir, real string, names []string) []SourceFile {
+	prefix := join(dir, "") // dir and a separator
+	var all strings.Builder
+	all.Grow(len(names) * (len(prefix) + len(names[0])))
+	ends := make([]int, len(names))
+	for i, name := range names {
+		all.WriteString(prefix)
+		all.WriteString(name)
+		ends[i] = all.Len()
+	}
+	paths := all.String()
+	out := make([]SourceFile, len(names))
+	start := 0
+	for i, name := range names {
+		p := paths[start:ends[i]]
+		start = ends[i]
+		r := p // the same string where no link is on the way
+		if real != dir {
+			r = join(real, name)
+		}
+		w.linked = w.linked || r != p
+		out[i] = SourceFile{p, r}
+	}
+	return out
 }
 
 // join is filepath.Join for a clean folder and a name from it, without
