@@ -20,17 +20,28 @@ import (
 const (
 	manyItems   = 10_000
 	manyItemsGC = 50
-	// manyItemsJournal is the size of a journal of about manyItems items
-	// (some 100 bytes each on disk). Its items are held for the whole
-	// run, and read while the guard lists the sources: at GOGC=200 a
-	// million of them took 460 MB before the first stage began.
-	manyItemsJournal = manyItems * 100
+	// A stage of hugeItems that is up to date runs at GOGC=hugeItemsGC:
+	// what it holds per item is then most of the heap, and few of its
+	// objects hold pointers. A no-op rerun of 1,000,000 one-record files
+	// peaked at 240-258 MB at 50 and 205-210 MB at 25, in the same 9-10
+	// s. Items that run are not: their first run took 98 s at 25 against
+	// 48 s at 50.
+	hugeItems   = 200_000
+	hugeItemsGC = 25
+	// journalItemBytes is about what an item takes in the journal on
+	// disk. Its items are held for the whole run, and read while the
+	// guard lists the sources: at GOGC=200 a million of them took 460 MB
+	// before the first stage began.
+	journalItemBytes = 100
 )
 
-// journalHoldsMany reports whether the journal in dir is one of many items.
-func journalHoldsMany(dir string) bool {
+// journalItems is about the number of items the journal in dir holds.
+func journalItems(dir string) int {
 	fi, err := os.Stat(filepath.Join(dir, journalName))
-	return err == nil && fi.Size() >= manyItemsJournal
+	if err != nil {
+		return 0
+	}
+	return int(fi.Size() / journalItemBytes)
 }
 
 // processGC is the one gcPace of the process: the collector's target is
@@ -41,27 +52,42 @@ var processGC gcPace
 // and puts it back when the last of them ends: stages may run at once,
 // and a lower target set by the user (GOGC) is kept.
 type gcPace struct {
-	mu    sync.Mutex
-	users int
+	mu sync.Mutex
+	// asked counts the users of each target; old is the target before
+	// the first of them.
+	asked map[int]int
 	old   int
 }
 
-// lower starts a stage's use of the lower target; the func ends it.
-func (g *gcPace) lower() func() {
+// lower starts the use of target pct (manyItemsGC or hugeItemsGC) for a
+// stage; the func ends it. The process runs at the lowest target its
+// users ask for, or the user's when that is lower.
+func (g *gcPace) lower(pct int) func() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.users == 0 {
-		g.old = debug.SetGCPercent(manyItemsGC)
-		if g.old < manyItemsGC { // lower already, or off (-1)
-			debug.SetGCPercent(g.old)
-		}
+	if len(g.asked) == 0 {
+		g.asked = map[int]int{}
+		g.old = debug.SetGCPercent(-1)
 	}
-	g.users++
+	g.asked[pct]++
+	g.set()
 	return func() {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		if g.users--; g.users == 0 {
-			debug.SetGCPercent(g.old)
+		if g.asked[pct]--; g.asked[pct] == 0 {
+			delete(g.asked, pct)
+		}
+		g.set()
+	}
+}
+
+// set puts the target at the lowest asked for, or at old.
+func (g *gcPace) set() {
+	pct := g.old
+	if pct >= 0 { // off stays off
+		for p := range g.asked {
+			pct = min(pct, p)
 		}
 	}
+	debug.SetGCPercent(pct)
 }

@@ -173,8 +173,8 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		old := debug.SetMemoryLimit(r.budget)
 		defer debug.SetMemoryLimit(old)
 	}
-	if journalHoldsMany(opts.StateDir) {
-		defer processGC.lower()()
+	if journalItems(opts.StateDir) >= manyItems {
+		defer processGC.lower(manyItemsGC)()
 	}
 	early := readStateEarly(opts.StateDir, opts.Force)
 	if err := r.guard.Check(); err != nil {

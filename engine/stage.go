@@ -152,7 +152,7 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	st.Items = len(sr.items)
 	defer sr.cleanup()
 	if len(sr.items) >= manyItems {
-		defer processGC.lower()()
+		defer processGC.lower(manyItemsGC)()
 	}
 	toRun, intact := sr.decide(targets)
 	sr.toRun = toRun

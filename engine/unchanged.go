@@ -63,8 +63,11 @@ func (sr *stageRun) settleUnchanged(st *StageSummary) bool {
 		return false
 	}
 	files := src.Files
-	if len(files) >= manyItems {
-		defer processGC.lower()()
+	switch {
+	case len(files) >= hugeItems:
+		defer processGC.lower(hugeItemsGC)()
+	case len(files) >= manyItems:
+		defer processGC.lower(manyItemsGC)()
 	}
 
 	// The outputs are hashed beside the listing, as decide does.
