@@ -54,9 +54,9 @@ var processGC gcPace
 type gcPace struct {
 	mu sync.Mutex
 	// asked counts the users of each target; old is the target before
-	// the first of them.
-	asked map[int]int
-	old   int
+	// the first of them, and cur the one set now.
+	asked    map[int]int
+	old, cur int
 }
 
 // lower starts the use of target pct (manyItemsGC or hugeItemsGC) for a
@@ -66,8 +66,10 @@ func (g *gcPace) lower(pct int) func() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if len(g.asked) == 0 {
+		// Read by setting pct: setting -1 would wait for a collection
+		// under way to finish, with the lock held.
 		g.asked = map[int]int{}
-		g.old = debug.SetGCPercent(-1)
+		g.old, g.cur = debug.SetGCPercent(pct), pct
 	}
 	g.asked[pct]++
 	g.set()
@@ -89,5 +91,8 @@ func (g *gcPace) set() {
 			pct = min(pct, p)
 		}
 	}
-	debug.SetGCPercent(pct)
+	if pct != g.cur {
+		debug.SetGCPercent(pct)
+		g.cur = pct
+	}
 }
