@@ -22,7 +22,7 @@ type itemStore struct {
 	blocks [][]byte
 	// at finds a key's latest record by the key's hash; clash holds the
 	// keys whose hash an earlier key already has.
-	at    map[uint64]uint64
+	at    posIndex
 	clash map[string]uint64
 	// names are the strings that many records share (runs, statuses,
 	// packs), and bases the fingerprints a stage's items share.
@@ -49,7 +49,7 @@ type spilledBlock struct {
 }
 
 func newItemStore(stage string) *itemStore {
-	return &itemStore{stage: stage, seed: maphash.MakeSeed(), at: map[uint64]uint64{}, nameAt: map[string]uint64{}, baseAt: map[fingerprint]uint64{}}
+	return &itemStore{stage: stage, seed: maphash.MakeSeed(), nameAt: map[string]uint64{}, baseAt: map[fingerprint]uint64{}}
 }
 
 // storeBlock is the size of a block of records; a larger record has a
@@ -57,7 +57,7 @@ func newItemStore(stage string) *itemStore {
 var storeBlock = 256 << 10 // a variable for the tests
 
 // len is the number of items.
-func (s *itemStore) len() int { return len(s.at) + len(s.clash) }
+func (s *itemStore) len() int { return s.at.len() + len(s.clash) }
 
 // get returns a copy of the latest entry of key, or nil.
 func (s *itemStore) get(key string) *entry {
@@ -69,7 +69,7 @@ func (s *itemStore) get(key string) *entry {
 }
 
 func (s *itemStore) find(key string) (uint64, bool) {
-	pos, ok := s.at[maphash.String(s.seed, key)]
+	pos, ok := s.at.get(maphash.String(s.seed, key))
 	if !ok {
 		return 0, false
 	}
@@ -189,14 +189,13 @@ func (s *itemStore) put(e *entry) { s.putPacked(e.Key, s.pack(e)) }
 func (s *itemStore) putPacked(key string, rec []byte) {
 	pos := s.add(rec)
 	h := maphash.String(s.seed, key)
-	old, ok := s.at[h]
+	old, ok := s.at.set(h, pos)
 	switch {
 	case !ok:
-		s.at[h] = pos
 		return
 	case s.keyIs(old, key):
-		s.at[h] = pos
 	default:
+		s.at.set(h, old) // the hash stays the earlier key's
 		if s.clash == nil {
 			s.clash = map[string]uint64{}
 		}
@@ -247,7 +246,7 @@ func (s *itemStore) positions() iter.Seq[uint64] {
 			}
 			return
 		}
-		for _, pos := range s.at {
+		for pos := range s.at.positions() {
 			if !yield(pos) {
 				return
 			}
@@ -262,7 +261,7 @@ func (s *itemStore) positions() iter.Seq[uint64] {
 
 func (s *itemStore) sortedPositions() []uint64 {
 	all := make([]uint64, 0, s.len())
-	for _, pos := range s.at {
+	for pos := range s.at.positions() {
 		all = append(all, pos)
 	}
 	for _, pos := range s.clash {
@@ -320,7 +319,7 @@ func (s *itemStore) repack() {
 		if _, ok := s.clash[key]; ok {
 			s.clash[key] = moved
 		} else {
-			s.at[maphash.String(s.seed, key)] = moved
+			s.at.set(maphash.String(s.seed, key), moved)
 		}
 	}
 }

@@ -73,11 +73,11 @@ func TestItemStoreLatestWins(t *testing.T) {
 	if len(got) != keys || len(slices.Compact(slices.Sorted(slices.Values(got)))) != keys {
 		t.Fatalf("all yielded %d keys, %d distinct; want %d", len(got), len(slices.Compact(slices.Sorted(slices.Values(got)))), keys)
 	}
-	if s.waste != (versions-1)*keys*s.recordLen(s.at[maphash.String(s.seed, "k000")]) {
+	if s.waste != (versions-1)*keys*s.recordLen(s.pos("k000")) {
 		t.Errorf("waste = %d after %d replacements", s.waste, (versions-1)*keys)
 	}
 	s.repack()
-	if rec := s.recordLen(s.at[maphash.String(s.seed, "k000")]); s.waste != 0 || s.size != keys*rec {
+	if rec := s.recordLen(s.pos("k000")); s.waste != 0 || s.size != keys*rec {
 		t.Errorf("after repack: waste %d, size %d, want %d records of %d bytes", s.waste, s.size, keys, rec)
 	}
 	for k := range keys {
@@ -95,7 +95,7 @@ func TestItemStoreHashClash(t *testing.T) {
 	// Stand in for a clash: point b's hash at a's record, as put would
 	// find it, then put b and a again.
 	hb := maphash.String(s.seed, "b")
-	s.at[hb] = s.at[maphash.String(s.seed, "a")]
+	s.at.set(hb, s.pos("a"))
 	s.put(&entry{Key: "b", Status: "done", Records: 2})
 	s.put(&entry{Key: "b", Status: "done", Records: 3})
 	if e := s.get("b"); e == nil || e.Records != 3 {
@@ -209,4 +209,10 @@ func TestSpillLeavesOnlyARunTempFolder(t *testing.T) {
 	if err := checkStateDir(dir); err != nil || !runTemp(left) {
 		t.Errorf("a killed run's spill folder: %v, run temp %v", err, runTemp(left))
 	}
+}
+
+// pos is where key's latest record is.
+func (s *itemStore) pos(key string) uint64 {
+	pos, _ := s.find(key)
+	return pos
 }

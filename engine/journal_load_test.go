@@ -357,8 +357,9 @@ func TestLoadItemClash(t *testing.T) {
 	s := newItemStore("s")
 	s.put(&entry{Key: "a", Status: "done"})
 	ha, hb := maphash.String(s.seed, "a"), maphash.String(s.seed, "ab")
-	s.at[hb] = s.at[ha] // "ab" now clashes with "a"
-	delete(s.at, ha)
+	pa, _ := s.at.get(ha)
+	s.at.set(hb, pa) // "ab" now clashes with "a"
+	s.at.delete(ha)
 	s.put(&entry{Key: "ab", Status: "failed"})
 	s.put(&entry{Key: "ab", Status: "removed"})
 	if s.get("ab").Status != "removed" || s.len() != 2 || s.waste == 0 {

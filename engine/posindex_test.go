@@ -1,0 +1,68 @@
+package engine
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestPosIndexActsAsAMap sets, replaces and looks up hashes across many
+// merges, hashes spread evenly and hashes bunched at both ends, and
+// checks every answer against a Go map.
+func TestPosIndexActsAsAMap(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	spreads := map[string]func() uint64{
+		"even": r.Uint64,
+		"bunched": func() uint64 { // near both ends, which interpolation misjudges
+			if h := r.Uint64N(20_000); r.UintN(2) == 0 {
+				return h
+			} else {
+				return ^h
+			}
+		},
+		"small": func() uint64 { return r.Uint64N(50_000) },
+	}
+	for name, hash := range spreads {
+		t.Run(name, func(t *testing.T) {
+			var x posIndex
+			want := map[uint64]uint64{}
+			for i := range uint64(60_000) {
+				h := hash()
+				old, replaced := x.set(h, i)
+				wantOld, wantReplaced := want[h]
+				if replaced != wantReplaced || old != wantOld {
+					t.Fatalf("set(%#x) replaced %v %d, want %v %d", h, replaced, old, wantReplaced, wantOld)
+				}
+				want[h] = i
+				other := hash() // often one not set yet
+				pos, ok := x.get(other)
+				wantPos, wantOK := want[other]
+				if ok != wantOK || pos != wantPos {
+					t.Fatalf("get(%#x) = %d %v, want %d %v", other, pos, ok, wantPos, wantOK)
+				}
+			}
+			if x.len() != len(want) {
+				t.Fatalf("len %d, want %d", x.len(), len(want))
+			}
+			if x.n < len(want)*3/4 {
+				t.Fatalf("%d of %d hashes merged into the table", x.n, len(want))
+			}
+			var got []uint64
+			for pos := range x.positions() {
+				got = append(got, pos)
+			}
+			var all []uint64
+			for h, pos := range want {
+				all = append(all, pos)
+				if p, ok := x.get(h); !ok || p != pos {
+					t.Fatalf("get(%#x) = %d %v, want %d", h, p, ok, pos)
+				}
+			}
+			slices.Sort(got)
+			slices.Sort(all)
+			if !slices.Equal(got, all) {
+				t.Fatal("positions yields other positions than were set")
+			}
+		})
+	}
+}
