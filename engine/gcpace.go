@@ -25,7 +25,9 @@ const (
 	// objects hold pointers. A no-op rerun of 1,000,000 one-record files
 	// peaked at 240-258 MB at 50 and 205-210 MB at 25, in the same 9-10
 	// s. Items that run are not: their first run took 98 s at 25 against
-	// 48 s at 50.
+	// 48 s at 50. A journal of hugeItems is read at 25 too, while the
+	// guard lists the sources: the peak of that rerun, 207-219 MB at 50,
+	// fell to 189-208 with its index in a table rather than a map.
 	hugeItems   = 200_000
 	hugeItemsGC = 25
 	// journalItemBytes is about what an item takes in the journal on

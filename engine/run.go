@@ -173,8 +173,16 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		old := debug.SetMemoryLimit(r.budget)
 		defer debug.SetMemoryLimit(old)
 	}
-	if journalItems(opts.StateDir) >= manyItems {
+	held := journalItems(opts.StateDir)
+	if held >= manyItems {
 		defer processGC.lower(manyItemsGC)()
+	}
+	// Reading a huge journal while the guard lists the sources makes
+	// records that live on and little else: see hugeItems.
+	opened := func() {}
+	if held >= hugeItems {
+		opened = sync.OnceFunc(processGC.lower(hugeItemsGC))
+		defer opened()
 	}
 	early := readStateEarly(opts.StateDir, opts.Force)
 	if err := r.guard.Check(); err != nil {
@@ -193,6 +201,7 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	if err := r.open(plans, early); err != nil {
 		return nil, &SetupError{err}
 	}
+	opened()
 	defer func() { // last: the trails read the items
 		if r.state != nil {
 			r.state.spill.close()
