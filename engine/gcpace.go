@@ -51,8 +51,9 @@ func journalItems(dir string) int {
 var processGC gcPace
 
 // gcPace lowers the collector's target while stages with many items run,
-// and puts it back when the last of them ends: stages may run at once,
-// and a lower target set by the user (GOGC) is kept.
+// or a journal of many is read, and puts it back when the last of them
+// ends: they may overlap, and a lower target set by the user (GOGC) is
+// kept.
 type gcPace struct {
 	mu sync.Mutex
 	// asked counts the users of each target; old is the target before
@@ -62,7 +63,7 @@ type gcPace struct {
 }
 
 // lower starts the use of target pct (manyItemsGC or hugeItemsGC) for a
-// stage; the func ends it. The process runs at the lowest target its
+// stage or a read; the func ends it. The process runs at the lowest target its
 // users ask for, or the user's when that is lower.
 func (g *gcPace) lower(pct int) func() {
 	g.mu.Lock()

@@ -15,8 +15,8 @@ import (
 // starts, and a search ends within a cache line or two, found or not.
 // Hashes added since the table was last built wait in a small map, which
 // is merged in once it holds a quarter of the table: adding a million
-// hashes copies the table some four times over, and a merge never holds
-// more than two tables and the small map at once.
+// hashes copies the table some four times over, and a merge holds two
+// tables, the small map and a sorted copy of it at once.
 type posIndex struct {
 	table  []hashPos // see build
 	n      int       // hashes in table
@@ -30,8 +30,8 @@ type hashPos struct{ hash, pos uint64 }
 // record is at the last byte of the last of four billion blocks.
 const free = 0
 
-// mergeAt is how many hashes the small map takes before it is merged,
-// whatever the table's size.
+// mergeAt is the fewest hashes the small map takes before it is
+// merged, however small the table.
 const mergeAt = 4096
 
 func (x *posIndex) len() int { return x.n + len(x.recent) }
@@ -76,15 +76,19 @@ func (x *posIndex) delete(hash uint64) {
 	delete(x.recent, hash)
 }
 
-// positions yields every position, in no order.
+// positions yields every position, in no order. It walks the table and
+// the small map as they were when it began: a hash set during the walk
+// may or may not be yielded, and after a merge, which only a new hash
+// sets off, a hash set again is yielded at its earlier position.
 func (x *posIndex) positions() iter.Seq[uint64] {
 	return func(yield func(uint64) bool) {
-		for hp := range x.entries() {
-			if !yield(hp.pos - 1) {
+		table, recent := x.table, x.recent
+		for _, hp := range table {
+			if hp.pos != free && !yield(hp.pos-1) {
 				return
 			}
 		}
-		for _, pos := range x.recent {
+		for _, pos := range recent {
 			if !yield(pos) {
 				return
 			}

@@ -66,3 +66,24 @@ func TestPosIndexActsAsAMap(t *testing.T) {
 		})
 	}
 }
+
+// TestPosIndexWalkWhileAdding adds hashes while positions walks, enough
+// to merge: every hash there when the walk began is still yielded once.
+func TestPosIndexWalkWhileAdding(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	var x posIndex
+	const before = 20_000
+	for i := range uint64(before) {
+		x.set(r.Uint64(), i)
+	}
+	seen := map[uint64]int{}
+	for pos := range x.positions() {
+		seen[pos]++
+		x.set(r.Uint64(), before+pos) // a new hash, now and then a merge
+	}
+	for i := range uint64(before) {
+		if seen[i] != 1 {
+			t.Fatalf("position %d yielded %d times", i, seen[i])
+		}
+	}
+}
