@@ -216,3 +216,28 @@ func (s *itemStore) pos(key string) uint64 {
 	pos, _ := s.find(key)
 	return pos
 }
+
+// TestSpillFailureIsToldOnce: a store whose spill file cannot be made
+// keeps its records in memory, answers as before, and the run warns of
+// it once, naming the stage and the error.
+func TestSpillFailureIsToldOnce(t *testing.T) {
+	defer func(b, r int) { storeBlock, storeResident = b, r }(storeBlock, storeResident)
+	storeBlock, storeResident = 700, 700
+	missing := filepath.Join(t.TempDir(), "gone")
+	s := newItemStore("st")
+	s.spill = newSpillFile(missing)
+	for k := range 200 {
+		s.put(&entry{Key: fmt.Sprintf("k%03d", k), Status: "done", Error: strings.Repeat("e", 50)})
+	}
+	if !s.unspilled || s.resident != 0 || s.len() != 200 || s.get("k000") == nil {
+		t.Fatalf("unspilled %v, resident %d, len %d", s.unspilled, s.resident, s.len())
+	}
+	var got []string
+	r := &runner{opts: Options{OnEvent: func(e Event) { got = append(got, e.Msg) }}, state: &state{spill: s.spill}}
+	r.warnSpill("users")
+	r.warnSpill("users")
+	want := "stage users: the state folder cannot take the journal's entries, which stay in memory: "
+	if len(got) != 1 || !strings.HasPrefix(got[0], want) || !strings.Contains(got[0], missing) {
+		t.Fatalf("warnings %q, want one starting %q", got, want)
+	}
+}

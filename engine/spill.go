@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -40,6 +41,10 @@ type spillFile struct {
 	size   int64
 	recent [spillRecent]spillWindow
 	next   int
+	// failed is the first write that failed, and told whether it has
+	// been told: the stores keep their records in memory from then on.
+	failed error
+	told   bool
 }
 
 // A read that goes on from a recent window reads spillAhead bytes; any
@@ -108,18 +113,41 @@ func (f *spillFile) close() {
 }
 
 // write appends b and returns where it starts.
-func (f *spillFile) write(b []byte) (int64, error) {
+func (f *spillFile) write(b []byte) (at int64, err error) {
+	defer func() {
+		if err != nil {
+			f.mu.Lock()
+			f.failed = cmp.Or(f.failed, err)
+			f.mu.Unlock()
+		}
+	}()
 	if err := f.open(); err != nil {
 		return 0, err
 	}
 	f.mu.Lock()
-	at := f.size
+	at = f.size
 	f.size += int64(len(b))
 	f.mu.Unlock()
 	if _, err := f.f.WriteAt(b, at); err != nil {
 		return 0, err
 	}
 	return at, nil
+}
+
+// failure returns, the first time it is asked after one, the write that
+// failed: a disk that fills mid-run is worth a warning, since the memory
+// the file was saving is then used.
+func (f *spillFile) failure() error {
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failed == nil || f.told {
+		return nil
+	}
+	f.told = true
+	return f.failed
 }
 
 // record appends to dst the bytes from at, which begin with a record as
@@ -174,4 +202,15 @@ func (f *spillFile) read(b []byte, at int64, n int) []byte {
 func wholeRecord(b []byte) bool {
 	n, w := binary.Uvarint(b)
 	return w > 0 && uint64(len(b)-w) >= n
+}
+
+// warnSpill warns, once a run, that the spill file could not be written,
+// in the stage whose store found it out.
+func (r *runner) warnSpill(stage string) {
+	if r.state == nil {
+		return
+	}
+	if err := r.state.spill.failure(); err != nil {
+		r.emit(Event{Kind: Warning, Stage: stage, Msg: fmt.Sprintf("stage %s: the state folder cannot take the journal's entries, which stay in memory: %v", stage, err)})
+	}
 }

@@ -138,6 +138,7 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	st := n.sum
 	defer func() { st.Duration = time.Since(start) }()
 	sr := &stageRun{ctx: ctx, r: r, n: n, m: n.plan.Manifest, s: n.stage, schema: n.schema}
+	defer r.warnSpill(n.stage.Name)
 	sr.fn = newItemFunc(n.stage, n.schema, r.opts.Limits)
 	sr.fn.watch = sr.watchFlight
 	sr.columns = sr.fn.columns
