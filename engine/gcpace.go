@@ -25,11 +25,15 @@ const (
 	// objects hold pointers. A no-op rerun of 1,000,000 one-record files
 	// peaked at 240-258 MB at 50 and 205-210 MB at 25, in the same 9-10
 	// s. Items that run are not: their first run took 98 s at 25 against
-	// 48 s at 50. A journal of hugeItems is read at 25 too, while the
-	// guard lists the sources: the peak of that rerun, 207-219 MB at 50,
-	// fell to 189-208 with its index in a table rather than a map.
+	// 48 s at 50.
 	hugeItems   = 200_000
 	hugeItemsGC = 25
+	// A journal of hugeItems is read at GOGC=hugeJournalGC, while the
+	// guard lists the sources: both make records that live on, packed or
+	// one string a folder, and little garbage. The peak of that no-op
+	// rerun, at the end of this phase, was 207-219 MB at 50, 190-206 MB
+	// at 25 and 187-189 MB at 10, in 10-12 s each.
+	hugeJournalGC = 10
 	// journalItemBytes is about what an item takes in the journal on
 	// disk. Its items are held for the whole run, and read while the
 	// guard lists the sources: at GOGC=200 a million of them took 460 MB
@@ -62,7 +66,8 @@ type gcPace struct {
 	old, cur int
 }
 
-// lower starts the use of target pct (manyItemsGC or hugeItemsGC) for a
+// lower starts the use of target pct (manyItemsGC, hugeItemsGC or
+// hugeJournalGC) for a
 // stage or a read; the func ends it. The process runs at the lowest target its
 // users ask for, or the user's when that is lower.
 func (g *gcPace) lower(pct int) func() {

@@ -178,11 +178,11 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 		defer processGC.lower(manyItemsGC)()
 	}
 	// Reading a huge journal while the guard lists the sources makes
-	// records that live on and little else (see hugeItems): the target
-	// stays low until the state is open.
+	// records that live on and little else (see hugeJournalGC): the
+	// target stays low until the state is open.
 	opened := func() {}
 	if held >= hugeItems {
-		opened = sync.OnceFunc(processGC.lower(hugeItemsGC))
+		opened = sync.OnceFunc(processGC.lower(hugeJournalGC))
 		defer opened()
 	}
 	early := readStateEarly(opts.StateDir, opts.Force)
