@@ -28,8 +28,9 @@ func (sr *stageRun) id() string { return sr.n.id }
 // mtime and inode match the journal's, as git's index does.
 // Without a previous entry to compare with (or with --force) the hash is
 // not needed to decide, so it is taken while the item is read instead of
-// in a pass of its own.
-func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (*fingerprint, *fileStat, error) {
+// in a pass of its own. journal says the input is the journal's, taken on
+// the word of an unchanged stat.
+func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (fp *fingerprint, stat *fileStat, journal bool, err error) {
 	now := fingerprint{Schema: sr.schema.SchemaSum(), Transform: sr.schema.TransformSum(), Settings: settings, Version: Version()}
 	made := func(input string) *fingerprint {
 		fp := now
@@ -37,15 +38,14 @@ func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (*fing
 		return &fp
 	}
 	if it.Fingerprint != "" {
-		return made(it.Fingerprint), nil, nil
+		return made(it.Fingerprint), nil, false, nil
 	}
-	var stat *fileStat
 	if it.Open == nil {
 		stat = it.listed
 		if stat == nil {
 			var err error
 			if stat, err = statOf(it.Path); err != nil {
-				return nil, nil, err
+				return nil, nil, false, err
 			}
 		}
 		// A file changed within a clock tick of being hashed can look
@@ -56,22 +56,22 @@ func (sr *stageRun) fingerprintOf(it *item, prev *entry, settings string) (*fing
 			// share the journal's records rather than hold copies.
 			it.listed = nil
 			if now.Input = prev.FP.Input; now == *prev.FP {
-				return prev.FP, prev.Stat, nil
+				return prev.FP, prev.Stat, true, nil
 			}
-			return made(prev.FP.Input), prev.Stat, nil
+			return made(prev.FP.Input), prev.Stat, true, nil
 		}
 	}
 	if prev == nil || prev.Status != "done" || sr.r.opts.Force {
 		it.hashLater = true
-		return sr.unhashedFP(now), stat, nil
+		return sr.unhashedFP(now), stat, false, nil
 	}
 	in, err := sr.open(it)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, false, err
 	}
 	defer in.Close()
 	input, err := hashReader(sr.ctx, in)
-	return made(input), stat, err
+	return made(input), stat, false, err
 }
 
 // unhashedFP is the fingerprint of an item hashed while it is read, until
@@ -185,7 +185,7 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 func (sr *stageRun) judge(i int, settings string, force bool) (reason string, err error) {
 	it := &sr.items[i]
 	prev := sr.r.state.item(sr.id(), it.Key)
-	fp, stat, err := sr.fingerprintOf(it, prev, settings)
+	fp, stat, journal, err := sr.fingerprintOf(it, prev, settings)
 	if err != nil {
 		return "", err
 	}
@@ -193,6 +193,15 @@ func (sr *stageRun) judge(i int, settings string, force bool) (reason string, er
 		reason = "--force"
 	}
 	if reason != "" {
+		if journal {
+			// It runs although its file is as the journal saw it
+			// (--force, a new schema): its input is hashed as it is
+			// read rather than held until its commit, which for a
+			// million files was 150 MB of the journal's copies.
+			base := *fp
+			base.Input = ""
+			fp, it.hashLater = sr.unhashedFP(base), true
+		}
 		it.fp, it.stat = fp, stat
 		return reason, nil
 	}
@@ -360,7 +369,7 @@ func (sr *stageRun) recheckParts(why map[string][]string) (n int) {
 		sr.finished[i] = false
 		it.reason = "its saved part was changed"
 		// decide let go of the fingerprint; the item's new entry needs it.
-		if it.fp, it.stat, err = sr.fingerprintOf(it, e, sr.fn.settingsSum()); err != nil {
+		if it.fp, it.stat, _, err = sr.fingerprintOf(it, e, sr.fn.settingsSum()); err != nil {
 			it.Err = err
 			it.reason = "unreadable: " + err.Error()
 			why["unreadable"] = append(why["unreadable"], it.Name)

@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -274,5 +276,42 @@ func TestSpilledStateRunsAsOneHeld(t *testing.T) {
 	}
 	if outputs["held"] != outputs["spilled"] || !strings.Contains(outputs["held"], `"changed"`) {
 		t.Errorf("a rerun with a changed file, spilled:\n%s\nheld:\n%s", outputs["spilled"], outputs["held"])
+	}
+}
+
+// A forced rerun of files as the journal last saw them hashes each as it
+// reads it, rather than hold the journal's sums until its commit: the
+// journal ends with the same sums, each the sha256 of its file, and the
+// next run finds every item up to date.
+func TestForcedRerunKeepsTheSums(t *testing.T) {
+	dir := unchangedProject(t, "")
+	run(t, dir, Options{})
+	sums := func() map[string]string {
+		t.Helper()
+		st, err := readState(filepath.Join(dir, ".zpipe"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for e := range st.allItems() {
+			got[e.Key] = e.FP.Input
+		}
+		return got
+	}
+	before := sums()
+	if sum := run(t, dir, Options{Force: true}); sum.Stages[0].UpToDate != 0 {
+		t.Fatalf("%d items up to date in a forced run", sum.Stages[0].UpToDate)
+	}
+	after := sums()
+	if len(after) != 32 || !maps.Equal(after, before) {
+		t.Fatalf("sums after a forced run:\n%v\nbefore:\n%v", after, before)
+	}
+	for key, input := range after {
+		if file := fmt.Sprintf("%x", sha256.Sum256([]byte(read(t, dir, key)))); input != file {
+			t.Errorf("%s: journal sum %s, file's %s", key, input, file)
+		}
+	}
+	if sum := run(t, dir, Options{}); sum.Stages[0].UpToDate != 32 {
+		t.Fatalf("%d of 32 items up to date after a forced run", sum.Stages[0].UpToDate)
 	}
 }
