@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"os"
@@ -236,8 +237,16 @@ func TestSpillFailureIsToldOnce(t *testing.T) {
 	r := &runner{opts: Options{OnEvent: func(e Event) { got = append(got, e.Msg) }}, state: &state{spill: s.spill}}
 	r.warnSpill("users")
 	r.warnSpill("users")
+	r.warnSpill("")
 	want := "stage users: the state folder cannot take the journal's entries, which stay in memory: "
 	if len(got) != 1 || !strings.HasPrefix(got[0], want) || !strings.Contains(got[0], missing) {
 		t.Fatalf("warnings %q, want one starting %q", got, want)
+	}
+	// Met when no stage runs, as when a removed stage's items are dropped.
+	got = nil
+	s.spill.failed, s.spill.told = errors.New("disk full"), false
+	r.warnSpill("")
+	if len(got) != 1 || got[0] != "the state folder cannot take the journal's entries, which stay in memory: disk full" {
+		t.Fatalf("warnings %q", got)
 	}
 }

@@ -217,6 +217,7 @@ func RunAll(ctx context.Context, plans []*pipeline.Plan, opts Options) (*Summary
 	if !r.stopping(ctx) {
 		r.dropRemovedStages(plans)
 	}
+	r.warnSpill("") // met while stages of the last run were dropped
 	sum := summarize(nodes, r.state.runID, start)
 	sum.OverMemory = r.overMemory.Load()
 	sum.Provenance = r.provenance(nodes, start, sum)

@@ -205,12 +205,16 @@ func wholeRecord(b []byte) bool {
 }
 
 // warnSpill warns, once a run, that the spill file could not be written,
-// in the stage whose store found it out.
+// in the stage whose store found it out, if any.
 func (r *runner) warnSpill(stage string) {
 	if r.state == nil {
 		return
 	}
 	if err := r.state.spill.failure(); err != nil {
-		r.emit(Event{Kind: Warning, Stage: stage, Msg: fmt.Sprintf("stage %s: the state folder cannot take the journal's entries, which stay in memory: %v", stage, err)})
+		msg := fmt.Sprintf("the state folder cannot take the journal's entries, which stay in memory: %v", err)
+		if stage != "" {
+			msg = "stage " + stage + ": " + msg
+		}
+		r.emit(Event{Kind: Warning, Stage: stage, Msg: msg})
 	}
 }
