@@ -75,13 +75,43 @@ func (m *Manifest) rootName() string {
 
 // Rel shows a path relative to the manifest's folder when it lies inside.
 func (m *Manifest) Rel(p string) string {
+	if rel, ok := under(m.Dir, p); ok {
+		return rel
+	}
 	if rel, err := filepath.Rel(m.Dir, p); err == nil && Inside(m.Dir, p) {
 		return filepath.ToSlash(rel)
 	}
 	return p
 }
 
+// under is p relative to dir, when both are clean and p lies under dir,
+// as the walk makes the paths of a million files: filepath.Rel cleaning
+// both, twice a file, was 4% of a no-op rerun's CPU. Where it cannot
+// tell so cheaply, it says no, and the caller asks filepath.Rel.
+func under(dir, p string) (string, bool) {
+	if filepath.Separator != '/' || len(p) <= len(dir)+1 || p[len(dir)] != '/' || !strings.HasPrefix(p, dir) ||
+		len(dir) < 2 || dir[0] != '/' || !cleanElems(dir[1:]) {
+		return "", false
+	}
+	rel := p[len(dir)+1:]
+	return rel, cleanElems(rel)
+}
+
+// cleanElems reports whether the slashed path rel is made of names alone:
+// no empty, "." or ".." element, so filepath.Clean leaves it as it is.
+func cleanElems(rel string) bool {
+	for elem := range strings.SplitSeq(rel, "/") {
+		if elem == "" || elem == "." || elem == ".." {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *Stage) excluded(dir, file string) bool {
+	if len(s.Source.Exclude) == 0 {
+		return false
+	}
 	rel, err := filepath.Rel(dir, file)
 	if err != nil {
 		return false
