@@ -67,9 +67,9 @@ type gcPace struct {
 }
 
 // lower starts the use of target pct (manyItemsGC, hugeItemsGC or
-// hugeJournalGC) for a
-// stage or a read; the func ends it. The process runs at the lowest target its
-// users ask for, or the user's when that is lower.
+// hugeJournalGC) for a stage or a read; the func ends it. The process
+// runs at the lowest target its users ask for, or the user's when that
+// is lower.
 func (g *gcPace) lower(pct int) func() {
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -9,7 +9,7 @@ import (
 
 // posIndex finds a record's position by its key's 64-bit hash. A Go map
 // of a million such pairs took 37 MB, its tables having just split; here
-// they take 18. The hashes are kept in order in a table a ninth larger
+// they take 19. The hashes are kept in order in a table a ninth larger
 // than they need, each at the slot its value points to or just after the
 // hash before it: the slot a hash points to is where the search for it
 // starts, and a search ends within a cache line or two, found or not.
@@ -61,21 +61,6 @@ func (x *posIndex) set(hash, pos uint64) (old uint64, replaced bool) {
 	return old, replaced
 }
 
-// delete removes hash; only the tests need it, to stage a clash.
-func (x *posIndex) delete(hash uint64) {
-	if _, ok := x.search(hash); ok {
-		var all []hashPos
-		for hp := range x.entries() {
-			if hp.hash != hash {
-				all = append(all, hashPos{hp.hash, hp.pos - 1})
-			}
-		}
-		x.table, x.n = nil, 0
-		x.build(all)
-	}
-	delete(x.recent, hash)
-}
-
 // positions yields every position, in no order. It walks the table and
 // the small map as they were when it began: a hash set during the walk
 // may or may not be yielded, and after a merge, which only a new hash
@@ -90,18 +75,6 @@ func (x *posIndex) positions() iter.Seq[uint64] {
 		}
 		for _, pos := range recent {
 			if !yield(pos) {
-				return
-			}
-		}
-	}
-}
-
-// entries yields the table's hashes, in order, with each position plus
-// one.
-func (x *posIndex) entries() iter.Seq[hashPos] {
-	return func(yield func(hashPos) bool) {
-		for _, hp := range x.table {
-			if hp.pos != free && !yield(hp) {
 				return
 			}
 		}

@@ -87,3 +87,18 @@ func TestPosIndexWalkWhileAdding(t *testing.T) {
 		}
 	}
 }
+
+// delete removes hash, to stage a clash.
+func (x *posIndex) delete(hash uint64) {
+	if _, ok := x.search(hash); ok {
+		var all []hashPos
+		for _, hp := range x.table {
+			if hp.pos != free && hp.hash != hash {
+				all = append(all, hashPos{hp.hash, hp.pos - 1})
+			}
+		}
+		x.table, x.n = nil, 0
+		x.build(all)
+	}
+	delete(x.recent, hash)
+}
