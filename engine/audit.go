@@ -8,12 +8,13 @@ import (
 	"time"
 )
 
-// itemProvenance describes what an item read and wrote, from its result;
-// schema is the stage's, shared by its items.
-func (sr *stageRun) itemProvenance(i int, schema *SchemaProvenance) ItemProvenance {
+// itemProvenance sets p to what item i read and wrote, from its result,
+// reusing p's Outputs; schema is the stage's, shared by its items.
+func (sr *stageRun) itemProvenance(p *ItemProvenance, i int, schema *SchemaProvenance) {
 	it, res := &sr.items[i], &sr.results[i]
-	p := ItemProvenance{ID: sr.s.Name + ":" + it.Key, Source: it.Name, SourceFormat: string(it.Format),
-		Attempts: res.attempts, DurationNS: int64(res.duration), Time: time.Now().UTC(), UpToDate: res.upToDate, Schema: schema}
+	*p = ItemProvenance{ID: sr.s.Name + ":" + it.Key, Source: it.Name, SourceFormat: string(it.Format),
+		Attempts: res.attempts, DurationNS: int64(res.duration), Time: time.Now().UTC(), UpToDate: res.upToDate, Schema: schema,
+		Outputs: p.Outputs[:0]}
 	if it.fp != nil {
 		p.InputSHA256 = it.fp.Input
 	}
@@ -45,12 +46,11 @@ func (sr *stageRun) itemProvenance(i int, schema *SchemaProvenance) ItemProvenan
 	case res.journaled:
 		// As entryOf would find it, read in place. An up-to-date
 		// item's input sum is its entry's: decide let its own go.
-		sr.r.state.quickProvenance(sr.id(), it.Key, it.fp == nil, &p, part)
+		sr.r.state.quickProvenance(sr.id(), it.Key, it.fp == nil, p, part)
 	}
 	if res.err != nil {
 		p.Error = res.err.Error()
 	}
-	return p
 }
 
 // provenance gathers the run's audit trail from its stages, all but the
