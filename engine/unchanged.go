@@ -2,6 +2,7 @@ package engine
 
 import (
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -98,8 +99,10 @@ func (sr *stageRun) settleUnchanged(st *StageSummary) bool {
 	digest := newStringHash()
 	triedUnchanged.Add(1)
 	for lo := 0; lo < len(files); lo += unchangedWindow {
-		window := g.list(sr.ctx, files[lo:min(lo+unchangedWindow, len(files))])
-		sr.items, sr.results, sr.finished = window, make([]itemResult, len(window)), make([]bool, len(window))
+		// Each window is listed into the last one's arrays: nothing
+		// keeps an item or result past its window.
+		window := g.list(sr.ctx, sr.items, files[lo:min(lo+unchangedWindow, len(files))])
+		sr.items, sr.results, sr.finished = window, resized(sr.results, len(window)), resized(sr.finished, len(window))
 		sr.quickPass(&now)
 		if sr.ctx.Err() != nil || changed.Load() || cut.Load() {
 			return undo()
@@ -138,4 +141,12 @@ func (sr *stageRun) settleUnchanged(st *StageSummary) bool {
 	sr.finishUpToDate(st)
 	settledUnchanged.Add(1)
 	return true
+}
+
+// resized returns s with n zero elements, in s's array when it is big
+// enough.
+func resized[T any](s []T, n int) []T {
+	s = slices.Grow(s[:0], n)[:n]
+	clear(s)
+	return s
 }
