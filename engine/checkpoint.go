@@ -350,13 +350,14 @@ func (sr *stageRun) recheckParts(why map[string][]string) (n int) {
 	packs := &packFile{}
 	defer packs.Close()
 	buf := make([]byte, 32<<10)
+	var parts []partRef
 	for i := range sr.items {
 		res := &sr.results[i]
 		if !res.upToDate {
 			continue
 		}
-		e := sr.entryOf(i)
-		bad, err := sr.changedPart(e, packs, buf)
+		parts, _, _ = sr.r.state.quickParts(sr.id(), sr.items[i].Key, true, parts[:0])
+		bad, err := sr.changedPart(parts, packs, buf)
 		if err != nil && sr.ctx.Err() != nil {
 			return n
 		}
@@ -369,7 +370,7 @@ func (sr *stageRun) recheckParts(why map[string][]string) (n int) {
 		sr.finished[i] = false
 		it.reason = "its saved part was changed"
 		// decide let go of the fingerprint; the item's new entry needs it.
-		if it.fp, it.stat, _, err = sr.fingerprintOf(it, e, sr.fn.settingsSum()); err != nil {
+		if it.fp, it.stat, _, err = sr.fingerprintOf(it, sr.entryOf(i), sr.fn.settingsSum()); err != nil {
 			it.Err = err
 			it.reason = "unreadable: " + err.Error()
 			why["unreadable"] = append(why["unreadable"], it.Name)
@@ -381,10 +382,10 @@ func (sr *stageRun) recheckParts(why map[string][]string) (n int) {
 	return n
 }
 
-// changedPart returns the name of the first part of an item entry whose
-// bytes no longer hash to what the journal recorded, or "".
-func (sr *stageRun) changedPart(e *entry, packs *packFile, buf []byte) (string, error) {
-	for _, p := range e.allParts() {
+// changedPart returns the name of the first of an item entry's parts
+// whose bytes no longer hash to what the journal recorded, or "".
+func (sr *stageRun) changedPart(parts []partRef, packs *packFile, buf []byte) (string, error) {
+	for _, p := range parts {
 		part := sr.r.state.open(sr.ctx, p, packs)
 		h := sha256.New()
 		_, err := io.CopyBuffer(h, part, buf) // part stops when the run does

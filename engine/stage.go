@@ -660,7 +660,7 @@ func (sr *stageRun) partOf(t target, i int, packs *packFile) *lazyFile {
 	}
 	if res.upToDate || res.committed {
 		// Saved: the journal entry says where.
-		if p, ok := sr.entryOf(i).part(t.output); ok {
+		if p, ok := sr.savedPart(i, t.output); ok {
 			return sr.r.state.open(sr.ctx, p, packs)
 		}
 		return nil
@@ -676,6 +676,28 @@ func (sr *stageRun) partOf(t target, i int, packs *packFile) *lazyFile {
 		return nil
 	}
 	return sr.r.temps.lazy(sr.ctx, p)
+}
+
+// savedPart is the part of output k (-1: the rejects) that the entry of
+// item i, up to date or committed, names.
+func (sr *stageRun) savedPart(i, k int) (partRef, bool) {
+	if res := &sr.results[i]; !res.journaled || res.itemOut != nil && res.entry != nil {
+		return sr.entryOf(i).part(k)
+	}
+	var saved [4]partRef
+	parts, rejects, _ := sr.r.state.quickParts(sr.id(), sr.items[i].Key, false, saved[:0])
+	if rejects {
+		if k < 0 {
+			return parts[len(parts)-1], true
+		}
+		parts = parts[:len(parts)-1]
+	}
+	for _, p := range parts {
+		if p.Output == k && k >= 0 {
+			return p, true
+		}
+	}
+	return partRef{}, false
 }
 
 // removeStaleTemps deletes the temp files a killed run left beside the
