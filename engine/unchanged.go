@@ -64,6 +64,12 @@ func (sr *stageRun) settleUnchanged(st *StageSummary) bool {
 		return false
 	}
 	files := src.Files
+	// A file added or gone is found without listing the files: the
+	// journal's items would not match them one for one.
+	live := sr.liveItems()
+	if len(files) != live {
+		return false
+	}
 	switch {
 	case len(files) >= hugeItems:
 		defer processGC.lower(hugeItemsGC)()
@@ -125,7 +131,7 @@ func (sr *stageRun) settleUnchanged(st *StageSummary) bool {
 		sr.tally(&q)
 	}
 	side.Wait()
-	if q.Items != sr.liveItems() || digest.sum() != prev.Inputs || changed.Load() {
+	if q.Items != live || digest.sum() != prev.Inputs || changed.Load() {
 		return undo()
 	}
 	// Settled: what decide and upToDate would have found and done.

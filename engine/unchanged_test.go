@@ -140,21 +140,25 @@ func TestChangedStageRunsTheFullWay(t *testing.T) {
 		change func(t *testing.T, dir string)
 		opts   Options
 		ran    int
+		// listed: the files were listed to find them unchanged. A file
+		// added or removed is found by their count, without listing.
+		listed bool
 	}{
-		{"an edited file, in the last window", func(t *testing.T, dir string) { write(t, dir, "d/u29.json", `{"id": 30, "name": "new"}`) }, Options{}, 1},
-		{"an edited file, in the first", func(t *testing.T, dir string) { write(t, dir, "d/u00.json", `{"id": 1, "name": "new"}`) }, Options{}, 1},
-		{"a new file", func(t *testing.T, dir string) { write(t, dir, "d/u30.json", `{"id": 31, "name": "u30"}`) }, Options{}, 1},
-		{"a removed file", func(t *testing.T, dir string) { remove(t, dir, "d/u10.json") }, Options{}, 0},
-		{"a deleted output", func(t *testing.T, dir string) { remove(t, dir, "out/all.json") }, Options{}, 0},
-		{"an edited output", func(t *testing.T, dir string) { write(t, dir, "out/all.ndjson", "{}\n") }, Options{}, 0},
-		{"a file now cut in chunks", func(t *testing.T, dir string) {}, Options{ChunkSize: 16}, 3},
-		{"--force", func(t *testing.T, dir string) {}, Options{Force: true}, 32},
+		{"an edited file, in the last window", func(t *testing.T, dir string) { write(t, dir, "d/u29.json", `{"id": 30, "name": "new"}`) }, Options{}, 1, true},
+		{"an edited file, in the first", func(t *testing.T, dir string) { write(t, dir, "d/u00.json", `{"id": 1, "name": "new"}`) }, Options{}, 1, true},
+		{"a new file", func(t *testing.T, dir string) { write(t, dir, "d/u30.json", `{"id": 31, "name": "u30"}`) }, Options{}, 1, false},
+		{"a removed file", func(t *testing.T, dir string) { remove(t, dir, "d/u10.json") }, Options{}, 0, false},
+		{"a file renamed", func(t *testing.T, dir string) { move(t, dir, "d/u10.json", "d/u10b.json") }, Options{}, 1, true},
+		{"a deleted output", func(t *testing.T, dir string) { remove(t, dir, "out/all.json") }, Options{}, 0, true},
+		{"an edited output", func(t *testing.T, dir string) { write(t, dir, "out/all.ndjson", "{}\n") }, Options{}, 0, true},
+		{"a file now cut in chunks", func(t *testing.T, dir string) {}, Options{ChunkSize: 16}, 3, true},
+		{"--force", func(t *testing.T, dir string) {}, Options{Force: true}, 32, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			dir := unchangedProject(t, "")
 			run(t, dir, Options{})
 			c.change(t, dir)
-			before := settledUnchanged.Load()
+			before, tried := settledUnchanged.Load(), triedUnchanged.Load()
 			var warnings int
 			opts := c.opts
 			opts.OnEvent = func(e Event) {
@@ -165,6 +169,9 @@ func TestChangedStageRunsTheFullWay(t *testing.T) {
 			sum := run(t, dir, opts)
 			if n := settledUnchanged.Load() - before; n != 0 {
 				t.Errorf("settled as unchanged")
+			}
+			if listed := triedUnchanged.Load() > tried; listed != c.listed {
+				t.Errorf("listed to find it unchanged: %v, want %v", listed, c.listed)
 			}
 			st := sum.Stages[0]
 			if st.Items-st.UpToDate != c.ran || warnings != 1 {
@@ -198,6 +205,13 @@ func write(t *testing.T, dir, name, body string) {
 		t.Fatal(err)
 	}
 	settle(t, dir, name)
+}
+
+func move(t *testing.T, dir, from, to string) {
+	t.Helper()
+	if err := os.Rename(filepath.Join(dir, from), filepath.Join(dir, to)); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func remove(t *testing.T, dir, name string) {
