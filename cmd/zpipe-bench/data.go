@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/zpipe/zpipe/internal/benchdata"
@@ -93,25 +94,66 @@ var zpipeInputs = []struct {
 	// tool names a row that checks with another form of the schema, and
 	// is compared with the ndjson row, which uses the CUE form.
 	tool string
-	// rerun rows time a run with nothing to do: the state of a first,
-	// untimed run is kept, and nothing is forced.
-	rerun bool
+	// rerun rows time a run after a first, untimed one, whose state is
+	// kept, and nothing is forced: with nothing to do, or with one file
+	// edited.
+	rerun rerunKind
 }{
-	{"ndjson", "ndjson → ndjson", "users.ndjson", "user.cue#User", false, "", false},
+	{"ndjson", "ndjson → ndjson", "users.ndjson", "user.cue#User", false, "", firstRun},
 	// All valid: the case where zpipe passes each line through untouched.
-	{"valid", "ndjson → ndjson, valid records only", "users.valid.ndjson", "user.cue#User", true, "", false},
-	{"csv", "csv → ndjson (flat)", "users.csv", "user.cue#UserFlat", false, "", false},
-	{"tsv", "tsv → ndjson (flat)", "users.tsv", "user.cue#UserFlat", false, "", false},
-	{"yaml", "yaml → ndjson", "users.yaml", "user.cue#User", false, "", false},
-	{"toml", "toml [[records]] → ndjson", "users.toml", "user.cue#User", false, "", false},
-	{"jsonarray", "one json array → ndjson", "users.json", "user.cue#User", false, "", false},
-	{"json", fmt.Sprintf("json files of %d records → ndjson", recordsPerJSONFile), "json/*.json", "user.cue#User", false, "", false},
+	{"valid", "ndjson → ndjson, valid records only", "users.valid.ndjson", "user.cue#User", true, "", firstRun},
+	{"csv", "csv → ndjson (flat)", "users.csv", "user.cue#UserFlat", false, "", firstRun},
+	{"tsv", "tsv → ndjson (flat)", "users.tsv", "user.cue#UserFlat", false, "", firstRun},
+	{"yaml", "yaml → ndjson", "users.yaml", "user.cue#User", false, "", firstRun},
+	{"toml", "toml [[records]] → ndjson", "users.toml", "user.cue#User", false, "", firstRun},
+	{"jsonarray", "one json array → ndjson", "users.json", "user.cue#User", false, "", firstRun},
+	{"json", fmt.Sprintf("json files of %d records → ndjson", recordsPerJSONFile), "json/*.json", "user.cue#User", false, "", firstRun},
 	// #User as a JSON Schema, and closed by unevaluatedProperties, which
 	// zpipe's own JSON Schema validator checks (CUE's translation cannot).
-	{"jsonschema", "ndjson → ndjson", "users.ndjson", "user.schema.json", false, "zpipe, JSON Schema form", false},
-	{"unevaluated", "ndjson → ndjson", "users.ndjson", "user.unevaluated.schema.json", false, "zpipe, JSON Schema, unevaluatedProperties", false},
+	{"jsonschema", "ndjson → ndjson", "users.ndjson", "user.schema.json", false, "zpipe, JSON Schema form", firstRun},
+	{"unevaluated", "ndjson → ndjson", "users.ndjson", "user.unevaluated.schema.json", false, "zpipe, JSON Schema, unevaluatedProperties", firstRun},
 	// As many files as records: what a tree of small documents costs,
 	// per file, on a first run and on a rerun that has nothing to do.
-	{"files", "one-record json files → ndjson", "files/*.json", "user.cue#User", false, "", false},
-	{"files-rerun", "one-record json files, no-op rerun", "files/*.json", "user.cue#User", false, "", true},
+	{"files", "one-record json files → ndjson", "files/*.json", "user.cue#User", false, "", firstRun},
+	{"files-rerun", "one-record json files, no-op rerun", "files/*.json", "user.cue#User", false, "", noOpRerun},
+	// The rerun a make or watch user waits for: one file of many edited.
+	{"files-edit", "one-record json files, one edited, rerun", "files/*.json", "user.cue#User", false, "", oneEditedRerun},
+}
+
+type rerunKind int
+
+const (
+	firstRun rerunKind = iota
+	noOpRerun
+	oneEditedRerun
+)
+
+// editOne rewrites the middle file of dir/files with its record as it
+// was but for the white space after it, which differs from the last
+// edit's, and returns how to put the file back as it was, so that the
+// no-op rerun still finds nothing to do (its changed ctime costs it one
+// hash). edits counts the edits.
+func editOne(dir string, edits *int) (restore func(), err error) {
+	files, err := filepath.Glob(filepath.Join(dir, "files", "*.json"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no file to edit in %s: %v", filepath.Join(dir, "files"), err)
+	}
+	path := files[len(files)/2]
+	was, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	*edits++
+	edited := append(slices.Clip(was), strings.Repeat(" ", 1+*edits%2)+"\n"...)
+	if err := os.WriteFile(path, edited, 0o644); err != nil {
+		return nil, err
+	}
+	return func() {
+		os.WriteFile(path, was, 0o644)
+		os.Chtimes(path, st.ModTime(), st.ModTime())
+	}, nil
 }

@@ -39,6 +39,8 @@ type job struct {
 	check            func(stdout []byte) string // for a small stdout
 	wantLines        int                        // lines a large stdout must hold
 	prime            bool                       // run once, untimed, before the first timed run
+	editOne          bool                       // edit one input file before each run (editOne)
+	edits            int
 	walls            []time.Duration
 	rssKB            int64
 	failed           bool
@@ -286,9 +288,10 @@ func zpipeJobs(zpipe string, n int, want func(key string) bool) []*job {
 			okCodes: []int{0, 1}, // 1: the invalid records
 			check:   check,
 		}
-		if in.rerun {
+		if in.rerun != firstRun {
 			j.argv = slices.DeleteFunc(j.argv, func(a string) bool { return a == "--force" })
 			j.clean, j.prime = nil, true
+			j.editOne = in.rerun == oneEditedRerun
 		}
 		jobs = append(jobs, j)
 	}
@@ -331,6 +334,13 @@ func (j *job) runOnce(dir string) (wall time.Duration, rssKB int64, warn string,
 	}
 	for _, c := range j.clean {
 		os.RemoveAll(filepath.Join(dir, c))
+	}
+	if j.editOne {
+		restore, err := editOne(dir, &j.edits)
+		if err != nil {
+			return 0, 0, "", err
+		}
+		defer restore()
 	}
 	stdoutPath := filepath.Join(dir, "logs", j.key+".stdout")
 	if j.stdoutFile != "" {
