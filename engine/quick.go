@@ -158,17 +158,7 @@ func (st *state) quickParts(stage, key string, sums bool, dst []partRef) (parts 
 	r := items.reader(pos, &buf)
 	r.skip()    // key
 	r.uvarint() // status
-	r.uvarint() // run
-	r.skip()    // error
-	if r.uvarint() == 1 {
-		r.skipSum() // input
-		r.uvarint() // base
-	}
-	if r.uvarint() == 1 {
-		for range 5 { // stat
-			r.uvarint()
-		}
-	}
+	r.skipToParts()
 	for range int(r.uvarint()) {
 		dst = append(dst, items.readPart(&r, sums))
 	}
