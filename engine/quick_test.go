@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -114,7 +115,7 @@ func TestQuickUpToDateAgreesWithTheSlowWay(t *testing.T) {
 	}
 }
 
-// quickProvenance reads from a record what its entry says.
+// quickProvenance and quickParts read from a record what its entry says.
 func TestQuickProvenanceReadsWhatTheEntrySays(t *testing.T) {
 	st, err := openState(t.TempDir(), false)
 	if err != nil {
@@ -148,6 +149,10 @@ func TestQuickProvenanceReadsWhatTheEntrySays(t *testing.T) {
 		want := st.item(stage, key)
 		var got ItemProvenance
 		var parts []partRef
+		// quickParts reads what allParts gives of the entry.
+		if ps, rejects, ok := st.quickParts(stage, key, true, nil); !ok || !reflect.DeepEqual(ps, want.allParts()) || rejects != (want.Rejects != nil) {
+			t.Errorf("record %d: quickParts = %+v, %v, %v; want %+v", i, ps, rejects, ok, want.allParts())
+		}
 		if !st.quickProvenance(stage, key, true, &got, func(k int, sum string) { parts = append(parts, partRef{Output: k, SHA256: sum}) }) {
 			t.Fatalf("record %d: none found", i)
 		}
