@@ -366,11 +366,12 @@ func (sr *stageRun) recheckParts(why map[string][]string) (n int) {
 		}
 		it := &sr.items[i]
 		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: the saved part %s of %s does not hold what the journal recorded; the item runs again", sr.s.Name, bad, itemID(it))})
+		e := sr.entryOf(i) // before the result that says where it is goes
 		*res = itemResult{}
 		sr.finished[i] = false
 		it.reason = "its saved part was changed"
 		// decide let go of the fingerprint; the item's new entry needs it.
-		if it.fp, it.stat, _, err = sr.fingerprintOf(it, sr.entryOf(i), sr.fn.settingsSum()); err != nil {
+		if it.fp, it.stat, _, err = sr.fingerprintOf(it, e, sr.fn.settingsSum()); err != nil {
 			it.Err = err
 			it.reason = "unreadable: " + err.Error()
 			why["unreadable"] = append(why["unreadable"], it.Name)
@@ -403,6 +404,7 @@ func (sr *stageRun) removedItems() []string {
 	// Mostly none is: when every entry of the stage is one of the
 	// items (whose keys, which key the journal, are unique), no set of a
 	// million keys needs building.
+	entries, matched := sr.liveItems(), 0
 	st := sr.r.state
 	st.mu.RLock()
 	defer st.mu.RUnlock()
@@ -410,7 +412,6 @@ func (sr *stageRun) removedItems() []string {
 	if items == nil {
 		return nil
 	}
-	entries, matched := items.live(), 0
 	for i := range sr.items {
 		if status, ok := items.status(sr.items[i].Key); ok && status != "removed" {
 			matched++
@@ -837,13 +838,19 @@ func (sr *stageRun) hashSaved(h stringHash) {
 }
 
 // liveItems counts the stage's items that the journal has and are not
-// removed.
+// removed. They are counted once, a read of every entry: settleUnchanged
+// and decide ask, and nothing journals the stage's items before both
+// have.
 func (sr *stageRun) liveItems() int {
+	if sr.liveCounted {
+		return sr.live
+	}
 	st := sr.r.state
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	if items := st.items[sr.id()]; items != nil {
-		return items.live()
+		sr.live = items.live()
 	}
-	return 0
+	sr.liveCounted = true
+	return sr.live
 }

@@ -154,8 +154,8 @@ func (sr *stageRun) resolveSources() (*pipeline.Sources, error) {
 
 // list makes the items of files, in order, straight into the stage's
 // items: listing a million files into []Item first and copying it held
-// both, 320 MB at the peak of a rerun. They are made in into's array
-// when it is big enough.
+// both, 320 MB at the peak of a rerun. Unless a file is cut in chunks,
+// they are made in into's array when it is big enough.
 func (g *globSource) list(ctx context.Context, into []item, files []pipeline.SourceFile) []item {
 	sr, m := g.sr, g.sr.m
 	known := sr.chunksOf

@@ -114,6 +114,9 @@ type stageRun struct {
 	unhashed     *fingerprint
 	// trailOut is writeTrail's, by worker.
 	trailOut []*trailMember
+	// live is liveItems', once liveCounted.
+	live        int
+	liveCounted bool
 }
 
 // slot is item i's place among the items that run.

@@ -66,8 +66,7 @@ func (sr *stageRun) settleUnchanged(st *StageSummary) bool {
 	files := src.Files
 	// A file added or gone is found without listing the files: the
 	// journal's items would not match them one for one.
-	live := sr.liveItems()
-	if len(files) != live {
+	if len(files) != sr.liveItems() {
 		return false
 	}
 	switch {
@@ -83,6 +82,9 @@ func (sr *stageRun) settleUnchanged(st *StageSummary) bool {
 	side.Go(func() { changed.Store(!sr.outputsHold(prev)) })
 	defer side.Wait()
 
+	// The trail's compressors are kept from window to window, and let go
+	// before the full way, if it follows, runs.
+	defer func() { sr.trailOut = nil }()
 	var q StageSummary
 	undo := func() bool {
 		side.Wait() // it sets outputsReason
@@ -131,7 +133,7 @@ func (sr *stageRun) settleUnchanged(st *StageSummary) bool {
 		sr.tally(&q)
 	}
 	side.Wait()
-	if q.Items != live || digest.sum() != prev.Inputs || changed.Load() {
+	if q.Items != sr.liveItems() || digest.sum() != prev.Inputs || changed.Load() {
 		return undo()
 	}
 	// Settled: what decide and upToDate would have found and done.
