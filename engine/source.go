@@ -162,8 +162,7 @@ func (g *globSource) list(ctx context.Context, into []item, files []pipeline.Sou
 	if g.known != nil {
 		known = g.known
 	}
-	out := slices.Grow(into[:0], len(files))[:len(files)]
-	clear(out)
+	out := resized(into, len(files))
 	// A stat per file is most of listing a tree of small files: each
 	// core takes a run of the files. A file cut in chunks is set aside,
 	// and spread out once all are listed.
@@ -211,6 +210,14 @@ func (g *globSource) list(ctx context.Context, into []item, files []pipeline.Sou
 		spread = append(spread, out[j])
 	}
 	return spread
+}
+
+// resized returns s with n zero elements, in s's array when it is big
+// enough.
+func resized[T any](s []T, n int) []T {
+	s = slices.Grow(s[:0], n)[:n]
+	clear(s)
+	return s
 }
 
 // fileItems makes the items of one file: the file, or its chunks when its

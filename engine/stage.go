@@ -689,18 +689,11 @@ func (sr *stageRun) savedPart(i, k int) (partRef, bool) {
 	}
 	var saved [4]partRef
 	parts, rejects, _ := sr.r.state.quickParts(sr.id(), sr.items[i].Key, false, saved[:0])
+	e := entry{Parts: parts}
 	if rejects {
-		if k < 0 {
-			return parts[len(parts)-1], true
-		}
-		parts = parts[:len(parts)-1]
+		e.Parts, e.Rejects = parts[:len(parts)-1], &parts[len(parts)-1]
 	}
-	for _, p := range parts {
-		if p.Output == k && k >= 0 {
-			return p, true
-		}
-	}
-	return partRef{}, false
+	return e.part(k)
 }
 
 // removeStaleTemps deletes the temp files a killed run left beside the

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -149,12 +148,4 @@ func (sr *stageRun) settleUnchanged(st *StageSummary) bool {
 	sr.finishUpToDate(st)
 	settledUnchanged.Add(1)
 	return true
-}
-
-// resized returns s with n zero elements, in s's array when it is big
-// enough.
-func resized[T any](s []T, n int) []T {
-	s = slices.Grow(s[:0], n)[:n]
-	clear(s)
-	return s
 }
