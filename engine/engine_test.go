@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 }
 
 // project writes files into a temp folder; "pipeline.yaml" is the manifest.
-func project(t *testing.T, files map[string]string) string {
+func project(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {
@@ -72,7 +72,7 @@ func tryRun(ctx context.Context, t *testing.T, dir string, opts Options) (*Summa
 }
 
 // planOf loads and compiles the project's manifest, which must load.
-func planOf(t *testing.T, dir string) *pipeline.Plan {
+func planOf(t testing.TB, dir string) *pipeline.Plan {
 	t.Helper()
 	m, err := pipeline.Load(filepath.Join(dir, "pipeline.yaml"))
 	if err != nil {

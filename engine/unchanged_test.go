@@ -52,7 +52,7 @@ stages:
 
 // settle dates a file an hour back: a file changed in the two seconds
 // before its record was made is not trusted to be unchanged by its stat.
-func settle(t *testing.T, dir, name string) {
+func settle(t testing.TB, dir, name string) {
 	t.Helper()
 	old := time.Now().Add(-time.Hour)
 	if err := os.Chtimes(filepath.Join(dir, name), old, old); err != nil {
