@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"maps"
 	"os"
 	"path/filepath"
@@ -120,32 +121,7 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 		if sr.ctx.Err() != nil {
 			return toRun, false
 		}
-		it := &sr.items[i]
-		if sr.finished[i] {
-			continue // up to date, as quickPass found
-		}
-		if it.runs != "" {
-			it.reason = it.runs
-			why[it.reason] = append(why[it.reason], it.Name)
-			toRun++
-			continue
-		}
-		if it.Err != nil {
-			it.reason = "unreadable: " + it.Err.Error()
-			why["unreadable"] = append(why["unreadable"], it.Name)
-			toRun++
-			continue
-		}
-		reason, err := sr.judge(i, settings, force)
-		if err != nil {
-			it.Err = err
-			it.reason = "unreadable: " + err.Error()
-			why["unreadable"] = append(why["unreadable"], it.Name)
-			toRun++
-			continue
-		}
-		if it.reason = reason; reason != "" {
-			why[reason] = append(why[reason], itemID(it))
+		if sr.verdict(i, settings, force, why) {
 			toRun++
 		}
 	}
@@ -176,6 +152,36 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 	sr.r.emit(Event{Kind: StagePlanned, Stage: sr.s.Name, Msg: planLine(sr.s.Name, len(sr.items)-toRun, toRun, why, outputs),
 		UpToDate: len(sr.items) - toRun, ToRun: toRun, Rebuild: !intact})
 	return toRun, intact
+}
+
+// verdict decides whether item i, unless quickPass found it up to date,
+// runs, and adds it to why under its reason when it does.
+func (sr *stageRun) verdict(i int, settings string, force bool, why map[string][]string) (runs bool) {
+	it := &sr.items[i]
+	switch {
+	case sr.finished[i]:
+		return false // up to date, as quickPass found
+	case it.runs != "":
+		it.reason = it.runs
+		why[it.reason] = append(why[it.reason], it.Name)
+		return true
+	case it.Err != nil:
+		it.reason = "unreadable: " + it.Err.Error()
+		why["unreadable"] = append(why["unreadable"], it.Name)
+		return true
+	}
+	reason, err := sr.judge(i, settings, force)
+	if err != nil {
+		it.Err = err
+		it.reason = "unreadable: " + err.Error()
+		why["unreadable"] = append(why["unreadable"], it.Name)
+		return true
+	}
+	if it.reason = reason; reason != "" {
+		why[reason] = append(why[reason], itemID(it))
+		return true
+	}
+	return false
 }
 
 // judge decides whether item i is up to date the slow way, as quickPass
@@ -333,12 +339,16 @@ func resultOf(e *entry) itemResult {
 // date with. The state holds it: a million results holding a copy each
 // would undo what packing the state saves.
 func (sr *stageRun) entryOf(i int) *entry {
-	res := &sr.results[i]
+	return sr.entryFor(sr.items[i].Key, &sr.results[i])
+}
+
+// entryFor is entryOf the item of key and res.
+func (sr *stageRun) entryFor(key string, res *itemResult) *entry {
 	switch {
 	case res.itemOut != nil && res.entry != nil:
 		return res.entry
 	case res.journaled:
-		return sr.r.state.item(sr.id(), sr.items[i].Key)
+		return sr.r.state.item(sr.id(), key)
 	}
 	return nil
 }
@@ -412,12 +422,7 @@ func (sr *stageRun) removedItems() []string {
 	if items == nil {
 		return nil
 	}
-	for i := range sr.items {
-		if status, ok := items.status(sr.items[i].Key); ok && status != "removed" {
-			matched++
-		}
-	}
-	if matched == entries {
+	if matched = sr.matchedLocked(items); matched == entries {
 		return nil
 	}
 	now := make(map[string]bool, len(sr.items))
@@ -432,6 +437,28 @@ func (sr *stageRun) removedItems() []string {
 	}
 	sort.Strings(gone)
 	return gone
+}
+
+// matchedItems counts the stage's items that the journal has and are not
+// removed.
+func (sr *stageRun) matchedItems() int {
+	st := sr.r.state
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	if items := st.items[sr.id()]; items != nil {
+		return sr.matchedLocked(items)
+	}
+	return 0
+}
+
+// matchedLocked is matchedItems under the state's lock, of its items.
+func (sr *stageRun) matchedLocked(items *itemStore) (matched int) {
+	for i := range sr.items {
+		if status, ok := items.status(sr.items[i].Key); ok && status != "removed" {
+			matched++
+		}
+	}
+	return matched
 }
 
 // forget records that removed items are gone, so that their parts are
@@ -828,12 +855,26 @@ func (sr *stageRun) hashSaved(h stringHash) {
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	items := st.items[sr.id()]
-	for i := range sr.items {
+	for key := range sr.keys() {
 		if items == nil {
 			h.add("-")
 			continue
 		}
-		items.hashSaved(h, sr.items[i].Key)
+		items.hashSaved(h, key)
+	}
+}
+
+// keys yields the keys of the stage's items, in order.
+func (sr *stageRun) keys() iter.Seq[string] {
+	if sr.ledger != nil {
+		return slices.Values(sr.ledger.keys)
+	}
+	return func(yield func(string) bool) {
+		for i := range sr.items {
+			if !yield(sr.items[i].Key) {
+				return
+			}
+		}
 	}
 }
 

@@ -30,8 +30,12 @@ type knownChunk struct {
 
 // chunksOf returns the chunks the journal holds for the file name when
 // every one has the stat st and together they cover the file; nil
-// otherwise.
+// otherwise. The chunks a windowed stage's plan cut the file in this run
+// come first, while the file has the stat it had then.
 func (sr *stageRun) chunksOf(name string, st *fileStat) []format.Chunk {
+	if c := sr.cut[name]; c != nil && st != nil && c.stat == *st {
+		return c.chunks
+	}
 	if sr.r.state == nil || sr.r.opts.Force || st == nil {
 		return nil
 	}

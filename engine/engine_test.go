@@ -30,8 +30,23 @@ func TestMain(m *testing.M) {
 	if os.Getenv("ZPIPE_TEST_SPILL") != "" {
 		storeBlock, storeResident = 200, 0
 	}
+	// ZPIPE_TEST_WINDOWS=1 runs every stage that runWindowed can in
+	// windows of two files.
+	if windowsTest {
+		windowedFiles, runWindow = 1, 2
+	}
 	remove := cachetest.Use()
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { remove() }))
+}
+
+var windowsTest = os.Getenv("ZPIPE_TEST_WINDOWS") != ""
+
+// skipWindowsTest skips a test of how items are grouped in packs: each
+// window of a windowed stage ends with a commit of its own.
+func skipWindowsTest(t *testing.T) {
+	if windowsTest {
+		t.Skip("ZPIPE_TEST_WINDOWS: each window of two files commits its own pack")
+	}
 }
 
 // project writes files into a temp folder; "pipeline.yaml" is the manifest.

@@ -195,9 +195,9 @@ func (sr *stageRun) take(i, n int, rep Report, path func(name string) string) {
 }
 
 // partDir is the PartStore of attempt n of item i: files in the run's
-// working folder.
+// working folder, named by the item's place in the whole stage.
 func (sr *stageRun) partDir(i, n int) partDir {
-	return partDir{dir: sr.r.tmp, prefix: sr.n.key + "-" + strconv.Itoa(i) + "-" + strconv.Itoa(n) + "-", temps: sr.r.temps}
+	return partDir{dir: sr.r.tmp, prefix: sr.n.key + "-" + strconv.Itoa(sr.items[i].index) + "-" + strconv.Itoa(n) + "-", temps: sr.r.temps}
 }
 
 type partDir struct {

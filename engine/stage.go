@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -107,11 +108,16 @@ type stageRun struct {
 	toRun   int
 	// execErr is the executor's failure.
 	execErr error
-	// known holds the chunks the journal names, by file (chunks.go).
+	// known holds the chunks the journal names, by file (chunks.go), and
+	// cut those runWindowed's plan found.
 	known knownChunks
+	cut   map[string]*cutFile
 	// unhashed is unhashedFP's.
 	unhashedOnce sync.Once
 	unhashed     *fingerprint
+	// ledger, set when the stage runs in windows, stands for its items
+	// at the end (windowed.go).
+	ledger *ledger
 	// trailOut is writeTrail's, by worker.
 	trailOut []*trailMember
 	// live is liveItems', once liveCounted.
@@ -147,7 +153,7 @@ func (r *runner) runStage(ctx context.Context, n *node) {
 	sr.fn = newItemFunc(n.stage, n.schema, r.opts.Limits)
 	sr.fn.watch = sr.watchFlight
 	sr.columns = sr.fn.columns
-	if sr.settleUnchanged(st) {
+	if sr.settleUnchanged(st) || sr.runWindowed(st) {
 		return
 	}
 	targets, err := sr.prepare()
@@ -218,21 +224,34 @@ func (sr *stageRun) finishUpToDate(st *StageSummary) {
 // and saves each finished one. on_error: stop, or a graceful stop of the
 // run, lets no new item start; items in flight finish.
 func (sr *stageRun) execute() {
+	stopped, stop := sr.stopper()
+	defer stop()
+	sr.r.progress(Progress{Type: ProgressStart, Name: sr.s.Name, Total: sr.toRun})
+	sr.executeItems(stopped, stop)
+}
+
+// stopper returns a channel closed by stop, or by a graceful stop of the
+// run; stop must be called.
+func (sr *stageRun) stopper() (stopped <-chan struct{}, stop func()) {
+	c := make(chan struct{})
+	stop = sync.OnceFunc(func() { close(c) })
+	go func() {
+		select {
+		case <-sr.r.stop:
+			stop()
+		case <-c:
+		}
+	}()
+	return c, stop
+}
+
+// executeItems runs the stage's items that are not up to date, unless
+// stopped is closed, and applies their commits. An item it could not
+// start is not run.
+func (sr *stageRun) executeItems(stopped <-chan struct{}, stop func()) {
 	r, s := sr.r, sr.s
 	ctx, cancel := context.WithCancel(sr.ctx)
 	defer cancel()
-	stopped := make(chan struct{})
-	var stopOnce sync.Once
-	stop := func() { stopOnce.Do(func() { close(stopped) }) }
-	go func() {
-		select {
-		case <-r.stop:
-			stop()
-		case <-stopped:
-		}
-	}()
-	defer stop()
-	r.progress(Progress{Type: ProgressStart, Name: s.Name, Total: sr.toRun})
 	w := &Work{Parallel: s.Parallel, ParallelSet: s.ParallelSet, Gate: r.gate, Limiter: sr.n.limiter, Retry: s.Retry, Stop: stopped,
 		Weight:  func(i int) int64 { return sr.items[i].weight() },
 		Attempt: sr.tryItem,
@@ -270,8 +289,10 @@ func (sr *stageRun) execute() {
 	sr.running, sr.epoch = slices.Clone(w.Items), time.Now()
 	sr.started = make([]time.Duration, len(w.Items))
 	sr.commits = make([]commitResult, len(w.Items))
-	if err := r.opts.Executor.Execute(ctx, w); err != nil {
-		sr.execErr = err
+	if len(w.Items) > 0 && !isClosed(stopped) {
+		if err := r.opts.Executor.Execute(ctx, w); err != nil {
+			sr.execErr = err
+		}
 	}
 	// An item the executor never reported did not run: the next run
 	// does it.
@@ -291,14 +312,20 @@ func (sr *stageRun) execute() {
 // reports whether the stage replaces its outputs (or, when stopped, its
 // rejects file).
 func (sr *stageRun) settle(st *StageSummary) bool {
-	notRun := sr.tally(st)
+	return sr.conclude(st, sr.tally(st), sr.savingFailed())
+}
+
+// conclude says how the stage ended, as settle does, once its items are
+// tallied: notRun of them did not run, and saving is the first failure to
+// save an item's work.
+func (sr *stageRun) conclude(st *StageSummary, notRun int, saving error) bool {
 	sr.r.progress(Progress{Type: ProgressComplete, Name: sr.s.Name, Completed: sr.toRun - notRun, Total: sr.toRun, Records: st.Records, Failed: st.Failed})
 	switch {
-	case sr.savingFailed() != nil:
+	case saving != nil:
 		// Written without the item, the outputs would lose its records
 		// for a fault of the disk, not of the data.
 		st.Status = StatusFailed
-		st.Error = "could not save an item's work: " + sr.savingFailed().Error() + "; no output of this stage was replaced; finished items are saved for the next run"
+		st.Error = "could not save an item's work: " + saving.Error() + "; no output of this stage was replaced; finished items are saved for the next run"
 		return false
 	case sr.s.OnError == pipeline.Stop && (st.Failed > 0 || st.FailedItems > 0):
 		st.Status = StatusStopped
@@ -609,8 +636,8 @@ func (sr *stageRun) assemble(g *atomicfile.Group, t target) (string, error) {
 	// The parts are made as the join reads them: a million readers held
 	// at once were a tenth of a first run's peak memory.
 	parts := func(yield func(io.Reader) bool) {
-		for _, i := range t.items {
-			if p := sr.partOf(t, i, packs); p != nil {
+		for key, res := range sr.feed(t) {
+			if p := sr.partOf(t, key, res, packs); p != nil {
 				more := yield(p)
 				p.Close()
 				if !more {
@@ -620,8 +647,8 @@ func (sr *stageRun) assemble(g *atomicfile.Group, t target) (string, error) {
 		}
 	}
 	some := false
-	for _, i := range t.items {
-		if some = sr.partOf(t, i, packs) != nil; some {
+	for key, res := range sr.feed(t) {
+		if some = sr.partOf(t, key, res, packs) != nil; some {
 			break
 		}
 	}
@@ -655,15 +682,29 @@ func (sr *stageRun) assemble(g *atomicfile.Group, t target) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// partOf is the part of item i that target t joins, unopened, or nil.
-func (sr *stageRun) partOf(t target, i int, packs *packFile) *lazyFile {
-	res := &sr.results[i]
+// feed is what target t joins, in order: each item's key and result.
+func (sr *stageRun) feed(t target) iter.Seq2[string, *itemResult] {
+	if sr.ledger != nil {
+		return sr.ledger.all()
+	}
+	return func(yield func(string, *itemResult) bool) {
+		for _, i := range t.items {
+			if !yield(sr.items[i].Key, &sr.results[i]) {
+				return
+			}
+		}
+	}
+}
+
+// partOf is the part of the item of key and res that target t joins,
+// unopened, or nil.
+func (sr *stageRun) partOf(t target, key string, res *itemResult, packs *packFile) *lazyFile {
 	if t.output >= 0 && (res.err != nil || res.notRun) {
 		return nil
 	}
 	if res.upToDate || res.committed {
 		// Saved: the journal entry says where.
-		if p, ok := sr.savedPart(i, t.output); ok {
+		if p, ok := sr.savedPart(key, res, t.output); ok {
 			return sr.r.state.open(sr.ctx, p, packs)
 		}
 		return nil
@@ -682,13 +723,13 @@ func (sr *stageRun) partOf(t target, i int, packs *packFile) *lazyFile {
 }
 
 // savedPart is the part of output k (-1: the rejects) that the entry of
-// item i, up to date or committed, names.
-func (sr *stageRun) savedPart(i, k int) (partRef, bool) {
-	if res := &sr.results[i]; !res.journaled || res.itemOut != nil && res.entry != nil {
-		return sr.entryOf(i).part(k)
+// the item of key and res, up to date or committed, names.
+func (sr *stageRun) savedPart(key string, res *itemResult, k int) (partRef, bool) {
+	if !res.journaled || res.itemOut != nil && res.entry != nil {
+		return sr.entryFor(key, res).part(k)
 	}
 	var saved [4]partRef
-	parts, rejects, _ := sr.r.state.quickParts(sr.id(), sr.items[i].Key, false, saved[:0])
+	parts, rejects, _ := sr.r.state.quickParts(sr.id(), key, false, saved[:0])
 	e := entry{Parts: parts}
 	if rejects {
 		e.Parts, e.Rejects = parts[:len(parts)-1], &parts[len(parts)-1]
@@ -713,18 +754,23 @@ func (sr *stageRun) removeStaleTemps(targets []target) {
 
 // cleanup removes the temp parts of items that did not commit theirs.
 func (sr *stageRun) cleanup() {
-	for _, res := range sr.results {
-		if res.committed || res.upToDate || res.itemOut == nil {
-			continue
+	for i := range sr.results {
+		sr.removeTemps(&sr.results[i])
+	}
+}
+
+// removeTemps removes the temp parts of an item that did not commit them.
+func (sr *stageRun) removeTemps(res *itemResult) {
+	if res.committed || res.upToDate || res.itemOut == nil {
+		return
+	}
+	for _, p := range res.parts {
+		if p != "" {
+			sr.r.temps.remove(p)
 		}
-		for _, p := range res.parts {
-			if p != "" {
-				sr.r.temps.remove(p)
-			}
-		}
-		if res.rejects != "" {
-			sr.r.temps.remove(res.rejects)
-		}
+	}
+	if res.rejects != "" {
+		sr.r.temps.remove(res.rejects)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"sync/atomic"
 
 	"github.com/zpipe/zpipe/format"
-	"github.com/zpipe/zpipe/pipeline"
 )
 
 // unchangedWindow is how many files settleUnchanged lists at once, and
@@ -32,21 +31,11 @@ var (
 // wrote is undone, and the stage runs the full way from the start.
 func (sr *stageRun) settleUnchanged(st *StageSummary) bool {
 	r, s, n := sr.r, sr.s, sr.n
-	if !settleUnchangedOn || r.opts.Force || r.opts.Source != nil || r.state == nil || n.trail != nil || n.ran != 0 || n.unclean != 0 {
+	if !settleUnchangedOn || r.opts.Force || !sr.listsFiles() {
 		return false
-	}
-	for _, p := range s.Source.Paths {
-		if p == pipeline.Stdin {
-			return false
-		}
 	}
 	for _, p := range r.opts.changed {
 		if s.MayRead(sr.m, p) {
-			return false
-		}
-	}
-	for _, o := range s.Outputs {
-		if o.PerSource() {
 			return false
 		}
 	}

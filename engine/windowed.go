@@ -1,0 +1,272 @@
+package engine
+
+import (
+	"iter"
+	"sync"
+	"sync/atomic"
+
+	"github.com/zpipe/zpipe/format"
+	"github.com/zpipe/zpipe/pipeline"
+)
+
+// windowedFiles is the number of files from which a stage runs its items
+// a window of runWindow files at a time (variables for the tests, which
+// also count the stages run so).
+var (
+	windowedFiles = 100_000
+	runWindow     = 16384
+	ranWindowed   atomic.Int64
+)
+
+// runWindowed runs a stage of very many files a window of them at a time:
+// held as items, with their results and commits, to the stage's end, a
+// first run of a million one-record files peaked near 800 MB.
+//
+// A first pass over the windows decides each item as decide does and
+// keeps only the counts, for the plan. A second lists each window again,
+// decides its items again (a file may have changed since), runs those
+// that are not up to date and tallies them; it keeps each item's key, and
+// the result of each that failed, so that the outputs are joined from the
+// saved parts at the end, as commit does. A file touched but not changed
+// is hashed in each pass.
+//
+// It reports false, having done nothing the full way does not do again,
+// for a stage it does not run: one of fewer files, one settleUnchanged
+// does not list either (standard input, a Source, per-source outputs),
+// and one whose journal has items whose files are gone, which the full
+// way names and may find renamed.
+func (sr *stageRun) runWindowed(st *StageSummary) bool {
+	r, s := sr.r, sr.s
+	if !sr.listsFiles() {
+		return false
+	}
+	src, err := sr.resolveSources()
+	if err != nil || len(src.Files) < windowedFiles {
+		return false // the full way says why
+	}
+	targets, err := sr.targets()
+	if err != nil {
+		return false
+	}
+	files := src.Files
+	defer processGC.lower(manyItemsGC)()
+	settings, force := sr.fn.settingsSum(), r.opts.Force
+	now := fingerprint{Schema: sr.schema.SchemaSum(), Transform: sr.schema.TransformSum(), Settings: settings, Version: Version()}
+	// A file cut in chunks in the plan is not read again to cut it in
+	// the run, unless it changed.
+	cut := map[string]*cutFile{}
+	sr.cut = cut // and in the full way, should it follow
+	g := &globSource{sr: sr, to: len(s.Source.Paths)}
+	next := func(lo, base int) {
+		sr.items = g.list(sr.ctx, sr.items, files[lo:min(lo+runWindow, len(files))])
+		sr.results, sr.finished = resized(sr.results, len(sr.items)), resized(sr.finished, len(sr.items))
+		for i := range sr.items {
+			sr.items[i].index = base + i
+		}
+	}
+
+	// The plan. Whether the outputs hold what the journal says is found
+	// beside it, as decide does.
+	prev := r.state.stage(sr.id())
+	var hold bool
+	var side sync.WaitGroup
+	if prev != nil {
+		side.Go(func() { hold = sr.outputsHold(prev) })
+	}
+	defer side.Wait()
+	digest := newStringHash()
+	why := map[string][]string{}
+	items, toRun, matched := 0, 0, 0
+	for lo := 0; lo < len(files) && sr.ctx.Err() == nil; lo += runWindow {
+		next(lo, items)
+		for i := range sr.items {
+			if it := &sr.items[i]; it.Chunk != nil && it.listed != nil {
+				c := cut[it.Name]
+				if c == nil {
+					c = &cutFile{stat: *it.listed}
+					cut[it.Name] = c
+				}
+				c.chunks = append(c.chunks, *it.Chunk)
+			}
+		}
+		if !force {
+			sr.quickPass(&now)
+		}
+		for i := range sr.items {
+			if sr.verdict(i, settings, force, why) {
+				toRun++
+			}
+		}
+		sr.hashSaved(digest)
+		matched += sr.matchedItems()
+		items += len(sr.items)
+	}
+	side.Wait()
+	if matched != sr.liveItems() {
+		sr.items, sr.results, sr.finished, sr.outputsReason = nil, nil, nil, ""
+		return false
+	}
+	intact := false
+	switch {
+	case prev == nil:
+		sr.outputsReason = "no outputs written yet"
+	case digest.sum() != prev.Inputs:
+		sr.outputsReason = "the outputs were not built from the saved items"
+	default:
+		intact = hold
+	}
+	ranWindowed.Add(1)
+	st.Items = items
+	if sr.ctx.Err() != nil {
+		st.Status, st.Error = StatusInterrupted, "interrupted before it started"
+		return true
+	}
+	outputs := ""
+	if !intact && toRun == 0 {
+		outputs = sr.outputsReason + ", so the outputs are rebuilt"
+	}
+	r.emit(Event{Kind: StagePlanned, Stage: s.Name, Msg: planLine(s.Name, items-toRun, toRun, why, outputs),
+		UpToDate: items - toRun, ToRun: toRun, Rebuild: !intact})
+	why = nil
+	sr.removeStaleTemps(targets)
+
+	// The run.
+	defer sr.elided(st)
+	sr.toRun = toRun
+	sr.ledger = &ledger{keys: make([]string, 0, items), unsaved: map[int]*itemResult{}}
+	defer func() {
+		for _, res := range sr.ledger.unsaved {
+			sr.removeTemps(res)
+		}
+	}()
+	stopped, stop := sr.stopper()
+	defer stop()
+	rebuild := false
+	start := func() {
+		if !rebuild {
+			rebuild = true
+			r.progress(Progress{Type: ProgressStart, Name: s.Name, Total: sr.toRun})
+		}
+	}
+	if toRun > 0 || !intact {
+		start()
+	}
+	notRun, base := 0, 0
+	var saving error
+	again := map[string][]string{} // the plan has said why
+	for lo := 0; lo < len(files) && sr.ctx.Err() == nil; lo += runWindow {
+		next(lo, base)
+		if !force {
+			sr.quickPass(&now)
+		}
+		base += len(sr.items)
+		clear(again)
+		n := 0
+		for i := range sr.items {
+			if sr.verdict(i, settings, force, again) {
+				n++
+			}
+		}
+		if n > 0 {
+			start() // a file changed since the plan
+		}
+		if rebuild {
+			// The plan did not count these: it would have read every
+			// saved part once more.
+			n := sr.recheckParts(again)
+			sr.mu.Lock()
+			sr.toRun += n
+			sr.mu.Unlock()
+		}
+		sr.next = 0
+		sr.executeItems(stopped, stop)
+		notRun += sr.tally(st)
+		if saving == nil {
+			saving = sr.savingFailed()
+		}
+		if sr.execErr != nil {
+			stop()
+		}
+		sr.ledger.keep(sr.items, sr.results)
+	}
+	sr.items, sr.results, sr.finished = nil, nil, nil
+	switch {
+	case !rebuild && sr.ctx.Err() == nil:
+		sr.finishUpToDate(st)
+	case sr.conclude(st, notRun, saving):
+		sr.commit(st, targets)
+	}
+	return true
+}
+
+// cutFile is a file the plan of a windowed stage cut in chunks, and its
+// stat when it did.
+type cutFile struct {
+	stat   fileStat
+	chunks []format.Chunk
+}
+
+// listsFiles says whether the stage's items are files its globs list and
+// its outputs are joined from all of them, and it has tallied none yet:
+// what settleUnchanged and runWindowed take a window at a time.
+func (sr *stageRun) listsFiles() bool {
+	r, s, n := sr.r, sr.s, sr.n
+	if r.opts.Source != nil || r.state == nil || n.trail != nil || n.ran != 0 || n.unclean != 0 {
+		return false
+	}
+	for _, p := range s.Source.Paths {
+		if p == pipeline.Stdin {
+			return false
+		}
+	}
+	for _, o := range s.Outputs {
+		if o.PerSource() {
+			return false
+		}
+	}
+	return true
+}
+
+// ledger is what a stage run in windows keeps of its items to its end, in
+// input order: each one's key, and the result of each that ran and is not
+// saved in the journal (it failed, and its rejects wait in the working
+// folder). An item that did not run is left out: the outputs are not
+// replaced then, and the rejects file has nothing of it.
+type ledger struct {
+	keys    []string
+	unsaved map[int]*itemResult
+}
+
+// keep adds a window's items, once their commits are applied.
+func (l *ledger) keep(items []item, results []itemResult) {
+	for i := range items {
+		res := &results[i]
+		switch {
+		case res.notRun:
+			continue
+		case !res.upToDate && !res.committed:
+			kept := *res
+			l.unsaved[len(l.keys)] = &kept
+		}
+		l.keys = append(l.keys, items[i].Key)
+	}
+}
+
+// all yields each kept item's key and result, in order.
+func (l *ledger) all() iter.Seq2[string, *itemResult] {
+	return func(yield func(string, *itemResult) bool) {
+		var saved itemResult
+		for k, key := range l.keys {
+			res := l.unsaved[k]
+			if res == nil {
+				// The journal holds it, up to date or committed: its
+				// parts are found by its key.
+				saved = itemResult{journaled: true, committed: true}
+				res = &saved
+			}
+			if !yield(key, res) {
+				return
+			}
+		}
+	}
+}

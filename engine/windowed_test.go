@@ -1,0 +1,140 @@
+package engine
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// windowedRun is what a run shows and leaves: its events, the start and
+// end of its progress, its summary, run record and outputs, leaving out
+// what differs from run to run (times).
+func windowedRun(t *testing.T, dir string, opts Options) string {
+	t.Helper()
+	var b strings.Builder
+	opts.OnEvent = func(e Event) {
+		fmt.Fprintf(&b, "event %v %s %q %d %d %v\n", e.Kind, e.Stage, e.Msg, e.UpToDate, e.ToRun, e.Rebuild)
+	}
+	opts.OnProgress = func(p Progress) {
+		if p.Type == ProgressStart || p.Type == ProgressComplete {
+			fmt.Fprintf(&b, "progress %s %s %d/%d records %d failed %d\n", p.Type, p.Name, p.Completed, p.Total, p.Records, p.Failed)
+		}
+	}
+	sum := run(t, dir, opts)
+	for _, st := range sum.Stages {
+		st.Duration = 0
+		fmt.Fprintf(&b, "stage %+v\n", *st)
+	}
+	fmt.Fprintf(&b, "exit %d\n", sum.ExitCode())
+	for it, err := range sum.ProvenanceItems() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "item %s %s %s %s %d %v %s", it.ID, it.Source, it.SourceFormat, it.InputSHA256, it.Attempts, it.UpToDate, it.Error)
+		for _, o := range it.Outputs {
+			fmt.Fprintf(&b, " %s:%s", o.Path, o.SHA256)
+		}
+		b.WriteString("\n")
+	}
+	for _, name := range []string{"out/all.ndjson", "out/all.json", "out/rejects.ndjson", "out/again.yaml"} {
+		body, err := os.ReadFile(filepath.Join(dir, name))
+		fmt.Fprintf(&b, "%s (%v):\n%s", name, err != nil, body)
+	}
+	return b.String()
+}
+
+// A stage of many files runs a window of them at a time, and shows and
+// leaves what the full way does: on a first run, with failed records, a
+// racy file, a file cut in chunks and a stage after it; on reruns with
+// files edited and added; with --force; and when it stops at the first
+// failure.
+func TestWindowedStageRunsAsTheFullWayDoes(t *testing.T) {
+	defer func(f, w int) { windowedFiles, runWindow = f, w }(windowedFiles, runWindow)
+	chunked := Options{ChunkSize: 120}
+	for _, tc := range []struct {
+		name  string
+		extra string
+		// before runs before the run compared, and between edits the
+		// project.
+		before  []Options
+		between func(t *testing.T, dir string)
+		opts    Options
+	}{
+		{name: "first run"},
+		{name: "first run, chunks", opts: chunked},
+		{name: "and one after it", extra: `  again:
+    source: {paths: [out/all.ndjson]}
+    schema: user.cue#User
+    outputs: [{format: yaml, path: out/again.yaml}]
+`},
+		{name: "edited and added", before: []Options{{}}, between: func(t *testing.T, dir string) {
+			write(t, dir, "d/u03.json", `{"id": 4, "name": "edited"}`)
+			write(t, dir, "d/u30.json", `{"id": 31, "name": ""}`)
+			write(t, dir, "d/u31.json", `{"id": 32, "name": "added"}`)
+		}},
+		{name: "an output deleted", before: []Options{{}}, between: func(t *testing.T, dir string) {
+			remove(t, dir, "out/all.json")
+		}},
+		{name: "chunks, one file edited", before: []Options{chunked}, opts: chunked, between: func(t *testing.T, dir string) {
+			// Cut as before: no chunk is gone.
+			write(t, dir, "d/many.ndjson", strings.Repeat(`{"id": 100, "name": "a"}`+"\n", 6)+strings.Repeat(`{"id": 100, "name": "b"}`+"\n", 6))
+		}},
+		{name: "forced", before: []Options{{}}, opts: Options{Force: true}},
+		{name: "stopped at the first failure", extra: "    on_error: stop\n    parallel: 1\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got [2]string
+			for k, windowed := range []bool{false, true} {
+				windowedFiles, runWindow = 1<<30, 3
+				dir := unchangedProject(t, tc.extra)
+				write(t, dir, "d/many.ndjson", strings.Repeat(`{"id": 100, "name": "a"}`+"\n", 12))
+				for _, o := range tc.before {
+					run(t, dir, o)
+				}
+				if tc.between != nil {
+					tc.between(t, dir)
+				}
+				if windowed {
+					windowedFiles = 1
+				}
+				before := ranWindowed.Load()
+				got[k] = windowedRun(t, dir, tc.opts)
+				if n := ranWindowed.Load() - before; n == 0 && windowed || n > 0 && !windowed {
+					t.Fatalf("windowed %v: %d stages ran in windows", windowed, n)
+				}
+			}
+			if got[0] != got[1] {
+				t.Errorf("in windows:\n%s\nthe full way:\n%s", got[1], got[0])
+			}
+		})
+	}
+}
+
+// A file gone since the last run is named in the plan and its outputs go:
+// the windowed way leaves such a stage to the full way.
+func TestWindowedStageLeavesAGoneFileToTheFullWay(t *testing.T) {
+	defer func(f, w int) { windowedFiles, runWindow = f, w }(windowedFiles, runWindow)
+	windowedFiles, runWindow = 1, 3
+	dir := unchangedProject(t, "")
+	run(t, dir, Options{})
+	remove(t, dir, "d/u05.json")
+	write(t, dir, "d/u03.json", `{"id": 4, "name": "edited"}`)
+	before := ranWindowed.Load()
+	var plan string
+	run(t, dir, Options{OnEvent: func(e Event) {
+		if e.Kind == StagePlanned {
+			plan = e.Msg
+		}
+	}})
+	if n := ranWindowed.Load() - before; n != 0 {
+		t.Errorf("%d stages ran in windows", n)
+	}
+	if want := "stage users: 30 up to date, 1 to run: input changed (d/u03.json); removed (d/u05.json)"; plan != want {
+		t.Errorf("plan %q, want %q", plan, want)
+	}
+	if strings.Contains(read(t, dir, "out/all.ndjson"), `"id":6,`) {
+		t.Errorf("the gone file's record is still in the output")
+	}
+}
