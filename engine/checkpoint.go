@@ -867,7 +867,7 @@ func (sr *stageRun) hashSaved(h stringHash) {
 // keys yields the keys of the stage's items, in order.
 func (sr *stageRun) keys() iter.Seq[string] {
 	if sr.ledger != nil {
-		return slices.Values(sr.ledger.keys)
+		return sr.ledger.keys()
 	}
 	return func(yield func(string) bool) {
 		for i := range sr.items {

@@ -32,14 +32,16 @@ func TestMain(m *testing.M) {
 	}
 	// ZPIPE_TEST_WINDOWS=1 runs every stage that runWindowed can in
 	// windows of two files.
-	if windowsTest {
+	if windowsTest = os.Getenv("ZPIPE_TEST_WINDOWS") != ""; windowsTest {
 		windowedFiles, runWindow = 1, 2
 	}
 	remove := cachetest.Use()
 	goleak.VerifyTestMain(m, goleak.Cleanup(func(int) { remove() }))
 }
 
-var windowsTest = os.Getenv("ZPIPE_TEST_WINDOWS") != ""
+// windowsTest is set by ZPIPE_TEST_WINDOWS, read in TestMain so that go
+// test's cache tells the two apart.
+var windowsTest bool
 
 // skipWindowsTest skips a test of how items are grouped in packs: each
 // window of a windowed stage ends with a commit of its own.

@@ -14,7 +14,7 @@ import (
 // also count the stages run so).
 var (
 	windowedFiles = 100_000
-	runWindow     = 16384
+	runWindow     = 8192
 	ranWindowed   atomic.Int64
 )
 
@@ -49,7 +49,15 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 		return false
 	}
 	files := src.Files
-	defer processGC.lower(manyItemsGC)()
+	// What it holds to its end is a few words an item (the listing and
+	// the journal), and what each item allocates soon goes: unlike the
+	// full way's items, it runs at the target an up-to-date stage does.
+	switch {
+	case len(files) >= hugeItems:
+		defer processGC.lower(hugeItemsGC)()
+	default:
+		defer processGC.lower(manyItemsGC)()
+	}
 	settings, force := sr.fn.settingsSum(), r.opts.Force
 	now := fingerprint{Schema: sr.schema.SchemaSum(), Transform: sr.schema.TransformSum(), Settings: settings, Version: Version()}
 	// A file cut in chunks in the plan is not read again to cut it in
@@ -57,8 +65,8 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 	cut := map[string]*cutFile{}
 	sr.cut = cut // and in the full way, should it follow
 	g := &globSource{sr: sr, to: len(s.Source.Paths)}
-	next := func(lo, base int) {
-		sr.items = g.list(sr.ctx, sr.items, files[lo:min(lo+runWindow, len(files))])
+	next := func(lo, hi, base int) {
+		sr.items = g.list(sr.ctx, sr.items, files[lo:hi])
 		sr.results, sr.finished = resized(sr.results, len(sr.items)), resized(sr.finished, len(sr.items))
 		for i := range sr.items {
 			sr.items[i].index = base + i
@@ -78,7 +86,7 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 	why := map[string][]string{}
 	items, toRun, matched := 0, 0, 0
 	for lo := 0; lo < len(files) && sr.ctx.Err() == nil; lo += runWindow {
-		next(lo, items)
+		next(lo, min(lo+runWindow, len(files)), items)
 		for i := range sr.items {
 			if it := &sr.items[i]; it.Chunk != nil && it.listed != nil {
 				c := cut[it.Name]
@@ -133,7 +141,7 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 	// The run.
 	defer sr.elided(st)
 	sr.toRun = toRun
-	sr.ledger = &ledger{keys: make([]string, 0, items), unsaved: map[int]*itemResult{}}
+	sr.ledger = &ledger{m: sr.m, files: files, unsaved: map[int]*itemResult{}}
 	defer func() {
 		for _, res := range sr.ledger.unsaved {
 			sr.removeTemps(res)
@@ -151,11 +159,20 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 	if toRun > 0 || !intact {
 		start()
 	}
-	notRun, base := 0, 0
+	notRun, ran, base := 0, 0, 0
 	var saving error
 	again := map[string][]string{} // the plan has said why
 	for lo := 0; lo < len(files) && sr.ctx.Err() == nil; lo += runWindow {
-		next(lo, base)
+		if isClosed(stopped) && (s.OnError != pipeline.Stop || st.Failed == 0 && st.FailedItems == 0) {
+			// A stop is not kept waiting for the rest of the files to
+			// be listed: nothing of them runs, and the outputs are not
+			// replaced. Stopped at a failure, the stage still writes
+			// its rejects file, with those of the up-to-date items.
+			notRun = max(notRun, sr.toRun-ran, 1)
+			break
+		}
+		hi := min(lo+runWindow, len(files))
+		next(lo, hi, base)
 		if !force {
 			sr.quickPass(&now)
 		}
@@ -180,14 +197,16 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 		}
 		sr.next = 0
 		sr.executeItems(stopped, stop)
-		notRun += sr.tally(st)
+		skipped := sr.tally(st)
+		notRun += skipped
+		ran += len(sr.running) - skipped
 		if saving == nil {
 			saving = sr.savingFailed()
 		}
 		if sr.execErr != nil {
 			stop()
 		}
-		sr.ledger.keep(sr.items, sr.results)
+		sr.ledger.keep(lo, hi, sr.items, sr.results)
 	}
 	sr.items, sr.results, sr.finished = nil, nil, nil
 	switch {
@@ -233,22 +252,64 @@ func (sr *stageRun) listsFiles() bool {
 // folder). An item that did not run is left out: the outputs are not
 // replaced then, and the rejects file has nothing of it.
 type ledger struct {
-	keys    []string
+	m       *pipeline.Manifest
+	files   []pipeline.SourceFile
+	windows []ledgerWindow
 	unsaved map[int]*itemResult
+	n       int
 }
 
-// keep adds a window's items, once their commits are applied.
-func (l *ledger) keep(items []item, results []itemResult) {
+// ledgerWindow is the items of files[lo:hi]. Mostly each file is one item
+// that ran or was up to date, keyed by the file's name, and the keys are
+// found again from the files: kept, a million were 16 MB of a first
+// run's peak. Otherwise keys has them.
+type ledgerWindow struct {
+	lo, hi int
+	named  bool
+	keys   []string
+}
+
+// keep adds the window of files[lo:hi], once its commits are applied.
+func (l *ledger) keep(lo, hi int, items []item, results []itemResult) {
+	w := ledgerWindow{lo: lo, hi: hi, named: len(items) != hi-lo}
+	for i := 0; i < len(items) && !w.named; i++ {
+		w.named = results[i].notRun || items[i].Key != l.m.Rel(l.files[lo+i].Path)
+	}
 	for i := range items {
 		res := &results[i]
-		switch {
-		case res.notRun:
+		if res.notRun {
 			continue
-		case !res.upToDate && !res.committed:
-			kept := *res
-			l.unsaved[len(l.keys)] = &kept
 		}
-		l.keys = append(l.keys, items[i].Key)
+		if !res.upToDate && !res.committed {
+			kept := *res
+			l.unsaved[l.n] = &kept
+		}
+		if w.named {
+			w.keys = append(w.keys, items[i].Key)
+		}
+		l.n++
+	}
+	l.windows = append(l.windows, w)
+}
+
+// keys yields each kept item's key, in order.
+func (l *ledger) keys() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, w := range l.windows {
+			if w.named {
+				for _, key := range w.keys {
+					if !yield(key) {
+						return
+					}
+				}
+				continue
+			}
+			for _, f := range l.files[w.lo:w.hi] {
+				if !yield(l.m.Rel(f.Path)) {
+					return
+				}
+			}
+		}
 	}
 }
 
@@ -256,7 +317,8 @@ func (l *ledger) keep(items []item, results []itemResult) {
 func (l *ledger) all() iter.Seq2[string, *itemResult] {
 	return func(yield func(string, *itemResult) bool) {
 		var saved itemResult
-		for k, key := range l.keys {
+		k := 0
+		for key := range l.keys() {
 			res := l.unsaved[k]
 			if res == nil {
 				// The journal holds it, up to date or committed: its
@@ -267,6 +329,7 @@ func (l *ledger) all() iter.Seq2[string, *itemResult] {
 			if !yield(key, res) {
 				return
 			}
+			k++
 		}
 	}
 }

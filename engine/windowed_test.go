@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -136,5 +138,42 @@ func TestWindowedStageLeavesAGoneFileToTheFullWay(t *testing.T) {
 	}
 	if strings.Contains(read(t, dir, "out/all.ndjson"), `"id":6,`) {
 		t.Errorf("the gone file's record is still in the output")
+	}
+}
+
+// A graceful stop in a windowed stage lets no new item start and does
+// not wait for the rest of the files to be listed: the outputs are not
+// replaced, the finished items are saved, and the next run does the rest.
+func TestWindowedStageStopsGracefully(t *testing.T) {
+	defer func(f, w int) { windowedFiles, runWindow = f, w }(windowedFiles, runWindow)
+	windowedFiles, runWindow = 1, 3
+	files := oneRecordFiles(30)
+	dir := project(t, files)
+	stop := make(chan struct{})
+	var once sync.Once
+	sum, err := tryRun(context.Background(), t, dir, Options{Stop: stop, OnProgress: func(p Progress) {
+		// The first window's last item: the stop comes between
+		// windows.
+		if p.Type == ProgressItemComplete && p.Completed == 3 {
+			once.Do(func() { close(stop) })
+		}
+	}})
+	if err != nil || !sum.Interrupted {
+		t.Fatalf("summary %+v, err %v; want an interrupted run", sum, err)
+	}
+	st := sum.Stages[0]
+	if st.Status != StatusInterrupted || st.OK != 3 {
+		t.Errorf("stopped run: %+v; want interrupted with the first window's 3 items done", st)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out/all.ndjson")); !os.IsNotExist(err) {
+		t.Errorf("the output was written by a stopped run: %v", err)
+	}
+	leftovers(t, dir)
+	again := run(t, dir, Options{}).Stages[0]
+	if again.Status != StatusOK || again.UpToDate != 3 || again.OK != 30 {
+		t.Errorf("next run: %+v; want the 3 saved items up to date and all 30 written", again)
+	}
+	if n := strings.Count(read(t, dir, "out/all.ndjson"), "\n"); n != 30 {
+		t.Errorf("%d records written, want 30", n)
 	}
 }
