@@ -4,8 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // BenchmarkRerunManyFiles reruns a stage of 20,000 one-record files:
@@ -58,4 +62,70 @@ func BenchmarkRerunManyFiles(b *testing.B) {
 			b.ReportMetric(float64(files*b.N)/b.Elapsed().Seconds(), "files/s")
 		})
 	}
+}
+
+// BenchmarkFirstRunManyFiles runs a stage of 20,000 one-record files
+// from an empty state: all at once, and a window at a time
+// (runWindowed). It reports files/s and the peak of the live heap,
+// sampled every millisecond: what the windows save grows with the
+// files, 600 MB of a million.
+func BenchmarkFirstRunManyFiles(b *testing.B) {
+	defer func(f int) { windowedFiles = f }(windowedFiles)
+	const files = 20000
+	for _, c := range []struct {
+		name     string
+		windowed int
+	}{{"all-at-once", 1 << 30}, {"windowed", 1}} {
+		b.Run(c.name, func(b *testing.B) {
+			windowedFiles = c.windowed
+			names := oneRecordFiles(files)
+			dir := project(b, names)
+			plan := planOf(b, dir)
+			var peak uint64
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				for _, d := range []string{".zpipe", "out"} {
+					if err := os.RemoveAll(filepath.Join(dir, d)); err != nil {
+						b.Fatal(err)
+					}
+				}
+				runtime.GC()
+				stop := sampleHeap(&peak)
+				b.StartTimer()
+				sum, err := Run(context.Background(), plan, Options{})
+				b.StopTimer()
+				stop()
+				if err != nil || sum.OK != files {
+					b.Fatal(err, sum)
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(files*b.N)/b.Elapsed().Seconds(), "files/s")
+			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+		})
+	}
+}
+
+// sampleHeap keeps in peak the largest live heap it sees, every
+// millisecond, until stop is called.
+func sampleHeap(peak *uint64) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			*peak = max(*peak, s[0].Value.Uint64())
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
