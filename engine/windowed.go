@@ -2,6 +2,7 @@ package engine
 
 import (
 	"iter"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -17,6 +18,17 @@ var (
 	runWindow     = 8192
 	ranWindowed   atomic.Int64
 )
+
+// testWindow, set when zpipe is built (-ldflags "-X
+// github.com/zpipe/zpipe/engine.testWindow=100"), runs every stage that
+// can in windows of that many files: make crash kills such runs.
+var testWindow string
+
+func init() {
+	if n, err := strconv.Atoi(testWindow); err == nil && n > 0 {
+		windowedFiles, runWindow = 1, n
+	}
+}
 
 // runWindowed runs a stage of very many files a window of them at a time:
 // held as items, with their results and commits, to the stage's end, a

@@ -24,25 +24,51 @@ import (
 // TestCrash kills zpipe run with SIGKILL at random moments, resumes each
 // time, and checks that nothing is lost, nothing is half written, and no
 // finished item is redone. Run it with make crash.
-func TestCrash(t *testing.T) { crash(t) }
+func TestCrash(t *testing.T) { crash(t, crashCase{perSource: true, midCommits: 10}) }
 
 // TestCrashNATS kills the coordinator of a distributed run: its embedded
 // server and local worker die with it, and the next run resumes from the
 // journal as a local one does.
-func TestCrashNATS(t *testing.T) { crash(t, "--executor", "nats") }
+func TestCrashNATS(t *testing.T) {
+	crash(t, crashCase{args: []string{"--executor", "nats"}, perSource: true, midCommits: 10})
+}
+
+// TestCrashWindowed kills runs whose stages run a window of 100 files at
+// a time (engine.runWindowed), as a stage of 100,000 files or more does.
+// Its outputs are one file each, since per-source outputs are never run
+// in windows, so its commits are brief and fewer kills land inside one:
+// the commit is the one TestCrash kills.
+func TestCrashWindowed(t *testing.T) {
+	crash(t, crashCase{ldflags: "-X github.com/zpipe/zpipe/engine.testWindow=100", midCommits: 3})
+}
+
+// crashCase is how crash runs zpipe: with args, built with ldflags, with
+// a per-source output or not; midCommits is how many kills must land
+// inside a commit.
+type crashCase struct {
+	args       []string
+	ldflags    string
+	perSource  bool
+	midCommits int
+}
 
 // crash kills runs at random, then inside commits, and checks that every
 // output is whole, that the final run writes what a clean run does, and
 // that no item is redone once recorded done.
-func crash(t *testing.T, extra ...string) {
+func crash(t *testing.T, cc crashCase) {
 	bin := filepath.Join(t.TempDir(), "zpipe")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-ldflags", cc.ldflags, "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	const files = 3000
 	setup := func(dir string) {
 		os.MkdirAll(filepath.Join(dir, "data"), 0o755)
 		os.WriteFile(filepath.Join(dir, "user.cue"), []byte("#User: {id: int & >=1, name: string, tier: *\"free\" | \"pro\"}\n"), 0o644)
+		each := ""
+		if cc.perSource {
+			each = `      - {format: yaml, path: "out/each/{stem}.yaml"}
+`
+		}
 		os.WriteFile(filepath.Join(dir, "p.yaml"), []byte(`version: 1
 stages:
   users:
@@ -51,8 +77,7 @@ stages:
     schema: user.cue#User
     outputs:
       - {format: ndjson, path: out/users.ndjson}
-      - {format: yaml, path: "out/each/{stem}.yaml"}
-    rejects: out/rejects.ndjson
+`+each+`    rejects: out/rejects.ndjson
   report:
     source: {paths: [out/users.ndjson]}
     schema: user.cue#User
@@ -70,7 +95,7 @@ stages:
 	// folder) is left in a temp folder of the test's, not the system's.
 	tmp := t.TempDir()
 	zpipe := func(dir string, args ...string) *exec.Cmd {
-		c := exec.Command(bin, append(append([]string{"run", "--progress=none", "--log-level=error"}, extra...), args...)...)
+		c := exec.Command(bin, append(append([]string{"run", "--progress=none", "--log-level=error"}, cc.args...), args...)...)
 		c.Dir = dir
 		c.Env = append(os.Environ(), "TMPDIR="+tmp)
 		return c
@@ -120,7 +145,7 @@ stages:
 	// after a few of its renames. An input changes before each run, so
 	// that every commit replaces outputs that exist.
 	midCommit := 0
-	for i := 0; midCommit < 10 && i < 200; i++ {
+	for i := 0; midCommit < cc.midCommits && i < 200; i++ {
 		p := filepath.Join(dir, "data", fmt.Sprintf("u%05d.json", rng.IntN(files)))
 		b, _ := os.ReadFile(p)
 		os.WriteFile(p, append(b, ' '), 0o644)
@@ -139,7 +164,7 @@ stages:
 			midCommit++
 		}
 	}
-	if midCommit < 10 {
+	if midCommit < cc.midCommits {
 		t.Errorf("only %d kills landed inside a commit", midCommit)
 	}
 	if out, err := zpipe(dir, "p.yaml").CombinedOutput(); err != nil && !isExit(err, 1) {
