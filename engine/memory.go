@@ -18,8 +18,10 @@ var errOverMemory = errors.New("ran past max_memory in its CUE evaluation")
 
 // inflight is an item being worked on, as the memory watchdog sees it.
 type inflight struct {
-	sr     *stageRun
-	it     *item
+	sr *stageRun
+	// it holds the item's name and chunk, copied: a windowed stage
+	// lists its next window into the same array.
+	it     item
 	v      *schema.Validator
 	cancel context.CancelCauseFunc
 }
@@ -27,7 +29,8 @@ type inflight struct {
 // watchFlight has the memory watchdog follow an item's evaluation until
 // the returned func is called.
 func (sr *stageRun) watchFlight(job *Job, v *schema.Validator, cancel context.CancelCauseFunc) func() {
-	x := &inflight{sr: sr, it: &sr.items[job.Item], v: v, cancel: cancel}
+	it := &sr.items[job.Item]
+	x := &inflight{sr: sr, it: item{Item: Item{Name: it.Name, Chunk: it.Chunk}}, v: v, cancel: cancel}
 	sr.r.flights.add(x)
 	return func() { sr.r.flights.remove(x) }
 }
@@ -96,7 +99,7 @@ func (r *runner) watchMemory(done <-chan struct{}) {
 		}
 		msg := fmt.Sprintf("stopping: the run uses %s, over max_memory (%s)", size(total), size(r.budget))
 		if worst != nil {
-			msg += fmt.Sprintf("; stage %s was working on %s", worst.sr.s.Name, itemID(worst.it))
+			msg += fmt.Sprintf("; stage %s was working on %s", worst.sr.s.Name, itemID(&worst.it))
 			if worstRSS > heap {
 				msg += fmt.Sprintf(", whose CUE evaluation uses %s and is stopped", size(worstRSS))
 				worst.cancel(errOverMemory)

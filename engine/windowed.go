@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"fmt"
 	"iter"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -34,13 +37,16 @@ func init() {
 // held as items, with their results and commits, to the stage's end, a
 // first run of a million one-record files peaked near 800 MB.
 //
-// A first pass over the windows decides each item as decide does and
-// keeps only the counts, for the plan. A second lists each window again,
-// decides its items again (a file may have changed since), runs those
-// that are not up to date and tallies them; it keeps each item's key, and
-// the result of each that failed, so that the outputs are joined from the
-// saved parts at the end, as commit does. A file touched but not changed
-// is hashed in each pass.
+// A first pass over the windows, the plan, decides each item as decide
+// does, and rechecks the saved parts as decide does; it keeps the counts
+// and, for each item, whether it runs (a byte) and its key (found again
+// from the files when they are one item each). A second lists each
+// window again and does what the plan said: it runs the window's items
+// that the plan runs and tallies them all. It keeps each item's key, and
+// the result of each that failed, so that the outputs are joined from
+// the saved parts at the end, as commit does. A file touched but not
+// changed is hashed in each pass; one changed after the plan found it up
+// to date is taken as it was, as the full way, which decides once, does.
 //
 // It reports false, having done nothing the full way does not do again,
 // for a stage it does not run: one of fewer files, one settleUnchanged
@@ -97,8 +103,13 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 	digest := newStringHash()
 	why := map[string][]string{}
 	items, toRun, matched := 0, 0, 0
+	// The plan keeps each item's key (found again from the files, when
+	// they are one item each) and whether it runs: the run follows it.
+	planned := &ledger{m: sr.m, files: files}
+	var runs []bool
 	for lo := 0; lo < len(files) && sr.ctx.Err() == nil; lo += runWindow {
-		next(lo, min(lo+runWindow, len(files)), items)
+		hi := min(lo+runWindow, len(files))
+		next(lo, hi, items)
 		for i := range sr.items {
 			if it := &sr.items[i]; it.Chunk != nil && it.listed != nil {
 				c := cut[it.Name]
@@ -113,13 +124,16 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 			sr.quickPass(&now)
 		}
 		for i := range sr.items {
-			if sr.verdict(i, settings, force, why) {
+			run := sr.verdict(i, settings, force, why)
+			if run {
 				toRun++
 			}
+			runs = append(runs, run)
 		}
 		sr.hashSaved(digest)
 		matched += sr.matchedItems()
 		items += len(sr.items)
+		planned.keep(lo, hi, sr.items, nil)
 	}
 	side.Wait()
 	if matched != sr.liveItems() {
@@ -137,6 +151,13 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 	}
 	ranWindowed.Add(1)
 	st.Items = items
+	var changed map[string]bool
+	if toRun > 0 || !intact {
+		// The outputs will be joined from the saved parts: each must
+		// still hold the bytes the journal recorded.
+		changed = sr.recheckPlanned(planned, runs, why)
+		toRun += len(changed)
+	}
 	if sr.ctx.Err() != nil {
 		st.Status, st.Error = StatusInterrupted, "interrupted before it started"
 		return true
@@ -161,52 +182,39 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 	}()
 	stopped, stop := sr.stopper()
 	defer stop()
-	rebuild := false
-	start := func() {
-		if !rebuild {
-			rebuild = true
-			r.progress(Progress{Type: ProgressStart, Name: s.Name, Total: sr.toRun})
-		}
+	// As the full way, which decides once, the run does what the plan
+	// said: a file changed since it was planned up to date is taken as
+	// the plan found it, and the next run sees the change.
+	rebuild := toRun > 0 || !intact
+	if rebuild {
+		r.progress(Progress{Type: ProgressStart, Name: s.Name, Total: sr.toRun})
 	}
-	if toRun > 0 || !intact {
-		start()
-	}
-	notRun, ran, base := 0, 0, 0
+	notRun, ran, base, moved := 0, 0, 0, false
 	var saving error
 	again := map[string][]string{} // the plan has said why
-	for lo := 0; lo < len(files) && sr.ctx.Err() == nil; lo += runWindow {
-		if isClosed(stopped) && (s.OnError != pipeline.Stop || st.Failed == 0 && st.FailedItems == 0) {
+	for k, lo := 0, 0; lo < len(files) && sr.ctx.Err() == nil; k, lo = k+1, lo+runWindow {
+		stoppedAtFailure := s.OnError == pipeline.Stop && (st.Failed > 0 || st.FailedItems > 0)
+		if isClosed(stopped) && sr.toRun > ran && !stoppedAtFailure {
 			// A stop is not kept waiting for the rest of the files to
-			// be listed: nothing of them runs, and the outputs are not
-			// replaced. Stopped at a failure, the stage still writes
-			// its rejects file, with those of the up-to-date items.
-			notRun = max(notRun, sr.toRun-ran, 1)
+			// be listed: what is left to run does not, and the outputs
+			// are not replaced. Stopped at a failure, the stage still
+			// writes its rejects file, with the up-to-date items'.
+			notRun = max(notRun, sr.toRun-ran)
 			break
 		}
 		hi := min(lo+runWindow, len(files))
 		next(lo, hi, base)
+		if moved = !planned.holds(k, sr.items); moved {
+			break
+		}
 		if !force {
 			sr.quickPass(&now)
 		}
-		base += len(sr.items)
 		clear(again)
-		n := 0
 		for i := range sr.items {
-			if sr.verdict(i, settings, force, again) {
-				n++
-			}
+			sr.follow(i, runs[base+i], changed, settings, force, again)
 		}
-		if n > 0 {
-			start() // a file changed since the plan
-		}
-		if rebuild {
-			// The plan did not count these: it would have read every
-			// saved part once more.
-			n := sr.recheckParts(again)
-			sr.mu.Lock()
-			sr.toRun += n
-			sr.mu.Unlock()
-		}
+		base += len(sr.items)
 		sr.next = 0
 		sr.executeItems(stopped, stop)
 		skipped := sr.tally(st)
@@ -220,6 +228,10 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 		}
 		sr.ledger.keep(lo, hi, sr.items, sr.results)
 	}
+	if moved {
+		st.Status, st.Error = StatusFailed, "a source file was cut in other chunks while the stage ran; no output of this stage was replaced; finished items are saved for the next run"
+		return true
+	}
 	sr.items, sr.results, sr.finished = nil, nil, nil
 	switch {
 	case !rebuild && sr.ctx.Err() == nil:
@@ -228,6 +240,77 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 		sr.commit(st, targets)
 	}
 	return true
+}
+
+// follow readies item i of a window as the plan said: run, or up to
+// date. An item whose saved part was changed runs with the fingerprint
+// its entry gives, as recheckParts has it. One that runs in the plan and
+// is up to date now (its file put back) is not run.
+func (sr *stageRun) follow(i int, run bool, changed map[string]bool, settings string, force bool, why map[string][]string) {
+	it := &sr.items[i]
+	switch {
+	case changed[it.Key]:
+		e := sr.r.state.item(sr.id(), it.Key)
+		sr.results[i], sr.finished[i] = itemResult{}, false
+		it.reason = "its saved part was changed"
+		var err error
+		if it.fp, it.stat, _, err = sr.fingerprintOf(it, e, settings); err != nil {
+			it.Err = err
+		}
+	case run:
+		if !sr.verdict(i, settings, force, why) {
+			sr.toRun--
+		}
+	case !sr.finished[i]:
+		if e := sr.r.state.item(sr.id(), it.Key); e != nil && e.Status == "done" {
+			sr.results[i], sr.finished[i] = resultOf(e), true
+			it.fp, it.stat, it.listed = nil, nil, nil
+		} else if sr.verdict(i, settings, force, why) {
+			sr.toRun++
+		}
+	}
+}
+
+// recheckPlanned is recheckParts for a windowed stage's plan: it returns
+// the keys of the items planned up to date whose saved parts no longer
+// hash to what the journal recorded, with a warning each and their
+// reason in why.
+func (sr *stageRun) recheckPlanned(planned *ledger, runs []bool, why map[string][]string) map[string]bool {
+	changed := map[string]bool{}
+	packs := &packFile{}
+	defer packs.Close()
+	buf := make([]byte, 32<<10)
+	var parts []partRef
+	k := 0
+	for key := range planned.keys() {
+		if k++; runs[k-1] {
+			continue
+		}
+		parts, _, _ = sr.r.state.quickParts(sr.id(), key, true, parts[:0])
+		bad, err := sr.changedPart(parts, packs, buf)
+		if err != nil && sr.ctx.Err() != nil {
+			return changed
+		}
+		if bad == "" {
+			continue
+		}
+		id := keyID(key)
+		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: the saved part %s of %s does not hold what the journal recorded; the item runs again", sr.s.Name, bad, id)})
+		changed[key] = true
+		why["its saved part was changed"] = append(why["its saved part was changed"], id)
+	}
+	return changed
+}
+
+// keyID is itemID of the item a journal key names.
+func keyID(key string) string {
+	it := item{Item: Item{Name: key}}
+	if at := strings.LastIndexByte(key, '@'); at >= 0 {
+		if c, ok := parseChunkKey(key[at+1:]); ok {
+			it.Name, it.Chunk = key[:at], &c
+		}
+	}
+	return itemID(&it)
 }
 
 // cutFile is a file the plan of a windowed stage cut in chunks, and its
@@ -281,20 +364,23 @@ type ledgerWindow struct {
 	keys   []string
 }
 
-// keep adds the window of files[lo:hi], once its commits are applied.
+// keep adds the window of files[lo:hi], once its commits are applied;
+// without results (the plan's), every item.
 func (l *ledger) keep(lo, hi int, items []item, results []itemResult) {
 	w := ledgerWindow{lo: lo, hi: hi, named: len(items) != hi-lo}
 	for i := 0; i < len(items) && !w.named; i++ {
-		w.named = results[i].notRun || items[i].Key != l.m.Rel(l.files[lo+i].Path)
+		w.named = results != nil && results[i].notRun || items[i].Key != l.m.Rel(l.files[lo+i].Path)
 	}
 	for i := range items {
-		res := &results[i]
-		if res.notRun {
-			continue
-		}
-		if !res.upToDate && !res.committed {
-			kept := *res
-			l.unsaved[l.n] = &kept
+		if results != nil {
+			res := &results[i]
+			if res.notRun {
+				continue
+			}
+			if !res.upToDate && !res.committed {
+				kept := *res
+				l.unsaved[l.n] = &kept
+			}
 		}
 		if w.named {
 			w.keys = append(w.keys, items[i].Key)
@@ -302,6 +388,16 @@ func (l *ledger) keep(lo, hi int, items []item, results []itemResult) {
 		l.n++
 	}
 	l.windows = append(l.windows, w)
+}
+
+// holds says whether items are the items of the plan's k-th window, key
+// for key: a file cut in other chunks since is not.
+func (l *ledger) holds(k int, items []item) bool {
+	w := l.windows[k]
+	if !w.named {
+		return len(items) == w.hi-w.lo // one item a file, keyed by its name
+	}
+	return slices.EqualFunc(items, w.keys, func(it item, key string) bool { return it.Key == key })
 }
 
 // keys yields each kept item's key, in order.

@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -176,4 +178,116 @@ func TestWindowedStageStopsGracefully(t *testing.T) {
 	if n := strings.Count(read(t, dir, "out/all.ndjson"), "\n"); n != 30 {
 		t.Errorf("%d records written, want 30", n)
 	}
+}
+
+// What happens after the plan is as the full way has it: a stop in a
+// stage with nothing to run, a stop after the last item that runs, and
+// a file changed after it was planned up to date (taken as planned; the
+// next run sees it), with a saved part changed too, which the plan finds.
+func TestWindowedStageFollowsItsPlan(t *testing.T) {
+	defer func(f, w int, on bool) { windowedFiles, runWindow, settleUnchangedOn = f, w, on }(windowedFiles, runWindow, settleUnchangedOn)
+	for _, tc := range []struct {
+		name   string
+		before func(t *testing.T, dir string)
+		// after runs once the stage is planned; stop closes Stop.
+		after func(t *testing.T, dir string, stop func())
+		// done runs once an item is done.
+		done func(stop func())
+	}{
+		{name: "stopped with nothing to run", after: func(t *testing.T, dir string, stop func()) { stop() }},
+		{name: "stopped after the last item to run", before: func(t *testing.T, dir string) {
+			write(t, dir, "data/000.json", `{"id":1,"name":"edited"}`)
+		}, done: func(stop func()) { stop() }},
+		{name: "changed after the plan", after: func(t *testing.T, dir string, stop func()) {
+			write(t, dir, "data/029.json", `{"id":30,"name":"changed after the plan"}`)
+		}},
+		{name: "changed after the plan, a part changed before", before: func(t *testing.T, dir string) {
+			remove(t, dir, "out/all.ndjson")
+			corruptPart(t, dir, `{"id":1,"name":"u"`)
+		}, after: func(t *testing.T, dir string, stop func()) {
+			write(t, dir, "data/029.json", `{"id":30,"name":"changed after the plan"}`)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var got [2]string
+			for k, windowed := range []bool{false, true} {
+				windowedFiles, runWindow, settleUnchangedOn = 1<<30, 3, true
+				files := oneRecordFiles(30)
+				dir := project(t, files)
+				for name := range files {
+					settle(t, dir, name)
+				}
+				run(t, dir, Options{})
+				if tc.before != nil {
+					tc.before(t, dir)
+				}
+				if windowed {
+					windowedFiles = 1
+				}
+				// As for a stage with a chunked file, or in watch mode.
+				settleUnchangedOn = false
+				var b strings.Builder
+				stopped := make(chan struct{})
+				stop := sync.OnceFunc(func() { close(stopped) })
+				sum, err := tryRun(context.Background(), t, dir, Options{Stop: stopped,
+					OnEvent: func(e Event) {
+						fmt.Fprintf(&b, "event %v %q %d %d\n", e.Kind, e.Msg, e.UpToDate, e.ToRun)
+						if e.Kind == StagePlanned && tc.after != nil {
+							tc.after(t, dir, stop)
+						}
+					},
+					OnProgress: func(p Progress) {
+						if p.Type == ProgressItemComplete && tc.done != nil {
+							tc.done(stop)
+						}
+					}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				st := sum.Stages[0]
+				fmt.Fprintf(&b, "interrupted=%v status=%s items=%d uptodate=%d ok=%d records=%d exit=%d\n",
+					sum.Interrupted, st.Status, st.Items, st.UpToDate, st.OK, st.Records, sum.ExitCode())
+				for it, err := range sum.ProvenanceItems() {
+					if err != nil {
+						t.Fatal(err)
+					}
+					fmt.Fprintf(&b, "item %s %s %v\n", it.ID, it.InputSHA256, it.UpToDate)
+				}
+				body, _ := os.ReadFile(filepath.Join(dir, "out/all.ndjson"))
+				fmt.Fprintf(&b, "out/all.ndjson:\n%s", body)
+				settleUnchangedOn = true
+				again := run(t, dir, Options{}).Stages[0]
+				fmt.Fprintf(&b, "next run: %d of %d up to date\n", again.UpToDate, again.Items)
+				got[k] = packNames.ReplaceAllString(b.String(), "<pack>")
+			}
+			if got[0] != got[1] {
+				t.Errorf("in windows:\n%s\nthe full way:\n%s", got[1], got[0])
+			}
+		})
+	}
+}
+
+// packNames are the names of packs, which differ from run to run.
+var packNames = regexp.MustCompile(`[0-9a-f]{32}\.pack`)
+
+// corruptPart changes one byte of the saved part that holds marker.
+func corruptPart(t *testing.T, dir, marker string) {
+	t.Helper()
+	parts := filepath.Join(dir, ".zpipe", "parts")
+	entries, err := os.ReadDir(parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		p := filepath.Join(parts, e.Name())
+		b, err := os.ReadFile(p)
+		if i := bytes.Index(b, []byte(marker)); err == nil && i >= 0 {
+			b[i+len(marker)-2] = 'X'
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	t.Fatalf("no part holds %s", marker)
 }

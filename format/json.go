@@ -532,7 +532,7 @@ type jsonDecoder struct {
 	// window, p.data; nil once it is all read.
 	in   io.Reader
 	scan elemScan
-	// step is how much the next window reads: it doubles from a few KiB
+	// step is how much the next window reads: it doubles from firstFill
 	// up to jsonWindow, so that a small file costs a small buffer.
 	step int
 	// elem is the text of the element NextLine found, when a comma
