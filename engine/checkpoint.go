@@ -366,16 +366,14 @@ func (sr *stageRun) recheckParts(why map[string][]string) (n int) {
 		if !res.upToDate {
 			continue
 		}
-		parts, _, _ = sr.r.state.quickParts(sr.id(), sr.items[i].Key, true, parts[:0])
-		bad, err := sr.changedPart(parts, packs, buf)
+		it := &sr.items[i]
+		changed, err := sr.savedPartChanged(it.Key, itemID(it), &parts, packs, buf)
 		if err != nil && sr.ctx.Err() != nil {
 			return n
 		}
-		if bad == "" {
+		if !changed {
 			continue
 		}
-		it := &sr.items[i]
-		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: the saved part %s of %s does not hold what the journal recorded; the item runs again", sr.s.Name, bad, itemID(it))})
 		e := sr.entryOf(i) // before the result that says where it is goes
 		*res = itemResult{}
 		sr.finished[i] = false
@@ -391,6 +389,19 @@ func (sr *stageRun) recheckParts(why map[string][]string) (n int) {
 		n++
 	}
 	return n
+}
+
+// savedPartChanged says whether a saved part of the item of key (id in
+// messages) no longer hashes to what the journal recorded, and warns of
+// it; parts is the caller's to reuse.
+func (sr *stageRun) savedPartChanged(key, id string, parts *[]partRef, packs *packFile, buf []byte) (bool, error) {
+	*parts, _, _ = sr.r.state.quickParts(sr.id(), key, true, (*parts)[:0])
+	bad, err := sr.changedPart(*parts, packs, buf)
+	if bad == "" || err != nil && sr.ctx.Err() != nil {
+		return false, err
+	}
+	sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: the saved part %s of %s does not hold what the journal recorded; the item runs again", sr.s.Name, bad, id)})
+	return true, err
 }
 
 // changedPart returns the name of the first of an item entry's parts

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"fmt"
 	"iter"
 	"slices"
 	"strconv"
@@ -286,16 +285,14 @@ func (sr *stageRun) recheckPlanned(planned *ledger, runs []bool, why map[string]
 		if k++; runs[k-1] {
 			continue
 		}
-		parts, _, _ = sr.r.state.quickParts(sr.id(), key, true, parts[:0])
-		bad, err := sr.changedPart(parts, packs, buf)
+		id := keyID(key)
+		bad, err := sr.savedPartChanged(key, id, &parts, packs, buf)
 		if err != nil && sr.ctx.Err() != nil {
 			return changed
 		}
-		if bad == "" {
+		if !bad {
 			continue
 		}
-		id := keyID(key)
-		sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: the saved part %s of %s does not hold what the journal recorded; the item runs again", sr.s.Name, bad, id)})
 		changed[key] = true
 		why["its saved part was changed"] = append(why["its saved part was changed"], id)
 	}
