@@ -367,7 +367,7 @@ func (sr *stageRun) recheckParts(why map[string][]string) (n int) {
 			continue
 		}
 		it := &sr.items[i]
-		changed, err := sr.savedPartChanged(it.Key, itemID(it), &parts, packs, buf)
+		changed, err := sr.savedPartChanged(it.Key, func() string { return itemID(it) }, &parts, packs, buf)
 		if err != nil && sr.ctx.Err() != nil {
 			return n
 		}
@@ -391,16 +391,16 @@ func (sr *stageRun) recheckParts(why map[string][]string) (n int) {
 	return n
 }
 
-// savedPartChanged says whether a saved part of the item of key (id in
-// messages) no longer hashes to what the journal recorded, and warns of
-// it; parts is the caller's to reuse.
-func (sr *stageRun) savedPartChanged(key, id string, parts *[]partRef, packs *packFile, buf []byte) (bool, error) {
+// savedPartChanged says whether a saved part of the item of key (id()
+// in messages, made only then) no longer hashes to what the journal
+// recorded, and warns of it; parts is the caller's to reuse.
+func (sr *stageRun) savedPartChanged(key string, id func() string, parts *[]partRef, packs *packFile, buf []byte) (bool, error) {
 	*parts, _, _ = sr.r.state.quickParts(sr.id(), key, true, (*parts)[:0])
 	bad, err := sr.changedPart(*parts, packs, buf)
 	if bad == "" || err != nil && sr.ctx.Err() != nil {
 		return false, err
 	}
-	sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: the saved part %s of %s does not hold what the journal recorded; the item runs again", sr.s.Name, bad, id)})
+	sr.r.emit(Event{Kind: Warning, Stage: sr.s.Name, Msg: fmt.Sprintf("stage %s: the saved part %s of %s does not hold what the journal recorded; the item runs again", sr.s.Name, bad, id())})
 	return true, err
 }
 

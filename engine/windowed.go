@@ -135,6 +135,11 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 		planned.keep(lo, hi, sr.items, nil)
 	}
 	side.Wait()
+	if sr.ctx.Err() != nil {
+		// Not left to the full way, which would list every file first.
+		st.Status, st.Error = StatusInterrupted, "interrupted before it started"
+		return true
+	}
 	if matched != sr.liveItems() {
 		sr.items, sr.results, sr.finished, sr.outputsReason = nil, nil, nil, ""
 		return false
@@ -285,8 +290,7 @@ func (sr *stageRun) recheckPlanned(planned *ledger, runs []bool, why map[string]
 		if k++; runs[k-1] {
 			continue
 		}
-		id := keyID(key)
-		bad, err := sr.savedPartChanged(key, id, &parts, packs, buf)
+		bad, err := sr.savedPartChanged(key, func() string { return keyID(key) }, &parts, packs, buf)
 		if err != nil && sr.ctx.Err() != nil {
 			return changed
 		}
@@ -294,7 +298,7 @@ func (sr *stageRun) recheckPlanned(planned *ledger, runs []bool, why map[string]
 			continue
 		}
 		changed[key] = true
-		why["its saved part was changed"] = append(why["its saved part was changed"], id)
+		why["its saved part was changed"] = append(why["its saved part was changed"], keyID(key))
 	}
 	return changed
 }
