@@ -14,11 +14,12 @@ import (
 
 // windowedFiles is the number of files from which a stage runs its items
 // a window of runWindow files at a time (variables for the tests, which
-// also count the stages run so).
+// also count the stages run and dry-run so).
 var (
-	windowedFiles = 100_000
-	runWindow     = 8192
-	ranWindowed   atomic.Int64
+	windowedFiles   = 100_000
+	runWindow       = 8192
+	ranWindowed     atomic.Int64
+	plannedWindowed atomic.Int64
 )
 
 // testWindow, set when zpipe is built (-ldflags "-X
@@ -66,106 +67,20 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 		return false
 	}
 	files := src.Files
-	// What it holds to its end is a few words an item (the listing and
-	// the journal), and what each item allocates soon goes: unlike the
-	// full way's items, it runs at the target an up-to-date stage does.
-	switch {
-	case len(files) >= hugeItems:
-		defer processGC.lower(hugeItemsGC)()
-	default:
-		defer processGC.lower(manyItemsGC)()
-	}
-	settings, force := sr.fn.settingsSum(), r.opts.Force
-	now := fingerprint{Schema: sr.schema.SchemaSum(), Transform: sr.schema.TransformSum(), Settings: settings, Version: Version()}
-	// A file cut in chunks in the plan is not read again to cut it in
-	// the run, unless it changed.
-	cut := map[string]*cutFile{}
-	sr.cut = cut // and in the full way, should it follow
-	g := &globSource{sr: sr, to: len(s.Source.Paths)}
-	next := func(lo, hi, base int) {
-		sr.items = g.list(sr.ctx, sr.items, files[lo:hi])
-		sr.results, sr.finished = resized(sr.results, len(sr.items)), resized(sr.finished, len(sr.items))
-		for i := range sr.items {
-			sr.items[i].index = base + i
-		}
-	}
-
-	// The plan. Whether the outputs hold what the journal says is found
-	// beside it, as decide does.
-	prev := r.state.stage(sr.id())
-	var hold bool
-	var side sync.WaitGroup
-	if prev != nil {
-		side.Go(func() { hold = sr.outputsHold(prev) })
-	}
-	defer side.Wait()
-	digest := newStringHash()
+	defer windowedGC(len(files))()
 	why := map[string][]string{}
-	items, toRun, matched := 0, 0, 0
-	// The plan keeps each item's key (found again from the files, when
-	// they are one item each) and whether it runs: the run follows it.
-	planned := &ledger{m: sr.m, files: files}
-	var runs []bool
-	for lo := 0; lo < len(files) && sr.ctx.Err() == nil; lo += runWindow {
-		hi := min(lo+runWindow, len(files))
-		next(lo, hi, items)
-		for i := range sr.items {
-			if it := &sr.items[i]; it.Chunk != nil && it.listed != nil {
-				c := cut[it.Name]
-				if c == nil {
-					c = &cutFile{stat: *it.listed}
-					cut[it.Name] = c
-				}
-				c.chunks = append(c.chunks, *it.Chunk)
-			}
-		}
-		if !force {
-			sr.quickPass(&now)
-		}
-		for i := range sr.items {
-			run := sr.verdict(i, settings, force, why)
-			if run {
-				toRun++
-			}
-			runs = append(runs, run)
-		}
-		sr.hashSaved(digest)
-		matched += sr.matchedItems()
-		items += len(sr.items)
-		planned.keep(lo, hi, sr.items, nil)
-	}
-	side.Wait()
+	p := sr.planWindows(files, why, nil)
 	if sr.ctx.Err() != nil {
 		// Not left to the full way, which would list every file first.
 		st.Status, st.Error = StatusInterrupted, "interrupted before it started"
 		return true
 	}
-	if matched != sr.liveItems() {
-		sr.items, sr.results, sr.finished, sr.outputsReason = nil, nil, nil, ""
+	if p == nil {
 		return false
 	}
-	intact := false
-	switch {
-	case prev == nil:
-		sr.outputsReason = "no outputs written yet"
-	case digest.sum() != prev.Inputs:
-		sr.outputsReason = "the outputs were not built from the saved items"
-	default:
-		intact = hold
-	}
 	ranWindowed.Add(1)
+	items, toRun, intact, runs, changed := p.items, p.toRun, p.intact, p.runs, p.changed
 	st.Items = items
-	var changed map[string]bool
-	if toRun > 0 || !intact {
-		// The outputs will be joined from the saved parts: each must
-		// still hold the bytes the journal recorded.
-		changed = sr.recheckPlanned(planned, runs, why)
-		toRun += len(changed)
-	}
-	if sr.ctx.Err() != nil {
-		st.Status, st.Error = StatusInterrupted, "interrupted before it started"
-		return true
-	}
 	outputs := ""
 	if !intact && toRun == 0 {
 		outputs = sr.outputsReason + ", so the outputs are rebuilt"
@@ -176,6 +91,10 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 	sr.removeStaleTemps(targets)
 
 	// The run.
+	settings, force := sr.fn.settingsSum(), r.opts.Force
+	now := fingerprint{Schema: sr.schema.SchemaSum(), Transform: sr.schema.TransformSum(), Settings: settings, Version: Version()}
+	g := &globSource{sr: sr, to: len(s.Source.Paths)}
+	planned := p.planned
 	defer sr.elided(st)
 	sr.toRun = toRun
 	sr.ledger = &ledger{m: sr.m, files: files, unsaved: map[int]*itemResult{}}
@@ -207,7 +126,7 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 			break
 		}
 		hi := min(lo+runWindow, len(files))
-		next(lo, hi, base)
+		sr.listWindow(g, files[lo:hi], base)
 		if moved = !planned.holds(k, sr.items); moved {
 			break
 		}
@@ -246,14 +165,129 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 	return true
 }
 
+// windowPlan is what the plan of a windowed stage found: its counts,
+// whether its outputs hold what the journal says, and what the run
+// follows: whether each item runs, each item's key, and the items whose
+// saved parts changed, by key, with their place in the stage.
+type windowPlan struct {
+	items, toRun int
+	intact       bool
+	runs         []bool
+	planned      *ledger
+	changed      map[string]int
+}
+
+// planWindows is runWindowed's plan, which zpipe plan makes too: it lists
+// files a window at a time, decides each item as decide does, and
+// rechecks the saved parts as decide does. why gathers the reasons, as
+// verdict does; each, when set, sees each window's items once decided.
+// It returns nil when ctx ends, and when the journal has items whose
+// files are gone: the full way decides then.
+func (sr *stageRun) planWindows(files []pipeline.SourceFile, why map[string][]string, each func(items []item)) *windowPlan {
+	r, s := sr.r, sr.s
+	settings, force := sr.fn.settingsSum(), r.opts.Force
+	now := fingerprint{Schema: sr.schema.SchemaSum(), Transform: sr.schema.TransformSum(), Settings: settings, Version: Version()}
+	// A file cut in chunks in the plan is not read again to cut it in
+	// the run, unless it changed.
+	cut := map[string]*cutFile{}
+	sr.cut = cut // and in the full way, should it follow
+	g := &globSource{sr: sr, to: len(s.Source.Paths)}
+	// Whether the outputs hold what the journal says is found beside
+	// the plan, as decide does.
+	prev := r.state.stage(sr.id())
+	var hold bool
+	var side sync.WaitGroup
+	if prev != nil {
+		side.Go(func() { hold = sr.outputsHold(prev) })
+	}
+	defer side.Wait()
+	digest := newStringHash()
+	p := &windowPlan{planned: &ledger{m: sr.m, files: files}}
+	matched := 0
+	for lo := 0; lo < len(files) && sr.ctx.Err() == nil; lo += runWindow {
+		hi := min(lo+runWindow, len(files))
+		sr.listWindow(g, files[lo:hi], p.items)
+		for i := range sr.items {
+			if it := &sr.items[i]; it.Chunk != nil && it.listed != nil {
+				c := cut[it.Name]
+				if c == nil {
+					c = &cutFile{stat: *it.listed}
+					cut[it.Name] = c
+				}
+				c.chunks = append(c.chunks, *it.Chunk)
+			}
+		}
+		if !force {
+			sr.quickPass(&now)
+		}
+		for i := range sr.items {
+			run := sr.verdict(i, settings, force, why)
+			if run {
+				p.toRun++
+			}
+			p.runs = append(p.runs, run)
+		}
+		if each != nil {
+			each(sr.items)
+		}
+		sr.hashSaved(digest)
+		matched += sr.matchedItems()
+		p.items += len(sr.items)
+		p.planned.keep(lo, hi, sr.items, nil)
+	}
+	side.Wait()
+	if sr.ctx.Err() != nil || matched != sr.liveItems() {
+		sr.items, sr.results, sr.finished, sr.outputsReason = nil, nil, nil, ""
+		return nil
+	}
+	switch {
+	case prev == nil:
+		sr.outputsReason = "no outputs written yet"
+	case digest.sum() != prev.Inputs:
+		sr.outputsReason = "the outputs were not built from the saved items"
+	default:
+		p.intact = hold
+	}
+	if p.toRun > 0 || !p.intact {
+		// The outputs will be joined from the saved parts: each must
+		// still hold the bytes the journal recorded.
+		p.changed = sr.recheckPlanned(p.planned, p.runs, why)
+		p.toRun += len(p.changed)
+	}
+	return p
+}
+
+// windowedGC lowers the collector's target for a stage of n files taken
+// in windows, until the func is called. What it holds to its end is a few
+// words an item (the listing and the journal), and what each item
+// allocates soon goes: unlike the full way's items, it runs at the target
+// an up-to-date stage does.
+func windowedGC(n int) func() {
+	if n >= hugeItems {
+		return processGC.lower(hugeItemsGC)
+	}
+	return processGC.lower(manyItemsGC)
+}
+
+// listWindow lists files, the window of the stage's files from its
+// item base on, into the arrays of the last window.
+func (sr *stageRun) listWindow(g *globSource, files []pipeline.SourceFile, base int) {
+	sr.items = g.list(sr.ctx, sr.items, files)
+	sr.results, sr.finished = resized(sr.results, len(sr.items)), resized(sr.finished, len(sr.items))
+	for i := range sr.items {
+		sr.items[i].index = base + i
+	}
+}
+
 // follow readies item i of a window as the plan said: run, or up to
 // date. An item whose saved part was changed runs with the fingerprint
 // its entry gives, as recheckParts has it. One that runs in the plan and
 // is up to date now (its file put back) is not run.
-func (sr *stageRun) follow(i int, run bool, changed map[string]bool, settings string, force bool, why map[string][]string) {
+func (sr *stageRun) follow(i int, run bool, changed map[string]int, settings string, force bool, why map[string][]string) {
 	it := &sr.items[i]
+	_, partChanged := changed[it.Key]
 	switch {
-	case changed[it.Key]:
+	case partChanged:
 		e := sr.r.state.item(sr.id(), it.Key)
 		sr.results[i], sr.finished[i] = itemResult{}, false
 		it.reason = "its saved part was changed"
@@ -277,10 +311,10 @@ func (sr *stageRun) follow(i int, run bool, changed map[string]bool, settings st
 
 // recheckPlanned is recheckParts for a windowed stage's plan: it returns
 // the keys of the items planned up to date whose saved parts no longer
-// hash to what the journal recorded, with a warning each and their
-// reason in why.
-func (sr *stageRun) recheckPlanned(planned *ledger, runs []bool, why map[string][]string) map[string]bool {
-	changed := map[string]bool{}
+// hash to what the journal recorded, with their places in the stage, and
+// gives a warning each and their reason in why.
+func (sr *stageRun) recheckPlanned(planned *ledger, runs []bool, why map[string][]string) map[string]int {
+	changed := map[string]int{}
 	packs := &packFile{}
 	defer packs.Close()
 	buf := make([]byte, 32<<10)
@@ -297,7 +331,7 @@ func (sr *stageRun) recheckPlanned(planned *ledger, runs []bool, why map[string]
 		if !bad {
 			continue
 		}
-		changed[key] = true
+		changed[key] = k - 1
 		why["its saved part was changed"] = append(why["its saved part was changed"], keyID(key))
 	}
 	return changed
