@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/zpipe/zpipe/pipeline"
 	"github.com/zpipe/zpipe/schema"
@@ -93,7 +94,22 @@ func DryRun(ctx context.Context, plans []*pipeline.Plan, opts Options) (*DryRunR
 	}
 	opts.setDefaults(plans)
 	opts.OnEvent, opts.OnProgress = nil, nil
-	st, err := readState(opts.StateDir)
+	// The collector's target is as a run's: low while a huge journal is
+	// read and the sources are listed, which make records that live on.
+	held := journalItems(opts.StateDir)
+	if held >= manyItems {
+		defer processGC.lower(manyItemsGC)()
+	}
+	read := func() {}
+	if held >= hugeItems {
+		read = sync.OnceFunc(processGC.lower(hugeJournalGC))
+		defer read()
+	}
+	// The item stores spill as a run's do, though not in the state
+	// folder, which a dry run leaves as it is.
+	spill := newSpillFile(os.TempDir())
+	defer spill.close()
+	st, err := readState(opts.StateDir, spill)
 	if err != nil {
 		return nil, &SetupError{err}
 	}
@@ -108,6 +124,7 @@ func DryRun(ctx context.Context, plans []*pipeline.Plan, opts Options) (*DryRunR
 	if err := r.guard.Check(); err != nil {
 		return nil, &SetupError{err}
 	}
+	read()
 	nodes, errs := planNodes(ctx, plans, opts.StateDir)
 	defer closeSchemas(nodes)
 	r.nodes = nodes
@@ -129,7 +146,7 @@ func DryRun(ctx context.Context, plans []*pipeline.Plan, opts Options) (*DryRunR
 	}
 	byNode := map[*node]*StageDryRun{}
 	for _, n := range runOrder(nodes) {
-		sp := r.planStage(n, errs[n])
+		sp := r.planStage(n, errs[n], rewriter(n, byNode))
 		for _, d := range n.deps {
 			up := byNode[d]
 			switch {
@@ -137,14 +154,9 @@ func DryRun(ctx context.Context, plans []*pipeline.Plan, opts Options) (*DryRunR
 			case up.State == StateBlocked:
 				sp.State, sp.Reason = StateBlocked, "stage "+up.Name+" before it is blocked"
 			case up.State == StateWouldRun:
-				// Its inputs will be rewritten, so every item reruns.
+				// Its inputs will be rewritten, so every item reruns
+				// (planStage has counted and listed them so).
 				sp.State, sp.Reason = StateWouldRun, "stage "+up.Name+" will rewrite its inputs"
-				sp.ToRun, sp.UpToDate = len(sp.Items), 0
-				for i := range sp.Items {
-					if sp.Items[i].Reason == "" {
-						sp.Items[i].Reason = "stage " + up.Name + " will rewrite it"
-					}
-				}
 			}
 		}
 		byNode[n] = sp
@@ -209,8 +221,24 @@ func runOrder(nodes []*node) []*node {
 	return out
 }
 
-// planStage describes one stage and decides its items as a run would.
-func (r *runner) planStage(n *node, schemaErr error) *StageDryRun {
+// rewriter names the stage before n that will rewrite n's inputs, so that
+// every item of n runs: the first of its stages before it that would run,
+// unless one before that is blocked, which blocks n.
+func rewriter(n *node, planned map[*node]*StageDryRun) string {
+	for _, d := range n.deps {
+		switch up := planned[d]; up.State {
+		case StateBlocked:
+			return ""
+		case StateWouldRun:
+			return up.Name
+		}
+	}
+	return ""
+}
+
+// planStage describes one stage and decides its items as a run would;
+// when rewriter names a stage, each item runs because of it.
+func (r *runner) planStage(n *node, schemaErr error, rewriter string) *StageDryRun {
 	s, m := n.stage, n.plan.Manifest
 	sp := &StageDryRun{Pipeline: m.Name, Name: s.Name, Priority: s.Priority, Settings: s.Settings, Deps: n.plan.Deps[s.Name],
 		Sources: SourcePlan{Paths: s.Source.Paths, Exclude: s.Source.Exclude, Format: string(s.Source.Format)},
@@ -243,30 +271,22 @@ func (r *runner) planStage(n *node, schemaErr error) *StageDryRun {
 	}
 	sr := &stageRun{ctx: context.Background(), r: r, n: n, m: m, s: s, schema: n.schema, fn: newItemFunc(s, n.schema, r.opts.Limits)}
 	sr.columns = sr.fn.columns
-	items, err := sr.resolve()
+	list := &itemList{limit: r.opts.PlanItems}
+	if rewriter != "" {
+		list.rewrite = "stage " + rewriter + " will rewrite it"
+	}
+	targets, toRun, intact, err := sr.planItems(sp, list)
 	if err != nil {
 		sp.State, sp.Reason = StateBlocked, err.Error()
 		return sp
 	}
-	sr.items = items
-	files := map[string]bool{}
-	for _, it := range items {
-		files[it.Path] = true
-		sp.Sources.Bytes += it.Size // a file's chunks add up to the file
+	if list.items != nil {
+		sp.Items = list.items
 	}
-	sp.Sources.Files = len(files)
-	targets, err := sr.targets()
-	if err != nil {
-		sp.State, sp.Reason = StateBlocked, err.Error()
-		return sp
+	sp.ToRun, sp.UpToDate = toRun, list.n-toRun
+	if rewriter != "" {
+		sp.ToRun, sp.UpToDate = list.n, 0
 	}
-	sr.results = make([]itemResult, len(items))
-	sr.finished = make([]bool, len(items))
-	toRun, intact := sr.decide(targets)
-	for i := range items {
-		sp.Items = append(sp.Items, ItemDryRun{Item: itemID(&items[i]), Reason: items[i].reason})
-	}
-	sp.ToRun, sp.UpToDate, sp.Gone = toRun, len(items)-toRun, sr.gone
 	if prev := r.state.stage(n.id); prev != nil {
 		kept := map[string]bool{}
 		for _, t := range targets {
@@ -293,6 +313,126 @@ func (r *runner) planStage(n *node, schemaErr error) *StageDryRun {
 	return sp
 }
 
+// planItems decides the stage's items for planStage, a window of files at
+// a time when a run would take them so (runWindowed): held whole, the
+// items of a million files took 950 MB. It adds each item to list, and
+// what it reads to sp's sources.
+func (sr *stageRun) planItems(sp *StageDryRun, list *itemList) (targets []target, toRun int, intact bool, err error) {
+	if targets, toRun, intact, ok := sr.planWindowed(sp, list); ok {
+		return targets, toRun, intact, nil
+	}
+	items, err := sr.resolve()
+	if err != nil {
+		return nil, 0, false, err
+	}
+	sr.items = items
+	list.count(sp, items)
+	if targets, err = sr.targets(); err != nil {
+		return nil, 0, false, err
+	}
+	sr.results = make([]itemResult, len(items))
+	sr.finished = make([]bool, len(items))
+	toRun, intact = sr.decide(targets)
+	for i := range items {
+		list.add(&items[i])
+	}
+	sp.Gone = sr.gone
+	return targets, toRun, intact, nil
+}
+
+// planWindowed is planItems for a stage that runWindowed would run. It
+// reports false, having counted nothing, for one it would not, and one
+// whose journal has items whose files are gone.
+func (sr *stageRun) planWindowed(sp *StageDryRun, list *itemList) (targets []target, toRun int, intact, ok bool) {
+	if !sr.listsFiles() {
+		return nil, 0, false, false
+	}
+	src, err := sr.resolveSources()
+	if err != nil || len(src.Files) < windowedFiles {
+		return nil, 0, false, false
+	}
+	if targets, err = sr.targets(); err != nil {
+		return nil, 0, false, false // the full way says why
+	}
+	defer windowedGC(len(src.Files))()
+	// The reasons are listed, not gathered: a first run of a million
+	// would hold a million names.
+	why := map[string][]string{}
+	p := sr.planWindows(src.Files, why, func(items []item) {
+		list.count(sp, items)
+		for i := range items {
+			list.add(&items[i])
+		}
+		clear(why)
+	})
+	if p == nil {
+		*list = itemList{limit: list.limit, rewrite: list.rewrite}
+		sp.Sources.Files, sp.Sources.Bytes = 0, 0
+		return nil, 0, false, false
+	}
+	list.partsChanged(p.changed)
+	plannedWindowed.Add(1)
+	return targets, p.toRun, p.intact, true
+}
+
+// itemList is the items a StageDryRun lists: every item, or, with a
+// limit, the first limit of those that would run.
+type itemList struct {
+	limit int
+	// rewrite is why an item runs that is up to date, when a stage
+	// before it will rewrite its inputs.
+	rewrite string
+	items   []ItemDryRun
+	// places are the listed items' places in the stage, and n is the
+	// number of items added.
+	places []int
+	n      int
+}
+
+// add adds the stage's next item.
+func (l *itemList) add(it *item) {
+	reason := it.reason
+	if reason == "" {
+		reason = l.rewrite
+	}
+	l.n++
+	if l.limit > 0 && (reason == "" || len(l.items) == l.limit) {
+		return
+	}
+	l.items = append(l.items, ItemDryRun{Item: itemID(it), Reason: reason})
+	l.places = append(l.places, l.n-1)
+}
+
+// partsChanged lists the items found to run, once all were added, for
+// their saved parts changed: keys and places, as recheckPlanned gives.
+func (l *itemList) partsChanged(changed map[string]int) {
+	const reason = "its saved part was changed"
+	for _, key := range slices.SortedFunc(maps.Keys(changed), func(a, b string) int { return changed[a] - changed[b] }) {
+		at, found := slices.BinarySearch(l.places, changed[key])
+		switch {
+		case found:
+			l.items[at].Reason = reason
+		case l.limit == 0 || at < l.limit:
+			l.items = slices.Insert(l.items, at, ItemDryRun{Item: keyID(key), Reason: reason})
+			l.places = slices.Insert(l.places, at, changed[key])
+		}
+	}
+	if l.limit > 0 && len(l.items) > l.limit {
+		l.items, l.places = l.items[:l.limit], l.places[:l.limit]
+	}
+}
+
+// count adds what items read to sp's sources: a file's chunks are
+// consecutive, and add up to the file.
+func (l *itemList) count(sp *StageDryRun, items []item) {
+	for i := range items {
+		if i == 0 || items[i].Path != items[i-1].Path {
+			sp.Sources.Files++
+		}
+		sp.Sources.Bytes += items[i].Size
+	}
+}
+
 func defSuffix(def string) string {
 	if def == "" {
 		return ""
@@ -303,10 +443,10 @@ func defSuffix(def string) string {
 // String names the state with its counts, for a DAG drawing.
 func (sp *StageDryRun) String() string {
 	switch {
-	case sp.State == StateWouldRun && len(sp.Items) == 0:
+	case sp.State == StateWouldRun && sp.ToRun+sp.UpToDate == 0:
 		return sp.Name + ": would run"
 	case sp.State == StateWouldRun:
-		return fmt.Sprintf("%s: would run %d of %d", sp.Name, sp.ToRun, len(sp.Items))
+		return fmt.Sprintf("%s: would run %d of %d", sp.Name, sp.ToRun, sp.ToRun+sp.UpToDate)
 	case sp.State == StateBlocked:
 		return sp.Name + ": blocked"
 	}

@@ -108,7 +108,7 @@ func TestJournalRecordsKeepEveryField(t *testing.T) {
 	cases[len(cases)-1].Inputs = "" // written, as JSON; the item store keeps no such field
 	check := func(when string) {
 		t.Helper()
-		got, err := readState(dir)
+		got, err := readState(dir, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -60,6 +60,11 @@ type Options struct {
 	// state folder keeps, this run's included, the newest ones; 0 means
 	// DefaultKeepRuns, a negative number all of them.
 	KeepRuns int
+	// PlanItems bounds the items DryRun lists for each stage: when above
+	// zero, StageDryRun.Items holds the first PlanItems of those that
+	// would run, and none that is up to date; ToRun and UpToDate count
+	// them all. 0 lists every item.
+	PlanItems int
 
 	// changed are the files watch saw change before this run: a stage
 	// that may read one is not tried as unchanged (settleUnchanged),

@@ -557,13 +557,14 @@ func (st *state) index(e *entry) error {
 }
 
 // readState reads a state folder without changing anything in it, for a
-// dry run: no lock, no journal writes, no folders made.
-func readState(dir string) (*state, error) {
+// dry run: no lock, no journal writes, no folders made. Its item stores
+// spill to spill, when not nil.
+func readState(dir string, spill *spillFile) (*state, error) {
 	if err := checkStateDir(dir); err != nil {
 		return nil, err
 	}
 	st := &state{dir: dir, parts: filepath.Join(dir, "parts"), items: map[string]*itemStore{}, stages: map[string]*entry{}, pending: map[string]*entry{},
-		bases: map[string]*fingerprint{}, file: newJournalFile()}
+		bases: map[string]*fingerprint{}, file: newJournalFile(), spill: spill}
 	if err := readJournal(journalIn(dir), st.load); err != nil {
 		var ce *journal.CorruptError
 		if errors.As(err, &ce) {

@@ -302,7 +302,7 @@ func TestForcedRerunKeepsTheSums(t *testing.T) {
 	run(t, dir, Options{})
 	sums := func() map[string]string {
 		t.Helper()
-		st, err := readState(filepath.Join(dir, ".zpipe"))
+		st, err := readState(filepath.Join(dir, ".zpipe"), nil)
 		if err != nil {
 			t.Fatal(err)
 		}

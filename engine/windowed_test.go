@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/zpipe/zpipe/pipeline"
 )
 
 // windowedRun is what a run shows and leaves: its events, the start and
@@ -290,4 +293,91 @@ func corruptPart(t *testing.T, dir, marker string) {
 		}
 	}
 	t.Fatalf("no part holds %s", marker)
+}
+
+// zpipe plan of a stage of many files decides it a window at a time, and
+// reports what the full way does, whether it lists every item or the
+// first few that would run: on a first run, with chunks and a stage after
+// it; on reruns with nothing changed, files edited and added, an output
+// deleted, a saved part changed, and with --force. A stage with a file
+// gone is left to the full way.
+func TestWindowedPlanIsTheFullWays(t *testing.T) {
+	defer func(f, w int) { windowedFiles, runWindow = f, w }(windowedFiles, runWindow)
+	chunked := Options{ChunkSize: 120}
+	after := `  again:
+    source: {paths: [out/all.ndjson]}
+    schema: user.cue#User
+    outputs: [{format: yaml, path: out/again.yaml}]
+`
+	for _, tc := range []struct {
+		name    string
+		extra   string
+		before  []Options
+		between func(t *testing.T, dir string)
+		opts    Options
+		// full: the stage is left to the full way.
+		full bool
+	}{
+		{name: "first run"},
+		{name: "first run, chunks", opts: chunked},
+		{name: "and one after it", extra: after},
+		{name: "nothing changed", extra: after, before: []Options{{}}},
+		{name: "edited and added", extra: after, before: []Options{{}}, between: func(t *testing.T, dir string) {
+			write(t, dir, "d/u03.json", `{"id": 4, "name": "edited"}`)
+			write(t, dir, "d/u30.json", `{"id": 31, "name": ""}`)
+		}},
+		{name: "an output deleted", before: []Options{{}}, between: func(t *testing.T, dir string) {
+			remove(t, dir, "out/all.json")
+		}},
+		{name: "a saved part changed", before: []Options{chunked}, opts: chunked, between: func(t *testing.T, dir string) {
+			write(t, dir, "d/u20.json", `{"id": 21, "name": "edited"}`)
+			corruptPart(t, dir, `{"id":2,"name":"u1"`)
+			corruptPart(t, dir, `{"id":28,"name":"u27"`)
+		}},
+		{name: "forced", before: []Options{{}}, opts: Options{Force: true}},
+		{name: "a file gone", before: []Options{{}}, full: true, between: func(t *testing.T, dir string) {
+			remove(t, dir, "d/u05.json")
+		}},
+	} {
+		for _, limit := range []int{0, 2} {
+			t.Run(fmt.Sprintf("%s, %d listed", tc.name, limit), func(t *testing.T) {
+				var got [2]string
+				for k, windowed := range []bool{false, true} {
+					windowedFiles, runWindow = 1<<30, 3
+					dir := unchangedProject(t, tc.extra)
+					write(t, dir, "d/many.ndjson", strings.Repeat(`{"id": 100, "name": "a"}`+"\n", 12))
+					for _, o := range tc.before {
+						run(t, dir, o)
+					}
+					if tc.between != nil {
+						tc.between(t, dir)
+					}
+					if windowed {
+						windowedFiles = 1
+					}
+					before := plannedWindowed.Load()
+					opts := tc.opts
+					opts.StateDir, opts.PlanItems = filepath.Join(dir, ".zpipe"), limit
+					rep, err := DryRun(context.Background(), []*pipeline.Plan{planOf(t, dir)}, opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if n := plannedWindowed.Load() - before; windowed && !tc.full && n == 0 || (!windowed || tc.full) && n > 0 {
+						t.Fatalf("windowed %v: %d stages planned in windows", windowed, n)
+					}
+					b, err := json.MarshalIndent(rep, "", " ")
+					if err != nil {
+						t.Fatal(err)
+					}
+					got[k] = strings.ReplaceAll(string(b), dir, "<dir>")
+				}
+				if got[0] != got[1] {
+					t.Errorf("in windows:\n%s\nthe full way:\n%s", got[1], got[0])
+				}
+				if limit > 0 && strings.Count(got[0], `"item"`) > 2*limit {
+					t.Errorf("more than %d items listed a stage:\n%s", limit, got[0])
+				}
+			})
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -80,7 +81,16 @@ func (a *app) plan(cmd *cobra.Command, args []string, f *planFlags) error {
 	// A stage whose schema does not compile is still planned, and the
 	// error follows the plan, with run's exit status.
 	done := a.slowCUE("the schemas of " + strings.Join(args, ", "))
-	rep, blocked := engine.DryRun(ctx, plans, engine.Options{StateDir: f.stateDir})
+	// Only JSON lists every item: of a million, the text shows ten, or
+	// with --all those that would run.
+	opts := engine.Options{StateDir: f.stateDir, PlanItems: shownItems}
+	switch {
+	case f.format == "json":
+		opts.PlanItems = 0
+	case f.all:
+		opts.PlanItems = math.MaxInt
+	}
+	rep, blocked := engine.DryRun(ctx, plans, opts)
 	done()
 	if ctx.Err() != nil {
 		return exitError{130}
@@ -107,6 +117,10 @@ func (a *app) plan(cmd *cobra.Command, args []string, f *planFlags) error {
 	}
 	return blocked
 }
+
+// shownItems is how many items to run, and gone, the text lists for each
+// stage without --all.
+const shownItems = 10
 
 func writePlan(w io.Writer, rep *engine.DryRunReport, all bool) {
 	for _, m := range rep.Manifests {
@@ -187,15 +201,17 @@ func writeStagePlan(w io.Writer, i int, name string, s *engine.StageDryRun, all 
 		if it.Reason == "" {
 			continue
 		}
-		if shown == 10 && !all {
-			fmt.Fprintf(w, "     ... and %d more (--all lists them)\n", s.ToRun-shown)
+		if shown == shownItems && !all {
 			break
 		}
 		fmt.Fprintf(w, "     %s: %s\n", it.Item, it.Reason)
 		shown++
 	}
+	if shown < s.ToRun && !all {
+		fmt.Fprintf(w, "     ... and %d more (--all lists them)\n", s.ToRun-shown)
+	}
 	for i, key := range s.Gone {
-		if i == 10 && !all {
+		if i == shownItems && !all {
 			fmt.Fprintf(w, "     ... and %d more gone (--all lists them)\n", len(s.Gone)-i)
 			break
 		}
