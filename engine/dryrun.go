@@ -371,6 +371,7 @@ func (sr *stageRun) planWindowed(sp *StageDryRun, list *itemList) (targets []tar
 		return nil, 0, false, false
 	}
 	list.partsChanged(p.changed)
+	sp.Gone = sr.gone
 	plannedWindowed.Add(1)
 	return targets, p.toRun, p.intact, true
 }

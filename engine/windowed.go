@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"hash/maphash"
 	"iter"
 	"slices"
 	"strconv"
@@ -51,8 +52,8 @@ func init() {
 // It reports false, having done nothing the full way does not do again,
 // for a stage it does not run: one of fewer files, one settleUnchanged
 // does not list either (standard input, a Source, per-source outputs),
-// and one whose journal has items whose files are gone, which the full
-// way names and may find renamed.
+// and one whose journal has items whose files are gone while other files
+// are new, which the full way may find renamed.
 func (sr *stageRun) runWindowed(st *StageSummary) bool {
 	r, s := sr.r, sr.s
 	if !sr.listsFiles() {
@@ -82,8 +83,11 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 	items, toRun, intact, runs, changed := p.items, p.toRun, p.intact, p.runs, p.changed
 	st.Items = items
 	outputs := ""
-	if !intact && toRun == 0 {
+	switch {
+	case !intact && toRun == 0:
 		outputs = sr.outputsReason + ", so the outputs are rebuilt"
+	case len(sr.gone) > 0:
+		outputs = "removed (" + shortList(sr.gone) + ")"
 	}
 	r.emit(Event{Kind: StagePlanned, Stage: s.Name, Msg: planLine(s.Name, items-toRun, toRun, why, outputs),
 		UpToDate: items - toRun, ToRun: toRun, Rebuild: !intact})
@@ -170,11 +174,12 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 // follows: whether each item runs, each item's key, and the items whose
 // saved parts changed, by key, with their place in the stage.
 type windowPlan struct {
-	items, toRun int
-	intact       bool
-	runs         []bool
-	planned      *ledger
-	changed      map[string]int
+	// fresh counts the items new to the journal.
+	items, toRun, fresh int
+	intact              bool
+	runs                []bool
+	planned             *ledger
+	changed             map[string]int
 }
 
 // planWindows is runWindowed's plan, which zpipe plan makes too: it lists
@@ -182,7 +187,7 @@ type windowPlan struct {
 // rechecks the saved parts as decide does. why gathers the reasons, as
 // verdict does; each, when set, sees each window's items once decided.
 // It returns nil when ctx ends, and when the journal has items whose
-// files are gone: the full way decides then.
+// files are gone while others are new: the full way decides then.
 func (sr *stageRun) planWindows(files []pipeline.SourceFile, why map[string][]string, each func(items []item)) *windowPlan {
 	r, s := sr.r, sr.s
 	settings, force := sr.fn.settingsSum(), r.opts.Force
@@ -225,6 +230,9 @@ func (sr *stageRun) planWindows(files []pipeline.SourceFile, why map[string][]st
 			if run {
 				p.toRun++
 			}
+			if sr.items[i].reason == "new" {
+				p.fresh++
+			}
 			p.runs = append(p.runs, run)
 		}
 		if each != nil {
@@ -236,7 +244,13 @@ func (sr *stageRun) planWindows(files []pipeline.SourceFile, why map[string][]st
 		p.planned.keep(lo, hi, sr.items, nil)
 	}
 	side.Wait()
-	if sr.ctx.Err() != nil || matched != sr.liveItems() {
+	var gone []string
+	if live := sr.liveItems(); sr.ctx.Err() == nil && matched != live && p.fresh == 0 {
+		gone = sr.goneFrom(p.planned, live-matched)
+	}
+	if sr.ctx.Err() != nil || matched != sr.liveItems() && gone == nil {
+		// A file gone when others are new may be renamed: the full way
+		// names renames, reading the new files of the gone ones' sizes.
 		sr.items, sr.results, sr.finished, sr.outputsReason = nil, nil, nil, ""
 		return nil
 	}
@@ -247,6 +261,12 @@ func (sr *stageRun) planWindows(files []pipeline.SourceFile, why map[string][]st
 		sr.outputsReason = "the outputs were not built from the saved items"
 	default:
 		p.intact = hold
+	}
+	if len(gone) > 0 {
+		// As decide has it: outputs made from a source that is gone
+		// must go too.
+		sr.removed, sr.gone, p.intact = gone, gone, false
+		sr.outputsReason = "removed: " + shortList(gone)
 	}
 	if p.toRun > 0 || !p.intact {
 		// The outputs will be joined from the saved parts: each must
@@ -267,6 +287,38 @@ func windowedGC(n int) func() {
 		return processGC.lower(hugeItemsGC)
 	}
 	return processGC.lower(manyItemsGC)
+}
+
+// goneFrom lists, sorted, the keys of the stage's items in the journal,
+// not removed, that planned has not, n of them. It finds them by a
+// sorted hash of each planned key, 8 bytes a key, not a set of a million
+// keys; it returns nil should it find other than n, as when two keys
+// hash alike.
+func (sr *stageRun) goneFrom(planned *ledger, n int) []string {
+	seed := maphash.MakeSeed()
+	var sums []uint64
+	for key := range planned.keys() {
+		sums = append(sums, maphash.String(seed, key))
+	}
+	slices.Sort(sums)
+	st := sr.r.state
+	st.mu.RLock()
+	defer st.mu.RUnlock()
+	items := st.items[sr.id()]
+	if items == nil {
+		return nil
+	}
+	var gone []string
+	for key, status := range items.statuses() {
+		if _, found := slices.BinarySearch(sums, maphash.String(seed, key)); status != "removed" && !found {
+			gone = append(gone, key)
+		}
+	}
+	if len(gone) != n {
+		return nil
+	}
+	slices.Sort(gone)
+	return gone
 }
 
 // listWindow lists files, the window of the stage's files from its

@@ -90,6 +90,18 @@ func TestWindowedStageRunsAsTheFullWayDoes(t *testing.T) {
 		}},
 		{name: "forced", before: []Options{{}}, opts: Options{Force: true}},
 		{name: "stopped at the first failure", extra: "    on_error: stop\n    parallel: 1\n"},
+		{name: "files gone", before: []Options{{}}, between: func(t *testing.T, dir string) {
+			remove(t, dir, "d/u05.json")
+			remove(t, dir, "d/u29.json")
+		}},
+		{name: "chunks, a file gone, one edited", before: []Options{chunked}, opts: chunked, between: func(t *testing.T, dir string) {
+			remove(t, dir, "d/x.yaml")
+			write(t, dir, "d/u03.json", `{"id": 4, "name": "edited"}`)
+		}},
+		{name: "a file gone, an output deleted", before: []Options{{}}, between: func(t *testing.T, dir string) {
+			remove(t, dir, "d/u00.json")
+			remove(t, dir, "out/all.json")
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got [2]string
@@ -119,30 +131,53 @@ func TestWindowedStageRunsAsTheFullWayDoes(t *testing.T) {
 	}
 }
 
-// A file gone since the last run is named in the plan and its outputs go:
-// the windowed way leaves such a stage to the full way.
-func TestWindowedStageLeavesAGoneFileToTheFullWay(t *testing.T) {
+// A file gone since the last run is named in the plan and its records
+// leave the outputs, in windows. One that may be renamed, since other
+// files are new, is left to the full way, which reads the new files of
+// the gone ones' sizes to tell.
+func TestWindowedStageNamesGoneFiles(t *testing.T) {
 	defer func(f, w int) { windowedFiles, runWindow = f, w }(windowedFiles, runWindow)
-	windowedFiles, runWindow = 1, 3
-	dir := unchangedProject(t, "")
-	run(t, dir, Options{})
-	remove(t, dir, "d/u05.json")
-	write(t, dir, "d/u03.json", `{"id": 4, "name": "edited"}`)
-	before := ranWindowed.Load()
-	var plan string
-	run(t, dir, Options{OnEvent: func(e Event) {
-		if e.Kind == StagePlanned {
-			plan = e.Msg
-		}
-	}})
-	if n := ranWindowed.Load() - before; n != 0 {
-		t.Errorf("%d stages ran in windows", n)
-	}
-	if want := "stage users: 30 up to date, 1 to run: input changed (d/u03.json); removed (d/u05.json)"; plan != want {
-		t.Errorf("plan %q, want %q", plan, want)
-	}
-	if strings.Contains(read(t, dir, "out/all.ndjson"), `"id":6,`) {
-		t.Errorf("the gone file's record is still in the output")
+	for _, tc := range []struct {
+		name     string
+		edit     func(t *testing.T, dir string)
+		windowed bool
+		plan     string
+	}{
+		{name: "gone", windowed: true, edit: func(t *testing.T, dir string) {
+			remove(t, dir, "d/u05.json")
+		}, plan: "stage users: 30 up to date, 1 to run: input changed (d/u03.json); removed (d/u05.json)"},
+		{name: "renamed", edit: func(t *testing.T, dir string) {
+			if err := os.Rename(filepath.Join(dir, "d/u05.json"), filepath.Join(dir, "d/u40.json")); err != nil {
+				t.Fatal(err)
+			}
+		}, plan: "stage users: 30 up to date, 2 to run: input changed (d/u03.json); renamed (d/u05.json -> d/u40.json)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			windowedFiles, runWindow = 1, 3
+			dir := unchangedProject(t, "")
+			run(t, dir, Options{})
+			tc.edit(t, dir)
+			write(t, dir, "d/u03.json", `{"id": 4, "name": "edited"}`)
+			before := ranWindowed.Load()
+			var plan string
+			run(t, dir, Options{OnEvent: func(e Event) {
+				if e.Kind == StagePlanned {
+					plan = e.Msg
+				}
+			}})
+			if n := ranWindowed.Load() - before; n > 0 != tc.windowed {
+				t.Errorf("%d stages ran in windows", n)
+			}
+			if plan != tc.plan {
+				t.Errorf("plan %q, want %q", plan, tc.plan)
+			}
+			if strings.Count(read(t, dir, "out/all.ndjson"), `"id":6,`) != strings.Count(tc.name, "renamed") {
+				t.Errorf("the gone file's record is in the output, or the renamed one's is not")
+			}
+			if again := run(t, dir, Options{}).Stages[0]; again.UpToDate != again.Items {
+				t.Errorf("next run: %+v; want it all up to date", again)
+			}
+		})
 	}
 }
 
@@ -299,8 +334,8 @@ func corruptPart(t *testing.T, dir, marker string) {
 // reports what the full way does, whether it lists every item or the
 // first few that would run: on a first run, with chunks and a stage after
 // it; on reruns with nothing changed, files edited and added, an output
-// deleted, a saved part changed, and with --force. A stage with a file
-// gone is left to the full way.
+// deleted, a saved part changed, a file gone, and with --force. A stage
+// with a file renamed is left to the full way.
 func TestWindowedPlanIsTheFullWays(t *testing.T) {
 	defer func(f, w int) { windowedFiles, runWindow = f, w }(windowedFiles, runWindow)
 	chunked := Options{ChunkSize: 120}
@@ -335,8 +370,17 @@ func TestWindowedPlanIsTheFullWays(t *testing.T) {
 			corruptPart(t, dir, `{"id":28,"name":"u27"`)
 		}},
 		{name: "forced", before: []Options{{}}, opts: Options{Force: true}},
-		{name: "a file gone", before: []Options{{}}, full: true, between: func(t *testing.T, dir string) {
+		{name: "a file gone", before: []Options{{}}, between: func(t *testing.T, dir string) {
 			remove(t, dir, "d/u05.json")
+		}},
+		{name: "a file gone, one edited", before: []Options{{}}, between: func(t *testing.T, dir string) {
+			remove(t, dir, "d/u05.json")
+			write(t, dir, "d/u03.json", `{"id": 4, "name": "edited"}`)
+		}},
+		{name: "a file renamed", before: []Options{{}}, full: true, between: func(t *testing.T, dir string) {
+			if err := os.Rename(filepath.Join(dir, "d/u05.json"), filepath.Join(dir, "d/u40.json")); err != nil {
+				t.Fatal(err)
+			}
 		}},
 	} {
 		for _, limit := range []int{0, 2} {
