@@ -230,6 +230,45 @@ func (sr *stageRun) renames(gone []string, why map[string][]string) (rest []stri
 	if len(why["new"]) == 0 {
 		return gone
 	}
+	var fresh []freshItem
+	for i := range sr.items {
+		if f, ok := sr.items[i].fresh(i); ok {
+			fresh = append(fresh, f)
+		}
+	}
+	renamed := sr.pairRenames(gone, fresh)
+	for k, f := range fresh {
+		it := &sr.items[f.place]
+		it.fp = f.fp // hashed here, not again as it is read
+		if old, ok := renamed[k]; ok {
+			it.reason = "renamed from " + old
+		}
+	}
+	return renamedWhy(gone, fresh, renamed, why)
+}
+
+// freshItem is a new item that may be a gone one renamed: a whole file,
+// with its fingerprint, at its place in the stage.
+type freshItem struct {
+	place    int
+	id, path string
+	size     int64
+	fp       *fingerprint
+}
+
+// fresh is it as a freshItem at place, if it may be a gone item renamed.
+func (it *item) fresh(place int) (freshItem, bool) {
+	if it.reason != "new" || it.fp == nil || it.Chunk != nil || it.Open != nil {
+		return freshItem{}, false
+	}
+	return freshItem{place: place, id: itemID(it), path: it.Path, size: it.Size, fp: it.fp}, true
+}
+
+// pairRenames pairs new items, in order, with the gone items whose input
+// is byte for byte theirs, a gone item with one at most. A new file of a
+// gone one's size is hashed, and its input set, within renameHashBudget.
+// It returns the paired gone items by the new ones' index in fresh.
+func (sr *stageRun) pairRenames(gone []string, fresh []freshItem) map[int]string {
 	was := map[string]string{} // input sha256 → gone item
 	sizes := map[int64]bool{}  // of the gone files: only a new file of one is hashed
 	for _, key := range gone {
@@ -240,44 +279,51 @@ func (sr *stageRun) renames(gone []string, why map[string][]string) (rest []stri
 			}
 		}
 	}
-	renamed := map[string]bool{}
-	var stillNew []string
+	renamed := map[int]string{}
+	taken := map[string]bool{}
 	// Naming renames reads new files twice: a folder of a million moved
 	// must not double the run. Past the budget, they are new.
 	budget := renameHashBudget
-	for i := range sr.items {
-		it := &sr.items[i]
-		if it.reason != "new" {
+	for k := range fresh {
+		f := &fresh[k]
+		if !sizes[f.size] {
 			continue
 		}
-		old, ok := "", false
-		if it.fp != nil && it.Chunk == nil && it.Open == nil && sizes[it.Size] {
-			if it.fp.Input == "" && budget >= it.Size {
-				// A new file is hashed as it is read; this one now, as
-				// the one read is the one renamed. Should it change in
-				// between, the hash taken as it is read is the one kept.
-				budget -= it.Size
-				input, _ := hashFile(sr.ctx, it.Path)
-				it.fp = withInput(it.fp, input)
-			}
-			old, ok = was[it.fp.Input]
+		if f.fp.Input == "" && budget >= f.size {
+			// A new file is hashed as it is read; this one now, as the
+			// one read is the one renamed. Should it change in between,
+			// the hash taken as it is read is the one kept.
+			budget -= f.size
+			input, _ := hashFile(sr.ctx, f.path)
+			f.fp = withInput(f.fp, input)
 		}
-		if !ok || renamed[old] {
-			stillNew = append(stillNew, itemID(it))
-			continue
+		if old, ok := was[f.fp.Input]; ok && !taken[old] {
+			taken[old] = true
+			renamed[k] = old
 		}
-		renamed[old] = true
-		it.reason = "renamed from " + old
-		why["renamed"] = append(why["renamed"], old+" -> "+itemID(it))
 	}
+	return renamed
+}
+
+// renamedWhy moves the renamed items of why from "new" to "renamed", in
+// order, and returns the gone items that are not renamed.
+func renamedWhy(gone []string, fresh []freshItem, renamed map[int]string, why map[string][]string) (rest []string) {
 	if len(renamed) == 0 {
 		return gone
 	}
-	if why["new"] = stillNew; len(stillNew) == 0 {
+	ids := map[string]bool{}
+	olds := map[string]bool{}
+	for k, f := range fresh {
+		if old, ok := renamed[k]; ok {
+			ids[f.id], olds[old] = true, true
+			why["renamed"] = append(why["renamed"], old+" -> "+f.id)
+		}
+	}
+	if why["new"] = slices.DeleteFunc(why["new"], func(id string) bool { return ids[id] }); len(why["new"]) == 0 {
 		delete(why, "new")
 	}
 	for _, key := range gone {
-		if !renamed[key] {
+		if !olds[key] {
 			rest = append(rest, key)
 		}
 	}

@@ -371,6 +371,7 @@ func (sr *stageRun) planWindowed(sp *StageDryRun, list *itemList) (targets []tar
 		return nil, 0, false, false
 	}
 	list.partsChanged(p.changed)
+	list.reasons(p.renamed)
 	sp.Gone = sr.gone
 	plannedWindowed.Add(1)
 	return targets, p.toRun, p.intact, true
@@ -420,6 +421,15 @@ func (l *itemList) partsChanged(changed map[string]int) {
 	}
 	if l.limit > 0 && len(l.items) > l.limit {
 		l.items, l.places = l.items[:l.limit], l.places[:l.limit]
+	}
+}
+
+// reasons gives the listed items at the places of reasons theirs.
+func (l *itemList) reasons(reasons map[int]string) {
+	for place, reason := range reasons {
+		if at, found := slices.BinarySearch(l.places, place); found {
+			l.items[at].Reason = reason
+		}
 	}
 }
 

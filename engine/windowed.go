@@ -52,8 +52,8 @@ func init() {
 // It reports false, having done nothing the full way does not do again,
 // for a stage it does not run: one of fewer files, one settleUnchanged
 // does not list either (standard input, a Source, per-source outputs),
-// and one whose journal has items whose files are gone while other files
-// are new, which the full way may find renamed.
+// and one whose journal has items whose files are gone while more than
+// renamableKept files are new, which the full way may find renamed.
 func (sr *stageRun) runWindowed(st *StageSummary) bool {
 	r, s := sr.r, sr.s
 	if !sr.listsFiles() {
@@ -180,14 +180,25 @@ type windowPlan struct {
 	runs                []bool
 	planned             *ledger
 	changed             map[string]int
+	// renamable are the new items that may be gone ones renamed, while
+	// there are renamableKept at most, and renamed the reasons of those
+	// that are, by their place in the stage.
+	renamable []freshItem
+	renamed   map[int]string
 }
+
+// renamableKept is how many new items a windowed stage's plan keeps for
+// telling renames: past them, a stage with items gone is left to the
+// full way (a variable for the tests).
+var renamableKept = 8192
 
 // planWindows is runWindowed's plan, which zpipe plan makes too: it lists
 // files a window at a time, decides each item as decide does, and
 // rechecks the saved parts as decide does. why gathers the reasons, as
 // verdict does; each, when set, sees each window's items once decided.
 // It returns nil when ctx ends, and when the journal has items whose
-// files are gone while others are new: the full way decides then.
+// files are gone while more than renamableKept others are new, which
+// may be renamed: the full way decides then.
 func (sr *stageRun) planWindows(files []pipeline.SourceFile, why map[string][]string, each func(items []item)) *windowPlan {
 	r, s := sr.r, sr.s
 	settings, force := sr.fn.settingsSum(), r.opts.Force
@@ -230,8 +241,11 @@ func (sr *stageRun) planWindows(files []pipeline.SourceFile, why map[string][]st
 			if run {
 				p.toRun++
 			}
-			if sr.items[i].reason == "new" {
+			if it := &sr.items[i]; it.reason == "new" {
 				p.fresh++
+				if f, ok := it.fresh(it.index); ok && len(p.renamable) <= renamableKept {
+					p.renamable = append(p.renamable, f)
+				}
 			}
 			p.runs = append(p.runs, run)
 		}
@@ -245,12 +259,10 @@ func (sr *stageRun) planWindows(files []pipeline.SourceFile, why map[string][]st
 	}
 	side.Wait()
 	var gone []string
-	if live := sr.liveItems(); sr.ctx.Err() == nil && matched != live && p.fresh == 0 {
+	if live := sr.liveItems(); sr.ctx.Err() == nil && matched != live && len(p.renamable) <= renamableKept {
 		gone = sr.goneFrom(p.planned, live-matched)
 	}
 	if sr.ctx.Err() != nil || matched != sr.liveItems() && gone == nil {
-		// A file gone when others are new may be renamed: the full way
-		// names renames, reading the new files of the gone ones' sizes.
 		sr.items, sr.results, sr.finished, sr.outputsReason = nil, nil, nil, ""
 		return nil
 	}
@@ -264,10 +276,17 @@ func (sr *stageRun) planWindows(files []pipeline.SourceFile, why map[string][]st
 	}
 	if len(gone) > 0 {
 		// As decide has it: outputs made from a source that is gone
-		// must go too.
-		sr.removed, sr.gone, p.intact = gone, gone, false
+		// must go too, and a new file may be a gone one renamed.
+		sr.removed, p.intact = gone, false
 		sr.outputsReason = "removed: " + shortList(gone)
+		renamed := sr.pairRenames(gone, p.renamable)
+		sr.gone = renamedWhy(gone, p.renamable, renamed, why)
+		p.renamed = map[int]string{}
+		for k, old := range renamed {
+			p.renamed[p.renamable[k].place] = "renamed from " + old
+		}
 	}
+	p.renamable = nil
 	if p.toRun > 0 || !p.intact {
 		// The outputs will be joined from the saved parts: each must
 		// still hold the bytes the journal recorded.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -98,6 +99,11 @@ func TestWindowedStageRunsAsTheFullWayDoes(t *testing.T) {
 			remove(t, dir, "d/x.yaml")
 			write(t, dir, "d/u03.json", `{"id": 4, "name": "edited"}`)
 		}},
+		{name: "files renamed, one new", before: []Options{{}}, between: func(t *testing.T, dir string) {
+			renameFile(t, dir, "d/u05.json", "d/u40.json")
+			renameFile(t, dir, "d/u07.json", "d/u41.json")
+			write(t, dir, "d/u42.json", `{"id": 43, "name": "new"}`)
+		}},
 		{name: "a file gone, an output deleted", before: []Options{{}}, between: func(t *testing.T, dir string) {
 			remove(t, dir, "d/u00.json")
 			remove(t, dir, "out/all.json")
@@ -132,28 +138,32 @@ func TestWindowedStageRunsAsTheFullWayDoes(t *testing.T) {
 }
 
 // A file gone since the last run is named in the plan and its records
-// leave the outputs, in windows. One that may be renamed, since other
-// files are new, is left to the full way, which reads the new files of
-// the gone ones' sizes to tell.
+// leave the outputs, in windows; so is one renamed, which the plan finds
+// among the new files. A stage with more new files than the plan keeps
+// for that is left to the full way.
 func TestWindowedStageNamesGoneFiles(t *testing.T) {
-	defer func(f, w int) { windowedFiles, runWindow = f, w }(windowedFiles, runWindow)
+	defer func(f, w, k int) { windowedFiles, runWindow, renamableKept = f, w, k }(windowedFiles, runWindow, renamableKept)
 	for _, tc := range []struct {
 		name     string
 		edit     func(t *testing.T, dir string)
+		kept     int
 		windowed bool
 		plan     string
 	}{
 		{name: "gone", windowed: true, edit: func(t *testing.T, dir string) {
 			remove(t, dir, "d/u05.json")
 		}, plan: "stage users: 30 up to date, 1 to run: input changed (d/u03.json); removed (d/u05.json)"},
-		{name: "renamed", edit: func(t *testing.T, dir string) {
-			if err := os.Rename(filepath.Join(dir, "d/u05.json"), filepath.Join(dir, "d/u40.json")); err != nil {
-				t.Fatal(err)
-			}
-		}, plan: "stage users: 30 up to date, 2 to run: input changed (d/u03.json); renamed (d/u05.json -> d/u40.json)"},
+		{name: "renamed", windowed: true, edit: func(t *testing.T, dir string) {
+			renameFile(t, dir, "d/u05.json", "d/u40.json")
+			write(t, dir, "d/u41.json", `{"id": 42, "name": "new"}`)
+		}, plan: "stage users: 30 up to date, 3 to run: input changed (d/u03.json); new (d/u41.json); renamed (d/u05.json -> d/u40.json)"},
+		{name: "renamed, more new files than kept", kept: 1, edit: func(t *testing.T, dir string) {
+			renameFile(t, dir, "d/u05.json", "d/u40.json")
+			write(t, dir, "d/u41.json", `{"id": 42, "name": "new"}`)
+		}, plan: "stage users: 30 up to date, 3 to run: input changed (d/u03.json); new (d/u41.json); renamed (d/u05.json -> d/u40.json)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			windowedFiles, runWindow = 1, 3
+			windowedFiles, runWindow, renamableKept = 1, 3, cmp.Or(tc.kept, 8192)
 			dir := unchangedProject(t, "")
 			run(t, dir, Options{})
 			tc.edit(t, dir)
@@ -178,6 +188,14 @@ func TestWindowedStageNamesGoneFiles(t *testing.T) {
 				t.Errorf("next run: %+v; want it all up to date", again)
 			}
 		})
+	}
+}
+
+// renameFile renames a file of the project.
+func renameFile(t *testing.T, dir, from, to string) {
+	t.Helper()
+	if err := os.Rename(filepath.Join(dir, from), filepath.Join(dir, to)); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -334,10 +352,11 @@ func corruptPart(t *testing.T, dir, marker string) {
 // reports what the full way does, whether it lists every item or the
 // first few that would run: on a first run, with chunks and a stage after
 // it; on reruns with nothing changed, files edited and added, an output
-// deleted, a saved part changed, a file gone, and with --force. A stage
-// with a file renamed is left to the full way.
+// deleted, a saved part changed, files gone and renamed, and with
+// --force. A stage with files gone and more new ones than the plan keeps
+// for renames is left to the full way.
 func TestWindowedPlanIsTheFullWays(t *testing.T) {
-	defer func(f, w int) { windowedFiles, runWindow = f, w }(windowedFiles, runWindow)
+	defer func(f, w, k int) { windowedFiles, runWindow, renamableKept = f, w, k }(windowedFiles, runWindow, renamableKept)
 	chunked := Options{ChunkSize: 120}
 	after := `  again:
     source: {paths: [out/all.ndjson]}
@@ -377,17 +396,22 @@ func TestWindowedPlanIsTheFullWays(t *testing.T) {
 			remove(t, dir, "d/u05.json")
 			write(t, dir, "d/u03.json", `{"id": 4, "name": "edited"}`)
 		}},
-		{name: "a file renamed", before: []Options{{}}, full: true, between: func(t *testing.T, dir string) {
-			if err := os.Rename(filepath.Join(dir, "d/u05.json"), filepath.Join(dir, "d/u40.json")); err != nil {
-				t.Fatal(err)
-			}
+		{name: "files renamed, one new", before: []Options{{}}, between: func(t *testing.T, dir string) {
+			renameFile(t, dir, "d/u05.json", "d/u40.json")
+			renameFile(t, dir, "d/u07.json", "d/u41.json")
+			write(t, dir, "d/u42.json", `{"id": 43, "name": "new"}`)
+		}},
+		{name: "files renamed, more new than kept", before: []Options{{}}, full: true, between: func(t *testing.T, dir string) {
+			renamableKept = 1
+			renameFile(t, dir, "d/u05.json", "d/u40.json")
+			write(t, dir, "d/u42.json", `{"id": 43, "name": "new"}`)
 		}},
 	} {
 		for _, limit := range []int{0, 2} {
 			t.Run(fmt.Sprintf("%s, %d listed", tc.name, limit), func(t *testing.T) {
 				var got [2]string
 				for k, windowed := range []bool{false, true} {
-					windowedFiles, runWindow = 1<<30, 3
+					windowedFiles, runWindow, renamableKept = 1<<30, 3, 8192
 					dir := unchangedProject(t, tc.extra)
 					write(t, dir, "d/many.ndjson", strings.Repeat(`{"id": 100, "name": "a"}`+"\n", 12))
 					for _, o := range tc.before {
