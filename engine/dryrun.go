@@ -87,7 +87,7 @@ type ItemDryRun struct {
 // will rewrite their inputs. It writes nothing: no state folder, no lock,
 // no journal. A stage whose schema does not compile is blocked, and the
 // report comes with the *SetupError RunAll would stop at. When ctx ends,
-// a schema still compiling is ctx's error.
+// the error is ctx's, and there is no report.
 func DryRun(ctx context.Context, plans []*pipeline.Plan, opts Options) (*DryRunReport, error) {
 	if len(plans) == 0 {
 		return &DryRunReport{}, nil
@@ -146,7 +146,10 @@ func DryRun(ctx context.Context, plans []*pipeline.Plan, opts Options) (*DryRunR
 	}
 	byNode := map[*node]*StageDryRun{}
 	for _, n := range runOrder(nodes) {
-		sp := r.planStage(n, errs[n], rewriter(n, byNode))
+		sp := r.planStage(ctx, n, errs[n], rewriter(n, byNode))
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		for _, d := range n.deps {
 			up := byNode[d]
 			switch {
@@ -238,7 +241,7 @@ func rewriter(n *node, planned map[*node]*StageDryRun) string {
 
 // planStage describes one stage and decides its items as a run would;
 // when rewriter names a stage, each item runs because of it.
-func (r *runner) planStage(n *node, schemaErr error, rewriter string) *StageDryRun {
+func (r *runner) planStage(ctx context.Context, n *node, schemaErr error, rewriter string) *StageDryRun {
 	s, m := n.stage, n.plan.Manifest
 	sp := &StageDryRun{Pipeline: m.Name, Name: s.Name, Priority: s.Priority, Settings: s.Settings, Deps: n.plan.Deps[s.Name],
 		Sources: SourcePlan{Paths: s.Source.Paths, Exclude: s.Source.Exclude, Format: string(s.Source.Format)},
@@ -269,7 +272,7 @@ func (r *runner) planStage(n *node, schemaErr error, rewriter string) *StageDryR
 		}
 		return sp
 	}
-	sr := &stageRun{ctx: context.Background(), r: r, n: n, m: m, s: s, schema: n.schema, fn: newItemFunc(s, n.schema, r.opts.Limits)}
+	sr := &stageRun{ctx: ctx, r: r, n: n, m: m, s: s, schema: n.schema, fn: newItemFunc(s, n.schema, r.opts.Limits)}
 	sr.columns = sr.fn.columns
 	list := &itemList{limit: r.opts.PlanItems}
 	if rewriter != "" {
@@ -318,15 +321,21 @@ func (r *runner) planStage(n *node, schemaErr error, rewriter string) *StageDryR
 // items of a million files took 950 MB. It adds each item to list, and
 // what it reads to sp's sources.
 func (sr *stageRun) planItems(sp *StageDryRun, list *itemList) (targets []target, toRun int, intact bool, err error) {
-	if targets, toRun, intact, ok := sr.planWindowed(sp, list); ok {
-		return targets, toRun, intact, nil
+	var ok bool
+	if targets, toRun, intact, ok = sr.planWindowed(sp, list); ok || sr.ctx.Err() != nil {
+		return targets, toRun, intact, sr.ctx.Err()
 	}
 	items, err := sr.resolve()
 	if err != nil {
 		return nil, 0, false, err
 	}
 	sr.items = items
-	list.count(sp, items)
+	files := map[string]bool{}
+	for _, it := range items {
+		files[it.Path] = true
+		sp.Sources.Bytes += it.Size // a file's chunks add up to the file
+	}
+	sp.Sources.Files = len(files)
 	if targets, err = sr.targets(); err != nil {
 		return nil, 0, false, err
 	}
@@ -341,8 +350,8 @@ func (sr *stageRun) planItems(sp *StageDryRun, list *itemList) (targets []target
 }
 
 // planWindowed is planItems for a stage that runWindowed would run. It
-// reports false, having counted nothing, for one it would not, and one
-// whose journal has items whose files are gone.
+// reports false, having counted nothing, for one it would not: see
+// runWindowed.
 func (sr *stageRun) planWindowed(sp *StageDryRun, list *itemList) (targets []target, toRun int, intact, ok bool) {
 	if !sr.listsFiles() {
 		return nil, 0, false, false
@@ -359,8 +368,12 @@ func (sr *stageRun) planWindowed(sp *StageDryRun, list *itemList) (targets []tar
 	// would hold a million names.
 	why := map[string][]string{}
 	p := sr.planWindows(src.Files, why, func(items []item) {
-		list.count(sp, items)
 		for i := range items {
+			// A file's chunks are next to each other, and add up to it.
+			if i == 0 || items[i].Path != items[i-1].Path {
+				sp.Sources.Files++
+			}
+			sp.Sources.Bytes += items[i].Size
 			list.add(&items[i])
 		}
 		clear(why)
@@ -414,7 +427,7 @@ func (l *itemList) partsChanged(changed map[string]int) {
 		switch {
 		case found:
 			l.items[at].Reason = reason
-		case l.limit == 0 || at < l.limit:
+		case l.limit <= 0 || at < l.limit:
 			l.items = slices.Insert(l.items, at, ItemDryRun{Item: keyID(key), Reason: reason})
 			l.places = slices.Insert(l.places, at, changed[key])
 		}
@@ -430,17 +443,6 @@ func (l *itemList) reasons(reasons map[int]string) {
 		if at, found := slices.BinarySearch(l.places, place); found {
 			l.items[at].Reason = reason
 		}
-	}
-}
-
-// count adds what items read to sp's sources: a file's chunks are
-// consecutive, and add up to the file.
-func (l *itemList) count(sp *StageDryRun, items []item) {
-	for i := range items {
-		if i == 0 || items[i].Path != items[i-1].Path {
-			sp.Sources.Files++
-		}
-		sp.Sources.Bytes += items[i].Size
 	}
 }
 

@@ -63,7 +63,7 @@ type Options struct {
 	// PlanItems bounds the items DryRun lists for each stage: when above
 	// zero, StageDryRun.Items holds the first PlanItems of those that
 	// would run, and none that is up to date; ToRun and UpToDate count
-	// them all. 0 lists every item.
+	// them all. 0, or less, lists every item.
 	PlanItems int
 
 	// changed are the files watch saw change before this run: a stage

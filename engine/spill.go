@@ -25,6 +25,9 @@ var storeResident = 8 << 20
 // with. A killed run's folder is a run's temp folder, which the next run
 // removes; so is what NFS leaves of an open file unlinked (.nfsXXXX),
 // which in the state folder itself would be a file zpipe did not make.
+// A dry run, which leaves the state folder as it is, spills to the
+// system's temp folder instead: there, what a killed one leaves (on
+// Windows, or over NFS) is left to the system to clear.
 //
 // Records are read back in windows, which a few recent ones are kept of:
 // a stage reads its items in the order it listed them, which is mostly

@@ -71,6 +71,9 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 	defer windowedGC(len(files))()
 	why := map[string][]string{}
 	p := sr.planWindows(files, why, nil)
+	if p != nil {
+		st.Items = p.items
+	}
 	if sr.ctx.Err() != nil {
 		// Not left to the full way, which would list every file first.
 		st.Status, st.Error = StatusInterrupted, "interrupted before it started"
@@ -81,7 +84,6 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 	}
 	ranWindowed.Add(1)
 	items, toRun, intact, runs, changed := p.items, p.toRun, p.intact, p.runs, p.changed
-	st.Items = items
 	outputs := ""
 	switch {
 	case !intact && toRun == 0:
@@ -196,9 +198,11 @@ var renamableKept = 8192
 // files a window at a time, decides each item as decide does, and
 // rechecks the saved parts as decide does. why gathers the reasons, as
 // verdict does; each, when set, sees each window's items once decided.
-// It returns nil when ctx ends, and when the journal has items whose
-// files are gone while more than renamableKept others are new, which
-// may be renamed: the full way decides then.
+// It returns nil when ctx ends before every window is listed, and when
+// the journal has items whose files are gone while more than
+// renamableKept others are new, which may be renamed: the full way
+// decides then. Should ctx end while it rechecks the saved parts, the
+// plan is returned all the same, and the caller sees ctx's error.
 func (sr *stageRun) planWindows(files []pipeline.SourceFile, why map[string][]string, each func(items []item)) *windowPlan {
 	r, s := sr.r, sr.s
 	settings, force := sr.fn.settingsSum(), r.opts.Force
@@ -428,7 +432,8 @@ type cutFile struct {
 
 // listsFiles says whether the stage's items are files its globs list and
 // its outputs are joined from all of them, and it has tallied none yet:
-// what settleUnchanged and runWindowed take a window at a time.
+// what settleUnchanged, runWindowed and planWindowed take a window at a
+// time.
 func (sr *stageRun) listsFiles() bool {
 	r, s, n := sr.r, sr.s, sr.n
 	if r.opts.Source != nil || r.state == nil || n.trail != nil || n.ran != 0 || n.unclean != 0 {

@@ -449,3 +449,35 @@ func TestWindowedPlanIsTheFullWays(t *testing.T) {
 		}
 	}
 }
+
+// A hard stop while the saved parts are rechecked is reported with the
+// stage's items counted, as the full way reports it.
+func TestWindowedStageStoppedInItsRecheckCountsItsItems(t *testing.T) {
+	defer func(f, w int) { windowedFiles, runWindow = f, w }(windowedFiles, runWindow)
+	var got [2]string
+	for k, windowed := range []bool{false, true} {
+		windowedFiles, runWindow = 1<<30, 3
+		dir := unchangedProject(t, "")
+		run(t, dir, Options{})
+		remove(t, dir, "out/all.json") // the outputs are rebuilt: the parts are rechecked
+		corruptPart(t, dir, `{"id":2,"name":"u1"`)
+		if windowed {
+			windowedFiles = 1
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		sum, err := tryRun(ctx, t, dir, Options{OnEvent: func(e Event) {
+			if e.Kind == Warning && strings.Contains(e.Msg, "saved part") {
+				cancel()
+			}
+		}})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := sum.Stages[0]
+		got[k] = fmt.Sprintf("status=%s items=%d error=%q", st.Status, st.Items, st.Error)
+	}
+	if got[0] != got[1] {
+		t.Errorf("in windows: %s\nthe full way: %s", got[1], got[0])
+	}
+}

@@ -127,6 +127,9 @@ func writePlanJSON(w io.Writer, rep *engine.DryRunReport) error {
 	bare := *rep
 	bare.Stages = slices.Clone(rep.Stages)
 	for i, s := range bare.Stages {
+		if s == nil {
+			continue
+		}
 		c := *s
 		c.Items = nil
 		bare.Stages[i] = &c
@@ -140,6 +143,9 @@ func writePlanJSON(w io.Writer, rep *engine.DryRunReport) error {
 	const hole = "\n      \"items\": null"
 	bw := bufio.NewWriter(w)
 	for _, s := range rep.Stages {
+		if s == nil {
+			continue // null, with no hole
+		}
 		before, after, _ := bytes.Cut(doc, []byte(hole))
 		bw.Write(before)
 		doc = after

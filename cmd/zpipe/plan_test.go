@@ -27,6 +27,8 @@ func TestPlanJSONIsTheEncoders(t *testing.T) {
 			stage("empty"),
 			{Name: "nil items"},
 			stage("one", engine.ItemDryRun{Item: "d/<&>.json", Reason: "input changed"}),
+			nil,
+			stage("after a nil one", engine.ItemDryRun{Item: "d/c.json", Reason: "new"}),
 		}, Removes: []engine.Removal{{Path: "x", Why: "no stage"}}},
 	} {
 		var want, got bytes.Buffer
