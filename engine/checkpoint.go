@@ -239,7 +239,7 @@ func (sr *stageRun) renames(gone []string, why map[string][]string) (rest []stri
 	renamed := sr.pairRenames(gone, fresh)
 	for k, f := range fresh {
 		it := &sr.items[f.place]
-		it.fp = f.fp // hashed here, not again as it is read
+		it.fp = f.fp // its input, if hashed here, kept should it fail unread
 		if old, ok := renamed[k]; ok {
 			it.reason = "renamed from " + old
 		}

@@ -142,6 +142,10 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 		clear(again)
 		for i := range sr.items {
 			sr.follow(i, runs[base+i], changed, settings, force, again)
+			if input, ok := p.hashed[sr.items[i].index]; ok && sr.items[i].fp != nil && sr.items[i].fp.Input == "" {
+				// Hashed to tell a rename, as renames keeps it.
+				sr.items[i].fp = withInput(sr.items[i].fp, input)
+			}
 		}
 		base += len(sr.items)
 		sr.next = 0
@@ -176,22 +180,23 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 // follows: whether each item runs, each item's key, and the items whose
 // saved parts changed, by key, with their place in the stage.
 type windowPlan struct {
-	// fresh counts the items new to the journal.
-	items, toRun, fresh int
-	intact              bool
-	runs                []bool
-	planned             *ledger
-	changed             map[string]int
+	items, toRun int
+	intact       bool
+	runs         []bool
+	planned      *ledger
+	changed      map[string]int
 	// renamable are the new items that may be gone ones renamed, while
-	// there are renamableKept at most, and renamed the reasons of those
-	// that are, by their place in the stage.
+	// there are renamableKept at most; renamed the reasons of those that
+	// are, and hashed the inputs of those hashed to tell, by their place
+	// in the stage.
 	renamable []freshItem
 	renamed   map[int]string
+	hashed    map[int]string
 }
 
 // renamableKept is how many new items a windowed stage's plan keeps for
-// telling renames: past them, a stage with items gone is left to the
-// full way (a variable for the tests).
+// telling renames (whole files: see item.fresh): past them, a stage with
+// items gone is left to the full way (a variable for the tests).
 var renamableKept = 8192
 
 // planWindows is runWindowed's plan, which zpipe plan makes too: it lists
@@ -245,11 +250,8 @@ func (sr *stageRun) planWindows(files []pipeline.SourceFile, why map[string][]st
 			if run {
 				p.toRun++
 			}
-			if it := &sr.items[i]; it.reason == "new" {
-				p.fresh++
-				if f, ok := it.fresh(it.index); ok && len(p.renamable) <= renamableKept {
-					p.renamable = append(p.renamable, f)
-				}
+			if f, ok := sr.items[i].fresh(sr.items[i].index); ok && len(p.renamable) <= renamableKept {
+				p.renamable = append(p.renamable, f)
 			}
 			p.runs = append(p.runs, run)
 		}
@@ -281,13 +283,20 @@ func (sr *stageRun) planWindows(files []pipeline.SourceFile, why map[string][]st
 	if len(gone) > 0 {
 		// As decide has it: outputs made from a source that is gone
 		// must go too, and a new file may be a gone one renamed.
-		sr.removed, p.intact = gone, false
+		sr.removed, sr.gone, p.intact = gone, gone, false
 		sr.outputsReason = "removed: " + shortList(gone)
+	}
+	if len(gone) > 0 && len(p.renamable) > 0 {
 		renamed := sr.pairRenames(gone, p.renamable)
 		sr.gone = renamedWhy(gone, p.renamable, renamed, why)
-		p.renamed = map[int]string{}
-		for k, old := range renamed {
-			p.renamed[p.renamable[k].place] = "renamed from " + old
+		p.renamed, p.hashed = map[int]string{}, map[int]string{}
+		for k, f := range p.renamable {
+			if old, ok := renamed[k]; ok {
+				p.renamed[f.place] = "renamed from " + old
+			}
+			if f.fp.Input != "" {
+				p.hashed[f.place] = f.fp.Input
+			}
 		}
 	}
 	p.renamable = nil

@@ -481,3 +481,43 @@ func TestWindowedStageStoppedInItsRecheckCountsItsItems(t *testing.T) {
 		t.Errorf("in windows: %s\nthe full way: %s", got[1], got[0])
 	}
 }
+
+// A new file of a gone one's size is hashed to tell whether it is the
+// gone one renamed; should it then fail, its journal entry and the trail
+// keep that sum, in windows as the full way has it.
+func TestWindowedStageKeepsTheSumOfAFileHashedForARename(t *testing.T) {
+	defer func(f, w int) { windowedFiles, runWindow = f, w }(windowedFiles, runWindow)
+	times := regexp.MustCompile(`"(run|stat|time|duration_ns)":(\[[^\]]*\]|"[^"]*"|[0-9]+),?`)
+	var got [2]string
+	for k, windowed := range []bool{false, true} {
+		windowedFiles, runWindow = 1<<30, 3
+		dir := unchangedProject(t, "")
+		run(t, dir, Options{})
+		b := read(t, dir, "d/u05.json")
+		remove(t, dir, "d/u05.json")
+		write(t, dir, "d/u40.json", b[:len(b)-1]+"]") // as long, and not JSON
+		if windowed {
+			windowedFiles = 1
+		}
+		for it, err := range run(t, dir, Options{}).ProvenanceItems() {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if it.Source == "d/u40.json" {
+				got[k] += "trail input_sha256=" + it.InputSHA256 + "\n"
+			}
+		}
+		var j bytes.Buffer
+		if err := DumpJournal(filepath.Join(dir, ".zpipe"), &j); err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(j.String(), "\n") {
+			if strings.Contains(line, `"d/u40.json"`) {
+				got[k] += "journal " + times.ReplaceAllString(line, "") + "\n"
+			}
+		}
+	}
+	if got[0] == "" || strings.Contains(got[0], "input_sha256=\n") || got[0] != got[1] {
+		t.Errorf("in windows:\n%s\nthe full way:\n%s", got[1], got[0])
+	}
+}
