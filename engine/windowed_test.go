@@ -112,18 +112,7 @@ func TestWindowedStageRunsAsTheFullWayDoes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var got [2]string
 			for k, windowed := range []bool{false, true} {
-				windowedFiles, runWindow = 1<<30, 3
-				dir := unchangedProject(t, tc.extra)
-				write(t, dir, "d/many.ndjson", strings.Repeat(`{"id": 100, "name": "a"}`+"\n", 12))
-				for _, o := range tc.before {
-					run(t, dir, o)
-				}
-				if tc.between != nil {
-					tc.between(t, dir)
-				}
-				if windowed {
-					windowedFiles = 1
-				}
+				dir := windowedProject(t, tc.extra, tc.before, tc.between, windowed)
 				before := ranWindowed.Load()
 				got[k] = windowedRun(t, dir, tc.opts)
 				if n := ranWindowed.Load() - before; n == 0 && windowed || n > 0 && !windowed {
@@ -135,6 +124,26 @@ func TestWindowedStageRunsAsTheFullWayDoes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// windowedProject is unchangedProject with extra, and a file of twelve
+// records to cut in chunks, after the runs before and between: its stage
+// is then taken in windows of 3 files, or not.
+func windowedProject(t *testing.T, extra string, before []Options, between func(t *testing.T, dir string), windowed bool) string {
+	t.Helper()
+	windowedFiles, runWindow = 1<<30, 3
+	dir := unchangedProject(t, extra)
+	write(t, dir, "d/many.ndjson", strings.Repeat(`{"id": 100, "name": "a"}`+"\n", 12))
+	for _, o := range before {
+		run(t, dir, o)
+	}
+	if between != nil {
+		between(t, dir)
+	}
+	if windowed {
+		windowedFiles = 1
+	}
+	return dir
 }
 
 // A file gone since the last run is named in the plan and its records
@@ -411,18 +420,8 @@ func TestWindowedPlanIsTheFullWays(t *testing.T) {
 			t.Run(fmt.Sprintf("%s, %d listed", tc.name, limit), func(t *testing.T) {
 				var got [2]string
 				for k, windowed := range []bool{false, true} {
-					windowedFiles, runWindow, renamableKept = 1<<30, 3, 8192
-					dir := unchangedProject(t, tc.extra)
-					write(t, dir, "d/many.ndjson", strings.Repeat(`{"id": 100, "name": "a"}`+"\n", 12))
-					for _, o := range tc.before {
-						run(t, dir, o)
-					}
-					if tc.between != nil {
-						tc.between(t, dir)
-					}
-					if windowed {
-						windowedFiles = 1
-					}
+					renamableKept = 8192
+					dir := windowedProject(t, tc.extra, tc.before, tc.between, windowed)
 					before := plannedWindowed.Load()
 					opts := tc.opts
 					opts.StateDir, opts.PlanItems = filepath.Join(dir, ".zpipe"), limit
