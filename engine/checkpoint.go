@@ -141,6 +141,13 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 			return toRun, false
 		}
 	}
+	sr.emitPlanned(len(sr.items), toRun, intact, why)
+	return toRun, intact
+}
+
+// emitPlanned reports what the stage's items and outputs were decided to
+// be, in a StagePlanned event.
+func (sr *stageRun) emitPlanned(items, toRun int, intact bool, why map[string][]string) {
 	outputs := ""
 	switch {
 	case !intact && toRun == 0:
@@ -149,9 +156,8 @@ func (sr *stageRun) decide(targets []target) (toRun int, intact bool) {
 	case len(sr.gone) > 0:
 		outputs = "removed (" + shortList(sr.gone) + ")"
 	}
-	sr.r.emit(Event{Kind: StagePlanned, Stage: sr.s.Name, Msg: planLine(sr.s.Name, len(sr.items)-toRun, toRun, why, outputs),
-		UpToDate: len(sr.items) - toRun, ToRun: toRun, Rebuild: !intact})
-	return toRun, intact
+	sr.r.emit(Event{Kind: StagePlanned, Stage: sr.s.Name, Msg: planLine(sr.s.Name, items-toRun, toRun, why, outputs),
+		UpToDate: items - toRun, ToRun: toRun, Rebuild: !intact})
 }
 
 // verdict decides whether item i, unless quickPass found it up to date,

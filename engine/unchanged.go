@@ -128,7 +128,7 @@ func (sr *stageRun) settleUnchanged(st *StageSummary) bool {
 	sr.removeStaleTemps(targets)
 	sr.items, sr.results, sr.finished = nil, nil, nil
 	sr.resolved = nil
-	r.emit(Event{Kind: StagePlanned, Stage: s.Name, Msg: planLine(s.Name, q.Items, 0, nil, ""), UpToDate: q.Items})
+	sr.emitPlanned(q.Items, 0, true, nil)
 	st.Items, st.UpToDate, st.Records, st.OK, st.Failed, st.Retries = q.Items, q.UpToDate, q.Records, q.OK, q.Failed, q.Retries
 	if n.trail == nil { // no item: tally never ran
 		var none StageSummary

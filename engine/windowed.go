@@ -84,15 +84,7 @@ func (sr *stageRun) runWindowed(st *StageSummary) bool {
 	}
 	ranWindowed.Add(1)
 	items, toRun, intact, runs, changed := p.items, p.toRun, p.intact, p.runs, p.changed
-	outputs := ""
-	switch {
-	case !intact && toRun == 0:
-		outputs = sr.outputsReason + ", so the outputs are rebuilt"
-	case len(sr.gone) > 0:
-		outputs = "removed (" + shortList(sr.gone) + ")"
-	}
-	r.emit(Event{Kind: StagePlanned, Stage: s.Name, Msg: planLine(s.Name, items-toRun, toRun, why, outputs),
-		UpToDate: items - toRun, ToRun: toRun, Rebuild: !intact})
+	sr.emitPlanned(items, toRun, intact, why)
 	why = nil
 	sr.removeStaleTemps(targets)
 
